@@ -1,0 +1,185 @@
+"""The one Settings object.
+
+Read once (``Settings.from_env()``), validated here, then passed to ``bootstrap``; nothing else
+reads the environment. Every variable is ``GATEWAY_*``; an optional ``GATEWAY_CONFIG_FILE`` names
+a file of ``KEY=value`` lines read first, which the environment overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from gateway.errors import InvalidRequest
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway can be configured with, with safe defaults."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    """Where the embedded database, demo PKI and generated secrets live."""
+
+    database_url: str = ""
+    """SQLAlchemy URL; empty means SQLite at ``<data_dir>/gateway.db`` (WAL mode)."""
+
+    timezone: str = "Europe/Madrid"
+    """Official time zone: deadlines and working days are reckoned in it."""
+
+    deadline_days: int = 10
+    """Natural days after availability before a notification is deemed rejected (EXPIRED)."""
+
+    holiday_country: str = "ES"
+    """Country of the national holiday calendar (``holidays`` package)."""
+
+    holiday_subdivision: str | None = None
+    """Optional region for regional holidays (e.g. ``MD``); national only when unset."""
+
+    extra_holidays: tuple[date, ...] = ()
+    """Further non-working days (comma-separated ISO dates in ``GATEWAY_EXTRA_HOLIDAYS``)."""
+
+    outage_extension: bool = True
+    """Whether recorded service outages extend the deadlines of items they overlapped."""
+
+    outage_minimum: timedelta = timedelta(hours=1)
+    """An outage overlapping an item's window by less than this does not extend it."""
+
+    cursor_secret: bytes = b""
+    """HMAC key for listing cursors; shared by every host. Empty: generated into data_dir."""
+
+    max_page_size: int = 1000
+    """Largest ``pageSize`` ListNotifications accepts."""
+
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Unrecognised ``GATEWAY_*`` keys, kept so later components can read their own."""
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, str] = {}
+        config_file = env.get("GATEWAY_CONFIG_FILE")
+        if config_file:
+            values.update(_read_config_file(Path(config_file)))
+        values.update({k: v for k, v in env.items() if k.startswith("GATEWAY_")})
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        known = {f"GATEWAY_{f.name.upper()}" for f in fields(cls)}
+        settings = cls(extra={k: v for k, v in values.items() if k not in known})
+
+        def get(name: str) -> str | None:
+            value = values.get(f"GATEWAY_{name}")
+            return value.strip() if value is not None and value.strip() != "" else None
+
+        changes: dict[str, object] = {}
+        if (v := get("DATA_DIR")) is not None:
+            changes["data_dir"] = Path(v)
+        if (v := get("DATABASE_URL")) is not None:
+            changes["database_url"] = v
+        if (v := get("TIMEZONE")) is not None:
+            changes["timezone"] = _timezone(v)
+        if (v := get("DEADLINE_DAYS")) is not None:
+            changes["deadline_days"] = _positive_int("GATEWAY_DEADLINE_DAYS", v)
+        if (v := get("HOLIDAY_COUNTRY")) is not None:
+            changes["holiday_country"] = v.upper()
+        if (v := get("HOLIDAY_SUBDIVISION")) is not None:
+            changes["holiday_subdivision"] = v.upper()
+        if (v := get("EXTRA_HOLIDAYS")) is not None:
+            changes["extra_holidays"] = _dates("GATEWAY_EXTRA_HOLIDAYS", v)
+        if (v := get("OUTAGE_EXTENSION")) is not None:
+            changes["outage_extension"] = _boolean("GATEWAY_OUTAGE_EXTENSION", v)
+        if (v := get("OUTAGE_MINIMUM_MINUTES")) is not None:
+            minutes = _positive_int("GATEWAY_OUTAGE_MINIMUM_MINUTES", v)
+            changes["outage_minimum"] = timedelta(minutes=minutes)
+        if (v := get("CURSOR_SECRET")) is not None:
+            changes["cursor_secret"] = v.encode()
+        if (v := get("MAX_PAGE_SIZE")) is not None:
+            changes["max_page_size"] = _positive_int("GATEWAY_MAX_PAGE_SIZE", v)
+        return replace(settings, **changes)  # type: ignore[arg-type]
+
+    def with_secrets(self) -> Settings:
+        """Fill secrets left empty from ``data_dir`` (created once, then reused by every run)."""
+        if self.cursor_secret:
+            return self
+        return replace(self, cursor_secret=_persistent_secret(self.data_dir / "cursor.key"))
+
+
+def _read_config_file(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read config file {path}: {exc.strerror}") from exc
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise InvalidRequest(f"{path}:{number}: expected KEY=value")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be a whole number, got {raw!r}", field=name) from exc
+    if value <= 0:
+        raise InvalidRequest(f"{name} must be positive, got {value}", field=name)
+    return value
+
+
+def _boolean(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidRequest(f"{name} must be true or false, got {raw!r}", field=name)
+
+
+def _dates(name: str, raw: str) -> tuple[date, ...]:
+    try:
+        return tuple(sorted({date.fromisoformat(p.strip()) for p in raw.split(",") if p.strip()}))
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be ISO dates separated by commas", field=name) from exc
+
+
+def _timezone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidRequest(f"unknown time zone {raw!r}", field="GATEWAY_TIMEZONE") from exc
+    return raw
+
+
+def _persistent_secret(path: Path) -> bytes:
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    # O_EXCL: two processes starting at once agree on the first secret written.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,99 @@
+"""The one error tree of the gateway.
+
+Every failure a client can cause is a ``GatewayError`` subclass. Each class names the SOAP fault
+code it maps to (``fault_code``) and carries a stable machine-readable ``code`` that ends up in
+the fault's ``detail``. ``gateway/soap/faults.py`` is the only place that turns these into SOAP
+faults; anything that is not a ``GatewayError`` becomes a generic server fault with a correlation
+id and is never shown to the client.
+
+``domain/`` and ``services/`` raise these; library exceptions are translated at the seam (store,
+wssec, signatures, soap) with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway reports to a client."""
+
+    fault_code = "soap:Server"
+    default_code = "GATEWAY_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthenticationError(GatewayError):
+    """The caller could not be authenticated (WS-Security failed). Fault: wsse:FailedAuthentication."""
+
+    fault_code = "wsse:FailedAuthentication"
+    default_code = "AUTHENTICATION_FAILED"
+
+
+class InvalidSecurity(AuthenticationError):
+    """The security header is malformed or does not satisfy the policy. Fault: wsse:InvalidSecurity."""
+
+    fault_code = "wsse:InvalidSecurity"
+    default_code = "INVALID_SECURITY"
+
+
+class MessageExpired(AuthenticationError):
+    """The message's Timestamp is expired or not yet valid. Fault: wsse:MessageExpired."""
+
+    fault_code = "wsse:MessageExpired"
+    default_code = "MESSAGE_EXPIRED"
+
+
+class AuthorizationError(GatewayError):
+    """The authenticated caller may not do this. Fault: soap:Client.Authorization."""
+
+    fault_code = "soap:Client.Authorization"
+    default_code = "NOT_AUTHORISED"
+
+
+class NotFound(GatewayError):
+    """The item does not exist, or the caller may not know that it exists. Fault: soap:Client.NotFound."""
+
+    fault_code = "soap:Client.NotFound"
+    default_code = "NOT_FOUND"
+
+
+class InvalidState(GatewayError):
+    """The item is not in a state that allows this action. Fault: soap:Client.InvalidState."""
+
+    fault_code = "soap:Client.InvalidState"
+    default_code = "INVALID_STATE"
+
+
+class InvalidSignature(GatewayError):
+    """A signature the client sent does not validate. Fault: soap:Client.InvalidSignature."""
+
+    fault_code = "soap:Client.InvalidSignature"
+    default_code = "INVALID_SIGNATURE"
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or a field is invalid (``field`` names it). Fault: soap:Client.InvalidRequest."""
+
+    fault_code = "soap:Client.InvalidRequest"
+    default_code = "INVALID_REQUEST"
+
+
+class Conflict(GatewayError):
+    """The request conflicts with existing data (duplicate reference, race lost). Fault: soap:Client.Conflict."""
+
+    fault_code = "soap:Client.Conflict"
+    default_code = "CONFLICT"
+
+
+class LimitExceeded(GatewayError):
+    """A documented limit (page size, batch size, message size, rate) was exceeded. Fault: soap:Client.LimitExceeded."""
+
+    fault_code = "soap:Client.LimitExceeded"
+    default_code = "LIMIT_EXCEEDED"
