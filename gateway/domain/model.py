@@ -127,8 +127,12 @@ class Notification:
         require_aware(self.status_at, "status_at")
         if self.deadline_at is not None:
             require_aware(self.deadline_at, "deadline_at")
+        if self.status_effective_at is not None:
+            require_aware(self.status_effective_at, "status_effective_at")
         if self.kind is ItemKind.NOTIFICATION and self.deadline_at is None:
             raise ValueError("a notification needs a deadline")
+        if self.kind is ItemKind.COMMUNICATION and self.deadline_at is not None:
+            raise ValueError("a communication has no deadline")
 
     @property
     def main_document(self) -> Document | None:
@@ -143,6 +147,7 @@ class Notification:
 
     def is_overdue(self, now: datetime) -> bool:
         """True once the deadline has passed while the notification is still pending."""
+        require_aware(now, "now")
         return (
             self.kind is ItemKind.NOTIFICATION
             and self.status is Status.AVAILABLE
@@ -161,19 +166,31 @@ class Notification:
         """Return this item moved to ``target`` at ``at``; raise ``InvalidState`` if illegal.
 
         Accepting or rejecting after the deadline is refused with code ``EXPIRED``: the deemed
-        rejection already happened at ``deadline_at``.
+        rejection already happened at ``deadline_at``. Moving to EXPIRED goes through ``expire``.
         """
         require_aware(at, "at")
+        if effective_at is not None:
+            require_aware(effective_at, "effective_at")
+        if target is Status.EXPIRED:
+            return self.expire(at)
         if target in (Status.ACCEPTED, Status.REJECTED) and self.is_overdue(at):
             raise InvalidState("the notification's deadline has passed", code="EXPIRED")
+        if at < self.made_available_at:
+            raise InvalidState("an item cannot change before it was made available",
+                               code="ILLEGAL_TRANSITION")
         check_transition(self.kind, self.status, target)
         return replace(self, status=target, status_at=at, status_effective_at=effective_at or at)
 
-    def expire(self) -> Notification:
-        """The deemed rejection: EXPIRED, dated at the deadline itself."""
-        if self.deadline_at is None:
-            raise InvalidState("a communication has no deadline", code="ILLEGAL_TRANSITION")
+    def expire(self, now: datetime) -> Notification:
+        """The deemed rejection at ``now``: EXPIRED, dated at the deadline itself.
+
+        Refused before the deadline (``NOT_YET_DUE``): nobody may cut a recipient's time short.
+        """
+        require_aware(now, "now")
         check_transition(self.kind, self.status, Status.EXPIRED)
+        assert self.deadline_at is not None  # every notification has one (__post_init__)
+        if now < self.deadline_at:
+            raise InvalidState("the deadline has not passed yet", code="NOT_YET_DUE")
         return replace(
             self,
             status=Status.EXPIRED,
