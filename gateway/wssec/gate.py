@@ -1,0 +1,268 @@
+"""The WS-Security gate: nothing reaches service code unless this says who signed what (DESIGN §5).
+
+Entry points: :meth:`WsSecurityGate.verify` takes an envelope the WSGI layer already parsed with
+``gateway.xmlsafe.parse_xml`` (so the same tree can go on to Spyne: parse once);
+:meth:`WsSecurityGate.verify_bytes` parses with the policy's limits first. The WSGI layer::
+
+    envelope = parse_xml(body, max_bytes=policy.max_message_bytes, max_depth=policy.max_depth)
+    verified = gate.verify(envelope)        # raises a GatewayError -> one SOAP fault
+    # hand `envelope` (same tree) to Spyne; bench/wssec_verify.py's PreParsedSoap11 shows how
+
+Parse and verify in the same thread (a WSGI request thread does both): see the ``#default``
+note in ``gateway.wssec.signature``. The gate never mutates the tree.
+
+Order of checks (cheap and structural first; one public-key operation before any large
+canonicalisation; the only write -- the replay nonce -- last, after everything verified):
+
+1. Envelope of an enabled SOAP version with exactly one Header and one Body, nothing else.
+2. Exactly one ``wsse:Security`` in the Header; in it at most one ``wsu:Timestamp`` (BSP R3227),
+   exactly one ``ds:Signature``.
+3. Id index of the whole document (duplicates refused), signature structure and allow-lists,
+   references resolved.
+4. XSW defence: the signature must designate the very Body element child of the Envelope and the
+   very Timestamp element child of the Security header -- object identity, not Id strings.
+5. Timestamp freshness on the official clock.
+6. KeyInfo -> SecurityTokenReference -> BinarySecurityToken -> X.509 certificate; trust path,
+   validity, revocation, key usage; principal mapping (decoding and mapping memoised per token).
+7. SignatureValue, then every Reference digest.
+8. Replay nonce remembered until the message could no longer be accepted anyway
+   (``min(Expires, Created + timestamp_ttl)``).
+
+Every failure is a ``GatewayError`` (``InvalidRequest``, ``InvalidSecurity``,
+``AuthenticationError``, ``MessageExpired``, ``LimitExceeded``) with a stable ``code`` and a
+message that names no internal detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from cryptography import x509
+from lxml import etree
+
+from gateway import namespaces as ns
+from gateway.domain.clock import Clock
+from gateway.domain.principal import Principal
+from gateway.errors import GatewayError, InvalidRequest, InvalidSecurity
+from gateway.wssec.certificates import TrustStore, check_signing_usage
+from gateway.wssec.policy import SignatureAlgorithm, SoapVersion, WsSecurityPolicy
+from gateway.wssec.principals import principal_from_certificate
+from gateway.wssec.references import IdIndex
+from gateway.wssec.replay import NonceStore, replay_digest
+from gateway.wssec.signature import SIGNATURE, parse_signature, verify_signature
+from gateway.wssec.timestamp import check_timestamp
+from gateway.wssec.tokens import PublicKey, decode_x509_token, find_signing_token
+from gateway.xmlsafe import parse_xml
+
+SECURITY = ns.qname(ns.WSSE, "Security")
+TIMESTAMP = ns.qname(ns.WSU, "Timestamp")
+
+TOKEN_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedRequest:
+    """What the gate established about one request; service code uses only this."""
+
+    principal: Principal
+    certificate: x509.Certificate
+    envelope: etree._Element
+    body: etree._Element
+    """The exact signed ``Body`` element of the envelope (hand this, not a re-lookup, onwards)."""
+    timestamp_created: datetime
+    timestamp_expires: datetime
+    signed_ids: tuple[str, ...]
+    signed_elements: tuple[etree._Element, ...]
+    soap_version: SoapVersion
+    signature_algorithm: SignatureAlgorithm
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenVerdict:
+    """Everything about one token that depends only on the certificate (memoised)."""
+
+    certificate: x509.Certificate
+    public_key: PublicKey
+    fingerprint: str
+    principal: Principal | None
+    refusal: GatewayError | None
+
+
+_ENVELOPES = {
+    ns.qname(version.envelope_namespace, "Envelope"): (
+        version,
+        ns.qname(version.envelope_namespace, "Header"),
+        ns.qname(version.envelope_namespace, "Body"),
+    )
+    for version in SoapVersion
+}
+
+
+def _envelope_parts(
+    envelope: etree._Element, policy: WsSecurityPolicy
+) -> tuple[SoapVersion, etree._Element, etree._Element]:
+    known = _ENVELOPES.get(envelope.tag) if isinstance(envelope.tag, str) else None
+    if known is None:
+        if isinstance(envelope.tag, str) and etree.QName(envelope).localname == "Envelope":
+            raise InvalidRequest(
+                "This endpoint does not accept this SOAP envelope version",
+                code="SOAP_VERSION_MISMATCH",
+            )
+        raise InvalidRequest("The message is not a SOAP envelope", code="NOT_SOAP_ENVELOPE")
+    version, header_tag, body_tag = known
+    if version not in policy.soap_versions:
+        raise InvalidRequest(
+            "This endpoint does not accept this SOAP envelope version",
+            code="SOAP_VERSION_MISMATCH",
+        )
+    children = [child for child in envelope if isinstance(child.tag, str)]
+    if len(children) == 2 and children[0].tag == header_tag and children[1].tag == body_tag:
+        return version, children[0], children[1]
+    if len(children) == 1 and children[0].tag == body_tag:
+        raise InvalidSecurity("The message has no security header", code="SECURITY_HEADER_MISSING")
+    raise InvalidRequest(
+        "The Envelope must hold exactly one Header followed by exactly one Body",
+        code="ENVELOPE_STRUCTURE",
+    )
+
+
+def _security_parts(
+    header: etree._Element,
+) -> tuple[etree._Element, list[etree._Element], list[etree._Element]]:
+    """The one Security header block, its Timestamps and its Signatures (direct children)."""
+    securities = [child for child in header if child.tag == SECURITY]
+    if not securities:
+        raise InvalidSecurity("The message has no security header", code="SECURITY_HEADER_MISSING")
+    if len(securities) > 1:
+        raise InvalidSecurity(
+            "The message has more than one security header", code="SECURITY_HEADER_DUPLICATED"
+        )
+    timestamps: list[etree._Element] = []
+    signatures: list[etree._Element] = []
+    for child in securities[0]:
+        if child.tag == TIMESTAMP:
+            timestamps.append(child)
+        elif child.tag == SIGNATURE:
+            signatures.append(child)
+    return securities[0], timestamps, signatures
+
+
+class WsSecurityGate:
+    """Verifies WS-Security X.509 requests (DESIGN.md §5). Thread-safe; build once per process."""
+
+    def __init__(
+        self,
+        policy: WsSecurityPolicy,
+        trust_store: TrustStore,
+        nonce_store: NonceStore,
+        clock: Clock,
+    ) -> None:
+        self.policy = policy
+        self.trust_store = trust_store
+        self.nonce_store = nonce_store
+        self.clock = clock
+        # Per-instance memo of token text -> decoded certificate, key usage and principal verdict.
+        self._token_verdict = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._judge_token)
+
+    def verify_bytes(self, data: bytes) -> VerifiedRequest:
+        """Parse ``data`` with the policy's size and depth limits, then :meth:`verify` it."""
+        envelope = parse_xml(
+            data, max_bytes=self.policy.max_message_bytes, max_depth=self.policy.max_depth
+        )
+        return self.verify(envelope)
+
+    def verify(self, envelope: etree._Element) -> VerifiedRequest:
+        """Verify an already parsed envelope; return what was verified or raise a GatewayError."""
+        policy = self.policy
+        now = self.clock.now()
+        soap_version, header, body = _envelope_parts(envelope, policy)
+
+        security, timestamps, signatures = _security_parts(header)
+        if len(timestamps) > 1:
+            raise InvalidSecurity(
+                "The security header has more than one Timestamp", code="TIMESTAMP_DUPLICATED"
+            )
+        if not timestamps and policy.require_timestamp:
+            raise InvalidSecurity("The security header has no Timestamp", code="TIMESTAMP_REQUIRED")
+        timestamp = timestamps[0] if timestamps else None
+        if not signatures:
+            raise InvalidSecurity("The message is not signed", code="SIGNATURE_MISSING")
+        if len(signatures) > 1:
+            raise InvalidSecurity(
+                "The security header has more than one Signature", code="SIGNATURE_DUPLICATED"
+            )
+
+        index = IdIndex.build(envelope)
+        parsed = parse_signature(signatures[0], index, policy)
+        if not parsed.covers(body):
+            raise InvalidSecurity("The SOAP Body is not signed", code="BODY_NOT_SIGNED")
+        if timestamp is not None and not parsed.covers(timestamp):
+            raise InvalidSecurity("The Timestamp is not signed", code="TIMESTAMP_NOT_SIGNED")
+
+        if timestamp is not None:
+            checked = check_timestamp(timestamp, now, policy)
+            created, expires = checked.created, checked.expires
+            remember_until = checked.acceptable_until
+            nonce_created: datetime | None = created
+        else:
+            created, expires = now, now + policy.timestamp_ttl
+            remember_until, nonce_created = expires, None
+
+        token_element = find_signing_token(
+            signatures[0], security, index, require_bsp_token_types=policy.require_bsp_token_types
+        )
+        verdict = self._token_verdict(token_element.text or "")
+        self.trust_store.validate(
+            verdict.certificate,
+            now,
+            fingerprint=verdict.fingerprint,
+            check_revocation=policy.check_revocation,
+            require_revocation_info=policy.require_revocation_info,
+        )
+        if verdict.refusal is not None:
+            raise type(verdict.refusal)(verdict.refusal.message, code=verdict.refusal.code)
+        assert verdict.principal is not None
+
+        verified = verify_signature(parsed, verdict.public_key, policy)
+
+        if not self.nonce_store.remember(
+            replay_digest(verified.signature_value, nonce_created), remember_until, now
+        ):
+            raise InvalidSecurity("The message has already been received", code="REPLAY_DETECTED")
+        return VerifiedRequest(
+            principal=verdict.principal,
+            certificate=verdict.certificate,
+            envelope=envelope,
+            body=body,
+            timestamp_created=created,
+            timestamp_expires=expires,
+            signed_ids=verified.signed_ids,
+            signed_elements=verified.signed_elements,
+            soap_version=soap_version,
+            signature_algorithm=verified.signature_algorithm,
+        )
+
+    def _judge_token(self, text: str) -> _TokenVerdict:
+        """Decode a token and settle what depends on the certificate alone.
+
+        Decoding failures raise (and are not memoised: lru_cache does not cache exceptions);
+        key-usage and mapping refusals are memoised and raised after the trust check, so an
+        untrusted certificate is reported as untrusted whatever its subject says.
+        """
+        token = decode_x509_token(text)
+        principal: Principal | None = None
+        refusal: GatewayError | None = None
+        try:
+            check_signing_usage(token.certificate, min_rsa_key_bits=self.policy.min_rsa_key_bits)
+            principal = principal_from_certificate(token.certificate, fingerprint=token.fingerprint)
+        except GatewayError as exc:
+            refusal = type(exc)(exc.message, code=exc.code)
+        return _TokenVerdict(
+            certificate=token.certificate,
+            public_key=token.public_key,
+            fingerprint=token.fingerprint,
+            principal=principal,
+            refusal=refusal,
+        )
