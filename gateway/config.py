@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -56,8 +56,62 @@ class Settings:
     max_page_size: int = 1000
     """Largest ``pageSize`` ListNotifications accepts."""
 
+    pki_dir: Path | None = None
+    """Root of a PKI laid out like ``gateway pki demo`` writes it; default ``<data_dir>/pki``."""
+
+    trust_dir: Path | None = None
+    """Directory of trusted CA certificates (PEM); default ``<pki_dir>/trust``."""
+
+    crl_dir: Path | None = None
+    """Directory of CRLs (PEM or DER); default ``<pki_dir>/crl`` if it exists."""
+
+    server_cert: Path | None = None
+    """Server certificate used to sign responses; default ``<pki_dir>/server/cert.pem``."""
+
+    server_key: Path | None = None
+    """Server private key; default ``<pki_dir>/server/key.pem``."""
+
+    sign_responses: bool = True
+    """Sign every response (Timestamp + Body) when a server key is available."""
+
+    timestamp_ttl: timedelta = timedelta(seconds=300)
+    """Oldest accepted request, from its wsu:Created (WSS4J timeStampTTL)."""
+
+    future_skew: timedelta = timedelta(seconds=60)
+    """How far in the future a request's wsu:Created may be (clock skew)."""
+
+    max_message_bytes: int = 10 * 1024 * 1024
+    """Largest request body accepted; larger ones get a LimitExceeded fault (HTTP 413)."""
+
+    bind: str = "127.0.0.1:8080"
+    """Address ``gateway serve`` listens on."""
+
+    workers: int = 2
+    """Gunicorn worker processes for ``gateway serve``."""
+
     extra: Mapping[str, str] = field(default_factory=dict)
     """Unrecognised ``GATEWAY_*`` keys, kept so later components can read their own."""
+
+    @property
+    def effective_pki_dir(self) -> Path:
+        return self.pki_dir or self.data_dir / "pki"
+
+    @property
+    def effective_trust_dir(self) -> Path:
+        return self.trust_dir or self.effective_pki_dir / "trust"
+
+    @property
+    def effective_crl_dir(self) -> Path | None:
+        crl_dir = self.crl_dir or self.effective_pki_dir / "crl"
+        return crl_dir if crl_dir.is_dir() else None
+
+    @property
+    def effective_server_cert(self) -> Path:
+        return self.server_cert or self.effective_pki_dir / "server" / "cert.pem"
+
+    @property
+    def effective_server_key(self) -> Path:
+        return self.server_key or self.effective_pki_dir / "server" / "key.pem"
 
     @property
     def effective_database_url(self) -> str:
@@ -77,10 +131,10 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Settings:
-        known = {f"GATEWAY_{f.name.upper()}" for f in fields(cls)}
-        settings = cls(extra={k: v for k, v in values.items() if k not in known})
+        consumed: set[str] = {"GATEWAY_CONFIG_FILE"}
 
         def get(name: str) -> str | None:
+            consumed.add(f"GATEWAY_{name}")
             value = values.get(f"GATEWAY_{name}")
             return value.strip() if value is not None and value.strip() != "" else None
 
@@ -108,7 +162,25 @@ class Settings:
             changes["cursor_secret"] = v.encode()
         if (v := get("MAX_PAGE_SIZE")) is not None:
             changes["max_page_size"] = _positive_int("GATEWAY_MAX_PAGE_SIZE", v)
-        return replace(settings, **changes)  # type: ignore[arg-type]
+        for name in ("PKI_DIR", "TRUST_DIR", "CRL_DIR", "SERVER_CERT", "SERVER_KEY"):
+            if (v := get(name)) is not None:
+                changes[name.lower()] = Path(v)
+        if (v := get("SIGN_RESPONSES")) is not None:
+            changes["sign_responses"] = _boolean("GATEWAY_SIGN_RESPONSES", v)
+        if (v := get("TIMESTAMP_TTL_SECONDS")) is not None:
+            changes["timestamp_ttl"] = timedelta(
+                seconds=_positive_int("GATEWAY_TIMESTAMP_TTL_SECONDS", v))
+        if (v := get("FUTURE_SKEW_SECONDS")) is not None:
+            changes["future_skew"] = timedelta(
+                seconds=_positive_int("GATEWAY_FUTURE_SKEW_SECONDS", v))
+        if (v := get("MAX_MESSAGE_BYTES")) is not None:
+            changes["max_message_bytes"] = _positive_int("GATEWAY_MAX_MESSAGE_BYTES", v)
+        if (v := get("BIND")) is not None:
+            changes["bind"] = v
+        if (v := get("WORKERS")) is not None:
+            changes["workers"] = _positive_int("GATEWAY_WORKERS", v)
+        extra = {k: v for k, v in values.items() if k not in consumed}
+        return cls(extra=extra, **changes)  # type: ignore[arg-type]
 
     def with_secrets(self) -> Settings:
         """Fill secrets left empty from ``data_dir`` (created once, then reused by every run)."""

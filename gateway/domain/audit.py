@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from .clock import require_aware
@@ -54,7 +54,7 @@ class AuditEvent:
 
     def __post_init__(self) -> None:
         require_aware(self.at, "at")
-        object.__setattr__(self, "at", self.at.astimezone(timezone.utc))
+        object.__setattr__(self, "at", self.at.astimezone(UTC))
         object.__setattr__(self, "details", _frozen(self.details))
 
     def payload(self) -> dict[str, object]:

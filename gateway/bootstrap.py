@@ -1,0 +1,178 @@
+"""The one composition root: builds everything from ``Settings``.
+
+``cli.py`` and the WSGI entry point both call ``build``; nothing is built at import time, and
+nothing below this module reads configuration or the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import holidays
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import Settings
+from gateway.domain.calendar import WorkingCalendar
+from gateway.domain.clock import Clock, SystemClock
+from gateway.domain.deadlines import DeadlinePolicy
+from gateway.domain.outages import OutagePolicy
+from gateway.errors import InvalidRequest
+from gateway.services.notifications import NotificationQueries
+from gateway.services.outages import OutageService
+from gateway.services.ports import UnitOfWork
+from gateway.services.publishing import PublishingService
+from gateway.services.representation import RepresentationService
+from gateway.services.sweeping import SweepService
+from gateway.store.engine import create_engine_for, session_factory
+from gateway.store.migrate import upgrade
+from gateway.soap.application import GatewayWsgiApplication, ResponseSigner, build_application
+from gateway.soap.context import SoapDependencies
+from gateway.soap.metrics import GatewayMetrics
+from gateway.soap.notification_service import notification_service
+from gateway.soap.wsgi import GatewayFront
+from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
+from gateway.store.unit_of_work import SqlUnitOfWork
+from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
+
+
+@dataclass(frozen=True)
+class Container:
+    """Everything a command or the server needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    calendar: WorkingCalendar
+    deadline_policy: DeadlinePolicy
+
+    def unit_of_work(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    @property
+    def uow_factory(self) -> Callable[[], UnitOfWork]:
+        return self.unit_of_work
+
+    def publishing(self) -> PublishingService:
+        return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
+
+    def sweeper(self) -> SweepService:
+        return SweepService(self.uow_factory, self.clock)
+
+    def outages(self) -> OutageService:
+        return OutageService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
+
+    def upgrade_database(self) -> None:
+        upgrade(self.engine)
+
+    def queries(self) -> NotificationQueries:
+        return NotificationQueries(self.uow_factory, self.clock, self.calendar,
+                                   self.settings.cursor_secret, self.settings.max_page_size)
+
+    def representation(self) -> RepresentationService:
+        return RepresentationService(self.uow_factory, self.clock)
+
+    def wsgi_app(self) -> GatewayFront:
+        """The complete WSGI application: gate, Spyne services, faults, health, metrics."""
+        settings = self.settings
+        trust_dir = settings.effective_trust_dir
+        if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
+            raise InvalidRequest(
+                f"no trusted CA certificates in {trust_dir}: run 'gateway pki demo' for a demo "
+                "PKI or set GATEWAY_TRUST_DIR", code="NO_TRUST_ANCHORS")
+        trust = TrustStore.from_directory(trust_dir, settings.effective_crl_dir)
+        policy = WsSecurityPolicy(
+            timestamp_ttl=settings.timestamp_ttl, future_skew=settings.future_skew,
+            max_message_bytes=settings.max_message_bytes,
+        )
+        gate = WsSecurityGate(policy, trust, SqlNonceStore(self.sessions), self.clock)
+        signer = self._response_signer()
+        deps = SoapDependencies(
+            queries=self.queries(), representation=self.representation(), clock=self.clock,
+            official_zone=self.calendar.timezone,
+        )
+        services = {
+            "NotificationService": GatewayWsgiApplication(build_application(
+                [notification_service(deps)], name="NotificationService",
+                response_signer=signer)),
+        }
+        return GatewayFront(
+            services=services, gate=gate, response_signer=signer,
+            audit_refusal=SqlRefusalAudit(self.sessions, self.clock),
+            health=self.database_is_up, metrics=GatewayMetrics(),
+            max_message_bytes=settings.max_message_bytes,
+        )
+
+    def database_is_up(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def _response_signer(self) -> ResponseSigner | None:
+        settings = self.settings
+        key_path, cert_path = settings.effective_server_key, settings.effective_server_cert
+        if not settings.sign_responses:
+            return None
+        if not key_path.is_file() or not cert_path.is_file():
+            raise InvalidRequest(
+                f"response signing is on but {key_path} or {cert_path} is missing "
+                "(set GATEWAY_SIGN_RESPONSES=false to run unsigned)", code="NO_SERVER_KEY")
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        clock = self.clock
+
+        def sign(envelope: etree._Element) -> None:
+            sign_response(envelope, key, cert, clock)  # type: ignore[arg-type]
+
+        return sign
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def build_calendar(settings: Settings) -> WorkingCalendar:
+    """National (optionally regional) holidays from the ``holidays`` package plus configured days.
+
+    The lookup expands to new years on demand, so deadlines in later years keep working.
+    """
+    lookup = holidays.country_holidays(
+        settings.holiday_country, subdiv=settings.holiday_subdivision
+    )
+    return WorkingCalendar(
+        timezone=ZoneInfo(settings.timezone),
+        holidays=lookup,
+        extra_holidays=frozenset(settings.extra_holidays),
+    )
+
+
+def build_deadline_policy(settings: Settings) -> DeadlinePolicy:
+    return DeadlinePolicy(
+        natural_days=settings.deadline_days,
+        outages=OutagePolicy(
+            enabled=settings.outage_extension, minimum_overlap=settings.outage_minimum
+        ),
+    )
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Container:
+    settings = settings.with_secrets()
+    engine = create_engine_for(settings.effective_database_url)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        clock=clock or SystemClock(),
+        calendar=build_calendar(settings),
+        deadline_policy=build_deadline_policy(settings),
+    )

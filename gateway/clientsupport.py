@@ -1,0 +1,52 @@
+"""Helpers for zeep clients of the gateway (used by ``client_examples/`` and the tests).
+
+zeep's ``BinarySignature`` signs requests with the client key and then verifies responses
+against the *client's own* certificate, which can never succeed against a server that signs
+with its own key. ``ServerVerifyingSignature`` signs with the client key and verifies each
+response with the server's certificate. It passes RSA-SHA256/SHA-256 explicitly: zeep's
+defaults are RSA-SHA1/SHA-1, which the gateway refuses (DESIGN.md §5). zeep's signer also adds
+no ``wsu:Timestamp``, which the gateway requires: ``apply`` adds one (Created now, Expires after
+``ttl``) before signing, so the signature covers Body and Timestamp.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import xmlsec
+from lxml import etree
+from zeep.wsse.signature import BinarySignature, _verify_envelope_with_key
+from zeep.wsse.utils import WSU, ensure_id, get_security_header
+
+
+class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc] - zeep is untyped
+    def __init__(self, key_file: str | Path, cert_file: str | Path,
+                 server_cert_file: str | Path | None, *, ttl: timedelta = timedelta(minutes=5),
+                 **kwargs: Any) -> None:
+        self.ttl = ttl
+        kwargs.setdefault("signature_method", xmlsec.constants.TransformRsaSha256)
+        kwargs.setdefault("digest_method", xmlsec.constants.TransformSha256)
+        super().__init__(str(key_file), str(cert_file), **kwargs)
+        self._server_key = None
+        if server_cert_file is not None:
+            self._server_key = xmlsec.Key.from_file(str(server_cert_file),
+                                                    xmlsec.constants.KeyDataFormatCertPem)
+
+    def apply(self, envelope: etree._Element, headers: dict[str, str]) -> tuple[Any, Any]:
+        security = get_security_header(envelope)
+        created = datetime.now(timezone.utc).replace(microsecond=0)
+        timestamp = WSU.Timestamp(
+            WSU.Created(created.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            WSU.Expires((created + self.ttl).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        )
+        ensure_id(timestamp)
+        security.insert(0, timestamp)
+        return super().apply(envelope, headers)
+
+    def verify(self, envelope: etree._Element) -> etree._Element:
+        if self._server_key is None:
+            return envelope  # the caller chose not to verify responses
+        _verify_envelope_with_key(envelope, self._server_key)
+        return envelope

@@ -1,0 +1,159 @@
+"""Reading notifications: list (keyset pages with an opaque cursor), get one, fetch content.
+
+Every read goes through ``domain.authorization``. An item the caller may not see is reported as
+``NotFound`` — the same answer as for an id that does not exist — so callers cannot probe for
+the existence of other people's notifications; the refusal and its reason go to the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.authorization import Action, Decision, audiences, decide
+from gateway.domain.calendar import WorkingCalendar
+from gateway.domain.clock import Clock
+from gateway.domain.cursor import decode_cursor, encode_cursor
+from gateway.domain.listing import ListingFilter, ListingQuery, PagePosition, Role
+from gateway.domain.model import Document, ItemKind, Notification, Status
+from gateway.domain.principal import Principal
+from gateway.errors import InvalidState, LimitExceeded, NotFound
+
+from .ports import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleNotification:
+    """A notification as one caller sees it: status as of now, and the role that lets it see."""
+
+    notification: Notification
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: tuple[VisibleNotification, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    notification: VisibleNotification
+    document: Document
+    data: bytes
+
+
+@dataclass(frozen=True)
+class NotificationQueries:
+    uow_factory: Callable[[], UnitOfWork]
+    clock: Clock
+    calendar: WorkingCalendar
+    cursor_secret: bytes
+    max_page_size: int = 1000
+
+    def list(
+        self, principal: Principal, listing_filter: ListingFilter, cursor: str | None,
+        page_size: int,
+    ) -> Page:
+        if not 1 <= page_size <= self.max_page_size:
+            raise LimitExceeded(
+                f"pageSize must be between 1 and {self.max_page_size}",
+                code="PAGE_SIZE_EXCEEDED", field="pageSize",
+            )
+        # The cursor is bound to the caller and the filters: it cannot be replayed by another
+        # principal or with other filters.
+        fingerprint = f"{principal.acts_for}|{listing_filter.fingerprint()}"
+        after = (decode_cursor(cursor, secret=self.cursor_secret, fingerprint=fingerprint)
+                 if cursor else None)
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            clauses = audiences(principal, uow.representation.facts_for(principal, now), now)
+            rows = uow.notifications.list_page(ListingQuery(
+                audience=clauses, filter=listing_filter, after=after, limit=page_size,
+            ))
+        items = []
+        for notification in rows:
+            visible = _as_of(notification, now)
+            if listing_filter.status is None or visible.status is listing_filter.status:
+                role = next(c.role for c in clauses if c.admits(
+                    notification.recipient, notification.ccc, notification.issuer,
+                    notification.category))
+                items.append(VisibleNotification(visible, role))
+        next_cursor = None
+        if len(rows) == page_size:
+            last = rows[-1]
+            assert last.id is not None
+            next_cursor = encode_cursor(PagePosition(last.made_available_at, last.id),
+                                        secret=self.cursor_secret, fingerprint=fingerprint)
+        return Page(tuple(items), next_cursor)
+
+    def get(self, principal: Principal, notification_id: int) -> VisibleNotification:
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            notification, decision = self._authorised(uow, principal, Action.READ,
+                                                      notification_id, now)
+            uow.commit()  # keeps the refusal audit event, if any
+        return VisibleNotification(_as_of(notification, now), _role(decision))
+
+    def content(self, principal: Principal, notification_id: int, position: int = 0) -> Content:
+        """The main document (position 0) or an annex. A notification's content is released
+        only once ACCEPTED; opening a communication marks it READ (audited)."""
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            notification, decision = self._authorised(uow, principal, Action.CONTENT,
+                                                      notification_id, now)
+            status = notification.status_as_of(now)
+            if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
+                uow.commit()
+                raise InvalidState(
+                    f"content is released only after acceptance; the notification is {status.value}",
+                    code="NOT_ACCEPTED",
+                )
+            document = next((d for d in notification.documents if d.position == position), None)
+            data = uow.notifications.content(notification_id, position) if document else None
+            if document is None or data is None:
+                raise NotFound(f"notification {notification_id} has no document {position}",
+                               code="DOCUMENT_NOT_FOUND", field="document")
+            if hashlib.sha256(data).hexdigest() != document.sha256:
+                # Never hand out bytes that differ from what the recipient acknowledged.
+                raise RuntimeError(f"stored content of {notification_id}/{position} is corrupt")
+            if notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
+                notification = notification.transition(
+                    Status.READ, now, effective_at=self.calendar.effective_at(now))
+                uow.notifications.save_status(notification)
+                uow.audit.append("communication.read", principal.acts_for, str(notification_id),
+                                 {"role": _role(decision).value}, now)
+            uow.audit.append("content.released", principal.acts_for, str(notification_id),
+                             {"document": position, "sha256": document.sha256,
+                              "role": _role(decision).value}, now)
+            uow.commit()
+        return Content(VisibleNotification(_as_of(notification, now), _role(decision)), document, data)
+
+    def _authorised(self, uow: UnitOfWork, principal: Principal, action: Action,
+                    notification_id: int, now: datetime) -> tuple[Notification, Decision]:
+        notification = uow.notifications.get(notification_id)
+        if notification is None:
+            raise NotFound(f"notification {notification_id} not found")
+        decision = decide(principal, action, notification,
+                          uow.representation.facts_for(principal, now), now)
+        if not decision.allowed:
+            uow.audit.append("access.refused", principal.acts_for, str(notification_id),
+                             {"action": action.value, "reason": decision.reason.value}, now)
+            uow.commit()
+            raise NotFound(f"notification {notification_id} not found")
+        return notification, decision
+
+
+def _as_of(notification: Notification, now: datetime) -> Notification:
+    """The item with the status a client must see now (overdue -> EXPIRED before the sweep)."""
+    if notification.is_overdue(now):
+        return notification.expire(now)
+    return notification
+
+
+def _role(decision: Decision) -> Role:
+    assert decision.role is not None  # allowed decisions always carry the role used
+    return decision.role
+

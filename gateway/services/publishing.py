@@ -1,0 +1,235 @@
+"""Making notifications and communications available (import now, IssuerService later).
+
+A batch is validated completely before anything is written: every problem of every item is
+reported (with the item's position, which the importer turns into a line number) and a batch with
+one bad item writes nothing. The deadline is computed here, once, by the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.calendar import WorkingCalendar
+from gateway.domain.clock import Clock
+from gateway.domain.deadlines import DeadlinePolicy, compute_deadline
+from gateway.domain.identifiers import normalise_ccc, normalise_tax_id
+from gateway.domain.outages import Outage
+from gateway.domain.model import (
+    Category,
+    Document,
+    DocumentRole,
+    Issuer,
+    ItemKind,
+    Notification,
+    Status,
+)
+from gateway.errors import GatewayError, InvalidRequest
+
+from .ports import UnitOfWork
+
+MAX_TEXT = {"issuer_reference": 64, "procedure": 200, "subject": 500, "name": 200}
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+MAX_ANNEXES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInput:
+    name: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PublicationRequest:
+    """One item as an issuer hands it over; every field is raw and still to be validated."""
+
+    issuer: str
+    issuer_reference: str
+    kind: str
+    procedure: str
+    subject: str
+    recipient: str
+    ccc: str | None
+    category: str
+    documents: tuple[DocumentInput, ...]
+    made_available_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with one item of a batch: ``position`` is its 0-based index."""
+
+    position: int
+    field: str
+    message: str
+
+
+class BatchRejected(InvalidRequest):
+    """A batch had invalid items; nothing of it was written. ``problems`` lists every one."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s) in the batch; nothing was written", code="INVALID_BATCH"
+        )
+        self.problems = tuple(sorted(problems, key=lambda p: p.position))
+
+
+@dataclass(frozen=True)
+class PublishingService:
+    """Validates and stores batches of new items."""
+
+    uow_factory: Callable[[], UnitOfWork]
+    clock: Clock
+    calendar: WorkingCalendar
+    policy: DeadlinePolicy
+
+    def validate(
+        self, batch: Sequence[PublicationRequest], outages: Sequence[Outage] = ()
+    ) -> tuple[list[Notification], list[Problem]]:
+        """Every item turned into a domain object, or every problem found; touches no store."""
+        items, _, problems = self._validate(batch, outages)
+        return items, problems
+
+    def _validate(
+        self, batch: Sequence[PublicationRequest], outages: Sequence[Outage]
+    ) -> tuple[list[Notification], list[datetime | None], list[Problem]]:
+        now = self.clock.now()
+        bases: list[datetime | None] = []
+        items: list[Notification] = []
+        problems: list[Problem] = []
+        seen: dict[tuple[str, str], int] = {}
+        for position, request in enumerate(batch):
+            found: list[Problem] = []
+            built = _build(position, request, now, self, outages, found)
+            if built is not None:
+                notification, base = built
+                bases.append(base)
+                key = (notification.issuer.value, notification.issuer_reference)
+                if key in seen:
+                    found.append(Problem(position, "issuer_reference",
+                                         f"duplicates the reference of item {seen[key] + 1} of this batch"))
+                seen.setdefault(key, position)
+                items.append(notification)
+            problems.extend(found)
+        return items, bases, problems
+
+    def publish(self, batch: Sequence[PublicationRequest]) -> list[int]:
+        """Store the batch in one transaction and return the new ids, or raise ``BatchRejected``."""
+        with self.uow_factory() as uow:
+            items, bases, problems = self._validate(batch, uow.outages.list())
+            if problems:
+                raise BatchRejected(problems)
+            for issuer in Issuer:
+                refs = [n.issuer_reference for n in items if n.issuer is issuer]
+                if not refs:
+                    continue
+                for existing in uow.notifications.existing_references(issuer, refs):
+                    position = next(i for i, n in enumerate(items)
+                                    if n.issuer is issuer and n.issuer_reference == existing)
+                    problems.append(Problem(position, "issuer_reference",
+                                            f"{issuer.value} reference {existing!r} was already published"))
+            if problems:
+                raise BatchRejected(problems)
+            now = self.clock.now()
+            ids = uow.notifications.add_many(
+                [(notification, [d.content for d in request.documents])
+                 for notification, request in zip(items, batch, strict=True)],
+                base_deadlines=bases,
+            )
+            for notification_id, notification in zip(ids, items, strict=True):
+                uow.audit.append(
+                    "notification.published", notification.issuer.value, str(notification_id),
+                    {"recipient": notification.recipient, "kind": notification.kind.value,
+                     "reference": notification.issuer_reference}, now,
+                )
+            uow.commit()
+        return ids
+
+
+def _build(position: int, request: PublicationRequest, now: datetime,
+           service: PublishingService, outages: Sequence[Outage],
+           problems: list[Problem]) -> tuple[Notification, datetime | None] | None:
+    """The item and its base deadline (before outage extensions), or None with problems."""
+    def problem(field_name: str, message: str) -> None:
+        problems.append(Problem(position, field_name, message))
+
+    def choice(field_name: str, raw: str, enum: type) -> object:
+        try:
+            return enum(raw.strip().upper())
+        except (ValueError, AttributeError):
+            allowed = ", ".join(member.value for member in enum)
+            problem(field_name, f"{raw!r} is not one of {allowed}")
+            return None
+
+    issuer = choice("issuer", request.issuer, Issuer)
+    kind = choice("kind", request.kind, ItemKind)
+    category = choice("category", request.category or "NORMAL", Category)
+    texts = {}
+    for name in ("issuer_reference", "procedure", "subject"):
+        value = (getattr(request, name) or "").strip()
+        if not value:
+            problem(name, "is required")
+        elif len(value) > MAX_TEXT[name]:
+            problem(name, f"is longer than {MAX_TEXT[name]} characters")
+        texts[name] = value
+    recipient = ccc = None
+    try:
+        recipient = normalise_tax_id(request.recipient or "", field="recipient")
+    except GatewayError as exc:
+        problem("recipient", exc.message)
+    if request.ccc:
+        try:
+            ccc = normalise_ccc(request.ccc, field="ccc")
+        except GatewayError as exc:
+            problem("ccc", exc.message)
+    made_available_at = request.made_available_at or now
+    if made_available_at.tzinfo is None:
+        problem("made_available_at", "must carry a time zone offset")
+        made_available_at = now
+    elif made_available_at > now:
+        problem("made_available_at", "cannot be in the future (official time governs)")
+    documents = _documents(request.documents, problem)
+    if problems or issuer is None or kind is None or category is None or recipient is None:
+        return None
+    assert isinstance(issuer, Issuer) and isinstance(kind, ItemKind)
+    assert isinstance(category, Category)
+    deadline_at = base_deadline_at = None
+    extension_days = 0
+    if kind is ItemKind.NOTIFICATION:
+        deadline = compute_deadline(made_available_at, service.calendar, service.policy, outages)
+        deadline_at, extension_days = deadline.deadline_at, deadline.extension_days
+        base_deadline_at = deadline.base_deadline_at
+    return Notification(
+        id=None, kind=kind, issuer=issuer, issuer_reference=texts["issuer_reference"],
+        procedure=texts["procedure"], subject=texts["subject"], recipient=recipient, ccc=ccc,
+        category=category, made_available_at=made_available_at, deadline_at=deadline_at,
+        status=Status.AVAILABLE, status_at=made_available_at, documents=documents,
+        deadline_extension_days=extension_days,
+    ), base_deadline_at
+
+
+def _documents(inputs: Sequence[DocumentInput],
+               problem: Callable[[str, str], None]) -> tuple[Document, ...]:
+    if not inputs:
+        problem("documents", "a main document is required")
+        return ()
+    if len(inputs) > MAX_ANNEXES + 1:
+        problem("documents", f"at most {MAX_ANNEXES} annexes are allowed")
+    documents = []
+    for position, document in enumerate(inputs):
+        label = "main_document" if position == 0 else f"annex {position}"
+        if not document.name.strip() or len(document.name) > MAX_TEXT["name"]:
+            problem(label, "needs a name of 1 to 200 characters")
+        if len(document.content) > MAX_DOCUMENT_BYTES:
+            problem(label, f"is larger than {MAX_DOCUMENT_BYTES} bytes")
+        if not document.content:
+            problem(label, "is empty")
+        documents.append(Document(
+            name=document.name.strip(), content_type=document.content_type,
+            sha256=hashlib.sha256(document.content).hexdigest(), size=len(document.content),
+            role=DocumentRole.MAIN if position == 0 else DocumentRole.ANNEX, position=position,
+        ))
+    return tuple(documents)

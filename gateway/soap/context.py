@@ -1,0 +1,37 @@
+"""What SOAP service methods get from the composition root and from the gate, per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.domain.clock import Clock
+from gateway.domain.principal import Principal
+from gateway.services.notifications import NotificationQueries
+from gateway.services.representation import RepresentationService
+
+# WSGI environ keys set by ``soap.wsgi`` once the gate has verified the request.
+ENVIRON_VERIFIED = "notess.verified"
+ENVIRON_ENVELOPE = "notess.envelope"
+ENVIRON_CORRELATION = "notess.correlation_id"
+
+
+@dataclass(frozen=True)
+class SoapDependencies:
+    queries: NotificationQueries
+    representation: RepresentationService
+    clock: Clock
+    official_zone: ZoneInfo
+
+
+def principal_of(ctx: Any) -> Principal:
+    """The principal the WS-Security gate verified for this request (never from the message)."""
+    verified = ctx.transport.req_env[ENVIRON_VERIFIED]
+    principal: Principal = verified.principal
+    return principal
+
+
+def correlation_of(ctx: Any) -> str:
+    value: str = ctx.transport.req_env.get(ENVIRON_CORRELATION, "-")
+    return value

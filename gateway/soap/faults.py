@@ -1,0 +1,86 @@
+"""The only place that turns errors into SOAP faults (STYLE.md habit 1).
+
+- A ``GatewayError`` becomes a fault with its class's fault code and, in ``detail``, a
+  ``gw:error`` element carrying the stable machine-readable ``code``, the offending ``field``
+  (when known) and the request's correlation id.
+- Anything else becomes a generic ``soap:Server`` fault whose text says only that an internal
+  error happened and quotes the correlation id; the traceback goes to the log, never the client.
+
+Two routes produce faults: the WS-Security gate, before Spyne runs (``fault_envelope`` builds the
+whole envelope), and Spyne's call wrapper (``spyne_fault``). Both use ``describe``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from lxml import etree
+from spyne.model.fault import Fault
+
+from gateway import namespaces
+from gateway.errors import GatewayError
+
+log = logging.getLogger("gateway.soap")
+
+INTERNAL_CODE = "INTERNAL_ERROR"
+GW = f"{{{namespaces.FAULT_DETAIL}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultDescription:
+    prefix: str
+    local_code: str
+    message: str
+    code: str
+    field: str | None
+    correlation_id: str
+    http_status: int
+
+    def detail(self) -> etree._Element:
+        error = etree.Element(GW + "error", nsmap={"gw": namespaces.FAULT_DETAIL})
+        etree.SubElement(error, GW + "code").text = self.code
+        if self.field:
+            etree.SubElement(error, GW + "field").text = self.field
+        etree.SubElement(error, GW + "correlationId").text = self.correlation_id
+        return error
+
+
+def describe(error: BaseException, correlation_id: str) -> FaultDescription:
+    """What the client is told about ``error``. Logs unexpected errors with their traceback."""
+    if isinstance(error, GatewayError):
+        prefix, _, local = error.fault_code.partition(":")
+        log.info("fault %s %s (%s) correlation_id=%s", error.fault_code, error.code,
+                 error.message, correlation_id)
+        return FaultDescription(prefix, local, error.message, error.code, error.field,
+                                correlation_id, 500)
+    log.error("unexpected error, correlation_id=%s", correlation_id, exc_info=error)
+    return FaultDescription("soap", "Server",
+                            f"internal error; quote correlation id {correlation_id}",
+                            INTERNAL_CODE, None, correlation_id, 500)
+
+
+def spyne_fault(error: BaseException, correlation_id: str) -> Fault:
+    """The fault Spyne serialises for an error raised inside a service method."""
+    description = describe(error, correlation_id)
+    # Spyne prefixes the code with its own envelope prefix; only soap-namespace codes get here
+    # (WS-Security faults are raised by the gate, before Spyne).
+    return Fault(faultcode=description.local_code, faultstring=description.message,
+                 detail=description.detail())
+
+
+def fault_envelope(error: BaseException, correlation_id: str,
+                   soap_namespace: str = namespaces.SOAP11_ENV) -> tuple[etree._Element, int]:
+    """A complete SOAP 1.1 fault envelope for errors raised before Spyne (the gate)."""
+    description = describe(error, correlation_id)
+    env = f"{{{soap_namespace}}}"
+    nsmap = {"soap": soap_namespace}
+    if description.prefix == "wsse":
+        nsmap["wsse"] = namespaces.WSSE
+    envelope = etree.Element(env + "Envelope", nsmap=nsmap)
+    body = etree.SubElement(envelope, env + "Body")
+    fault = etree.SubElement(body, env + "Fault")
+    etree.SubElement(fault, "faultcode").text = f"{description.prefix}:{description.local_code}"
+    etree.SubElement(fault, "faultstring").text = description.message
+    etree.SubElement(fault, "detail").append(description.detail())
+    return envelope, description.http_status

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the SOAP front, in a registry built per application (not at import).
+
+Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR`` (``deploy/gunicorn.conf.py``
+does) so ``/metrics`` aggregates every worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest, multiprocess
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gateway_requests_total", "SOAP requests by service, operation and outcome",
+            ["service", "operation", "outcome"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gateway_request_seconds", "Time to answer a SOAP request", ["service"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    def observe(self, service: str, operation: str, outcome: str, seconds: float) -> None:
+        self.requests.labels(service or "-", operation, outcome).inc()
+        self.latency.labels(service or "-").observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,194 @@
+"""Port ``NotificationService`` (DESIGN.md §4): thin decode -> service -> encode.
+
+The service class is built by ``notification_service(deps)`` so that nothing is constructed at
+import time and every dependency comes from the composition root. The caller is the principal
+the WS-Security gate verified; it is read from the WSGI environ, never from the message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from spyne import Array, Integer, Long, ServiceBase, Unicode, rpc
+
+from gateway.domain.identifiers import normalise_ccc, normalise_tax_id
+from gateway.domain.listing import ListingFilter, Role
+from gateway.domain.model import Document, Issuer, ItemKind, Status
+from gateway.domain.postal import PostalAddress, PostalChannel, PostalMode
+from gateway.errors import InvalidRequest
+from gateway.services.notifications import VisibleNotification
+
+from . import types as t
+from .context import SoapDependencies, principal_of
+
+
+def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
+    queries = deps.queries
+    representation = deps.representation
+
+    class NotificationService(ServiceBase):
+        __service_name__ = "NotificationService"
+
+        @rpc(t.RoleType, t.Identifier, t.Ccc, t.IssuerType, t.KindType, t.StatusType,
+             t.Timestamp, t.Timestamp, Unicode(max_len=200),
+             Integer(ge=1, le=t.MAX_PAGE_SIZE, doc="1..1000; default 100"),
+             _in_variable_names={"principal_id": "principal", "made_from": "from",
+                                 "made_to": "to", "page_size": "pageSize"},
+             _returns=t.ListNotificationsResult)
+        def ListNotifications(ctx: Any, role: str | None, principal_id: str | None,
+                              ccc: str | None, issuer: str | None, kind: str | None,
+                              status: str | None, made_from: datetime | None,
+                              made_to: datetime | None, cursor: str | None,
+                              page_size: int | None) -> t.ListNotificationsResult:
+            """Metadata of the items the caller may see, oldest first, in keyset pages."""
+            listing_filter = ListingFilter(
+                role=Role(role) if role else None,
+                principal=_tax_id(principal_id, "principal"),
+                ccc=_ccc(ccc),
+                issuer=Issuer(issuer) if issuer else None,
+                kind=ItemKind(kind) if kind else None,
+                status=Status(status) if status else None,
+                made_available_from=_aware(made_from, "from"),
+                made_available_to=_aware(made_to, "to"),
+            )
+            page = queries.list(principal_of(ctx), listing_filter, cursor or None,
+                                page_size or 100)
+            return t.ListNotificationsResult(
+                item=[notification_info(item) for item in page.items],
+                nextCursor=page.next_cursor,
+            )
+
+        @rpc(_returns=Array(t.PrincipalInfo))
+        def ListPrincipals(ctx: Any) -> list[t.PrincipalInfo]:
+            """Everyone the caller may act for, with the role and the scopes."""
+            return [
+                t.PrincipalInfo(identifier=p.identifier, role=p.role.value,
+                                scope=sorted(s.value for s in p.scopes),
+                                ccc=sorted(p.cccs) if p.cccs else [])
+                for p in representation.principals(principal_of(ctx))
+            ]
+
+        @rpc(Long(min_occurs=1, nillable=False), _returns=t.NotificationInfo)
+        def GetNotification(ctx: Any, id: int) -> t.NotificationInfo:  # noqa: A002 - wire name
+            """Metadata of one item the caller may see."""
+            return notification_info(queries.get(principal_of(ctx), _id(id)))
+
+        @rpc(Long(min_occurs=1, nillable=False), Integer(ge=0, doc="0 (default) is the main document"),
+             _returns=t.ContentResult)
+        def GetContent(ctx: Any, id: int, document: int | None) -> t.ContentResult:  # noqa: A002
+            """A document of an ACCEPTED notification, or of a communication (marks it READ)."""
+            content = queries.content(principal_of(ctx), _id(id), document or 0)
+            return t.ContentResult(
+                notificationId=content.notification.notification.id,
+                document=document_info(content.document),
+                status=content.notification.notification.status.value,
+                data=[content.data],
+            )
+
+        @rpc(_returns=t.OfficialTime)
+        def GetOfficialTime(ctx: Any) -> t.OfficialTime:
+            """The server's official time; it governs every deadline."""
+            now = deps.clock.now()
+            return t.OfficialTime(now=now, timeZone=deps.official_zone.key,
+                                  localTime=now.astimezone(deps.official_zone))
+
+        @rpc(t.Identifier, _returns=t.PostalChannelInfo)
+        def GetPostalChannel(ctx: Any, recipient: str | None) -> t.PostalChannelInfo:
+            """The caller's postal channel (paper copy address or electronic only)."""
+            return postal_info(representation.postal_channel(principal_of(ctx), recipient))
+
+        @rpc(t.Identifier, t.PostalModeType.customize(min_occurs=1, nillable=False), t.Address,
+             _returns=t.PostalChannelInfo)
+        def SetPostalChannel(ctx: Any, recipient: str | None, mode: str,
+                             address: t.Address | None) -> t.PostalChannelInfo:
+            """Change the caller's postal channel."""
+            postal_address = None
+            if address is not None:
+                postal_address = PostalAddress(
+                    address_line=address.addressLine or "", postal_code=address.postalCode or "",
+                    municipality=address.municipality or "", province=address.province or "",
+                    country=address.country or "ES",
+                )
+            channel = representation.set_postal_channel(
+                principal_of(ctx), recipient, PostalMode(mode), postal_address)
+            return postal_info(channel)
+
+        @rpc(t.Ccc.customize(min_occurs=1, nillable=False),
+             t.Identifier.customize(min_occurs=1, nillable=False),
+             _returns=t.ReceptionAssignment)
+        def AssignReception(ctx: Any, ccc: str, agent: str) -> t.ReceptionAssignment:
+            """Assign the reception of a CCC's notifications to a RED authorised agent."""
+            assignment = representation.assign_reception(principal_of(ctx), ccc or "", agent or "")
+            return t.ReceptionAssignment(ccc=assignment.ccc, company=assignment.company,
+                                         agent=assignment.agent, assignedAt=assignment.assigned_at)
+
+        @rpc(t.Ccc.customize(min_occurs=1, nillable=False), _returns=Integer)
+        def UnassignReception(ctx: Any, ccc: str) -> int:
+            """End the RED assignment of a CCC; returns how many assignments ended."""
+            return representation.unassign_reception(principal_of(ctx), ccc or "")
+
+        @rpc(_returns=Array(t.MandateInfo))
+        def ListMandates(ctx: Any) -> list[t.MandateInfo]:
+            """Mandates the caller gave (as grantor) or holds (as grantee)."""
+            return [
+                t.MandateInfo(
+                    id=m.id, grantor=m.grantor, grantee=m.grantee,
+                    scope=sorted(s.value for s in m.scopes),
+                    issuer=sorted(m.issuers) if m.issuers else [],
+                    ccc=sorted(m.cccs) if m.cccs else [],
+                    specialCategory=m.special_category, validFrom=m.valid_from,
+                    validTo=m.valid_to, revokedAt=m.revoked_at,
+                )
+                for m in representation.mandates(principal_of(ctx))
+            ]
+
+    return NotificationService
+
+
+def notification_info(item: VisibleNotification) -> t.NotificationInfo:
+    n = item.notification
+    return t.NotificationInfo(
+        id=n.id, kind=n.kind.value, issuer=n.issuer.value, issuerReference=n.issuer_reference,
+        procedure=n.procedure, subject=n.subject, recipient=n.recipient, ccc=n.ccc,
+        role=item.role.value, category=n.category.value, madeAvailableAt=n.made_available_at,
+        deadlineAt=n.deadline_at, deadlineExtensionDays=n.deadline_extension_days,
+        status=n.status.value, statusAt=n.status_at,
+        document=[document_info(d) for d in n.documents],
+    )
+
+
+def document_info(d: Document) -> t.DocumentInfo:
+    return t.DocumentInfo(position=d.position, role=d.role.value, name=d.name,
+                          contentType=d.content_type, sha256=d.sha256, size=d.size)
+
+
+def postal_info(channel: PostalChannel) -> t.PostalChannelInfo:
+    address = None
+    if channel.address is not None:
+        a = channel.address
+        address = t.Address(addressLine=a.address_line, postalCode=a.postal_code,
+                            municipality=a.municipality, province=a.province or None,
+                            country=a.country)
+    return t.PostalChannelInfo(recipient=channel.recipient, mode=channel.mode.value,
+                               address=address, updatedAt=channel.updated_at)
+
+
+def _id(value: int | None) -> int:
+    if value is None or value < 1:
+        raise InvalidRequest("id must be a positive number", code="INVALID_ID", field="id")
+    return value
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidRequest(f"{field} needs a UTC offset", code="INVALID_DATE", field=field)
+    return value
+
+
+def _tax_id(value: str | None, field: str) -> str | None:
+    return normalise_tax_id(value, field=field) if value else None
+
+
+def _ccc(value: str | None) -> str | None:
+    return normalise_ccc(value, field="ccc") if value else None

@@ -1,0 +1,167 @@
+"""The SOAP types of the NotificationService contract (DESIGN.md §4).
+
+Typed on the wire: dates are ``xs:dateTime`` with an offset, codes are enumerations, limits are
+XSD facets with documentation, so the published WSDL states them. Names are the contract's
+(lowerCamelCase elements, UpperCamelCase types) and must not drift: ``wsdl/`` holds the
+committed WSDL and a test compares it with what Spyne serves.
+"""
+
+from __future__ import annotations
+
+from spyne import Boolean, ByteArray, ComplexModel, DateTime, Integer, Long, Unicode
+from spyne import Enum as SpyneEnum
+
+from gateway import namespaces
+from gateway.domain.authorization import Action
+from gateway.domain.listing import Role
+from gateway.domain.model import Category, DocumentRole, Issuer, ItemKind, Status
+from gateway.domain.postal import PostalMode
+
+NS = namespaces.NOTIFICATION_SERVICE
+MAX_PAGE_SIZE = 1000
+
+
+def _enum(enum: type, name: str, doc: str) -> type:
+    return SpyneEnum(*[m.value for m in enum], type_name=name, doc=doc).customize(
+        __namespace__=NS)
+
+
+KindType = _enum(ItemKind, "ItemKind", "NOTIFICATION needs an accept/reject acknowledgement; "
+                 "COMMUNICATION is informative.")
+IssuerType = _enum(Issuer, "Issuer", "The administration that issued the act.")
+StatusType = _enum(Status, "Status", "AVAILABLE until ACCEPTED, REJECTED or EXPIRED "
+                   "(notifications) or READ (communications); final states never change.")
+CategoryType = _enum(Category, "Category", "SPECIAL marks special-category personal data.")
+RoleType = _enum(Role, "Role", "How the caller comes to see the item.")
+DocumentRoleType = _enum(DocumentRole, "DocumentRole", "MAIN document or ANNEX.")
+PostalModeType = _enum(PostalMode, "PostalMode",
+                       "PAPER_COPY also posts a copy to the address; ELECTRONIC_ONLY opts out.")
+ScopeType = _enum(Action, "Scope", "A right the caller holds for a principal.")
+
+Identifier = Unicode(max_len=32, doc="NIF, NIE or CIF; normalised by the server.")
+Ccc = Unicode(max_len=20, doc="Contribution account code (11 digits; separators allowed).")
+Timestamp = DateTime(timezone=True)
+
+
+class DocumentInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("position", Integer(nillable=False, min_occurs=1, doc="0 is the main document")),
+        ("role", DocumentRoleType.customize(min_occurs=1, nillable=False)),
+        ("name", Unicode(min_occurs=1, nillable=False)),
+        ("contentType", Unicode(min_occurs=1, nillable=False)),
+        ("sha256", Unicode(min_occurs=1, nillable=False, pattern="[0-9a-f]{64}")),
+        ("size", Long(min_occurs=1, nillable=False)),
+    ]
+
+
+class NotificationInfo(ComplexModel):
+    """Metadata only: content is fetched with GetContent after acceptance."""
+
+    __namespace__ = NS
+    _type_info = [
+        ("id", Long(min_occurs=1, nillable=False)),
+        ("kind", KindType.customize(min_occurs=1, nillable=False)),
+        ("issuer", IssuerType.customize(min_occurs=1, nillable=False)),
+        ("issuerReference", Unicode(min_occurs=1, nillable=False)),
+        ("procedure", Unicode(min_occurs=1, nillable=False)),
+        ("subject", Unicode(min_occurs=1, nillable=False)),
+        ("recipient", Identifier.customize(min_occurs=1, nillable=False)),
+        ("ccc", Ccc),
+        ("role", RoleType.customize(min_occurs=1, nillable=False)),
+        ("category", CategoryType.customize(min_occurs=1, nillable=False)),
+        ("madeAvailableAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("deadlineAt", Timestamp.customize(
+            doc="Deemed rejection instant, computed by the server (Europe/Madrid midnight); "
+                "absent for communications.")),
+        ("deadlineExtensionDays", Integer(min_occurs=1, nillable=False,
+                                          doc="Days added for recorded service outages.")),
+        ("status", StatusType.customize(min_occurs=1, nillable=False)),
+        ("statusAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("document", DocumentInfo.customize(max_occurs="unbounded")),
+    ]
+
+
+class ListNotificationsResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("item", NotificationInfo.customize(max_occurs="unbounded")),
+        ("nextCursor", Unicode(doc="Opaque; absent on the last page.")),
+    ]
+
+
+class PrincipalInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("identifier", Identifier.customize(min_occurs=1, nillable=False)),
+        ("role", RoleType.customize(min_occurs=1, nillable=False)),
+        ("scope", ScopeType.customize(max_occurs="unbounded")),
+        ("ccc", Ccc.customize(max_occurs="unbounded")),
+    ]
+
+
+class ContentResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("notificationId", Long(min_occurs=1, nillable=False)),
+        ("document", DocumentInfo.customize(min_occurs=1, nillable=False)),
+        ("status", StatusType.customize(min_occurs=1, nillable=False)),
+        ("data", ByteArray(min_occurs=1, nillable=False, doc="The document bytes (base64).")),
+    ]
+
+
+class OfficialTime(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("now", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("timeZone", Unicode(min_occurs=1, nillable=False)),
+        ("localTime", Timestamp.customize(min_occurs=1, nillable=False,
+                                          doc="The same instant in the official time zone.")),
+    ]
+
+
+class Address(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("addressLine", Unicode(max_len=300, min_occurs=1, nillable=False)),
+        ("postalCode", Unicode(max_len=16, min_occurs=1, nillable=False)),
+        ("municipality", Unicode(max_len=100, min_occurs=1, nillable=False)),
+        ("province", Unicode(max_len=100)),
+        ("country", Unicode(max_len=2, doc="ISO 3166-1 alpha-2; default ES")),
+    ]
+
+
+class PostalChannelInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("recipient", Identifier.customize(min_occurs=1, nillable=False)),
+        ("mode", PostalModeType.customize(min_occurs=1, nillable=False)),
+        ("address", Address),
+        ("updatedAt", Timestamp),
+    ]
+
+
+class ReceptionAssignment(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("ccc", Ccc.customize(min_occurs=1, nillable=False)),
+        ("company", Identifier.customize(min_occurs=1, nillable=False)),
+        ("agent", Identifier.customize(min_occurs=1, nillable=False)),
+        ("assignedAt", Timestamp.customize(min_occurs=1, nillable=False)),
+    ]
+
+
+class MandateInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("id", Long(min_occurs=1, nillable=False)),
+        ("grantor", Identifier.customize(min_occurs=1, nillable=False)),
+        ("grantee", Identifier.customize(min_occurs=1, nillable=False)),
+        ("scope", ScopeType.customize(max_occurs="unbounded")),
+        ("issuer", IssuerType.customize(max_occurs="unbounded")),
+        ("ccc", Ccc.customize(max_occurs="unbounded")),
+        ("specialCategory", Boolean(min_occurs=1, nillable=False)),
+        ("validFrom", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("validTo", Timestamp),
+        ("revokedAt", Timestamp),
+    ]

@@ -1,0 +1,187 @@
+"""The WSGI front: every route to an operation passes the WS-Security gate first.
+
+Routing is an allow-list (CXF CVE-2012-5633 was an operation reachable around the security
+interceptor through GET/query strings):
+
+- ``POST /<Service>`` with no query string: gate -> Spyne. The only way to invoke an operation.
+- ``GET /<Service>?wsdl``: the published contract (no credentials needed to read it).
+- ``GET /healthz``, ``GET /metrics``: operations.
+- anything else: a SOAP fault (405 for other methods, 404 for other paths).
+
+After the gate, dispatch follows the signed Body: a ``SOAPAction`` header that names another
+operation is refused (CXF CVE-2012-3451), and the Body must hold exactly one element.
+Every refusal is a SOAP fault from ``soap.faults``, signed like any response, and an audit event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from gateway.errors import GatewayError, InvalidRequest, LimitExceeded, NotFound
+from gateway.wssec.gate import VerifiedRequest, WsSecurityGate
+from gateway.xmlsafe import parse_xml
+
+from .application import GatewayWsgiApplication, ResponseSigner
+from .context import ENVIRON_CORRELATION, ENVIRON_ENVELOPE, ENVIRON_VERIFIED
+from .faults import fault_envelope
+from .metrics import GatewayMetrics
+
+log = logging.getLogger("gateway.http")
+
+StartResponse = Callable[..., Any]
+RefusalAudit = Callable[[GatewayError, Mapping[str, str]], None]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class GatewayFront:
+    services: Mapping[str, GatewayWsgiApplication]
+    gate: WsSecurityGate
+    response_signer: ResponseSigner | None
+    audit_refusal: RefusalAudit
+    health: Callable[[], bool]
+    metrics: GatewayMetrics
+    max_message_bytes: int
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        supplied = environ.get("HTTP_X_REQUEST_ID", "")
+        correlation_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        environ[ENVIRON_CORRELATION] = correlation_id
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "") or "/"
+        query = environ.get("QUERY_STRING", "")
+        service_name = path.strip("/")
+        started = time.perf_counter()
+
+        if method == "GET" and path == "/healthz" and not query:
+            ok = self.health()
+            return _plain(start_response, "200 OK" if ok else "503 Service Unavailable",
+                          b"ok\n" if ok else b"database unavailable\n", correlation_id)
+        if method == "GET" and path == "/metrics" and not query:
+            body, content_type = self.metrics.render()
+            return _plain(start_response, "200 OK", body, correlation_id, content_type)
+
+        service = self.services.get(service_name)
+        if service is None:
+            return self._refuse(start_response, NotFound("no such endpoint", code="NO_SUCH_ENDPOINT"),
+                                environ, "404 Not Found", correlation_id)
+        if method == "GET" and query.lower() == "wsdl":
+            return service(environ, start_response)  # type: ignore[no-any-return]
+        if method != "POST":
+            error = InvalidRequest("operations are invoked with POST", code="METHOD_NOT_ALLOWED")
+            return self._refuse(start_response, error, environ, "405 Method Not Allowed",
+                                correlation_id, extra=[("Allow", "POST")])
+        if query:
+            error = InvalidRequest("a query string is not accepted on a SOAP endpoint",
+                                   code="QUERY_NOT_ALLOWED")
+            return self._refuse(start_response, error, environ, "400 Bad Request", correlation_id)
+
+        try:
+            envelope = parse_xml(self._read_body(environ), max_bytes=self.max_message_bytes,
+                                 max_depth=self.gate.policy.max_depth)
+            verified = self.gate.verify(envelope)
+            operation = _operation(verified)
+            _check_soap_action(environ.get("HTTP_SOAPACTION"), operation)
+        except GatewayError as error:
+            status = "413 Payload Too Large" if error.code == "MESSAGE_TOO_LARGE" else None
+            self.metrics.observe(service_name, "-", "refused", time.perf_counter() - started)
+            return self._refuse(start_response, error, environ, status, correlation_id)
+
+        environ[ENVIRON_ENVELOPE] = envelope
+        environ[ENVIRON_VERIFIED] = verified
+        environ["wsgi.input"] = _EmptyInput()  # Spyne must not read the body again
+        environ["CONTENT_LENGTH"] = "0"
+        log.info("request %s %s by %s (%s) correlation_id=%s", service_name, operation,
+                 verified.principal.acts_for, verified.principal.kind.value, correlation_id)
+
+        def _start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            headers = [*headers, ("X-Request-Id", correlation_id)]
+            outcome = "ok" if status.startswith("200") else "fault"
+            self.metrics.observe(service_name, operation, outcome, time.perf_counter() - started)
+            return start_response(status, headers, *args)
+
+        return service(environ, _start)  # type: ignore[no-any-return]
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        raw_length = environ.get("CONTENT_LENGTH") or ""
+        try:
+            declared = int(raw_length) if raw_length else None
+        except ValueError as exc:
+            raise InvalidRequest("Content-Length is not a number", code="BAD_CONTENT_LENGTH") from exc
+        if declared is not None and declared > self.max_message_bytes:
+            raise LimitExceeded(f"the message exceeds {self.max_message_bytes} bytes",
+                                code="MESSAGE_TOO_LARGE")
+        stream = environ["wsgi.input"]
+        # Read at most one byte more than allowed: a chunked or lying client cannot make us
+        # buffer more than the cap.
+        limit = self.max_message_bytes + 1 if declared is None else declared
+        data: bytes = stream.read(limit)
+        if len(data) > self.max_message_bytes:
+            raise LimitExceeded(f"the message exceeds {self.max_message_bytes} bytes",
+                                code="MESSAGE_TOO_LARGE")
+        return data
+
+    def _refuse(self, start_response: StartResponse, error: GatewayError,
+                environ: Mapping[str, Any], status: str | None, correlation_id: str,
+                extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+        try:
+            self.audit_refusal(error, {
+                "code": error.code, "fault": error.fault_code,
+                "remote": str(environ.get("REMOTE_ADDR", "")),
+                "path": str(environ.get("PATH_INFO", "")),
+                "correlation_id": correlation_id,
+            })
+        except Exception:  # the refusal must still be answered if the audit store is down
+            log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
+        envelope, _ = fault_envelope(error, correlation_id)
+        if self.response_signer is not None:
+            self.response_signer(envelope)
+        body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        headers = [("Content-Type", "text/xml; charset=utf-8"),
+                   ("Content-Length", str(len(body))), ("X-Request-Id", correlation_id),
+                   *(extra or [])]
+        # SOAP 1.1 §6.2: a fault travels with HTTP 500 unless the transport itself refused.
+        start_response(status or "500 Internal Server Error", headers)
+        return [body]
+
+
+def _operation(verified: VerifiedRequest) -> str:
+    """The operation named by the signed Body: exactly one element, nothing else."""
+    children = [c for c in verified.body if isinstance(c.tag, str)]
+    others = [c for c in verified.body if not isinstance(c.tag, str)]
+    text = (verified.body.text or "").strip() or any((c.tail or "").strip() for c in verified.body)
+    if len(children) != 1 or others or text:
+        raise InvalidRequest("the SOAP Body must contain exactly one operation element",
+                             code="INVALID_BODY")
+    return etree.QName(children[0]).localname
+
+
+def _check_soap_action(header: str | None, operation: str) -> None:
+    action = (header or "").strip().strip('"')
+    if not action:
+        return
+    if action == operation or re.search(rf"[/#:]{re.escape(operation)}$", action):
+        return
+    raise InvalidRequest("SOAPAction names another operation than the signed Body",
+                         code="SOAPACTION_MISMATCH")
+
+
+class _EmptyInput:
+    def read(self, *_: Any) -> bytes:
+        return b""
+
+
+def _plain(start_response: StartResponse, status: str, body: bytes, correlation_id: str,
+           content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))),
+                            ("X-Request-Id", correlation_id)])
+    return [body]
+

@@ -1,0 +1,120 @@
+"""Engines and sessions for SQLite (the default, WAL mode) and PostgreSQL (production).
+
+SQLite: every connection gets ``journal_mode=WAL`` (readers never block the writer),
+``foreign_keys=ON`` (off by default in SQLite), a ``busy_timeout`` (wait for the write lock instead
+of failing at once) and ``synchronous=NORMAL`` (durable at checkpoints, the usual WAL setting).
+Every transaction starts with ``BEGIN IMMEDIATE``: it takes the single write lock up front, so a
+read-then-write unit of work (lock a notification, check it, save it) cannot lose a race half way
+with ``SQLITE_BUSY_SNAPSHOT``; that write lock is what stands in for ``SELECT … FOR UPDATE``. The
+driver's own implicit transaction handling is switched off for this (the SQLAlchemy pysqlite
+recipe), which also makes SAVEPOINTs work.
+
+PostgreSQL: ``pool_pre_ping`` (hosts survive a database restart), every session in UTC, and an
+optional ``schema`` pinned through ``search_path`` (used by tests and benchmarks for isolation).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the lock before giving up."""
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def normalise_url(url: str) -> URL:
+    """Parse ``url``; plain ``postgresql://`` (and ``postgres://``) means the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine_for(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
+    """Build the engine for ``url`` with the settings this module's docstring explains.
+
+    ``schema`` (PostgreSQL only) pins ``search_path`` to that one schema, so unqualified table
+    names, including alembic's version table, live there.
+    """
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if schema is not None:
+            raise ValueError("SQLite has no schemas")
+        return _sqlite_engine(parsed, echo=echo)
+    if backend == "postgresql":
+        return _postgresql_engine(parsed, schema=schema, echo=echo)
+    raise ValueError(f"unsupported database backend {backend!r} (use sqlite or postgresql)")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (repositories return plain values)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver; "begin" below emits our own BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def url_with_schema(url: str, schema: str) -> str:
+    """``url`` with ``search_path`` pinned to ``schema`` in its query string, so that anything
+    handed only the URL (a CLI, a second engine) lands in the same schema."""
+    _check_schema(schema)
+    parsed = normalise_url(url)
+    options = " ".join(filter(None, [_url_options(parsed), f"-csearch_path={schema}"]))
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def _check_schema(schema: str) -> None:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+
+
+def _url_options(url: URL) -> str:
+    value = url.query.get("options", "")
+    return " ".join(value) if isinstance(value, tuple) else value
+
+
+def _postgresql_engine(url: URL, *, schema: str | None, echo: bool) -> Engine:
+    # connect_args would replace options given in the URL, so merge them (URL's first).
+    options = [o for o in (_url_options(url), "-ctimezone=UTC") if o]
+    if schema is not None:
+        _check_schema(schema)
+        options.append(f"-csearch_path={schema}")
+    return create_engine(
+        url.difference_update_query(["options"]),
+        echo=echo,
+        pool_pre_ping=True,
+        connect_args={"options": " ".join(options)},
+    )

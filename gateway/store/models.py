@@ -1,0 +1,234 @@
+"""Table definitions (SQLAlchemy 2.x typed declarative). ORM classes never leave ``store/``.
+
+Enums are stored as their wire values in plain ``String`` columns (no native database enums), so
+both backends and every migration see the same thing. Constraint and index names come from the
+naming convention below, so alembic migrations name them deterministically.
+
+Documents' metadata (``notification_document``) is kept apart from their bytes
+(``notification_content``): listing pages join the former and never touch blobs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids on PostgreSQL; SQLite only autoincrements an INTEGER PRIMARY KEY (its rowid).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+IDENTIFIER = 32  # NIF/NIE/CIF and CCC, with room for a country prefix
+CODE = 16  # enum wire values
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class NotificationRow(Base):
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(CODE))
+    issuer: Mapped[str] = mapped_column(String(CODE))
+    issuer_reference: Mapped[str] = mapped_column(String(128))
+    procedure: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(1000))
+    recipient: Mapped[str] = mapped_column(String(IDENTIFIER))
+    ccc: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    category: Mapped[str] = mapped_column(String(CODE))
+    made_available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    base_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline_extension_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    status: Mapped[str] = mapped_column(String(CODE))
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.current_timestamp()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("issuer", "issuer_reference"),
+        # Keyset listing (DESIGN.md §3): unrestricted, per recipient, per CCC.
+        Index(None, "made_available_at", "id"),
+        Index(None, "recipient", "made_available_at", "id"),
+        Index(None, "ccc", "made_available_at", "id"),
+        # The sweep: AVAILABLE items by deadline (communications have none).
+        Index(None, "status", "deadline_at"),
+    )
+
+
+class NotificationDocumentRow(Base):
+    __tablename__ = "notification_document"
+
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notification.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(CODE))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class NotificationContentRow(Base):
+    __tablename__ = "notification_content"
+
+    notification_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["notification_id", "position"],
+            ["notification_document.notification_id", "notification_document.position"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+class OutageRow(Base):
+    __tablename__ = "outage"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(1000))
+    recorded_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.current_timestamp()
+    )
+
+
+class MandateRow(Base):
+    """An "apoderamiento": ``grantor`` authorises ``grantee`` for ``scopes``."""
+
+    __tablename__ = "mandate"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    grantor: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    grantee: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    scopes: Mapped[str] = mapped_column(Text)
+    issuers: Mapped[str | None] = mapped_column(Text)
+    cccs: Mapped[str | None] = mapped_column(Text)
+    special_category: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), server_default=func.current_timestamp()
+    )
+
+
+class RedAssignmentRow(Base):
+    """The RED system's assignment of a contribution account (CCC) to an authorised agent."""
+
+    __tablename__ = "red_assignment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ccc: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    company: Mapped[str] = mapped_column(String(IDENTIFIER))
+    agent: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    unassigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PostalChannelRow(Base):
+    __tablename__ = "postal_channel"
+
+    recipient: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(CODE))
+    address_line: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(16))
+    municipality: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReceiptRow(Base):
+    __tablename__ = "receipt"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    registration_number: Mapped[str] = mapped_column(String(64), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    csv_code: Mapped[str] = mapped_column(String(64), unique=True)
+    signer: Mapped[str] = mapped_column(String(IDENTIFIER))
+    decision: Mapped[str] = mapped_column(String(CODE))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signed_xml: Mapped[bytes] = mapped_column(LargeBinary)
+    client_ack_digest: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    __table_args__ = (UniqueConstraint("year", "sequence"),)
+
+
+class ReceiptItemRow(Base):
+    """One final outcome per notification: the unique constraint makes a second one fail."""
+
+    __tablename__ = "receipt_item"
+
+    receipt_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("receipt.id", ondelete="CASCADE"), primary_key=True
+    )
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notification.id"), primary_key=True, unique=True
+    )
+    outcome: Mapped[str] = mapped_column(String(CODE))
+
+
+class RegistrationCounterRow(Base):
+    __tablename__ = "registration_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsedNonceRow(Base):
+    """WS-Security replay cache, shared by every host (DESIGN.md §5 step 6)."""
+
+    __tablename__ = "used_nonce"
+
+    digest: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AuditEventRow(Base):
+    """The hash-chained audit log; ``seq`` is assigned by the appender under a lock, gap-free."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,43 @@
+"""The WS-Security replay cache and refusal audit, backed by the shared database.
+
+Each call is its own short transaction, committed at once: a nonce must be visible to every
+host as soon as the request that used it was accepted (DESIGN.md §3: nothing shared lives in
+process memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.domain.clock import Clock
+from gateway.errors import GatewayError
+
+from .unit_of_work import SqlUnitOfWork
+
+
+class SqlNonceStore:
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._session_factory = session_factory
+
+    def remember(self, digest: str, expires_at: datetime, now: datetime) -> bool:
+        with SqlUnitOfWork(self._session_factory) as uow:
+            fresh = uow.nonces.remember(digest, expires_at, now)
+            uow.commit()
+        return fresh
+
+
+class SqlRefusalAudit:
+    """Writes one ``security.refused`` audit event per refused request."""
+
+    def __init__(self, session_factory: Callable[[], Session], clock: Clock) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+
+    def __call__(self, error: GatewayError, details: Mapping[str, str]) -> None:
+        with SqlUnitOfWork(self._session_factory) as uow:
+            uow.audit.append("security.refused", details.get("remote", "") or "-",
+                             details.get("path", "") or "-", dict(details), self._clock.now())
+            uow.commit()

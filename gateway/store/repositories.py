@@ -1,0 +1,674 @@
+"""Repositories: the only code that reads and writes the store's tables (DESIGN.md §3).
+
+Each takes the unit of work's ``Session`` and returns domain objects, never ORM rows. Statements
+are Core (``session.execute``) against the models' tables: no identity map to go stale, and bulk
+paths stay fast. Uniqueness violations become ``Conflict`` here, with ``from exc``.
+
+Locking: on PostgreSQL ``lock`` is ``SELECT … FOR UPDATE`` in id order (two batches that overlap
+lock in the same order, so they cannot deadlock) and the sweep uses ``SKIP LOCKED`` so hosts
+sweeping at once share the work. On SQLite every transaction already holds the database's single
+write lock from its first statement (``BEGIN IMMEDIATE``, see ``engine``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Select,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.domain.audit import GENESIS_HASH, AuditEvent, canonical_json, event_hash
+from gateway.domain.listing import ListingFilter, ListingQuery, PagePosition
+from gateway.domain.model import (
+    Category,
+    Document,
+    DocumentRole,
+    Issuer,
+    ItemKind,
+    Notification,
+    Status,
+)
+from gateway.domain.outages import Outage
+from gateway.errors import Conflict, NotFound
+
+from . import paging
+from .models import (
+    AuditEventRow,
+    NotificationContentRow,
+    NotificationDocumentRow,
+    NotificationRow,
+    OutageRow,
+    UsedNonceRow,
+)
+
+_N = cast(Table, NotificationRow.__table__)
+_D = cast(Table, NotificationDocumentRow.__table__)
+_C = cast(Table, NotificationContentRow.__table__)
+_O = cast(Table, OutageRow.__table__)
+_A = cast(Table, AuditEventRow.__table__)
+_U = cast(Table, UsedNonceRow.__table__)
+
+# What a Notification is built from, in the order _notification unpacks them; base_deadline_at
+# and created_at stay in the store.
+_COLUMNS = (
+    _N.c.id,
+    _N.c.kind,
+    _N.c.issuer,
+    _N.c.issuer_reference,
+    _N.c.procedure,
+    _N.c.subject,
+    _N.c.recipient,
+    _N.c.ccc,
+    _N.c.category,
+    _N.c.made_available_at,
+    _N.c.deadline_at,
+    _N.c.status,
+    _N.c.status_at,
+    _N.c.status_effective_at,
+    _N.c.deadline_extension_days,
+)
+_DOCUMENT_COLUMNS = (
+    _D.c.notification_id,
+    _D.c.position,
+    _D.c.role,
+    _D.c.name,
+    _D.c.content_type,
+    _D.c.sha256,
+    _D.c.size,
+)
+
+IN_CHUNK = 1000
+"""Ids per ``IN (…)`` list; keeps statements small and under SQLite's variable limit."""
+
+_AUDIT_LOCK_KEY = 0x61756469740A  # PostgreSQL advisory lock: "the audit chain is being appended"
+
+
+@contextmanager
+def integrity_errors_as_conflict(message: str, code: str = "CONFLICT") -> Iterator[None]:
+    """Re-raise a database uniqueness/integrity violation as ``Conflict``."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(message, code=code) from exc
+
+
+def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _rowcount(session: Session, stmt: Executable) -> int:
+    """Run an INSERT/UPDATE/DELETE and return how many rows it touched."""
+    result = cast(CursorResult[Any], session.execute(stmt))
+    return result.rowcount
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineParts:
+    """How an item's deadline is made: the base deadline plus whole days granted by outages.
+
+    The base is needed to recompute the extension from scratch when outages are recorded
+    (``domain.outages``); the domain ``Notification`` carries only the result.
+    """
+
+    base_deadline_at: datetime | None
+    deadline_at: datetime | None
+    extension_days: int
+
+
+class NotificationRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        notification: Notification,
+        contents: Sequence[bytes],
+        *,
+        base_deadline_at: datetime | None = None,
+    ) -> Notification:
+        """Store a new item with its documents' bytes (``contents[i]`` for ``documents[i]``).
+
+        ``base_deadline_at`` is the deadline before outage extensions; it defaults to
+        ``deadline_at`` and must be given when ``deadline_extension_days`` is not zero.
+        """
+        (new_id,) = self._insert([(notification, contents, base_deadline_at)])
+        return replace(notification, id=new_id)
+
+    def add_many(
+        self,
+        items: Sequence[tuple[Notification, Sequence[bytes]]],
+        *,
+        base_deadlines: Sequence[datetime | None] | None = None,
+    ) -> list[int]:
+        """Bulk ``add`` for imports and seeding; ids in input order. Ids are allocated first
+        (PostgreSQL: from the table's sequence), then rows go in with one executemany per table.
+
+        ``base_deadlines[i]`` is item i's deadline before outage extensions (as for ``add``).
+        """
+        bases = list(base_deadlines) if base_deadlines is not None else [None] * len(items)
+        if len(bases) != len(items):
+            raise ValueError("one base deadline per item")
+        return self._insert(
+            [(n, contents, base) for (n, contents), base in zip(items, bases, strict=True)]
+        )
+
+    def _insert(
+        self, items: Sequence[tuple[Notification, Sequence[bytes], datetime | None]]
+    ) -> list[int]:
+        if not items:
+            return []
+        rows = [_notification_values(n, base) for n, _, base in items]
+        with integrity_errors_as_conflict(
+            "an item with this issuer reference already exists", "DUPLICATE_REFERENCE"
+        ):
+            if len(rows) == 1:
+                ids = [self._session.execute(insert(_N).returning(_N.c.id), rows[0]).scalar_one()]
+            else:
+                # Ids first, then a plain executemany: far faster than INSERT … RETURNING over
+                # many rows (psycopg pipelines it, sqlite3 runs it in C).
+                ids = self._allocate_ids(len(rows))
+                for new_id, row in zip(ids, rows, strict=True):
+                    row["id"] = new_id
+                self._session.execute(insert(_N), rows)
+            documents: list[dict[str, object]] = []
+            contents: list[dict[str, object]] = []
+            for new_id, (notification, content, _) in zip(ids, items, strict=True):
+                for document, data in zip(notification.documents, content, strict=True):
+                    documents.append(_document_values(new_id, document))
+                    contents.append(
+                        {"notification_id": new_id, "position": document.position, "content": data}
+                    )
+            if documents:
+                self._session.execute(insert(_D), documents)
+                self._session.execute(insert(_C), contents)
+        return ids
+
+    def _allocate_ids(self, count: int) -> list[int]:
+        if _dialect(self._session) == "postgresql":
+            return list(
+                self._session.execute(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('notification', 'id'))"
+                        " FROM generate_series(1, :count)"
+                    ),
+                    {"count": count},
+                ).scalars()
+            )
+        # SQLite: this transaction holds the database's write lock (BEGIN IMMEDIATE), so no one
+        # else can take these ids before we insert them; it is how SQLite assigns rowids anyway.
+        last = self._session.execute(select(func.coalesce(func.max(_N.c.id), 0))).scalar_one()
+        return list(range(last + 1, last + count + 1))
+
+    def save_status(self, notification: Notification) -> None:
+        """Write a state change. Only a pending (AVAILABLE) row can change: final states never
+        change again, so losing a race without having called ``lock`` raises ``Conflict``."""
+        if notification.id is None:
+            raise ValueError("cannot save the status of an unsaved notification")
+        changed = _rowcount(
+            self._session,
+            update(_N)
+            .where(_N.c.id == notification.id, _N.c.status == Status.AVAILABLE.value)
+            .values(
+                status=notification.status.value,
+                status_at=notification.status_at,
+                status_effective_at=notification.status_effective_at,
+            ),
+        )
+        if changed == 0:
+            exists = self._session.execute(
+                select(_N.c.id).where(_N.c.id == notification.id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"notification {notification.id} does not exist")
+            raise Conflict(
+                f"notification {notification.id} was already finalised by another request",
+                code="ALREADY_FINAL",
+            )
+
+    def set_deadline(
+        self,
+        notification_id: int,
+        deadline_at: datetime,
+        base_deadline_at: datetime,
+        extension_days: int,
+    ) -> None:
+        """Record a recomputed deadline (outage extensions) for a notification."""
+        changed = _rowcount(
+            self._session,
+            update(_N)
+            .where(_N.c.id == notification_id)
+            .values(
+                deadline_at=deadline_at,
+                base_deadline_at=base_deadline_at,
+                deadline_extension_days=extension_days,
+            ),
+        )
+        if changed == 0:
+            raise NotFound(f"notification {notification_id} does not exist")
+
+    def expire_overdue(self, now: datetime, limit: int) -> list[Notification]:
+        """Deem rejected (EXPIRED, dated at the deadline) up to ``limit`` overdue notifications.
+
+        Idempotent: a second run finds nothing. On PostgreSQL rows another transaction holds
+        (a sweep on another host, a client accepting right now) are skipped, not waited for.
+        """
+        stmt = (
+            select(*_COLUMNS)
+            .where(
+                _N.c.status == Status.AVAILABLE.value,
+                _N.c.deadline_at <= now,
+                _N.c.kind == ItemKind.NOTIFICATION.value,
+            )
+            .order_by(_N.c.deadline_at, _N.c.id)
+            .limit(limit)
+        )
+        if _dialect(self._session) == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=_N)
+        due = self._load(stmt)
+        if not due:
+            return []
+        expired = [n.expire(now) for n in due]
+        for chunk in _chunks([n.id for n in expired]):
+            self._session.execute(
+                update(_N)
+                .where(_N.c.id.in_(chunk), _N.c.status == Status.AVAILABLE.value)
+                .values(
+                    status=Status.EXPIRED.value,
+                    status_at=_N.c.deadline_at,
+                    status_effective_at=_N.c.deadline_at,
+                )
+            )
+        return expired
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self.get_many([notification_id]).get(notification_id)
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, Notification]:
+        found: dict[int, Notification] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for n in self._load(select(*_COLUMNS).where(_N.c.id.in_(chunk))):
+                found[n.id] = n  # type: ignore[index]
+        return found
+
+    def lock(self, ids: Sequence[int]) -> dict[int, Notification]:
+        """Load ``ids`` holding their rows until the transaction ends (missing ids are absent)."""
+        locking = _dialect(self._session) == "postgresql"
+        found: dict[int, Notification] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            stmt = select(*_COLUMNS).where(_N.c.id.in_(chunk)).order_by(_N.c.id)
+            if locking:
+                stmt = stmt.with_for_update(of=_N)
+            for n in self._load(stmt):
+                found[n.id] = n  # type: ignore[index]
+        return found
+
+    def existing_references(self, issuer: Issuer, references: Iterable[str]) -> set[str]:
+        """Which of ``references`` the issuer has already published (for idempotent publishing)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(references))):
+            found.update(
+                self._session.execute(
+                    select(_N.c.issuer_reference).where(
+                        _N.c.issuer == issuer.value, _N.c.issuer_reference.in_(chunk)
+                    )
+                ).scalars()
+            )
+        return found
+
+    def list_page(self, query: ListingQuery) -> list[Notification]:
+        """One keyset page of what ``query.audience`` may see (see ``store.paging``)."""
+        branch_list = paging.branches(query.audience, query.filter)
+        if not branch_list or query.limit <= 0:
+            return []
+        return self._load(self.page_statement(query))
+
+    def list_page_unrestricted(
+        self, listing_filter: ListingFilter, after: PagePosition | None, limit: int
+    ) -> list[Notification]:
+        """A page over every recipient's items, for back-office tools only (never a client
+        request: services must go through ``list_page`` and an audience)."""
+        if limit <= 0:
+            return []
+        stmt = paging.page_statement(_COLUMNS, None, listing_filter, after, limit)
+        return self._load(stmt)
+
+    def page_statement(self, query: ListingQuery) -> Select[Any]:
+        """The SELECT ``list_page`` runs (exposed for EXPLAIN in benchmarks)."""
+        return paging.page_statement(
+            _COLUMNS,
+            paging.branches(query.audience, query.filter),
+            query.filter,
+            query.after,
+            query.limit,
+        )
+
+    def pending_in_window(self, starts_at: datetime, ends_at: datetime) -> list[Notification]:
+        """AVAILABLE notifications whose window ``[made_available_at, deadline_at)`` overlaps
+        ``[starts_at, ends_at)`` (the items an outage may extend)."""
+        return self._load(
+            select(*_COLUMNS)
+            .where(
+                _N.c.status == Status.AVAILABLE.value,
+                _N.c.kind == ItemKind.NOTIFICATION.value,
+                _N.c.made_available_at < ends_at,
+                _N.c.deadline_at > starts_at,
+            )
+            .order_by(_N.c.id)
+        )
+
+    def deadline_parts(self, ids: Iterable[int]) -> dict[int, DeadlineParts]:
+        parts: dict[int, DeadlineParts] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._session.execute(
+                select(
+                    _N.c.id,
+                    _N.c.base_deadline_at,
+                    _N.c.deadline_at,
+                    _N.c.deadline_extension_days,
+                ).where(_N.c.id.in_(chunk))
+            )
+            for row in rows:
+                parts[row.id] = DeadlineParts(
+                    row.base_deadline_at, row.deadline_at, row.deadline_extension_days
+                )
+        return parts
+
+    def content(self, notification_id: int, position: int) -> bytes | None:
+        """The bytes of one document, or None if there is no such document."""
+        data = self._session.execute(
+            select(_C.c.content).where(
+                _C.c.notification_id == notification_id, _C.c.position == position
+            )
+        ).scalar()
+        return None if data is None else bytes(data)
+
+    def summary(self) -> dict[str, object]:
+        """Counts for operators and the demo: totals by kind, status, issuer and category."""
+
+        def counts(column: Any) -> dict[str, int]:
+            rows = self._session.execute(
+                select(column, func.count()).group_by(column).order_by(column)
+            )
+            return {value: count for value, count in rows}
+
+        return {
+            "total": self._session.execute(select(func.count()).select_from(_N)).scalar_one(),
+            "by_kind": counts(_N.c.kind),
+            "by_status": counts(_N.c.status),
+            "by_issuer": counts(_N.c.issuer),
+            "by_category": counts(_N.c.category),
+            "recipients": self._session.execute(
+                select(func.count(func.distinct(_N.c.recipient)))
+            ).scalar_one(),
+        }
+
+    def _load(self, stmt: Select[Any]) -> list[Notification]:
+        """Run ``stmt`` (selecting ``_COLUMNS``) and attach documents with ONE more query."""
+        rows = self._session.execute(stmt).all()
+        if not rows:
+            return []
+        documents: dict[int, list[Document]] = {row[0]: [] for row in rows}
+        for chunk in _chunks(list(documents)):
+            for owner, position, role, name, content_type, sha256, size in self._session.execute(
+                select(*_DOCUMENT_COLUMNS)
+                .where(_D.c.notification_id.in_(chunk))
+                .order_by(_D.c.notification_id, _D.c.position)
+            ):
+                documents[owner].append(
+                    Document(name, content_type, sha256, size, _ROLES[role], position)
+                )
+        return [_notification(row, tuple(documents[row[0]])) for row in rows]
+
+
+def _notification_values(n: Notification, base_deadline_at: datetime | None) -> dict[str, object]:
+    if n.id is not None:
+        raise ValueError("a notification to add must not have an id yet")
+    if base_deadline_at is None:
+        if n.deadline_extension_days:
+            raise ValueError("an extended deadline needs its base_deadline_at")
+        base_deadline_at = n.deadline_at
+    positions = [d.position for d in n.documents]
+    if len(set(positions)) != len(positions):
+        raise ValueError("document positions must be unique")
+    return {
+        "kind": n.kind.value,
+        "issuer": n.issuer.value,
+        "issuer_reference": n.issuer_reference,
+        "procedure": n.procedure,
+        "subject": n.subject,
+        "recipient": n.recipient,
+        "ccc": n.ccc,
+        "category": n.category.value,
+        "made_available_at": n.made_available_at,
+        "deadline_at": n.deadline_at,
+        "base_deadline_at": base_deadline_at,
+        "deadline_extension_days": n.deadline_extension_days,
+        "status": n.status.value,
+        "status_at": n.status_at,
+        "status_effective_at": n.status_effective_at,
+    }
+
+
+def _document_values(notification_id: int, d: Document) -> dict[str, object]:
+    return {
+        "notification_id": notification_id,
+        "position": d.position,
+        "role": d.role.value,
+        "name": d.name,
+        "content_type": d.content_type,
+        "sha256": d.sha256,
+        "size": d.size,
+    }
+
+
+# Pages build a thousand objects per request: plain dict lookups and tuple unpacking (in the
+# order of _COLUMNS / _DOCUMENT_COLUMNS) take a third less time than Enum(...) and row.attribute.
+_KINDS = {k.value: k for k in ItemKind}
+_ISSUERS = {i.value: i for i in Issuer}
+_CATEGORIES = {c.value: c for c in Category}
+_STATUSES = {s.value: s for s in Status}
+_ROLES = {r.value: r for r in DocumentRole}
+
+
+def _notification(row: Sequence[Any], documents: tuple[Document, ...]) -> Notification:
+    (
+        id_,
+        kind,
+        issuer,
+        issuer_reference,
+        procedure,
+        subject,
+        recipient,
+        ccc,
+        category,
+        made_available_at,
+        deadline_at,
+        status,
+        status_at,
+        status_effective_at,
+        deadline_extension_days,
+    ) = tuple(row)
+    return Notification(
+        id=id_,
+        kind=_KINDS[kind],
+        issuer=_ISSUERS[issuer],
+        issuer_reference=issuer_reference,
+        procedure=procedure,
+        subject=subject,
+        recipient=recipient,
+        ccc=ccc,
+        category=_CATEGORIES[category],
+        made_available_at=made_available_at,
+        deadline_at=deadline_at,
+        status=_STATUSES[status],
+        status_at=status_at,
+        documents=documents,
+        deadline_extension_days=deadline_extension_days,
+        status_effective_at=status_effective_at,
+    )
+
+
+class OutageRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, outage: Outage) -> Outage:
+        """Record an outage; ``recorded_at`` defaults to the database's current time."""
+        values: dict[str, object] = {
+            "starts_at": outage.starts_at,
+            "ends_at": outage.ends_at,
+            "reason": outage.reason,
+        }
+        if outage.recorded_at is not None:
+            values["recorded_at"] = outage.recorded_at
+        row = self._session.execute(
+            insert(_O).values(values).returning(_O.c.id, _O.c.recorded_at)
+        ).one()
+        return replace(outage, id=row.id, recorded_at=row.recorded_at)
+
+    def list(self) -> builtins.list[Outage]:
+        rows = self._session.execute(select(_O).order_by(_O.c.starts_at, _O.c.id))
+        return [
+            Outage(
+                starts_at=r.starts_at,
+                ends_at=r.ends_at,
+                reason=r.reason,
+                id=r.id,
+                recorded_at=r.recorded_at,
+            )
+            for r in rows
+        ]
+
+
+class AuditRepository:
+    """Appends to and reads the hash chain (rules in ``domain.audit``).
+
+    Appends serialise: on PostgreSQL under a transaction-scoped advisory lock, on SQLite under
+    the write lock every transaction holds. So two requests can never both extend the same last
+    event (the chain never forks), and ``seq`` is gap-free. The lock is held until commit, so
+    append the audit event as the last step of a unit of work.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append(
+        self,
+        event_type: str,
+        actor: str,
+        subject: str,
+        details: Mapping[str, object],
+        at: datetime,
+    ) -> AuditEvent:
+        if _dialect(self._session) == "postgresql":
+            self._session.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+        last = self._session.execute(
+            select(_A.c.seq, _A.c.hash).order_by(_A.c.seq.desc()).limit(1)
+        ).first()
+        seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
+        draft = AuditEvent(
+            seq=seq,
+            at=at,
+            event_type=event_type,
+            actor=actor,
+            subject=subject,
+            details=details,
+            prev_hash=prev_hash,
+        )
+        event = replace(draft, hash=event_hash(prev_hash, draft))
+        with integrity_errors_as_conflict("the audit chain moved on concurrently"):
+            self._session.execute(
+                insert(_A).values(
+                    seq=event.seq,
+                    at=event.at,
+                    event_type=event.event_type,
+                    actor=event.actor,
+                    subject=event.subject,
+                    details=canonical_json(dict(event.details)),
+                    prev_hash=event.prev_hash,
+                    hash=event.hash,
+                )
+            )
+        return event
+
+    def iter_events(self, after_seq: int = 0, batch_size: int = 1000) -> Iterator[AuditEvent]:
+        """Every event in chain order, fetched in keyset batches (bounded memory)."""
+        last = after_seq
+        while True:
+            rows = self._session.execute(
+                select(_A).where(_A.c.seq > last).order_by(_A.c.seq).limit(batch_size)
+            ).all()
+            for r in rows:
+                yield AuditEvent(
+                    seq=r.seq,
+                    at=r.at,
+                    event_type=r.event_type,
+                    actor=r.actor,
+                    subject=r.subject,
+                    details=json.loads(r.details),
+                    prev_hash=r.prev_hash,
+                    hash=r.hash,
+                )
+            if len(rows) < batch_size:
+                return
+            last = rows[-1].seq
+
+
+class NonceRepository:
+    """The WS-Security replay cache, shared by every host through the database."""
+
+    PURGE_BATCH = 100
+    """Expired entries deleted per call, so the table stays small without a separate job."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def remember(self, digest: str, expires_at: datetime, now: datetime) -> bool:
+        """Record ``digest`` until ``expires_at``; False if it is already recorded and unexpired
+        (a replay). Race-safe across hosts: the primary key decides, ``ON CONFLICT DO NOTHING``
+        makes the loser see it without aborting its transaction."""
+        dialect = _dialect(self._session)
+        expired = select(_U.c.digest).where(_U.c.expires_at <= now).limit(self.PURGE_BATCH)
+        if dialect == "postgresql":
+            expired = expired.with_for_update(skip_locked=True)
+        self._session.execute(delete(_U).where(_U.c.digest.in_(expired)))
+        self._session.execute(delete(_U).where(_U.c.digest == digest, _U.c.expires_at <= now))
+        values = {"digest": digest, "expires_at": expires_at}
+        if dialect == "postgresql":
+            stmt: Any = postgresql_insert(_U).values(values).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            stmt = sqlite_insert(_U).values(values).on_conflict_do_nothing()
+        else:  # pragma: no cover - only the two supported backends
+            raise NotImplementedError(dialect)
+        # RETURNING rather than rowcount: psycopg reports -1 for a skipped-or-not upsert here.
+        inserted = self._session.execute(stmt.returning(_U.c.digest)).first()
+        return inserted is not None

@@ -1,0 +1,75 @@
+"""The unit of work: one database transaction around one use case (cosmicpython pattern).
+
+Services open it, use its repositories, and call ``commit()``; leaving the block without
+committing rolls everything back, so a receipt batch commits whole or not at all (DESIGN.md §3).
+Integrity violations surfacing at flush/commit (or escaping the block) become ``Conflict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.errors import Conflict
+
+from .repositories import (
+    AuditRepository,
+    NonceRepository,
+    NotificationRepository,
+    OutageRepository,
+    integrity_errors_as_conflict,
+)
+from .representation import PostalChannelRepository, RepresentationRepository
+
+_CONFLICT_MESSAGE = "the change conflicts with data stored concurrently"
+
+
+class SqlUnitOfWork:
+    session: Session
+    notifications: NotificationRepository
+    outages: OutageRepository
+    audit: AuditRepository
+    nonces: NonceRepository
+    representation: RepresentationRepository
+    postal: PostalChannelRepository
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._session_factory = session_factory
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.notifications = NotificationRepository(self.session)
+        self.outages = OutageRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.nonces = NonceRepository(self.session)
+        self.representation = RepresentationRepository(self.session)
+        self.postal = PostalChannelRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()  # a no-op after commit(); discards anything uncommitted
+        finally:
+            self.session.close()
+        if isinstance(exc, IntegrityError):
+            raise Conflict(_CONFLICT_MESSAGE) from exc
+
+    def flush(self) -> None:
+        with integrity_errors_as_conflict(_CONFLICT_MESSAGE):
+            self.session.flush()
+
+    def commit(self) -> None:
+        with integrity_errors_as_conflict(_CONFLICT_MESSAGE):
+            self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()

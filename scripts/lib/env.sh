@@ -1,0 +1,55 @@
+# Shared by scripts/demo and scripts/test: a project venv with the right Python, installed from
+# this checkout, and (for tests) a reachable PostgreSQL. Sourced, not run.
+
+pick_python() {
+  # setup.cfg states python_requires >=3.11,<3.12 (Spyne 2.14 is tested on 3.11 only).
+  for candidate in "${GATEWAY_PYTHON:-}" python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "error: Python 3.11 is required (set GATEWAY_PYTHON to its path)" >&2
+  return 1
+}
+
+ensure_venv() {
+  # $1: the extras to install, e.g. "test" or "postgres,client"
+  local extras="$1" python stamp
+  if [ ! -x .venv/bin/python ]; then
+    python=$(pick_python)
+    echo "creating .venv with $python" >&2
+    "$python" -m venv .venv
+    .venv/bin/python -m pip install --quiet --upgrade pip
+  fi
+  # Reinstall only when the dependency declaration changed (keeps repeated runs fast).
+  stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)-$extras"
+  if [ ! -f "$stamp" ]; then
+    echo "installing the gateway and its dependencies into .venv ($extras)" >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" 2>&1 |
+      grep -v "^WARNING: Location" >&2 || true
+    .venv/bin/python -c "import gateway, spyne, sqlalchemy, lxml" || return 1
+    touch "$stamp"
+  fi
+}
+
+ensure_postgres() {
+  # The integration tests need the real PostgreSQL: start the local cluster if it is down, and
+  # fail (never skip) if it still cannot be reached.
+  local url="${GATEWAY_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+  if ! .venv/bin/python - "$url" <<'PY' 2>/dev/null
+import sys, psycopg
+url = sys.argv[1].replace("postgresql+psycopg://", "postgresql://", 1)
+psycopg.connect(url, connect_timeout=3).close()
+PY
+  then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      echo "PostgreSQL unreachable at $url; starting the local cluster" >&2
+      for version in $(ls /etc/postgresql); do
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+      done
+      sleep 2
+    fi
+  fi
+}
