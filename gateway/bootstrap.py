@@ -102,13 +102,14 @@ class Container:
         services = {
             "NotificationService": GatewayWsgiApplication(build_application(
                 [notification_service(deps)], name="NotificationService",
-                response_signer=signer)),
+                response_signer=signer, strict_wsi_status=settings.strict_wsi_fault_status)),
         }
         return GatewayFront(
             services=services, gate=gate, response_signer=signer,
             audit_refusal=SqlRefusalAudit(self.sessions, self.clock),
             health=self.database_is_up, metrics=GatewayMetrics(),
             max_message_bytes=settings.max_message_bytes,
+            strict_wsi_status=settings.strict_wsi_fault_status,
         )
 
     def database_is_up(self) -> bool:

@@ -21,7 +21,11 @@ from gateway.domain.model import Issuer
 from gateway.domain.outages import Outage
 from gateway.errors import GatewayError
 from gateway.manifest import read_manifest
-from gateway.services.demo import demo_batch, demo_recipients
+from gateway.domain.identifiers import make_ccc
+from gateway.pki import DemoPki, load_or_generate_demo_pki
+from gateway.serving import serve
+from gateway.soap import contract
+from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
 from gateway.services.publishing import BatchRejected
 
 log = logging.getLogger("gateway.cli")
@@ -78,7 +82,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--count", type=int, default=2000, help="number of items (default 2000)")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    demo.add_argument("--serve", action="store_true",
+                      help="then start the server (demo PKI in <data_dir>/pki, created if missing)")
     demo.set_defaults(handler=_demo)
+
+    serve = commands.add_parser(
+        "serve", help="run the SOAP gateway under gunicorn (GATEWAY_BIND, GATEWAY_WORKERS)")
+    serve.add_argument("--bind", help="host:port (default GATEWAY_BIND or 127.0.0.1:8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default GATEWAY_WORKERS or 2)")
+    serve.set_defaults(handler=_serve)
+
+    contract = commands.add_parser(
+        "contract", help="check or rewrite the committed WSDL/XSD (wsdl/, xsd/) from the code")
+    contract.add_argument("--root", type=Path, default=Path("."),
+                          help="repository root holding wsdl/ and xsd/ (default: .)")
+    contract.add_argument("--write", action="store_true",
+                          help="rewrite the files (after an intended contract change)")
+    contract.set_defaults(handler=_contract)
+
+    pki = commands.add_parser("pki", help="certificates for demos and tests")
+    pki_commands = pki.add_subparsers(dest="pki_command", required=True, metavar="ACTION")
+    pki_demo = pki_commands.add_parser(
+        "demo", help="create a demo CA, server, TSA and client certificates (unencrypted keys)")
+    pki_demo.add_argument("--force", action="store_true", help="replace an existing demo PKI")
+    pki_demo.set_defaults(handler=_pki_demo)
 
     outage = commands.add_parser("outage", help="record and list service outages")
     outage_commands = outage.add_subparsers(dest="outage_command", required=True, metavar="ACTION")
@@ -157,7 +184,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     container = _container(settings)
     now = container.clock.now()
-    batch = demo_batch(args.count, now, demo_recipients(), seed=args.seed)
+    pki = _ensure_demo_pki(settings, container, force=False)
+    extra = [
+        DemoRecipient(pki.company_cif, (make_ccc(28, 1_234_567), make_ccc(8, 7_654_321))),
+        DemoRecipient(pki.person_nif),  # the representative certificate acts for the company
+    ]
+    batch = demo_batch(args.count, now, demo_recipients(extra=extra), seed=args.seed)
     publishing = container.publishing()
     with container.unit_of_work() as uow:
         already = uow.notifications.existing_references(
@@ -174,6 +206,67 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print("demo data was already there (same seed); nothing added")
     print(f"expired by the sweep: {swept.expired}")
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    print(f"demo PKI: {pki.directory} (company {pki.company_cif}, person {pki.person_nif}, "
+          f"representative of {pki.representative_cif}, RED agent {pki.red_agent_cif})")
+    if args.serve:
+        container.dispose()
+        return _serve(argparse.Namespace(bind=None, workers=None), settings)
+    return 0
+
+
+def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -> DemoPki:
+    directory = settings.effective_pki_dir
+    return load_or_generate_demo_pki(directory, now=container.clock.now(), force=force)
+
+
+def _contract(args: argparse.Namespace, settings: Settings) -> int:
+    if args.write:
+        for path in contract.write(args.root):
+            print(f"wrote {path}")
+        return 0
+    drift = contract.differences(args.root)
+    for path in drift:
+        print(f"differs from what the code serves: {path}", file=sys.stderr)
+    if drift:
+        print("run 'gateway contract --write' if the change is intended", file=sys.stderr)
+        return 1
+    print("contract files match the code")
+    return 0
+
+
+def _pki_demo(args: argparse.Namespace, settings: Settings) -> int:
+    container = build(settings)
+    pki = _ensure_demo_pki(settings, container, force=args.force)
+    print(f"demo PKI in {pki.directory}")
+    print(f"  trust store:  {pki.trust_dir}")
+    print(f"  CRLs:         {pki.crl_dir}")
+    print(f"  server:       {pki.server.cert_path}")
+    for name, credential in sorted(pki.clients.items()):
+        print(f"  client {name:<22} {credential.cert_path}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.bind:
+        settings = replace(settings, bind=args.bind)
+    if args.workers:
+        settings = replace(settings, workers=args.workers)
+    # Fail here, in the operator's terminal, rather than in every worker.
+    probe = build(settings)
+    probe.upgrade_database()
+    probe.wsgi_app()
+    probe.dispose()
+    host, _, port = settings.bind.rpartition(":")
+    base = f"http://{host or '127.0.0.1'}:{port}"
+    pki_dir = settings.effective_pki_dir
+    print(f"NOTESS gateway on {base}  (database {_safe_url(probe)})")
+    print(f"  WSDL:    {base}/NotificationService?wsdl")
+    print(f"  health:  {base}/healthz    metrics: {base}/metrics")
+    print("  try:     .venv/bin/python client_examples/list_notifications.py "
+          f"--url {base}/NotificationService?wsdl --cert {pki_dir}/clients/company/cert.pem "
+          f"--key {pki_dir}/clients/company/key.pem --server-cert {pki_dir}/server/cert.pem",
+          flush=True)
+    serve(settings)
     return 0
 
 

@@ -83,6 +83,10 @@ class Settings:
     max_message_bytes: int = 10 * 1024 * 1024
     """Largest request body accepted; larger ones get a LimitExceeded fault (HTTP 413)."""
 
+    strict_wsi_fault_status: bool = False
+    """Send every SOAP fault with HTTP 500 (WS-I BP R1126) instead of a status by error class
+    (``GATEWAY_FAULT_HTTP_STATUS=500``; default ``by-class``)."""
+
     bind: str = "127.0.0.1:8080"
     """Address ``gateway serve`` listens on."""
 
@@ -175,6 +179,11 @@ class Settings:
                 seconds=_positive_int("GATEWAY_FUTURE_SKEW_SECONDS", v))
         if (v := get("MAX_MESSAGE_BYTES")) is not None:
             changes["max_message_bytes"] = _positive_int("GATEWAY_MAX_MESSAGE_BYTES", v)
+        if (v := get("FAULT_HTTP_STATUS")) is not None:
+            if v not in ("by-class", "500"):
+                raise InvalidRequest("GATEWAY_FAULT_HTTP_STATUS is by-class or 500",
+                                     field="GATEWAY_FAULT_HTTP_STATUS")
+            changes["strict_wsi_fault_status"] = v == "500"
         if (v := get("BIND")) is not None:
             changes["bind"] = v
         if (v := get("WORKERS")) is not None:

@@ -1,7 +1,8 @@
 """The one error tree of the gateway.
 
 Every failure a client can cause is a ``GatewayError`` subclass. Each class names the SOAP fault
-code it maps to (``fault_code``) and carries a stable machine-readable ``code`` that ends up in
+code it maps to (``fault_code``), the HTTP status its fault travels with (``http_status``; see
+``Settings.fault_http_status``) and carries a stable machine-readable ``code`` that ends up in
 the fault's ``detail``. ``gateway/soap/faults.py`` is the only place that turns these into SOAP
 faults; anything that is not a ``GatewayError`` becomes a generic server fault with a correlation
 id and is never shown to the client.
@@ -18,6 +19,7 @@ class GatewayError(Exception):
 
     fault_code = "soap:Server"
     default_code = "GATEWAY_ERROR"
+    http_status = 500
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
@@ -34,6 +36,7 @@ class AuthenticationError(GatewayError):
 
     fault_code = "wsse:FailedAuthentication"
     default_code = "AUTHENTICATION_FAILED"
+    http_status = 401
 
 
 class InvalidSecurity(AuthenticationError):
@@ -55,6 +58,7 @@ class AuthorizationError(GatewayError):
 
     fault_code = "soap:Client.Authorization"
     default_code = "NOT_AUTHORISED"
+    http_status = 403
 
 
 class NotFound(GatewayError):
@@ -62,6 +66,7 @@ class NotFound(GatewayError):
 
     fault_code = "soap:Client.NotFound"
     default_code = "NOT_FOUND"
+    http_status = 404
 
 
 class InvalidState(GatewayError):
@@ -69,6 +74,7 @@ class InvalidState(GatewayError):
 
     fault_code = "soap:Client.InvalidState"
     default_code = "INVALID_STATE"
+    http_status = 409
 
 
 class InvalidSignature(GatewayError):
@@ -76,6 +82,7 @@ class InvalidSignature(GatewayError):
 
     fault_code = "soap:Client.InvalidSignature"
     default_code = "INVALID_SIGNATURE"
+    http_status = 400
 
 
 class InvalidRequest(GatewayError):
@@ -83,6 +90,7 @@ class InvalidRequest(GatewayError):
 
     fault_code = "soap:Client.InvalidRequest"
     default_code = "INVALID_REQUEST"
+    http_status = 400
 
 
 class Conflict(GatewayError):
@@ -90,6 +98,7 @@ class Conflict(GatewayError):
 
     fault_code = "soap:Client.Conflict"
     default_code = "CONFLICT"
+    http_status = 409
 
 
 class LimitExceeded(GatewayError):
@@ -97,3 +106,4 @@ class LimitExceeded(GatewayError):
 
     fault_code = "soap:Client.LimitExceeded"
     default_code = "LIMIT_EXCEEDED"
+    http_status = 400

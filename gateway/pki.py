@@ -26,6 +26,8 @@ usage without digitalSignature), ``unmapped`` (no identifier in its subject).
 
 from __future__ import annotations
 
+import json
+
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -391,7 +393,7 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
         name: _write(directory / "clients" / name, issued, name)
         for name, issued in issued_clients.items()
     }
-    return DemoPki(
+    pki = DemoPki(
         directory=directory,
         trust_dir=trust_dir,
         crl_dir=crl_dir,
@@ -410,3 +412,54 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
         server_cif=server_cif,
         revoked_serial=revoked_client.certificate.serial_number,
     )
+    manifest = {
+        "clients": sorted(clients),
+        **{name: getattr(pki, name) for name in _MANIFEST_IDENTIFIERS},
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return pki
+
+
+MANIFEST = "pki.json"
+_MANIFEST_IDENTIFIERS = ("company_cif", "person_nif", "representative_nif", "representative_cif",
+                         "red_agent_cif", "server_cif", "revoked_serial")
+
+
+def load_demo_pki(directory: Path) -> DemoPki:
+    """Read back a demo PKI written by ``generate_demo_pki`` (paths follow its layout)."""
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+
+    def credential(folder: Path, name: str) -> Credential:
+        return Credential(name, folder / "cert.pem", folder / "key.pem")
+
+    return DemoPki(
+        directory=directory,
+        trust_dir=directory / "trust",
+        crl_dir=directory / "crl",
+        root_ca=credential(directory / "ca" / "root", "root"),
+        issuing_ca=credential(directory / "ca" / "issuing", "issuing"),
+        revoked_issuing_ca=credential(directory / "ca" / "revoked_issuing", "revoked_issuing"),
+        untrusted_ca=credential(directory / "ca" / "untrusted", "untrusted"),
+        server=credential(directory / "server", "server"),
+        tsa=credential(directory / "tsa", "tsa"),
+        clients={name: credential(directory / "clients" / name, name)
+                 for name in manifest["clients"]},
+        **{name: manifest[name] for name in _MANIFEST_IDENTIFIERS},
+    )
+
+
+def load_or_generate_demo_pki(directory: Path, *, now: datetime, force: bool = False) -> DemoPki:
+    """Reuse the demo PKI in ``directory`` unless asked to replace it or its CRLs (valid for
+    ``CRL_VALIDITY``) or certificates are about to lapse; identifiers stay the same either way,
+    so demo data keeps matching the certificates."""
+    if not force and (directory / MANIFEST).is_file():
+        pki = load_demo_pki(directory)
+        horizon = now + timedelta(days=1)
+        crls_fresh = all(
+            (crl.next_update_utc or horizon) > horizon
+            for crl in (x509.load_pem_x509_crl(p.read_bytes()) for p in pki.crl_dir.glob("*.pem"))
+        )
+        server_valid = pki.server.certificate().not_valid_after_utc > horizon
+        if crls_fresh and server_valid:
+            return pki
+    return generate_demo_pki(directory, now=now)

@@ -25,7 +25,7 @@ from gateway import namespaces
 from gateway.errors import GatewayError, InvalidRequest
 
 from .context import ENVIRON_ENVELOPE, correlation_of
-from .faults import GW, spyne_fault
+from .faults import GW, http_status_line, spyne_fault
 
 ResponseSigner = Callable[[etree._Element], None]
 
@@ -34,9 +34,13 @@ class GatedSoap11(Soap11):  # type: ignore[misc] - Spyne is untyped
     """SOAP 1.1 that reads the gate's parsed envelope and signs what it writes."""
 
     def __init__(self, *args: Any, response_signer: ResponseSigner | None = None,
-                 **kwargs: Any) -> None:
+                 strict_wsi_status: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.response_signer = response_signer
+        self.strict_wsi_status = strict_wsi_status
+
+    def fault_to_http_response_code(self, error: Any) -> str:
+        return http_status_line(getattr(error, "http_status", 500), self.strict_wsi_status)
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         envelope = ctx.transport.req_env.get(ENVIRON_ENVELOPE)
@@ -90,12 +94,13 @@ def _as_gateway_fault(error: Any, correlation_id: str) -> Fault:
 
 def build_application(
     services: Sequence[type[ServiceBase]], *, name: str,
-    response_signer: ResponseSigner | None = None,
+    response_signer: ResponseSigner | None = None, strict_wsi_status: bool = False,
 ) -> GatewayApplication:
     return GatewayApplication(
         list(services),
         tns=namespaces.NOTIFICATION_SERVICE,
         name=name,
         in_protocol=GatedSoap11(validator="soft"),
-        out_protocol=GatedSoap11(response_signer=response_signer),
+        out_protocol=GatedSoap11(response_signer=response_signer,
+                                 strict_wsi_status=strict_wsi_status),
     )

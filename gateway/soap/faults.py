@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from lxml import etree
 from spyne.model.fault import Fault
@@ -53,7 +54,7 @@ def describe(error: BaseException, correlation_id: str) -> FaultDescription:
         log.info("fault %s %s (%s) correlation_id=%s", error.fault_code, error.code,
                  error.message, correlation_id)
         return FaultDescription(prefix, local, error.message, error.code, error.field,
-                                correlation_id, 500)
+                                correlation_id, error.http_status)
     log.error("unexpected error, correlation_id=%s", correlation_id, exc_info=error)
     return FaultDescription("soap", "Server",
                             f"internal error; quote correlation id {correlation_id}",
@@ -65,8 +66,22 @@ def spyne_fault(error: BaseException, correlation_id: str) -> Fault:
     description = describe(error, correlation_id)
     # Spyne prefixes the code with its own envelope prefix; only soap-namespace codes get here
     # (WS-Security faults are raised by the gate, before Spyne).
-    return Fault(faultcode=description.local_code, faultstring=description.message,
-                 detail=description.detail())
+    fault = Fault(faultcode=description.local_code, faultstring=description.message,
+                  detail=description.detail())
+    fault.http_status = description.http_status  # read by GatedSoap11.fault_to_http_response_code
+    return fault
+
+
+def http_status_line(status: int, strict_wsi: bool) -> str:
+    """The HTTP status a fault travels with.
+
+    By default it follows the error class (4xx for the client's faults, 500 only for ours), so
+    monitoring and proxies can tell a hostile or broken request from a server failure. WS-I Basic
+    Profile R1126 wants 500 for every fault; ``strict_wsi`` (GATEWAY_FAULT_HTTP_STATUS=500) does
+    that for SOAP stacks that insist on it.
+    """
+    code = 500 if strict_wsi else status
+    return f"{code} {HTTPStatus(code).phrase}"
 
 
 def fault_envelope(error: BaseException, correlation_id: str,

@@ -28,6 +28,15 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
     representation = deps.representation
 
     class NotificationService(ServiceBase):
+        """NOTESS notification service for recipients and their agents.
+
+        Every request must carry a WS-Security header: an X.509v3 BinarySecurityToken from the
+        trusted list and a signature (RSA-SHA256+ or ECDSA-SHA256+, SHA-256+ digests, exclusive
+        c14n) covering the Body and a wsu:Timestamp. Limits: message 10 MiB (fault
+        MESSAGE_TOO_LARGE), Timestamp age 300 s and lifetime 900 s, clock skew 60 s, pageSize
+        1..1000 (PAGE_SIZE_EXCEEDED). Faults carry urn:notess:gateway:fault:v1 error/code.
+        """
+
         __service_name__ = "NotificationService"
 
         @rpc(t.RoleType, t.Identifier, t.Ccc, t.IssuerType, t.KindType, t.StatusType,

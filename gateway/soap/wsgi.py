@@ -19,6 +19,7 @@ import logging
 import re
 import time
 import uuid
+import wsgiref.util
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,9 @@ from gateway.wssec.gate import VerifiedRequest, WsSecurityGate
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
+from .contract import PORT_OF_SERVICE, render_wsdl
 from .context import ENVIRON_CORRELATION, ENVIRON_ENVELOPE, ENVIRON_VERIFIED
-from .faults import fault_envelope
+from .faults import fault_envelope, http_status_line
 from .metrics import GatewayMetrics
 
 log = logging.getLogger("gateway.http")
@@ -50,6 +52,7 @@ class GatewayFront:
     health: Callable[[], bool]
     metrics: GatewayMetrics
     max_message_bytes: int
+    strict_wsi_status: bool = False
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -72,17 +75,20 @@ class GatewayFront:
         service = self.services.get(service_name)
         if service is None:
             return self._refuse(start_response, NotFound("no such endpoint", code="NO_SUCH_ENDPOINT"),
-                                environ, "404 Not Found", correlation_id)
+                                environ, correlation_id)
         if method == "GET" and query.lower() == "wsdl":
-            return service(environ, start_response)  # type: ignore[no-any-return]
+            address = wsgiref.util.application_uri(environ).rstrip("/") + path
+            return _plain(start_response, "200 OK",
+                          render_wsdl(PORT_OF_SERVICE[service_name], address), correlation_id,
+                          "text/xml; charset=utf-8")
         if method != "POST":
             error = InvalidRequest("operations are invoked with POST", code="METHOD_NOT_ALLOWED")
-            return self._refuse(start_response, error, environ, "405 Method Not Allowed",
-                                correlation_id, extra=[("Allow", "POST")])
+            return self._refuse(start_response, error, environ, correlation_id,
+                                status=405, extra=[("Allow", "POST")])
         if query:
             error = InvalidRequest("a query string is not accepted on a SOAP endpoint",
                                    code="QUERY_NOT_ALLOWED")
-            return self._refuse(start_response, error, environ, "400 Bad Request", correlation_id)
+            return self._refuse(start_response, error, environ, correlation_id)
 
         try:
             envelope = parse_xml(self._read_body(environ), max_bytes=self.max_message_bytes,
@@ -91,9 +97,9 @@ class GatewayFront:
             operation = _operation(verified)
             _check_soap_action(environ.get("HTTP_SOAPACTION"), operation)
         except GatewayError as error:
-            status = "413 Payload Too Large" if error.code == "MESSAGE_TOO_LARGE" else None
+            status = 413 if error.code == "MESSAGE_TOO_LARGE" else None
             self.metrics.observe(service_name, "-", "refused", time.perf_counter() - started)
-            return self._refuse(start_response, error, environ, status, correlation_id)
+            return self._refuse(start_response, error, environ, correlation_id, status=status)
 
         environ[ENVIRON_ENVELOPE] = envelope
         environ[ENVIRON_VERIFIED] = verified
@@ -130,7 +136,7 @@ class GatewayFront:
         return data
 
     def _refuse(self, start_response: StartResponse, error: GatewayError,
-                environ: Mapping[str, Any], status: str | None, correlation_id: str,
+                environ: Mapping[str, Any], correlation_id: str, *, status: int | None = None,
                 extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
         try:
             self.audit_refusal(error, {
@@ -141,15 +147,18 @@ class GatewayFront:
             })
         except Exception:  # the refusal must still be answered if the audit store is down
             log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
-        envelope, _ = fault_envelope(error, correlation_id)
+        envelope, class_status = fault_envelope(error, correlation_id)
         if self.response_signer is not None:
             self.response_signer(envelope)
         body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
         headers = [("Content-Type", "text/xml; charset=utf-8"),
                    ("Content-Length", str(len(body))), ("X-Request-Id", correlation_id),
                    *(extra or [])]
-        # SOAP 1.1 §6.2: a fault travels with HTTP 500 unless the transport itself refused.
-        start_response(status or "500 Internal Server Error", headers)
+        code = status or class_status
+        if code == 401:
+            headers.append(("WWW-Authenticate", 'WSSE realm="NOTESS gateway", profile="X509"'))
+        # Transport-level refusals (404/405/413) keep their status even in strict WS-I mode.
+        start_response(http_status_line(code, self.strict_wsi_status and status is None), headers)
         return [body]
 
 

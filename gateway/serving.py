@@ -1,0 +1,54 @@
+"""``gateway serve``: gunicorn running the WSGI application with the settings' database.
+
+``deploy/gunicorn.conf.py`` holds the same defaults for operators who run gunicorn directly.
+Workers are synchronous processes: request handling is CPU-bound (XML, signatures), so
+processes, not threads, use both cores (issue 7 revisits this with measurements).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from gateway.config import Settings
+from gateway.wsgi import create_app
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "bind": settings.bind,
+        "workers": settings.workers,
+        "worker_class": "sync",
+        "timeout": 120,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        # Request-line and header limits: the body cap is enforced by the gateway itself.
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+        "accesslog": "-",
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s',
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "notess-gateway",
+    }
+
+
+class GatewayServer(BaseApplication):  # type: ignore[misc] - gunicorn is untyped
+    def __init__(self, settings: Settings, options: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.options = {**gunicorn_options(settings), **(options or {})}
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Called in each worker after the fork: every worker owns its engine and pools.
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    GatewayServer(settings).run()

@@ -1,0 +1,128 @@
+"""What the signature engine accepts: one frozen policy shared by XAdES, CAdES and PAdES.
+
+The algorithm allow-lists are the WS-Security ones (``gateway.wssec.policy``): the same Enums,
+valued by their XMLDSig URIs, so one configuration decides for WS-Security and for document
+signatures alike, and SHA-1/MD5 can never be allowed because the Enums have no member for them.
+CMS identifies algorithms by OID rather than URI; :meth:`SignaturePolicy.allows_digest` and
+:meth:`SignaturePolicy.allows_signature` compare by hash name (``sha256``) and key type, so an
+RSASSA-PSS signature with SHA-256 is accepted wherever RSA-SHA256 is (PSS is the stronger
+padding; the Enums only name PKCS#1 v1.5 because XMLDSig clients use it).
+
+Derive variants with ``dataclasses.replace`` or :meth:`SignaturePolicy.from_ws_security`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm, WsSecurityPolicy
+
+DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+"""Same as the gateway's message-size limit: a signed document arrives inside one message."""
+
+
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """How XAdES, CAdES and PAdES signatures are judged (ETSI EN 319 102-1 constraints)."""
+
+    signature_algorithms: frozenset[SignatureAlgorithm] = frozenset(SignatureAlgorithm)
+    """Accepted signature algorithms (RSA PKCS#1 v1.5 / PSS and ECDSA with SHA-2); anything else
+    is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE."""
+
+    digest_algorithms: frozenset[DigestAlgorithm] = frozenset(DigestAlgorithm)
+    """Accepted digest algorithms for references, message digests, certificate references and
+    time-stamp imprints; SHA-1 is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE."""
+
+    min_rsa_key_bits: int = 2048
+    """Smallest RSA modulus accepted for signers and time-stamping units."""
+
+    min_ec_key_bits: int = 256
+    """Smallest elliptic-curve size accepted for signers and time-stamping units."""
+
+    check_revocation: bool = True
+    """Consult the trust store's CRLs for every certificate of the path."""
+
+    require_revocation_info: bool = False
+    """A certificate whose issuer has no CRL configured is INDETERMINATE/TRY_LATER."""
+
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    """Largest document (and detached content) accepted; ``validate`` raises ``LimitExceeded``
+    above it. Callers should refuse larger bodies before reading them whole."""
+
+    max_xml_depth: int = 64
+    """Deepest XML nesting parsed (``gateway.xmlsafe``); deeper is FORMAT_FAILURE."""
+
+    max_signatures: int = 16
+    """Most signatures validated in one document; more is FORMAT_FAILURE (each costs a path
+    validation and, for XML and PDF, canonicalisation or diff analysis)."""
+
+    max_references: int = 32
+    """Most ``ds:Reference`` elements in one XML signature."""
+
+    max_timestamps: int = 8
+    """Most signature time-stamps examined per signature."""
+
+    require_signing_certificate_reference: bool = True
+    """The signer must bind its certificate with a signed attribute (XAdES SigningCertificate /
+    SigningCertificateV2, CMS ESS signing-certificate / -v2), as every AdES baseline requires.
+    Without one -- a plain XMLDSig or PKCS#7 signature -- the result is
+    INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND (the crypto is still checked and reported)."""
+
+    require_signing_time: bool = True
+    """XAdES and CAdES signatures must claim a signing time (SigningTime / signing-time); missing is
+    INDETERMINATE/SIG_CONSTRAINTS_FAILURE. PAdES carries it unsigned in ``/M`` and is exempt."""
+
+    future_signing_time_tolerance: timedelta = timedelta(minutes=5)
+    """A claimed signing time later than validation time plus this is SIG_CONSTRAINTS_FAILURE."""
+
+    timestamp_order_tolerance: timedelta = timedelta(0)
+    """How far a claimed signing time may lie after the signature time-stamp's genTime before it is
+    INDETERMINATE/TIMESTAMP_ORDER_FAILURE (the claim comes from the signer's clock)."""
+
+    require_whole_document: bool = False
+    """Ask for signatures that cover the whole document (XML: the root element or ``URI=""``;
+    PDF: the whole file). When False, partial coverage is only *reported*
+    (``covers_whole_document``, ``signed_data_objects``); when True it is
+    INDETERMINATE/SIG_CONSTRAINTS_FAILURE. Callers that act on one element (a receipt) should
+    set it, or compare ``signed_data_objects`` with what they process."""
+
+    representative_policies: frozenset[str] | None = None
+    """Passed to ``principal_from_certificate`` when mapping the signer to a principal."""
+
+    def __post_init__(self) -> None:
+        if not self.signature_algorithms or not self.digest_algorithms:
+            raise ValueError("signature and digest allow-lists must not be empty")
+        if self.max_document_bytes < 1 or self.max_xml_depth < 4:
+            raise ValueError("document size and depth limits are too small")
+        if self.max_signatures < 1 or self.max_references < 1 or self.max_timestamps < 1:
+            raise ValueError("signature, reference and time-stamp limits must be positive")
+        if self.future_signing_time_tolerance < timedelta(0):
+            raise ValueError("future_signing_time_tolerance must not be negative")
+        if self.timestamp_order_tolerance < timedelta(0):
+            raise ValueError("timestamp_order_tolerance must not be negative")
+
+    @classmethod
+    def from_ws_security(cls, policy: WsSecurityPolicy, **overrides: object) -> SignaturePolicy:
+        """The document-signature policy matching a WS-Security policy's algorithms and checks."""
+        values: dict[str, object] = {
+            "signature_algorithms": policy.signature_algorithms,
+            "digest_algorithms": policy.digest_algorithms,
+            "min_rsa_key_bits": policy.min_rsa_key_bits,
+            "check_revocation": policy.check_revocation,
+            "require_revocation_info": policy.require_revocation_info,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]  # keys are this class's own fields
+
+    def allows_digest(self, hash_name: str) -> bool:
+        """Whether a digest named like hashlib (``sha256``) is on the allow-list."""
+        return any(algorithm.hashlib_name == hash_name for algorithm in self.digest_algorithms)
+
+    def allows_signature(self, key_type: str, hash_name: str) -> bool:
+        """Whether ``rsa``/``ecdsa`` with the named hash is on the allow-list."""
+        prefix = {"rsa": "RSA_", "ecdsa": "ECDSA_"}.get(key_type)
+        if prefix is None:
+            return False
+        wanted = prefix + hash_name.upper()
+        return any(algorithm.name == wanted for algorithm in self.signature_algorithms)

@@ -1,0 +1,432 @@
+"""The validation report model, after ETSI EN 319 102-1 §5.1.3 (indications) and TS 119 102-2.
+
+Reports are frozen dataclasses holding only facts: what each validation step *found*
+(:class:`Finding`), the signer's certificate, the claimed signing time, what was signed, the
+time-stamps. Verdicts -- indication, sub-indication, level, best signature time, whole-document
+coverage -- are properties derived from those facts, never stored twice.
+
+Precedence of findings (EN 319 102-1 §5.3 and §5.5): a TOTAL_FAILED finding (the signature is
+proven bad: HASH_FAILURE, SIG_CRYPTO_FAILURE, FORMAT_FAILURE, REVOKED, EXPIRED, NOT_YET_VALID)
+outranks any INDETERMINATE one; among findings of the same class the first one found, in the
+order the building blocks run (format, signing-certificate identification, cryptographic
+verification, certificate path, acceptance), is the sub-indication. Every finding stays in
+``findings`` with its message.
+
+Serialisations: :meth:`ValidationReport.to_dict` / :meth:`ValidationReport.to_json` (stable keys,
+ISO 8601 UTC times, Base64 for binary values) and :meth:`ValidationReport.to_etsi_xml`
+(``gateway.signatures.etsi_xml``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from gateway.domain.principal import Principal
+from gateway.errors import AuthenticationError
+from gateway.wssec.principals import principal_from_certificate
+
+
+class Indication(str, Enum):
+    """Main status indication (EN 319 102-1 Table 4)."""
+
+    TOTAL_PASSED = "TOTAL_PASSED"
+    TOTAL_FAILED = "TOTAL_FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+    @property
+    def uri(self) -> str:
+        """The TS 119 102-2 URI (``urn:etsi:019102:mainindication:total-passed``)."""
+        return "urn:etsi:019102:mainindication:" + self.value.lower().replace("_", "-")
+
+
+class SubIndication(str, Enum):
+    """Sub-indications (EN 319 102-1 Table 5); each belongs to one main indication."""
+
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    POLICY_PROCESSING_ERROR = "POLICY_PROCESSING_ERROR"
+    SIGNATURE_POLICY_NOT_AVAILABLE = "SIGNATURE_POLICY_NOT_AVAILABLE"
+    TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    NO_POE = "NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+
+    @property
+    def indication(self) -> Indication:
+        if self in _TOTAL_FAILED:
+            return Indication.TOTAL_FAILED
+        return Indication.INDETERMINATE
+
+    @property
+    def uri(self) -> str:
+        """The TS 119 102-2 URI (``urn:etsi:019102:subindication:HASH_FAILURE``)."""
+        return "urn:etsi:019102:subindication:" + self.value
+
+
+_TOTAL_FAILED = frozenset(
+    {
+        SubIndication.FORMAT_FAILURE,
+        SubIndication.HASH_FAILURE,
+        SubIndication.SIG_CRYPTO_FAILURE,
+        SubIndication.REVOKED,
+        SubIndication.EXPIRED,
+        SubIndication.NOT_YET_VALID,
+    }
+)
+
+
+class SignatureFormat(str, Enum):
+    """Signature format families (ETSI EN 319 132, 319 122, 319 142)."""
+
+    XADES = "XAdES"
+    CADES = "CAdES"
+    PADES = "PAdES"
+
+
+class SignedObjectKind(str, Enum):
+    """What one signed data object is."""
+
+    XML_DOCUMENT = "XML_DOCUMENT"
+    """The whole XML document (``URI=""``), minus the enveloped signature."""
+    XML_ELEMENT = "XML_ELEMENT"
+    """One element of the same document (``URI="#id"``); see ``element_path``."""
+    SIGNED_PROPERTIES = "SIGNED_PROPERTIES"
+    """The XAdES SignedProperties (the signer's own attributes, not the document)."""
+    DETACHED_CONTENT = "DETACHED_CONTENT"
+    """Content supplied by the caller next to a detached signature."""
+    ENCAPSULATED_CONTENT = "ENCAPSULATED_CONTENT"
+    """The eContent of an attached CMS signature."""
+    PDF_BYTE_RANGE = "PDF_BYTE_RANGE"
+    """The ``/ByteRange`` of a PDF signature; see ``byte_range``."""
+
+
+class TimestampKind(str, Enum):
+    SIGNATURE_TIMESTAMP = "SIGNATURE_TIMESTAMP"
+    """Over the signature value (XAdES SignatureTimeStamp, CMS signature-time-stamp)."""
+    DOCUMENT_TIMESTAMP = "DOCUMENT_TIMESTAMP"
+    """A PAdES document time-stamp covering a later revision than the signature."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a validation step established against the signature."""
+
+    sub_indication: SubIndication
+    message: str
+
+
+def _verdict(findings: tuple[Finding, ...]) -> SubIndication | None:
+    for finding in findings:
+        if finding.sub_indication.indication is Indication.TOTAL_FAILED:
+            return finding.sub_indication
+    return findings[0].sub_indication if findings else None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    """A certificate as reported: names, serial, validity, fingerprint and mapped principal."""
+
+    subject: str
+    issuer: str
+    serial_number: int
+    not_before: datetime
+    not_after: datetime
+    sha256: str
+    der: bytes
+    principal: Principal | None = None
+
+    @classmethod
+    def from_certificate(
+        cls,
+        certificate: x509.Certificate,
+        *,
+        representative_policies: frozenset[str] | None = None,
+    ) -> CertificateInfo:
+        fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+        try:
+            principal: Principal | None = principal_from_certificate(
+                certificate,
+                fingerprint=fingerprint,
+                representative_policies=representative_policies,
+            )
+        except AuthenticationError:
+            principal = None
+        return cls(
+            subject=certificate.subject.rfc4514_string(),
+            issuer=certificate.issuer.rfc4514_string(),
+            serial_number=certificate.serial_number,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            sha256=fingerprint,
+            der=certificate.public_bytes(serialization.Encoding.DER),
+            principal=principal,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SignedDataObject:
+    """One thing the signature covers, as resolved by the validator (not as claimed)."""
+
+    kind: SignedObjectKind
+    identifier: str
+    """The reference URI, ``eContent``, ``detached`` or ``/ByteRange``."""
+    digest_algorithm: str
+    """hashlib name of the digest the signature commits to (``sha256``)."""
+    digest: bytes
+    covers_whole_document: bool
+    element_path: str | None = None
+    """For XML: the path of the element the reference resolved to (``/rcpt:Receipt``)."""
+    byte_range: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampReport:
+    """An RFC 3161 time-stamp token attached to a signature, validated on its own."""
+
+    kind: TimestampKind
+    findings: tuple[Finding, ...]
+    generation_time: datetime | None = None
+    tsa: CertificateInfo | None = None
+    serial_number: int | None = None
+    imprint_algorithm: str | None = None
+    token: bytes = b""
+
+    @property
+    def sub_indication(self) -> SubIndication | None:
+        return _verdict(self.findings)
+
+    @property
+    def indication(self) -> Indication:
+        sub = self.sub_indication
+        return Indication.TOTAL_PASSED if sub is None else sub.indication
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings and self.generation_time is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureReport:
+    """The validation of one signature."""
+
+    identifier: str
+    format: SignatureFormat
+    findings: tuple[Finding, ...]
+    signer: CertificateInfo | None = None
+    certificate_chain: tuple[CertificateInfo, ...] = ()
+    """Leaf first, trust anchor last, when a path was built."""
+    claimed_signing_time: datetime | None = None
+    signature_algorithm: str | None = None
+    signature_value: bytes = b""
+    signed_data_objects: tuple[SignedDataObject, ...] = ()
+    timestamps: tuple[TimestampReport, ...] = ()
+    signing_certificate_reference: bool = False
+    """A signed attribute binds the signer's certificate (what makes it an AdES)."""
+    signature_policy_identifier: str | None = None
+    """XAdES-EPES / CAdES-EPES SigPolicyId, reported but not processed."""
+    revocation_time: datetime | None = None
+    """When the signer (or a CA of its path) was revoked, if it was."""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def sub_indication(self) -> SubIndication | None:
+        return _verdict(self.findings)
+
+    @property
+    def indication(self) -> Indication:
+        sub = self.sub_indication
+        return Indication.TOTAL_PASSED if sub is None else sub.indication
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    @property
+    def proof_of_existence(self) -> datetime | None:
+        """Earliest time a valid time-stamp proves the signature existed (best signature time)."""
+        times = [ts.generation_time for ts in self.timestamps if ts.passed and ts.generation_time]
+        return min(times) if times else None
+
+    @property
+    def covers_whole_document(self) -> bool:
+        return any(item.covers_whole_document for item in self.signed_data_objects)
+
+    @property
+    def level(self) -> str:
+        """``XAdES-BASELINE-B`` / ``-T``; ``XML-NOT-ETSI`` (etc.) without a signed certificate
+        reference."""
+        if not self.signing_certificate_reference:
+            return _NOT_ETSI[self.format]
+        timestamped = any(ts.passed for ts in self.timestamps)
+        return f"{self.format.value}-BASELINE-{'T' if timestamped else 'B'}"
+
+
+_NOT_ETSI = {
+    SignatureFormat.XADES: "XML-NOT-ETSI",
+    SignatureFormat.CADES: "CMS-NOT-ETSI",
+    SignatureFormat.PADES: "PDF-NOT-ETSI",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    """The validation of every signature of one document at one validation time."""
+
+    validation_time: datetime
+    format: SignatureFormat | None
+    signatures: tuple[SignatureReport, ...]
+
+    def __post_init__(self) -> None:
+        if not self.signatures:
+            raise ValueError("a report has at least one signature entry")
+        if self.validation_time.tzinfo is None:
+            raise ValueError("validation_time must be timezone-aware")
+
+    @property
+    def sub_indication(self) -> SubIndication | None:
+        """The worst signature's sub-indication (TOTAL_FAILED before INDETERMINATE)."""
+        subs = [s.sub_indication for s in self.signatures if s.sub_indication is not None]
+        return _verdict(tuple(Finding(sub, "") for sub in subs))
+
+    @property
+    def indication(self) -> Indication:
+        sub = self.sub_indication
+        return Indication.TOTAL_PASSED if sub is None else sub.indication
+
+    @property
+    def passed(self) -> bool:
+        return all(signature.passed for signature in self.signatures)
+
+    def best_signature_time(self, signature: SignatureReport) -> datetime:
+        """POE of ``signature`` from its time-stamps, else the validation time."""
+        return signature.proof_of_existence or self.validation_time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "validation_time": _time(self.validation_time),
+            "format": self.format.value if self.format else None,
+            "indication": self.indication.value,
+            "sub_indication": _enum(self.sub_indication),
+            "signatures": [self._signature_dict(s) for s in self.signatures],
+        }
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    def to_etsi_xml(self) -> bytes:
+        """The report as an ETSI TS 119 102-2 ``ValidationReport`` document."""
+        from gateway.signatures.etsi_xml import render_validation_report
+
+        return render_validation_report(self)
+
+    def _signature_dict(self, signature: SignatureReport) -> dict[str, Any]:
+        return {
+            "id": signature.identifier,
+            "format": signature.format.value,
+            "level": signature.level,
+            "indication": signature.indication.value,
+            "sub_indication": _enum(signature.sub_indication),
+            "findings": [_finding(f) for f in signature.findings],
+            "warnings": list(signature.warnings),
+            "signer": _certificate(signature.signer),
+            "certificate_chain": [_certificate(c) for c in signature.certificate_chain],
+            "claimed_signing_time": _time(signature.claimed_signing_time),
+            "best_signature_time": _time(self.best_signature_time(signature)),
+            "signature_algorithm": signature.signature_algorithm,
+            "signature_value": _b64(signature.signature_value),
+            "signing_certificate_reference": signature.signing_certificate_reference,
+            "signature_policy_identifier": signature.signature_policy_identifier,
+            "revocation_time": _time(signature.revocation_time),
+            "covers_whole_document": signature.covers_whole_document,
+            "signed_data_objects": [_data_object(o) for o in signature.signed_data_objects],
+            "timestamps": [_timestamp(t) for t in signature.timestamps],
+        }
+
+
+def _time(instant: datetime | None) -> str | None:
+    if instant is None:
+        return None
+    text = instant.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def _enum(value: Enum | None) -> str | None:
+    return None if value is None else str(value.value)
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {"sub_indication": finding.sub_indication.value, "message": finding.message}
+
+
+def _certificate(info: CertificateInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    principal = info.principal
+    return {
+        "subject": info.subject,
+        "issuer": info.issuer,
+        "serial_number": str(info.serial_number),
+        "not_before": _time(info.not_before),
+        "not_after": _time(info.not_after),
+        "sha256": info.sha256,
+        "principal": None
+        if principal is None
+        else {
+            "kind": principal.kind.value,
+            "identifier": principal.identifier,
+            "person_identifier": principal.person_identifier,
+            "name": principal.name,
+        },
+    }
+
+
+def _data_object(item: SignedDataObject) -> dict[str, Any]:
+    return {
+        "kind": item.kind.value,
+        "identifier": item.identifier,
+        "element_path": item.element_path,
+        "byte_range": list(item.byte_range),
+        "digest_algorithm": item.digest_algorithm,
+        "digest": _b64(item.digest),
+        "covers_whole_document": item.covers_whole_document,
+    }
+
+
+def _timestamp(timestamp: TimestampReport) -> dict[str, Any]:
+    return {
+        "kind": timestamp.kind.value,
+        "indication": timestamp.indication.value,
+        "sub_indication": _enum(timestamp.sub_indication),
+        "findings": [_finding(f) for f in timestamp.findings],
+        "generation_time": _time(timestamp.generation_time),
+        "tsa": _certificate(timestamp.tsa),
+        "serial_number": None if timestamp.serial_number is None else str(timestamp.serial_number),
+        "imprint_algorithm": timestamp.imprint_algorithm,
+    }
