@@ -221,12 +221,12 @@ def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -
 
 def _contract(args: argparse.Namespace, settings: Settings) -> int:
     if args.write:
-        for path in contract.write(args.root):
-            print(f"wrote {path}")
+        for written in contract.write(args.root):
+            print(f"wrote {written}")
         return 0
     drift = contract.differences(args.root)
-    for path in drift:
-        print(f"differs from what the code serves: {path}", file=sys.stderr)
+    for drifted in drift:
+        print(f"differs from what the code serves: {drifted}", file=sys.stderr)
     if drift:
         print("run 'gateway contract --write' if the change is intended", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from zeep.wsse.signature import BinarySignature, _verify_envelope_with_key
 from zeep.wsse.utils import WSU, ensure_id, get_security_header
 
 
-class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc] - zeep is untyped
+class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep is untyped
     def __init__(self, key_file: str | Path, cert_file: str | Path,
                  server_cert_file: str | Path | None, *, ttl: timedelta = timedelta(minutes=5),
                  **kwargs: Any) -> None:

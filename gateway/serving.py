@@ -34,7 +34,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-class GatewayServer(BaseApplication):  # type: ignore[misc] - gunicorn is untyped
+class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
     def __init__(self, settings: Settings, options: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.options = {**gunicorn_options(settings), **(options or {})}

@@ -69,12 +69,19 @@ class NonceRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    notifications: NotificationRepository
-    outages: OutageRepository
-    audit: AuditRepository
-    representation: RepresentationRepository
-    postal: PostalChannelRepository
-    nonces: NonceRepository
+    # Read-only members: implementations may narrow the repository types (covariance).
+    @property
+    def notifications(self) -> NotificationRepository: ...
+    @property
+    def outages(self) -> OutageRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def representation(self) -> RepresentationRepository: ...
+    @property
+    def postal(self) -> PostalChannelRepository: ...
+    @property
+    def nonces(self) -> NonceRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import TypeVar
 
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
@@ -29,6 +31,8 @@ from gateway.domain.model import (
 from gateway.errors import GatewayError, InvalidRequest
 
 from .ports import UnitOfWork
+
+E = TypeVar("E", bound=Enum)
 
 MAX_TEXT = {"issuer_reference": 64, "procedure": 200, "subject": 500, "name": 200}
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -156,7 +160,7 @@ def _build(position: int, request: PublicationRequest, now: datetime,
     def problem(field_name: str, message: str) -> None:
         problems.append(Problem(position, field_name, message))
 
-    def choice(field_name: str, raw: str, enum: type) -> object:
+    def choice(field_name: str, raw: str, enum: type[E]) -> E | None:
         try:
             return enum(raw.strip().upper())
         except (ValueError, AttributeError):
@@ -194,8 +198,6 @@ def _build(position: int, request: PublicationRequest, now: datetime,
     documents = _documents(request.documents, problem)
     if problems or issuer is None or kind is None or category is None or recipient is None:
         return None
-    assert isinstance(issuer, Issuer) and isinstance(kind, ItemKind)
-    assert isinstance(category, Category)
     deadline_at = base_deadline_at = None
     extension_days = 0
     if kind is ItemKind.NOTIFICATION:

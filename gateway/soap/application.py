@@ -30,7 +30,7 @@ from .faults import GW, http_status_line, spyne_fault
 ResponseSigner = Callable[[etree._Element], None]
 
 
-class GatedSoap11(Soap11):  # type: ignore[misc] - Spyne is untyped
+class GatedSoap11(Soap11):  # type: ignore[misc]  # Spyne is untyped
     """SOAP 1.1 that reads the gate's parsed envelope and signs what it writes."""
 
     def __init__(self, *args: Any, response_signer: ResponseSigner | None = None,

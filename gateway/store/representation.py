@@ -62,11 +62,9 @@ class RepresentationRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def assignments_of_company(self, company: str) -> builtins.list[RedAssignment]:
+    def assignments_of_ccc(self, ccc: str) -> builtins.list[RedAssignment]:
         rows = self._session.scalars(
-            select(RedAssignmentRow)
-            .where(RedAssignmentRow.company == company)
-            .order_by(RedAssignmentRow.id)
+            select(RedAssignmentRow).where(RedAssignmentRow.ccc == ccc).order_by(RedAssignmentRow.id)
         )
         return [_assignment(r) for r in rows]
 

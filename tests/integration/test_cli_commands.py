@@ -180,11 +180,14 @@ def test_recorded_outage_extends_pending_deadlines_it_overlapped(database, capsy
     assert "database failover" in out
 
 
-def test_demo_builds_a_summary(database, capsys):
+def test_demo_builds_a_summary(database, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
     code, out, err = run(database, capsys, "demo", "--count", "150")
     assert code == 0, err
-    summary = json.loads(out[out.index("{"):])
+    summary, _ = json.JSONDecoder().raw_decode(out[out.index("{"):])
     assert summary["total"] == 150
+    assert summary["by_kind"]["NOTIFICATION"] + summary["by_kind"]["COMMUNICATION"] == 150
+    assert (tmp_path / "var" / "pki" / "pki.json").is_file()  # the demo PKI came along
     code, out, _ = run(database, capsys, "demo", "--count", "150")
     assert code == 0 and "already there" in out
 

@@ -1,0 +1,259 @@
+"""Certificate validation with proof of existence (EN 319 102-1 §5.2.6, §5.5 and §5.6.2.1).
+
+Path building, anchors and validity periods are the WS-Security trust store's job
+(``TrustStore.validate`` with revocation off). Revocation is judged here, because a signature
+needs *when* a certificate was revoked, not just whether: the gate's check refuses any listed
+certificate, while a time-stamped signature made before the revocation date is still good.
+
+Rules, with ``poe`` the best signature time a valid time-stamp proved (None without one) and
+``control`` = ``poe`` or the validation time:
+
+* The path must chain to an anchor at ``control``; otherwise NO_CERTIFICATE_CHAIN_FOUND.
+* Leaf not yet valid at ``control``: with a POE, TOTAL_FAILED/NOT_YET_VALID (the signature
+  provably existed before the certificate); without, OUT_OF_BOUNDS_NO_POE.
+* Leaf expired at ``control``: OUT_OF_BOUNDS_NO_POE -- unless both the POE and the signer's own
+  claimed signing time are after expiry, then TOTAL_FAILED/EXPIRED.
+* Revocation (newest CRL current at the *validation* time, for every certificate of the path):
+  revoked after the POE is fine; revoked at or before it is TOTAL_FAILED/REVOKED when the claimed
+  signing time is after the revocation too (the signer and the time-stamp agree it was signed by
+  a revoked key), otherwise REVOKED_NO_POE; without a POE, REVOKED_NO_POE (REVOKED_CA_NO_POE for
+  a CA). No current CRL for an issuer that has CRLs, or none at all when the policy requires it:
+  TRY_LATER.
+* Usage: a signer needs digitalSignature or nonRepudiation, a TSU the timeStamping EKU (RFC 3161
+  §2.3); otherwise CHAIN_CONSTRAINTS_FAILURE. Weak keys: CRYPTO_CONSTRAINTS_FAILURE.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from gateway.errors import AuthenticationError
+from gateway.signatures.crypto import key_is_strong_enough
+from gateway.signatures.policy import SignaturePolicy
+from gateway.signatures.report import Finding, SubIndication
+from gateway.wssec.certificates import TrustStore
+
+
+class Purpose(Enum):
+    SIGNER = "signer"
+    TIME_STAMPING = "time-stamping"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainAssessment:
+    """The path (leaf first) and what was found about it."""
+
+    chain: tuple[x509.Certificate, ...]
+    findings: tuple[Finding, ...]
+    revocation_time: datetime | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _crls_for(trust: TrustStore, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
+    """The authenticated CRLs the trust store holds for ``issuer``.
+
+    Seam: ``TrustStore`` verifies and indexes its CRLs but has no public accessor yet; this is the
+    one place that reads its private index (asked of the lead: ``TrustStore.crls_for(issuer)``).
+    """
+    index = getattr(trust, "_crls", None)
+    if not isinstance(index, dict):
+        return []
+    return [entry.crl for entry in index.get(issuer.subject, ()) if entry.issuer == issuer]
+
+
+@dataclass(frozen=True, slots=True)
+class _Revocation:
+    known: bool
+    revoked_at: datetime | None = None
+
+
+def _revocation(
+    trust: TrustStore,
+    certificate: x509.Certificate,
+    issuer: x509.Certificate,
+    now: datetime,
+    require_info: bool,
+) -> _Revocation:
+    crls = _crls_for(trust, issuer)
+    if not crls:
+        return _Revocation(known=not require_info)
+    current = [
+        crl
+        for crl in crls
+        if crl.last_update_utc <= now and (crl.next_update_utc is None or now < crl.next_update_utc)
+    ]
+    if not current:
+        return _Revocation(known=False)
+    newest = max(current, key=lambda crl: crl.last_update_utc)
+    entry = newest.get_revoked_certificate_by_serial_number(certificate.serial_number)
+    if entry is None:
+        return _Revocation(known=True)
+    return _Revocation(known=True, revoked_at=entry.revocation_date_utc)
+
+
+def _usage_findings(certificate: x509.Certificate, purpose: Purpose) -> list[Finding]:
+    if purpose is Purpose.TIME_STAMPING:
+        try:
+            usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            usages = x509.ExtendedKeyUsage([])
+        if ExtendedKeyUsageOID.TIME_STAMPING not in usages:
+            return [
+                Finding(
+                    SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                    "The time-stamping unit's certificate lacks the timeStamping usage",
+                )
+            ]
+        return []
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return []  # RFC 5280 §4.2.1.3: no keyUsage extension means no restriction
+    if not (usage.digital_signature or usage.content_commitment):
+        return [
+            Finding(
+                SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                "The signer's certificate may not be used for signatures (key usage)",
+            )
+        ]
+    return []
+
+
+def _path(
+    trust: TrustStore, certificate: x509.Certificate, at: datetime
+) -> tuple[tuple[x509.Certificate, ...] | None, str | None]:
+    try:
+        chain = trust.validate(certificate, at, check_revocation=False)
+    except AuthenticationError as exc:
+        return None, exc.code
+    return chain.certificates, None
+
+
+def assess_certificate(
+    certificate: x509.Certificate,
+    *,
+    trust: TrustStore,
+    policy: SignaturePolicy,
+    now: datetime,
+    purpose: Purpose = Purpose.SIGNER,
+    poe: datetime | None = None,
+    claimed_signing_time: datetime | None = None,
+) -> ChainAssessment:
+    """Validate ``certificate`` for ``purpose`` following the rules in the module docstring."""
+    # Path problems come first (EN 319 102-1 §5.2.6 before the constraints of §5.2.8).
+    findings: list[Finding] = []
+    constraints = _usage_findings(certificate, purpose)
+    if not key_is_strong_enough(certificate.public_key(), policy):
+        constraints.append(
+            Finding(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, "The certificate key is too weak")
+        )
+    control = poe or now
+    not_before = certificate.not_valid_before_utc
+    not_after = certificate.not_valid_after_utc
+    chain, refusal = _path(trust, certificate, control)
+    if refusal == "CERTIFICATE_EXPIRED":
+        # Report the path as it stood just before expiry; an untrusted path outranks expiry.
+        chain, other = _path(trust, certificate, not_after - timedelta(seconds=1))
+        if chain is None:
+            refusal = other
+        elif (
+            poe is not None
+            and claimed_signing_time is not None
+            and claimed_signing_time >= not_after
+        ):
+            findings.append(
+                Finding(SubIndication.EXPIRED, "The signature was made after the certificate expired")
+            )
+        else:
+            findings.append(
+                Finding(
+                    SubIndication.OUT_OF_BOUNDS_NO_POE,
+                    "The certificate has expired and no time-stamp proves the signature existed "
+                    "while it was valid",
+                )
+            )
+    elif refusal == "CERTIFICATE_NOT_YET_VALID":
+        chain, other = _path(trust, certificate, not_before)
+        if chain is None:
+            refusal = other
+        elif poe is not None:
+            findings.append(
+                Finding(
+                    SubIndication.NOT_YET_VALID,
+                    "A time-stamp proves the signature existed before the certificate was issued",
+                )
+            )
+        else:
+            findings.append(
+                Finding(SubIndication.OUT_OF_BOUNDS_NO_POE, "The certificate is not valid yet")
+            )
+    if chain is None:
+        if refusal == "CERTIFICATE_UNTRUSTED":
+            findings.append(
+                Finding(
+                    SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+                    "The certificate does not chain to a trusted authority",
+                )
+            )
+        elif refusal not in ("CERTIFICATE_EXPIRED", "CERTIFICATE_NOT_YET_VALID"):
+            findings.append(
+                Finding(
+                    SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                    "The certificate path could not be validated",
+                )
+            )
+        return ChainAssessment((), tuple(findings + constraints))
+    revocation_time: datetime | None = None
+    warnings: list[str] = []
+    if policy.check_revocation:
+        for subject, issuer in itertools.pairwise(chain):
+            status = _revocation(trust, subject, issuer, now, policy.require_revocation_info)
+            if not status.known:
+                findings.append(
+                    Finding(
+                        SubIndication.TRY_LATER,
+                        "No current revocation information for a certificate of the path",
+                    )
+                )
+                continue
+            if status.revoked_at is None:
+                continue
+            revoked_at = status.revoked_at
+            revocation_time = revoked_at if revocation_time is None else min(revocation_time, revoked_at)
+            is_leaf = subject is chain[0]
+            if poe is not None and poe < revoked_at:
+                warnings.append("A certificate of the path was revoked after the proven signing time")
+            elif (
+                poe is not None
+                and claimed_signing_time is not None
+                and claimed_signing_time >= revoked_at
+            ):
+                findings.append(
+                    Finding(
+                        SubIndication.REVOKED,
+                        "The signature was made after the certificate was revoked",
+                    )
+                )
+            elif is_leaf:
+                findings.append(
+                    Finding(
+                        SubIndication.REVOKED_NO_POE,
+                        "The certificate is revoked and no time-stamp proves the signature "
+                        "existed before",
+                    )
+                )
+            else:
+                findings.append(
+                    Finding(
+                        SubIndication.REVOKED_CA_NO_POE,
+                        "A CA of the path is revoked and no time-stamp proves the signature "
+                        "existed before",
+                    )
+                )
+    return ChainAssessment(chain, tuple(findings + constraints), revocation_time, tuple(warnings))

@@ -1,0 +1,306 @@
+"""CMS SignedData signer verification (RFC 5652 §5.4, §5.6; ESS RFC 2634 / RFC 5035).
+
+One implementation serves three callers: CAdES signatures, the CMS container inside a PDF
+signature (whose "content" is the ``/ByteRange`` digest) and RFC 3161 time-stamp tokens (whose
+content is the DER TSTInfo). What it checks for one SignerInfo:
+
+* the signer's certificate, found among the SignedData certificates by ``sid`` (issuer and
+  serial, or subject key identifier) -- otherwise NO_SIGNING_CERTIFICATE_FOUND;
+* with signed attributes: exactly one content-type (equal to eContentType) and one
+  message-digest (equal to the content's digest: HASH_FAILURE; content absent:
+  SIGNED_DATA_NOT_FOUND), signing-time at most once; the signature is over the DER SET OF
+  attributes. Without signed attributes the signature is over the content digest itself;
+* the signature value with the signer's key (SIG_CRYPTO_FAILURE);
+* the ESS signing-certificate-v2 (or v1) attribute: the first ESSCertID must be the signer's
+  certificate, by hash and, when present, issuer and serial (NO_SIGNING_CERTIFICATE_FOUND);
+* the digest and signature algorithms against the policy (CRYPTO_CONSTRAINTS_FAILURE).
+
+asn1crypto parses lazily, so malformed input can surface anywhere while fields are read; every
+asn1crypto/ValueError-class error is turned into :class:`FormatError` at this seam.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+
+from gateway.signatures import crypto
+from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.policy import SignaturePolicy
+from gateway.signatures.report import SubIndication
+
+PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
+"""What asn1crypto raises on malformed input (it has no exception hierarchy of its own)."""
+
+ContentDigest = Callable[[str], bytes | None]
+"""Digest of the signed content with the named hash, or None when the content is not available."""
+
+
+@dataclass(frozen=True, slots=True)
+class CmsSigner:
+    """What one SignerInfo established (findings are added to the caller's collector)."""
+
+    certificate: x509.Certificate | None
+    embedded_certificates: tuple[x509.Certificate, ...]
+    digest_algorithm: str
+    signature_algorithm: str
+    signature_value: bytes
+    content_digest: bytes | None
+    signing_time: datetime | None
+    signing_certificate_reference: bool
+
+
+def load_signed_data(data: bytes) -> Any:
+    """Parse a DER ContentInfo holding SignedData; :class:`FormatError` otherwise."""
+    try:
+        content_info = cms.ContentInfo.load(data, strict=True)
+        if content_info["content_type"].native != "signed_data":
+            raise FormatError("The CMS object is not SignedData")
+        signed_data = content_info["content"]
+        signed_data["encap_content_info"]["content_type"].native  # noqa: B018 - force parsing
+        if len(signed_data["signer_infos"]) == 0:
+            raise FormatError("The CMS SignedData has no signer")
+    except PARSE_ERRORS as exc:
+        raise FormatError("The data is not a well-formed CMS SignedData structure") from exc
+    return signed_data
+
+
+def embedded_certificates(signed_data: Any) -> list[tuple[Any, x509.Certificate]]:
+    """The X.509 certificates of a SignedData, as (asn1crypto, cryptography) pairs."""
+    pairs: list[tuple[Any, x509.Certificate]] = []
+    for choice in signed_data["certificates"] or ():
+        if choice.name != "certificate":
+            continue
+        asn1_cert = choice.chosen
+        try:
+            pairs.append((asn1_cert, x509.load_der_x509_certificate(asn1_cert.dump())))
+        except ValueError:
+            continue  # an unparsable extra certificate cannot be the signer's anyway
+    return pairs
+
+
+def _find_signer(signer_info: Any, pairs: list[tuple[Any, x509.Certificate]]) -> int | None:
+    sid = signer_info["sid"]
+    if sid.name == "issuer_and_serial_number":
+        issuer = sid.chosen["issuer"]
+        serial = sid.chosen["serial_number"].native
+        for position, (asn1_cert, _) in enumerate(pairs):
+            if asn1_cert.serial_number == serial and asn1_cert.issuer == issuer:
+                return position
+    elif sid.name == "subject_key_identifier":
+        key_id = sid.chosen.native
+        for position, (asn1_cert, _) in enumerate(pairs):
+            if asn1_cert.key_identifier == key_id:
+                return position
+    return None
+
+
+def _single_attribute(attributes: Any, name: str) -> Any | None:
+    """The one value of attribute ``name``; FormatError when repeated or multi-valued."""
+    found = [attribute for attribute in attributes if attribute["type"].native == name]
+    if not found:
+        return None
+    if len(found) > 1 or len(found[0]["values"]) != 1:
+        raise FormatError(f"The {name.replace('_', '-')} attribute must have exactly one value")
+    return found[0]["values"][0]
+
+
+def _signature_mechanism(signer_info: Any, digest_name: str) -> tuple[str, str, int | None]:
+    """(key type, hash name, PSS salt length or None) of the SignerInfo's signature algorithm."""
+    algorithm = signer_info["signature_algorithm"]
+    kind = algorithm.signature_algo
+    if kind == "rsassa_pkcs1v15":
+        key_kind, salt = "rsa", None
+    elif kind == "rsassa_pss":
+        parameters = algorithm["parameters"]
+        mgf_hash = parameters["mask_gen_algorithm"]["parameters"]["algorithm"].native
+        if mgf_hash != parameters["hash_algorithm"]["algorithm"].native:
+            raise FormatError("RSASSA-PSS with a different MGF1 hash is not supported")
+        key_kind, salt = "rsa", int(parameters["salt_length"].native)
+    elif kind == "ecdsa":
+        key_kind, salt = "ecdsa", None
+    else:
+        return kind, digest_name, None
+    try:
+        hash_name = algorithm.hash_algo
+    except ValueError:
+        hash_name = digest_name  # rsaEncryption / id-ecPublicKey: the digest algorithm applies
+    return key_kind, hash_name, salt
+
+
+def _check_ess_reference(
+    signed_attrs: Any,
+    asn1_cert: Any,
+    certificate_der: bytes,
+    policy: SignaturePolicy,
+    findings: Findings,
+) -> bool:
+    """Check ESS signing-certificate(-v2); True when one is present and matches."""
+    present = False
+    for name, v1 in (("signing_certificate_v2", False), ("signing_certificate", True)):
+        value = _single_attribute(signed_attrs, name)
+        if value is None:
+            continue
+        present = True
+        certs = value["certs"]
+        if len(certs) == 0:
+            raise FormatError("The signing-certificate attribute is empty")
+        first = certs[0]
+        hash_name = "sha1" if v1 else first["hash_algorithm"]["algorithm"].native
+        if v1:
+            findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
+        try:
+            expected = crypto.digest(hash_name, certificate_der)
+        except crypto.UnknownAlgorithm:
+            findings.add(
+                Step.ACCEPTANCE,
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                "The signing-certificate reference uses an unknown digest algorithm",
+            )
+            continue
+        matches = hmac.compare_digest(expected, first["cert_hash"].native)
+        issuer_serial = first["issuer_serial"]
+        if matches and issuer_serial.native is not None:
+            matches = issuer_serial["serial_number"].native == asn1_cert.serial_number and any(
+                general_name.name == "directory_name" and general_name.chosen == asn1_cert.issuer
+                for general_name in issuer_serial["issuer"]
+            )
+        if not matches:
+            findings.add(
+                Step.IDENTIFICATION,
+                SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                "The signed signing-certificate reference does not match the signer's certificate",
+            )
+            return False
+        if not v1 and not policy.allows_digest(hash_name):
+            findings.add(
+                Step.ACCEPTANCE,
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                f"The signing-certificate reference uses {hash_name}, which is not accepted",
+            )
+    return present
+
+
+def verify_signer(
+    signed_data: Any,
+    signer_info: Any,
+    *,
+    content_digest: ContentDigest,
+    policy: SignaturePolicy,
+    findings: Findings,
+) -> CmsSigner:
+    """Verify one SignerInfo (rules in the module docstring); add what fails to ``findings``."""
+    try:
+        return _verify_signer(signed_data, signer_info, content_digest, policy, findings)
+    except PARSE_ERRORS as exc:
+        raise FormatError("The CMS signer information is malformed") from exc
+
+
+def _verify_signer(
+    signed_data: Any,
+    signer_info: Any,
+    content_digest: ContentDigest,
+    policy: SignaturePolicy,
+    findings: Findings,
+) -> CmsSigner:
+    pairs = embedded_certificates(signed_data)
+    certificates = tuple(certificate for _, certificate in pairs)
+    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    signature_value = signer_info["signature"].native
+    signed_attrs = signer_info["signed_attrs"]
+    has_signed_attrs = signed_attrs.native is not None and len(signed_attrs) > 0
+    signing_time: datetime | None = None
+    if has_signed_attrs:
+        time_value = _single_attribute(signed_attrs, "signing_time")
+        if time_value is not None:
+            signing_time = time_value.native
+        content_type = _single_attribute(signed_attrs, "content_type")
+        message_digest = _single_attribute(signed_attrs, "message_digest")
+        if content_type is None or message_digest is None:
+            raise FormatError("Signed attributes must include content-type and message-digest")
+        if content_type.native != signed_data["encap_content_info"]["content_type"].native:
+            raise FormatError("The content-type attribute does not match the encapsulated content")
+    position = _find_signer(signer_info, pairs)
+    if position is None:
+        findings.add(
+            Step.IDENTIFICATION,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "The signer's certificate is not in the signature",
+        )
+        return CmsSigner(
+            None, certificates, digest_name, "", signature_value, None, signing_time, False
+        )
+    asn1_cert, certificate = pairs[position]
+    key_kind, hash_name, salt = _signature_mechanism(signer_info, digest_name)
+    mechanism = f"{key_kind}-{'pss-' if salt is not None else ''}{hash_name}"
+    try:
+        computed = content_digest(digest_name)
+    except crypto.UnknownAlgorithm:
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            "The signature uses an unknown digest algorithm",
+        )
+        return CmsSigner(
+            certificate, certificates, digest_name, mechanism, signature_value, None,
+            signing_time, False,
+        )
+    if has_signed_attrs:
+        signed_octets = b"\x31" + signed_attrs.dump()[1:]  # RFC 5652 §5.4: DER SET OF, not [0]
+        valid = crypto.verify(
+            certificate.public_key(), signature_value, signed_octets,
+            key_kind=key_kind, hash_name=hash_name, pss_salt_length=salt,
+        )
+    elif computed is not None:
+        valid = hash_name == digest_name and crypto.verify(
+            certificate.public_key(), signature_value, computed,
+            key_kind=key_kind, hash_name=hash_name, pss_salt_length=salt, prehashed=True,
+        )
+    else:
+        valid = True  # nothing to verify against: SIGNED_DATA_NOT_FOUND below says why
+    if not valid:
+        findings.add(
+            Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
+        )
+    if computed is None:
+        findings.add(
+            Step.CRYPTO,
+            SubIndication.SIGNED_DATA_NOT_FOUND,
+            "The signed content is not in the signature and was not supplied",
+        )
+    elif has_signed_attrs and not hmac.compare_digest(
+        computed, _single_attribute(signed_attrs, "message_digest").native
+    ):
+        findings.add(
+            Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed content has been modified"
+        )
+    reference = False
+    if has_signed_attrs:
+        reference = _check_ess_reference(
+            signed_attrs, asn1_cert, asn1_cert.dump(), policy, findings
+        )
+    if not reference and policy.require_signing_certificate_reference and not findings.has(
+        SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+    ):
+        findings.add(
+            Step.IDENTIFICATION,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "No signed attribute binds the signer's certificate (not a CAdES signature)",
+        )
+    if not policy.allows_digest(digest_name) or not policy.allows_signature(key_kind, hash_name):
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            f"The algorithm {mechanism} (digest {digest_name}) is not accepted",
+        )
+    return CmsSigner(
+        certificate, certificates, digest_name, mechanism, signature_value, computed,
+        signing_time, reference,
+    )

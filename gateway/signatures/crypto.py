@@ -1,0 +1,136 @@
+"""Algorithm identifiers and raw public-key verification shared by the three formats.
+
+Identifiers are mapped to *hash names* (hashlib spelling: ``sha256``) and *key types* (``rsa``,
+``ecdsa``); :class:`~gateway.signatures.policy.SignaturePolicy` decides what is allowed. The
+tables deliberately know weak algorithms (SHA-1, SHA-224): a signature that uses one can then be
+verified and reported as CRYPTO_CONSTRAINTS_FAILURE rather than as an unreadable FORMAT_FAILURE,
+which is what EN 319 102-1 §5.2.8 asks of the cryptographic-constraints check.
+
+XMLDSig URIs: RFC 6931 §2.1-2.3 and XMLDSig 1.1 §6; ECDSA values in XML are ``r || s``
+(XMLDSig 1.1 §6.4.3), in CMS a DER ``ECDSA-Sig-Value`` (RFC 5753 §7.2).
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
+from gateway.signatures.policy import SignaturePolicy
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+}
+
+XML_DIGESTS: dict[str, str] = {
+    "http://www.w3.org/2000/09/xmldsig#sha1": "sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#sha224": "sha224",
+    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+}
+"""``ds:DigestMethod/@Algorithm`` -> hash name."""
+
+XML_DIGEST_URIS: dict[str, str] = {name: uri for uri, name in XML_DIGESTS.items()}
+
+XML_SIGNATURES: dict[str, tuple[str, str]] = {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": ("rsa", "sha1"),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha224": ("rsa", "sha224"),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa", "sha256"),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("rsa", "sha384"),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa", "sha512"),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1": ("ecdsa", "sha1"),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha224": ("ecdsa", "sha224"),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("ecdsa", "sha256"),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": ("ecdsa", "sha384"),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("ecdsa", "sha512"),
+}
+"""``ds:SignatureMethod/@Algorithm`` -> (key type, hash name)."""
+
+
+class UnknownAlgorithm(ValueError):
+    """An identifier this engine cannot compute at all."""
+
+
+def hash_algorithm(name: str) -> hashes.HashAlgorithm:
+    """A ``cryptography`` hash for a hashlib-style name; ``UnknownAlgorithm`` otherwise."""
+    factory = _HASHES.get(name)
+    if factory is None:
+        raise UnknownAlgorithm(name)
+    return factory()
+
+
+def digest(name: str, data: bytes | memoryview) -> bytes:
+    """One-shot digest (no copy of ``data``)."""
+    context = hashes.Hash(hash_algorithm(name))
+    context.update(data)
+    return context.finalize()
+
+
+def key_type(public_key: object) -> str | None:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "rsa"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "ecdsa"
+    return None
+
+
+def key_is_strong_enough(public_key: object, policy: SignaturePolicy) -> bool:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return public_key.key_size >= policy.min_rsa_key_bits
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return public_key.curve.key_size >= policy.min_ec_key_bits
+    return False
+
+
+def verify(
+    public_key: object,
+    signature: bytes,
+    data: bytes,
+    *,
+    key_kind: str,
+    hash_name: str,
+    ecdsa_raw: bool = False,
+    pss_salt_length: int | None = None,
+    prehashed: bool = False,
+) -> bool:
+    """Whether ``signature`` over ``data`` verifies; False also when key and algorithm differ.
+
+    ``pss_salt_length`` selects RSASSA-PSS (MGF1 with the same hash, RFC 4055); ``ecdsa_raw``
+    reads an ``r || s`` value instead of DER; ``prehashed`` means ``data`` is already the digest
+    (a CMS signature without signed attributes signs the content itself).
+    """
+    try:
+        hash_ = hash_algorithm(hash_name)
+        algorithm: hashes.HashAlgorithm | Prehashed = Prehashed(hash_) if prehashed else hash_
+        if key_kind == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
+            pad: padding.AsymmetricPadding = (
+                padding.PKCS1v15()
+                if pss_salt_length is None
+                else padding.PSS(padding.MGF1(hash_), pss_salt_length)
+            )
+            public_key.verify(signature, data, pad, algorithm)
+            return True
+        if key_kind == "ecdsa" and isinstance(public_key, ec.EllipticCurvePublicKey):
+            if ecdsa_raw:
+                size = (public_key.curve.key_size + 7) // 8
+                if len(signature) != 2 * size:
+                    return False
+                signature = encode_dss_signature(
+                    int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+                )
+            public_key.verify(signature, data, ec.ECDSA(algorithm))
+            return True
+    except (InvalidSignature, UnsupportedAlgorithm, UnknownAlgorithm, ValueError):
+        return False
+    return False

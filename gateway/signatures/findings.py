@@ -1,0 +1,53 @@
+"""Collecting findings in the order of EN 319 102-1's building blocks.
+
+Each format's validator adds findings as it discovers them, tagged with the building block that
+produced them; :meth:`Findings.ordered` sorts them (stably) into the order the standard runs the
+blocks -- format checking, identification of the signing certificate, X.509 validation,
+cryptographic verification, signature acceptance -- so that the first INDETERMINATE finding is
+the one EN 319 102-1 would return, whatever order the code found them in.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from gateway.signatures.report import Finding, SubIndication
+
+
+class Step(IntEnum):
+    FORMAT = 0
+    IDENTIFICATION = 1
+    CHAIN = 2
+    CRYPTO = 3
+    ACCEPTANCE = 4
+
+
+class Findings:
+    """A mutable collector; build a report from :meth:`ordered`."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Step, Finding]] = []
+        self.warnings: list[str] = []
+
+    def add(self, step: Step, sub_indication: SubIndication, message: str) -> None:
+        self._items.append((step, Finding(sub_indication, message)))
+
+    def extend(self, step: Step, findings: tuple[Finding, ...] | list[Finding]) -> None:
+        self._items.extend((step, finding) for finding in findings)
+
+    def has(self, sub_indication: SubIndication) -> bool:
+        return any(finding.sub_indication is sub_indication for _, finding in self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def ordered(self) -> tuple[Finding, ...]:
+        return tuple(finding for _, finding in sorted(self._items, key=lambda item: item[0]))
+
+
+class FormatError(Exception):
+    """The input cannot be processed further: TOTAL_FAILED/FORMAT_FAILURE with this message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
