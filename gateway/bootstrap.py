@@ -33,10 +33,12 @@ from gateway.services.representation import RepresentationService
 from gateway.services.sweeping import SweepService
 from gateway.store.engine import create_engine_for, session_factory
 from gateway.store.migrate import upgrade
-from gateway.soap.application import GatewayWsgiApplication, ResponseSigner, build_application
+from gateway.services.validation import SignatureValidation
+from gateway.signatures import SignaturePolicy
+from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
+from gateway.soap.contract import PORTS, port_application
 from gateway.soap.context import SoapDependencies
 from gateway.soap.metrics import GatewayMetrics
-from gateway.soap.notification_service import notification_service
 from gateway.soap.wsgi import GatewayFront
 from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.unit_of_work import SqlUnitOfWork
@@ -99,10 +101,12 @@ class Container:
             queries=self.queries(), representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone,
         )
+        validation = SignatureValidation(signature_policy(policy, settings), trust, self.clock)
         services = {
-            "NotificationService": GatewayWsgiApplication(build_application(
-                [notification_service(deps)], name="NotificationService",
-                response_signer=signer, strict_wsi_status=settings.strict_wsi_fault_status)),
+            name: GatewayWsgiApplication(port_application(
+                port, notification=deps, validation=validation, response_signer=signer,
+                strict_wsi_status=settings.strict_wsi_fault_status))
+            for port, name in PORTS.items()
         }
         return GatewayFront(
             services=services, gate=gate, response_signer=signer,
@@ -140,6 +144,19 @@ class Container:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> SignaturePolicy:
+    """Signatures in documents are judged by the algorithms and key sizes that authenticate
+    requests (one policy, configured once); documents are bounded by the message size."""
+    return SignaturePolicy(
+        signature_algorithms=ws_policy.signature_algorithms,
+        digest_algorithms=ws_policy.digest_algorithms,
+        min_rsa_key_bits=ws_policy.min_rsa_key_bits,
+        check_revocation=ws_policy.check_revocation,
+        require_revocation_info=ws_policy.require_revocation_info,
+        max_document_bytes=settings.max_message_bytes,
+    )
 
 
 def build_calendar(settings: Settings) -> WorkingCalendar:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from gateway import logs
 from gateway.bootstrap import Container, build
 from gateway.config import Settings
 from gateway.domain.model import Issuer
@@ -28,16 +28,12 @@ from gateway.soap import contract
 from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
 from gateway.services.publishing import BatchRejected
 
-log = logging.getLogger("gateway.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose=args.verbose, json_lines=args.command == "serve" or args.json_logs)
     try:
         settings = Settings.from_env()
         if args.database:
@@ -56,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", metavar="URL",
                         help="SQLAlchemy URL (default: GATEWAY_DATABASE_URL, else SQLite in var/)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--json-logs", action="store_true",
+                        help="log JSON lines (always on for serve)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = commands.add_parser("db", help="database schema management")

@@ -17,7 +17,9 @@ from typing import Any
 
 import xmlsec
 from lxml import etree
-from zeep.wsse.signature import BinarySignature, _verify_envelope_with_key
+from zeep import ns
+from zeep.exceptions import SignatureVerificationFailed
+from zeep.wsse.signature import BinarySignature, _verify_envelope_with_key, detect_soap_env
 from zeep.wsse.utils import WSU, ensure_id, get_security_header
 
 
@@ -48,5 +50,27 @@ class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep i
     def verify(self, envelope: etree._Element) -> etree._Element:
         if self._server_key is None:
             return envelope  # the caller chose not to verify responses
+        _check_signed_parts(envelope)
         _verify_envelope_with_key(envelope, self._server_key)
         return envelope
+
+
+def _check_signed_parts(envelope: etree._Element) -> None:
+    """XSW defence zeep lacks: the Body and Timestamp read are the signed ones, Ids unique."""
+    soap_env = detect_soap_env(envelope)
+    header = envelope.find(f"{{{soap_env}}}Header")
+    body = envelope.find(f"{{{soap_env}}}Body")
+    security = header.find(f"{{{ns.WSSE}}}Security") if header is not None else None
+    signature = security.find(f"{{{ns.DS}}}Signature") if security is not None else None
+    timestamp = security.find(f"{{{ns.WSU}}}Timestamp") if security is not None else None
+    if body is None or signature is None or timestamp is None:
+        raise SignatureVerificationFailed()
+    uris = {r.get("URI") for r in signature.iterfind(f"{{{ns.DS}}}SignedInfo/{{{ns.DS}}}Reference")}
+    wsu_id = f"{{{ns.WSU}}}Id"
+    for part in (body, timestamp):
+        if not part.get(wsu_id) or f"#{part.get(wsu_id)}" not in uris:
+            raise SignatureVerificationFailed()
+    for uri in uris:
+        if not uri or not uri.startswith("#") or len(
+                envelope.xpath("//*[@wsu:Id=$i]", namespaces={"wsu": ns.WSU}, i=uri[1:])) != 1:
+            raise SignatureVerificationFailed()

@@ -94,11 +94,12 @@ def _as_gateway_fault(error: Any, correlation_id: str) -> Fault:
 
 def build_application(
     services: Sequence[type[ServiceBase]], *, name: str,
+    tns: str = namespaces.NOTIFICATION_SERVICE,
     response_signer: ResponseSigner | None = None, strict_wsi_status: bool = False,
 ) -> GatewayApplication:
     return GatewayApplication(
         list(services),
-        tns=namespaces.NOTIFICATION_SERVICE,
+        tns=tns,
         name=name,
         in_protocol=GatedSoap11(validator="soft"),
         out_protocol=GatedSoap11(response_signer=response_signer,

@@ -19,22 +19,49 @@ from spyne.interface.wsdl import Wsdl11
 from gateway import namespaces
 from gateway.domain.clock import SystemClock
 
-from .application import GatewayWsgiApplication, build_application
+from gateway.services.validation import SignatureValidation
+
+from .application import (
+    GatewayApplication,
+    GatewayWsgiApplication,
+    ResponseSigner,
+    build_application,
+)
 from .context import SoapDependencies
 from .notification_service import notification_service
+from .validation_service import validation_service
 
-PLACEHOLDER_ADDRESS = "https://gateway.example/NotificationService"
-PORTS = {"notification-service": "NotificationService"}
+PLACEHOLDER_ADDRESS = "https://gateway.example/{service}"
+PORTS = {"notification-service": "NotificationService", "validation-service": "ValidationService"}
+
+
+def port_application(port: str, *, notification: SoapDependencies | None = None,
+                     validation: SignatureValidation | None = None,
+                     response_signer: ResponseSigner | None = None,
+                     strict_wsi_status: bool = False) -> GatewayApplication:
+    """The Spyne application of one port. Without collaborators it describes the types only
+    (enough to render the contract)."""
+    if port == "notification-service":
+        deps = notification or SoapDependencies(
+            queries=None, representation=None, clock=SystemClock(),  # type: ignore[arg-type]
+            official_zone=ZoneInfo("Europe/Madrid"))
+        service, tns = notification_service(deps), namespaces.NOTIFICATION_SERVICE
+    elif port == "validation-service":
+        service = validation_service(validation)  # type: ignore[arg-type]
+        tns = namespaces.VALIDATION_SERVICE
+    else:
+        raise KeyError(port)
+    return build_application([service], name=PORTS[port], tns=tns,
+                             response_signer=response_signer,
+                             strict_wsi_status=strict_wsi_status)
 
 
 @lru_cache(maxsize=32)
-def render_wsdl(port: str, address: str = PLACEHOLDER_ADDRESS) -> bytes:
+def render_wsdl(port: str, address: str | None = None) -> bytes:
     """The WSDL of ``port`` exactly as the server publishes it at ``address``."""
-    # The contract does not depend on the services' collaborators: describe the types only.
-    deps = SoapDependencies(queries=None, representation=None, clock=SystemClock(),  # type: ignore[arg-type]
-                            official_zone=ZoneInfo("Europe/Madrid"))
-    service = notification_service(deps)
-    application = build_application([service], name=PORTS[port])
+    address = address or PLACEHOLDER_ADDRESS.format(service=PORTS[port])
+    application = port_application(port)
+    service = application.services[0]
     GatewayWsgiApplication(application)  # binds the application to SOAP over HTTP
     wsdl = Wsdl11(application.interface)
     wsdl.build_interface_document(address)
@@ -74,13 +101,13 @@ def _canonical_order(document: etree._Element) -> None:
             document.insert(first + offset, message)
 
 
-def schemas(wsdl: bytes) -> dict[str, bytes]:
+def schemas(wsdl: bytes, stem: str) -> dict[str, bytes]:
     """The xs:schema elements of a WSDL as standalone documents, keyed by file name."""
     document = etree.fromstring(wsdl)
     found = {}
     for index, schema in enumerate(document.iterfind(f".//{{{namespaces.XSD}}}schema")):
         standalone = etree.fromstring(etree.tostring(schema))
-        name = "notification-service.xsd" if index == 0 else f"notification-service-{index}.xsd"
+        name = f"{stem}.xsd" if index == 0 else f"{stem}-{index}.xsd"
         found[name] = etree.tostring(standalone, pretty_print=True, xml_declaration=True,
                                      encoding="UTF-8")
     return found
@@ -91,7 +118,7 @@ def expected_files() -> dict[Path, bytes]:
     for port in PORTS:
         wsdl = render_wsdl(port)
         files[Path("wsdl") / f"{port}.wsdl"] = wsdl
-        for name, schema in schemas(wsdl).items():
+        for name, schema in schemas(wsdl, port).items():
             files[Path("xsd") / name] = schema
     return files
 

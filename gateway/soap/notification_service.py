@@ -41,7 +41,8 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
 
         @rpc(t.RoleType, t.Identifier, t.Ccc, t.IssuerType, t.KindType, t.StatusType,
              t.Timestamp, t.Timestamp, Unicode(max_len=200),
-             Integer(ge=1, le=t.MAX_PAGE_SIZE, doc="1..1000; default 100"),
+             t.ServiceEnforcedInteger(ge=1, le=t.MAX_PAGE_SIZE,
+                                      doc="1..1000; default 100 (fault PAGE_SIZE_EXCEEDED)"),
              _in_variable_names={"principal_id": "principal", "made_from": "from",
                                  "made_to": "to", "page_size": "pageSize"},
              _returns=t.ListNotificationsResult)
@@ -52,17 +53,17 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                               page_size: int | None) -> t.ListNotificationsResult:
             """Metadata of the items the caller may see, oldest first, in keyset pages."""
             listing_filter = ListingFilter(
-                role=Role(role) if role else None,
+                role=_code(role, Role),
                 principal=_tax_id(principal_id, "principal"),
                 ccc=_ccc(ccc),
-                issuer=Issuer(issuer) if issuer else None,
-                kind=ItemKind(kind) if kind else None,
-                status=Status(status) if status else None,
+                issuer=_code(issuer, Issuer),
+                kind=_code(kind, ItemKind),
+                status=_code(status, Status),
                 made_available_from=_aware(made_from, "from"),
                 made_available_to=_aware(made_to, "to"),
             )
             page = queries.list(principal_of(ctx), listing_filter, cursor or None,
-                                page_size or 100)
+                                100 if page_size is None else page_size)
             return t.ListNotificationsResult(
                 item=[notification_info(item) for item in page.items],
                 nextCursor=page.next_cursor,
@@ -120,7 +121,7 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                     country=address.country or "ES",
                 )
             channel = representation.set_postal_channel(
-                principal_of(ctx), recipient, PostalMode(mode), postal_address)
+                principal_of(ctx), recipient, PostalMode(str(mode)), postal_address)
             return postal_info(channel)
 
         @rpc(t.Ccc.customize(min_occurs=1, nillable=False),
@@ -181,6 +182,12 @@ def postal_info(channel: PostalChannel) -> t.PostalChannelInfo:
                             country=a.country)
     return t.PostalChannelInfo(recipient=channel.recipient, mode=channel.mode.value,
                                address=address, updatedAt=channel.updated_at)
+
+
+def _code(value: Any, enum: Any) -> Any:
+    """Spyne hands Enum inputs over as its own EnumValue objects, not strings: the first member
+    is falsy and none equals its text. Convert by name at the seam."""
+    return None if value is None else enum(str(value))
 
 
 def _id(value: int | None) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import GatewayError, InvalidRequest, LimitExceeded, NotFound
-from gateway.wssec.gate import VerifiedRequest, WsSecurityGate
+from gateway.wssec.gate import WsSecurityGate
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
@@ -93,9 +93,14 @@ class GatewayFront:
         try:
             envelope = parse_xml(self._read_body(environ), max_bytes=self.max_message_bytes,
                                  max_depth=self.gate.policy.max_depth)
-            verified = self.gate.verify(envelope)
-            operation = _operation(verified)
-            _check_soap_action(environ.get("HTTP_SOAPACTION"), operation)
+            operations: list[str] = []
+
+            def admit(body: etree._Element) -> None:
+                operations.append(_operation(body))
+                _check_soap_action(environ.get("HTTP_SOAPACTION"), operations[0])
+
+            verified = self.gate.verify(envelope, admit)
+            operation = operations[0]
         except GatewayError as error:
             status = 413 if error.code == "MESSAGE_TOO_LARGE" else None
             self.metrics.observe(service_name, "-", "refused", time.perf_counter() - started)
@@ -162,11 +167,11 @@ class GatewayFront:
         return [body]
 
 
-def _operation(verified: VerifiedRequest) -> str:
+def _operation(body: etree._Element) -> str:
     """The operation named by the signed Body: exactly one element, nothing else."""
-    children = [c for c in verified.body if isinstance(c.tag, str)]
-    others = [c for c in verified.body if not isinstance(c.tag, str)]
-    text = (verified.body.text or "").strip() or any((c.tail or "").strip() for c in verified.body)
+    children = [c for c in body if isinstance(c.tag, str)]
+    others = [c for c in body if not isinstance(c.tag, str)]
+    text = (body.text or "").strip() or any((c.tail or "").strip() for c in body)
     if len(children) != 1 or others or text:
         raise InvalidRequest("the SOAP Body must contain exactly one operation element",
                              code="INVALID_BODY")

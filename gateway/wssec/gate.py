@@ -36,6 +36,7 @@ message that names no internal detail.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 
@@ -173,8 +174,17 @@ class WsSecurityGate:
         )
         return self.verify(envelope)
 
-    def verify(self, envelope: etree._Element) -> VerifiedRequest:
-        """Verify an already parsed envelope; return what was verified or raise a GatewayError."""
+    def verify(
+        self,
+        envelope: etree._Element,
+        admit: Callable[[etree._Element], None] | None = None,
+    ) -> VerifiedRequest:
+        """Verify an already parsed envelope; return what was verified or raise a GatewayError.
+
+        ``admit`` (the transport's own checks of the signed Body, e.g. SOAPAction) runs once the
+        signature is verified and before the nonce is recorded: a request it refuses leaves no
+        trace but the audit event (DESIGN.md §5 step 7).
+        """
         policy = self.policy
         now = self.clock.now()
         soap_version, header, body = _envelope_parts(envelope, policy)
@@ -226,6 +236,8 @@ class WsSecurityGate:
         assert verdict.principal is not None
 
         verified = verify_signature(parsed, verdict.public_key, policy)
+        if admit is not None:
+            admit(body)
 
         if not self.nonce_store.remember(
             replay_digest(verified.signature_value, nonce_created), remember_until, now

@@ -53,3 +53,22 @@ PY
     fi
   fi
 }
+
+ensure_test_peers() {
+  # Independent peers the signature tests compare against: Debian's xmlsec1 CLI and openssl.
+  # Installed here (never by hand) so a fresh machine runs the same suite as CI.
+  local missing=""
+  for tool in xmlsec1 openssl; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+  done
+  [ -z "$missing" ] && return 0
+  if command -v apt-get >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing test peers:$missing" >&2
+    $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
+  else
+    echo "error: the tests need$missing (Debian packages xmlsec1, openssl)" >&2
+    return 1
+  fi
+}

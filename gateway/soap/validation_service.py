@@ -1,0 +1,164 @@
+"""Port ``ValidationService`` (DESIGN.md §4): ETSI-style validation reports over SOAP.
+
+The report is typed (indications and sub-indications are enumerations) and also carries the
+ETSI TS 119 102-2 XML report, base64-encoded, for tools that read that format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import Boolean, ByteArray, ComplexModel, DateTime, ServiceBase, Unicode, rpc
+from spyne import Enum as SpyneEnum
+
+from gateway import namespaces
+from gateway.signatures import (
+    CertificateInfo,
+    Indication,
+    SignatureFormat,
+    SignatureReport,
+    SubIndication,
+    ValidationReport,
+)
+from gateway.services.validation import SignatureValidation
+
+from .context import principal_of
+
+NS = namespaces.VALIDATION_SERVICE
+
+
+def _enum(enum: type, name: str) -> Any:
+    return SpyneEnum(*[m.value for m in enum], type_name=name).customize(__namespace__=NS)
+
+
+IndicationType = _enum(Indication, "Indication")
+SubIndicationType = _enum(SubIndication, "SubIndication")
+FormatType = _enum(SignatureFormat, "SignatureFormat")
+Timestamp = DateTime(timezone=True)
+
+
+class CertificateSummary(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("subject", Unicode(min_occurs=1, nillable=False)),
+        ("issuer", Unicode(min_occurs=1, nillable=False)),
+        ("serialNumber", Unicode(min_occurs=1, nillable=False)),
+        ("notBefore", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("notAfter", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("principal", Unicode(doc="NIF/CIF the certificate maps to, when it maps")),
+    ]
+
+
+class SignedObject(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("kind", Unicode(min_occurs=1, nillable=False)),
+        ("identifier", Unicode(min_occurs=1, nillable=False)),
+        ("digestAlgorithm", Unicode(min_occurs=1, nillable=False)),
+        ("coversWholeDocument", Boolean(min_occurs=1, nillable=False)),
+    ]
+
+
+class Problem(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("subIndication", SubIndicationType.customize(min_occurs=1, nillable=False)),
+        ("message", Unicode(min_occurs=1, nillable=False)),
+    ]
+
+
+class SignatureResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("identifier", Unicode(min_occurs=1, nillable=False)),
+        ("format", FormatType),
+        ("level", Unicode),
+        ("indication", IndicationType.customize(min_occurs=1, nillable=False)),
+        ("subIndication", SubIndicationType),
+        ("signer", CertificateSummary),
+        ("claimedSigningTime", Timestamp),
+        ("proofOfExistence", Timestamp),
+        ("signedObject", SignedObject.customize(max_occurs="unbounded")),
+        ("problem", Problem.customize(max_occurs="unbounded")),
+    ]
+
+
+class ValidationResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("validationTime", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("format", FormatType),
+        ("indication", IndicationType.customize(min_occurs=1, nillable=False)),
+        ("subIndication", SubIndicationType),
+        ("signature", SignatureResult.customize(max_occurs="unbounded")),
+        ("etsiReport", ByteArray(doc="ETSI TS 119 102-2 validation report (XML)")),
+    ]
+
+
+def validation_service(validation: SignatureValidation) -> type[ServiceBase]:
+    class ValidationService(ServiceBase):  # type: ignore[misc]  # Spyne is untyped
+        """Validates XAdES, CAdES and PAdES signatures (ETSI EN 319 102-1 indications).
+
+        Same WS-Security requirements as NotificationService. Documents and detached content
+        are limited to the message size (10 MiB; fault MESSAGE_TOO_LARGE / DOCUMENT_TOO_LARGE).
+        """
+
+        __service_name__ = "ValidationService"
+
+        @rpc(ByteArray(min_occurs=1, nillable=False), ByteArray, FormatType,
+             _in_variable_names={"detached_content": "detachedContent",
+                                 "signature_format": "format"},
+             _returns=ValidationResult)
+        def ValidateSignature(ctx: Any, document: list[bytes], detached_content: list[bytes] | None,
+                              signature_format: str | None) -> ValidationResult:
+            """Validate every signature in the document; never a fault for a bad signature."""
+            principal_of(ctx)  # the gate authenticated the caller; any trusted caller may validate
+            report = validation.validate(
+                b"".join(document or []),
+                b"".join(detached_content) if detached_content else None,
+                SignatureFormat(signature_format) if signature_format else None,
+            )
+            return validation_result(report)
+
+    return ValidationService
+
+
+def validation_result(report: ValidationReport) -> ValidationResult:
+    return ValidationResult(
+        validationTime=report.validation_time,
+        format=report.format.value if report.format else None,
+        indication=report.indication.value,
+        subIndication=report.sub_indication.value if report.sub_indication else None,
+        signature=[_signature(report, s) for s in report.signatures],
+        etsiReport=[report.to_etsi_xml()],
+    )
+
+
+def _signature(report: ValidationReport, signature: SignatureReport) -> SignatureResult:
+    return SignatureResult(
+        identifier=signature.identifier,
+        format=signature.format.value if signature.format else None,
+        level=signature.level,
+        indication=signature.indication.value,
+        subIndication=signature.sub_indication.value if signature.sub_indication else None,
+        signer=_certificate(signature.signer),
+        claimedSigningTime=signature.claimed_signing_time,
+        proofOfExistence=signature.proof_of_existence,
+        signedObject=[SignedObject(kind=o.kind.value, identifier=o.identifier,
+                                   digestAlgorithm=o.digest_algorithm,
+                                   coversWholeDocument=o.covers_whole_document)
+                      for o in signature.signed_data_objects],
+        problem=[Problem(subIndication=f.sub_indication.value, message=f.message)
+                 for f in signature.findings],
+    )
+
+
+def _certificate(info: CertificateInfo | None) -> CertificateSummary | None:
+    if info is None:
+        return None
+    return CertificateSummary(
+        subject=info.subject, issuer=info.issuer, serialNumber=str(info.serial_number),
+        notBefore=info.not_before, notAfter=info.not_after,
+        principal=info.principal.identifier if info.principal else None,
+    )
+
