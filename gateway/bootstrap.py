@@ -82,26 +82,36 @@ class Container:
     def representation(self) -> RepresentationService:
         return RepresentationService(self.uow_factory, self.clock)
 
-    def wsgi_app(self) -> GatewayFront:
-        """The complete WSGI application: gate, Spyne services, faults, health, metrics."""
-        settings = self.settings
-        trust_dir = settings.effective_trust_dir
+    def trust_store(self) -> TrustStore:
+        trust_dir = self.settings.effective_trust_dir
         if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
             raise InvalidRequest(
                 f"no trusted CA certificates in {trust_dir}: run 'gateway pki demo' for a demo "
                 "PKI or set GATEWAY_TRUST_DIR", code="NO_TRUST_ANCHORS")
-        trust = TrustStore.from_directory(trust_dir, settings.effective_crl_dir)
-        policy = WsSecurityPolicy(
+        return TrustStore.from_directory(trust_dir, self.settings.effective_crl_dir)
+
+    def ws_policy(self) -> WsSecurityPolicy:
+        settings = self.settings
+        return WsSecurityPolicy(
             timestamp_ttl=settings.timestamp_ttl, future_skew=settings.future_skew,
             max_message_bytes=settings.max_message_bytes,
         )
-        gate = WsSecurityGate(policy, trust, SqlNonceStore(self.sessions), self.clock)
+
+    def signature_validation(self, trust: TrustStore | None = None) -> SignatureValidation:
+        return SignatureValidation(signature_policy(self.ws_policy(), self.settings),
+                                   trust or self.trust_store(), self.clock)
+
+    def wsgi_app(self) -> GatewayFront:
+        """The complete WSGI application: gate, Spyne services, faults, health, metrics."""
+        settings = self.settings
+        trust = self.trust_store()
+        gate = WsSecurityGate(self.ws_policy(), trust, SqlNonceStore(self.sessions), self.clock)
         signer = self._response_signer()
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone,
         )
-        validation = SignatureValidation(signature_policy(policy, settings), trust, self.clock)
+        validation = self.signature_validation(trust)
         services = {
             name: GatewayWsgiApplication(port_application(
                 port, notification=deps, validation=validation, response_signer=signer,
@@ -149,14 +159,7 @@ class Container:
 def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> SignaturePolicy:
     """Signatures in documents are judged by the algorithms and key sizes that authenticate
     requests (one policy, configured once); documents are bounded by the message size."""
-    return SignaturePolicy(
-        signature_algorithms=ws_policy.signature_algorithms,
-        digest_algorithms=ws_policy.digest_algorithms,
-        min_rsa_key_bits=ws_policy.min_rsa_key_bits,
-        check_revocation=ws_policy.check_revocation,
-        require_revocation_info=ws_policy.require_revocation_info,
-        max_document_bytes=settings.max_message_bytes,
-    )
+    return SignaturePolicy.from_ws_security(ws_policy, max_document_bytes=settings.max_message_bytes)
 
 
 def build_calendar(settings: Settings) -> WorkingCalendar:

@@ -27,6 +27,7 @@ from gateway.serving import serve
 from gateway.soap import contract
 from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
 from gateway.services.publishing import BatchRejected
+from gateway.signatures import SignatureFormat
 
 
 
@@ -89,6 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", help="host:port (default GATEWAY_BIND or 127.0.0.1:8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default GATEWAY_WORKERS or 2)")
     serve.set_defaults(handler=_serve)
+
+    validate = commands.add_parser(
+        "validate", help="validate the XAdES, CAdES or PAdES signatures of a file (ETSI report)",
+        description="Exit code 0 when every signature is TOTAL_PASSED, 3 otherwise. Uses the "
+                    "gateway's trust store, CRLs and algorithm policy.")
+    validate.add_argument("file", type=Path, help="signed document or signature")
+    validate.add_argument("--detached", type=Path, help="the signed content of a detached signature")
+    validate.add_argument("--format", choices=("json", "etsi-xml"), default="json",
+                          help="report format (default json)")
+    validate.add_argument("--signature-format", choices=[f.value for f in SignatureFormat],
+                          help="skip detection of the signature format")
+    validate.set_defaults(handler=_validate)
 
     contract = commands.add_parser(
         "contract", help="check or rewrite the committed WSDL/XSD (wsdl/, xsd/) from the code")
@@ -215,6 +228,23 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -> DemoPki:
     directory = settings.effective_pki_dir
     return load_or_generate_demo_pki(directory, now=container.clock.now(), force=force)
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        document = args.file.read_bytes()
+        detached = args.detached.read_bytes() if args.detached else None
+    except OSError as exc:
+        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    container = build(settings)
+    signature_format = SignatureFormat(args.signature_format) if args.signature_format else None
+    report = container.signature_validation().validate(document, detached, signature_format)
+    if args.format == "etsi-xml":
+        sys.stdout.buffer.write(report.to_etsi_xml())
+    else:
+        print(report.to_json(indent=2))
+    return 0 if report.passed else 3
 
 
 def _contract(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,6 +44,9 @@ EC: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 XADES: Final = "http://uri.etsi.org/01903/v1.3.2#"
 XADES141: Final = "http://uri.etsi.org/01903/v1.4.1#"
 
+# ETSI TS 119 102-2 signature validation report.
+ETSI_VALIDATION_REPORT: Final = "http://uri.etsi.org/19102/v1.2.1#"
+
 # XOP/MTOM.
 XOP: Final = "http://www.w3.org/2004/08/xop/include"
 

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
@@ -56,15 +57,47 @@ class ChainAssessment:
 
 
 def _crls_for(trust: TrustStore, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
-    """The authenticated CRLs the trust store holds for ``issuer``.
+    """The authenticated CRLs the trust store holds for ``issuer``."""
+    return trust.crls_for(issuer)
 
-    Seam: ``TrustStore`` verifies and indexes its CRLs but has no public accessor yet; this is the
-    one place that reads its private index (asked of the lead: ``TrustStore.crls_for(issuer)``).
+
+def _trust_certificates(trust: TrustStore) -> list[x509.Certificate]:
+    """Anchors and intermediates of the trust store."""
+    return list(trust.certificates)
+
+
+def _issued_by_trust(
+    trust: TrustStore, certificate: x509.Certificate
+) -> tuple[x509.Certificate, ...] | None:
+    """The path by names and signatures only, ignoring validity periods, or None.
+
+    Used for the report of a certificate that is out of its validity at every instant a full path
+    could be validated (the demo PKI's ``expired`` client predates its CA): distinguishes
+    OUT_OF_BOUNDS_NO_POE (a trusted CA issued it) from NO_CERTIFICATE_CHAIN_FOUND.
     """
-    index = getattr(trust, "_crls", None)
-    if not isinstance(index, dict):
-        return []
-    return [entry.crl for entry in index.get(issuer.subject, ()) if entry.issuer == issuer]
+    pool = _trust_certificates(trust)
+    anchors = trust.anchors
+    path = [certificate]
+    current = certificate
+    for _ in range(8):
+        if any(current == anchor for anchor in anchors):
+            return tuple(path)
+        issuer = next(
+            (ca for ca in pool if ca.subject == current.issuer and _signed_by(current, ca)), None
+        )
+        if issuer is None or issuer in path:
+            return None
+        path.append(issuer)
+        current = issuer
+    return None
+
+
+def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,16 +192,20 @@ def assess_certificate(
     chain, refusal = _path(trust, certificate, control)
     if refusal == "CERTIFICATE_EXPIRED":
         # Report the path as it stood just before expiry; an untrusted path outranks expiry.
-        chain, other = _path(trust, certificate, not_after - timedelta(seconds=1))
+        chain, _ = _path(trust, certificate, not_after - timedelta(seconds=1))
         if chain is None:
-            refusal = other
+            chain = _issued_by_trust(trust, certificate)
+        if chain is None:
+            refusal = "CERTIFICATE_UNTRUSTED"
         elif (
             poe is not None
             and claimed_signing_time is not None
             and claimed_signing_time >= not_after
         ):
             findings.append(
-                Finding(SubIndication.EXPIRED, "The signature was made after the certificate expired")
+                Finding(
+                    SubIndication.EXPIRED, "The signature was made after the certificate expired"
+                )
             )
         else:
             findings.append(
@@ -179,9 +216,11 @@ def assess_certificate(
                 )
             )
     elif refusal == "CERTIFICATE_NOT_YET_VALID":
-        chain, other = _path(trust, certificate, not_before)
+        chain, _ = _path(trust, certificate, not_before)
         if chain is None:
-            refusal = other
+            chain = _issued_by_trust(trust, certificate)
+        if chain is None:
+            refusal = "CERTIFICATE_UNTRUSTED"
         elif poe is not None:
             findings.append(
                 Finding(
@@ -225,10 +264,14 @@ def assess_certificate(
             if status.revoked_at is None:
                 continue
             revoked_at = status.revoked_at
-            revocation_time = revoked_at if revocation_time is None else min(revocation_time, revoked_at)
+            revocation_time = (
+                revoked_at if revocation_time is None else min(revocation_time, revoked_at)
+            )
             is_leaf = subject is chain[0]
             if poe is not None and poe < revoked_at:
-                warnings.append("A certificate of the path was revoked after the proven signing time")
+                warnings.append(
+                    "A certificate of the path was revoked after the proven signing time"
+                )
             elif (
                 poe is not None
                 and claimed_signing_time is not None

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import cms
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import cms, core
 from cryptography import x509
 
 from gateway.signatures import crypto
@@ -72,33 +71,54 @@ def load_signed_data(data: bytes) -> Any:
     return signed_data
 
 
-def embedded_certificates(signed_data: Any) -> list[tuple[Any, x509.Certificate]]:
-    """The X.509 certificates of a SignedData, as (asn1crypto, cryptography) pairs."""
-    pairs: list[tuple[Any, x509.Certificate]] = []
-    for choice in signed_data["certificates"] or ():
+def present(value: Any) -> bool:
+    """Whether an OPTIONAL asn1crypto field is there (without parsing it, unlike ``.native``)."""
+    return not isinstance(value, core.Void)
+
+
+@dataclass(frozen=True, slots=True)
+class _Embedded:
+    asn1: Any
+    certificate: x509.Certificate
+    der: bytes
+    """As received: taken before asn1crypto parses (and may re-encode) anything inside."""
+
+
+def embedded_certificates(signed_data: Any) -> list[_Embedded]:
+    """The X.509 certificates of a SignedData."""
+    found: list[_Embedded] = []
+    certificates = signed_data["certificates"]
+    if not present(certificates):
+        return found
+    for choice in certificates:
         if choice.name != "certificate":
             continue
         asn1_cert = choice.chosen
-        try:
-            pairs.append((asn1_cert, x509.load_der_x509_certificate(asn1_cert.dump())))
-        except ValueError:
-            continue  # an unparsable extra certificate cannot be the signer's anyway
-    return pairs
+        der = asn1_cert.dump()
+        certificate = crypto.load_certificate(der)
+        if certificate is not None:  # an unparsable certificate cannot be the signer's anyway
+            found.append(_Embedded(asn1_cert, certificate, der))
+    return found
 
 
-def _find_signer(signer_info: Any, pairs: list[tuple[Any, x509.Certificate]]) -> int | None:
+def _same_name(first: Any, second: Any) -> bool:
+    # Identical encodings first; RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not.
+    return bool(first.dump() == second.dump() or first == second)
+
+
+def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:
     sid = signer_info["sid"]
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
-        for position, (asn1_cert, _) in enumerate(pairs):
-            if asn1_cert.serial_number == serial and asn1_cert.issuer == issuer:
-                return position
+        for item in embedded:
+            if item.certificate.serial_number == serial and _same_name(item.asn1.issuer, issuer):
+                return item
     elif sid.name == "subject_key_identifier":
         key_id = sid.chosen.native
-        for position, (asn1_cert, _) in enumerate(pairs):
-            if asn1_cert.key_identifier == key_id:
-                return position
+        for item in embedded:
+            if item.asn1.key_identifier == key_id:
+                return item
     return None
 
 
@@ -169,7 +189,8 @@ def _check_ess_reference(
         issuer_serial = first["issuer_serial"]
         if matches and issuer_serial.native is not None:
             matches = issuer_serial["serial_number"].native == asn1_cert.serial_number and any(
-                general_name.name == "directory_name" and general_name.chosen == asn1_cert.issuer
+                general_name.name == "directory_name"
+                and _same_name(general_name.chosen, asn1_cert.issuer)
                 for general_name in issuer_serial["issuer"]
             )
         if not matches:
@@ -210,13 +231,17 @@ def _verify_signer(
     policy: SignaturePolicy,
     findings: Findings,
 ) -> CmsSigner:
-    pairs = embedded_certificates(signed_data)
-    certificates = tuple(certificate for _, certificate in pairs)
+    # The signed attributes' bytes as received, before any parsing: asn1crypto normalises some
+    # values it parses (algorithm parameters) and would then re-encode on dump().
+    signed_attrs = signer_info["signed_attrs"]
+    has_signed_attrs = present(signed_attrs)
+    received_attrs: bytes = signed_attrs.dump() if has_signed_attrs else b""
+    embedded = embedded_certificates(signed_data)
+    certificates = tuple(item.certificate for item in embedded)
     digest_name = signer_info["digest_algorithm"]["algorithm"].native
     signature_value = signer_info["signature"].native
-    signed_attrs = signer_info["signed_attrs"]
-    has_signed_attrs = signed_attrs.native is not None and len(signed_attrs) > 0
     signing_time: datetime | None = None
+    message_digest: Any | None = None
     if has_signed_attrs:
         time_value = _single_attribute(signed_attrs, "signing_time")
         if time_value is not None:
@@ -227,8 +252,8 @@ def _verify_signer(
             raise FormatError("Signed attributes must include content-type and message-digest")
         if content_type.native != signed_data["encap_content_info"]["content_type"].native:
             raise FormatError("The content-type attribute does not match the encapsulated content")
-    position = _find_signer(signer_info, pairs)
-    if position is None:
+    signer = _find_signer(signer_info, embedded)
+    if signer is None:
         findings.add(
             Step.IDENTIFICATION,
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
@@ -237,7 +262,7 @@ def _verify_signer(
         return CmsSigner(
             None, certificates, digest_name, "", signature_value, None, signing_time, False
         )
-    asn1_cert, certificate = pairs[position]
+    certificate = signer.certificate
     key_kind, hash_name, salt = _signature_mechanism(signer_info, digest_name)
     mechanism = f"{key_kind}-{'pss-' if salt is not None else ''}{hash_name}"
     try:
@@ -249,19 +274,34 @@ def _verify_signer(
             "The signature uses an unknown digest algorithm",
         )
         return CmsSigner(
-            certificate, certificates, digest_name, mechanism, signature_value, None,
-            signing_time, False,
+            certificate,
+            certificates,
+            digest_name,
+            mechanism,
+            signature_value,
+            None,
+            signing_time,
+            False,
         )
     if has_signed_attrs:
-        signed_octets = b"\x31" + signed_attrs.dump()[1:]  # RFC 5652 §5.4: DER SET OF, not [0]
+        signed_octets = b"\x31" + received_attrs[1:]  # RFC 5652 §5.4: DER SET OF, not [0]
         valid = crypto.verify(
-            certificate.public_key(), signature_value, signed_octets,
-            key_kind=key_kind, hash_name=hash_name, pss_salt_length=salt,
+            certificate.public_key(),
+            signature_value,
+            signed_octets,
+            key_kind=key_kind,
+            hash_name=hash_name,
+            pss_salt_length=salt,
         )
     elif computed is not None:
         valid = hash_name == digest_name and crypto.verify(
-            certificate.public_key(), signature_value, computed,
-            key_kind=key_kind, hash_name=hash_name, pss_salt_length=salt, prehashed=True,
+            certificate.public_key(),
+            signature_value,
+            computed,
+            key_kind=key_kind,
+            hash_name=hash_name,
+            pss_salt_length=salt,
+            prehashed=True,
         )
     else:
         valid = True  # nothing to verify against: SIGNED_DATA_NOT_FOUND below says why
@@ -275,19 +315,17 @@ def _verify_signer(
             SubIndication.SIGNED_DATA_NOT_FOUND,
             "The signed content is not in the signature and was not supplied",
         )
-    elif has_signed_attrs and not hmac.compare_digest(
-        computed, _single_attribute(signed_attrs, "message_digest").native
-    ):
+    elif message_digest is not None and not hmac.compare_digest(computed, message_digest.native):
         findings.add(
             Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed content has been modified"
         )
     reference = False
     if has_signed_attrs:
-        reference = _check_ess_reference(
-            signed_attrs, asn1_cert, asn1_cert.dump(), policy, findings
-        )
-    if not reference and policy.require_signing_certificate_reference and not findings.has(
-        SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+        reference = _check_ess_reference(signed_attrs, signer.asn1, signer.der, policy, findings)
+    if (
+        not reference
+        and policy.require_signing_certificate_reference
+        and not findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
     ):
         findings.add(
             Step.IDENTIFICATION,
@@ -301,6 +339,12 @@ def _verify_signer(
             f"The algorithm {mechanism} (digest {digest_name}) is not accepted",
         )
     return CmsSigner(
-        certificate, certificates, digest_name, mechanism, signature_value, computed,
-        signing_time, reference,
+        certificate,
+        certificates,
+        digest_name,
+        mechanism,
+        signature_value,
+        computed,
+        signing_time,
+        reference,
     )

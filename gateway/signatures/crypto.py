@@ -12,6 +12,7 @@ XMLDSig URIs: RFC 6931 §2.1-2.3 and XMLDSig 1.1 §6; ECDSA values in XML are ``
 
 from __future__ import annotations
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -56,6 +57,29 @@ XML_SIGNATURES: dict[str, tuple[str, str]] = {
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("ecdsa", "sha512"),
 }
 """``ds:SignatureMethod/@Algorithm`` -> (key type, hash name)."""
+
+
+def load_certificate(der: bytes) -> x509.Certificate | None:
+    """A DER certificate whose fields all parse, or None.
+
+    ``cryptography`` parses certificates lazily: a corrupt subject or extension would otherwise
+    surface later, wherever the field is first read. Reading them here keeps that at the seam.
+    """
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        _ = (certificate.subject, certificate.issuer, certificate.serial_number)
+        _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+        _ = list(certificate.extensions)
+        certificate.public_key()
+    except (
+        ValueError,
+        TypeError,
+        UnsupportedAlgorithm,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+    ):
+        return None
+    return certificate
 
 
 class UnknownAlgorithm(ValueError):

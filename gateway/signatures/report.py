@@ -233,7 +233,8 @@ class SignatureReport:
     """The validation of one signature."""
 
     identifier: str
-    format: SignatureFormat
+    format: SignatureFormat | None
+    """None when the document's format could not be recognised at all."""
     findings: tuple[Finding, ...]
     signer: CertificateInfo | None = None
     certificate_chain: tuple[CertificateInfo, ...] = ()
@@ -278,6 +279,8 @@ class SignatureReport:
     def level(self) -> str:
         """``XAdES-BASELINE-B`` / ``-T``; ``XML-NOT-ETSI`` (etc.) without a signed certificate
         reference."""
+        if self.format is None:
+            return "UNKNOWN"
         if not self.signing_certificate_reference:
             return _NOT_ETSI[self.format]
         timestamped = any(ts.passed for ts in self.timestamps)
@@ -345,7 +348,7 @@ class ValidationReport:
     def _signature_dict(self, signature: SignatureReport) -> dict[str, Any]:
         return {
             "id": signature.identifier,
-            "format": signature.format.value,
+            "format": _enum(signature.format),
             "level": signature.level,
             "indication": signature.indication.value,
             "sub_indication": _enum(signature.sub_indication),

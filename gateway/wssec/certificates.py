@@ -224,6 +224,15 @@ class TrustStore:
     def anchors(self) -> tuple[x509.Certificate, ...]:
         return tuple(self._anchors)
 
+    def crls_for(self, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
+        """The authenticated CRLs held for certificates issued by ``issuer``."""
+        return [entry.crl for entry in self._crls.get(issuer.subject, ()) if entry.issuer == issuer]
+
+    @property
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        """Trust anchors and the intermediates loaded with them."""
+        return (*self.anchors, *self._intermediates)
+
     def validate(
         self,
         certificate: x509.Certificate,

@@ -1,0 +1,73 @@
+"""Document signatures: XAdES, CAdES and PAdES validation and creation, ETSI-style reports.
+
+Validation follows ETSI EN 319 102-1 (basic validation, and validation with time when an
+RFC 3161 signature time-stamp or PAdES document time-stamp proves existence) with the WS-Security
+trust store, CRLs and algorithm allow-list (:class:`SignaturePolicy`). Entry point::
+
+    report = validate(document, detached_content=None, policy=policy, trust=trust_store, now=now)
+    report.indication, report.sub_indication          # derived from the per-signature findings
+    report.signatures[0].signed_data_objects          # what each signature really covers
+    report.to_json(); report.to_etsi_xml()            # TS 119 102-2 subset
+
+``validate`` never raises for bad input (FORMAT_FAILURE instead), except ``LimitExceeded``
+(``DOCUMENT_TOO_LARGE``) above ``policy.max_document_bytes``.
+
+Modules, one concept each: ``policy``, ``report`` (model), ``findings`` (building-block order),
+``detect`` (format sniffing), ``crypto`` (algorithm tables, raw verify), ``chain`` (path and
+revocation with proof of existence), ``cms`` (SignerInfo checks), ``timestamps`` (token
+validation), ``tsa`` (local TSA and its WSGI face), ``xmldsig`` (reference processing),
+``xades``, ``cades``, ``pades`` (per-format validation), ``assessment`` (shared final steps),
+``validation`` (the entry point), ``cms_signing`` and ``signing`` (creation), ``etsi_xml``.
+"""
+
+from gateway.signatures.policy import SignaturePolicy
+from gateway.signatures.report import (
+    CertificateInfo,
+    Finding,
+    Indication,
+    SignatureFormat,
+    SignatureReport,
+    SignedDataObject,
+    SignedObjectKind,
+    SubIndication,
+    TimestampKind,
+    TimestampReport,
+    ValidationReport,
+)
+from gateway.signatures.signing import (
+    add_document_timestamp,
+    sign_cades,
+    sign_pades,
+    sign_xades_enveloped,
+)
+from gateway.signatures.tsa import (
+    LocalTimeStampAuthority,
+    TimeStampAuthority,
+    TimestampRefused,
+    tsa_wsgi_app,
+)
+from gateway.signatures.validation import validate
+
+__all__ = [
+    "CertificateInfo",
+    "Finding",
+    "Indication",
+    "LocalTimeStampAuthority",
+    "SignatureFormat",
+    "SignaturePolicy",
+    "SignatureReport",
+    "SignedDataObject",
+    "SignedObjectKind",
+    "SubIndication",
+    "TimeStampAuthority",
+    "TimestampKind",
+    "TimestampRefused",
+    "TimestampReport",
+    "ValidationReport",
+    "add_document_timestamp",
+    "sign_cades",
+    "sign_pades",
+    "sign_xades_enveloped",
+    "tsa_wsgi_app",
+    "validate",
+]

@@ -1,0 +1,136 @@
+"""Validation of RFC 3161 time-stamp tokens (EN 319 102-1 §5.4 "time-stamp validation").
+
+A token is a CMS SignedData over a TSTInfo. It is valid for a signature when:
+
+* its message imprint equals the digest of the time-stamped data (the signature value for a
+  signature time-stamp, the canonicalised ``ds:SignatureValue`` for XAdES, the ``/ByteRange`` for
+  a PDF document time-stamp) -- otherwise HASH_FAILURE;
+* the imprint algorithm is allowed (CRYPTO_CONSTRAINTS_FAILURE);
+* its SignedData verifies, with an ESS signing-certificate(-v2) reference to the TSU's
+  certificate (RFC 3161 §2.4.2, RFC 5816) -- the shared CMS checks of ``cms.verify_signer``;
+* the TSU's certificate carries the timeStamping EKU, chains to the trust store and is not revoked
+  at validation time (``chain.assess_certificate``), and genTime lies inside its validity.
+
+Only a valid token is a proof of existence; an invalid one is reported with its findings and
+ignored for the signature's best signature time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from gateway.signatures import crypto
+from gateway.signatures.chain import Purpose, assess_certificate
+from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, verify_signer
+from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.policy import SignaturePolicy
+from gateway.signatures.report import CertificateInfo, SubIndication, TimestampKind, TimestampReport
+from gateway.wssec.certificates import TrustStore
+
+ImprintSource = Callable[[str], bytes]
+"""Digest of the time-stamped data under the named hash (``sha256``)."""
+
+
+def validate_timestamp(
+    token: bytes,
+    *,
+    kind: TimestampKind,
+    imprint_of: ImprintSource,
+    trust: TrustStore,
+    policy: SignaturePolicy,
+    now: datetime,
+) -> TimestampReport:
+    """Validate one DER TimeStampToken against the data it should cover."""
+    findings = Findings()
+    try:
+        signed_data = load_signed_data(token)
+        encapsulated = signed_data["encap_content_info"]
+        if encapsulated["content_type"].native != "tst_info":
+            raise FormatError("The time-stamp token does not hold a TSTInfo")
+        econtent = bytes(encapsulated["content"])
+        tst_info = encapsulated["content"].parsed
+        generation_time: datetime = tst_info["gen_time"].native
+        serial_number = int(tst_info["serial_number"].native)
+        imprint = tst_info["message_imprint"]
+        imprint_algorithm = imprint["hash_algorithm"]["algorithm"].native
+        hashed_message = imprint["hashed_message"].native
+    except FormatError as exc:
+        return _failed(kind, token, exc.message)
+    except PARSE_ERRORS:
+        return _failed(kind, token, "The time-stamp token is malformed")
+    if generation_time.tzinfo is None:
+        return _failed(kind, token, "The time-stamp genTime has no time zone")
+    try:
+        expected = imprint_of(imprint_algorithm)
+    except crypto.UnknownAlgorithm:
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            f"The time-stamp imprint uses an unknown algorithm ({imprint_algorithm})",
+        )
+    else:
+        if not hmac.compare_digest(expected, hashed_message):
+            findings.add(
+                Step.CRYPTO, SubIndication.HASH_FAILURE, "The time-stamp does not cover this data"
+            )
+    if not policy.allows_digest(imprint_algorithm):
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            f"The time-stamp imprint algorithm {imprint_algorithm} is not accepted",
+        )
+    token_policy = (
+        policy
+        if policy.require_signing_certificate_reference
+        else replace(policy, require_signing_certificate_reference=True)  # RFC 3161 §2.4.2
+    )
+    try:
+        signer = verify_signer(
+            signed_data,
+            signed_data["signer_infos"][0],
+            content_digest=lambda name: crypto.digest(name, econtent),
+            policy=token_policy,
+            findings=findings,
+        )
+    except FormatError as exc:
+        return _failed(kind, token, exc.message, generation_time)
+    tsa: CertificateInfo | None = None
+    if signer.certificate is not None:
+        certificate = signer.certificate
+        tsa = CertificateInfo.from_certificate(certificate)
+        assessment = assess_certificate(
+            certificate, trust=trust, policy=policy, now=now, purpose=Purpose.TIME_STAMPING
+        )
+        findings.extend(Step.CHAIN, assessment.findings)
+        if generation_time < certificate.not_valid_before_utc:
+            findings.add(
+                Step.CHAIN,
+                SubIndication.NOT_YET_VALID,
+                "The time-stamp predates its unit's certificate",
+            )
+        elif generation_time > certificate.not_valid_after_utc:
+            findings.add(
+                Step.CHAIN, SubIndication.EXPIRED, "The time-stamp postdates its unit's certificate"
+            )
+    return TimestampReport(
+        kind=kind,
+        findings=findings.ordered(),
+        generation_time=generation_time,
+        tsa=tsa,
+        serial_number=serial_number,
+        imprint_algorithm=imprint_algorithm,
+        token=token,
+    )
+
+
+def _failed(
+    kind: TimestampKind, token: bytes, message: str, generation_time: datetime | None = None
+) -> TimestampReport:
+    findings = Findings()
+    findings.add(Step.FORMAT, SubIndication.FORMAT_FAILURE, message)
+    return TimestampReport(
+        kind=kind, findings=findings.ordered(), generation_time=generation_time, token=token
+    )

@@ -1,0 +1,95 @@
+"""The validation entry point: bytes in, a :class:`ValidationReport` out -- never an exception
+for bad input.
+
+Size is the caller's first defence (stream-limit the request body before it is read whole); this
+function refuses anything above ``policy.max_document_bytes`` again with ``LimitExceeded``
+(code ``DOCUMENT_TOO_LARGE``), the only exception it raises for a client's input. Everything else
+-- truncated, random, hostile bytes -- becomes a report whose signature entry is
+TOTAL_FAILED/FORMAT_FAILURE. A bug surfacing as an unexpected exception is logged with its
+traceback and reported the same way (message ``internal error``), so one bad document cannot
+break a batch; tests assert that no valid-looking input reaches that branch.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from gateway.domain.clock import require_aware
+from gateway.errors import LimitExceeded
+from gateway.signatures.assessment import format_failure
+from gateway.signatures.cades import validate_cades
+from gateway.signatures.detect import detect_format, unwrap_pem
+from gateway.signatures.findings import FormatError
+from gateway.signatures.pades import validate_pades
+from gateway.signatures.policy import SignaturePolicy
+from gateway.signatures.report import SignatureFormat, SignatureReport, ValidationReport
+from gateway.signatures.xades import validate_xades
+from gateway.wssec.certificates import TrustStore
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "internal error"
+
+
+def validate(
+    document: bytes,
+    *,
+    detached_content: bytes | None = None,
+    format: SignatureFormat | None = None,  # the public keyword of the contract
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+) -> ValidationReport:
+    """Validate every signature in ``document`` at ``now`` (ETSI EN 319 102-1).
+
+    ``format`` skips detection; ``detached_content`` is the signed data of a detached XAdES or
+    CAdES signature (ignored when the CMS encapsulates its content, and for PDF). ``now`` is the
+    validation time (timezone-aware; the official clock's). Raises ``LimitExceeded`` only for
+    oversized input.
+    """
+    require_aware(now, "now")
+    for value, name in ((document, "document"), (detached_content or b"", "detached content")):
+        if len(value) > policy.max_document_bytes:
+            raise LimitExceeded(
+                f"The {name} is larger than {policy.max_document_bytes} bytes",
+                code="DOCUMENT_TOO_LARGE",
+            )
+    document = bytes(document)
+    detected = format or detect_format(document)
+    if detected is None:
+        return ValidationReport(
+            now,
+            None,
+            (format_failure("document", None, "The document is not XML, CMS or PDF"),),
+        )
+    try:
+        signatures = _dispatch(detected, document, detached_content, policy, trust, now)
+    except FormatError as exc:
+        signatures = (format_failure("document", detected, exc.message),)
+    except RecursionError:
+        signatures = (format_failure("document", detected, "The document nests too deeply"),)
+    except Exception:  # the never-raise contract; the traceback goes to the log
+        logger.exception("signature validation failed unexpectedly (format %s)", detected.value)
+        signatures = (format_failure("document", detected, INTERNAL_ERROR),)
+    return ValidationReport(now, detected, signatures)
+
+
+def _dispatch(
+    detected: SignatureFormat,
+    document: bytes,
+    detached_content: bytes | None,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+) -> tuple[SignatureReport, ...]:
+    if detected is SignatureFormat.XADES:
+        return validate_xades(
+            document, detached_content=detached_content, policy=policy, trust=trust, now=now
+        )
+    if detected is SignatureFormat.CADES:
+        der = unwrap_pem(document) or document
+        return validate_cades(
+            der, detached_content=detached_content, policy=policy, trust=trust, now=now
+        )
+    return validate_pades(document, policy=policy, trust=trust, now=now)

@@ -1,0 +1,47 @@
+"""Format detection from the first bytes."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.signatures import SignatureFormat
+from gateway.signatures.detect import detect_format, unwrap_pem
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"%PDF-1.7\n...", SignatureFormat.PADES),
+        (b"junk before the header %PDF-1.4", SignatureFormat.PADES),
+        (b"<?xml version='1.0'?><a/>", SignatureFormat.XADES),
+        (b"\xef\xbb\xbf  \n<a/>", SignatureFormat.XADES),
+        (b"<!-- c --><a/>", SignatureFormat.XADES),
+        (b"\x30\x82\x01\x00", SignatureFormat.CADES),
+        (
+            b"-----BEGIN PKCS7-----\n" + base64.encodebytes(b"\x30\x00") + b"-----END PKCS7-----\n",
+            SignatureFormat.CADES,
+        ),
+        (b"-----BEGIN CMS-----\nMAA=\n-----END CMS-----", SignatureFormat.CADES),
+        (b"", None),
+        (b"hello", None),
+        (b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----", None),
+        (b"MIIB", None),
+    ],
+)
+def test_detection(data, expected) -> None:
+    assert detect_format(data) is expected
+
+
+def test_pem_is_unwrapped() -> None:
+    assert unwrap_pem(b"-----BEGIN CMS-----\nMAA=\n-----END CMS-----\n") == b"\x30\x00"
+    assert unwrap_pem(b"-----BEGIN CMS-----\n!!!\n-----END CMS-----\n") is None
+    assert unwrap_pem(b"\x30\x00") is None
+
+
+@given(st.binary(max_size=2048))
+def test_detection_never_raises(data: bytes) -> None:
+    assert detect_format(data) in (None, *SignatureFormat)
