@@ -34,7 +34,7 @@ from gateway.services.sweeping import SweepService
 from gateway.store.engine import create_engine_for, session_factory
 from gateway.store.migrate import upgrade
 from gateway.services.validation import SignatureValidation
-from gateway.signatures import SignaturePolicy
+from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsgi_app
 from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
 from gateway.soap.contract import PORTS, port_application
 from gateway.soap.context import SoapDependencies
@@ -101,6 +101,15 @@ class Container:
         return SignatureValidation(signature_policy(self.ws_policy(), self.settings),
                                    trust or self.trust_store(), self.clock)
 
+    def time_stamp_authority(self) -> LocalTimeStampAuthority | None:
+        """The local RFC 3161 TSA when its certificate and key are configured, else None."""
+        cert_path, key_path = self.settings.effective_tsa_cert, self.settings.effective_tsa_key
+        if not cert_path.is_file() or not key_path.is_file():
+            return None
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return LocalTimeStampAuthority(key, cert, self.clock)  # type: ignore[arg-type]
+
     def wsgi_app(self) -> GatewayFront:
         """The complete WSGI application: gate, Spyne services, faults, health, metrics."""
         settings = self.settings
@@ -124,6 +133,7 @@ class Container:
             health=self.database_is_up, metrics=GatewayMetrics(),
             max_message_bytes=settings.max_message_bytes,
             strict_wsi_status=settings.strict_wsi_fault_status,
+            tsa=tsa_wsgi_app(tsa) if (tsa := self.time_stamp_authority()) else None,
         )
 
     def database_is_up(self) -> bool:

@@ -71,6 +71,14 @@ class Settings:
     server_key: Path | None = None
     """Server private key; default ``<pki_dir>/server/key.pem``."""
 
+    tsa_cert: Path | None = None
+    """Certificate of the local RFC 3161 time-stamping unit; default ``<pki_dir>/tsa/cert.pem``.
+    When it and its key exist, the gateway signs at level T without network and answers
+    time-stamp queries at ``POST /tsa``."""
+
+    tsa_key: Path | None = None
+    """Private key of the local time-stamping unit; default ``<pki_dir>/tsa/key.pem``."""
+
     sign_responses: bool = True
     """Sign every response (Timestamp + Body) when a server key is available."""
 
@@ -116,6 +124,14 @@ class Settings:
     @property
     def effective_server_key(self) -> Path:
         return self.server_key or self.effective_pki_dir / "server" / "key.pem"
+
+    @property
+    def effective_tsa_cert(self) -> Path:
+        return self.tsa_cert or self.effective_pki_dir / "tsa" / "cert.pem"
+
+    @property
+    def effective_tsa_key(self) -> Path:
+        return self.tsa_key or self.effective_pki_dir / "tsa" / "key.pem"
 
     @property
     def effective_database_url(self) -> str:
@@ -166,7 +182,8 @@ class Settings:
             changes["cursor_secret"] = v.encode()
         if (v := get("MAX_PAGE_SIZE")) is not None:
             changes["max_page_size"] = _positive_int("GATEWAY_MAX_PAGE_SIZE", v)
-        for name in ("PKI_DIR", "TRUST_DIR", "CRL_DIR", "SERVER_CERT", "SERVER_KEY"):
+        for name in ("PKI_DIR", "TRUST_DIR", "CRL_DIR", "SERVER_CERT", "SERVER_KEY", "TSA_CERT",
+                     "TSA_KEY"):
             if (v := get(name)) is not None:
                 changes[name.lower()] = Path(v)
         if (v := get("SIGN_RESPONSES")) is not None:

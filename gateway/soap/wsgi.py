@@ -6,6 +6,8 @@ interceptor through GET/query strings):
 - ``POST /<Service>`` with no query string: gate -> Spyne. The only way to invoke an operation.
 - ``GET /<Service>?wsdl``: the published contract (no credentials needed to read it).
 - ``GET /healthz``, ``GET /metrics``: operations.
+- ``POST /tsa``: the local RFC 3161 time-stamping unit, when configured (a query carries only a
+  digest, so it needs no WS-Security).
 - anything else: a SOAP fault (405 for other methods, 404 for other paths).
 
 After the gate, dispatch follows the signed Body: a ``SOAPAction`` header that names another
@@ -53,6 +55,8 @@ class GatewayFront:
     metrics: GatewayMetrics
     max_message_bytes: int
     strict_wsi_status: bool = False
+    tsa: Callable[..., Iterable[bytes]] | None = None
+    """The local RFC 3161 time-stamping unit (``POST /tsa``), when configured."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -68,6 +72,9 @@ class GatewayFront:
             ok = self.health()
             return _plain(start_response, "200 OK" if ok else "503 Service Unavailable",
                           b"ok\n" if ok else b"database unavailable\n", correlation_id)
+        if path == "/tsa" and self.tsa is not None and not query:
+            # RFC 3161 over HTTP: no WS-Security (a time-stamp query carries only a digest).
+            return self.tsa(environ, start_response)
         if method == "GET" and path == "/metrics" and not query:
             body, content_type = self.metrics.render()
             return _plain(start_response, "200 OK", body, correlation_id, content_type)

@@ -7,6 +7,9 @@ second CCC), so a route that slipped past the gate would leave a trace in the da
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -132,3 +135,28 @@ def test_signed_body_with_two_operations_is_refused_and_executes_nothing(
     response = gateway.post(data)
     gateway.assert_fault(response, faultcode=INVALID, code="INVALID_BODY", status=400)
     gateway.assert_only_refusals_audited(before, tolerate=frozenset({"used_nonce"}))
+
+
+def test_local_tsa_answers_rfc3161_queries(gateway: RunningGateway) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        data = Path(scratch) / "data.txt"
+        data.write_bytes(b"acuse de recibo")
+        query = subprocess.run(
+            ["openssl", "ts", "-query", "-data", str(data), "-sha256", "-cert"],
+            check=True, capture_output=True).stdout
+        response = requests.post(gateway.base_url + "/tsa", data=query,
+                                 headers={"Content-Type": "application/timestamp-query"},
+                                 timeout=10)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/timestamp-reply"
+        reply = Path(scratch) / "reply.tsr"
+        reply.write_bytes(response.content)
+        # openssl checks the token's imprint against the data and its chain against the CA.
+        bundle = Path(scratch) / "ca.pem"
+        bundle.write_bytes(b"".join(p.read_bytes() for p in gateway.pki.trust_dir.glob("*.pem")))
+        verified = subprocess.run(
+            ["openssl", "ts", "-verify", "-data", str(data), "-in", str(reply),
+             "-CAfile", str(bundle), "-untrusted", str(gateway.pki.tsa.cert_path)],
+            capture_output=True, text=True)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert requests.get(gateway.base_url + "/tsa", timeout=10).status_code == 405
