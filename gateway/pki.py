@@ -238,44 +238,23 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
     representative_nif = make_dni(23456789)
     other_nif = make_dni(34567890)
 
-    root = _issue(
-        _name(C="ES", O="NOTESS Demo", CN="NOTESS Demo Root CA"),
-        _new_key(),
-        None,
-        not_before=ca_from,
-        not_after=ca_to,
-        is_ca=True,
-        key_usage=ca_usage,
-    )
-    issuing = _issue(
-        _name(C="ES", O="NOTESS Demo", CN="NOTESS Demo Issuing CA"),
-        _new_key(),
-        root,
-        not_before=ca_from,
-        not_after=ca_to,
-        is_ca=True,
-        ca_path_length=0,
-        key_usage=ca_usage,
-    )
-    revoked_issuing = _issue(
-        _name(C="ES", O="NOTESS Demo", CN="NOTESS Demo Withdrawn Issuing CA"),
-        _new_key(),
-        root,
-        not_before=ca_from,
-        not_after=ca_to,
-        is_ca=True,
-        ca_path_length=0,
-        key_usage=ca_usage,
-    )
-    untrusted = _issue(
-        _name(C="ES", O="Elsewhere", CN="Unknown Demo CA"),
-        _new_key(),
-        None,
-        not_before=ca_from,
-        not_after=ca_to,
-        is_ca=True,
-        key_usage=ca_usage,
-    )
+    def ca(common_name: str, parent: _Issued | None, *, organisation: str = "NOTESS Demo",
+           path_length: int | None = None) -> _Issued:
+        return _issue(
+            _name(C="ES", O=organisation, CN=common_name),
+            _new_key(),
+            parent,
+            not_before=ca_from,
+            not_after=ca_to,
+            is_ca=True,
+            ca_path_length=path_length,
+            key_usage=ca_usage,
+        )
+
+    root = ca("NOTESS Demo Root CA", None)
+    issuing = ca("NOTESS Demo Issuing CA", root, path_length=0)
+    revoked_issuing = ca("NOTESS Demo Withdrawn Issuing CA", root, path_length=0)
+    untrusted = ca("Unknown Demo CA", None, organisation="Elsewhere")
 
     def leaf(
         subject: x509.Name,

@@ -145,6 +145,22 @@ def _verdict(findings: tuple[Finding, ...]) -> SubIndication | None:
     return findings[0].sub_indication if findings else None
 
 
+class _Judged:
+    """Verdicts derived from ``findings``, never stored twice (one rule for every report part)."""
+
+    __slots__ = ()
+    findings: tuple[Finding, ...]
+
+    @property
+    def sub_indication(self) -> SubIndication | None:
+        return _verdict(self.findings)
+
+    @property
+    def indication(self) -> Indication:
+        sub = self.sub_indication
+        return Indication.TOTAL_PASSED if sub is None else sub.indication
+
+
 @dataclass(frozen=True, slots=True)
 class CertificateInfo:
     """A certificate as reported: names, serial, validity, fingerprint and mapped principal."""
@@ -203,7 +219,7 @@ class SignedDataObject:
 
 
 @dataclass(frozen=True, slots=True)
-class TimestampReport:
+class TimestampReport(_Judged):
     """An RFC 3161 time-stamp token attached to a signature, validated on its own."""
 
     kind: TimestampKind
@@ -215,21 +231,12 @@ class TimestampReport:
     token: bytes = b""
 
     @property
-    def sub_indication(self) -> SubIndication | None:
-        return _verdict(self.findings)
-
-    @property
-    def indication(self) -> Indication:
-        sub = self.sub_indication
-        return Indication.TOTAL_PASSED if sub is None else sub.indication
-
-    @property
     def passed(self) -> bool:
         return not self.findings and self.generation_time is not None
 
 
 @dataclass(frozen=True, slots=True)
-class SignatureReport:
+class SignatureReport(_Judged):
     """The validation of one signature."""
 
     identifier: str
@@ -251,15 +258,6 @@ class SignatureReport:
     revocation_time: datetime | None = None
     """When the signer (or a CA of its path) was revoked, if it was."""
     warnings: tuple[str, ...] = ()
-
-    @property
-    def sub_indication(self) -> SubIndication | None:
-        return _verdict(self.findings)
-
-    @property
-    def indication(self) -> Indication:
-        sub = self.sub_indication
-        return Indication.TOTAL_PASSED if sub is None else sub.indication
 
     @property
     def passed(self) -> bool:

@@ -668,7 +668,7 @@ class NonceRepository:
         elif dialect == "sqlite":
             stmt = sqlite_insert(_U).values(values).on_conflict_do_nothing()
         else:  # pragma: no cover - only the two supported backends
-            raise NotImplementedError(dialect)
+            raise ValueError(f"unsupported database dialect {dialect!r}")
         # RETURNING rather than rowcount: psycopg reports -1 for a skipped-or-not upsert here.
         inserted = self._session.execute(stmt.returning(_U.c.digest)).first()
         return inserted is not None
