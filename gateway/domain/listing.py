@@ -95,3 +95,6 @@ class ListingQuery:
     filter: ListingFilter = ListingFilter()
     after: PagePosition | None = None
     limit: int = 100
+    as_of: datetime | None = None
+    """Official time the ``status`` filter is judged at: an overdue notification the sweep has
+    not reached yet is EXPIRED, not AVAILABLE (the deadline, not the sweep, decides)."""

@@ -71,16 +71,14 @@ class NotificationQueries:
         with self.uow_factory() as uow:
             clauses = audiences(principal, uow.representation.facts_for(principal, now), now)
             rows = uow.notifications.list_page(ListingQuery(
-                audience=clauses, filter=listing_filter, after=after, limit=page_size,
+                audience=clauses, filter=listing_filter, after=after, limit=page_size, as_of=now,
             ))
         items = []
         for notification in rows:
-            visible = _as_of(notification, now)
-            if listing_filter.status is None or visible.status is listing_filter.status:
-                role = next(c.role for c in clauses if c.admits(
-                    notification.recipient, notification.ccc, notification.issuer,
-                    notification.category))
-                items.append(VisibleNotification(visible, role))
+            role = next(c.role for c in clauses if c.admits(
+                notification.recipient, notification.ccc, notification.issuer,
+                notification.category))
+            items.append(VisibleNotification(_as_of(notification, now), role))
         next_cursor = None
         if len(rows) == page_size:
             last = rows[-1]

@@ -22,12 +22,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, literal, or_, select, tuple_, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    literal,
+    not_,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 
 from gateway.domain.listing import Audience, ListingFilter, PagePosition
-from gateway.domain.model import Category, Issuer
+from gateway.domain.model import Category, Issuer, ItemKind, Status
 
 from .models import BigId, NotificationRow
 from .types import UTCDateTime
@@ -102,9 +114,12 @@ def branches(audience: Iterable[Audience], listing_filter: ListingFilter) -> lis
     return sorted(kept, key=Branch.sort_key)  # deterministic SQL, so plans cache
 
 
-def filter_conditions(listing_filter: ListingFilter) -> list[ColumnElement[bool]]:
+def filter_conditions(
+    listing_filter: ListingFilter, as_of: datetime | None = None
+) -> list[ColumnElement[bool]]:
     """The client's filters as SQL. ``role`` only selects audience clauses (``branches``);
-    ``principal`` is also applied here for the unrestricted (back-office) listing."""
+    ``principal`` is also applied here for the unrestricted (back-office) listing. With
+    ``as_of``, AVAILABLE and EXPIRED are judged by the deadline, as clients see them."""
     c = NOTIFICATION.c
     f = listing_filter
     conditions: list[ColumnElement[bool]] = []
@@ -117,12 +132,23 @@ def filter_conditions(listing_filter: ListingFilter) -> list[ColumnElement[bool]
     if f.kind is not None:
         conditions.append(c.kind == f.kind.value)
     if f.status is not None:
-        conditions.append(c.status == f.status.value)
+        conditions.append(_status_condition(f.status, as_of))
     if f.made_available_from is not None:
         conditions.append(c.made_available_at >= f.made_available_from)
     if f.made_available_to is not None:
         conditions.append(c.made_available_at < f.made_available_to)
     return conditions
+
+
+def _status_condition(status: Status, as_of: datetime | None) -> ColumnElement[bool]:
+    c = NOTIFICATION.c
+    if as_of is None or status not in (Status.AVAILABLE, Status.EXPIRED):
+        return c.status == status.value
+    overdue = and_(c.status == Status.AVAILABLE.value, c.kind == ItemKind.NOTIFICATION.value,
+                   c.deadline_at <= as_of)
+    if status is Status.EXPIRED:
+        return or_(c.status == Status.EXPIRED.value, overdue)
+    return and_(c.status == Status.AVAILABLE.value, not_(overdue))
 
 
 def keyset(after: PagePosition | None) -> list[ColumnElement[bool]]:
@@ -151,10 +177,11 @@ def page_statement(
     listing_filter: ListingFilter,
     after: PagePosition | None,
     limit: int,
+    as_of: datetime | None = None,
 ) -> Select[Any]:
     """The SELECT of one page; ``branch_list=None`` means no audience restriction (back office)."""
     c = NOTIFICATION.c
-    common = filter_conditions(listing_filter) + keyset(after)
+    common = filter_conditions(listing_filter, as_of) + keyset(after)
     order = (c.made_available_at, c.id)
     if branch_list is None or len(branch_list) == 1:
         own = [] if branch_list is None else branch_list[0].conditions()

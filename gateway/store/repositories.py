@@ -369,6 +369,7 @@ class NotificationRepository:
             query.filter,
             query.after,
             query.limit,
+            query.as_of,
         )
 
     def pending_in_window(self, starts_at: datetime, ends_at: datetime) -> list[Notification]:
