@@ -7,7 +7,7 @@ nothing below this module reads configuration or the environment.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -29,6 +29,7 @@ from gateway.services.notifications import NotificationQueries
 from gateway.services.outages import OutageService
 from gateway.services.ports import UnitOfWork
 from gateway.services.publishing import PublishingService
+from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
 from gateway.services.sweeping import SweepService
 from gateway.store.engine import create_engine_for, session_factory
@@ -101,6 +102,19 @@ class Container:
         return SignatureValidation(signature_policy(self.ws_policy(), self.settings),
                                    trust or self.trust_store(), self.clock)
 
+    def receipts(self, trust: TrustStore | None = None) -> ReceiptService:
+        """Signed acknowledgements are judged by the validation policy, whole-document only
+        (the receipt is one element); receipts are signed with the server key when present."""
+        key_path, cert_path = self.settings.effective_server_key, self.settings.effective_server_cert
+        key = cert = None
+        if key_path.is_file() and cert_path.is_file():
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        policy = replace(signature_policy(self.ws_policy(), self.settings),
+                         require_whole_document=True)
+        return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
+                              trust or self.trust_store(), key, cert)  # type: ignore[arg-type]
+
     def time_stamp_authority(self) -> LocalTimeStampAuthority | None:
         """The local RFC 3161 TSA when its certificate and key are configured, else None."""
         cert_path, key_path = self.settings.effective_tsa_cert, self.settings.effective_tsa_key
@@ -118,12 +132,13 @@ class Container:
         signer = self._response_signer()
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
-            official_zone=self.calendar.timezone,
+            official_zone=self.calendar.timezone, receipts=self.receipts(trust),
         )
         validation = self.signature_validation(trust)
         services = {
             name: GatewayWsgiApplication(port_application(
-                port, notification=deps, validation=validation, response_signer=signer,
+                port, notification=deps, validation=validation, receipts=deps.receipts,
+                response_signer=signer,
                 strict_wsi_status=settings.strict_wsi_fault_status))
             for port, name in PORTS.items()
         }

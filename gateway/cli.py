@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 from gateway import logs
 from gateway.bootstrap import Container, build
 from gateway.config import Settings
+from gateway.domain.audit import AuditEvent, verify_chain
 from gateway.domain.model import Issuer
 from gateway.domain.outages import Outage
 from gateway.errors import GatewayError
@@ -117,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="create a demo CA, server, TSA and client certificates (unencrypted keys)")
     pki_demo.add_argument("--force", action="store_true", help="replace an existing demo PKI")
     pki_demo.set_defaults(handler=_pki_demo)
+
+    audit = commands.add_parser("audit", help="the hash-chained audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify", help="walk the chain; exit 1 naming the first modified, deleted or "
+                       "reordered event")
+    verify.set_defaults(handler=_audit_verify)
 
     outage = commands.add_parser("outage", help="record and list service outages")
     outage_commands = outage.add_subparsers(dest="outage_command", required=True, metavar="ACTION")
@@ -309,6 +317,30 @@ def _outage_list(args: argparse.Namespace, settings: Settings) -> int:
     for outage in _container(settings).outages().list():
         print(f"{outage.id}\t{outage.starts_at.isoformat()}\t{outage.ends_at.isoformat()}\t{outage.reason}")
     return 0
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    container = _container(settings)
+    seen: list[AuditEvent] = []
+    count = 0
+
+    def walked(events: Iterator[AuditEvent]) -> Iterator[AuditEvent]:
+        nonlocal count
+        for event in events:
+            count += 1
+            seen[:] = [event]  # only the latest: verify_chain stops on the first bad one
+            yield event
+
+    with container.unit_of_work() as uow:
+        broken = verify_chain(walked(uow.audit.iter_events()))
+    if broken is None:
+        print(f"audit chain intact: {count} event(s)")
+        return 0
+    bad = seen[0]
+    print(f"audit chain broken at event seq {bad.seq} ({bad.event_type}, "
+          f"{bad.at.isoformat()}): it was modified, or an event before it was deleted or "
+          "reordered", file=sys.stderr)
+    return 1
 
 
 def _safe_url(container: Container) -> str:

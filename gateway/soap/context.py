@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
 from gateway.services.notifications import NotificationQueries
+from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
 
 # WSGI environ keys set by ``soap.wsgi`` once the gate has verified the request.
@@ -23,6 +24,7 @@ class SoapDependencies:
     representation: RepresentationService
     clock: Clock
     official_zone: ZoneInfo
+    receipts: ReceiptService | None = None
 
 
 def principal_of(ctx: Any) -> Principal:

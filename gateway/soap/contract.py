@@ -19,6 +19,7 @@ from spyne.interface.wsdl import Wsdl11
 from gateway import namespaces
 from gateway.domain.clock import SystemClock
 
+from gateway.services.receipts import ReceiptService
 from gateway.services.validation import SignatureValidation
 
 from .application import (
@@ -37,6 +38,7 @@ PORTS = {"notification-service": "NotificationService", "validation-service": "V
 
 def port_application(port: str, *, notification: SoapDependencies | None = None,
                      validation: SignatureValidation | None = None,
+                     receipts: ReceiptService | None = None,
                      response_signer: ResponseSigner | None = None,
                      strict_wsi_status: bool = False) -> GatewayApplication:
     """The Spyne application of one port. Without collaborators it describes the types only
@@ -47,7 +49,7 @@ def port_application(port: str, *, notification: SoapDependencies | None = None,
             official_zone=ZoneInfo("Europe/Madrid"))
         service, tns = notification_service(deps), namespaces.NOTIFICATION_SERVICE
     elif port == "validation-service":
-        service = validation_service(validation)  # type: ignore[arg-type]
+        service = validation_service(validation, receipts)  # type: ignore[arg-type]
         tns = namespaces.VALIDATION_SERVICE
     else:
         raise KeyError(port)

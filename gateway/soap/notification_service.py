@@ -10,14 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from spyne import Array, Integer, Long, ServiceBase, Unicode, rpc
+from spyne import Array, ByteArray, Integer, Long, ServiceBase, Unicode, rpc
 
 from gateway.domain.identifiers import normalise_ccc, normalise_tax_id
 from gateway.domain.listing import ListingFilter, Role
 from gateway.domain.model import Document, Issuer, ItemKind, Status
 from gateway.domain.postal import PostalAddress, PostalChannel, PostalMode
+from gateway.domain.receipts import Decision
 from gateway.errors import InvalidRequest
 from gateway.services.notifications import VisibleNotification
+from gateway.services.receipts import ReceiptService, ReceiptView
 
 from . import types as t
 from .context import SoapDependencies, principal_of
@@ -153,7 +155,65 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                 for m in representation.mandates(principal_of(ctx))
             ]
 
+        @rpc(Long(max_occurs="unbounded", nillable=False, doc="1..1000 notification ids "
+                  "(fault BATCH_TOO_LARGE)"),
+             t.DecisionType.customize(min_occurs=1, nillable=False),
+             _in_variable_names={"ids": "id"}, _returns=t.PreparedReceiptResult)
+        def PrepareReceipt(ctx: Any, ids: list[int] | None,
+                           decision: str) -> t.PreparedReceiptResult:
+            """An unsigned acknowledgement (xsd/receipt.xsd) of notifications the caller may
+            sign, valid for 15 minutes; sign it and send it with SubmitReceipt."""
+            prepared = _receipts(deps).prepare(principal_of(ctx), list(ids or []),
+                                               Decision(str(decision)))
+            ack = prepared.acknowledgement
+            return t.PreparedReceiptResult(receiptId=ack.receipt_id, nonce=ack.nonce,
+                                           issuedAt=ack.issued_at, expiresAt=ack.expires_at,
+                                           receipt=[prepared.document])
+
+        @rpc(ByteArray(min_occurs=1, nillable=False), ByteArray,
+             _in_variable_names={"signed_receipt": "signedReceipt",
+                                 "detached_content": "detachedContent"},
+             _returns=t.ReceiptResult)
+        def SubmitReceipt(ctx: Any, signed_receipt: list[bytes] | None,
+                          detached_content: list[bytes] | None) -> t.ReceiptResult:
+            """The signed acknowledgement (XAdES-BES enveloped, or CAdES-BES attached or
+            detached with detachedContent); returns the server-signed receipt. Submitting the
+            same signed bytes again returns the same receipt."""
+            view = _receipts(deps).submit(
+                principal_of(ctx), b"".join(signed_receipt or []),
+                b"".join(detached_content) if detached_content else None)
+            return receipt_result(view)
+
+        @rpc(Unicode(max_len=20), Long, _in_variable_names={
+                 "registration_number": "registrationNumber",
+                 "notification_id": "notificationId"},
+             _returns=t.ReceiptResult)
+        def GetReceipt(ctx: Any, registration_number: str | None,
+                       notification_id: int | None) -> t.ReceiptResult:
+            """The server-signed receipt by registration number, or the one that made a
+            notification final; for the signer and whoever may see its notifications."""
+            return receipt_result(_receipts(deps).get(
+                principal_of(ctx), registration_number or None, notification_id))
+
     return NotificationService
+
+
+def _receipts(deps: SoapDependencies) -> ReceiptService:
+    if deps.receipts is None:  # only the contract renderer builds the port without services
+        raise RuntimeError("receipt service not configured")
+    return deps.receipts
+
+
+def receipt_result(view: ReceiptView) -> t.ReceiptResult:
+    content = view.content
+    return t.ReceiptResult(
+        registrationNumber=str(content.registration_number), issuedAt=content.issued_at,
+        csvCode=content.csv_code, decision=content.decision.value,
+        clientAckDigest=content.client_ack_digest,
+        item=[t.ReceiptItemOutcome(notificationId=i.notification_id, outcome=i.outcome.value)
+              for i in content.items],
+        signedReceipt=[view.issued.signed_xml],
+    )
 
 
 def notification_info(item: VisibleNotification) -> t.NotificationInfo:

@@ -18,6 +18,7 @@ from gateway.domain.authorization import Action
 from gateway.domain.listing import Role
 from gateway.domain.model import Category, DocumentRole, Issuer, ItemKind, Status
 from gateway.domain.postal import PostalMode
+from gateway.domain.receipts import Decision, Outcome
 
 NS = namespaces.NOTIFICATION_SERVICE
 MAX_PAGE_SIZE = 1000
@@ -39,6 +40,9 @@ DocumentRoleType = _enum(DocumentRole, "DocumentRole", "MAIN document or ANNEX."
 PostalModeType = _enum(PostalMode, "PostalMode",
                        "PAPER_COPY also posts a copy to the address; ELECTRONIC_ONLY opts out.")
 ScopeType = _enum(Action, "Scope", "A right the caller holds for a principal.")
+DecisionType = _enum(Decision, "Decision", "ACCEPT or REJECT every notification of the "
+                     "acknowledgement.")
+OutcomeType = _enum(Outcome, "Outcome", "What the receipt did to one notification.")
 
 class ServiceEnforcedInteger(Integer):  # type: ignore[misc]  # Spyne is untyped
     """An integer whose facets are published in the WSDL but enforced by the service, so that
@@ -176,4 +180,45 @@ class MandateInfo(ComplexModel):
         ("validFrom", Timestamp.customize(min_occurs=1, nillable=False)),
         ("validTo", Timestamp),
         ("revokedAt", Timestamp),
+    ]
+
+
+class PreparedReceiptResult(ComplexModel):
+    """An acknowledgement to sign (xsd/receipt.xsd Acknowledgement), valid until expiresAt."""
+
+    __namespace__ = NS
+    _type_info = [
+        ("receiptId", Unicode(min_occurs=1, nillable=False)),
+        ("nonce", Unicode(min_occurs=1, nillable=False)),
+        ("issuedAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("expiresAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("receipt", ByteArray(min_occurs=1, nillable=False,
+                              doc="The unsigned Acknowledgement XML; sign these exact bytes "
+                                  "(CAdES) or the document (XAdES-BES enveloped).")),
+    ]
+
+
+class ReceiptItemOutcome(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("notificationId", Long(min_occurs=1, nillable=False)),
+        ("outcome", OutcomeType.customize(min_occurs=1, nillable=False)),
+    ]
+
+
+class ReceiptResult(ComplexModel):
+    """A server receipt: the registration number, the official time, the outcomes, the CSV
+    code anyone can verify, and the server-signed XML (xsd/receipt.xsd ServerReceipt)."""
+
+    __namespace__ = NS
+    _type_info = [
+        ("registrationNumber", Unicode(min_occurs=1, nillable=False,
+                                       pattern="[0-9]{4}/[0-9]{9}")),
+        ("issuedAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("csvCode", Unicode(min_occurs=1, nillable=False)),
+        ("decision", DecisionType.customize(min_occurs=1, nillable=False)),
+        ("clientAckDigest", Unicode(doc="SHA-256 of the signed acknowledgement as submitted")),
+        ("item", ReceiptItemOutcome.customize(max_occurs="unbounded")),
+        ("signedReceipt", ByteArray(min_occurs=1, nillable=False,
+                                    doc="The ServerReceipt XML, XAdES-BES enveloped.")),
     ]

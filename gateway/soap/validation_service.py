@@ -20,6 +20,7 @@ from gateway.signatures import (
     SubIndication,
     ValidationReport,
 )
+from gateway.services.receipts import ReceiptService
 from gateway.services.validation import SignatureValidation
 
 from .context import principal_of
@@ -95,7 +96,19 @@ class ValidationResult(ComplexModel):
     ]
 
 
-def validation_service(validation: SignatureValidation) -> type[ServiceBase]:
+class DocumentCodeResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("code", Unicode(min_occurs=1, nillable=False, doc="The code in its canonical form")),
+        ("found", Boolean(min_occurs=1, nillable=False)),
+        ("registrationNumber", Unicode),
+        ("issuedAt", Timestamp),
+        ("sha256", Unicode(doc="SHA-256 of the server-signed receipt XML")),
+    ]
+
+
+def validation_service(validation: SignatureValidation,
+                       receipts: ReceiptService | None = None) -> type[ServiceBase]:
     class ValidationService(ServiceBase):  # type: ignore[misc]  # Spyne is untyped
         """Validates XAdES, CAdES and PAdES signatures (ETSI EN 319 102-1 indications).
 
@@ -119,6 +132,21 @@ def validation_service(validation: SignatureValidation) -> type[ServiceBase]:
                 SignatureFormat(signature_format) if signature_format else None,
             )
             return validation_result(report)
+
+        @rpc(Unicode(min_occurs=1, nillable=False, max_len=64), _returns=DocumentCodeResult)
+        def VerifyDocumentCode(ctx: Any, code: str) -> DocumentCodeResult:
+            """Whether a receipt with this verification code (CSV) exists, with its issue date
+            and digest. A malformed code (wrong symbol, length or check character) is the fault
+            MALFORMED_CSV; a well-formed unknown one is found=false."""
+            principal_of(ctx)
+            if receipts is None:  # only the contract renderer builds the port without services
+                raise RuntimeError("receipt service not configured")
+            result = receipts.verify_code(code or "")
+            return DocumentCodeResult(
+                code=result.code, found=result.found,
+                registrationNumber=str(result.registration_number)
+                if result.registration_number else None,
+                issuedAt=result.issued_at, sha256=result.sha256)
 
     return ValidationService
 

@@ -232,3 +232,23 @@ class AuditEventRow(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PreparedReceiptRow(Base):
+    """An acknowledgement handed out by PrepareReceipt, waiting for its signed copy.
+
+    ``nonce`` is unique and ``consumed_at`` is set in the transaction that issues the receipt,
+    so one prepared acknowledgement yields at most one receipt. ``items`` is the canonical JSON
+    of the notifications and their document hashes, in the order they were prepared.
+    """
+
+    __tablename__ = "prepared_receipt"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(IDENTIFIER))
+    decision: Mapped[str] = mapped_column(String(CODE))
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    items: Mapped[str] = mapped_column(Text)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

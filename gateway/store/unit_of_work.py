@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import Conflict
 
+from .receipts import ReceiptRepository
 from .repositories import (
     AuditRepository,
     NonceRepository,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     nonces: NonceRepository
     representation: RepresentationRepository
     postal: PostalChannelRepository
+    receipts: ReceiptRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.nonces = NonceRepository(self.session)
         self.representation = RepresentationRepository(self.session)
         self.postal = PostalChannelRepository(self.session)
+        self.receipts = ReceiptRepository(self.session)
         return self
 
     def __exit__(

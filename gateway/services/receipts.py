@@ -1,0 +1,328 @@
+"""Accepting and rejecting notifications with signed acknowledgements (DESIGN.md §1, §3, §4).
+
+1. ``prepare``: the caller names up to 1000 notifications it may sign and a decision; the server
+   stores an ``Acknowledgement`` (nonce, 15-minute window, every document's SHA-256) and returns
+   it unsigned. Ids the caller may not sign, or that are no longer pending, are refused by name.
+2. ``submit``: the caller returns it signed (XAdES-BES enveloped, or CAdES-BES attached or
+   detached over the exact bytes). The signature must reach TOTAL_PASSED, cover the whole
+   document, and be the WS-Security caller's (or the person behind a representative caller);
+   the signed acknowledgement must match the prepared one exactly. Then, in ONE transaction:
+   lock the notifications, re-authorise, move the eligible ones, take the next registration
+   number, store the server-signed receipt and its items, consume the nonce, audit, commit.
+   The same signed bytes submitted again return the original receipt.
+3. ``get`` and ``verify_code``: the stored receipt, for its parties; a CSV lookup for anyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+
+from gateway.domain.authorization import Action, decide
+from gateway.domain.calendar import WorkingCalendar
+from gateway.domain.clock import Clock
+from gateway.domain.model import ItemKind, Status
+from gateway.domain.principal import Principal
+from gateway.domain.receipts import (
+    MAX_RECEIPT_ITEMS,
+    AcknowledgedItem,
+    Acknowledgement,
+    Decision,
+    DocumentDigest,
+    IssuedReceipt,
+    ItemOutcome,
+    Outcome,
+    RegistrationNumber,
+    ServerReceipt,
+    compare_acknowledgements,
+    new_csv_code,
+    parse_csv,
+)
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    InvalidSignature,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+)
+from gateway.receipt_xml import (
+    build_acknowledgement,
+    build_server_receipt,
+    cms_encapsulated_content,
+    parse_acknowledgement,
+    parse_server_receipt,
+)
+from gateway.signatures import (
+    Indication,
+    SignatureFormat,
+    SignaturePolicy,
+    sign_xades_enveloped,
+    validate,
+)
+from gateway.signatures.cms_signing import PrivateKey
+from gateway.wssec.certificates import TrustStore
+
+from .ports import UnitOfWork
+
+DEFAULT_ACK_TTL = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAcknowledgement:
+    acknowledgement: Acknowledgement
+    document: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    """A stored receipt with its certified content (parsed back from the signed XML)."""
+
+    issued: IssuedReceipt
+    content: ServerReceipt
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVerification:
+    code: str
+    found: bool
+    registration_number: RegistrationNumber | None = None
+    issued_at: datetime | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptService:
+    uow_factory: Callable[[], UnitOfWork]
+    clock: Clock
+    calendar: WorkingCalendar
+    policy: SignaturePolicy
+    trust: TrustStore
+    server_key: PrivateKey | None
+    server_cert: x509.Certificate | None
+    ack_ttl: timedelta = DEFAULT_ACK_TTL
+    max_items: int = MAX_RECEIPT_ITEMS
+
+    # -- 1. prepare ------------------------------------------------------------------------------
+
+    def prepare(self, principal: Principal, ids: Sequence[int],
+                decision: Decision) -> PreparedAcknowledgement:
+        if not ids:
+            raise InvalidRequest("name at least one notification", code="NO_ITEMS", field="id")
+        if len(ids) > self.max_items:
+            raise LimitExceeded(f"at most {self.max_items} notifications per acknowledgement",
+                                code="BATCH_TOO_LARGE", field="id")
+        if len(set(ids)) != len(ids):
+            raise InvalidRequest("a notification is named twice", code="DUPLICATE_ID", field="id")
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            found = uow.notifications.get_many(ids)
+            facts = uow.representation.facts_for(principal, now)
+            unknown: list[int] = []
+            not_pending: list[int] = []
+            for notification_id in ids:
+                notification = found.get(notification_id)
+                # Not signable and not existing look the same: no probing for others' items.
+                if notification is None or not decide(principal, Action.SIGN, notification,
+                                                      facts, now):
+                    unknown.append(notification_id)
+                elif (notification.kind is not ItemKind.NOTIFICATION
+                      or notification.status_as_of(now) is not Status.AVAILABLE):
+                    not_pending.append(notification_id)
+            if unknown:
+                raise NotFound(f"notifications not found: {_listed(unknown)}", field="id")
+            if not_pending:
+                raise InvalidState(f"notifications not pending acknowledgement: "
+                                   f"{_listed(not_pending)}", code="NOT_PENDING", field="id")
+            issued_at = now.replace(microsecond=0)
+            ack = Acknowledgement(
+                receipt_id=uuid.uuid4().hex, signer=principal.identifier, decision=decision,
+                nonce=secrets.token_urlsafe(32), issued_at=issued_at,
+                expires_at=issued_at + self.ack_ttl,
+                items=tuple(
+                    AcknowledgedItem(i, tuple(DocumentDigest(d.position, d.role.value, d.sha256)
+                                              for d in found[i].documents))
+                    for i in ids),
+            )
+            uow.receipts.add_prepared(ack, principal.identifier)
+            uow.audit.append("receipt.prepared", principal.acts_for, ack.receipt_id,
+                             {"decision": decision.value, "items": len(ids)}, now)
+            uow.commit()
+        return PreparedAcknowledgement(ack, build_acknowledgement(ack))
+
+    # -- 2. submit -------------------------------------------------------------------------------
+
+    def submit(self, principal: Principal, signed: bytes,
+               detached_content: bytes | None = None) -> ReceiptView:
+        if not signed:
+            raise InvalidRequest("signedReceipt is empty", code="EMPTY_DOCUMENT",
+                                 field="signedReceipt")
+        now = self.clock.now()
+        submitted = self._verified_acknowledgement(principal, signed, detached_content, now)
+        digest = hashlib.sha256(signed).hexdigest()
+        with self.uow_factory() as uow:
+            state = uow.receipts.lock_prepared(submitted.nonce)
+            if state is None or state.principal != principal.identifier:
+                raise InvalidRequest("no acknowledgement was prepared with this nonce for the "
+                                     "caller", code="UNKNOWN_NONCE")
+            existing = uow.receipts.by_digest(digest)
+            if existing is not None:  # the same signed bytes again: the original receipt
+                return ReceiptView(existing, parse_server_receipt(existing.signed_xml), True)
+            if state.consumed_at is not None:
+                raise InvalidRequest("this acknowledgement was already used", code="NONCE_REUSED")
+            prepared = state.acknowledgement
+            if prepared.is_expired(now):
+                raise InvalidRequest("the acknowledgement expired; prepare a new one",
+                                     code="ACK_EXPIRED")
+            compare_acknowledgements(prepared, submitted)
+            outcomes, changed = self._apply(uow, principal, prepared, now)
+            number = uow.receipts.next_registration_number(
+                now.astimezone(self.calendar.timezone).year)
+            content = ServerReceipt(
+                registration_number=number, csv_code=new_csv_code(), issued_at=now,
+                receipt_id=prepared.receipt_id, signer=principal.identifier,
+                decision=prepared.decision, client_ack_digest=digest, items=tuple(outcomes))
+            issued = IssuedReceipt(
+                registration_number=number, csv_code=content.csv_code,
+                signer=principal.identifier, decision=prepared.decision, issued_at=now,
+                signed_xml=self._sign(build_server_receipt(content)), client_ack_digest=digest,
+                notification_ids=tuple(sorted(changed)))
+            uow.receipts.add(issued, changed)
+            uow.receipts.consume_prepared(prepared.receipt_id, now)
+            uow.audit.append("receipt.issued", principal.acts_for, str(number), {
+                "receipt_id": prepared.receipt_id, "decision": prepared.decision.value,
+                "client_ack_digest": digest, "csv_sha256": _sha(content.csv_code),
+                "changed": {str(k): v.value for k, v in sorted(changed.items())},
+                "unchanged": {str(o.notification_id): o.outcome.value for o in outcomes
+                              if o.notification_id not in changed},
+            }, now)
+            uow.commit()
+        return ReceiptView(issued, content)
+
+    def _verified_acknowledgement(self, principal: Principal, signed: bytes,
+                                  detached_content: bytes | None,
+                                  now: datetime) -> Acknowledgement:
+        report = validate(signed, detached_content=detached_content, policy=self.policy,
+                          trust=self.trust, now=now)
+        if report.indication is not Indication.TOTAL_PASSED:
+            code = report.sub_indication.value if report.sub_indication else \
+                report.indication.value
+            raise InvalidSignature(f"the acknowledgement's signature is {report.indication.value}"
+                                   f" ({code})", code=code)
+        if len(report.signatures) != 1:
+            raise InvalidSignature("the acknowledgement must carry exactly one signature",
+                                   code="ONE_SIGNATURE_REQUIRED")
+        signature = report.signatures[0]
+        if not signature.covers_whole_document:
+            raise InvalidSignature("the signature must cover the whole acknowledgement",
+                                   code="PARTIAL_COVERAGE")
+        signer = signature.signer.principal if signature.signer else None
+        if signer is None or not _same_party(signer, principal):
+            raise InvalidSignature("the acknowledgement must be signed by the caller",
+                                   code="SIGNER_NOT_CALLER")
+        if report.format is SignatureFormat.XADES:
+            return parse_acknowledgement(signed, allow_signature=True)
+        if report.format is SignatureFormat.CADES:
+            content = cms_encapsulated_content(signed)
+            content = content if content is not None else detached_content
+            if content is None:
+                raise InvalidRequest("a detached CAdES signature needs detachedContent",
+                                     code="MALFORMED_RECEIPT", field="detachedContent")
+            return parse_acknowledgement(content, allow_signature=False)
+        raise InvalidRequest("sign the acknowledgement with XAdES (enveloped) or CAdES",
+                             code="UNSUPPORTED_FORMAT", field="signedReceipt")
+
+    def _apply(self, uow: UnitOfWork, principal: Principal, prepared: Acknowledgement,
+               now: datetime) -> tuple[list[ItemOutcome], dict[int, Outcome]]:
+        ids = [item.notification_id for item in prepared.items]
+        locked = uow.notifications.lock(ids)
+        facts = uow.representation.facts_for(principal, now)
+        effective_at = self.calendar.effective_at(now)
+        target = prepared.decision.target
+        outcome_of_target = Outcome.ACCEPTED if target is Status.ACCEPTED else Outcome.REJECTED
+        outcomes: list[ItemOutcome] = []
+        changed: dict[int, Outcome] = {}
+        for notification_id in ids:
+            notification = locked.get(notification_id)
+            if notification is None:
+                outcome = Outcome.NOT_FOUND
+            elif not decide(principal, Action.SIGN, notification, facts, now):
+                outcome = Outcome.NOT_AUTHORISED
+            elif notification.is_overdue(now):
+                outcome = Outcome.EXPIRED
+            elif notification.status.is_final or notification.kind is not ItemKind.NOTIFICATION:
+                outcome = Outcome.ALREADY_FINAL
+            else:
+                uow.notifications.save_status(
+                    notification.transition(target, now, effective_at=effective_at))
+                outcome = outcome_of_target
+                changed[notification_id] = outcome
+            outcomes.append(ItemOutcome(notification_id, outcome))
+        return outcomes, changed
+
+    def _sign(self, document: bytes) -> bytes:
+        if self.server_key is None or self.server_cert is None:
+            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+        return sign_xades_enveloped(document, self.server_key, self.server_cert, clock=self.clock)
+
+    # -- 3. read ---------------------------------------------------------------------------------
+
+    def get(self, principal: Principal, registration_number: str | None = None,
+            notification_id: int | None = None) -> ReceiptView:
+        if (registration_number is None) == (notification_id is None):
+            raise InvalidRequest("give either registrationNumber or notificationId",
+                                 code="ONE_KEY_REQUIRED")
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            facts = uow.representation.facts_for(principal, now)
+            receipt: IssuedReceipt | None
+            if registration_number is not None:
+                receipt = uow.receipts.by_registration_number(
+                    RegistrationNumber.parse(registration_number))
+                if receipt is not None and receipt.signer != principal.identifier:
+                    seen = uow.notifications.get_many(receipt.notification_ids).values()
+                    if not any(decide(principal, Action.READ, n, facts, now) for n in seen):
+                        receipt = None
+            else:
+                assert notification_id is not None
+                notification = uow.notifications.get(notification_id)
+                receipt = None
+                if notification is not None and decide(principal, Action.READ, notification,
+                                                       facts, now):
+                    receipt = uow.receipts.by_notification(notification_id)
+        if receipt is None:
+            raise NotFound("no such receipt", code="RECEIPT_NOT_FOUND")
+        return ReceiptView(receipt, parse_server_receipt(receipt.signed_xml))
+
+    def verify_code(self, code: str) -> CodeVerification:
+        canonical = parse_csv(code)
+        with self.uow_factory() as uow:
+            receipt = uow.receipts.by_csv(canonical)
+        if receipt is None:
+            return CodeVerification(canonical, False)
+        return CodeVerification(canonical, True, receipt.registration_number, receipt.issued_at,
+                                hashlib.sha256(receipt.signed_xml).hexdigest())
+
+
+def _same_party(signer: Principal, caller: Principal) -> bool:
+    """The signer is the caller, or the natural person behind a representative caller."""
+    if signer.identifier == caller.identifier:
+        return True
+    person = caller.person_identifier
+    return person is not None and person in (signer.identifier, signer.person_identifier)
+
+
+def _listed(ids: Sequence[int], limit: int = 20) -> str:
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

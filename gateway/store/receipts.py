@@ -1,0 +1,142 @@
+"""Receipts, their items, prepared acknowledgements and the registration counter (DESIGN.md §3).
+
+Everything here runs inside the receipt's own unit of work: the registration number is taken with
+``INSERT … ON CONFLICT DO UPDATE … RETURNING`` on ``registration_counter``, which holds that
+year's row lock until the transaction ends, so numbers are gap-free (a rolled-back receipt gives
+its number back) and unique across hosts. ``receipt_item.notification_id`` is unique: a second
+final receipt item for one notification fails as ``Conflict``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from gateway.domain.receipts import (
+    AcknowledgedItem,
+    Acknowledgement,
+    Decision,
+    DocumentDigest,
+    IssuedReceipt,
+    Outcome,
+    PreparedState,
+    RegistrationNumber,
+)
+
+from .models import PreparedReceiptRow, ReceiptItemRow, ReceiptRow, RegistrationCounterRow
+from .repositories import integrity_errors_as_conflict
+
+_P = cast(Table, PreparedReceiptRow.__table__)
+_R = cast(Table, ReceiptRow.__table__)
+_I = cast(Table, ReceiptItemRow.__table__)
+_K = cast(Table, RegistrationCounterRow.__table__)
+
+
+def _items_json(ack: Acknowledgement) -> str:
+    return json.dumps([[item.notification_id,
+                        [[d.position, d.role, d.sha256] for d in item.documents]]
+                       for item in ack.items], separators=(",", ":"))
+
+
+def _items(raw: str) -> tuple[AcknowledgedItem, ...]:
+    return tuple(AcknowledgedItem(int(nid), tuple(DocumentDigest(int(p), r, s) for p, r, s in docs))
+                 for nid, docs in json.loads(raw))
+
+
+class ReceiptRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+    # -- prepared acknowledgements -------------------------------------------------------------
+
+    def add_prepared(self, ack: Acknowledgement, principal: str) -> None:
+        with integrity_errors_as_conflict("this acknowledgement was already prepared"):
+            self._session.execute(insert(_P).values(
+                id=ack.receipt_id, principal=principal, decision=ack.decision.value,
+                nonce=ack.nonce, issued_at=ack.issued_at, expires_at=ack.expires_at,
+                items=_items_json(ack), consumed_at=None))
+
+    def lock_prepared(self, nonce: str) -> PreparedState | None:
+        """The prepared acknowledgement with ``nonce``, its row held until the transaction ends."""
+        stmt = select(_P).where(_P.c.nonce == nonce)
+        if self._dialect() == "postgresql":
+            stmt = stmt.with_for_update()
+        row = self._session.execute(stmt).first()
+        if row is None:
+            return None
+        ack = Acknowledgement(row.id, row.principal, Decision(row.decision), row.nonce,
+                              row.issued_at, row.expires_at, _items(row.items))
+        return PreparedState(ack, row.principal, row.consumed_at)
+
+    def consume_prepared(self, receipt_id: str, at: datetime) -> None:
+        self._session.execute(update(_P).where(_P.c.id == receipt_id, _P.c.consumed_at.is_(None))
+                              .values(consumed_at=at))
+
+    # -- registration numbers ------------------------------------------------------------------
+
+    def next_registration_number(self, year: int) -> RegistrationNumber:
+        """The next number of ``year``; the counter row stays locked until commit/rollback."""
+        dialect = self._dialect()
+        if dialect == "postgresql":
+            stmt: Any = postgresql_insert(_K).values(year=year, last_value=1)
+        elif dialect == "sqlite":
+            stmt = sqlite_insert(_K).values(year=year, last_value=1)
+        else:  # pragma: no cover - only the two supported backends
+            raise NotImplementedError(dialect)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_K.c.year], set_={"last_value": _K.c.last_value + 1}
+        ).returning(_K.c.last_value)
+        value = self._session.execute(stmt).scalar_one()
+        return RegistrationNumber(year, int(value))
+
+    # -- receipts -------------------------------------------------------------------------------
+
+    def add(self, receipt: IssuedReceipt, outcomes: dict[int, Outcome]) -> None:
+        """Store ``receipt`` and one item per notification it changed (``outcomes``)."""
+        number = receipt.registration_number
+        with integrity_errors_as_conflict("a notification already has a final receipt",
+                                          code="ALREADY_FINAL"):
+            receipt_id = self._session.execute(insert(_R).values(
+                registration_number=str(number), year=number.year, sequence=number.sequence,
+                csv_code=receipt.csv_code, signer=receipt.signer, decision=receipt.decision.value,
+                issued_at=receipt.issued_at, signed_xml=receipt.signed_xml,
+                client_ack_digest=receipt.client_ack_digest,
+            ).returning(_R.c.id)).scalar_one()
+            if outcomes:
+                self._session.execute(insert(_I), [
+                    {"receipt_id": receipt_id, "notification_id": nid, "outcome": outcome.value}
+                    for nid, outcome in sorted(outcomes.items())])
+
+    def by_digest(self, digest: str) -> IssuedReceipt | None:
+        return self._one(_R.c.client_ack_digest == digest)
+
+    def by_registration_number(self, number: RegistrationNumber) -> IssuedReceipt | None:
+        return self._one(_R.c.registration_number == str(number))
+
+    def by_csv(self, csv_code: str) -> IssuedReceipt | None:
+        return self._one(_R.c.csv_code == csv_code)
+
+    def by_notification(self, notification_id: int) -> IssuedReceipt | None:
+        owner = select(_I.c.receipt_id).where(_I.c.notification_id == notification_id)
+        return self._one(_R.c.id.in_(owner))
+
+    def _one(self, condition: Any) -> IssuedReceipt | None:
+        row = self._session.execute(select(_R).where(condition)).first()
+        if row is None:
+            return None
+        ids = self._session.execute(select(_I.c.notification_id).where(_I.c.receipt_id == row.id)
+                                    .order_by(_I.c.notification_id)).scalars().all()
+        return IssuedReceipt(
+            registration_number=RegistrationNumber(row.year, row.sequence),
+            csv_code=row.csv_code, signer=row.signer, decision=Decision(row.decision),
+            issued_at=row.issued_at, signed_xml=bytes(row.signed_xml),
+            client_ack_digest=row.client_ack_digest, notification_ids=tuple(ids))

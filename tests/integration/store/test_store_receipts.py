@@ -1,0 +1,127 @@
+"""ReceiptRepository on SQLite and PostgreSQL: the gap-free registration counter, one final
+receipt item per notification, prepared acknowledgements and their nonce."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.domain.receipts import (
+    AcknowledgedItem,
+    Acknowledgement,
+    Decision,
+    DocumentDigest,
+    IssuedReceipt,
+    Outcome,
+    RegistrationNumber,
+    new_csv_code,
+)
+from gateway.errors import Conflict
+from gateway.store.unit_of_work import SqlUnitOfWork
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def add_notifications(database, make_notification, contents_of, count):
+    with SqlUnitOfWork(database.session_factory) as uow:
+        stored = []
+        for _ in range(count):
+            n = make_notification()
+            stored.append(uow.notifications.add(n, contents_of(n)))
+        uow.commit()
+    return [n.id for n in stored]
+
+
+def receipt(number: RegistrationNumber, digest: str) -> IssuedReceipt:
+    return IssuedReceipt(number, new_csv_code(), "B12345674", Decision.ACCEPT, T0,
+                         b"<ServerReceipt/>", digest)
+
+
+def issue(database, year: int, digest: str, outcomes: dict[int, Outcome], *, commit: bool = True):
+    with SqlUnitOfWork(database.session_factory) as uow:
+        number = uow.receipts.next_registration_number(year)
+        uow.receipts.add(receipt(number, digest), outcomes)
+        if commit:
+            uow.commit()
+    return number
+
+
+def test_numbers_are_gap_free_per_year_and_a_rollback_gives_its_number_back(database):
+    assert issue(database, 2026, "a" * 64, {}) == RegistrationNumber(2026, 1)
+    assert issue(database, 2026, "b" * 64, {}, commit=False) == RegistrationNumber(2026, 2)
+    assert issue(database, 2026, "c" * 64, {}) == RegistrationNumber(2026, 2)  # no gap
+    assert issue(database, 2027, "d" * 64, {}) == RegistrationNumber(2027, 1)
+    assert issue(database, 2026, "e" * 64, {}) == RegistrationNumber(2026, 3)
+
+
+def test_concurrent_receipts_get_distinct_consecutive_numbers(database):
+    numbers: list[RegistrationNumber] = []
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            numbers.append(issue(database, 2026, f"{index:064x}", {}))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert sorted(n.sequence for n in numbers) == list(range(1, 9))
+
+
+def test_a_notification_gets_one_final_receipt_item_only(database, make_notification, contents_of):
+    first, second = add_notifications(database, make_notification, contents_of, 2)
+    issue(database, 2026, "a" * 64, {first: Outcome.ACCEPTED})
+    with pytest.raises(Conflict) as caught:
+        issue(database, 2026, "b" * 64, {second: Outcome.ACCEPTED, first: Outcome.REJECTED})
+    assert caught.value.code == "ALREADY_FINAL"
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.receipts.by_notification(first).client_ack_digest == "a" * 64
+        assert uow.receipts.by_notification(second) is None
+        assert uow.receipts.next_registration_number(2026) == RegistrationNumber(2026, 2)
+
+
+def test_the_same_client_acknowledgement_yields_one_receipt(database):
+    issue(database, 2026, "a" * 64, {})
+    with pytest.raises(Conflict):
+        issue(database, 2026, "a" * 64, {})
+
+
+def test_receipts_are_found_by_number_csv_digest_and_notification(
+    database, make_notification, contents_of
+):
+    (item,) = add_notifications(database, make_notification, contents_of, 1)
+    number = issue(database, 2026, "a" * 64, {item: Outcome.ACCEPTED})
+    with SqlUnitOfWork(database.session_factory) as uow:
+        stored = uow.receipts.by_registration_number(number)
+        assert stored is not None and stored.notification_ids == (item,)
+        assert uow.receipts.by_csv(stored.csv_code) == stored
+        assert uow.receipts.by_digest("a" * 64) == stored
+        assert uow.receipts.by_notification(item) == stored
+        assert uow.receipts.by_registration_number(RegistrationNumber(2026, 99)) is None
+
+
+def test_prepared_acknowledgements_round_trip_and_are_consumed_once(database):
+    ack = Acknowledgement("r" * 32, "B12345674", Decision.REJECT, "nonce-1", T0,
+                          T0 + timedelta(minutes=15),
+                          (AcknowledgedItem(5, (DocumentDigest(0, "MAIN", "a" * 64),)),))
+    with SqlUnitOfWork(database.session_factory) as uow:
+        uow.receipts.add_prepared(ack, "B12345674")
+        uow.commit()
+    with SqlUnitOfWork(database.session_factory) as uow:
+        state = uow.receipts.lock_prepared("nonce-1")
+        assert state is not None and state.acknowledgement == ack and state.consumed_at is None
+        uow.receipts.consume_prepared(ack.receipt_id, T0)
+        uow.commit()
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.receipts.lock_prepared("nonce-1").consumed_at == T0
+        assert uow.receipts.lock_prepared("other") is None
+    with pytest.raises(Conflict), SqlUnitOfWork(database.session_factory) as uow:
+        uow.receipts.add_prepared(ack, "B12345674")
+        uow.commit()
