@@ -195,7 +195,10 @@ def test_demo_builds_a_summary(database, capsys, tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv", [["--help"], ["db", "--help"], ["db", "upgrade", "--help"],
                                   ["import", "--help"], ["sweep", "--help"], ["demo", "--help"],
                                   ["outage", "--help"], ["outage", "add", "--help"],
-                                  ["outage", "list", "--help"]])
+                                  ["outage", "list", "--help"], ["serve", "--help"],
+                                  ["pki", "--help"], ["pki", "demo", "--help"],
+                                  ["contract", "--help"], ["validate", "--help"],
+                                  ["audit", "--help"], ["audit", "verify", "--help"]])
 def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(argv)
