@@ -104,7 +104,8 @@ class Container:
 
     def receipts(self, trust: TrustStore | None = None) -> ReceiptService:
         """Signed acknowledgements are judged by the validation policy, whole-document only
-        (the receipt is one element); receipts are signed with the server key when present."""
+        (the receipt is one element); receipts are signed with the server key when present, and PDF
+        receipts are time-stamped by the local TSA when it is configured."""
         key_path, cert_path = self.settings.effective_server_key, self.settings.effective_server_cert
         key = cert = None
         if key_path.is_file() and cert_path.is_file():
@@ -113,7 +114,8 @@ class Container:
         policy = replace(signature_policy(self.ws_policy(), self.settings),
                          require_whole_document=True)
         return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
-                              trust or self.trust_store(), key, cert)  # type: ignore[arg-type]
+                              trust or self.trust_store(), key, cert,  # type: ignore[arg-type]
+                              tsa=self.time_stamp_authority())
 
     def time_stamp_authority(self) -> LocalTimeStampAuthority | None:
         """The local RFC 3161 TSA when its certificate and key are configured, else None."""

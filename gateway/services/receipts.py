@@ -11,6 +11,10 @@
    number, store the server-signed receipt and its items, consume the nonce, audit, commit.
    The same signed bytes submitted again return the original receipt.
 3. ``get`` and ``verify_code``: the stored receipt, for its parties; a CSV lookup for anyone.
+   ``signed_pdf``: the human-readable justificante of a receipt ``get`` returned, rendered from
+   its certified content (``gateway.receipt_pdf``) and signed with PAdES by the server key,
+   B-T with the local TSA when one is configured, else B. Rendered on demand, not stored: the
+   XML is the record, and the rendering is deterministic given it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from cryptography import x509
 from gateway.domain.authorization import Action, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
-from gateway.domain.model import ItemKind, Status
+from gateway.domain.model import ItemKind, Notification, Status
 from gateway.domain.principal import Principal
 from gateway.domain.receipts import (
     MAX_RECEIPT_ITEMS,
@@ -52,6 +56,7 @@ from gateway.errors import (
     LimitExceeded,
     NotFound,
 )
+from gateway.receipt_pdf import render_receipt_pdf
 from gateway.receipt_xml import (
     build_acknowledgement,
     build_server_receipt,
@@ -63,6 +68,8 @@ from gateway.signatures import (
     Indication,
     SignatureFormat,
     SignaturePolicy,
+    TimeStampAuthority,
+    sign_pades,
     sign_xades_enveloped,
     validate,
 )
@@ -109,6 +116,8 @@ class ReceiptService:
     server_cert: x509.Certificate | None
     ack_ttl: timedelta = DEFAULT_ACK_TTL
     max_items: int = MAX_RECEIPT_ITEMS
+    tsa: TimeStampAuthority | None = None
+    """Time-stamps the PAdES signature of PDF receipts (level B-T); without it, level B."""
 
     # -- 1. prepare ------------------------------------------------------------------------------
 
@@ -249,6 +258,7 @@ class ReceiptService:
         outcome_of_target = Outcome.ACCEPTED if target is Status.ACCEPTED else Outcome.REJECTED
         outcomes: list[ItemOutcome] = []
         changed: dict[int, Outcome] = {}
+        moved: list[Notification] = []
         for notification_id in ids:
             notification = locked.get(notification_id)
             if notification is None:
@@ -260,17 +270,22 @@ class ReceiptService:
             elif notification.status.is_final or notification.kind is not ItemKind.NOTIFICATION:
                 outcome = Outcome.ALREADY_FINAL
             else:
-                uow.notifications.save_status(
-                    notification.transition(target, now, effective_at=effective_at))
+                moved.append(notification.transition(target, now, effective_at=effective_at))
                 outcome = outcome_of_target
                 changed[notification_id] = outcome
             outcomes.append(ItemOutcome(notification_id, outcome))
+        # One UPDATE for the batch (rows are locked above), not one statement per item.
+        uow.notifications.save_statuses(moved)
         return outcomes, changed
 
     def _sign(self, document: bytes) -> bytes:
+        key, cert = self._server_credentials()
+        return sign_xades_enveloped(document, key, cert, clock=self.clock)
+
+    def _server_credentials(self) -> tuple[PrivateKey, x509.Certificate]:
         if self.server_key is None or self.server_cert is None:
             raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
-        return sign_xades_enveloped(document, self.server_key, self.server_cert, clock=self.clock)
+        return self.server_key, self.server_cert
 
     # -- 3. read ---------------------------------------------------------------------------------
 
@@ -300,6 +315,14 @@ class ReceiptService:
         if receipt is None:
             raise NotFound("no such receipt", code="RECEIPT_NOT_FOUND")
         return ReceiptView(receipt, parse_server_receipt(receipt.signed_xml))
+
+    def signed_pdf(self, view: ReceiptView) -> bytes:
+        """The PDF justificante of ``view`` (a receipt ``get`` found for the caller), signed
+        with PAdES by the server key at the official time (ETSI EN 319 142-1 B-T with the TSA,
+        B without)."""
+        key, cert = self._server_credentials()
+        pdf = render_receipt_pdf(view.content, zone=self.calendar.timezone)
+        return sign_pades(pdf, key, cert, clock=self.clock, tsa=self.tsa)
 
     def verify_code(self, code: str) -> CodeVerification:
         canonical = parse_csv(code)

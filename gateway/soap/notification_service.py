@@ -184,16 +184,21 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                 b"".join(detached_content) if detached_content else None)
             return receipt_result(view)
 
-        @rpc(Unicode(max_len=20), Long, _in_variable_names={
+        @rpc(Unicode(max_len=20), Long, t.ReceiptFormatType, _in_variable_names={
                  "registration_number": "registrationNumber",
-                 "notification_id": "notificationId"},
+                 "notification_id": "notificationId", "receipt_format": "format"},
              _returns=t.ReceiptResult)
-        def GetReceipt(ctx: Any, registration_number: str | None,
-                       notification_id: int | None) -> t.ReceiptResult:
+        def GetReceipt(ctx: Any, registration_number: str | None, notification_id: int | None,
+                       receipt_format: Any) -> t.ReceiptResult:
             """The server-signed receipt by registration number, or the one that made a
-            notification final; for the signer and whoever may see its notifications."""
-            return receipt_result(_receipts(deps).get(
-                principal_of(ctx), registration_number or None, notification_id))
+            notification final; for the signer and whoever may see its notifications. With
+            format=PDF, also the justificante as a PAdES-signed PDF."""
+            service = _receipts(deps)
+            view = service.get(principal_of(ctx), registration_number or None, notification_id)
+            result = receipt_result(view)
+            if receipt_format is not None and str(receipt_format) == "PDF":
+                result.pdf = [service.signed_pdf(view)]
+            return result
 
     return NotificationService
 

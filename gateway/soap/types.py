@@ -43,6 +43,10 @@ ScopeType = _enum(Action, "Scope", "A right the caller holds for a principal.")
 DecisionType = _enum(Decision, "Decision", "ACCEPT or REJECT every notification of the "
                      "acknowledgement.")
 OutcomeType = _enum(Outcome, "Outcome", "What the receipt did to one notification.")
+ReceiptFormatType = SpyneEnum("XML", "PDF", type_name="ReceiptFormat",
+                              doc="XML (default): the server-signed receipt only; PDF: also the "
+                                  "human-readable justificante, signed with PAdES.").customize(
+    __namespace__=NS)
 
 class ServiceEnforcedInteger(Integer):  # type: ignore[misc]  # Spyne is untyped
     """An integer whose facets are published in the WSDL but enforced by the service, so that
@@ -221,4 +225,7 @@ class ReceiptResult(ComplexModel):
         ("item", ReceiptItemOutcome.customize(max_occurs="unbounded")),
         ("signedReceipt", ByteArray(min_occurs=1, nillable=False,
                                     doc="The ServerReceipt XML, XAdES-BES enveloped.")),
+        ("pdf", ByteArray(doc="GetReceipt with format=PDF only: the justificante as a PDF "
+                              "signed with PAdES by the server (B-T with a time-stamp when the "
+                              "server has a TSA, else B).")),
     ]
