@@ -252,6 +252,41 @@ class NotificationRepository:
                 code="ALREADY_FINAL",
             )
 
+    def save_statuses(self, notifications: Sequence[Notification]) -> None:
+        """``save_status`` for many: one UPDATE per distinct (status, status_at,
+        status_effective_at) and chunk of ids, instead of one statement per notification (a
+        receipt moves up to 1000 items to the same state at the same instant)."""
+        groups: dict[tuple[Status, datetime | None, datetime | None], list[int]] = {}
+        for notification in notifications:
+            if notification.id is None:
+                raise ValueError("cannot save the status of an unsaved notification")
+            key = (notification.status, notification.status_at, notification.status_effective_at)
+            groups.setdefault(key, []).append(notification.id)
+        for (status, status_at, effective_at), ids in groups.items():
+            for chunk in _chunks(sorted(set(ids))):
+                changed = _rowcount(
+                    self._session,
+                    update(_N)
+                    .where(_N.c.id.in_(chunk), _N.c.status == Status.AVAILABLE.value)
+                    .values(status=status.value, status_at=status_at,
+                            status_effective_at=effective_at),
+                )
+                if changed != len(chunk):
+                    self._raise_unchanged(chunk, status)
+
+    def _raise_unchanged(self, ids: Sequence[int], status: Status) -> None:
+        """Why some of ``ids`` were not moved to ``status``: missing, or already final."""
+        rows = dict(self._session.execute(
+            select(_N.c.id, _N.c.status).where(_N.c.id.in_(ids))).tuples().all())
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFound(f"notification {missing[0]} does not exist")
+        final = [i for i in ids if rows[i] != status.value]
+        raise Conflict(
+            f"notification {final[0] if final else ids[0]} was already finalised by another "
+            "request", code="ALREADY_FINAL",
+        )
+
     def set_deadline(
         self,
         notification_id: int,

@@ -25,7 +25,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -351,14 +352,19 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_pat
                        f"{log_path.read_text(errors='replace')[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+SeedRequests = Callable[[DemoPki, datetime], list[PublicationRequest]]
+
+
+@contextmanager
+def running_gateway(data_dir: Path,
+                    seed_requests: SeedRequests = _seed_requests) -> Iterator[RunningGateway]:
+    """A gateway of its own: fresh schema, demo PKI in ``data_dir``, the notifications
+    ``seed_requests`` makes published, ``gateway serve`` with two workers; all gone at exit."""
     schema = f"soap_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine_for(_postgres_url())
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = url_with_schema(_postgres_url(), schema)
-    data_dir = tmp_path_factory.mktemp("soap-gateway")
     pki = generate_demo_pki(data_dir / "pki", now=datetime.now(UTC))
     settings = Settings(data_dir=data_dir, pki_dir=data_dir / "pki", database_url=url)
     engine = create_engine_for(url)
@@ -366,7 +372,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
     try:
         container = build(settings)
         container.upgrade_database()
-        batch = _seed_requests(pki, container.clock.now())
+        batch = seed_requests(pki, container.clock.now())
         ids = container.publishing().publish(batch)
         container.dispose()
         seed = Seed(tuple(
@@ -400,6 +406,25 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    with running_gateway(tmp_path_factory.mktemp("soap-gateway")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def start_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[SeedRequests], AbstractContextManager[RunningGateway]]:
+    """``with start_gateway(seed_requests) as gateway:`` a second, isolated gateway (its own
+    schema, PKI and server) for tests that need exact counts of everything in the database."""
+
+    def start(seed_requests: SeedRequests) -> AbstractContextManager[RunningGateway]:
+        return running_gateway(tmp_path_factory.mktemp("soap-gateway"), seed_requests)
+
+    return start
 
 
 def fault_code(fault: zeep.exceptions.Fault) -> str | None:

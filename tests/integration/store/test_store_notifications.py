@@ -130,6 +130,37 @@ def test_lock_then_save_status(database, make_notification, contents_of):
             uow.notifications.save_status(replace(loaded, id=424242))
 
 
+def test_save_statuses_moves_a_batch_in_one_go_and_refuses_stale_or_missing_items(
+    database, make_notification, contents_of
+):
+    from dataclasses import replace
+
+    stored = add(database, *[(n, contents_of(n)) for n in
+                             (make_notification() for _ in range(3))])
+    accepted_at = T0 + timedelta(days=1)
+    rejected_at = accepted_at + timedelta(hours=1)
+    with SqlUnitOfWork(database.session_factory) as uow:
+        locked = uow.notifications.lock([n.id for n in stored])
+        uow.notifications.save_statuses([
+            locked[stored[0].id].transition(Status.ACCEPTED, accepted_at),
+            locked[stored[1].id].transition(Status.REJECTED, rejected_at),
+        ])
+        uow.commit()
+
+    with SqlUnitOfWork(database.session_factory) as uow:
+        loaded = uow.notifications.get_many([n.id for n in stored])
+        assert [(loaded[n.id].status, loaded[n.id].status_at) for n in stored] == [
+            (Status.ACCEPTED, accepted_at), (Status.REJECTED, rejected_at),
+            (Status.AVAILABLE, stored[2].status_at)]
+        # One stale copy in the batch: nothing of the batch may land (the caller rolls back).
+        with pytest.raises(Conflict):
+            uow.notifications.save_statuses([
+                stored[2].transition(Status.ACCEPTED, accepted_at),
+                stored[0].transition(Status.ACCEPTED, accepted_at)])
+        with pytest.raises(NotFound):
+            uow.notifications.save_statuses([replace(loaded[stored[0].id], id=424242)])
+
+
 def test_two_racing_acceptances_are_serialised_by_the_lock(
     database, make_notification, contents_of
 ):
