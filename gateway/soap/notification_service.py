@@ -67,6 +67,7 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
             page = queries.list(principal_of(ctx), listing_filter, cursor or None,
                                 100 if page_size is None else page_size)
             return t.ListNotificationsResult(
+                count=len(page.items),
                 item=[notification_info(item) for item in page.items],
                 nextCursor=page.next_cursor,
             )

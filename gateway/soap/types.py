@@ -105,6 +105,9 @@ class NotificationInfo(ComplexModel):
 class ListNotificationsResult(ComplexModel):
     __namespace__ = NS
     _type_info = [
+        # Always present, so an empty page is an element with content: zeep (and other clients)
+        # read an empty complex element as null rather than as a page without items.
+        ("count", Integer(min_occurs=1, nillable=False, doc="Items in this page.")),
         ("item", NotificationInfo.customize(max_occurs="unbounded")),
         ("nextCursor", Unicode(doc="Opaque; absent on the last page.")),
     ]
