@@ -68,6 +68,25 @@ def _too_deep(max_depth: int) -> etree.XPath:
     return etree.XPath("boolean(/" + "/".join(["*"] * (max_depth + 1)) + ")")
 
 
+_ASCII_COMPATIBLE = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_COUNT_TAGS_UP_TO = 8 * 1024
+"""Larger messages rarely pass the count, so they go straight to the XPath (no wasted scan)."""
+
+
+def _too_few_tags(raw: bytes, encoding: str | None, max_depth: int) -> bool:
+    """Whether ``raw`` holds at most ``max_depth`` "<" bytes, so it cannot nest deeper.
+
+    Every element has a start tag, which holds a "<"; no DTD means no entity can add elements.
+    Sound only where "<" is always the byte 0x3C, hence the encoding check (EBCDIC is not). A
+    byte count in C is far cheaper than the XPath walk on small messages (the common case).
+    """
+    return (
+        len(raw) <= _COUNT_TAGS_UP_TO
+        and (encoding or "").lower() in _ASCII_COMPATIBLE
+        and raw.count(b"<") <= max_depth
+    )
+
+
 class _DoctypeSeen(Exception):
     """Raised by the SAX target on the DOCTYPE event to stop parsing at once."""
 
@@ -159,7 +178,11 @@ def parse_xml(
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise _dtd_forbidden()
-    if max_depth < LIBXML_MAX_DEPTH and _too_deep(max_depth)(root):
+    if (
+        max_depth < LIBXML_MAX_DEPTH
+        and not _too_few_tags(raw, docinfo.encoding, max_depth)
+        and _too_deep(max_depth)(root)
+    ):
         raise LimitExceeded(
             f"The document nests deeper than {max_depth} elements", code="XML_TOO_DEEP"
         )

@@ -133,21 +133,26 @@ def _security_parts(
     header: etree._Element,
 ) -> tuple[etree._Element, list[etree._Element], list[etree._Element]]:
     """The one Security header block, its Timestamps and its Signatures (direct children)."""
-    securities = [child for child in header if child.tag == SECURITY]
-    if not securities:
+    security: etree._Element | None = None
+    for child in header:
+        if child.tag == SECURITY:
+            if security is not None:
+                raise InvalidSecurity(
+                    "The message has more than one security header",
+                    code="SECURITY_HEADER_DUPLICATED",
+                )
+            security = child
+    if security is None:
         raise InvalidSecurity("The message has no security header", code="SECURITY_HEADER_MISSING")
-    if len(securities) > 1:
-        raise InvalidSecurity(
-            "The message has more than one security header", code="SECURITY_HEADER_DUPLICATED"
-        )
     timestamps: list[etree._Element] = []
     signatures: list[etree._Element] = []
-    for child in securities[0]:
-        if child.tag == TIMESTAMP:
+    for child in security:
+        tag = child.tag
+        if tag == TIMESTAMP:
             timestamps.append(child)
-        elif child.tag == SIGNATURE:
+        elif tag == SIGNATURE:
             signatures.append(child)
-    return securities[0], timestamps, signatures
+    return security, timestamps, signatures
 
 
 class WsSecurityGate:

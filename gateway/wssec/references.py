@@ -66,7 +66,7 @@ class IdIndex:
         assert isinstance(attributes, list)
         for attribute in attributes:
             owner = attribute.getparent()
-            value = str(attribute).strip()
+            value = attribute.strip()  # a plain str (smart-string subclass methods return str)
             known = elements.get(value)
             if known is None:
                 elements[value] = owner

@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
@@ -179,26 +179,32 @@ def _reference(
     target = index.resolve(uri)
     plain = index.element_only
     children = _elements(element, plain)
-    if [child.tag for child in children] != [TRANSFORMS, DIGEST_METHOD, DIGEST_VALUE]:
+    if (
+        len(children) != 3
+        or children[0].tag != TRANSFORMS
+        or children[1].tag != DIGEST_METHOD
+        or children[2].tag != DIGEST_VALUE
+    ):
         raise _malformed("A Reference holds Transforms, DigestMethod and DigestValue, in order")
     transforms = _elements(children[0], plain)
     for transform_element in transforms:
         if transform_element.tag != TRANSFORM:
             raise _malformed("Transforms may only hold Transform elements")
-    if (
-        len(transforms) == 2
-        and transforms[0].get("Algorithm") == ENVELOPED_SIGNATURE
-        and not _is_ancestor(target, signature)
-    ):
-        # node-soap (xml-crypto) lists enveloped-signature before exc-c14n on every reference. It
-        # removes the enclosing Signature from the node-set, a no-op when the target does not
-        # contain this Signature, which is the only case we accept.
-        transforms = transforms[1:]
     if len(transforms) != 1:
-        raise InvalidSecurity(
-            "A Reference must have exactly one exclusive c14n transform",
-            code="TRANSFORM_NOT_ALLOWED",
-        )
+        if (
+            len(transforms) == 2
+            and transforms[0].get("Algorithm") == ENVELOPED_SIGNATURE
+            and not _is_ancestor(target, signature)
+        ):
+            # node-soap (xml-crypto) lists enveloped-signature before exc-c14n on every
+            # reference. It removes the enclosing Signature from the node-set, a no-op when the
+            # target does not contain this Signature, which is the only case we accept.
+            del transforms[0]
+        else:
+            raise InvalidSecurity(
+                "A Reference must have exactly one exclusive c14n transform",
+                code="TRANSFORM_NOT_ALLOWED",
+            )
     transform, prefixes = _c14n_method(transforms[0], policy, refusal="TRANSFORM_NOT_ALLOWED")
     digest_algorithm = _DIGEST_BY_URI.get(children[1].get("Algorithm") or "")
     if digest_algorithm is None or digest_algorithm not in policy.digest_algorithms:
@@ -274,6 +280,11 @@ def canonicalise(
     element: etree._Element, *, with_comments: bool, inclusive_prefixes: Sequence[str] = ()
 ) -> bytes:
     """Exclusive XML canonicalisation of ``element`` in its document context."""
+    if not inclusive_prefixes:  # the common case: nothing to prime or to check afterwards
+        plain: bytes = etree.tostring(
+            element, method="c14n", exclusive=True, with_comments=with_comments
+        )
+        return plain
     if DEFAULT_PREFIX in inclusive_prefixes:
         _prime_default_prefix()
     octets: bytes = etree.tostring(
@@ -293,12 +304,20 @@ def canonicalise(
     return octets
 
 
+# Hash objects are immutable parameters: build one per RSA algorithm, not one per request.
+_RSA_HASHES = {algorithm: algorithm.hash() for algorithm in SignatureAlgorithm if algorithm.is_rsa}
+
+_HASHLIB: dict[DigestAlgorithm, Callable[[bytes], hashlib._Hash]] = {
+    algorithm: getattr(hashlib, algorithm.hashlib_name) for algorithm in DigestAlgorithm
+}
+
+
 def digest_of(reference: SignedReference) -> bytes:
     """The digest of the referenced element after its transform (comments never included)."""
     octets = canonicalise(
         reference.element, with_comments=False, inclusive_prefixes=reference.inclusive_prefixes
     )
-    return hashlib.new(reference.digest_algorithm.hashlib_name, octets).digest()
+    return _HASHLIB[reference.digest_algorithm](octets).digest()
 
 
 def check_digests(parsed: ParsedSignature, policy: WsSecurityPolicy) -> None:
@@ -325,8 +344,8 @@ def check_signature_value(parsed: ParsedSignature, public_key: PublicKey) -> Non
     algorithm = parsed.signature_algorithm
     value = parsed.signature_value
     try:
-        if algorithm.is_rsa and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(value, octets, _PKCS1V15, algorithm.hash())
+        if isinstance(public_key, rsa.RSAPublicKey) and algorithm in _RSA_HASHES:
+            public_key.verify(value, octets, _PKCS1V15, _RSA_HASHES[algorithm])
         elif algorithm.is_ecdsa and isinstance(public_key, ec.EllipticCurvePublicKey):
             # XMLDSig 1.1 §6.4.3: the value is r || s, each as long as the curve order.
             size = (public_key.curve.key_size + 7) // 8
@@ -357,9 +376,10 @@ def verify_signature(
     """
     check_signature_value(parsed, public_key)
     check_digests(parsed, policy)
+    references = parsed.references
     return VerifiedSignature(
-        signed_elements=tuple(reference.element for reference in parsed.references),
-        signed_ids=tuple(reference.uri[1:] for reference in parsed.references),
-        signature_algorithm=parsed.signature_algorithm,
-        signature_value=parsed.signature_value,
+        tuple([reference.element for reference in references]),
+        tuple([reference.uri[1:] for reference in references]),
+        parsed.signature_algorithm,
+        parsed.signature_value,
     )

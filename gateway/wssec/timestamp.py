@@ -56,7 +56,7 @@ def _malformed(message: str) -> InvalidSecurity:
 
 def parse_xs_datetime(text: str | None) -> datetime:
     """An ``xs:dateTime`` with an explicit zone, as an aware UTC datetime (sub-µs truncated)."""
-    value = (text or "").strip()
+    value = text.strip() if text else ""
     if _XS_DATETIME.fullmatch(value) is None:
         raise _malformed("Timestamp values must be xs:dateTime with a time zone")
     try:
@@ -71,9 +71,10 @@ def read_timestamp(
 ) -> tuple[datetime, datetime | None]:
     """Created and Expires of a ``wsu:Timestamp``, structure checked, not yet judged."""
     children = [child for child in element if isinstance(child.tag, str)]
-    tags = [child.tag for child in children]
-    if tags == [CREATED, EXPIRES]:
+    count = len(children)
+    if count == 2 and children[0].tag == CREATED and children[1].tag == EXPIRES:
         return parse_xs_datetime(children[0].text), parse_xs_datetime(children[1].text)
+    tags = [child.tag for child in children]
     if tags == [CREATED]:
         if policy.require_expires:
             raise InvalidSecurity("The Timestamp has no Expires element", code="TIMESTAMP_REQUIRED")
@@ -101,6 +102,4 @@ def check_timestamp(
     acceptable_until = min(expires, created + policy.timestamp_ttl)
     if acceptable_until <= now:
         raise MessageExpired("The message has expired", code="MESSAGE_EXPIRED")
-    return CheckedTimestamp(
-        element=element, created=created, expires=expires, acceptable_until=acceptable_until
-    )
+    return CheckedTimestamp(element, created, expires, acceptable_until)
