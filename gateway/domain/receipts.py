@@ -116,7 +116,8 @@ def _format_csv(symbols: str) -> str:
 
 
 def new_csv_code() -> str:
-    """A fresh code, printed in groups of four: ``XXXX-XXXX-XXXX-XXXX-XXXC``."""
+    """A fresh code, printed in five groups of four (``AAAA-BBBB-CCCC-DDDD-EEEC``, C the check
+    character)."""
     data = "".join(secrets.choice(CSV_ALPHABET) for _ in range(CSV_DATA_LENGTH))
     return _format_csv(data + csv_check_character(data))
 

@@ -91,7 +91,7 @@ class ReceiptRepository:
         elif dialect == "sqlite":
             stmt = sqlite_insert(_K).values(year=year, last_value=1)
         else:  # pragma: no cover - only the two supported backends
-            raise NotImplementedError(dialect)
+            raise ValueError(f"unsupported database dialect {dialect!r}")
         stmt = stmt.on_conflict_do_update(
             index_elements=[_K.c.year], set_={"last_value": _K.c.last_value + 1}
         ).returning(_K.c.last_value)
