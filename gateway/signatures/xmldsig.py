@@ -22,7 +22,6 @@ Trees are validated in the thread that parsed them (see ``gateway.wssec.signatur
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +51,7 @@ from gateway.wssec.signature import (
     TRANSFORM,
     TRANSFORMS,
     canonicalise,
+    decode_base64_text,
 )
 
 C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -84,12 +84,9 @@ def elements(parent: etree._Element) -> list[etree._Element]:
 
 def base64_text(element: etree._Element, what: str) -> bytes:
     try:
-        value = binascii.a2b_base64("".join((element.text or "").split()), strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
-        raise FormatError(f"{what} is not valid Base64") from exc
-    if not value:
-        raise FormatError(f"{what} is empty")
-    return value
+        return decode_base64_text(element, what)
+    except ValueError as exc:
+        raise FormatError(str(exc)) from exc
 
 
 def c14n_method(element: etree._Element) -> C14nMethod:

@@ -132,14 +132,23 @@ def _elements(parent: etree._Element, element_only: bool = False) -> list[etree.
     return [child for child in parent if isinstance(child.tag, str)]
 
 
-def _base64(element: etree._Element, what: str) -> bytes:
+def decode_base64_text(element: etree._Element, what: str) -> bytes:
+    """Strict Base64 of an element's text (whitespace ignored); ``ValueError`` saying what is
+    wrong. Shared with ``gateway.signatures``, which reports the error its own way."""
     try:
         value = binascii.a2b_base64("".join((element.text or "").split()), strict_mode=True)
     except (binascii.Error, ValueError) as exc:
-        raise _malformed(f"{what} is not valid Base64") from exc
+        raise ValueError(f"{what} is not valid Base64") from exc
     if not value:
-        raise _malformed(f"{what} is empty")
+        raise ValueError(f"{what} is empty")
     return value
+
+
+def _base64(element: etree._Element, what: str) -> bytes:
+    try:
+        return decode_base64_text(element, what)
+    except ValueError as exc:
+        raise _malformed(str(exc)) from exc
 
 
 _C14N_BY_URI = {algorithm.value: algorithm for algorithm in CanonicalizationAlgorithm}
