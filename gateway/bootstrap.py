@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -15,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
@@ -32,15 +33,15 @@ from gateway.services.publishing import PublishingService
 from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
 from gateway.services.sweeping import SweepService
-from gateway.store.engine import create_engine_for, session_factory
-from gateway.store.migrate import upgrade
 from gateway.services.validation import SignatureValidation
 from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsgi_app
 from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
-from gateway.soap.contract import PORTS, port_application
 from gateway.soap.context import SoapDependencies
+from gateway.soap.contract import PORTS, port_application
 from gateway.soap.metrics import GatewayMetrics
 from gateway.soap.wsgi import GatewayFront
+from gateway.store.engine import create_engine_for, session_factory
+from gateway.store.migrate import upgrade
 from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.unit_of_work import SqlUnitOfWork
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
@@ -58,7 +59,14 @@ class Container:
     deadline_policy: DeadlinePolicy
 
     def unit_of_work(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.sessions, self.mandate_registry_start)
+
+    @property
+    def mandate_registry_start(self) -> datetime | None:
+        start = self.settings.mandate_registry_start
+        if start is None:
+            return None
+        return datetime.combine(start, time(0), tzinfo=self.calendar.timezone)
 
     @property
     def uow_factory(self) -> Callable[[], UnitOfWork]:

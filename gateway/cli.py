@@ -18,18 +18,17 @@ from gateway import logs
 from gateway.bootstrap import Container, build
 from gateway.config import Settings
 from gateway.domain.audit import AuditEvent, verify_chain
+from gateway.domain.identifiers import make_ccc
 from gateway.domain.model import Issuer
 from gateway.domain.outages import Outage
 from gateway.errors import GatewayError
 from gateway.manifest import read_manifest
-from gateway.domain.identifiers import make_ccc
 from gateway.pki import DemoPki, load_or_generate_demo_pki
-from gateway.serving import serve
-from gateway.soap import contract
 from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
 from gateway.services.publishing import BatchRejected
+from gateway.serving import serve
 from gateway.signatures import SignatureFormat
-
+from gateway.soap import contract
 
 
 def main(argv: Sequence[str] | None = None) -> int:

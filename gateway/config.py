@@ -54,6 +54,9 @@ class Settings:
     """HMAC key for listing cursors; shared by every host. Empty: generated into data_dir."""
 
     max_page_size: int = 1000
+    mandate_registry_start: date | None = date(2016, 10, 2)
+    """Mandates given before this day (00:00 official time) are void: the registry of mandates
+    did not exist yet (Law 39/2015 created it; in force 2 October 2016). ``none`` disables it."""
     """Largest ``pageSize`` ListNotifications accepts."""
 
     pki_dir: Path | None = None
@@ -180,6 +183,10 @@ class Settings:
             changes["outage_minimum"] = timedelta(minutes=minutes)
         if (v := get("CURSOR_SECRET")) is not None:
             changes["cursor_secret"] = v.encode()
+        if (v := get("MANDATE_REGISTRY_START")) is not None:
+            changes["mandate_registry_start"] = (
+                None if v.lower() == "none"
+                else _dates("GATEWAY_MANDATE_REGISTRY_START", v)[0])
         if (v := get("MAX_PAGE_SIZE")) is not None:
             changes["max_page_size"] = _positive_int("GATEWAY_MAX_PAGE_SIZE", v)
         for name in ("PKI_DIR", "TRUST_DIR", "CRL_DIR", "SERVER_CERT", "SERVER_KEY", "TSA_CERT",

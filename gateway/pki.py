@@ -27,7 +27,6 @@ usage without digitalSignature), ``unmapped`` (no identifier in its subject).
 from __future__ import annotations
 
 import json
-
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -1,99 +1,69 @@
-"""The one authorisation decision: may this principal do this action on this item, now?
+"""The one authorisation decision: may this principal do this action on this resource, now?
 
-Every service asks here; nothing else decides access. Rights come from *sources*: the caller's
-own identity (a person, an entity, or a representative certificate acting for an entity), the
-RED assignment of a contribution account (CCC) to an authorised agent, and, in later versions,
-mandates ("apoderamientos") and access-manager grants. ``RepresentationFacts`` carries the
-sources that apply to one principal; the store loads them, this module only reasons.
+Every service asks here; nothing else decides access. A resource is a notification (read, sign,
+content) or a recipient, optionally one of its contribution accounts (``Subject``: postal
+channel, reception assignment, access management). Rights come from *sources*
+(``domain.rights``), tried in this order; the first that allows decides the role:
 
-Two views of the same rule are exposed and must agree (a property test checks it):
-``decide`` for one item, and ``audiences`` for the store's listing query.
+1. **own**: the notification is addressed to whoever the certificate speaks for (a person, an
+   entity seal, or a representative certificate acting for the entity). Only the
+   representative certificate is the entity's *main access manager*.
+2. **access manager**: a person the main access manager named may grant rights (GRANT_ACCESS).
+3. **mandate**: in force (not void, started, not expired, not revoked), with the action in its
+   scopes, covering the issuer and the CCC, and carrying the special-category flag when the
+   notification is special-category. An issuer- or CCC-restricted mandate does not cover acts
+   on the whole recipient (its postal channel); a CCC-restricted one covers reception
+   assignment of its CCCs only.
+4. **grant** by an access manager to a person: activated, in force, scope, CCCs, special flag.
+5. **RED**: the CCC is assigned to the agent now (never special-category); after it is
+   unassigned the agent keeps reading the notifications it accepted itself.
+
+When none allows, the refusal reason is the first specific one met in that order (e.g. a revoked
+mandate gives ``MANDATE_REVOKED``), else ``NO_RELATION``. Special-category items refused give
+``SPECIAL_CATEGORY``; services answer "not found" so the caller does not learn they exist.
+
+Two views of the same rule are exposed and must agree (a property test checks it): ``decide``
+for one item, and ``audiences`` for the store's listing query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 
 from .listing import Audience, Role
-from .model import Category, Notification
+from .model import Category, Issuer, Notification, Status
 from .principal import Principal, PrincipalKind
+from .rights import (
+    ALL_ACTIONS,
+    NOTIFICATION_ACTIONS,
+    RECIPIENT_ACTIONS,
+    RED_ACTIONS,
+    AccessGrant,
+    AccessManager,
+    Action,
+    Mandate,
+    Reason,
+    RedAssignment,
+    RepresentationFacts,
+)
 
-
-class Action(str, Enum):
-    """What a caller wants to do; values are the mandate scope names."""
-
-    READ = "notifications.read"
-    SIGN = "notifications.sign"
-    CONTENT = "notifications.content"
-    POSTAL = "postal.manage"
-    ASSIGN_RECEPTION = "reception.assign"
-
-
-ALL_ACTIONS = frozenset(Action)
-
-
-class Reason(str, Enum):
-    """Why a decision came out as it did; written to the audit log on refusals."""
-
-    SELF = "SELF"
-    REPRESENTATIVE = "REPRESENTATIVE"
-    RED_ASSIGNMENT = "RED_ASSIGNMENT"
-    NO_RELATION = "NO_RELATION"
-    SPECIAL_CATEGORY = "SPECIAL_CATEGORY"
-    SCOPE_MISSING = "SCOPE_MISSING"
+__all__ = [
+    "ALL_ACTIONS", "RED_ACTIONS", "AccessGrant", "AccessManager", "Action", "Decision", "Mandate",
+    "Reason", "RedAssignment", "RepresentationFacts", "Subject", "audiences", "decide",
+]
 
 
 @dataclass(frozen=True, slots=True)
-class RedAssignment:
-    """A contribution account whose notifications the agent receives, in a period."""
+class Subject:
+    """A recipient as the object of a management action, optionally one of its CCCs."""
 
-    ccc: str
-    company: str
-    agent: str
-    assigned_at: datetime
-    unassigned_at: datetime | None = None
-
-    def active_at(self, now: datetime) -> bool:
-        return self.assigned_at <= now and (self.unassigned_at is None or now < self.unassigned_at)
+    recipient: str
+    ccc: str | None = None
 
 
-# What a RED authorised agent may do with the notifications of an assigned CCC. Agents manage
-# notifications; they do not change the company's postal channel or reassign its accounts.
-RED_ACTIONS = frozenset({Action.READ, Action.SIGN, Action.CONTENT})
-
-
-@dataclass(frozen=True, slots=True)
-class Mandate:
-    """An "apoderamiento": ``grantor`` lets ``grantee`` act for it within ``scopes``.
-
-    ``issuers``/``cccs`` of ``None`` mean unrestricted. Decisions on mandates arrive with the
-    representation issue; until then mandates are recorded and listed only.
-    """
-
-    id: int | None
-    grantor: str
-    grantee: str
-    scopes: frozenset[Action]
-    valid_from: datetime
-    valid_to: datetime | None = None
-    revoked_at: datetime | None = None
-    issuers: frozenset[str] | None = None
-    cccs: frozenset[str] | None = None
-    special_category: bool = False
-
-    def active_at(self, now: datetime) -> bool:
-        return (self.valid_from <= now
-                and (self.valid_to is None or now < self.valid_to)
-                and (self.revoked_at is None or now < self.revoked_at))
-
-
-@dataclass(frozen=True, slots=True)
-class RepresentationFacts:
-    """The sources of right that apply to one principal (loaded by the store)."""
-
-    red_assignments: tuple[RedAssignment, ...] = ()
+Resource = Notification | Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,43 +76,154 @@ class Decision:
         return self.allowed
 
 
+_ISSUERS = {i.value: i for i in Issuer}
+
+
 def decide(
     principal: Principal,
     action: Action,
-    notification: Notification,
+    resource: Resource,
     facts: RepresentationFacts,
     now: datetime,
 ) -> Decision:
-    """Allow or refuse ``action`` on ``notification``, with the reason and the role used."""
-    if notification.recipient == principal.acts_for:
-        reason = (Reason.REPRESENTATIVE if principal.kind is PrincipalKind.REPRESENTATIVE
-                  else Reason.SELF)
-        return Decision(True, reason, Role.OWN)
-    red_match = [
-        a for a in facts.red_assignments
-        if a.agent == principal.acts_for and a.active_at(now)
-        and a.company == notification.recipient and a.ccc == notification.ccc
-    ]
-    if red_match:
-        if notification.category is Category.SPECIAL:
-            # A RED assignment never carries special-category data (DESIGN.md §1).
-            return Decision(False, Reason.SPECIAL_CATEGORY)
-        if action not in RED_ACTIONS:
-            return Decision(False, Reason.SCOPE_MISSING)
+    """Allow or refuse ``action`` on ``resource``, with the reason and the role used."""
+    if isinstance(resource, Subject) and action in NOTIFICATION_ACTIONS:
+        raise ValueError(f"{action.value} acts on a notification, not on a recipient")
+    refusal: Reason | None = None
+    for decision in _candidates(principal, action, resource, facts, now):
+        if decision.allowed:
+            return decision
+        refusal = refusal or decision.reason
+    return Decision(False, refusal or Reason.NO_RELATION)
+
+
+def _candidates(principal: Principal, action: Action, resource: Resource,
+                facts: RepresentationFacts, now: datetime) -> Iterator[Decision]:
+    """One decision per source that relates the principal to the resource, in source order."""
+    recipient = resource.recipient
+    if recipient == principal.acts_for:
+        yield _own(principal, action)
+    if action is Action.GRANT_ACCESS and principal.kind is PrincipalKind.PERSON:
+        for manager in facts.managed:
+            if manager.entity == recipient and manager.person == principal.identifier:
+                yield (Decision(True, Reason.ACCESS_MANAGER) if manager.active_at(now)
+                       else Decision(False, Reason.NOT_ACCESS_MANAGER))
+    for mandate in facts.mandates:
+        if mandate.grantor == recipient and mandate.grantee == principal.acts_for:
+            yield _by_mandate(mandate, action, resource, facts.registry_start, now)
+    if principal.kind is PrincipalKind.PERSON:
+        for grant in facts.grants:
+            if grant.entity == recipient and grant.grantee == principal.identifier:
+                yield _by_grant(grant, action, resource, now)
+    if isinstance(resource, Notification):
+        for assignment in facts.red_assignments:
+            if (assignment.agent == principal.acts_for and assignment.company == recipient
+                    and assignment.ccc == resource.ccc):
+                yield _by_red(principal, assignment, action, resource, now)
+
+
+def _own(principal: Principal, action: Action) -> Decision:
+    representative = principal.kind is PrincipalKind.REPRESENTATIVE
+    if action in RECIPIENT_ACTIONS:
+        return Decision(True, Reason.REPRESENTATIVE if representative else Reason.SELF, Role.OWN)
+    if representative:  # GRANT_ACCESS, NAME_MANAGERS
+        return Decision(True, Reason.MAIN_ACCESS_MANAGER)
+    if action is Action.GRANT_ACCESS:
+        return Decision(False, Reason.NOT_ACCESS_MANAGER)
+    return Decision(False, Reason.NOT_MAIN_ACCESS_MANAGER)
+
+
+def _coverage(action: Action, resource: Resource, cccs: frozenset[str] | None,
+              issuers: frozenset[str] | None, special_flag: bool) -> Reason | None:
+    """Why a restricted right does not reach ``resource`` (None when it does)."""
+    if isinstance(resource, Notification):
+        if issuers is not None and resource.issuer.value not in issuers:
+            return Reason.ISSUER_NOT_COVERED
+        if cccs is not None and resource.ccc not in cccs:
+            return Reason.CCC_NOT_COVERED
+        if resource.category is Category.SPECIAL and not special_flag:
+            return Reason.SPECIAL_CATEGORY
+        return None
+    if issuers is not None:
+        return Reason.ISSUER_NOT_COVERED
+    if cccs is not None and (resource.ccc is None or resource.ccc not in cccs):
+        return Reason.CCC_NOT_COVERED
+    return None
+
+
+def _by_mandate(mandate: Mandate, action: Action, resource: Resource,
+                registry_start: datetime | None, now: datetime) -> Decision:
+    refusal = mandate.refusal_at(now, registry_start)
+    if refusal is None and action not in mandate.scopes:
+        refusal = Reason.SCOPE_MISSING
+    if refusal is None:
+        refusal = _coverage(action, resource, mandate.cccs, mandate.issuers,
+                            mandate.special_category)
+    if refusal is not None:
+        return Decision(False, refusal)
+    return Decision(True, Reason.MANDATE, Role.MANDATE)
+
+
+def _by_grant(grant: AccessGrant, action: Action, resource: Resource, now: datetime) -> Decision:
+    refusal = grant.refusal_at(now)
+    if refusal is None and action not in grant.scopes:
+        refusal = Reason.SCOPE_MISSING
+    if refusal is None:
+        refusal = _coverage(action, resource, grant.cccs, None, grant.special_category)
+    if refusal is not None:
+        return Decision(False, refusal)
+    return Decision(True, Reason.GRANT, Role.GRANT)
+
+
+def _by_red(principal: Principal, assignment: RedAssignment, action: Action,
+            notification: Notification, now: datetime) -> Decision:
+    if notification.category is Category.SPECIAL:
+        # A RED assignment never carries special-category data (DESIGN.md §1).
+        return Decision(False, Reason.SPECIAL_CATEGORY)
+    if action not in RED_ACTIONS:
+        return Decision(False, Reason.SCOPE_MISSING)
+    if assignment.active_at(now):
         return Decision(True, Reason.RED_ASSIGNMENT, Role.RED)
-    return Decision(False, Reason.NO_RELATION)
+    if (action is not Action.SIGN and notification.status is Status.ACCEPTED
+            and notification.acted_by == principal.acts_for):
+        return Decision(True, Reason.RED_ACCEPTED, Role.RED)
+    return Decision(False, Reason.RED_UNASSIGNED)
 
 
 def audiences(
     principal: Principal, facts: RepresentationFacts, now: datetime
 ) -> tuple[Audience, ...]:
-    """The listing clauses equivalent to ``decide(..., Action.READ, ...)`` for every item."""
-    clauses = [Audience(principal.acts_for, Role.OWN)]
-    by_company: dict[str, set[str]] = {}
+    """The listing clauses equivalent to ``decide(..., Action.READ, ...)`` for every item, in
+    source order (the first clause admitting an item gives its role, as ``decide`` does)."""
+    me = principal.acts_for
+    clauses = [Audience(me, Role.OWN)]
+    for mandate in facts.mandates:
+        if (mandate.grantee == me and mandate.grantor != me and Action.READ in mandate.scopes
+                and mandate.active_at(now, facts.registry_start)):
+            issuers = (None if mandate.issuers is None
+                       else frozenset(_ISSUERS[i] for i in mandate.issuers if i in _ISSUERS))
+            clauses.append(Audience(mandate.grantor, Role.MANDATE, cccs=mandate.cccs,
+                                    issuers=issuers, include_special=mandate.special_category))
+    if principal.kind is PrincipalKind.PERSON:
+        for grant in facts.grants:
+            if (grant.grantee == principal.identifier and grant.entity != me
+                    and Action.READ in grant.scopes and grant.refusal_at(now) is None):
+                clauses.append(Audience(grant.entity, Role.GRANT, cccs=grant.cccs,
+                                        include_special=grant.special_category))
+    active: dict[str, set[str]] = {}
+    ended: dict[str, set[str]] = {}
     for assignment in facts.red_assignments:
-        if assignment.agent == principal.acts_for and assignment.active_at(now):
-            by_company.setdefault(assignment.company, set()).add(assignment.ccc)
-    for company, cccs in sorted(by_company.items()):
-        if company != principal.acts_for:
-            clauses.append(Audience(company, Role.RED, cccs=frozenset(cccs), include_special=False))
+        if assignment.agent != me or assignment.company == me:
+            continue
+        if assignment.active_at(now):
+            active.setdefault(assignment.company, set()).add(assignment.ccc)
+        else:
+            ended.setdefault(assignment.company, set()).add(assignment.ccc)
+    for company, cccs in sorted(active.items()):
+        clauses.append(Audience(company, Role.RED, cccs=frozenset(cccs), include_special=False))
+    for company, cccs in sorted(ended.items()):
+        kept = cccs - active.get(company, set())
+        if kept:
+            clauses.append(Audience(company, Role.RED, cccs=frozenset(kept),
+                                    include_special=False, accepted_by=me))
     return tuple(clauses)

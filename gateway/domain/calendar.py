@@ -13,7 +13,7 @@ The holiday calendar is injected: anything answering ``day in lookup`` works, su
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -64,14 +64,14 @@ class WorkingCalendar:
         in a DST gap or overlap this is the earliest instant of the day; Europe/Madrid changes
         at 02:00/03:00, so its midnight always exists once.
         """
-        return datetime.combine(day, time(0), tzinfo=self.timezone).astimezone(timezone.utc)
+        return datetime.combine(day, time(0), tzinfo=self.timezone).astimezone(UTC)
 
     def shift_local_days(self, instant: datetime, days: int) -> datetime:
         """``instant`` moved by ``days`` calendar days of official time (same wall-clock time),
         returned in UTC. Across a DST change this is 23 or 25 hours per day, not 24."""
         local = require_aware(instant, "instant").astimezone(self.timezone)
         moved = datetime.combine(local.date() + timedelta(days=days), local.timetz())
-        return moved.astimezone(timezone.utc)
+        return moved.astimezone(UTC)
 
     def is_working_day(self, day: date) -> bool:
         return (

@@ -7,7 +7,7 @@ The server's official time governs every deadline (DESIGN.md §1); logic never c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,14 +26,14 @@ class SystemClock:
     """The server's own clock, in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 @dataclass
 class FixedClock:
     """A clock tests can set and move."""
 
-    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
 
     def __post_init__(self) -> None:
         require_aware(self.current, "current")
@@ -56,4 +56,4 @@ def require_aware(instant: datetime, name: str) -> datetime:
 
 
 def to_utc(instant: datetime) -> datetime:
-    return require_aware(instant, "instant").astimezone(timezone.utc)
+    return require_aware(instant, "instant").astimezone(UTC)

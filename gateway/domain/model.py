@@ -121,6 +121,8 @@ class Notification:
     documents: tuple[Document, ...] = ()
     deadline_extension_days: int = 0
     status_effective_at: datetime | None = field(default=None)
+    acted_by: str | None = None
+    """Who accepted or rejected it (the identifier the caller acted as), once final by an act."""
 
     def __post_init__(self) -> None:
         require_aware(self.made_available_at, "made_available_at")
@@ -161,7 +163,8 @@ class Notification:
         return Status.EXPIRED if self.is_overdue(now) else self.status
 
     def transition(
-        self, target: Status, at: datetime, effective_at: datetime | None = None
+        self, target: Status, at: datetime, effective_at: datetime | None = None,
+        by: str | None = None,
     ) -> Notification:
         """Return this item moved to ``target`` at ``at``; raise ``InvalidState`` if illegal.
 
@@ -179,7 +182,8 @@ class Notification:
             raise InvalidState("an item cannot change before it was made available",
                                code="ILLEGAL_TRANSITION")
         check_transition(self.kind, self.status, target)
-        return replace(self, status=target, status_at=at, status_effective_at=effective_at or at)
+        return replace(self, status=target, status_at=at, status_effective_at=effective_at or at,
+                       acted_by=by)
 
     def expire(self, now: datetime) -> Notification:
         """The deemed rejection at ``now``: EXPIRED, dated at the deadline itself.

@@ -16,7 +16,7 @@ from gateway.domain.authorization import Action, Decision, audiences, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
 from gateway.domain.cursor import decode_cursor, encode_cursor
-from gateway.domain.listing import ListingFilter, ListingQuery, PagePosition, Role
+from gateway.domain.listing import AudienceIndex, ListingFilter, ListingQuery, PagePosition, Role
 from gateway.domain.model import Document, ItemKind, Notification, Status
 from gateway.domain.principal import Principal
 from gateway.errors import InvalidState, LimitExceeded, NotFound
@@ -73,11 +73,12 @@ class NotificationQueries:
             rows = uow.notifications.list_page(ListingQuery(
                 audience=clauses, filter=listing_filter, after=after, limit=page_size, as_of=now,
             ))
+        index = AudienceIndex([c for c in clauses
+                               if listing_filter.role is None or c.role is listing_filter.role])
         items = []
         for notification in rows:
-            role = next(c.role for c in clauses if c.admits(
-                notification.recipient, notification.ccc, notification.issuer,
-                notification.category))
+            role = index.role_of(notification)
+            assert role is not None  # the store returned it because a clause admits it
             items.append(VisibleNotification(_as_of(notification, now), role))
         next_cursor = None
         if len(rows) == page_size:
@@ -119,7 +120,8 @@ class NotificationQueries:
                 raise RuntimeError(f"stored content of {notification_id}/{position} is corrupt")
             if notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
                 notification = notification.transition(
-                    Status.READ, now, effective_at=self.calendar.effective_at(now))
+                    Status.READ, now, effective_at=self.calendar.effective_at(now),
+                    by=principal.acts_for)
                 uow.notifications.save_status(notification)
                 uow.audit.append("communication.read", principal.acts_for, str(notification_id),
                                  {"role": _role(decision).value}, now)

@@ -18,7 +18,6 @@ from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
 from gateway.domain.deadlines import DeadlinePolicy, compute_deadline
 from gateway.domain.identifiers import normalise_ccc, normalise_tax_id
-from gateway.domain.outages import Outage
 from gateway.domain.model import (
     Category,
     Document,
@@ -28,6 +27,7 @@ from gateway.domain.model import (
     Notification,
     Status,
 )
+from gateway.domain.outages import Outage
 from gateway.errors import GatewayError, InvalidRequest
 
 from .ports import UnitOfWork

@@ -270,7 +270,8 @@ class ReceiptService:
             elif notification.status.is_final or notification.kind is not ItemKind.NOTIFICATION:
                 outcome = Outcome.ALREADY_FINAL
             else:
-                moved.append(notification.transition(target, now, effective_at=effective_at))
+                moved.append(notification.transition(target, now, effective_at=effective_at,
+                                                     by=principal.acts_for))
                 outcome = outcome_of_target
                 changed[notification_id] = outcome
             outcomes.append(ItemOutcome(notification_id, outcome))

@@ -69,6 +69,7 @@ class NotificationRow(Base):
     status: Mapped[str] = mapped_column(String(CODE))
     status_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status_effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acted_by: Mapped[str | None] = mapped_column(String(IDENTIFIER))
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.current_timestamp()
     )
@@ -141,9 +142,43 @@ class MandateRow(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.current_timestamp()
     )
+
+
+class AccessManagerRow(Base):
+    """A person an entity's main access manager named to grant rights on its notifications."""
+
+    __tablename__ = "access_manager"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    person: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    named_by: Mapped[str] = mapped_column(String(IDENTIFIER))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccessGrantRow(Base):
+    """A right on an entity's notifications given to a person; an invitation until activated."""
+
+    __tablename__ = "access_grant"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    grantee: Mapped[str] = mapped_column(String(IDENTIFIER), index=True)
+    scopes: Mapped[str] = mapped_column(Text)
+    cccs: Mapped[str | None] = mapped_column(Text)
+    special_category: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    granted_by: Mapped[str] = mapped_column(String(IDENTIFIER))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class RedAssignmentRow(Base):

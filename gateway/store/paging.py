@@ -16,6 +16,11 @@ is answered by an index range scan that stops after ``limit`` rows:
   An ``OR`` of clauses instead would make the database collect and sort every match.
 - the keyset condition is a row-value comparison, which both backends turn into an index bound
   (see ``keyset`` for the measurements).
+- beyond ``MAX_UNION_BRANCHES`` (an agent holding thousands of mandates) branches of the same
+  shape are folded into one membership test (``recipient IN (…)`` / ``(recipient, ccc) IN (…)``,
+  hashed by PostgreSQL, an ephemeral index in SQLite) and the page is read in
+  ``(made_available_at, id)`` order from that index, filtering: such an audience covers much of
+  the store, so the scan stops early (bench/authz_listing.py).
 """
 
 from __future__ import annotations
@@ -59,15 +64,22 @@ class Branch:
     ccc: str | None = None
     issuers: tuple[Issuer, ...] | None = None
     normal_only: bool = False
+    accepted_by: str | None = None
 
-    def sort_key(self) -> tuple[str, str, tuple[str, ...], bool]:
+    def sort_key(self) -> tuple[str, str, tuple[str, ...], bool, str]:
         issuers = tuple(i.value for i in self.issuers) if self.issuers is not None else ()
-        return (self.recipient, self.ccc or "", issuers, self.normal_only)
+        return (self.recipient, self.ccc or "", issuers, self.normal_only, self.accepted_by or "")
 
     @property
     def whole_recipient(self) -> bool:
         """Every item of the recipient: any other branch for it adds nothing."""
-        return self.ccc is None and self.issuers is None and not self.normal_only
+        return (self.ccc is None and self.issuers is None and not self.normal_only
+                and self.accepted_by is None)
+
+    @property
+    def shape(self) -> tuple[bool, tuple[Issuer, ...] | None, bool, str | None]:
+        """Everything but the recipient and CCC: branches of one shape fold into one test."""
+        return (self.ccc is not None, self.issuers, self.normal_only, self.accepted_by)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         c = NOTIFICATION.c
@@ -76,9 +88,39 @@ class Branch:
             conditions.append(c.ccc == self.ccc)
         if self.issuers is not None:
             conditions.append(c.issuer.in_([i.value for i in self.issuers]))
-        if self.normal_only:
-            conditions.append(c.category == Category.NORMAL.value)
+        conditions += _shape_conditions(self.issuers, self.normal_only, self.accepted_by)
         return conditions
+
+
+def _shape_conditions(issuers: tuple[Issuer, ...] | None, normal_only: bool,
+                      accepted_by: str | None) -> list[ColumnElement[bool]]:
+    c = NOTIFICATION.c
+    conditions: list[ColumnElement[bool]] = []
+    if issuers is not None:
+        conditions.append(c.issuer.in_([i.value for i in issuers]))
+    if normal_only:
+        conditions.append(c.category == Category.NORMAL.value)
+    if accepted_by is not None:
+        conditions.append(c.status == Status.ACCEPTED.value)
+        conditions.append(c.acted_by == accepted_by)
+    return conditions
+
+
+def folded_audience(branch_list: Sequence[Branch]) -> ColumnElement[bool]:
+    """``OR`` of one membership test per branch shape, for audiences of thousands of clauses."""
+    c = NOTIFICATION.c
+    groups: dict[tuple[bool, tuple[Issuer, ...] | None, bool, str | None], list[Branch]] = {}
+    for branch in branch_list:
+        groups.setdefault(branch.shape, []).append(branch)
+    tests = []
+    for (by_ccc, issuers, normal_only, accepted_by), members in groups.items():
+        membership: ColumnElement[bool]
+        if by_ccc:
+            membership = tuple_(c.recipient, c.ccc).in_([(b.recipient, b.ccc) for b in members])
+        else:
+            membership = c.recipient.in_([b.recipient for b in members])
+        tests.append(and_(membership, *_shape_conditions(issuers, normal_only, accepted_by)))
+    return or_(*tests)
 
 
 def branches(audience: Iterable[Audience], listing_filter: ListingFilter) -> list[Branch]:
@@ -104,11 +146,12 @@ def branches(audience: Iterable[Audience], listing_filter: ListingFilter) -> lis
             if not issuers:
                 continue
         normal_only = not clause.include_special
+        accepted_by = clause.accepted_by
         if clause.cccs is None or f.ccc is not None:  # a CCC filter already narrows
-            found.add(Branch(clause.recipient, None, issuers, normal_only))
+            found.add(Branch(clause.recipient, None, issuers, normal_only, accepted_by))
         else:
             for ccc in clause.cccs:
-                found.add(Branch(clause.recipient, ccc, issuers, normal_only))
+                found.add(Branch(clause.recipient, ccc, issuers, normal_only, accepted_by))
     whole = {b.recipient for b in found if b.whole_recipient}
     kept = [b for b in found if b.whole_recipient or b.recipient not in whole]
     return sorted(kept, key=Branch.sort_key)  # deterministic SQL, so plans cache
@@ -190,7 +233,7 @@ def page_statement(
             stmt = stmt.where(*own, *common)
         return stmt.order_by(*order).limit(limit)
     if len(branch_list) > MAX_UNION_BRANCHES:
-        audience = or_(*(and_(*b.conditions()) for b in branch_list))
+        audience = folded_audience(branch_list)
         return select(*columns).where(audience, *common).order_by(*order).limit(limit)
     parts = []
     for branch in branch_list:

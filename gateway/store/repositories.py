@@ -86,6 +86,7 @@ _COLUMNS = (
     _N.c.status_at,
     _N.c.status_effective_at,
     _N.c.deadline_extension_days,
+    _N.c.acted_by,
 )
 _DOCUMENT_COLUMNS = (
     _D.c.notification_id,
@@ -239,6 +240,7 @@ class NotificationRepository:
                 status=notification.status.value,
                 status_at=notification.status_at,
                 status_effective_at=notification.status_effective_at,
+                acted_by=notification.acted_by,
             ),
         )
         if changed == 0:
@@ -256,20 +258,21 @@ class NotificationRepository:
         """``save_status`` for many: one UPDATE per distinct (status, status_at,
         status_effective_at) and chunk of ids, instead of one statement per notification (a
         receipt moves up to 1000 items to the same state at the same instant)."""
-        groups: dict[tuple[Status, datetime | None, datetime | None], list[int]] = {}
+        groups: dict[tuple[Status, datetime | None, datetime | None, str | None], list[int]] = {}
         for notification in notifications:
             if notification.id is None:
                 raise ValueError("cannot save the status of an unsaved notification")
-            key = (notification.status, notification.status_at, notification.status_effective_at)
+            key = (notification.status, notification.status_at, notification.status_effective_at,
+                   notification.acted_by)
             groups.setdefault(key, []).append(notification.id)
-        for (status, status_at, effective_at), ids in groups.items():
+        for (status, status_at, effective_at, acted_by), ids in groups.items():
             for chunk in _chunks(sorted(set(ids))):
                 changed = _rowcount(
                     self._session,
                     update(_N)
                     .where(_N.c.id.in_(chunk), _N.c.status == Status.AVAILABLE.value)
                     .values(status=status.value, status_at=status_at,
-                            status_effective_at=effective_at),
+                            status_effective_at=effective_at, acted_by=acted_by),
                 )
                 if changed != len(chunk):
                     self._raise_unchanged(chunk, status)
@@ -552,6 +555,7 @@ def _notification(row: Sequence[Any], documents: tuple[Document, ...]) -> Notifi
         status_at,
         status_effective_at,
         deadline_extension_days,
+        acted_by,
     ) = tuple(row)
     return Notification(
         id=id_,
@@ -570,6 +574,7 @@ def _notification(row: Sequence[Any], documents: tuple[Document, ...]) -> Notifi
         documents=documents,
         deadline_extension_days=deadline_extension_days,
         status_effective_at=status_effective_at,
+        acted_by=acted_by,
     )
 
 

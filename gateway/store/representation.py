@@ -6,33 +6,71 @@ They return domain objects (``domain.authorization``, ``domain.postal``); rows n
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.domain.authorization import Action, Mandate, RedAssignment, RepresentationFacts
 from gateway.domain.postal import PostalAddress, PostalChannel, PostalMode
-from gateway.domain.principal import Principal
+from gateway.domain.principal import Principal, PrincipalKind
+from gateway.domain.rights import (
+    INVITATION_TTL,
+    AccessGrant,
+    AccessManager,
+    Action,
+    Mandate,
+    RedAssignment,
+    RepresentationFacts,
+)
 
-from .models import MandateRow, PostalChannelRow, RedAssignmentRow
+from .models import (
+    AccessGrantRow,
+    AccessManagerRow,
+    MandateRow,
+    PostalChannelRow,
+    RedAssignmentRow,
+)
 
 
 class RepresentationRepository:
-    """Loads the sources of right of a principal and records RED (un)assignments."""
+    """Loads the sources of right of a principal and records mandates, RED (un)assignments,
+    access managers and grants."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, registry_start: datetime | None = None) -> None:
         self._session = session
+        self._registry_start = registry_start
 
     def facts_for(self, principal: Principal, now: datetime) -> RepresentationFacts:
-        rows = self._session.scalars(
-            select(RedAssignmentRow).where(
-                RedAssignmentRow.agent == principal.acts_for,
-                RedAssignmentRow.assigned_at <= now,
-                or_(RedAssignmentRow.unassigned_at.is_(None), RedAssignmentRow.unassigned_at > now),
-            )
+        """Every source that may give ``principal`` a right (the domain decides which do).
+
+        Read with plain column tuples, not ORM objects: an agent may hold thousands of mandates
+        and this runs on every request (bench/authz_listing.py).
+        """
+        me = principal.acts_for
+        red = self._session.execute(
+            select(*_RED_COLUMNS).where(_R.c.agent == me, _R.c.assigned_at <= now)
         )
-        return RepresentationFacts(red_assignments=tuple(_assignment(r) for r in rows))
+        mandates = self._session.execute(select(*_MANDATE_COLUMNS).where(_M.c.grantee == me))
+        grants: tuple[AccessGrant, ...] = ()
+        managed: tuple[AccessManager, ...] = ()
+        if principal.kind is PrincipalKind.PERSON:
+            person = principal.identifier
+            grants = tuple(_grant(r) for r in self._session.scalars(
+                select(AccessGrantRow).where(AccessGrantRow.grantee == person)))
+            managed = tuple(_manager(r) for r in self._session.scalars(
+                select(AccessManagerRow).where(AccessManagerRow.person == person)))
+        return RepresentationFacts(
+            red_assignments=tuple(RedAssignment(*row) for row in red),
+            mandates=tuple(_mandate_of(row) for row in mandates),
+            grants=grants,
+            managed=managed,
+            registry_start=self._registry_start,
+        )
+
+    # -- RED ---------------------------------------------------------------------------------
 
     def current_assignment(
         self, ccc: str, now: datetime, *, lock: bool = False
@@ -68,14 +106,119 @@ class RepresentationRepository:
         )
         return [_assignment(r) for r in rows]
 
+    # -- mandates ----------------------------------------------------------------------------
+
     def mandates_of(self, identifier: str) -> builtins.list[Mandate]:
         """Mandates ``identifier`` gave (as grantor) or holds (as grantee)."""
-        rows = self._session.scalars(
-            select(MandateRow)
-            .where(or_(MandateRow.grantor == identifier, MandateRow.grantee == identifier))
-            .order_by(MandateRow.id)
+        rows = self._session.execute(
+            select(*_MANDATE_COLUMNS)
+            .where(or_(_M.c.grantor == identifier, _M.c.grantee == identifier))
+            .order_by(_M.c.id)
         )
-        return [_mandate(r) for r in rows]
+        return [_mandate_of(r) for r in rows]
+
+    def all_mandates(self) -> builtins.list[Mandate]:
+        rows = self._session.execute(select(*_MANDATE_COLUMNS).order_by(_M.c.id))
+        return [_mandate_of(r) for r in rows]
+
+    def mandate(self, mandate_id: int, *, lock: bool = False) -> Mandate | None:
+        stmt = select(*_MANDATE_COLUMNS).where(_M.c.id == mandate_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self._session.execute(stmt).first()
+        return _mandate_of(row) if row else None
+
+    def add_mandates(self, mandates: Sequence[Mandate]) -> builtins.list[Mandate]:
+        rows = [MandateRow(
+            grantor=m.grantor, grantee=m.grantee, scopes=_join(m.scopes_codes()),
+            issuers=_join(m.issuers), cccs=_join(m.cccs), special_category=m.special_category,
+            valid_from=m.valid_from, valid_to=m.valid_to, revoked_at=m.revoked_at,
+            granted_at=m.granted_at,
+        ) for m in mandates]
+        self._session.add_all(rows)
+        self._session.flush()
+        return [replace(m, id=row.id) for m, row in zip(mandates, rows, strict=True)]
+
+    def add_mandate(self, mandate: Mandate) -> Mandate:
+        return self.add_mandates([mandate])[0]
+
+    def revoke_mandate(self, mandate_id: int, at: datetime) -> None:
+        self._session.execute(
+            update(MandateRow).where(MandateRow.id == mandate_id, MandateRow.revoked_at.is_(None))
+            .values(revoked_at=at))
+
+    # -- access managers and grants ----------------------------------------------------------
+
+    def add_manager(self, manager: AccessManager) -> AccessManager:
+        row = AccessManagerRow(entity=manager.entity, person=manager.person,
+                               named_by=manager.named_by, valid_from=manager.valid_from,
+                               valid_to=manager.valid_to, revoked_at=manager.revoked_at)
+        self._session.add(row)
+        self._session.flush()
+        return _manager(row)
+
+    def managers_of(self, entity: str) -> builtins.list[AccessManager]:
+        rows = self._session.scalars(
+            select(AccessManagerRow).where(AccessManagerRow.entity == entity)
+            .order_by(AccessManagerRow.id))
+        return [_manager(r) for r in rows]
+
+    def remove_manager(self, entity: str, person: str, at: datetime) -> int:
+        result = self._session.execute(
+            update(AccessManagerRow)
+            .where(AccessManagerRow.entity == entity, AccessManagerRow.person == person,
+                   AccessManagerRow.revoked_at.is_(None))
+            .values(revoked_at=at))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def add_grant(self, grant: AccessGrant) -> AccessGrant:
+        row = AccessGrantRow(
+            entity=grant.entity, grantee=grant.grantee, scopes=_join(grant.scopes_codes()),
+            cccs=_join(grant.cccs), special_category=grant.special_category,
+            granted_by=grant.granted_by, invited_at=grant.invited_at,
+            activated_at=grant.activated_at, valid_from=grant.valid_from,
+            valid_to=grant.valid_to, revoked_at=grant.revoked_at)
+        self._session.add(row)
+        self._session.flush()
+        return _grant(row)
+
+    def grant(self, grant_id: int, *, lock: bool = False) -> AccessGrant | None:
+        row = self._session.get(AccessGrantRow, grant_id, with_for_update=lock)
+        return _grant(row) if row else None
+
+    def grants_of_entity(self, entity: str) -> builtins.list[AccessGrant]:
+        rows = self._session.scalars(
+            select(AccessGrantRow).where(AccessGrantRow.entity == entity)
+            .order_by(AccessGrantRow.id))
+        return [_grant(r) for r in rows]
+
+    def grants_held_by(self, person: str) -> builtins.list[AccessGrant]:
+        rows = self._session.scalars(
+            select(AccessGrantRow).where(AccessGrantRow.grantee == person)
+            .order_by(AccessGrantRow.id))
+        return [_grant(r) for r in rows]
+
+    def revoke_grant(self, grant_id: int, at: datetime) -> None:
+        self._session.execute(
+            update(AccessGrantRow)
+            .where(AccessGrantRow.id == grant_id, AccessGrantRow.revoked_at.is_(None))
+            .values(revoked_at=at))
+
+    def activate_invitations(self, person: str, now: datetime) -> builtins.list[int]:
+        """Activate ``person``'s invitations still open at ``now``; returns their ids."""
+        open_ = and_(
+            AccessGrantRow.grantee == person,
+            AccessGrantRow.activated_at.is_(None),
+            AccessGrantRow.invited_at > now - INVITATION_TTL,
+            AccessGrantRow.invited_at <= now,
+            or_(AccessGrantRow.revoked_at.is_(None), AccessGrantRow.revoked_at > now),
+        )
+        ids = builtins.list(self._session.scalars(select(AccessGrantRow.id).where(open_)))
+        if ids:
+            self._session.execute(
+                update(AccessGrantRow).where(AccessGrantRow.id.in_(ids), open_)
+                .values(activated_at=now))
+        return ids
 
 
 class PostalChannelRepository:
@@ -132,16 +275,42 @@ def _split(text: str | None) -> frozenset[str] | None:
     return None if text is None else frozenset(p for p in text.split(",") if p)
 
 
-def _mandate(row: MandateRow) -> Mandate:
-    return Mandate(
-        id=row.id,
-        grantor=row.grantor,
-        grantee=row.grantee,
-        scopes=frozenset(Action(s) for s in (_split(row.scopes) or ())),
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        revoked_at=row.revoked_at,
-        issuers=_split(row.issuers),
-        cccs=_split(row.cccs),
-        special_category=bool(row.special_category),
-    )
+def _join(values: Iterable[str] | None) -> str | None:
+    return None if values is None else ",".join(sorted(values))
+
+
+_ACTIONS = {a.value: a for a in Action}
+
+
+def _scopes(text: str) -> frozenset[Action]:
+    return frozenset(_ACTIONS[s] for s in text.split(",") if s in _ACTIONS)
+
+
+_M = cast(Table, MandateRow.__table__).c
+_R = cast(Table, RedAssignmentRow.__table__).c
+_MANDATE_COLUMNS = (_M.id, _M.grantor, _M.grantee, _M.scopes, _M.valid_from, _M.valid_to,
+                    _M.revoked_at, _M.issuers, _M.cccs, _M.special_category, _M.granted_at)
+_RED_COLUMNS = (_R.ccc, _R.company, _R.agent, _R.assigned_at, _R.unassigned_at)
+
+
+def _mandate_of(row: Sequence[Any]) -> Mandate:
+    (id_, grantor, grantee, scopes, valid_from, valid_to, revoked_at, issuers, cccs, special,
+     granted_at) = tuple(row)
+    return Mandate(id=id_, grantor=grantor, grantee=grantee, scopes=_scopes(scopes),
+                   valid_from=valid_from, valid_to=valid_to, revoked_at=revoked_at,
+                   issuers=_split(issuers), cccs=_split(cccs), special_category=bool(special),
+                   granted_at=granted_at)
+
+
+def _manager(row: AccessManagerRow) -> AccessManager:
+    return AccessManager(id=row.id, entity=row.entity, person=row.person, named_by=row.named_by,
+                         valid_from=row.valid_from, valid_to=row.valid_to,
+                         revoked_at=row.revoked_at)
+
+
+def _grant(row: AccessGrantRow) -> AccessGrant:
+    return AccessGrant(
+        id=row.id, entity=row.entity, grantee=row.grantee, scopes=_scopes(row.scopes),
+        granted_by=row.granted_by, invited_at=row.invited_at, valid_from=row.valid_from,
+        valid_to=row.valid_to, revoked_at=row.revoked_at, activated_at=row.activated_at,
+        cccs=_split(row.cccs), special_category=bool(row.special_category))

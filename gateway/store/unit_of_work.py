@@ -8,6 +8,7 @@ Integrity violations surfacing at flush/commit (or escaping the block) become ``
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -39,8 +40,10 @@ class SqlUnitOfWork:
     postal: PostalChannelRepository
     receipts: ReceiptRepository
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(self, session_factory: Callable[[], Session],
+                 registry_start: datetime | None = None) -> None:
         self._session_factory = session_factory
+        self._registry_start = registry_start
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
@@ -48,7 +51,7 @@ class SqlUnitOfWork:
         self.outages = OutageRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.nonces = NonceRepository(self.session)
-        self.representation = RepresentationRepository(self.session)
+        self.representation = RepresentationRepository(self.session, self._registry_start)
         self.postal = PostalChannelRepository(self.session)
         self.receipts = ReceiptRepository(self.session)
         return self

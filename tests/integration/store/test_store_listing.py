@@ -30,7 +30,7 @@ def visible(n: Notification, audience, f: ListingFilter) -> bool:
     """The oracle: what list_page must return, written the obvious way."""
     clauses = [a for a in audience if f.role is None or a.role is f.role]
     return (
-        any(a.admits(n.recipient, n.ccc, n.issuer, n.category) for a in clauses)
+        any(a.admits(n) for a in clauses)
         and (f.principal is None or n.recipient == f.principal)
         and (f.ccc is None or n.ccc == f.ccc)
         and (f.issuer is None or n.issuer is f.issuer)
