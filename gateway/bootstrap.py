@@ -26,6 +26,8 @@ from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.deadlines import DeadlinePolicy
 from gateway.domain.outages import OutagePolicy
 from gateway.errors import InvalidRequest
+from gateway.services.access import AccessService
+from gateway.services.mandates import MandateRegistry
 from gateway.services.notifications import NotificationQueries
 from gateway.services.outages import OutageService
 from gateway.services.ports import UnitOfWork
@@ -36,7 +38,7 @@ from gateway.services.sweeping import SweepService
 from gateway.services.validation import SignatureValidation
 from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsgi_app
 from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
-from gateway.soap.context import SoapDependencies
+from gateway.soap.context import SoapDependencies, activate_invitations_on_call
 from gateway.soap.contract import PORTS, port_application
 from gateway.soap.metrics import GatewayMetrics
 from gateway.soap.wsgi import GatewayFront
@@ -91,6 +93,12 @@ class Container:
     def representation(self) -> RepresentationService:
         return RepresentationService(self.uow_factory, self.clock)
 
+    def access(self) -> AccessService:
+        return AccessService(self.uow_factory, self.clock)
+
+    def mandates(self) -> MandateRegistry:
+        return MandateRegistry(self.uow_factory, self.clock, self.mandate_registry_start)
+
     def trust_store(self) -> TrustStore:
         trust_dir = self.settings.effective_trust_dir
         if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
@@ -143,6 +151,7 @@ class Container:
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=self.receipts(trust),
+            access=self.access(),
         )
         validation = self.signature_validation(trust)
         services = {
@@ -152,6 +161,8 @@ class Container:
                 strict_wsi_status=settings.strict_wsi_fault_status))
             for port, name in PORTS.items()
         }
+        for service in services.values():
+            activate_invitations_on_call(service.app, deps.access)
         return GatewayFront(
             services=services, gate=gate, response_signer=signer,
             audit_refusal=SqlRefusalAudit(self.sessions, self.clock),

@@ -8,7 +8,7 @@ the existence of other people's notifications; the refusal and its reason go to 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +43,22 @@ class Content:
     notification: VisibleNotification
     document: Document
     data: bytes
+
+
+CONTENT_SLICE_BYTES = 3 * 1024 * 1024
+"""Documents are read from the store in slices of this many bytes, so a download never holds a
+large document in memory. A multiple of 3: the base64 of consecutive slices concatenates."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContentStream:
+    """A released document. Each call of ``chunks()`` reads it afresh, slice by slice, and raises
+    ``RuntimeError`` after the last slice if the bytes are not the ones ``document.sha256``
+    names (so a first pass can check everything before anything is sent)."""
+
+    notification: VisibleNotification
+    document: Document
+    chunks: Callable[[], Iterator[bytes]]
 
 
 @dataclass(frozen=True)
@@ -97,8 +113,19 @@ class NotificationQueries:
         return VisibleNotification(_as_of(notification, now), _role(decision))
 
     def content(self, principal: Principal, notification_id: int, position: int = 0) -> Content:
+        """``open_content`` with the whole document in memory."""
+        stream = self.open_content(principal, notification_id, position)
+        return Content(stream.notification, stream.document, b"".join(stream.chunks()))
+
+    def open_content(self, principal: Principal, notification_id: int,
+                     position: int = 0) -> ContentStream:
         """The main document (position 0) or an annex. A notification's content is released
-        only once ACCEPTED; opening a communication marks it READ (audited)."""
+        only once ACCEPTED; opening a communication marks it READ (audited).
+
+        A document that fits in one slice is read and checked inside the releasing transaction;
+        a larger one is read later, slice by slice, each slice in a short transaction of its
+        own (a slow client never holds a database transaction open) and checked at the end of
+        every pass."""
         now = self.clock.now()
         with self.uow_factory() as uow:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
@@ -111,13 +138,14 @@ class NotificationQueries:
                     code="NOT_ACCEPTED",
                 )
             document = next((d for d in notification.documents if d.position == position), None)
-            data = uow.notifications.content(notification_id, position) if document else None
-            if document is None or data is None:
+            first = (uow.notifications.content_slice(notification_id, position, 0,
+                                                     CONTENT_SLICE_BYTES) if document else None)
+            if document is None or first is None:
                 raise NotFound(f"notification {notification_id} has no document {position}",
                                code="DOCUMENT_NOT_FOUND", field="document")
-            if hashlib.sha256(data).hexdigest() != document.sha256:
-                # Never hand out bytes that differ from what the recipient acknowledged.
-                raise RuntimeError(f"stored content of {notification_id}/{position} is corrupt")
+            whole = document.size <= CONTENT_SLICE_BYTES
+            if whole:
+                _check_content(first, document, notification_id)
             if notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
                 notification = notification.transition(
                     Status.READ, now, effective_at=self.calendar.effective_at(now),
@@ -129,7 +157,30 @@ class NotificationQueries:
                              {"document": position, "sha256": document.sha256,
                               "role": _role(decision).value}, now)
             uow.commit()
-        return Content(VisibleNotification(_as_of(notification, now), _role(decision)), document, data)
+        visible = VisibleNotification(_as_of(notification, now), _role(decision))
+        if whole:
+            data = first
+            return ContentStream(visible, document, lambda: iter((data,)))
+        del first
+        return ContentStream(visible, document,
+                             lambda: self._slices(notification_id, document))
+
+    def _slices(self, notification_id: int, document: Document) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        offset = 0
+        while offset < document.size:
+            with self.uow_factory() as uow:
+                piece = uow.notifications.content_slice(
+                    notification_id, document.position, offset,
+                    min(CONTENT_SLICE_BYTES, document.size - offset))
+            if not piece:
+                break
+            digest.update(piece)
+            offset += len(piece)
+            yield piece
+        if offset != document.size or digest.hexdigest() != document.sha256:
+            raise RuntimeError(
+                f"stored content of {notification_id}/{document.position} is corrupt")
 
     def _authorised(self, uow: UnitOfWork, principal: Principal, action: Action,
                     notification_id: int, now: datetime) -> tuple[Notification, Decision]:
@@ -144,6 +195,12 @@ class NotificationQueries:
             uow.commit()
             raise NotFound(f"notification {notification_id} not found")
         return notification, decision
+
+
+def _check_content(data: bytes, document: Document, notification_id: int) -> None:
+    if len(data) != document.size or hashlib.sha256(data).hexdigest() != document.sha256:
+        # Never hand out bytes that differ from what the recipient acknowledged.
+        raise RuntimeError(f"stored content of {notification_id}/{document.position} is corrupt")
 
 
 def _as_of(notification: Notification, now: datetime) -> Notification:

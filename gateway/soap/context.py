@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
+from gateway.services.access import AccessService
 from gateway.services.notifications import NotificationQueries
 from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
@@ -25,6 +26,7 @@ class SoapDependencies:
     clock: Clock
     official_zone: ZoneInfo
     receipts: ReceiptService | None = None
+    access: AccessService | None = None
 
 
 def principal_of(ctx: Any) -> Principal:
@@ -37,3 +39,15 @@ def principal_of(ctx: Any) -> Principal:
 def correlation_of(ctx: Any) -> str:
     value: str = ctx.transport.req_env.get(ENVIRON_CORRELATION, "-")
     return value
+
+
+def activate_invitations_on_call(application: Any, access: AccessService | None) -> None:
+    """A person's first authenticated call activates its pending access invitations: listen
+    to every call Spyne dispatches (after the gate verified the caller) on ``application``."""
+    if access is None:
+        return
+
+    def on_call(ctx: Any) -> None:
+        access.on_authenticated(principal_of(ctx))
+
+    application.event_manager.add_listener("method_call", on_call)

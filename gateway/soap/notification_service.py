@@ -10,14 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from spyne import Array, ByteArray, Integer, Long, ServiceBase, Unicode, rpc
+from spyne import Array, Boolean, ByteArray, Integer, Long, ServiceBase, Unicode, rpc
 
 from gateway.domain.identifiers import normalise_ccc, normalise_tax_id
 from gateway.domain.listing import ListingFilter, Role
 from gateway.domain.model import Document, Issuer, ItemKind, Status
 from gateway.domain.postal import PostalAddress, PostalChannel, PostalMode
 from gateway.domain.receipts import Decision
-from gateway.errors import InvalidRequest
+from gateway.domain.rights import AccessGrant, AccessManager
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.services.access import AccessService
 from gateway.services.notifications import VisibleNotification
 from gateway.services.receipts import ReceiptService, ReceiptView
 
@@ -83,13 +85,13 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
             ]
 
         @rpc(Long(min_occurs=1, nillable=False), _returns=t.NotificationInfo)
-        def GetNotification(ctx: Any, id: int) -> t.NotificationInfo:  # noqa: A002 - wire name
+        def GetNotification(ctx: Any, id: int) -> t.NotificationInfo:
             """Metadata of one item the caller may see."""
             return notification_info(queries.get(principal_of(ctx), _id(id)))
 
         @rpc(Long(min_occurs=1, nillable=False), Integer(ge=0, doc="0 (default) is the main document"),
              _returns=t.ContentResult)
-        def GetContent(ctx: Any, id: int, document: int | None) -> t.ContentResult:  # noqa: A002
+        def GetContent(ctx: Any, id: int, document: int | None) -> t.ContentResult:
             """A document of an ACCEPTED notification, or of a communication (marks it READ)."""
             content = queries.content(principal_of(ctx), _id(id), document or 0)
             return t.ContentResult(
@@ -129,17 +131,83 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
 
         @rpc(t.Ccc.customize(min_occurs=1, nillable=False),
              t.Identifier.customize(min_occurs=1, nillable=False),
+             t.Identifier(doc="The company holding the CCC when the caller acts for it by "
+                              "mandate (reception.assign); default: the caller."),
              _returns=t.ReceptionAssignment)
-        def AssignReception(ctx: Any, ccc: str, agent: str) -> t.ReceptionAssignment:
+        def AssignReception(ctx: Any, ccc: str, agent: str,
+                            company: str | None) -> t.ReceptionAssignment:
             """Assign the reception of a CCC's notifications to a RED authorised agent."""
-            assignment = representation.assign_reception(principal_of(ctx), ccc or "", agent or "")
+            assignment = representation.assign_reception(principal_of(ctx), ccc or "",
+                                                         agent or "", company)
             return t.ReceptionAssignment(ccc=assignment.ccc, company=assignment.company,
                                          agent=assignment.agent, assignedAt=assignment.assigned_at)
 
-        @rpc(t.Ccc.customize(min_occurs=1, nillable=False), _returns=Integer)
-        def UnassignReception(ctx: Any, ccc: str) -> int:
-            """End the RED assignment of a CCC; returns how many assignments ended."""
-            return representation.unassign_reception(principal_of(ctx), ccc or "")
+        @rpc(t.Ccc.customize(min_occurs=1, nillable=False),
+             t.Identifier(doc="The company holding the CCC (default: the caller)."),
+             _returns=Integer)
+        def UnassignReception(ctx: Any, ccc: str, company: str | None) -> int:
+            """End the RED assignment of a CCC now; returns how many assignments ended. The
+            agent immediately loses the notifications of that CCC it has not accepted."""
+            return representation.unassign_reception(principal_of(ctx), ccc or "", company)
+
+        @rpc(t.Identifier(doc="The entity (default: the caller's)."),
+             t.Identifier.customize(min_occurs=1, nillable=False, doc="NIF/NIE of the person"),
+             t.Timestamp, _in_variable_names={"valid_to": "validTo"},
+             _returns=t.AccessManagerInfo)
+        def NameAccessManager(ctx: Any, entity: str | None, person: str,
+                              valid_to: datetime | None) -> t.AccessManagerInfo:
+            """Main access manager (the entity's representative certificate) only: let a
+            person grant rights on the entity's notifications."""
+            return manager_info(_access(deps).name_manager(
+                principal_of(ctx), entity, person or "", _aware(valid_to, "validTo")))
+
+        @rpc(t.Identifier, t.Identifier.customize(min_occurs=1, nillable=False),
+             _returns=Integer)
+        def RemoveAccessManager(ctx: Any, entity: str | None, person: str) -> int:
+            """Main access manager only: end a person's access-manager role now."""
+            return _access(deps).remove_manager(principal_of(ctx), entity, person or "")
+
+        @rpc(t.Identifier, _returns=Array(t.AccessManagerInfo))
+        def ListAccessManagers(ctx: Any, entity: str | None) -> list[t.AccessManagerInfo]:
+            """The entity's access managers, past and present (access managers only)."""
+            return [manager_info(m)
+                    for m in _access(deps).managers(principal_of(ctx), entity)]
+
+        @rpc(t.Identifier, t.Identifier.customize(min_occurs=1, nillable=False),
+             t.ScopeType.customize(max_occurs="unbounded", min_occurs=1, nillable=False,
+                                   doc="notifications.read, .sign or .content"),
+             t.Ccc.customize(max_occurs="unbounded", nillable=False),
+             Boolean, t.Timestamp, t.Timestamp,
+             _in_variable_names={"scopes": "scope", "cccs": "ccc",
+                                 "special_category": "specialCategory",
+                                 "valid_from": "validFrom", "valid_to": "validTo"},
+             _returns=t.AccessGrantInfo)
+        def GrantAccess(ctx: Any, entity: str | None, grantee: str, scopes: list[str] | None,
+                        cccs: list[str] | None, special_category: bool | None,
+                        valid_from: datetime | None,
+                        valid_to: datetime | None) -> t.AccessGrantInfo:
+            """Access managers: invite a person (by NIF) to rights on the entity's
+            notifications; the invitation lapses unless the person makes an authenticated call
+            within 24 hours."""
+            grant = _access(deps).grant(
+                principal_of(ctx), entity, grantee or "", [str(s) for s in scopes or []],
+                cccs or None, bool(special_category), _aware(valid_from, "validFrom"),
+                _aware(valid_to, "validTo"))
+            return grant_info(grant, deps.clock.now())
+
+        @rpc(Long(min_occurs=1, nillable=False), _in_variable_names={"grant_id": "grantId"},
+             _returns=t.AccessGrantInfo)
+        def RevokeAccess(ctx: Any, grant_id: int) -> t.AccessGrantInfo:
+            """Access managers: end a grant now."""
+            grant = _access(deps).revoke_grant(principal_of(ctx), _id(grant_id))
+            return grant_info(grant, deps.clock.now())
+
+        @rpc(t.Identifier, _returns=Array(t.AccessGrantInfo))
+        def ListAccessGrants(ctx: Any, entity: str | None) -> list[t.AccessGrantInfo]:
+            """Access managers: every grant of the entity with its state now."""
+            now = deps.clock.now()
+            return [grant_info(g, now)
+                    for g in _access(deps).grants(principal_of(ctx), entity)]
 
         @rpc(_returns=Array(t.MandateInfo))
         def ListMandates(ctx: Any) -> list[t.MandateInfo]:
@@ -208,6 +276,26 @@ def _receipts(deps: SoapDependencies) -> ReceiptService:
     if deps.receipts is None:  # only the contract renderer builds the port without services
         raise RuntimeError("receipt service not configured")
     return deps.receipts
+
+
+def _access(deps: SoapDependencies) -> AccessService:
+    if deps.access is None:
+        raise GatewayError("access management is not configured", code="NOT_CONFIGURED")
+    return deps.access
+
+
+def manager_info(m: AccessManager) -> t.AccessManagerInfo:
+    return t.AccessManagerInfo(id=m.id, entity=m.entity, person=m.person, namedBy=m.named_by,
+                               validFrom=m.valid_from, validTo=m.valid_to, revokedAt=m.revoked_at)
+
+
+def grant_info(g: AccessGrant, now: datetime) -> t.AccessGrantInfo:
+    return t.AccessGrantInfo(
+        id=g.id, entity=g.entity, grantee=g.grantee, scope=sorted(g.scopes_codes()),
+        ccc=sorted(g.cccs) if g.cccs else [], specialCategory=g.special_category,
+        grantedBy=g.granted_by, state=g.state_at(now), invitedAt=g.invited_at,
+        invitationExpiresAt=g.invitation_expires_at(), activatedAt=g.activated_at,
+        validFrom=g.valid_from, validTo=g.valid_to, revokedAt=g.revoked_at)
 
 
 def receipt_result(view: ReceiptView) -> t.ReceiptResult:

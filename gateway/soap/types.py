@@ -232,3 +232,44 @@ class ReceiptResult(ComplexModel):
                               "signed with PAdES by the server (B-T with a time-stamp when the "
                               "server has a TSA, else B).")),
     ]
+
+
+GrantStateType = SpyneEnum(
+    "ACTIVE", "INVITATION_PENDING", "INVITATION_EXPIRED", "GRANT_NOT_YET_VALID", "GRANT_EXPIRED",
+    "GRANT_REVOKED", type_name="GrantState",
+    doc="ACTIVE once the grantee's first authenticated call activated the invitation (within "
+        "24 hours of it) and while in force; otherwise why it gives no right.",
+).customize(__namespace__=NS)
+
+
+class AccessManagerInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("id", Long(min_occurs=1, nillable=False)),
+        ("entity", Identifier.customize(min_occurs=1, nillable=False)),
+        ("person", Identifier.customize(min_occurs=1, nillable=False)),
+        ("namedBy", Identifier.customize(min_occurs=1, nillable=False)),
+        ("validFrom", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("validTo", Timestamp),
+        ("revokedAt", Timestamp),
+    ]
+
+
+class AccessGrantInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("id", Long(min_occurs=1, nillable=False)),
+        ("entity", Identifier.customize(min_occurs=1, nillable=False)),
+        ("grantee", Identifier.customize(min_occurs=1, nillable=False)),
+        ("scope", ScopeType.customize(max_occurs="unbounded")),
+        ("ccc", Ccc.customize(max_occurs="unbounded")),
+        ("specialCategory", Boolean(min_occurs=1, nillable=False)),
+        ("grantedBy", Identifier.customize(min_occurs=1, nillable=False)),
+        ("state", GrantStateType.customize(min_occurs=1, nillable=False)),
+        ("invitedAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("invitationExpiresAt", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("activatedAt", Timestamp),
+        ("validFrom", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("validTo", Timestamp),
+        ("revokedAt", Timestamp),
+    ]

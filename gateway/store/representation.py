@@ -51,9 +51,9 @@ class RepresentationRepository:
         """
         me = principal.acts_for
         red = self._session.execute(
-            select(*_RED_COLUMNS).where(_R.c.agent == me, _R.c.assigned_at <= now)
+            select(*_RED_COLUMNS).where(_R.agent == me, _R.assigned_at <= now)
         )
-        mandates = self._session.execute(select(*_MANDATE_COLUMNS).where(_M.c.grantee == me))
+        mandates = self._session.execute(select(*_MANDATE_COLUMNS).where(_M.grantee == me))
         grants: tuple[AccessGrant, ...] = ()
         managed: tuple[AccessManager, ...] = ()
         if principal.kind is PrincipalKind.PERSON:
@@ -112,17 +112,17 @@ class RepresentationRepository:
         """Mandates ``identifier`` gave (as grantor) or holds (as grantee)."""
         rows = self._session.execute(
             select(*_MANDATE_COLUMNS)
-            .where(or_(_M.c.grantor == identifier, _M.c.grantee == identifier))
-            .order_by(_M.c.id)
+            .where(or_(_M.grantor == identifier, _M.grantee == identifier))
+            .order_by(_M.id)
         )
         return [_mandate_of(r) for r in rows]
 
     def all_mandates(self) -> builtins.list[Mandate]:
-        rows = self._session.execute(select(*_MANDATE_COLUMNS).order_by(_M.c.id))
+        rows = self._session.execute(select(*_MANDATE_COLUMNS).order_by(_M.id))
         return [_mandate_of(r) for r in rows]
 
     def mandate(self, mandate_id: int, *, lock: bool = False) -> Mandate | None:
-        stmt = select(*_MANDATE_COLUMNS).where(_M.c.id == mandate_id)
+        stmt = select(*_MANDATE_COLUMNS).where(_M.id == mandate_id)
         if lock:
             stmt = stmt.with_for_update()
         row = self._session.execute(stmt).first()
