@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from gateway import logs
+from gateway import cli_access, logs
 from gateway.bootstrap import Container, build
 from gateway.config import Settings
 from gateway.domain.audit import AuditEvent, verify_chain
@@ -137,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=_outage_add)
     listing = outage_commands.add_parser("list", help="list recorded outages")
     listing.set_defaults(handler=_outage_list)
+
+    cli_access.add_commands(commands, _container, _instant)
     return parser
 
 
