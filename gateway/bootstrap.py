@@ -7,7 +7,7 @@ nothing below this module reads configuration or the environment.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from gateway.services.ports import UnitOfWork
 from gateway.services.publishing import PublishingService
 from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
+from gateway.services.rights import RightsCache
 from gateway.services.sweeping import SweepService
 from gateway.services.validation import SignatureValidation
 from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsgi_app
@@ -45,8 +46,10 @@ from gateway.soap.wsgi import GatewayFront
 from gateway.store.engine import create_engine_for, session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
+from gateway.store.paging import AudienceMemo
 from gateway.store.unit_of_work import SqlUnitOfWork
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
+from gateway.wssec.response import BodyCanonicalForm
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,11 @@ class Container:
     clock: Clock
     calendar: WorkingCalendar
     deadline_policy: DeadlinePolicy
+    rights_cache: RightsCache = field(default_factory=RightsCache)
+    audience_memo: AudienceMemo = field(default_factory=AudienceMemo)
 
     def unit_of_work(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions, self.mandate_registry_start)
+        return SqlUnitOfWork(self.sessions, self.mandate_registry_start, self.audience_memo)
 
     @property
     def mandate_registry_start(self) -> datetime | None:
@@ -88,7 +93,8 @@ class Container:
 
     def queries(self) -> NotificationQueries:
         return NotificationQueries(self.uow_factory, self.clock, self.calendar,
-                                   self.settings.cursor_secret, self.settings.max_page_size)
+                                   self.settings.cursor_secret, self.settings.max_page_size,
+                                   self.rights_cache)
 
     def representation(self) -> RepresentationService:
         return RepresentationService(self.uow_factory, self.clock)
@@ -193,8 +199,10 @@ class Container:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         clock = self.clock
 
-        def sign(envelope: etree._Element) -> None:
-            sign_response(envelope, key, cert, clock)  # type: ignore[arg-type]
+        def sign(envelope: etree._Element, *,
+                 body_canonical: BodyCanonicalForm | None = None) -> None:
+            sign_response(envelope, key, cert, clock,  # type: ignore[arg-type]
+                          body_canonical=body_canonical)
 
         return sign
 

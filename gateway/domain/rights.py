@@ -235,3 +235,20 @@ class RepresentationFacts:
     grants: tuple[AccessGrant, ...] = ()
     managed: tuple[AccessManager, ...] = ()
     registry_start: datetime | None = None
+
+    def stable_until(self, now: datetime) -> datetime | None:
+        """The first instant after ``now`` at which a source may start or stop giving a right
+        by the passing of time alone (``None``: never). Decisions taken from these facts at
+        ``now`` hold until then, unless the registry changes."""
+        instants: list[datetime | None] = []
+        for a in self.red_assignments:
+            instants += [a.assigned_at, a.unassigned_at]
+        for m in self.mandates:
+            instants += [m.valid_from, m.valid_to, m.revoked_at]
+        for g in self.grants:
+            instants += [g.valid_from, g.valid_to, g.revoked_at, g.activated_at,
+                         g.invitation_expires_at()]
+        for s in self.managed:
+            instants += [s.valid_from, s.valid_to, s.revoked_at]
+        future = [i for i in instants if i is not None and i > now]
+        return min(future) if future else None

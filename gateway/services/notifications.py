@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.domain.authorization import Action, Decision, audiences, decide
+from gateway.domain.authorization import Action, Decision, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
 from gateway.domain.cursor import decode_cursor, encode_cursor
@@ -22,6 +22,7 @@ from gateway.domain.principal import Principal
 from gateway.errors import InvalidState, LimitExceeded, NotFound
 
 from .ports import UnitOfWork
+from .rights import RightsCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,12 @@ class Content:
     data: bytes
 
 
-CONTENT_SLICE_BYTES = 3 * 1024 * 1024
-"""Documents are read from the store in slices of this many bytes, so a download never holds a
-large document in memory. A multiple of 3: the base64 of consecutive slices concatenates."""
+CONTENT_INLINE_BYTES = 2 * 1024 * 1024
+"""Documents up to this size are read whole inside the transaction that releases them."""
+
+CONTENT_SLICE_BYTES = 3 * 256 * 1024
+"""Larger documents are read from the store in slices of this many bytes, so a download never
+holds one in memory. A multiple of 3: the base64 of consecutive slices concatenates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class NotificationQueries:
     calendar: WorkingCalendar
     cursor_secret: bytes
     max_page_size: int = 1000
+    rights: RightsCache = field(default_factory=RightsCache)
 
     def list(
         self, principal: Principal, listing_filter: ListingFilter, cursor: str | None,
@@ -85,12 +90,14 @@ class NotificationQueries:
                  if cursor else None)
         now = self.clock.now()
         with self.uow_factory() as uow:
-            clauses = audiences(principal, uow.representation.facts_for(principal, now), now)
+            rights = self.rights.rights(uow, principal, now)
+            clauses = rights.clauses
             rows = uow.notifications.list_page(ListingQuery(
                 audience=clauses, filter=listing_filter, after=after, limit=page_size, as_of=now,
             ))
-        index = AudienceIndex([c for c in clauses
-                               if listing_filter.role is None or c.role is listing_filter.role])
+        index = rights.index
+        if listing_filter.role is not None:
+            index = AudienceIndex([c for c in clauses if c.role is listing_filter.role])
         items = []
         for notification in rows:
             role = index.role_of(notification)
@@ -122,10 +129,10 @@ class NotificationQueries:
         """The main document (position 0) or an annex. A notification's content is released
         only once ACCEPTED; opening a communication marks it READ (audited).
 
-        A document that fits in one slice is read and checked inside the releasing transaction;
-        a larger one is read later, slice by slice, each slice in a short transaction of its
-        own (a slow client never holds a database transaction open) and checked at the end of
-        every pass."""
+        A document of up to ``CONTENT_INLINE_BYTES`` is read and checked inside the releasing
+        transaction; a larger one is read later, slice by slice, each slice in a short
+        transaction of its own (a slow client never holds a database transaction open) and
+        checked at the end of every pass."""
         now = self.clock.now()
         with self.uow_factory() as uow:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
@@ -138,12 +145,14 @@ class NotificationQueries:
                     code="NOT_ACCEPTED",
                 )
             document = next((d for d in notification.documents if d.position == position), None)
-            first = (uow.notifications.content_slice(notification_id, position, 0,
-                                                     CONTENT_SLICE_BYTES) if document else None)
+            whole = document is not None and document.size <= CONTENT_INLINE_BYTES
+            # A large document is only looked for here (an empty slice), not read.
+            first = (uow.notifications.content_slice(
+                notification_id, position, 0, CONTENT_INLINE_BYTES + 1 if whole else 0)
+                if document else None)
             if document is None or first is None:
                 raise NotFound(f"notification {notification_id} has no document {position}",
                                code="DOCUMENT_NOT_FOUND", field="document")
-            whole = document.size <= CONTENT_SLICE_BYTES
             if whole:
                 _check_content(first, document, notification_id)
             if notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
@@ -161,7 +170,6 @@ class NotificationQueries:
         if whole:
             data = first
             return ContentStream(visible, document, lambda: iter((data,)))
-        del first
         return ContentStream(visible, document,
                              lambda: self._slices(notification_id, document))
 
@@ -188,7 +196,7 @@ class NotificationQueries:
         if notification is None:
             raise NotFound(f"notification {notification_id} not found")
         decision = decide(principal, action, notification,
-                          uow.representation.facts_for(principal, now), now)
+                          self.rights.rights(uow, principal, now).facts, now)
         if not decision.allowed:
             uow.audit.append("access.refused", principal.acts_for, str(notification_id),
                              {"action": action.value, "reason": decision.reason.value}, now)

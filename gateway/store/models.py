@@ -181,6 +181,18 @@ class AccessGrantRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class RepresentationVersionRow(Base):
+    """One row counting changes to mandates, RED assignments, access managers and grants.
+
+    Every change bumps it in the same transaction, so a process may reuse what it derived from
+    a principal's sources of right while the counter has not moved (``services.rights``)."""
+
+    __tablename__ = "representation_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
 class RedAssignmentRow(Base):
     """The RED system's assignment of a contribution account (CCC) to an authorised agent."""
 

@@ -25,13 +25,18 @@ is answered by an index range scan that stops after ``limit`` rows:
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    String,
+    bindparam,
     Select,
     Table,
     and_,
@@ -42,6 +47,9 @@ from sqlalchemy import (
     tuple_,
     union,
 )
+
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 
 from gateway.domain.listing import Audience, ListingFilter, PagePosition
 from gateway.domain.model import Category, Issuer, ItemKind, Status
@@ -55,10 +63,9 @@ MAX_UNION_BRANCHES = 64
 """Beyond this many branches one ``OR`` query is cheaper to plan than a huge ``UNION``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Branch:
+class Branch(NamedTuple):
     """One index-friendly part of an audience: rows of ``recipient`` (optionally one ``ccc``,
-    some ``issuers``, NORMAL category only)."""
+    some ``issuers``, NORMAL category only). A tuple: thousands are hashed per request."""
 
     recipient: str
     ccc: str | None = None
@@ -107,7 +114,11 @@ def _shape_conditions(issuers: tuple[Issuer, ...] | None, normal_only: bool,
 
 
 def folded_audience(branch_list: Sequence[Branch]) -> ColumnElement[bool]:
-    """``OR`` of one membership test per branch shape, for audiences of thousands of clauses."""
+    """``OR`` of one membership test per branch shape, for audiences of thousands of clauses.
+
+    Each test binds its values as ONE parameter (``Membership``): thousands of bound values
+    would cost more to expand and send than the page itself.
+    """
     c = NOTIFICATION.c
     groups: dict[tuple[bool, tuple[Issuer, ...] | None, bool, str | None], list[Branch]] = {}
     for branch in branch_list:
@@ -116,11 +127,44 @@ def folded_audience(branch_list: Sequence[Branch]) -> ColumnElement[bool]:
     for (by_ccc, issuers, normal_only, accepted_by), members in groups.items():
         membership: ColumnElement[bool]
         if by_ccc:
-            membership = tuple_(c.recipient, c.ccc).in_([(b.recipient, b.ccc) for b in members])
+            membership = Membership(
+                c.recipient.concat(KEY_SEPARATOR).concat(c.ccc),
+                sorted({f"{b.recipient}{KEY_SEPARATOR}{b.ccc}" for b in members}))
         else:
-            membership = c.recipient.in_([b.recipient for b in members])
+            membership = Membership(c.recipient, sorted({b.recipient for b in members}))
         tests.append(and_(membership, *_shape_conditions(issuers, normal_only, accepted_by)))
     return or_(*tests)
+
+
+KEY_SEPARATOR = "|"
+"""Joins recipient and CCC into one membership key (neither identifier can contain it)."""
+
+
+class Membership(ColumnElement[bool]):
+    """``expression IN values`` with the values bound as one parameter: ``= ANY(array)`` on
+    PostgreSQL (hashed when large), ``IN (SELECT value FROM json_each(json))`` on SQLite (an
+    ephemeral index)."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, expression: ColumnElement[Any], values: Sequence[str]) -> None:
+        self.operand = expression
+        self.values = list(values)
+
+
+@compiles(Membership)
+def _membership_json_each(element: Membership, compiler: Any, **kw: Any) -> str:
+    values = bindparam(None, json.dumps(element.values), type_=String(), unique=True)
+    return (f"{compiler.process(element.operand, **kw)} IN "
+            f"(SELECT value FROM json_each({compiler.process(values, **kw)}))")
+
+
+@compiles(Membership, "postgresql")
+def _membership_any(element: Membership, compiler: Any, **kw: Any) -> str:
+    values = bindparam(None, element.values, type_=ARRAY(String()), unique=True)
+    return (f"{compiler.process(element.operand, **kw)} = "
+            f"ANY({compiler.process(values, **kw)})")
 
 
 def branches(audience: Iterable[Audience], listing_filter: ListingFilter) -> list[Branch]:
@@ -154,7 +198,45 @@ def branches(audience: Iterable[Audience], listing_filter: ListingFilter) -> lis
                 found.add(Branch(clause.recipient, ccc, issuers, normal_only, accepted_by))
     whole = {b.recipient for b in found if b.whole_recipient}
     kept = [b for b in found if b.whole_recipient or b.recipient not in whole]
+    if len(kept) > MAX_UNION_BRANCHES:
+        return kept  # folded into membership tests bound as one parameter: order is moot
     return sorted(kept, key=Branch.sort_key)  # deterministic SQL, so plans cache
+
+
+class AudienceMemo:
+    """Reuses ``branches`` of an audience the caller keeps (``services.rights`` caches each
+    principal's clauses): an agent's 5,000 mandate clauses are folded once per registry change,
+    not on every page. Keyed by the audience object's identity -- each entry holds the object,
+    so the identity cannot be reused while cached -- and the filter fields ``branches`` reads.
+    Bounded; thread-safe. Only for audiences larger than ``MAX_UNION_BRANCHES``: smaller ones
+    cost less to derive than to look up."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[object, ...], tuple[
+            Sequence[Audience], list[Branch], ColumnElement[bool] | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def prepared(self, audience: Sequence[Audience], listing_filter: ListingFilter
+                 ) -> tuple[list[Branch], ColumnElement[bool] | None]:
+        """``branches`` of the audience, and their folded condition when there are more than
+        ``MAX_UNION_BRANCHES`` (else ``None``)."""
+        if len(audience) <= MAX_UNION_BRANCHES:
+            return branches(audience, listing_filter), None
+        f = listing_filter
+        key = (id(audience), f.role, f.principal, f.ccc, f.issuer)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is audience:
+                self._entries.move_to_end(key)
+                return entry[1], entry[2]
+        found = branches(audience, listing_filter)
+        folded = folded_audience(found) if len(found) > MAX_UNION_BRANCHES else None
+        with self._lock:
+            self._entries[key] = (audience, found, folded)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return found, folded
 
 
 def filter_conditions(
@@ -221,8 +303,10 @@ def page_statement(
     after: PagePosition | None,
     limit: int,
     as_of: datetime | None = None,
+    folded: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
-    """The SELECT of one page; ``branch_list=None`` means no audience restriction (back office)."""
+    """The SELECT of one page; ``branch_list=None`` means no audience restriction (back office).
+    ``folded`` is ``folded_audience(branch_list)`` when the caller already has it."""
     c = NOTIFICATION.c
     common = filter_conditions(listing_filter, as_of) + keyset(after)
     order = (c.made_available_at, c.id)
@@ -233,7 +317,7 @@ def page_statement(
             stmt = stmt.where(*own, *common)
         return stmt.order_by(*order).limit(limit)
     if len(branch_list) > MAX_UNION_BRANCHES:
-        audience = folded_audience(branch_list)
+        audience = folded if folded is not None else folded_audience(branch_list)
         return select(*columns).where(audience, *common).order_by(*order).limit(limit)
     parts = []
     for branch in branch_list:

@@ -142,8 +142,9 @@ class DeadlineParts:
 
 
 class NotificationRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, audience_memo: paging.AudienceMemo | None = None) -> None:
         self._session = session
+        self._memo = audience_memo
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -384,10 +385,14 @@ class NotificationRepository:
 
     def list_page(self, query: ListingQuery) -> list[Notification]:
         """One keyset page of what ``query.audience`` may see (see ``store.paging``)."""
-        branch_list = paging.branches(query.audience, query.filter)
+        if self._memo is not None:
+            branch_list, folded = self._memo.prepared(query.audience, query.filter)
+        else:
+            branch_list, folded = paging.branches(query.audience, query.filter), None
         if not branch_list or query.limit <= 0:
             return []
-        return self._load(self.page_statement(query))
+        return self._load(paging.page_statement(
+            _COLUMNS, branch_list, query.filter, query.after, query.limit, query.as_of, folded))
 
     def list_page_unrestricted(
         self, listing_filter: ListingFilter, after: PagePosition | None, limit: int
@@ -447,6 +452,32 @@ class NotificationRepository:
             select(_C.c.content).where(
                 _C.c.notification_id == notification_id, _C.c.position == position
             )
+        ).scalar()
+        return None if data is None else bytes(data)
+
+    def content_slice(
+        self, notification_id: int, position: int, offset: int, length: int
+    ) -> bytes | None:
+        """``length`` bytes of one document from byte ``offset`` (fewer at its end), or None if
+        there is no such document, without reading the rest of it: PostgreSQL's ``substring``
+        fetches only the TOAST chunks the slice covers (for values stored uncompressed, as
+        already-compressed documents are); SQLite reads the blob incrementally (its ``substr``
+        would load the whole value first)."""
+        where = (_C.c.notification_id == notification_id, _C.c.position == position)
+        if self._session.get_bind().dialect.name == "sqlite":
+            rowid = self._session.execute(
+                select(text("rowid")).select_from(_C).where(*where)
+            ).scalar()
+            if rowid is None:
+                return None
+            driver = self._session.connection().connection.driver_connection
+            with driver.blobopen(_C.name, _C.c.content.name, rowid, readonly=True) as blob:
+                if offset >= len(blob):
+                    return b""
+                blob.seek(offset)
+                return bytes(blob.read(length))
+        data = self._session.execute(
+            select(func.substring(_C.c.content, offset + 1, length)).where(*where)
         ).scalar()
         return None if data is None else bytes(data)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,6 +33,7 @@ from .models import (
     MandateRow,
     PostalChannelRow,
     RedAssignmentRow,
+    RepresentationVersionRow,
 )
 
 
@@ -51,7 +53,7 @@ class RepresentationRepository:
         """
         me = principal.acts_for
         red = self._session.execute(
-            select(*_RED_COLUMNS).where(_R.agent == me, _R.assigned_at <= now)
+            select(*_RED_COLUMNS).where(_R.agent == me)
         )
         mandates = self._session.execute(select(*_MANDATE_COLUMNS).where(_M.grantee == me))
         grants: tuple[AccessGrant, ...] = ()
@@ -69,6 +71,22 @@ class RepresentationRepository:
             managed=managed,
             registry_start=self._registry_start,
         )
+
+    def version(self) -> int | None:
+        """The change counter of the representation registry (``RepresentationVersionRow``);
+        ``None`` when the counter row is missing (nothing derived may then be reused)."""
+        value = self._session.execute(
+            select(RepresentationVersionRow.version).where(RepresentationVersionRow.id == 1)
+        ).scalar()
+        return None if value is None else int(value)
+
+    def _changed(self) -> None:
+        result = self._session.execute(
+            update(RepresentationVersionRow).where(RepresentationVersionRow.id == 1)
+            .values(version=RepresentationVersionRow.version + 1))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            self._session.add(RepresentationVersionRow(id=1, version=1))
+            self._session.flush()
 
     # -- RED ---------------------------------------------------------------------------------
 
@@ -89,6 +107,7 @@ class RepresentationRepository:
         row = RedAssignmentRow(ccc=ccc, company=company, agent=agent, assigned_at=now)
         self._session.add(row)
         self._session.flush()
+        self._changed()
         return _assignment(row)
 
     def unassign(self, ccc: str, now: datetime) -> int:
@@ -98,6 +117,7 @@ class RepresentationRepository:
             .where(RedAssignmentRow.ccc == ccc, RedAssignmentRow.unassigned_at.is_(None))
             .values(unassigned_at=now)
         )
+        self._changed()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def assignments_of_ccc(self, ccc: str) -> builtins.list[RedAssignment]:
@@ -137,6 +157,7 @@ class RepresentationRepository:
         ) for m in mandates]
         self._session.add_all(rows)
         self._session.flush()
+        self._changed()
         return [replace(m, id=row.id) for m, row in zip(mandates, rows, strict=True)]
 
     def add_mandate(self, mandate: Mandate) -> Mandate:
@@ -146,6 +167,7 @@ class RepresentationRepository:
         self._session.execute(
             update(MandateRow).where(MandateRow.id == mandate_id, MandateRow.revoked_at.is_(None))
             .values(revoked_at=at))
+        self._changed()
 
     # -- access managers and grants ----------------------------------------------------------
 
@@ -155,6 +177,7 @@ class RepresentationRepository:
                                valid_to=manager.valid_to, revoked_at=manager.revoked_at)
         self._session.add(row)
         self._session.flush()
+        self._changed()
         return _manager(row)
 
     def managers_of(self, entity: str) -> builtins.list[AccessManager]:
@@ -169,6 +192,7 @@ class RepresentationRepository:
             .where(AccessManagerRow.entity == entity, AccessManagerRow.person == person,
                    AccessManagerRow.revoked_at.is_(None))
             .values(revoked_at=at))
+        self._changed()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def add_grant(self, grant: AccessGrant) -> AccessGrant:
@@ -180,6 +204,7 @@ class RepresentationRepository:
             valid_to=grant.valid_to, revoked_at=grant.revoked_at)
         self._session.add(row)
         self._session.flush()
+        self._changed()
         return _grant(row)
 
     def grant(self, grant_id: int, *, lock: bool = False) -> AccessGrant | None:
@@ -203,6 +228,7 @@ class RepresentationRepository:
             update(AccessGrantRow)
             .where(AccessGrantRow.id == grant_id, AccessGrantRow.revoked_at.is_(None))
             .values(revoked_at=at))
+        self._changed()
 
     def activate_invitations(self, person: str, now: datetime) -> builtins.list[int]:
         """Activate ``person``'s invitations still open at ``now``; returns their ids."""
@@ -218,6 +244,7 @@ class RepresentationRepository:
             self._session.execute(
                 update(AccessGrantRow).where(AccessGrantRow.id.in_(ids), open_)
                 .values(activated_at=now))
+            self._changed()
         return ids
 
 
@@ -271,7 +298,9 @@ def _assignment(row: RedAssignmentRow) -> RedAssignment:
     )
 
 
+@lru_cache(maxsize=1024)
 def _split(text: str | None) -> frozenset[str] | None:
+    """Stored comma lists; memoised: thousands of mandates repeat a few distinct values."""
     return None if text is None else frozenset(p for p in text.split(",") if p)
 
 
@@ -282,6 +311,7 @@ def _join(values: Iterable[str] | None) -> str | None:
 _ACTIONS = {a.value: a for a in Action}
 
 
+@lru_cache(maxsize=256)
 def _scopes(text: str) -> frozenset[Action]:
     return frozenset(_ACTIONS[s] for s in text.split(",") if s in _ACTIONS)
 

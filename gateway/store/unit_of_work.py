@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import Conflict
 
+from .paging import AudienceMemo
 from .receipts import ReceiptRepository
 from .repositories import (
     AuditRepository,
@@ -41,13 +42,15 @@ class SqlUnitOfWork:
     receipts: ReceiptRepository
 
     def __init__(self, session_factory: Callable[[], Session],
-                 registry_start: datetime | None = None) -> None:
+                 registry_start: datetime | None = None,
+                 audience_memo: AudienceMemo | None = None) -> None:
         self._session_factory = session_factory
         self._registry_start = registry_start
+        self._audience_memo = audience_memo
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
-        self.notifications = NotificationRepository(self.session)
+        self.notifications = NotificationRepository(self.session, self._audience_memo)
         self.outages = OutageRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.nonces = NonceRepository(self.session)

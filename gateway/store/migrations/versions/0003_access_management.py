@@ -1,5 +1,6 @@
 """Representation and access management (issue 6): who accepted each notification, when a
-mandate was given, entity access managers and their grants (invitations until activated).
+mandate was given, entity access managers and their grants (invitations until activated), and
+one change counter over all of it.
 
 Revision ID: 0003
 Revises: 0002
@@ -65,8 +66,17 @@ def upgrade() -> None:
     op.create_index("ix_access_grant_entity", "access_grant", ["entity"])
     op.create_index("ix_access_grant_grantee", "access_grant", ["grantee"])
 
+    version = op.create_table(
+        "representation_version",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_representation_version"),
+    )
+    op.bulk_insert(version, [{"id": 1, "version": 0}])
+
 
 def downgrade() -> None:
+    op.drop_table("representation_version")
     op.drop_table("access_grant")
     op.drop_table("access_manager")
     with op.batch_alter_table("mandate") as batch:
