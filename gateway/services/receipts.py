@@ -136,15 +136,23 @@ class ReceiptService:
             facts = uow.representation.facts_for(principal, now)
             unknown: list[int] = []
             not_pending: list[int] = []
+            refused: list[dict[str, object]] = []
             for notification_id in ids:
                 notification = found.get(notification_id)
+                verdict = (decide(principal, Action.SIGN, notification, facts, now)
+                           if notification is not None else None)
                 # Not signable and not existing look the same: no probing for others' items.
-                if notification is None or not decide(principal, Action.SIGN, notification,
-                                                      facts, now):
+                if verdict is None or not verdict.allowed:
                     unknown.append(notification_id)
-                elif (notification.kind is not ItemKind.NOTIFICATION
-                      or notification.status_as_of(now) is not Status.AVAILABLE):
+                    if verdict is not None:
+                        refused.append({"id": notification_id, "reason": verdict.reason.value})
+                elif (notification is not None and (notification.kind is not ItemKind.NOTIFICATION
+                      or notification.status_as_of(now) is not Status.AVAILABLE)):
                     not_pending.append(notification_id)
+            if refused:
+                uow.audit.append("access.refused", principal.acts_for, "receipt.prepare",
+                                 {"action": Action.SIGN.value, "items": refused}, now)
+                uow.commit()
             if unknown:
                 raise NotFound(f"notifications not found: {_listed(unknown)}", field="id")
             if not_pending:
@@ -259,12 +267,16 @@ class ReceiptService:
         outcomes: list[ItemOutcome] = []
         changed: dict[int, Outcome] = {}
         moved: list[Notification] = []
+        refused: list[dict[str, object]] = []
         for notification_id in ids:
             notification = locked.get(notification_id)
-            if notification is None:
+            verdict = (decide(principal, Action.SIGN, notification, facts, now)
+                       if notification is not None else None)
+            if notification is None or verdict is None:
                 outcome = Outcome.NOT_FOUND
-            elif not decide(principal, Action.SIGN, notification, facts, now):
+            elif not verdict.allowed:
                 outcome = Outcome.NOT_AUTHORISED
+                refused.append({"id": notification_id, "reason": verdict.reason.value})
             elif notification.is_overdue(now):
                 outcome = Outcome.EXPIRED
             elif notification.status.is_final or notification.kind is not ItemKind.NOTIFICATION:
@@ -277,6 +289,9 @@ class ReceiptService:
             outcomes.append(ItemOutcome(notification_id, outcome))
         # One UPDATE for the batch (rows are locked above), not one statement per item.
         uow.notifications.save_statuses(moved)
+        if refused:  # committed with the receipt: the refusal is part of the same act
+            uow.audit.append("access.refused", principal.acts_for, "receipt.submit",
+                             {"action": Action.SIGN.value, "items": refused}, now)
         return outcomes, changed
 
     def _sign(self, document: bytes) -> bytes:
