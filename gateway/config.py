@@ -54,10 +54,11 @@ class Settings:
     """HMAC key for listing cursors; shared by every host. Empty: generated into data_dir."""
 
     max_page_size: int = 1000
+    """Largest ``pageSize`` ListNotifications accepts."""
+
     mandate_registry_start: date | None = date(2016, 10, 2)
     """Mandates given before this day (00:00 official time) are void: the registry of mandates
     did not exist yet (Law 39/2015 created it; in force 2 October 2016). ``none`` disables it."""
-    """Largest ``pageSize`` ListNotifications accepts."""
 
     pki_dir: Path | None = None
     """Root of a PKI laid out like ``gateway pki demo`` writes it; default ``<data_dir>/pki``."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.store.engine import create_engine_for, session_factory, url_with_schema
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
+
+# Hypothesis' per-example deadline is a timing assertion: on a loaded 2-core CI machine it fails
+# correct code. Speed lives in bench/, so examples here have no deadline.
+settings.register_profile("gateway", deadline=None)
+settings.load_profile("gateway")
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -19,8 +19,11 @@ channel, reception assignment, access management). Rights come from *sources*
    unassigned the agent keeps reading the notifications it accepted itself.
 
 When none allows, the refusal reason is the first specific one met in that order (e.g. a revoked
-mandate gives ``MANDATE_REVOKED``), else ``NO_RELATION``. Special-category items refused give
-``SPECIAL_CATEGORY``; services answer "not found" so the caller does not learn they exist.
+mandate gives ``MANDATE_REVOKED``; a special-category item seen through a right without the flag
+gives ``SPECIAL_CATEGORY``), else ``NO_RELATION`` -- or, for the access-management actions,
+``NOT_ACCESS_MANAGER`` / ``NOT_MAIN_ACCESS_MANAGER``: mandates and grants never delegate those.
+Services answer "not found" for refused items, so nobody learns that a special-category item
+exists.
 
 Two views of the same rule are exposed and must agree (a property test checks it): ``decide``
 for one item, and ``audiences`` for the store's listing query.
@@ -37,6 +40,8 @@ from .model import Category, Issuer, Notification, Status
 from .principal import Principal, PrincipalKind
 from .rights import (
     ALL_ACTIONS,
+    GRANT_SCOPES,
+    MANDATE_SCOPES,
     NOTIFICATION_ACTIONS,
     RECIPIENT_ACTIONS,
     RED_ACTIONS,
@@ -94,7 +99,12 @@ def decide(
         if decision.allowed:
             return decision
         refusal = refusal or decision.reason
-    return Decision(False, refusal or Reason.NO_RELATION)
+    return Decision(False, refusal or _NO_SOURCE.get(action, Reason.NO_RELATION))
+
+
+_NO_SOURCE = {Action.GRANT_ACCESS: Reason.NOT_ACCESS_MANAGER,
+              Action.NAME_MANAGERS: Reason.NOT_MAIN_ACCESS_MANAGER}
+"""The refusal reason of a management action when no source relates the caller at all."""
 
 
 def _candidates(principal: Principal, action: Action, resource: Resource,
@@ -103,11 +113,13 @@ def _candidates(principal: Principal, action: Action, resource: Resource,
     recipient = resource.recipient
     if recipient == principal.acts_for:
         yield _own(principal, action)
-    if action is Action.GRANT_ACCESS and principal.kind is PrincipalKind.PERSON:
-        for manager in facts.managed:
-            if manager.entity == recipient and manager.person == principal.identifier:
-                yield (Decision(True, Reason.ACCESS_MANAGER) if manager.active_at(now)
-                       else Decision(False, Reason.NOT_ACCESS_MANAGER))
+    if action in _NO_SOURCE:  # access management: own (main manager) or named managers only
+        if action is Action.GRANT_ACCESS and principal.kind is PrincipalKind.PERSON:
+            for manager in facts.managed:
+                if manager.entity == recipient and manager.person == principal.identifier:
+                    yield (Decision(True, Reason.ACCESS_MANAGER) if manager.active_at(now)
+                           else Decision(False, Reason.NOT_ACCESS_MANAGER))
+        return
     for mandate in facts.mandates:
         if mandate.grantor == recipient and mandate.grantee == principal.acts_for:
             yield _by_mandate(mandate, action, resource, facts.registry_start, now)
@@ -154,7 +166,7 @@ def _coverage(action: Action, resource: Resource, cccs: frozenset[str] | None,
 def _by_mandate(mandate: Mandate, action: Action, resource: Resource,
                 registry_start: datetime | None, now: datetime) -> Decision:
     refusal = mandate.refusal_at(now, registry_start)
-    if refusal is None and action not in mandate.scopes:
+    if refusal is None and action not in mandate.scopes & MANDATE_SCOPES:
         refusal = Reason.SCOPE_MISSING
     if refusal is None:
         refusal = _coverage(action, resource, mandate.cccs, mandate.issuers,
@@ -166,7 +178,7 @@ def _by_mandate(mandate: Mandate, action: Action, resource: Resource,
 
 def _by_grant(grant: AccessGrant, action: Action, resource: Resource, now: datetime) -> Decision:
     refusal = grant.refusal_at(now)
-    if refusal is None and action not in grant.scopes:
+    if refusal is None and action not in grant.scopes & GRANT_SCOPES:
         refusal = Reason.SCOPE_MISSING
     if refusal is None:
         refusal = _coverage(action, resource, grant.cccs, None, grant.special_category)
@@ -184,7 +196,8 @@ def _by_red(principal: Principal, assignment: RedAssignment, action: Action,
         return Decision(False, Reason.SCOPE_MISSING)
     if assignment.active_at(now):
         return Decision(True, Reason.RED_ASSIGNMENT, Role.RED)
-    if (action is not Action.SIGN and notification.status is Status.ACCEPTED
+    if (action is not Action.SIGN and assignment.assigned_at <= now
+            and notification.status is Status.ACCEPTED
             and notification.acted_by == principal.acts_for):
         return Decision(True, Reason.RED_ACCEPTED, Role.RED)
     return Decision(False, Reason.RED_UNASSIGNED)
@@ -217,7 +230,7 @@ def audiences(
             continue
         if assignment.active_at(now):
             active.setdefault(assignment.company, set()).add(assignment.ccc)
-        else:
+        elif assignment.assigned_at <= now:
             ended.setdefault(assignment.company, set()).add(assignment.ccc)
     for company, cccs in sorted(active.items()):
         clauses.append(Audience(company, Role.RED, cccs=frozenset(cccs), include_special=False))

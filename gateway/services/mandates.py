@@ -137,9 +137,8 @@ class MandateRegistry:
     def import_text(self, text: str, fmt: str) -> list[Mandate]:
         """Import CSV (header row) or JSON Lines; every bad line is reported, nothing is
         recorded unless every line is good."""
-        records = _records(text, fmt)
+        records, errors = _records(text, fmt)
         mandates: list[Mandate] = []
-        errors: list[MandateLineError] = []
         for line, record in records:
             try:
                 mandate = _from_record(record)
@@ -148,7 +147,7 @@ class MandateRegistry:
             except InvalidRequest as exc:
                 errors.append(MandateLineError(line, str(exc)))
         if errors:
-            raise MandateImportRejected(errors)
+            raise MandateImportRejected(sorted(errors, key=lambda e: e.line))
         return self.add_many(mandates) if mandates else []
 
     def _check_registry_start(self, mandate: Mandate) -> None:
@@ -170,24 +169,29 @@ def _audit_details(mandate: Mandate) -> dict[str, object]:
     }
 
 
-def _records(text: str, fmt: str) -> list[tuple[int, Mapping[str, object]]]:
+def _records(text: str, fmt: str
+             ) -> tuple[list[tuple[int, Mapping[str, object]]], list[MandateLineError]]:
+    """The records of an import file with their line numbers, and the lines that are not
+    records at all (every one of them is reported, not only the first)."""
+    records: list[tuple[int, Mapping[str, object]]] = []
+    errors: list[MandateLineError] = []
     if fmt == "jsonl":
-        records: list[tuple[int, Mapping[str, object]]] = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise MandateImportRejected([MandateLineError(number, f"not JSON: {exc}")]) \
-                    from exc
+                errors.append(MandateLineError(number, f"not JSON: {exc}"))
+                continue
             if not isinstance(value, dict):
-                raise MandateImportRejected([MandateLineError(number, "not a JSON object")])
+                errors.append(MandateLineError(number, "not a JSON object"))
+                continue
             records.append((number, value))
-        return records
+        return records, errors
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        return [(reader.line_num, row) for row in reader]
+        return [(reader.line_num, row) for row in reader], errors
     raise InvalidRequest(f"unknown import format {fmt!r} (csv or jsonl)", code="INVALID_FORMAT")
 
 
