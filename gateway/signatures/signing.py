@@ -41,7 +41,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from gateway import namespaces as ns
 from gateway.domain.clock import Clock
-from gateway.signatures import crypto
+from gateway.signatures import c14n, crypto
 from gateway.signatures.cms_signing import (
     PrivateKey,
     asn1_certificate,
@@ -55,7 +55,6 @@ from gateway.signatures.xmldsig import (
     C14nMethod,
     canonical_digest,
     canonical_octets,
-    without,
 )
 from gateway.wssec.signature import ENVELOPED_SIGNATURE
 from gateway.xmlsafe import parse_xml
@@ -161,10 +160,16 @@ def sign_xades_enveloped(
     )
     _xades(data_object, "MimeType").text = "text/xml"
 
-    with without(signature):
-        document_digest.text = _b64(
-            canonical_digest(root.getroottree(), _EXC, with_comments=False, hash_name="sha256")
+    document_digest.text = _b64(
+        canonical_digest(
+            root.getroottree(),
+            _EXC,
+            with_comments=False,
+            hash_name="sha256",
+            excluding=signature,
+            text_heavy=isinstance(xml, bytes) and c14n.worth_walking(root, len(xml)),
         )
+    )
     properties_digest.text = _b64(
         crypto.digest("sha256", canonical_octets(signed_properties, _EXC, with_comments=False))
     )

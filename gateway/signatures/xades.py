@@ -36,7 +36,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
-from gateway.signatures import crypto
+from gateway.signatures import c14n, crypto
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cms import PARSE_ERRORS
 from gateway.signatures.findings import Findings, FormatError, Step
@@ -95,6 +95,8 @@ def validate_xades(
     except GatewayError as exc:
         raise FormatError("The document is not acceptable XML") from exc
     index = build_index(root)
+    # Decided once per document: whether references are canonicalised by the text-node walk.
+    text_heavy = c14n.worth_walking(root, len(document))
     signatures = [
         element
         for element in root.iter(SIGNATURE)
@@ -105,7 +107,9 @@ def validate_xades(
     if len(signatures) > policy.max_signatures:
         raise FormatError("The document holds too many signatures")
     return tuple(
-        _validate_one(signature, position, root, index, detached_content, policy, trust, now)
+        _validate_one(
+            signature, position, root, index, detached_content, policy, trust, now, text_heavy
+        )
         for position, signature in enumerate(signatures, start=1)
     )
 
@@ -119,10 +123,13 @@ def _validate_one(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    text_heavy: bool,
 ) -> SignatureReport:
     identifier = signature.get("Id") or f"signature-{position}"
     try:
-        return _validate(signature, identifier, root, index, detached_content, policy, trust, now)
+        return _validate(
+            signature, identifier, root, index, detached_content, policy, trust, now, text_heavy
+        )
     except FormatError as exc:
         return format_failure(identifier, SignatureFormat.XADES, exc.message)
 
@@ -244,6 +251,7 @@ def _data_objects(
     detached_content: bytes | None,
     findings: Findings,
     policy: SignaturePolicy,
+    text_heavy: bool,
 ) -> tuple[SignedDataObject, ...]:
     """Resolve and digest every reference (step 4)."""
     signed_properties_seen = False
@@ -278,7 +286,9 @@ def _data_objects(
                 # Same-document references never sign comments (XMLDSig §4.3.3.3): text split by
                 # one reads differently to a naive consumer than to the signature.
                 findings.warnings.append("A signed element contains comments, which are not signed")
-            computed = same_document_digest(reference, target, root, structure.element, hash_name)
+            computed = same_document_digest(
+                reference, target, root, structure.element, hash_name, text_heavy=text_heavy
+            )
             items.append(
                 _same_document_object(reference, target.element, root, structure, hash_name)
             )
@@ -390,6 +400,7 @@ def _validate(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    text_heavy: bool,
 ) -> SignatureReport:
     findings = Findings()
     structure = parse_signature(signature, max_references=policy.max_references)
@@ -435,7 +446,7 @@ def _validate(
             f"The signature algorithm {key_kind}-{hash_name} is not accepted",
         )
     data_objects = _data_objects(
-        structure, root, index, signed_properties, detached_content, findings, policy
+        structure, root, index, signed_properties, detached_content, findings, policy, text_heavy
     )
     if (
         not referenced

@@ -14,17 +14,17 @@ precondition). Supported:
   make "what was signed" depend on code rather than on a node you can point at).
 * A node-set without an explicit canonicalisation is serialised with C14N 1.0 (§4.3.3.2).
 
-The enveloped-signature transform is applied by detaching the ``ds:Signature`` from the tree
-(its tail text left in place), canonicalising, and putting it back: no copy of the document.
-Trees are validated in the thread that parsed them (see ``gateway.wssec.signature``).
+References are digested as the canonical octets stream out, never materialised. Text-heavy
+trees (large Base64 payloads) are canonicalised by ``gateway.signatures.c14n``, which leaves the
+enveloped signature out as it walks; the rest by libxml2, with the ``ds:Signature`` detached
+and put back (``gateway.signatures.enveloped``). Trees are validated in the thread that parsed
+them (see ``gateway.wssec.signature``).
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
@@ -32,7 +32,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
-from gateway.signatures import crypto
+from gateway.signatures import c14n, crypto, enveloped
 from gateway.signatures.findings import FormatError
 from gateway.wssec.references import IdIndex
 from gateway.wssec.signature import (
@@ -118,35 +118,6 @@ def canonical_octets(
         inclusive_ns_prefixes=list(method.prefixes) or None,
     )
     return octets
-
-
-@contextmanager
-def without(signature: etree._Element) -> Iterator[None]:
-    """Detach ``signature`` from its tree for the duration (the enveloped-signature transform)."""
-    parent = signature.getparent()
-    if parent is None:
-        yield
-        return
-    position = parent.index(signature)
-    tail = signature.tail or ""
-    previous = signature.getprevious()
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    signature.tail = None
-    parent.remove(signature)
-    try:
-        yield
-    finally:
-        if tail:
-            if previous is not None:
-                previous.tail = (previous.tail or "")[: -len(tail)] or None
-            else:
-                parent.text = (parent.text or "")[: -len(tail)] or None
-        parent.insert(position, signature)
-        signature.tail = tail or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,10 +270,57 @@ def canonical_digest(
     *,
     with_comments: bool,
     hash_name: str,
+    excluding: etree._Element | None = None,
+    text_heavy: bool = False,
 ) -> bytes:
-    """``hash(canonical_octets(...))`` without materialising the octets (large documents)."""
-    if DEFAULT_PREFIX in method.prefixes:
-        # The gateway's canonicaliser knows how to make libxml2 honour "#default".
+    """``hash(canonical_octets(...))`` without materialising the octets (large documents).
+
+    ``node`` is a whole document or one element with its descendants (never the document-level
+    comments and PIs around it, even for the root element: XMLDSig §4.3.3.3). ``excluding`` is
+    the signature an enveloped-signature transform removes (XMLDSig §6.6.4). ``text_heavy``
+    (:func:`gateway.signatures.c14n.worth_walking`) tries the text-node walk before libxml2.
+    The tree is left as it was.
+    """
+    if excluding is not None and excluding.getparent() is None:
+        excluding = None  # the signature is the document element: nothing can be taken out
+    if text_heavy and DEFAULT_PREFIX not in method.prefixes:
+        sink = _HashSink(hash_name)
+        if c14n.render(
+            node,
+            sink.write,
+            exclusive=method.exclusive,
+            with_comments=with_comments,
+            inclusive_prefixes=method.prefixes,
+            excluding=excluding,
+        ):
+            return sink.digest()
+    # Outside the fast subset, or not text-heavy: libxml2, on a tree without the signature.
+    if excluding is None:
+        return _libxml2_digest(node, method, with_comments=with_comments, hash_name=hash_name)
+    if not enveloped.reattaches_faithfully(excluding):
+        node, excluding = enveloped.copy_of(node, excluding)  # rare: see enveloped
+    with enveloped.detached(excluding):
+        return _libxml2_digest(node, method, with_comments=with_comments, hash_name=hash_name)
+
+
+def _libxml2_digest(
+    node: etree._Element | etree._ElementTree,
+    method: C14nMethod,
+    *,
+    with_comments: bool,
+    hash_name: str,
+) -> bytes:
+    """``canonical_digest`` by libxml2 (streamed through the hash where lxml allows it)."""
+    if DEFAULT_PREFIX in method.prefixes or (
+        isinstance(node, etree._Element)
+        and node.getparent() is None
+        and (
+            next(node.itersiblings(), None) is not None
+            or next(node.itersiblings(preceding=True), None) is not None
+        )
+    ):
+        # "#default" needs the gateway's canonicaliser; ElementTree(root).write_c14n would add
+        # the document-level comments and PIs around the root element.
         return crypto.digest(hash_name, canonical_octets(node, method, with_comments=with_comments))
     tree = node if isinstance(node, etree._ElementTree) else etree.ElementTree(node)
     sink = _HashSink(hash_name)
@@ -331,6 +349,8 @@ def same_document_digest(
     root: etree._Element,
     signature: etree._Element,
     hash_name: str,
+    *,
+    text_heavy: bool = False,
 ) -> bytes:
     """The digest of what a same-document reference designates, after its transforms."""
     method = reference.c14n or DEFAULT_C14N
@@ -343,10 +363,14 @@ def same_document_digest(
     inside = target.element is None or any(
         ancestor is target.element for ancestor in signature.iterancestors()
     )
-    if reference.enveloped and inside:
-        with without(signature):
-            return canonical_digest(node, method, with_comments=with_comments, hash_name=hash_name)
-    return canonical_digest(node, method, with_comments=with_comments, hash_name=hash_name)
+    return canonical_digest(
+        node,
+        method,
+        with_comments=with_comments,
+        hash_name=hash_name,
+        excluding=signature if reference.enveloped and inside else None,
+        text_heavy=text_heavy,
+    )
 
 
 def external_octets(reference: Reference, content: bytes, *, max_depth: int) -> bytes:
