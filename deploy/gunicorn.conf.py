@@ -5,6 +5,36 @@
 The values come from the same function ``gateway serve`` uses, so both stay in step.
 Several hosts may run this against one PostgreSQL: replay cache, sequences and audit chain
 live in the database.
+
+Workers: ``gthread``, 2 processes x 4 threads on a 2-core host (``GATEWAY_WORKERS``: one process
+per core; ``--threads`` on the gunicorn command line overrides the threads). Chosen from
+``bench/workers.py`` (issue 7): the real server on PostgreSQL, 4 keep-alive clients on the same
+2 cores, 300 requests per run, the classes taking turns, median of 5 runs (a quiet moment of a
+shared machine; repeat before drawing conclusions from small differences):
+
+    class    workload    req/s  CPU ms/req   p95 ms
+    sync     content      61.1       14.07     96.9
+    gthread  content      64.6       13.13     99.4
+    gevent   content      64.4       15.30     92.4
+    sync     mixed        63.7       14.53    104.3
+    gthread  mixed        59.0       14.50    105.2
+    gevent   mixed        42.5       15.50    141.3
+
+("content": GetContent of 20 KB documents; "mixed": one 1,000-item ListNotifications page per
+50 GetContent calls, the batch agent's shape. Earlier runs under heavy load from other work
+ranked sync and gthread either way round, within noise of each other.)
+
+- Throughput and CPU per request are the same for sync and gthread within noise: the work is
+  CPU-bound (XML, RSA signatures), so one process per core is what counts; threads do not add CPU.
+- gthread wins on what the numbers do not show: a sync worker is killed when one request lasts
+  longer than ``timeout`` (120 s), and a streamed 200 MB GetContent to a slow client does; a
+  slow reader blocks a whole sync process, but only one thread of a gthread process; and gthread
+  keeps connections alive for clients that reuse them (the batch agent, zeep's session).
+- gevent (not a dependency; measured with gevent 26.9 from PyPI installed by hand, which
+  ``bench/workers.py`` reports as not measured when absent) is no faster on the content
+  workload and clearly slower on the mixed one: CPU-bound work (a 1,000-item page, signing, the
+  digest pass over a large document) runs without yielding and stalls every other request of
+  the worker, and psycopg would need cooperative waiting to be trusted under it.
 """
 
 from gateway.config import Settings

@@ -1,8 +1,10 @@
 """``gateway serve``: gunicorn running the WSGI application with the settings' database.
 
-``deploy/gunicorn.conf.py`` holds the same defaults for operators who run gunicorn directly.
-Workers are synchronous processes: request handling is CPU-bound (XML, signatures), so
-processes, not threads, use both cores (issue 7 revisits this with measurements).
+``deploy/gunicorn.conf.py`` holds the same defaults for operators who run gunicorn directly,
+and the measurements behind them (issue 7): one process per core, because request handling is
+CPU-bound (XML, signatures) and threads of one process share one core; a few threads in each
+(``gthread``), because downloads are streamed and may outlast ``timeout``, which a sync worker
+would be killed for, and because clients keep their connections alive.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": settings.bind,
         "workers": settings.workers,
-        "worker_class": "sync",
+        "worker_class": "gthread",
+        "threads": 4,
         "timeout": 120,
         "graceful_timeout": 30,
         "keepalive": 5,

@@ -146,10 +146,10 @@ class NotificationQueries:
                 )
             document = next((d for d in notification.documents if d.position == position), None)
             whole = document is not None and document.size <= CONTENT_INLINE_BYTES
-            # A large document is only looked for here (an empty slice), not read.
-            first = (uow.notifications.content_slice(
-                notification_id, position, 0, CONTENT_INLINE_BYTES + 1 if whole else 0)
-                if document else None)
+            first = None
+            if document is not None:  # a large document is only looked for here, not read
+                first = (uow.notifications.content(notification_id, position) if whole
+                         else uow.notifications.content_slice(notification_id, position, 0, 0))
             if document is None or first is None:
                 raise NotFound(f"notification {notification_id} has no document {position}",
                                code="DOCUMENT_NOT_FOUND", field="document")

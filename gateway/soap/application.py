@@ -7,15 +7,21 @@
   ``GatewayWsgiApplication.handle_error`` send every error through ``soap.faults``.
 - **Signed responses.** ``GatedSoap11.create_out_string`` hands the finished envelope to the
   response signer (when configured) before it is turned into bytes.
+- **Spliced responses.** A method that registered a ``splice.Splice`` (a listing page written as
+  octets, a document streamed from the store) gets an envelope with a placeholder where the
+  octets go; it is signed over the spliced canonical form and written around the octets
+  (``soap.splice`` explains why that is exact).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from lxml import etree
 from spyne import Application, ServiceBase
+from spyne import const as spyne_const
 from spyne.error import RequestNotAllowed, ResourceNotFoundError, ValidationError
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
@@ -23,11 +29,26 @@ from spyne.server.wsgi import WsgiApplication
 
 from gateway import namespaces
 from gateway.errors import GatewayError, InvalidRequest
+from gateway.wssec.response import BodyCanonicalForm
 
 from .context import ENVIRON_ENVELOPE, correlation_of
 from .faults import GW, http_status_line, spyne_fault
+from .splice import (
+    ENVIRON_RESPONSE_LENGTH,
+    Splice,
+    canonical_expander,
+    new_placeholder,
+    registered_splice,
+    splice_target,
+    spliced_output,
+)
 
-ResponseSigner = Callable[[etree._Element], None]
+
+class ResponseSigner(Protocol):
+    """Signs a response envelope in place (``wssec.sign_response`` with the server key)."""
+
+    def __call__(self, envelope: etree._Element, *,
+                 body_canonical: BodyCanonicalForm | None = None) -> None: ...
 
 
 class GatedSoap11(Soap11):  # type: ignore[misc]  # Spyne is untyped
@@ -48,10 +69,67 @@ class GatedSoap11(Soap11):  # type: ignore[misc]  # Spyne is untyped
             raise InvalidRequest("request did not pass the security gate", code="NOT_GATED")
         ctx.in_document = (envelope, {})
 
+    def serialize(self, ctx: Any, message: Any) -> None:
+        try:
+            self._serialize(ctx, message)
+        except BaseException:
+            _discard_output(ctx)
+            raise
+
+    def _serialize(self, ctx: Any, message: Any) -> None:
+        splice = registered_splice(ctx) if message is self.RESPONSE else None
+        if splice is None or splice.path:
+            super().serialize(ctx, message)
+            return
+        # The octets are the Body's whole content: an empty Body is all Spyne would add.
+        self.event_manager.fire_event("before_serialize", ctx)
+        soap_env = self.ns_soap_env
+        ctx.out_document = etree.Element(
+            f"{{{soap_env}}}Envelope", nsmap={self.app.interface.prefmap[soap_env]: soap_env})
+        ctx.out_body_doc = etree.SubElement(ctx.out_document, f"{{{soap_env}}}Body")
+        self.event_manager.fire_event("after_serialize", ctx)
+
     def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
-        if self.response_signer is not None and ctx.out_document is not None:
-            self.response_signer(ctx.out_document)
-        super().create_out_string(ctx, charset)
+        try:
+            splice = registered_splice(ctx)
+            if splice is not None and ctx.out_document is not None:
+                self._create_spliced_string(ctx, splice)
+                return
+            if self.response_signer is not None and ctx.out_document is not None:
+                self.response_signer(ctx.out_document)
+            super().create_out_string(ctx, charset)
+        except BaseException:
+            _discard_output(ctx)
+            raise
+
+    def _create_spliced_string(self, ctx: Any, splice: Splice) -> None:
+        placeholder = new_placeholder()
+        body = ctx.out_document.find(f"{{{self.ns_soap_env}}}Body")
+        splice_target(body, splice).text = placeholder
+        mark = placeholder.encode("ascii")
+        if self.response_signer is not None:
+            # For a streamed document this is the first pass: it reads (and checks) every
+            # slice before the first byte is sent.
+            self.response_signer(ctx.out_document,
+                                 body_canonical=canonical_expander(splice, mark))
+        elif splice.octets is None:
+            for _ in splice.iterate():  # unsigned: still check the document before sending
+                pass
+        serialised = etree.tostring(ctx.out_document, encoding="UTF-8",
+                                    xml_declaration=self.xml_declaration)
+        ctx.out_string = spliced_output(serialised, splice, mark)
+        if splice.octets is None:
+            ctx.transport.req_env[ENVIRON_RESPONSE_LENGTH] = (
+                len(serialised) - len(mark) + splice.length)
+
+
+def _discard_output(ctx: Any) -> None:
+    """After a failure while writing a response, let Spyne answer with the fault instead: it
+    serialises a fault afresh only when no out document is left, and picks the fault's HTTP
+    status only when none is set yet (it set 200 before serialising; without this reset a
+    half-built envelope went out as 200 OK)."""
+    ctx.out_document = ctx.out_body_doc = ctx.out_string = None
+    ctx.transport.resp_code = None
 
 
 class GatewayApplication(Application):  # type: ignore[misc]
@@ -97,6 +175,7 @@ def build_application(
     tns: str = namespaces.NOTIFICATION_SERVICE,
     response_signer: ResponseSigner | None = None, strict_wsi_status: bool = False,
 ) -> GatewayApplication:
+    stop_spyne_forced_collections()
     return GatewayApplication(
         list(services),
         tns=tns,
@@ -105,3 +184,18 @@ def build_application(
         out_protocol=GatedSoap11(response_signer=response_signer,
                                  strict_wsi_status=strict_wsi_status),
     )
+
+
+def stop_spyne_forced_collections() -> None:
+    """Worker GC policy: Spyne forces no full ``gc.collect()`` (applied by ``build_application``).
+
+    Spyne's ``MethodContext.close`` runs a full collection at most once per wall-clock second
+    (``spyne.const.MIN_GC_INTERVAL``) so that uploaded files caught in reference cycles get closed
+    promptly. The gateway hands Spyne no files (the WSGI front reads the body and passes the
+    parsed tree on), while a full collection in a worker with the application loaded (about
+    150,000 tracked objects) takes tens of milliseconds: a stall once a second in every busy
+    worker, charged to whichever request crosses the second, and more of them per request the
+    slower requests run. Python's own generational collection is unchanged. Process-wide, so
+    ``bench/wssec_verify.py`` applies it to every Spyne path it compares.
+    """
+    spyne_const.MIN_GC_INTERVAL = math.inf

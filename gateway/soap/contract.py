@@ -18,7 +18,6 @@ from spyne.interface.wsdl import Wsdl11
 
 from gateway import namespaces
 from gateway.domain.clock import SystemClock
-
 from gateway.services.receipts import ReceiptService
 from gateway.services.validation import SignatureValidation
 

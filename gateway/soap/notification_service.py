@@ -23,8 +23,10 @@ from gateway.services.access import AccessService
 from gateway.services.notifications import VisibleNotification
 from gateway.services.receipts import ReceiptService, ReceiptView
 
+from . import content_stream, listing_xml
 from . import types as t
 from .context import SoapDependencies, principal_of
+from .splice import splice_response
 
 
 def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
@@ -54,7 +56,7 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                               ccc: str | None, issuer: str | None, kind: str | None,
                               status: str | None, made_from: datetime | None,
                               made_to: datetime | None, cursor: str | None,
-                              page_size: int | None) -> t.ListNotificationsResult:
+                              page_size: int | None) -> t.ListNotificationsResult | None:
             """Metadata of the items the caller may see, oldest first, in keyset pages."""
             listing_filter = ListingFilter(
                 role=_code(role, Role),
@@ -68,6 +70,9 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
             )
             page = queries.list(principal_of(ctx), listing_filter, cursor or None,
                                 100 if page_size is None else page_size)
+            if listing_xml.WRITES_CONTRACT:
+                splice_response(ctx, listing_xml.page_splice(page))
+                return None  # the Body is the page written by listing_xml (soap.splice)
             return t.ListNotificationsResult(
                 count=len(page.items),
                 item=[notification_info(item) for item in page.items],
@@ -93,12 +98,13 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
              _returns=t.ContentResult)
         def GetContent(ctx: Any, id: int, document: int | None) -> t.ContentResult:
             """A document of an ACCEPTED notification, or of a communication (marks it READ)."""
-            content = queries.content(principal_of(ctx), _id(id), document or 0)
+            content = queries.open_content(principal_of(ctx), _id(id), document or 0)
+            splice_response(ctx, content_stream.data_splice(content))  # streamed into data
             return t.ContentResult(
                 notificationId=content.notification.notification.id,
                 document=document_info(content.document),
                 status=content.notification.notification.status.value,
-                data=[content.data],
+                data=[b""],
             )
 
         @rpc(_returns=t.OfficialTime)

@@ -12,6 +12,8 @@ from spyne import Boolean, ByteArray, ComplexModel, DateTime, ServiceBase, Unico
 from spyne import Enum as SpyneEnum
 
 from gateway import namespaces
+from gateway.services.receipts import ReceiptService
+from gateway.services.validation import SignatureValidation
 from gateway.signatures import (
     CertificateInfo,
     Indication,
@@ -20,8 +22,6 @@ from gateway.signatures import (
     SubIndication,
     ValidationReport,
 )
-from gateway.services.receipts import ReceiptService
-from gateway.services.validation import SignatureValidation
 
 from .context import principal_of
 

@@ -33,10 +33,11 @@ from gateway.wssec.gate import WsSecurityGate
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
-from .contract import PORT_OF_SERVICE, render_wsdl
 from .context import ENVIRON_CORRELATION, ENVIRON_ENVELOPE, ENVIRON_VERIFIED
+from .contract import PORT_OF_SERVICE, render_wsdl
 from .faults import fault_envelope, http_status_line
 from .metrics import GatewayMetrics
+from .splice import ENVIRON_RESPONSE_LENGTH
 
 log = logging.getLogger("gateway.http")
 
@@ -122,6 +123,11 @@ class GatewayFront:
 
         def _start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
             headers = [*headers, ("X-Request-Id", correlation_id)]
+            streamed_length = environ.get(ENVIRON_RESPONSE_LENGTH)
+            if streamed_length is not None and status.startswith("200") and not any(
+                    name.lower() == "content-length" for name, _ in headers):
+                # Spyne sends a generator without a length; we know it (soap.splice).
+                headers.append(("Content-Length", str(streamed_length)))
             outcome = "ok" if status.startswith("200") else "fault"
             self.metrics.observe(service_name, operation, outcome, time.perf_counter() - started)
             return start_response(status, headers, *args)

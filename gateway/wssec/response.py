@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -53,9 +54,18 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
-def _digest(element: etree._Element, algorithm: DigestAlgorithm) -> str:
+BodyCanonicalForm = Callable[[bytes], Iterable[bytes]]
+"""For a Body whose content is spliced in after signing (a streamed document, a page built as
+canonical octets): given the exclusive canonical form of the Body as it stands in the tree, the
+octets of the canonical form the client will receive, in pieces, so they are never held whole."""
+
+
+def _digest(element: etree._Element, algorithm: DigestAlgorithm,
+            expand: BodyCanonicalForm | None = None) -> str:
     digest = hashes.Hash(algorithm.hash())
-    digest.update(canonicalise(element, with_comments=False))
+    octets = canonicalise(element, with_comments=False)
+    for piece in (octets,) if expand is None else expand(octets):
+        digest.update(piece)
     return base64.b64encode(digest.finalize()).decode("ascii")
 
 
@@ -78,8 +88,12 @@ def sign_response(
     *,
     signature_algorithm: SignatureAlgorithm | None = None,
     digest_algorithm: DigestAlgorithm = DigestAlgorithm.SHA256,
+    body_canonical: BodyCanonicalForm | None = None,
 ) -> etree._Element:
-    """Add a signed WS-Security header to ``envelope`` (in place) and return it."""
+    """Add a signed WS-Security header to ``envelope`` (in place) and return it.
+
+    ``body_canonical`` digests the Body from the octets it yields instead of from the tree (see
+    ``BodyCanonicalForm``); everything else is signed as usual."""
     version = SoapVersion.from_namespace(etree.QName(envelope).namespace or "")
     if version is None or etree.QName(envelope).localname != "Envelope":
         raise ValueError("not a SOAP envelope")
@@ -132,7 +146,8 @@ def sign_response(
         transforms = _ds(reference, "Transforms")
         _ds(transforms, "Transform", Algorithm=_EXC_C14N)
         _ds(reference, "DigestMethod", Algorithm=digest_algorithm.value)
-        _ds(reference, "DigestValue").text = _digest(target, digest_algorithm)
+        _ds(reference, "DigestValue").text = _digest(
+            target, digest_algorithm, body_canonical if target is body else None)
     signature_value = _ds(signature, "SignatureValue")
     key_info = _ds(signature, "KeyInfo")
     token_reference = etree.SubElement(key_info, ns.qname(ns.WSSE, "SecurityTokenReference"))

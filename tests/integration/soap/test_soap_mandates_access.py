@@ -434,8 +434,8 @@ def test_access_managers_grant_and_revoke_rights_on_the_entitys_notifications(
     not_authorised(gw_code, lambda: served.client("company").service.NameAccessManager(
         person=pki.person_nif))
     assert refusals_since(served, seq) == [
-        (pki.person_nif, pki.company_cif, {"action": "access.grant", "reason": "NO_RELATION"}),
-        (pki.person_nif, pki.company_cif, {"action": "access.grant", "reason": "NO_RELATION"}),
+        (pki.person_nif, pki.company_cif, {"action": "access.grant", "reason": "NOT_ACCESS_MANAGER"}),
+        (pki.person_nif, pki.company_cif, {"action": "access.grant", "reason": "NOT_ACCESS_MANAGER"}),
         (pki.company_cif, pki.company_cif,
          {"action": "access.managers", "reason": "NOT_MAIN_ACCESS_MANAGER"}),
     ]

@@ -1,21 +1,21 @@
 """Replay protection holds across gunicorn workers (DESIGN.md §5 step 6: the nonce store is the
 shared database, never process memory).
 
-The server runs two sync workers. A sync worker serves one connection at a time, so a
-connection that has sent only half a request line keeps its worker busy. The second test uses
-that to pin the original request to one worker and its replay to the other, and checks the
-pinning itself (with both workers held, nothing is answered).
+The server runs two gthread workers that keep connections alive. The second test opens
+connections until it holds one to each worker -- which worker owns a connection is read from
+/proc (the server-side socket of the connection among the worker's file descriptors) -- and
+sends the original request on one and its replay on the other.
 """
 
 from __future__ import annotations
 
-import socket
-import time
+import http.client
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from lxml import etree
 
 if TYPE_CHECKING:
@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.postgres
 
 REPLAYS = 6
-ACCEPT_GRACE_S = 0.3
-"""Time for an idle worker to accept a pending connection (they poll the socket every ~1 s at
-most and wake on readiness at once)."""
+SERVICE_PATH = "/NotificationService"
 
 
 def _assert_replay_refused(gateway: RunningGateway, data: bytes) -> None:
@@ -47,40 +45,92 @@ def test_same_signed_request_twice_is_refused_on_every_new_connection(
         _assert_replay_refused(gateway, data)
 
     gateway.assert_only_refusals_audited(before, refusals=REPLAYS)
+class _Answer:
+    """The parts of a ``requests.Response`` that ``RunningGateway.assert_fault`` reads."""
+
+    def __init__(self, response: http.client.HTTPResponse) -> None:
+        self.status_code = response.status
+        self.headers = dict(response.getheaders())
+        self.content = response.read()
+        self.text = self.content.decode("utf-8", errors="replace")
 
 
-def _hold_a_worker(gateway: RunningGateway) -> socket.socket:
-    """Occupy one idle sync worker with a connection that never finishes its request line."""
+def _workers(gateway: RunningGateway) -> list[int]:
+    """The gunicorn worker processes of ``gateway`` (children of the master bound to its port)."""
+    bind = gateway.base_url.removeprefix("http://").encode()
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and bind in (entry / "cmdline").read_bytes():
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return [pid for pid, parent in parents.items() if parent in parents]
+
+
+def _worker_of(connection: http.client.HTTPConnection, server_port: int,
+               workers: list[int]) -> int | None:
+    """The worker holding the server side of ``connection`` (None if it is not found)."""
+    client_port = connection.sock.getsockname()[1]
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
+        if local == server_port and remote == client_port:
+            inodes.add(f"socket:[{fields[9]}]")
+    for pid in workers:
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(descriptor) in inodes:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def _connections_to_both_workers(
+    gateway: RunningGateway,
+) -> tuple[http.client.HTTPConnection, http.client.HTTPConnection]:
     address = urlsplit(gateway.base_url)
     assert address.hostname and address.port
-    blocker = socket.create_connection((address.hostname, address.port), timeout=10)
-    blocker.sendall(b"GET /heal")
-    time.sleep(ACCEPT_GRACE_S)
-    return blocker
+    workers = _workers(gateway)
+    assert len(workers) == 2, workers
+    owned: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(40):
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+        connection.request("GET", "/healthz")  # kept alive afterwards
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        worker = _worker_of(connection, address.port, workers)
+        if worker is not None and worker not in owned:
+            owned[worker] = connection
+            if len(owned) == 2:
+                first, second = owned.values()
+                return first, second
+        else:
+            connection.close()
+    raise AssertionError("could not reach both workers")
 
 
-def _no_worker_is_free(gateway: RunningGateway) -> bool:
-    try:
-        requests.get(gateway.base_url + "/healthz", timeout=0.5)
-    except requests.Timeout:
-        return True
-    return False
+def _post(connection: http.client.HTTPConnection, data: bytes) -> _Answer:
+    connection.request("POST", SERVICE_PATH, body=data, headers={
+        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"GetOfficialTime"'})
+    return _Answer(connection.getresponse())
 
 
 def test_replay_is_refused_by_the_other_worker(gateway: RunningGateway) -> None:
     data = etree.tostring(gateway.signed("GetOfficialTime"))
-    held_x = _hold_a_worker(gateway)  # worker X
+    on_x, on_y = _connections_to_both_workers(gateway)
     try:
-        first = gateway.post(data, soap_action="GetOfficialTime")  # served by Y, the free one
+        first = _post(on_x, data)
         assert first.status_code == 200, first.text[:2000]
-        held_y = _hold_a_worker(gateway)  # Y is the only idle worker: it takes this one
-        try:
-            assert _no_worker_is_free(gateway), "both workers should be held now"
-            before = gateway.snapshot()
-            held_x.close()  # frees X alone: the replay can only be served by X
-            _assert_replay_refused(gateway, data)
-        finally:
-            held_y.close()
+        before = gateway.snapshot()
+        replay = _post(on_y, data)
+        gateway.assert_fault(replay, faultcode="wsse:InvalidSecurity",  # type: ignore[arg-type]
+                             code="REPLAY_DETECTED", status=401)
     finally:
-        held_x.close()
+        on_x.close()
+        on_y.close()
     gateway.assert_only_refusals_audited(before)

@@ -1,6 +1,7 @@
 """Representation and access management (issue 6): who accepted each notification, when a
 mandate was given, entity access managers and their grants (invitations until activated), and
-one change counter over all of it.
+one change counter over all of it; PostgreSQL keeps document content uncompressed (streamed in
+slices since issue 7).
 
 Revision ID: 0003
 Revises: 0002
@@ -65,6 +66,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_access_grant_entity", "access_grant", ["entity"])
     op.create_index("ix_access_grant_grantee", "access_grant", ["grantee"])
+
+    if op.get_bind().dialect.name == "postgresql":
+        # Content is streamed in slices (substring); a compressed value would be decompressed
+        # from its start for every slice (quadratic in the document's size). Documents are
+        # mostly PDFs, already compressed: store them uncompressed, out of line.
+        op.execute("ALTER TABLE notification_content ALTER COLUMN content SET STORAGE EXTERNAL")
 
     version = op.create_table(
         "representation_version",
