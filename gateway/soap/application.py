@@ -31,7 +31,7 @@ from gateway import namespaces
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.wssec.response import BodyCanonicalForm
 
-from .context import ENVIRON_ENVELOPE, correlation_of
+from .context import ENVIRON_ENVELOPE, ENVIRON_VERIFIED, correlation_of
 from .faults import GW, http_status_line, spyne_fault
 from .splice import (
     ENVIRON_RESPONSE_LENGTH,
@@ -68,6 +68,27 @@ class GatedSoap11(Soap11):  # type: ignore[misc]  # Spyne is untyped
         if envelope is None:  # only the WSGI front calls Spyne, always after the gate
             raise InvalidRequest("request did not pass the security gate", code="NOT_GATED")
         ctx.in_document = (envelope, {})
+
+    def decompose_incoming_envelope(self, ctx: Any, message: Any = Soap11.REQUEST) -> None:
+        # The gate found and verified the very Header and Body: Spyne dispatches on those
+        # objects rather than looking them up again (two XPath compilations a request). Any
+        # other shape (no gate result, another envelope version) goes to Spyne, which refuses it.
+        verified = ctx.transport.req_env.get(ENVIRON_VERIFIED)
+        header = getattr(verified, "header", None)
+        body = getattr(verified, "body", None)
+        envelope = ctx.in_document[0]
+        if (message is not self.REQUEST or header is None or body is None or len(body) != 1
+                or getattr(verified, "envelope", None) is not envelope
+                or envelope.tag != f"{{{self.ns_soap_env}}}Envelope"):
+            super().decompose_incoming_envelope(ctx, message)
+            return
+        ctx.in_document = envelope
+        ctx.in_body_doc = body[0]
+        if ctx.in_body_doc.tag == f"{{{self.ns_soap_env}}}Fault":
+            return
+        ctx.in_header_doc = header.getchildren()
+        ctx.method_request_string = ctx.in_body_doc.tag
+        self.validate_body(ctx, message)
 
     def serialize(self, ctx: Any, message: Any) -> None:
         try:

@@ -35,8 +35,8 @@ message that names no internal detail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -70,6 +70,8 @@ class VerifiedRequest:
     principal: Principal
     certificate: x509.Certificate
     envelope: etree._Element
+    header: etree._Element
+    """The envelope's one ``Header`` element (the one holding the verified Security header)."""
     body: etree._Element
     """The exact signed ``Body`` element of the envelope (hand this, not a re-lookup, onwards)."""
     timestamp_created: datetime
@@ -118,6 +120,10 @@ def _envelope_parts(
             "This endpoint does not accept this SOAP envelope version",
             code="SOAP_VERSION_MISMATCH",
         )
+    if len(envelope) == 2:  # the usual shape, with no comment or PI to filter out
+        header, body = envelope[0], envelope[1]
+        if header.tag == header_tag and body.tag == body_tag:
+            return version, header, body
     children = [child for child in envelope if isinstance(child.tag, str)]
     if len(children) == 2 and children[0].tag == header_tag and children[1].tag == body_tag:
         return version, children[0], children[1]
@@ -226,7 +232,10 @@ class WsSecurityGate:
             remember_until, nonce_created = expires, None
 
         token_element = find_signing_token(
-            signatures[0], security, index, require_bsp_token_types=policy.require_bsp_token_types
+            parsed.key_infos,
+            security,
+            index,
+            require_bsp_token_types=policy.require_bsp_token_types,
         )
         verdict = self._token_verdict(token_element.text or "")
         self.trust_store.validate(
@@ -252,6 +261,7 @@ class WsSecurityGate:
             principal=verdict.principal,
             certificate=verdict.certificate,
             envelope=envelope,
+            header=header,
             body=body,
             timestamp_created=created,
             timestamp_expires=expires,

@@ -33,11 +33,8 @@ def replay_digest(signature_value: bytes, created: datetime | None) -> str:
 
     Decoded bytes, not Base64 text, so re-wrapping the Base64 does not make a "new" request.
     """
-    digest = hashlib.sha256(signature_value)
-    digest.update(b"|")
-    if created is not None:
-        digest.update(created.isoformat().encode("ascii"))
-    return digest.hexdigest()
+    stamp = created.isoformat().encode("ascii") if created is not None else b""
+    return hashlib.sha256(b"".join((signature_value, b"|", stamp))).hexdigest()
 
 
 class InMemoryNonceStore:

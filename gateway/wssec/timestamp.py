@@ -70,6 +70,10 @@ def read_timestamp(
     element: etree._Element, policy: WsSecurityPolicy
 ) -> tuple[datetime, datetime | None]:
     """Created and Expires of a ``wsu:Timestamp``, structure checked, not yet judged."""
+    if len(element) == 2:  # the usual shape, with no comment or PI to filter out
+        created, expires = element[0], element[1]
+        if created.tag == CREATED and expires.tag == EXPIRES:
+            return parse_xs_datetime(created.text), parse_xs_datetime(expires.text)
     children = [child for child in element if isinstance(child.tag, str)]
     count = len(children)
     if count == 2 and children[0].tag == CREATED and children[1].tag == EXPIRES:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -61,6 +62,10 @@ def _token_type(message: str) -> InvalidSecurity:
 
 
 def _only_child(parent: etree._Element, tag: str) -> etree._Element:
+    if len(parent) == 1:  # the usual shape: one node and no comment around it
+        child = parent[0]
+        if child.tag == tag:
+            return child
     children = [child for child in parent if isinstance(child.tag, str)]
     if len(children) != 1 or children[0].tag != tag:
         raise _unsupported("KeyInfo must hold one SecurityTokenReference with one Reference")
@@ -68,14 +73,16 @@ def _only_child(parent: etree._Element, tag: str) -> etree._Element:
 
 
 def find_signing_token(
-    signature: etree._Element,
+    key_infos: Sequence[etree._Element],
     security: etree._Element,
     index: IdIndex,
     *,
     require_bsp_token_types: bool,
 ) -> etree._Element:
-    """The BinarySecurityToken element the signature's KeyInfo points to."""
-    key_infos = [child for child in signature if child.tag == KEY_INFO]
+    """The BinarySecurityToken element the signature's KeyInfo points to.
+
+    ``key_infos`` are the signature's ``ds:KeyInfo`` children (``ParsedSignature.key_infos``).
+    """
     if len(key_infos) != 1:
         raise _unsupported("The signature must have exactly one KeyInfo")
     token_reference = _only_child(key_infos[0], SECURITY_TOKEN_REFERENCE)

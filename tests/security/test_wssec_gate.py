@@ -31,6 +31,7 @@ from gateway.wssec import (
     WsSecurityGate,
     WsSecurityPolicy,
 )
+from gateway.wssec.references import WALK_AT_MOST
 from gateway.xmlsafe import parse_xml
 
 LINEAGES = ["zeep", "node-soap", "wss4j", "xml-id"]
@@ -83,6 +84,7 @@ def test_result_holds_the_exact_signed_elements(
     security = header[0]
     timestamp = security.find(ns.qname(ns.WSU, "Timestamp"))
     assert verified.envelope is envelope
+    assert verified.header is header
     assert verified.body is body
     assert any(element is body for element in verified.signed_elements)
     assert any(element is timestamp for element in verified.signed_elements)
@@ -262,3 +264,17 @@ def test_comments_inside_the_signature_structure_are_skipped(
     signed_info[1].addnext(etree.Comment(" between methods and references "))
     signed_info.getparent().insert(1, etree.ProcessingInstruction("note", "x"))  # type: ignore[union-attr]
     gate.verify_bytes(serialise(envelope))
+
+
+def test_accepts_a_request_too_large_for_the_walked_id_index(
+    gate: WsSecurityGate, pki: DemoPki
+) -> None:
+    """More nodes than ``references.WALK_AT_MOST``: the Id index is built by XPath instead."""
+    envelope = zeep_sign(build_envelope(), pki.client("company"))
+    block = etree.SubElement(envelope[0], "{urn:other}Routing")
+    for position in range(WALK_AT_MOST):
+        etree.SubElement(block, "{urn:other}Hop", {"n": str(position)})
+
+    verified = gate.verify_bytes(serialise(envelope))
+
+    assert len(verified.signed_elements) == 2

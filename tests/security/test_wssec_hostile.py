@@ -35,6 +35,7 @@ from gateway.errors import (
 )
 from gateway.pki import DemoPki
 from gateway.wssec import WsSecurityGate
+from gateway.wssec.references import WALK_AT_MOST
 
 Envelope = etree._Element
 Case = Callable[[DemoPki], bytes]
@@ -472,6 +473,23 @@ def _duplicate_id(lineage: str, attribute: str) -> Case:
     return case
 
 
+def _duplicate_id_in_large_message(attribute: str) -> Case:
+    """The same attack in a message with more nodes than the walked Id index visits."""
+
+    def case(pki: DemoPki) -> bytes:
+        envelope = signed(pki)
+        body_id = body(envelope).get(WSU_ID)
+        assert body_id
+        hiding_place = wrapper(envelope)
+        for position in range(WALK_AT_MOST):
+            etree.SubElement(hiding_place, "{urn:evil}Filler", {"n": str(position)})
+        etree.SubElement(hiding_place, "{urn:evil}Decoy", {attribute: body_id})
+        return serialise(envelope)
+
+    case.__name__ = f"duplicate_in_large_message_{attribute}"
+    return case
+
+
 def soap12_to_soap11_gate(pki: DemoPki) -> bytes:
     envelope = build_envelope(soap12=True)
     return serialise(zeep_sign(envelope, pki.client("company")))
@@ -605,6 +623,10 @@ CASES: list[tuple[Case, Refusal]] = [
     *[
         (_duplicate_id(lineage, attribute), Refusal(InvalidSecurity, "DUPLICATE_ID"))
         for lineage in ("zeep", "node-soap")
+        for attribute in (WSU_ID, "Id", ns.qname(ns.XML, "id"))
+    ],
+    *[
+        (_duplicate_id_in_large_message(attribute), Refusal(InvalidSecurity, "DUPLICATE_ID"))
         for attribute in (WSU_ID, "Id", ns.qname(ns.XML, "id"))
     ],
     (soap12_to_soap11_gate, Refusal(InvalidRequest, "SOAP_VERSION_MISMATCH")),
