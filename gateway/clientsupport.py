@@ -11,7 +11,7 @@ no ``wsu:Timestamp``, which the gateway requires: ``apply`` adds one (Created no
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ import xmlsec
 from lxml import etree
 from zeep import ns
 from zeep.exceptions import SignatureVerificationFailed
-from zeep.wsse.signature import BinarySignature, _verify_envelope_with_key, detect_soap_env
+from zeep.wsse.signature import (
+    BinarySignature,
+    _make_sign_key,
+    _sign_envelope_with_key_binary,
+    _verify_envelope_with_key,
+    detect_soap_env,
+)
 from zeep.wsse.utils import WSU, ensure_id, get_security_header
 
 
@@ -31,6 +37,9 @@ class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep i
         kwargs.setdefault("signature_method", xmlsec.constants.TransformRsaSha256)
         kwargs.setdefault("digest_method", xmlsec.constants.TransformSha256)
         super().__init__(str(key_file), str(cert_file), **kwargs)
+        # zeep parses the key and certificate again for every request; once is enough
+        # (xmlsec copies the key into each signature context, so sharing it is safe).
+        self._sign_key = _make_sign_key(self.key_data, self.cert_data, self.password)
         self._server_key = None
         if server_cert_file is not None:
             self._server_key = xmlsec.Key.from_file(str(server_cert_file),
@@ -38,14 +47,16 @@ class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep i
 
     def apply(self, envelope: etree._Element, headers: dict[str, str]) -> tuple[Any, Any]:
         security = get_security_header(envelope)
-        created = datetime.now(timezone.utc).replace(microsecond=0)
+        created = datetime.now(UTC).replace(microsecond=0)
         timestamp = WSU.Timestamp(
             WSU.Created(created.strftime("%Y-%m-%dT%H:%M:%SZ")),
             WSU.Expires((created + self.ttl).strftime("%Y-%m-%dT%H:%M:%SZ")),
         )
         ensure_id(timestamp)
         security.insert(0, timestamp)
-        return super().apply(envelope, headers)
+        _sign_envelope_with_key_binary(envelope, self._sign_key, self.signature_method,
+                                       self.digest_method)
+        return envelope, headers
 
     def verify(self, envelope: etree._Element) -> etree._Element:
         if self._server_key is None:

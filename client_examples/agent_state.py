@@ -1,0 +1,359 @@
+"""The batch agent's local state: one SQLite file (stdlib ``sqlite3``), the agent's memory.
+
+Why SQLite: every change below is one transaction, so a run killed at any instant (SIGKILL
+included) leaves either the old or the new state, never half of one; WAL mode with
+``synchronous=FULL`` keeps committed transactions across a power cut as well.
+
+What it records, and why each fact lets a restart avoid repeating work:
+
+- ``item``: every notification or communication the listing showed (its metadata as JSON), the
+  last status the server reported, the batch it is in, its outcome and registration number once
+  a receipt covers it, and whether its archive entry is complete.
+- ``batch``: each acknowledgement from PrepareReceipt (``prepared``), then **the exact signed
+  bytes before they are sent** (``signed``), then ``done`` with the registration number. A batch
+  found ``signed`` on restart is submitted again with the same bytes: the server answers with the
+  original receipt if it already registered it, so nothing is ever signed twice. A ``prepared``
+  batch was never sent: it is dropped and its notifications are prepared again.
+- ``document``: each document's expected SHA-256 and, once written to the archive, its path.
+- ``receipt``: each stored server receipt, by registration number.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS item (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    role TEXT NOT NULL,
+    status TEXT NOT NULL,              -- last status the server reported (or GONE)
+    metadata TEXT NOT NULL,            -- NotificationInfo as JSON
+    seen_run INTEGER NOT NULL,         -- last run whose listing showed it
+    batch_id TEXT,                     -- open acknowledgement it is in
+    outcome TEXT,                      -- from the receipt that made it final
+    registration_number TEXT,
+    archived INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS item_status ON item (status, archived);
+CREATE INDEX IF NOT EXISTS item_archived ON item (archived, kind);
+CREATE TABLE IF NOT EXISTS document (
+    notification_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    path TEXT,                          -- relative to the archive, once written
+    PRIMARY KEY (notification_id, position)
+);
+CREATE TABLE IF NOT EXISTS batch (
+    receipt_id TEXT PRIMARY KEY,
+    decision TEXT NOT NULL,
+    state TEXT NOT NULL,               -- prepared | signed | done | dropped
+    acknowledgement BLOB NOT NULL,
+    signed BLOB,
+    registration_number TEXT
+);
+CREATE TABLE IF NOT EXISTS receipt (
+    registration_number TEXT PRIMARY KEY,
+    csv_code TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    path TEXT NOT NULL
+);
+"""
+
+
+class StateMismatch(Exception):
+    """The state file belongs to another identity or service, or another agent is using it."""
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    receipt_id: str
+    decision: str
+    state: str
+    signed: bytes | None
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PendingDocument:
+    notification_id: int
+    position: int
+    sha256: str
+    size: int
+    recipient: str
+    name: str
+
+
+class AgentState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One agent per state file (and so per archive): a second one would redo the first
+        # one's work. flock is independent of SQLite's own fcntl locks and ends with the process.
+        self._lock = path.open("ab")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock.close()
+            raise StateMismatch(f"another batch agent is using {path}") from exc
+        # isolation_level=None: transactions are explicit (``transaction()``), never implicit.
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self.run = 0
+
+    def close(self) -> None:
+        self._db.close()
+        self._lock.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- identity and runs -------------------------------------------------------------------
+
+    def bind(self, identity: dict[str, str]) -> None:
+        """Refuse a state file made for another certificate or service; count the runs."""
+        stored = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        for key, value in identity.items():
+            if key in stored and stored[key] != value:
+                raise StateMismatch(f"state file {self.path} was made with {key}={stored[key]!r},"
+                                    f" not {value!r}; use another --state/--archive")
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                           [*identity.items(), ("schema", SCHEMA_VERSION),
+                            ("runs", str(int(stored.get("runs", "0")) + 1))])
+        self.run = int(stored.get("runs", "0")) + 1
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def record_listing(self, items: Sequence[dict[str, Any]]) -> None:
+        """Insert new items, refresh the status of known ones, mark all as seen in this run."""
+        with self.transaction() as db:
+            for item in items:
+                db.execute(
+                    "INSERT INTO item (id, kind, recipient, role, status, metadata, seen_run) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "status = CASE WHEN item.outcome IS NULL THEN excluded.status "
+                    "ELSE item.status END, seen_run = excluded.seen_run",
+                    (item["id"], item["kind"], item["recipient"], item["role"], item["status"],
+                     json.dumps(item, sort_keys=True), self.run))
+                db.executemany(
+                    "INSERT OR IGNORE INTO document (notification_id, position, name, sha256, "
+                    "size) VALUES (?, ?, ?, ?, ?)",
+                    [(item["id"], d["position"], d["name"], d["sha256"], d["size"])
+                     for d in item["documents"]])
+
+    def set_status(self, statuses: dict[int, str]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE item SET status = ? WHERE id = ?",
+                           [(status, item_id) for item_id, status in statuses.items()])
+
+    def metadata(self, item_id: int) -> dict[str, Any]:
+        row = self._db.execute("SELECT metadata FROM item WHERE id = ?", (item_id,)).fetchone()
+        return dict(json.loads(row[0]))
+
+    def undecided(self, exclude: set[int]) -> list[dict[str, Any]]:
+        """Pending notifications in no open batch (the caller drops those it chose to skip)."""
+        rows = self._db.execute(
+            "SELECT id, metadata FROM item WHERE kind = 'NOTIFICATION' AND status = 'AVAILABLE' "
+            "AND batch_id IS NULL AND outcome IS NULL ORDER BY id").fetchall()
+        return [json.loads(metadata) for item_id, metadata in rows if item_id not in exclude]
+
+    def unseen_pending(self, role: str | None, principal: str | None) -> list[int]:
+        """Items this run's listing should have shown (same filters) but did not: something
+        changed them on the server (or a receipt the agent never recorded did)."""
+        query = ("SELECT id FROM item WHERE status = 'AVAILABLE' AND outcome IS NULL "
+                 "AND batch_id IS NULL AND seen_run < ?")
+        parameters: list[Any] = [self.run]
+        if role:
+            query += " AND role = ?"
+            parameters.append(role)
+        if principal:
+            query += " AND recipient = ?"
+            parameters.append(principal)
+        return [row[0] for row in self._db.execute(query, parameters)]
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def record_prepared(self, receipt_id: str, decision: str, acknowledgement: bytes,
+                        ids: Sequence[int]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO batch (receipt_id, decision, state, acknowledgement) "
+                       "VALUES (?, ?, 'prepared', ?)", (receipt_id, decision, acknowledgement))
+            db.executemany("UPDATE item SET batch_id = ? WHERE id = ?",
+                           [(receipt_id, item_id) for item_id in ids])
+
+    def record_signed(self, receipt_id: str, signed: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE batch SET state = 'signed', signed = ? WHERE receipt_id = ?",
+                       (signed, receipt_id))
+
+    def drop_batch(self, receipt_id: str) -> list[int]:
+        """Forget an acknowledgement that was never registered; its items are free again."""
+        with self.transaction() as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM item WHERE batch_id = ?",
+                                                (receipt_id,))]
+            db.execute("UPDATE batch SET state = 'dropped' WHERE receipt_id = ?", (receipt_id,))
+            db.execute("UPDATE item SET batch_id = NULL WHERE batch_id = ?", (receipt_id,))
+        return ids
+
+    def open_batches(self) -> list[OpenBatch]:
+        batches = []
+        for receipt_id, decision, state, signed in self._db.execute(
+                "SELECT receipt_id, decision, state, signed FROM batch "
+                "WHERE state IN ('prepared', 'signed') ORDER BY rowid").fetchall():
+            ids = tuple(row[0] for row in self._db.execute(
+                "SELECT id FROM item WHERE batch_id = ? ORDER BY id", (receipt_id,)))
+            batches.append(OpenBatch(receipt_id, decision, state, signed, ids))
+        return batches
+
+    def has_receipt(self, registration_number: str) -> bool:
+        return self._db.execute("SELECT 1 FROM receipt WHERE registration_number = ?",
+                                (registration_number,)).fetchone() is not None
+
+    def record_receipt(self, *, registration_number: str, csv_code: str, decision: str,
+                       issued_at: str, path: str, outcomes: dict[int, str],
+                       receipt_id: str | None) -> None:
+        """One transaction: the stored receipt, the batch done, every covered item final."""
+        final_status = {"ACCEPTED": "ACCEPTED", "REJECTED": "REJECTED", "EXPIRED": "EXPIRED"}
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO receipt (registration_number, csv_code, decision, "
+                       "issued_at, path) VALUES (?, ?, ?, ?, ?)",
+                       (registration_number, csv_code, decision, issued_at, path))
+            if receipt_id is not None:
+                db.execute("UPDATE batch SET state = 'done', registration_number = ? "
+                           "WHERE receipt_id = ?", (registration_number, receipt_id))
+                db.execute("UPDATE item SET batch_id = NULL WHERE batch_id = ?", (receipt_id,))
+            for item_id, outcome in outcomes.items():
+                if outcome in ("ACCEPTED", "REJECTED"):
+                    db.execute("UPDATE item SET outcome = ?, status = ?, registration_number = ? "
+                               "WHERE id = ?", (outcome, final_status[outcome],
+                                                registration_number, item_id))
+                elif outcome == "EXPIRED":
+                    db.execute("UPDATE item SET status = 'EXPIRED' WHERE id = ? "
+                               "AND outcome IS NULL", (item_id,))
+                else:  # ALREADY_FINAL, NOT_AUTHORISED, NOT_FOUND: ask the server what it is now
+                    db.execute("UPDATE item SET status = 'UNKNOWN' WHERE id = ? "
+                               "AND outcome IS NULL", (item_id,))
+
+    def unknown_status(self) -> list[int]:
+        return [row[0] for row in self._db.execute(
+            "SELECT id FROM item WHERE status = 'UNKNOWN' ORDER BY id")]
+
+    def needing_receipt(self) -> list[int]:
+        """Final on the server by a receipt the agent has not stored (decided elsewhere, or a
+        receipt whose answer the agent never recorded)."""
+        return [row[0] for row in self._db.execute(
+            "SELECT id FROM item WHERE status IN ('ACCEPTED', 'REJECTED') "
+            "AND registration_number IS NULL AND batch_id IS NULL ORDER BY id")]
+
+    def receipt_path(self, registration_number: str) -> tuple[str, str, str] | None:
+        """(path, CSV code, issue time) of a stored receipt."""
+        row = self._db.execute("SELECT path, csv_code, issued_at FROM receipt "
+                               "WHERE registration_number = ?", (registration_number,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    # -- documents and the archive -------------------------------------------------------------
+
+    def documents_to_download(self, ids: Sequence[int] | None = None) -> list[PendingDocument]:
+        """Documents of accepted notifications and of communications not yet in the archive
+        (of ``ids`` only, when given: the callers know what just changed)."""
+        query = ("SELECT d.notification_id, d.position, d.sha256, d.size, i.recipient, d.name "
+                 "FROM document d JOIN item i ON i.id = d.notification_id "
+                 "WHERE d.path IS NULL AND ((i.kind = 'NOTIFICATION' AND i.status = 'ACCEPTED' "
+                 "AND i.registration_number IS NOT NULL) "
+                 "OR (i.kind = 'COMMUNICATION' AND i.status IN ('AVAILABLE', 'READ')))")
+        return [PendingDocument(*row) for row in self._select(query, "d.notification_id", ids)]
+
+    def _select(self, query: str, column: str, ids: Sequence[int] | None) -> list[Any]:
+        if ids is None:
+            return self._db.execute(query).fetchall()
+        rows: list[Any] = []
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            rows += self._db.execute(
+                f"{query} AND {column} IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
+
+    def record_documents(self, written: Iterable[tuple[int, int, str]]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE document SET path = ? WHERE notification_id = ? "
+                           "AND position = ?", [(path, n, p) for n, p, path in written])
+
+    def forget_document(self, notification_id: int, position: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE document SET path = NULL WHERE notification_id = ? "
+                       "AND position = ?", (notification_id, position))
+            db.execute("UPDATE item SET archived = 0 WHERE id = ?", (notification_id,))
+
+    def recorded_documents(self) -> list[tuple[int, int, str, int]]:
+        return self._db.execute("SELECT notification_id, position, path, size FROM document "
+                                "WHERE path IS NOT NULL").fetchall()
+
+    def ready_to_archive(self, ids: Sequence[int] | None = None) -> list[int]:
+        """Final (or read) items whose documents are all written and whose entry is not."""
+        query = ("SELECT i.id FROM item i WHERE i.archived = 0 AND ("
+                 "(i.kind = 'NOTIFICATION' AND i.registration_number IS NOT NULL) "
+                 "OR (i.kind = 'COMMUNICATION' AND i.status IN ('AVAILABLE', 'READ')) "
+                 "OR (i.status = 'EXPIRED')) "
+                 "AND NOT EXISTS (SELECT 1 FROM document d WHERE d.notification_id = i.id "
+                 "AND d.path IS NULL AND (i.outcome = 'ACCEPTED' OR i.kind = 'COMMUNICATION'))")
+        return [row[0] for row in self._select(query, "i.id", ids)]
+
+    def entry(self, item_id: int) -> tuple[dict[str, Any], str, str | None, dict[int, str]]:
+        """(metadata, status, registration number, written files by position) of one item."""
+        metadata, status, registration_number = self._db.execute(
+            "SELECT metadata, status, registration_number FROM item WHERE id = ?",
+            (item_id,)).fetchone()
+        paths = dict(self._db.execute("SELECT position, path FROM document "
+                                      "WHERE notification_id = ? AND path IS NOT NULL",
+                                      (item_id,)).fetchall())
+        return json.loads(metadata), status, registration_number, paths
+
+    def mark_archived(self, item_ids: Sequence[int], status: dict[int, str]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE item SET archived = 1 WHERE id = ?",
+                           [(item_id,) for item_id in item_ids])
+            db.executemany("UPDATE item SET status = ? WHERE id = ?",
+                           [(s, item_id) for item_id, s in status.items()])
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        def one(query: str) -> int:
+            return int(self._db.execute(query).fetchone()[0])
+        return {
+            "accepted": one("SELECT count(*) FROM item WHERE outcome = 'ACCEPTED'"),
+            "rejected": one("SELECT count(*) FROM item WHERE outcome = 'REJECTED'"),
+            "read": one("SELECT count(*) FROM item WHERE kind = 'COMMUNICATION' "
+                        "AND archived = 1"),
+            "pending": one("SELECT count(*) FROM item WHERE status = 'AVAILABLE' "
+                           "AND kind = 'NOTIFICATION'"),
+            "expired": one("SELECT count(*) FROM item WHERE status = 'EXPIRED'"),
+            "archived": one("SELECT count(*) FROM item WHERE archived = 1"),
+            "documents": one("SELECT count(*) FROM document WHERE path IS NOT NULL"),
+            "bytes": one("SELECT coalesce(sum(size), 0) FROM document WHERE path IS NOT NULL"),
+            "receipts": one("SELECT count(*) FROM receipt"),
+        }

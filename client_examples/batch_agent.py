@@ -1,0 +1,766 @@
+#!/usr/bin/env python3
+"""Accept (or reject, by rules) every pending notification, archive content and receipts.
+
+    python client_examples/batch_agent.py --url http://127.0.0.1:8080/NotificationService \\
+        --cert var/pki/clients/red_agent/cert.pem --key var/pki/clients/red_agent/key.pem \\
+        --server-cert var/pki/server/cert.pem --archive ./archive [--rules rules.toml]
+
+One run: list every pending item the certificate may see (all pages, ``--role``/``--principal``
+narrow it), decide each notification with the rules (default: accept all), PrepareReceipt in
+batches of ``--batch-size`` (<= 1000), check the acknowledgement is exactly what was asked, sign
+it (XAdES-BES enveloped, the client key), SubmitReceipt, verify and store the server-signed
+receipt, then download every document of the accepted notifications and of the communications
+(which need no acknowledgement; opening them marks them READ) into the archive, checking each
+SHA-256 against the one listed and signed. Downloads run in ``--workers`` threads while listing
+and signing go on.
+
+Interrupt it at any point (Ctrl-C, SIGTERM, even SIGKILL) and run the same command again: the
+state file (SQLite, see ``agent_state.py``) makes the restart finish the work without signing or
+downloading anything twice. A signed acknowledgement is recorded before it is sent and, on
+restart, sent again byte for byte: the server then returns the original receipt. Notifications
+the server shows as decided without a receipt in the archive get theirs with GetReceipt.
+``--resync`` lists every status (not just pending) to rebuild an archive or a lost state file.
+
+Archive layout (``--archive DIR``)::
+
+    DIR/<recipient>/<notification id>/<position>-<name>   documents (accepted, communications)
+    DIR/<recipient>/<notification id>/notification.json  metadata, outcome, receipt, files
+    DIR/receipts/<year>-<number>.xml                      server receipts (verify_receipt.py)
+    DIR/receipts/<year>-<number>-ack.xml                  the signed acknowledgement sent
+    DIR/.batch-agent.db                                   the state (default --state)
+
+Exit status: 0 done, 1 finished with errors (listed on stderr), 2 usage or state problem,
+130 interrupted (run again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import queue
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import xmlsec
+import zeep
+from agent_rules import Rules, RulesError, load_rules
+from agent_state import AgentState, PendingDocument, StateMismatch
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from lxml import etree
+from tqdm import tqdm
+from verify_receipt import (
+    ReceiptInvalid,
+    VerifiedReceipt,
+    load_certificate,
+    verify_server_receipt,
+)
+from xades_sign import XadesSigner
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault, TransportError
+from zeep.transports import Transport
+
+from gateway.clientsupport import ServerVerifyingSignature
+
+RECEIPT_NS = "urn:notess:gateway:receipt:v1"
+R = f"{{{RECEIPT_NS}}}"
+FAULT_NS = "urn:notess:gateway:fault:v1"
+MAX_BATCH = 1000
+# What notification.json keeps of the listing: what does not change once the item is final.
+ENTRY_FIELDS = ("id", "kind", "issuer", "issuerReference", "procedure", "subject", "recipient",
+                "ccc", "role", "category", "madeAvailableAt", "deadlineAt")
+RETRIES = 5
+# An acknowledgement the server no longer holds open: drop it and prepare the items again.
+STALE_ACK_CODES = frozenset({"ACK_EXPIRED", "UNKNOWN_NONCE", "NONCE_REUSED"})
+# Some named notifications are no longer pending (or visible): ask the server about each.
+CHANGED_ITEM_CODES = frozenset({"NOT_PENDING", "NOT_FOUND", "EXPIRED", "ALREADY_FINAL"})
+
+
+class AgentError(Exception):
+    """Something the agent cannot go on with for one item or batch (reported, run continues)."""
+
+
+def fault_code(fault: Fault) -> str | None:
+    if fault.detail is None:
+        return None
+    return fault.detail.findtext(f"{{{FAULT_NS}}}error/{{{FAULT_NS}}}code")
+
+
+# --- the service ------------------------------------------------------------------------------
+
+
+class Service:
+    """zeep clients on one parsed WSDL, one per thread (each its own HTTP session). Every request
+    is signed (WS-Security, RSA-SHA256, Timestamp) and every response verified with the server
+    certificate (``ServerVerifyingSignature``)."""
+
+    def __init__(self, wsdl: str, endpoint: str | None, cert: Path, key: Path,
+                 server_cert: Path, timeout: float) -> None:
+        self._credentials = (key, cert, server_cert)
+        self._timeout = timeout
+        self._settings = zeep.Settings(xml_huge_tree=True)  # large base64 documents
+        self._local = threading.local()
+        first = self._new_client(wsdl)
+        self._document = first.wsdl
+        self._endpoint = endpoint
+        self._local.client = first
+
+    def _new_client(self, wsdl: Any) -> zeep.Client:
+        key, cert, server_cert = self._credentials
+        transport = Transport(timeout=self._timeout, operation_timeout=self._timeout)
+        client = zeep.Client(wsdl, wsse=ServerVerifyingSignature(key, cert, server_cert),
+                             transport=transport, settings=self._settings)
+        return client
+
+    def _service(self) -> Any:
+        local = self._local
+        if getattr(local, "client", None) is None:
+            local.client = self._new_client(self._document)
+        if getattr(local, "service", None) is None:
+            client = local.client
+            if self._endpoint:
+                binding = next(iter(client.wsdl.bindings))
+                local.service = client.create_service(binding, self._endpoint)
+            else:
+                local.service = client.service
+        return local.service
+
+    def call(self, operation: str, **arguments: Any) -> Any:
+        """One operation, retried on transport failures (each retry is signed afresh)."""
+        for attempt in range(RETRIES):
+            try:
+                return getattr(self._service(), operation)(**arguments)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                error: Exception = exc
+            except TransportError as exc:  # a non-SOAP answer: proxy or server restarting
+                if exc.status_code < 500:
+                    raise
+                error = exc
+            if attempt == RETRIES - 1:
+                raise error
+            time.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+
+# --- signing ----------------------------------------------------------------------------------
+
+
+class AcknowledgementSigner:
+    """XAdES-BES enveloped signature of the acknowledgement with the client's key."""
+
+    def __init__(self, key: Path, cert: Path) -> None:
+        self._signer = XadesSigner(key.read_bytes(), cert.read_bytes())
+
+    @property
+    def fingerprint(self) -> str:
+        return self._signer.certificate.fingerprint(hashes.SHA256()).hex()
+
+    def sign(self, acknowledgement: bytes) -> bytes:
+        return self._signer.sign(acknowledgement)
+
+
+def check_acknowledgement(document: bytes, decision: str,
+                          items: Sequence[dict[str, Any]]) -> str:
+    """Sign only what was asked: the decision, exactly these notifications in this order, and
+    for each the documents (position, SHA-256) the listing showed. Returns the receipt id."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(document, parser)
+    except etree.XMLSyntaxError as exc:
+        raise AgentError(f"acknowledgement is not XML: {exc}") from exc
+    if root.tag != R + "Acknowledgement" or root.findtext(R + "Decision") != decision:
+        raise AgentError("the server prepared another decision than the one asked")
+    prepared = [(int(item.get("notificationId", "0")),
+                 sorted((int(d.get("position", "-1")), d.get("sha256", ""))
+                        for d in item.iterfind(R + "Document")))
+                for item in root.iterfind(R + "Item")]
+    expected = [(item["id"], sorted((d["position"], d["sha256"]) for d in item["documents"]))
+                for item in items]
+    if prepared != expected:
+        raise AgentError("the prepared acknowledgement names other notifications or documents "
+                         "than the listing showed; not signing it")
+    receipt_id = root.findtext(R + "ReceiptId")
+    if not receipt_id:
+        raise AgentError("the acknowledgement has no receipt id")
+    return receipt_id
+
+
+# --- the archive ------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    cleaned = _UNSAFE.sub("_", name).lstrip(".")[:100]
+    return cleaned or "document"
+
+
+class Archive:
+    """Files are written to ``.partial/`` (same file system), fsync'ed, then renamed into
+    place: a reader never sees half a file, and an interrupted write leaves only a temporary
+    file that the next run removes."""
+
+    def __init__(self, root: Path, *, fsync: bool) -> None:
+        self.root = root
+        self.fsync = fsync
+        self.partial = root / ".partial"
+        self.partial.mkdir(parents=True, exist_ok=True)
+        for stray in self.partial.iterdir():  # left by an interrupted run
+            stray.unlink()
+
+    def document_path(self, doc: PendingDocument) -> Path:
+        return (self.root / safe_name(doc.recipient) / str(doc.notification_id)
+                / f"{doc.position:02d}-{safe_name(doc.name)}")
+
+    def entry_path(self, recipient: str, notification_id: int) -> Path:
+        return self.root / safe_name(recipient) / str(notification_id) / "notification.json"
+
+    def receipt_path(self, registration_number: str, suffix: str = "") -> Path:
+        return self.root / "receipts" / f"{registration_number.replace('/', '-')}{suffix}.xml"
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.partial / f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            with temporary.open("wb") as out:
+                out.write(data)
+                if self.fsync:
+                    out.flush()
+                    os.fsync(out.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as source:
+            return hashlib.file_digest(source, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+# --- the agent --------------------------------------------------------------------------------
+
+
+@dataclass
+class Bars:
+    listed: tqdm
+    acknowledged: tqdm
+    documents: tqdm
+    content: tqdm
+
+    @classmethod
+    def open(cls, disable: bool | None) -> Bars:
+        def bar(position: int, desc: str, unit: str, **kw: Any) -> tqdm:
+            return tqdm(desc=desc, unit=unit, position=position, disable=disable, leave=True,
+                        dynamic_ncols=True, mininterval=0.5, **kw)
+        return cls(bar(0, "listed      ", "item"), bar(1, "acknowledged", "item"),
+                   bar(2, "downloaded  ", "doc", total=0),
+                   bar(3, "content     ", "B", unit_scale=True, unit_divisor=1024))
+
+    def close(self) -> None:
+        for each in (self.listed, self.acknowledged, self.documents, self.content):
+            each.close()
+
+
+@dataclass
+class Agent:
+    service: Service
+    state: AgentState
+    archive: Archive
+    rules: Rules
+    signer: AcknowledgementSigner
+    server_cert: x509.Certificate
+    bars: Bars
+    batch_size: int
+    page_size: int
+    workers: int
+    role: str | None
+    principal: str | None
+    resync: bool
+    errors: list[str] = field(default_factory=list)
+    skipped: set[int] = field(default_factory=set)
+    attempts: dict[int, int] = field(default_factory=dict)
+    queued: set[tuple[int, int]] = field(default_factory=set)
+    finished: queue.SimpleQueue[tuple[PendingDocument, str | BaseException]] = field(
+        default_factory=queue.SimpleQueue)
+    pool: ThreadPoolExecutor | None = None
+
+    @property
+    def max_backlog(self) -> int:
+        """Documents queued at most before acknowledging more waits for downloads."""
+        return 4 * max(self.batch_size, 100)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.check_archive()
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
+        self.resume_batches()
+        self.queue_downloads()  # what earlier runs accepted but did not download
+        for page in self.pages():
+            self.state.record_listing(page)
+            self.bars.listed.update(len(page))
+            self.queue_downloads([item["id"] for item in page if item["kind"] != "NOTIFICATION"])
+            self.acknowledge(final=False)
+            self.collect_downloads(block=False)
+        self.reconcile(self.state.unseen_pending(self.role, self.principal))
+        for _ in range(5):  # converges in one or two rounds; bounded in case the server flaps
+            unknown = self.state.unknown_status()
+            if unknown:
+                self.reconcile(unknown)
+            self.acknowledge(final=True)
+            self.fetch_missing_receipts()
+            self.queue_downloads()
+            if not self.state.unknown_status():
+                break
+        while self.queued:
+            self.collect_downloads(block=True)
+        self.archive_entries(None)
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        cursor = None
+        while True:
+            page = self.service.call(
+                "ListNotifications", role=self.role, principal=self.principal,
+                status=None if self.resync else "AVAILABLE", cursor=cursor,
+                pageSize=self.page_size)
+            yield [info_dict(item) for item in page.item or ()]
+            cursor = page.nextCursor
+            if not cursor:
+                return
+
+    # -- acknowledgements --------------------------------------------------------------------
+
+    def resume_batches(self) -> None:
+        """Finish what an interrupted run left open."""
+        for batch in self.state.open_batches():
+            if batch.state == "prepared" or batch.signed is None:
+                # Never sent (the signed bytes are recorded before sending): prepare again.
+                self.state.drop_batch(batch.receipt_id)
+                continue
+            items = [self.state.metadata(i) for i in batch.ids]
+            self.submit(batch.receipt_id, batch.decision, batch.signed, items)
+
+    def acknowledge(self, *, final: bool) -> None:
+        """Decide the pending notifications in no batch; send full batches (all when final)."""
+        groups: dict[str, list[dict[str, Any]]] = {"ACCEPT": [], "REJECT": []}
+        for item in self.state.undecided(self.skipped):
+            decision = self.rules.decide(item)
+            if decision == "SKIP":
+                self.skipped.add(item["id"])
+            else:
+                groups[decision].append(item)
+        for decision, group in groups.items():
+            while len(group) >= self.batch_size or (final and group):
+                chunk, group = group[:self.batch_size], group[self.batch_size:]
+                self.acknowledge_batch(decision, chunk)
+            if final:
+                # Items sent back by a refused batch and still pending: one more round.
+                retry = [i for i in self.state.undecided(self.skipped)
+                         if self.rules.decide(i) == decision]
+                while retry:
+                    chunk, retry = retry[:self.batch_size], retry[self.batch_size:]
+                    self.acknowledge_batch(decision, chunk)
+
+    def acknowledge_batch(self, decision: str, items: list[dict[str, Any]]) -> None:
+        ids = [item["id"] for item in items]
+        for item_id in ids:
+            self.attempts[item_id] = self.attempts.get(item_id, 0) + 1
+            if self.attempts[item_id] > 3:
+                self.fail(f"notification {item_id}: not acknowledged after 3 attempts")
+                self.skipped.add(item_id)
+        items = [item for item in items if item["id"] not in self.skipped]
+        ids = [item["id"] for item in items]
+        if not ids:
+            return
+        try:
+            prepared = self.service.call("PrepareReceipt", id=ids, decision=decision)
+        except Fault as fault:
+            if fault_code(fault) in CHANGED_ITEM_CODES:
+                self.reconcile(ids)  # some changed meanwhile: the still-pending ones go again
+                return
+            raise
+        acknowledgement = bytes(prepared.receipt)
+        try:
+            receipt_id = check_acknowledgement(acknowledgement, decision, items)
+        except AgentError as exc:
+            self.fail(str(exc))
+            self.skipped.update(ids)
+            return
+        self.state.record_prepared(receipt_id, decision, acknowledgement, ids)
+        signed = self.signer.sign(acknowledgement)
+        self.state.record_signed(receipt_id, signed)  # before sending: see resume_batches
+        self.submit(receipt_id, decision, signed, items)
+
+    def submit(self, receipt_id: str, decision: str, signed: bytes,
+               items: list[dict[str, Any]]) -> None:
+        ids = [item["id"] for item in items]
+        try:
+            result = self.service.call("SubmitReceipt", signedReceipt=signed)
+        except Fault as fault:
+            code = fault_code(fault)
+            self.state.drop_batch(receipt_id)
+            if code in STALE_ACK_CODES:  # never registered: the items are prepared again
+                self.reconcile(ids)
+                return
+            self.fail(f"acknowledgement {receipt_id} refused: {code} {fault.message}")
+            self.skipped.update(ids)
+            return
+        receipt = self.store_receipt(bytes(result.signedReceipt), signed)
+        if receipt.receipt_id != receipt_id or receipt.decision != decision:
+            raise AgentError(f"the receipt {receipt.registration_number} is not for "
+                             f"acknowledgement {receipt_id}")
+        self.record(receipt, receipt_id)
+        self.bars.acknowledged.update(len(ids))
+        self.queue_downloads(ids)
+        self.archive_entries(ids)
+        while len(self.queued) > self.max_backlog:  # let the downloads catch up
+            self.collect_downloads(block=True)
+
+    def store_receipt(self, document: bytes, signed: bytes | None) -> VerifiedReceipt:
+        try:
+            receipt = verify_server_receipt(document, self.server_cert)
+        except ReceiptInvalid as exc:
+            raise AgentError(f"the server's receipt does not verify: {exc}") from exc
+        if signed is not None:
+            if receipt.acknowledgement_sha256 != hashlib.sha256(signed).hexdigest():
+                raise AgentError(f"receipt {receipt.registration_number} certifies another "
+                                 "acknowledgement than the one sent")
+            self.archive.write(self.archive.receipt_path(receipt.registration_number, "-ack"),
+                               signed)
+        self.archive.write(self.archive.receipt_path(receipt.registration_number), document)
+        return receipt
+
+    def record(self, receipt: VerifiedReceipt, receipt_id: str | None) -> None:
+        self.state.record_receipt(
+            registration_number=receipt.registration_number, csv_code=receipt.csv_code,
+            decision=receipt.decision, issued_at=receipt.issued_at,
+            path=self.archive.relative(self.archive.receipt_path(receipt.registration_number)),
+            outcomes=dict(receipt.items), receipt_id=receipt_id)
+
+    # -- reconciling with the server ---------------------------------------------------------
+
+    def reconcile(self, ids: Sequence[int]) -> None:
+        """Ask the server what became of these items (GetNotification) and record it."""
+        statuses: dict[int, str] = {}
+        for item_id in ids:
+            try:
+                statuses[item_id] = str(self.service.call("GetNotification", id=item_id).status)
+            except Fault as fault:
+                if fault_code(fault) != "NOT_FOUND":
+                    raise
+                statuses[item_id] = "GONE"  # no longer visible to this certificate
+        self.state.set_status(statuses)
+
+    def fetch_missing_receipts(self) -> None:
+        """Decided on the server but no receipt here: fetch it (GetReceipt), never sign again."""
+        covered: set[int] = set()
+        for item_id in self.state.needing_receipt():
+            if item_id in covered:
+                continue
+            try:
+                result = self.service.call("GetReceipt", notificationId=item_id)
+            except Fault as fault:
+                self.fail(f"notification {item_id}: no receipt ({fault_code(fault)})")
+                continue
+            receipt = self.store_receipt(bytes(result.signedReceipt), None)
+            self.record(receipt, None)
+            decided = [i for i, outcome in receipt.items if outcome in ("ACCEPTED", "REJECTED")]
+            covered.update(decided)
+            self.archive_entries(decided)
+
+    # -- downloads ---------------------------------------------------------------------------
+
+    def check_archive(self) -> None:
+        """A recorded file that is gone or truncated (a disk restored from backup...) is
+        fetched again; everything else recorded is trusted (sha256 was checked on write)."""
+        for notification_id, position, path, size in self.state.recorded_documents():
+            try:
+                intact = (self.archive.root / path).stat().st_size == size
+            except FileNotFoundError:
+                intact = False
+            if not intact:
+                self.state.forget_document(notification_id, position)
+
+    def queue_downloads(self, ids: Sequence[int] | None = None) -> None:
+        """Hand the documents still to fetch (of ``ids``, or all) to the download threads."""
+        assert self.pool is not None
+        if ids is not None and not ids:
+            return
+        pending = [doc for doc in self.state.documents_to_download(ids)
+                   if (doc.notification_id, doc.position) not in self.queued]
+        for doc in pending:
+            self.queued.add((doc.notification_id, doc.position))
+            self.pool.submit(self.download, doc)
+        if pending:
+            self.bars.documents.total += len(pending)
+            self.bars.documents.refresh()
+
+    def download(self, doc: PendingDocument) -> None:
+        """(worker thread) One document into the archive, unless a previous run already put it
+        there without recording it. The outcome goes to ``finished`` for the main thread."""
+        try:
+            path = self.archive.document_path(doc)
+            if file_sha256(path) != doc.sha256:
+                result = self.fetch(doc)
+                data = bytes(result.data)
+                if (hashlib.sha256(data).hexdigest() != doc.sha256
+                        or result.document.sha256 != doc.sha256):
+                    raise AgentError("content does not match the SHA-256 listed and signed")
+                self.archive.write(path, data)
+                self.bars.content.update(len(data))
+            self.finished.put((doc, self.archive.relative(path)))
+        except (AgentError, ZeepError, requests.RequestException, OSError) as exc:
+            self.finished.put((doc, exc))
+        except BaseException as exc:  # never leave the main thread waiting for this one
+            self.finished.put((doc, exc))
+            raise
+
+    def fetch(self, doc: PendingDocument) -> Any:
+        """GetContent, once more after a conflict: two documents of one communication fetched
+        at once may both try to mark it READ, and the server refuses the loser (ALREADY_FINAL);
+        the communication is READ by then, and asking again releases the document."""
+        for attempt in range(3):
+            try:
+                return self.service.call("GetContent", id=doc.notification_id,
+                                         document=doc.position)
+            except Fault as fault:
+                if fault_code(fault) != "ALREADY_FINAL" or attempt == 2:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def collect_downloads(self, *, block: bool) -> None:
+        """Record the downloads that finished (waiting for one at least when ``block``)."""
+        outcomes = []
+        while block and self.queued and not outcomes:
+            try:  # with a timeout: Ctrl-C must not wait for a slow download
+                outcomes.append(self.finished.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        while True:
+            try:
+                outcomes.append(self.finished.get_nowait())
+            except queue.Empty:
+                break
+        written = []
+        for doc, outcome in outcomes:
+            self.queued.discard((doc.notification_id, doc.position))
+            if isinstance(outcome, BaseException):
+                self.fail(f"notification {doc.notification_id} document {doc.position}: "
+                          f"{_describe(outcome)}")
+            else:
+                written.append((doc.notification_id, doc.position, outcome))
+        if written:
+            self.state.record_documents(written)
+            self.bars.documents.update(len(written))
+            self.archive_entries(sorted({notification_id for notification_id, _, _ in written}))
+
+    def archive_entries(self, ids: Sequence[int] | None) -> None:
+        """notification.json for each item (of ``ids``, or all) whose entry is now complete."""
+        if ids is not None and not ids:
+            return
+        ready = self.state.ready_to_archive(ids)
+        statuses: dict[int, str] = {}
+        for item_id in ready:
+            metadata, status, registration_number, paths = self.state.entry(item_id)
+            receipt = self.state.receipt_path(registration_number) if registration_number else None
+            if metadata["kind"] == "COMMUNICATION":
+                status = statuses[item_id] = "READ"  # opening it did that
+            entry = {key: metadata[key] for key in ENTRY_FIELDS}
+            entry.update({
+                "status": status, "registrationNumber": registration_number,
+                "csvCode": receipt[1] if receipt else None,
+                "receipt": receipt[0] if receipt else None,
+                "decidedAt": receipt[2] if receipt else None,
+                "documents": [{**d, "file": paths.get(d["position"])}
+                              for d in metadata["documents"]],
+            })
+            self.archive.write(self.archive.entry_path(metadata["recipient"], item_id),
+                               json.dumps(entry, indent=2, sort_keys=True).encode())
+        if ready:
+            self.state.mark_archived(ready, statuses)
+
+    def fail(self, message: str) -> None:
+        self.errors.append(message)
+        tqdm.write(f"error: {message}", file=sys.stderr)
+
+    def shutdown(self, *, interrupted: bool) -> None:
+        if self.pool is None:
+            return
+        self.pool.shutdown(wait=True, cancel_futures=interrupted)
+        written = []
+        while True:  # keep what finished: the next run need not even hash it again
+            try:
+                doc, outcome = self.finished.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(outcome, BaseException):
+                written.append((doc.notification_id, doc.position, outcome))
+        if written:
+            self.state.record_documents(written)
+
+
+def info_dict(item: Any) -> dict[str, Any]:
+    """A NotificationInfo as plain JSON-able data (what the state and archive keep)."""
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+    return {
+        "id": int(item.id), "kind": str(item.kind), "issuer": str(item.issuer),
+        "issuerReference": item.issuerReference, "procedure": item.procedure,
+        "subject": item.subject, "recipient": item.recipient, "ccc": item.ccc,
+        "role": str(item.role), "category": str(item.category),
+        "madeAvailableAt": when(item.madeAvailableAt), "deadlineAt": when(item.deadlineAt),
+        "status": str(item.status), "statusAt": when(item.statusAt),
+        "documents": [{"position": int(d.position), "role": str(d.role), "name": d.name,
+                       "contentType": d.contentType, "sha256": d.sha256, "size": int(d.size)}
+                      for d in item.document or ()],
+    }
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, Fault):
+        return f"fault {fault_code(exc)}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1..{MAX_BATCH}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0],
+        epilog="Interrupt at any time and run the same command again to resume.")
+    where = parser.add_argument_group("service")
+    where.add_argument("--url", help="service URL (…/NotificationService); its WSDL is read "
+                                     "from URL?wsdl unless --wsdl is given")
+    where.add_argument("--wsdl", help="WSDL file or URL (then --url, if given, is the endpoint)")
+    where.add_argument("--cert", type=Path, required=True, help="client certificate (PEM)")
+    where.add_argument("--key", type=Path, required=True, help="client private key (PEM)")
+    where.add_argument("--server-cert", type=Path, required=True,
+                       help="server certificate (PEM): every response and receipt must verify")
+    where.add_argument("--timeout", type=float, default=120, help="HTTP timeout, seconds")
+    work = parser.add_argument_group("work")
+    work.add_argument("--archive", type=Path, required=True, help="archive folder")
+    work.add_argument("--state", type=Path, help="state file (default ARCHIVE/.batch-agent.db)")
+    work.add_argument("--rules", type=Path, help="accept/reject rules, TOML or JSON "
+                                                 "(see agent_rules.py; default: accept all)")
+    work.add_argument("--batch-size", type=batch_size, default=MAX_BATCH,
+                      help=f"notifications per signed acknowledgement (1..{MAX_BATCH})")
+    work.add_argument("--page-size", type=batch_size, default=MAX_BATCH,
+                      help="items per ListNotifications page")
+    work.add_argument("--role", choices=("OWN", "RED", "MANDATE", "GRANT"),
+                      help="only items seen through this role")
+    work.add_argument("--principal", help="only items of this recipient (NIF/CIF)")
+    work.add_argument("--workers", type=int, default=4, help="parallel downloads")
+    work.add_argument("--resync", action="store_true",
+                      help="list every status, not just pending: archive what was decided "
+                           "elsewhere or before the state file existed")
+    work.add_argument("--no-fsync", action="store_true",
+                      help="do not fsync archived files (faster; a power cut may lose some)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--no-progress", action="store_true", help="no progress bars")
+    output.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    if not args.url and not args.wsdl:
+        parser.error("give --url (or --wsdl)")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.principal:  # as the server writes identifiers: upper case, no separators
+        args.principal = "".join(ch for ch in args.principal if ch.isalnum()).upper()
+    return args
+
+
+def service_locations(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(WSDL location, endpoint override or None)."""
+    if args.wsdl:
+        return args.wsdl, args.url
+    base = args.url.split("?", 1)[0]
+    return base + "?wsdl", None
+
+
+def raise_keyboard_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # like Ctrl-C: stop cleanly
+    try:
+        rules = load_rules(args.rules)
+        signer = AcknowledgementSigner(args.key, args.cert)
+        server_cert = load_certificate(args.server_cert)
+    except (RulesError, ReceiptInvalid, OSError, ValueError, TypeError, xmlsec.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    wsdl, endpoint = service_locations(args)
+    try:
+        state = AgentState(args.state or args.archive / ".batch-agent.db")
+        state.bind({"certificate_sha256": signer.fingerprint,
+                    "service": endpoint or wsdl.split("?", 1)[0]})
+    except StateMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    bars: Bars | None = None
+    agent: Agent | None = None
+    try:
+        service = Service(wsdl, endpoint, args.cert, args.key, args.server_cert, args.timeout)
+        bars = Bars.open(True if args.no_progress else None)
+        agent = Agent(service, state, Archive(args.archive, fsync=not args.no_fsync), rules,
+                      signer, server_cert, bars, args.batch_size, args.page_size, args.workers,
+                      args.role, args.principal, args.resync)
+        agent.run()
+        agent.shutdown(interrupted=False)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # a second Ctrl-C: leave now
+        if agent is not None:
+            agent.shutdown(interrupted=True)
+        state.close()
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    except (AgentError, ZeepError, requests.RequestException) as exc:
+        if agent is not None:
+            agent.shutdown(interrupted=True)
+        state.close()
+        print(f"error: {_describe(exc)}; run again to resume", file=sys.stderr)
+        return 1
+    finally:
+        if bars is not None:
+            bars.close()
+    summary = {**state.counts(), "skipped": len(agent.skipped), "errors": len(agent.errors),
+               "seconds": round(time.monotonic() - started, 3)}
+    state.close()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(" ".join(f"{key}={value}" for key, value in summary.items()))
+    return 1 if agent.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
