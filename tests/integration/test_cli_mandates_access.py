@@ -376,7 +376,7 @@ def test_a_grant_cannot_be_revoked_through_another_entity(
     refused = events(gateway_env)[-1]
     assert refused.event_type == "access.refused"
     assert refused.subject == ENTITY
-    assert refused.details == {"action": "access.grant", "reason": "NO_RELATION"}
+    assert refused.details == {"action": "access.grant", "reason": "NOT_ACCESS_MANAGER"}
 
 
 @pytest.mark.parametrize(("argv", "complaint"), [
