@@ -26,9 +26,9 @@ tight loops while the gate in (b) runs between Spyne calls, which evict its code
 CPU caches: the same RSA verification costs noticeably more there than in (c).
 
 The Spyne paths (a), (b), (p) and (e) take turns every 25 requests, so that a change of load on
-the machine reaches all of them alike (measured on a busy 2-core machine, per-repeat (b - a)
-spread over 120-500 us when each ran 1,000 requests in a row, 180-240 us interleaved); (c), (d)
-and the gate alone run as tight loops, as their definitions say.
+the machine reaches all of them alike (in one comparison on a busy 2-core machine, per-repeat
+(b - a) spread over 120-500 us when each path ran 1,000 requests in a row, 180-240 us
+interleaved); (c), (d) and the gate alone run as tight loops, as their definitions say.
 
 Every request in a run is distinct (signed in advance with its own SignatureValue), so the gate
 does its full work, replay check included. The replay store here is the in-memory one: in

@@ -12,7 +12,7 @@ it (XAdES-BES enveloped, the client key), SubmitReceipt, verify and store the se
 receipt, then download every document of the accepted notifications and of the communications
 (which need no acknowledgement; opening them marks them READ) into the archive, checking each
 SHA-256 against the one listed and signed. Downloads run in ``--workers`` threads while listing
-and signing go on.
+and signing go on; documents over ``--stream-above`` bytes are written to disk as they arrive.
 
 Interrupt it at any point (Ctrl-C, SIGTERM, even SIGKILL) and run the same command again: the
 state file (SQLite, see ``agent_state.py``) makes the restart finish the work without signing or
@@ -46,8 +46,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ from zeep.exceptions import Fault, TransportError
 from zeep.transports import Transport
 
 from gateway.clientsupport import ServerVerifyingSignature
+from gateway.content_download import download_content
 
 RECEIPT_NS = "urn:notess:gateway:receipt:v1"
 R = f"{{{RECEIPT_NS}}}"
@@ -136,6 +138,26 @@ class Service:
             else:
                 local.service = client.service
         return local.service
+
+    @property
+    def endpoint(self) -> str:
+        return str(self._service()._binding_options["address"])
+
+    @property
+    def signature(self) -> ServerVerifyingSignature:
+        """This thread's request signer (it also verifies responses)."""
+        self._service()
+        return self._local.client.wsse
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's HTTP session (connections kept alive)."""
+        self._service()
+        return self._local.client.transport.session
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
 
     def call(self, operation: str, **arguments: Any) -> Any:
         """One operation, retried on transport failures (each retry is signed afresh)."""
@@ -234,17 +256,28 @@ class Archive:
         return path.relative_to(self.root).as_posix()
 
     def write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.partial / f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
-        try:
+        with self.temporary(path) as temporary:
             with temporary.open("wb") as out:
                 out.write(data)
-                if self.fsync:
-                    out.flush()
-                    os.fsync(out.fileno())
-            os.replace(temporary, path)
+            self.commit(temporary, path)
+
+    @contextmanager
+    def temporary(self, path: Path) -> Iterator[Path]:
+        """A fresh name in ``.partial/`` for ``path``; whatever is left there is removed."""
+        temporary = self.partial / f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            yield temporary
         finally:
             temporary.unlink(missing_ok=True)
+            temporary.with_name(temporary.name + ".part").unlink(missing_ok=True)
+
+    def commit(self, temporary: Path, path: Path) -> None:
+        """fsync (unless disabled), then rename into place: all of the file or none of it."""
+        if self.fsync:
+            with temporary.open("rb+") as written:
+                os.fsync(written.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, path)
 
 
 def file_sha256(path: Path) -> str | None:
@@ -294,6 +327,8 @@ class Agent:
     role: str | None
     principal: str | None
     resync: bool
+    stream_above: int
+    server_cert_path: Path
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
     attempts: dict[int, int] = field(default_factory=dict)
@@ -519,28 +554,45 @@ class Agent:
         try:
             path = self.archive.document_path(doc)
             if file_sha256(path) != doc.sha256:
-                result = self.fetch(doc)
-                data = bytes(result.data)
-                if (hashlib.sha256(data).hexdigest() != doc.sha256
-                        or result.document.sha256 != doc.sha256):
-                    raise AgentError("content does not match the SHA-256 listed and signed")
-                self.archive.write(path, data)
-                self.bars.content.update(len(data))
+                if doc.size > self.stream_above:
+                    self.with_retry(lambda: self.stream(doc, path))
+                else:
+                    result = self.with_retry(lambda: self.service.call(
+                        "GetContent", id=doc.notification_id, document=doc.position))
+                    data = bytes(result.data)
+                    if (hashlib.sha256(data).hexdigest() != doc.sha256
+                            or result.document.sha256 != doc.sha256):
+                        raise AgentError("content does not match the SHA-256 listed and signed")
+                    self.archive.write(path, data)
+                self.bars.content.update(doc.size)
             self.finished.put((doc, self.archive.relative(path)))
-        except (AgentError, ZeepError, requests.RequestException, OSError) as exc:
+        except (AgentError, ZeepError, requests.RequestException, OSError, ValueError) as exc:
             self.finished.put((doc, exc))
         except BaseException as exc:  # never leave the main thread waiting for this one
             self.finished.put((doc, exc))
             raise
 
-    def fetch(self, doc: PendingDocument) -> Any:
+    def stream(self, doc: PendingDocument, path: Path) -> None:
+        """A large document goes to disk as it arrives (``gateway.content_download``: the
+        server's signature and the stated SHA-256 are checked while streaming) instead of
+        through zeep, which holds the whole response, several times over, in memory."""
+        with self.archive.temporary(path) as temporary:
+            downloaded = download_content(
+                self.service.endpoint, self.service.signature, self.server_cert_path,
+                doc.notification_id, temporary, document=doc.position,
+                session=self.service.session, timeout=self.service.timeout)
+            if downloaded.sha256 != doc.sha256 or file_sha256(temporary) != doc.sha256:
+                raise AgentError("content does not match the SHA-256 listed and signed")
+            self.archive.commit(temporary, path)
+
+    @staticmethod
+    def with_retry(fetch: Callable[[], Any]) -> Any:
         """GetContent, once more after a conflict: two documents of one communication fetched
         at once may both try to mark it READ, and the server refuses the loser (ALREADY_FINAL);
         the communication is READ by then, and asking again releases the document."""
         for attempt in range(3):
             try:
-                return self.service.call("GetContent", id=doc.notification_id,
-                                         document=doc.position)
+                return fetch()
             except Fault as fault:
                 if fault_code(fault) != "ALREADY_FINAL" or attempt == 2:
                     raise
@@ -680,6 +732,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     work.add_argument("--resync", action="store_true",
                       help="list every status, not just pending: archive what was decided "
                            "elsewhere or before the state file existed")
+    work.add_argument("--stream-above", type=int, default=8 * 2**20, metavar="BYTES",
+                      help="documents larger than this are streamed to disk as they arrive "
+                           "(default 8 MiB); smaller ones go through zeep")
     work.add_argument("--no-fsync", action="store_true",
                       help="do not fsync archived files (faster; a power cut may lose some)")
     output = parser.add_argument_group("output")
@@ -733,7 +788,8 @@ def main(argv: list[str] | None = None) -> int:
         bars = Bars.open(True if args.no_progress else None)
         agent = Agent(service, state, Archive(args.archive, fsync=not args.no_fsync), rules,
                       signer, server_cert, bars, args.batch_size, args.page_size, args.workers,
-                      args.role, args.principal, args.resync)
+                      args.role, args.principal, args.resync, args.stream_above,
+                      args.server_cert)
         agent.run()
         agent.shutdown(interrupted=False)
     except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """The client examples run as an integrator runs them: subprocesses against a real gateway.
 
-One gateway for this folder (``agent_gateway``): the session machinery of
+One gateway for this folder (the ``agent_world`` fixture): the session machinery of
 ``tests/integration/soap/conftest.py`` (``running_gateway``: its own PostgreSQL schema, demo PKI,
 ``gateway serve`` with two workers), with data of its own, because the batch agent changes
 everything it sees and other modules rely on the SOAP session gateway's seed. Each test works as

@@ -106,7 +106,8 @@ def test_interrupted_and_restarted_runs_accept_and_archive_everything_once(
     archive = tmp_path / "archive"
     state = archive / ".batch-agent.db"
     command = agent_world.agent_command("red_agent", archive, "--batch-size", "2",
-                                        "--page-size", "5", "--workers", "1")
+                                        "--page-size", "5", "--workers", "1",
+                                        "--stream-above", "2000")  # both download paths
     log = (tmp_path / "agent.log").open("ab", buffering=0)
 
     # First a run limited to one company seen through the RED role (the NIF as a person might

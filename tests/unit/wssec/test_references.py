@@ -29,17 +29,17 @@ def _outcome(build: object, root: etree._Element) -> object:
     return {value: element for value, element in index.elements.items()}, index.element_only
 
 
+Node = tuple[str, list[tuple[str, str]]]
+
+attribute = st.tuples(st.sampled_from(ID_ATTRIBUTES + NOT_ID_ATTRIBUTES), st.sampled_from(VALUES))
 node = st.one_of(
-    st.tuples(st.just("element"), st.lists(
-        st.tuples(st.sampled_from(ID_ATTRIBUTES + NOT_ID_ATTRIBUTES), st.sampled_from(VALUES)),
-        max_size=3,
-    )),
+    st.tuples(st.just("element"), st.lists(attribute, max_size=3)),
     st.tuples(st.just("comment"), st.just([])),
     st.tuples(st.just("pi"), st.just([])),
 )
 
 
-def _document(nodes: list[tuple[str, list[tuple[str, str]]]], depth_pattern: list[int]) -> etree._Element:
+def _document(nodes: list[Node], depth_pattern: list[int]) -> etree._Element:
     root = etree.Element("root")
     parents = [root]
     for (kind, attributes), depth in zip(nodes, depth_pattern):
@@ -61,7 +61,7 @@ def _document(nodes: list[tuple[str, list[tuple[str, str]]]], depth_pattern: lis
     nodes=st.lists(node, max_size=12),
     depths=st.lists(st.integers(min_value=0, max_value=6), min_size=12, max_size=12),
 )
-def test_walk_and_xpath_agree(nodes: list[tuple[str, list[tuple[str, str]]]], depths: list[int]) -> None:
+def test_walk_and_xpath_agree(nodes: list[Node], depths: list[int]) -> None:
     root = _document(nodes, depths)
     assert _outcome(IdIndex.build, root) == _outcome(IdIndex._build_with_xpath, root)
 
@@ -75,7 +75,9 @@ def test_a_processing_instruction_defines_no_id() -> None:
 
 @pytest.mark.parametrize("extra_nodes", [0, WALK_AT_MOST])
 @pytest.mark.parametrize("attribute", ID_ATTRIBUTES)
-def test_a_value_defined_twice_is_refused_whatever_the_size(extra_nodes: int, attribute: str) -> None:
+def test_a_value_defined_twice_is_refused_whatever_the_size(
+    extra_nodes: int, attribute: str
+) -> None:
     root = etree.Element("root")
     etree.SubElement(root, "first", {ns.qname(ns.WSU, "Id"): "x"})
     for _ in range(extra_nodes):
