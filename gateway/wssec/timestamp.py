@@ -63,7 +63,9 @@ def parse_xs_datetime(text: str | None) -> datetime:
         instant = datetime.fromisoformat(value)
     except ValueError as exc:  # month 13, 24:00, zone beyond ±24h, ...
         raise _malformed("Timestamp values must be valid xs:dateTime instants") from exc
-    return instant if instant.utcoffset() == _ZERO else instant.astimezone(UTC)
+    if instant.tzinfo is UTC or instant.utcoffset() == _ZERO:  # "Z" parses to UTC itself
+        return instant
+    return instant.astimezone(UTC)
 
 
 def read_timestamp(
