@@ -776,8 +776,10 @@ def main(argv: list[str] | None = None) -> int:
     wsdl, endpoint = service_locations(args)
     try:
         state = AgentState(args.state or args.archive / ".batch-agent.db")
+        # The server's certificate, not its URL, says whose notification ids these are: the
+        # same service may move to another host or port.
         state.bind({"certificate_sha256": signer.fingerprint,
-                    "service": endpoint or wsdl.split("?", 1)[0]})
+                    "server_certificate_sha256": server_cert.fingerprint(hashes.SHA256()).hex()})
     except StateMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

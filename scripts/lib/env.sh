@@ -55,10 +55,10 @@ PY
 }
 
 ensure_test_peers() {
-  # Independent peers the signature tests compare against: Debian's xmlsec1 CLI and openssl.
-  # Installed here (never by hand) so a fresh machine runs the same suite as CI.
+  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, and curl (the
+  # client shell example). Installed here (never by hand) so a fresh machine runs what CI runs.
   local missing=""
-  for tool in xmlsec1 openssl; do
+  for tool in xmlsec1 openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
   done
   [ -z "$missing" ] && return 0
@@ -68,7 +68,7 @@ ensure_test_peers() {
     echo "installing test peers:$missing" >&2
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
-    echo "error: the tests need$missing (Debian packages xmlsec1, openssl)" >&2
+    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl)" >&2
     return 1
   fi
 }
