@@ -56,7 +56,8 @@ from .rights import (
 
 __all__ = [
     "ALL_ACTIONS", "RED_ACTIONS", "AccessGrant", "AccessManager", "Action", "Decision", "Mandate",
-    "Reason", "RedAssignment", "RepresentationFacts", "Subject", "audiences", "decide",
+    "Reason", "RedAssignment", "RepresentationFacts", "Resource", "Subject", "audiences",
+    "decide",
 ]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.authorization import Subject, decide
+from gateway.domain.authorization import Subject
 from gateway.domain.clock import Clock, require_aware
 from gateway.domain.identifiers import normalise_ccc, normalise_entity_id, normalise_person_id
 from gateway.domain.principal import Principal, PrincipalKind
@@ -22,6 +22,7 @@ from gateway.domain.rights import GRANT_SCOPES, AccessGrant, AccessManager, Acti
 from gateway.errors import AuthorizationError, InvalidRequest, NotFound
 
 from .ports import UnitOfWork
+from .refusals import audited_decision
 
 _SCOPES = {a.value: a for a in GRANT_SCOPES}
 
@@ -165,13 +166,10 @@ class AccessService:
     @staticmethod
     def _require(uow: UnitOfWork, principal: Principal, action: Action, entity: str,
                  now: datetime, hide_as_not_found: bool = False) -> None:
-        facts = uow.representation.facts_for(principal, now)
-        decision = decide(principal, action, Subject(entity), facts, now)
+        decision = audited_decision(uow, principal, action, Subject(entity),
+                                    uow.representation.facts_for(principal, now), now, entity)
         if decision.allowed:
             return
-        uow.audit.append("access.refused", principal.acts_for, entity,
-                         {"action": action.value, "reason": decision.reason.value}, now)
-        uow.commit()
         if hide_as_not_found:
             raise NotFound("grant not found", code="GRANT_NOT_FOUND")
         raise AuthorizationError(f"not allowed to {action.value} for {entity} "

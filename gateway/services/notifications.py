@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.domain.authorization import Action, Decision, decide
+from gateway.domain.authorization import Action, Decision
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
 from gateway.domain.cursor import decode_cursor, encode_cursor
@@ -22,6 +22,7 @@ from gateway.domain.principal import Principal
 from gateway.errors import InvalidState, LimitExceeded, NotFound
 
 from .ports import UnitOfWork
+from .refusals import audited_decision
 from .rights import RightsCache
 
 
@@ -195,12 +196,10 @@ class NotificationQueries:
         notification = uow.notifications.get(notification_id)
         if notification is None:
             raise NotFound(f"notification {notification_id} not found")
-        decision = decide(principal, action, notification,
-                          self.rights.rights(uow, principal, now).facts, now)
+        decision = audited_decision(uow, principal, action, notification,
+                                    self.rights.rights(uow, principal, now).facts, now,
+                                    str(notification_id))
         if not decision.allowed:
-            uow.audit.append("access.refused", principal.acts_for, str(notification_id),
-                             {"action": action.value, "reason": decision.reason.value}, now)
-            uow.commit()
             raise NotFound(f"notification {notification_id} not found")
         return notification, decision
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.authorization import Subject, decide
+from gateway.domain.authorization import Subject
 from gateway.domain.clock import Clock
 from gateway.domain.identifiers import normalise_ccc, normalise_tax_id
 from gateway.domain.listing import Role
@@ -25,6 +25,7 @@ from gateway.domain.rights import RECIPIENT_ACTIONS, RED_ACTIONS, Action, Mandat
 from gateway.errors import AuthorizationError, Conflict, InvalidRequest
 
 from .ports import UnitOfWork
+from .refusals import audited_decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +153,10 @@ def _recipient(principal: Principal, recipient: str | None, field: str = "recipi
 def _require(uow: UnitOfWork, principal: Principal, action: Action, subject: Subject,
              now: datetime) -> None:
     """Refuse (audited with the decision's reason) unless the decision allows ``action``."""
-    decision = decide(principal, action, subject, uow.representation.facts_for(principal, now),
-                      now)
+    decision = audited_decision(uow, principal, action, subject,
+                                uow.representation.facts_for(principal, now), now,
+                                subject.recipient, ccc=subject.ccc)
     if decision.allowed:
         return
-    uow.audit.append("access.refused", principal.acts_for, subject.recipient,
-                     {"action": action.value, "reason": decision.reason.value,
-                      "ccc": subject.ccc}, now)
-    uow.commit()
     raise AuthorizationError(f"not allowed to {action.value} for {subject.recipient} "
                              f"(reason {decision.reason.value})", field="recipient")
