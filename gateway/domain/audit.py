@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import NamedTuple
 
 from .clock import require_aware
 
@@ -37,6 +38,15 @@ def canonical_json(value: object) -> str:
 
 def _frozen(details: Mapping[str, object]) -> Mapping[str, object]:
     return MappingProxyType(json.loads(canonical_json(dict(details))))
+
+
+class AuditEntry(NamedTuple):
+    """What a caller asks to append; the chain adds ``seq``, ``at`` and the hashes."""
+
+    event_type: str
+    actor: str
+    subject: str
+    details: Mapping[str, object]
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ class Membership(ColumnElement[bool]):
     inherit_cache = False
     type = Boolean()
 
-    def __init__(self, expression: ColumnElement[Any], values: Sequence[str]) -> None:
+    def __init__(self, expression: ColumnElement[Any], values: Sequence[Any]) -> None:
         self.operand = expression
         self.values = list(values)
 
@@ -162,7 +162,7 @@ def _membership_json_each(element: Membership, compiler: Any, **kw: Any) -> str:
 
 @compiles(Membership, "postgresql")
 def _membership_any(element: Membership, compiler: Any, **kw: Any) -> str:
-    values = bindparam(None, element.values, type_=ARRAY(String()), unique=True)
+    values = bindparam(None, element.values, type_=ARRAY(element.operand.type), unique=True)
     return (f"{compiler.process(element.operand, **kw)} = "
             f"ANY({compiler.process(values, **kw)})")
 
