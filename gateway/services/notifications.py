@@ -7,12 +7,16 @@ the existence of other people's notifications; the refusal and its reason go to 
 
 from __future__ import annotations
 
+import builtins
 import hashlib
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from gateway.domain.authorization import Action, Decision
+from gateway.domain.audit import AuditEntry
+from gateway.domain.authorization import Action, Decision, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
 from gateway.domain.cursor import decode_cursor, encode_cursor
@@ -21,9 +25,12 @@ from gateway.domain.model import Document, ItemKind, Notification, Status
 from gateway.domain.principal import Principal
 from gateway.errors import InvalidState, LimitExceeded, NotFound
 
+from .batches import check_id_batch
 from .ports import UnitOfWork
 from .refusals import audited_decision
 from .rights import RightsCache
+
+log = logging.getLogger("gateway.services")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,43 @@ class ContentStream:
     chunks: Callable[[], Iterator[bytes]]
 
 
+MAX_CONTENTS_ITEMS = 1000
+"""Notifications named in one ``contents`` request at most (fault BATCH_TOO_LARGE)."""
+
+CONTENTS_BUDGET_BYTES = 4 * 1024 * 1024
+"""Document bytes one ``contents`` answer carries at most (whole notifications; the first one
+always goes in): the rest is DEFERRED and asked for again, so no response -- and no worker --
+holds more than this plus its base64."""
+
+
+CONTENT_REFUSAL_CODES = ("NOT_FOUND", "NOT_ACCEPTED", "TOO_LARGE", "DEFERRED",
+                         "CONTENT_UNAVAILABLE")
+
+
+class ContentRefusal(NamedTuple):
+    """Why one notification of a ``contents`` request carries no documents. ``code``:
+
+    - ``NOT_FOUND``: no such notification, or not one the caller may open (one answer for both);
+    - ``NOT_ACCEPTED``: a notification not (yet) ACCEPTED -- its content is not released;
+    - ``TOO_LARGE``: a document above ``CONTENT_INLINE_BYTES``: fetch it with ``open_content``,
+      which streams it;
+    - ``DEFERRED``: the answer reached ``CONTENTS_BUDGET_BYTES``: ask again;
+    - ``CONTENT_UNAVAILABLE``: the stored bytes do not match their SHA-256 (logged as an error;
+      nothing released, a communication stays unread)."""
+
+    notification_id: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentBatch:
+    """Every document of each released notification, in request order, and the refusals."""
+
+    released: tuple[Content, ...]
+    refused: tuple[ContentRefusal, ...]
+
+
 @dataclass(frozen=True)
 class NotificationQueries:
     uow_factory: Callable[[], UnitOfWork]
@@ -74,6 +118,7 @@ class NotificationQueries:
     cursor_secret: bytes
     max_page_size: int = 1000
     rights: RightsCache = field(default_factory=RightsCache)
+    contents_budget: int = CONTENTS_BUDGET_BYTES
 
     def list(
         self, principal: Principal, listing_filter: ListingFilter, cursor: str | None,
@@ -156,11 +201,9 @@ class NotificationQueries:
                                code="DOCUMENT_NOT_FOUND", field="document")
             if whole:
                 _check_content(first, document, notification_id)
-            if notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
-                notification = notification.transition(
-                    Status.READ, now, effective_at=self.calendar.effective_at(now),
-                    by=principal.acts_for)
-                uow.notifications.save_status(notification)
+            read = self._mark_read(uow, [notification], principal, now)
+            if read:
+                notification = read[notification_id]
                 uow.audit.append("communication.read", principal.acts_for, str(notification_id),
                                  {"role": _role(decision).value}, now)
             uow.audit.append("content.released", principal.acts_for, str(notification_id),
@@ -173,6 +216,136 @@ class NotificationQueries:
             return ContentStream(visible, document, lambda: iter((data,)))
         return ContentStream(visible, document,
                              lambda: self._slices(notification_id, document))
+
+    def contents(self, principal: Principal, ids: Sequence[int]) -> ContentBatch:
+        """Every document of many notifications in one transaction (bulk downloads): the same
+        rules as ``open_content`` for each -- released only once ACCEPTED, a communication
+        marked READ, every release and every refusal audited -- with one read of the items, one
+        of their documents and one append to the audit chain. Notifications that cannot be
+        served are reported in ``refused`` (``ContentRefusal``, in request order) instead of
+        failing the rest; the budget counts only what is released."""
+        check_id_batch(ids, MAX_CONTENTS_ITEMS, what="content request")
+        now = self.clock.now()
+        refused: dict[int, ContentRefusal] = {}
+        audit: list[AuditEntry] = []
+        actor = principal.acts_for
+        with self.uow_factory() as uow:
+            facts = self.rights.rights(uow, principal, now).facts
+            found = uow.notifications.get_many(ids)
+            candidates: builtins.list[tuple[Notification, Role]] = []
+            for notification_id in ids:
+                notification = found.get(notification_id)
+                decision = None if notification is None else decide(
+                    principal, Action.CONTENT, notification, facts, now)
+                if notification is None or decision is None or not decision.allowed:
+                    if decision is not None:
+                        audit.append(AuditEntry(
+                            "access.refused", actor, str(notification_id),
+                            {"action": Action.CONTENT.value, "reason": decision.reason.value}))
+                    refused[notification_id] = ContentRefusal(
+                        notification_id, "NOT_FOUND", f"notification {notification_id} not found")
+                    continue
+                status = notification.status_as_of(now)
+                if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
+                    refused[notification_id] = ContentRefusal(
+                        notification_id, "NOT_ACCEPTED", "content is released only after "
+                        f"acceptance; the notification is {status.value}")
+                elif any(d.size > CONTENT_INLINE_BYTES for d in notification.documents):
+                    refused[notification_id] = ContentRefusal(
+                        notification_id, "TOO_LARGE", "a document is larger than "
+                        f"{CONTENT_INLINE_BYTES} bytes: fetch it with GetContent")
+                else:
+                    candidates.append((notification, _role(decision)))
+            released, data = self._fill_budget(uow, candidates, refused)
+            read = self._mark_read(uow, [n for n, _ in released], principal, now)
+            contents: builtins.list[Content] = []
+            for notification, role in released:
+                item_id = notification.id
+                assert item_id is not None
+                if item_id in read:
+                    notification = read[item_id]
+                    audit.append(AuditEntry("communication.read", actor, str(item_id),
+                                            {"role": role.value}))
+                visible = VisibleNotification(_as_of(notification, now), role)
+                for document in notification.documents:
+                    audit.append(AuditEntry(
+                        "content.released", actor, str(item_id),
+                        {"document": document.position, "sha256": document.sha256,
+                         "role": role.value}))
+                    contents.append(Content(visible, document,
+                                            data[(item_id, document.position)]))
+            uow.audit.append_many(audit, now)
+            uow.commit()
+        order = {notification_id: index for index, notification_id in enumerate(ids)}
+        return ContentBatch(tuple(contents),
+                            tuple(sorted(refused.values(), key=lambda r: order[r.notification_id])))
+
+    def _fill_budget(
+        self, uow: UnitOfWork, candidates: Sequence[tuple[Notification, Role]],
+        refused: dict[int, ContentRefusal],
+    ) -> tuple[builtins.list[tuple[Notification, Role]], dict[tuple[int, int], bytes]]:
+        """Whole candidates, in order, while ``contents_budget`` lasts (the first always), with
+        their documents read and checked; a corrupt one is refused CONTENT_UNAVAILABLE and its
+        share of the budget goes to the next. What does not fit is DEFERRED."""
+        released: builtins.list[tuple[Notification, Role]] = []
+        data: dict[tuple[int, int], bytes] = {}
+        budget = self.contents_budget
+        waiting = list(candidates)
+        while waiting:
+            chosen: builtins.list[tuple[Notification, Role]] = []
+            deferred: builtins.list[tuple[Notification, Role]] = []
+            for candidate in waiting:
+                size = sum(d.size for d in candidate[0].documents)
+                if (released or chosen) and size > budget:
+                    deferred.append(candidate)
+                else:
+                    chosen.append(candidate)
+                    budget -= size
+            pieces = uow.notifications.contents(
+                (n.id, d.position) for n, _ in chosen for d in n.documents)  # type: ignore[misc]
+            lost = False
+            for notification, role in chosen:
+                assert notification.id is not None
+                if all(_intact(pieces.get((notification.id, d.position)), d)
+                       for d in notification.documents):
+                    released.append((notification, role))
+                    data.update({k: v for k, v in pieces.items() if k[0] == notification.id})
+                    continue
+                log.error("stored content of notification %s is corrupt or missing; not "
+                          "released", notification.id)
+                refused[notification.id] = ContentRefusal(
+                    notification.id, "CONTENT_UNAVAILABLE",
+                    "the stored content cannot be released; the administration has been told")
+                budget += sum(d.size for d in notification.documents)
+                lost = True
+            waiting = deferred if lost else []
+            if not lost:
+                for notification, _ in deferred:
+                    assert notification.id is not None
+                    refused[notification.id] = ContentRefusal(
+                        notification.id, "DEFERRED", "the response is full: ask again")
+        return released, data
+
+    def _mark_read(self, uow: UnitOfWork, notifications: Sequence[Notification],
+                   principal: Principal, now: datetime) -> dict[int, Notification]:
+        """Mark READ the communications among ``notifications`` that are still AVAILABLE once
+        their rows are locked: a concurrent request that opened one first has made it READ, and
+        this one then simply serves it (no conflict, no second ``communication.read``)."""
+        unread = [n.id for n in notifications
+                  if n.kind is ItemKind.COMMUNICATION and n.status_as_of(now) is Status.AVAILABLE]
+        if not unread:
+            return {}
+        current = uow.notifications.lock([i for i in unread if i is not None])
+        read = {
+            notification_id: notification.transition(
+                Status.READ, now, effective_at=self.calendar.effective_at(now),
+                by=principal.acts_for)
+            for notification_id, notification in current.items()
+            if notification.status_as_of(now) is Status.AVAILABLE
+        }
+        if read:
+            uow.notifications.save_statuses(list(read.values()))
+        return read
 
     def _slices(self, notification_id: int, document: Document) -> Iterator[bytes]:
         digest = hashlib.sha256()
@@ -205,9 +378,14 @@ class NotificationQueries:
 
 
 def _check_content(data: bytes, document: Document, notification_id: int) -> None:
-    if len(data) != document.size or hashlib.sha256(data).hexdigest() != document.sha256:
+    if not _intact(data, document):
         # Never hand out bytes that differ from what the recipient acknowledged.
         raise RuntimeError(f"stored content of {notification_id}/{document.position} is corrupt")
+
+
+def _intact(data: bytes | None, document: Document) -> bool:
+    return (data is not None and len(data) == document.size
+            and hashlib.sha256(data).hexdigest() == document.sha256)
 
 
 def _as_of(notification: Notification, now: datetime) -> Notification:

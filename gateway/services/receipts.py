@@ -53,7 +53,6 @@ from gateway.errors import (
     InvalidRequest,
     InvalidSignature,
     InvalidState,
-    LimitExceeded,
     NotFound,
 )
 from gateway.receipt_pdf import render_receipt_pdf
@@ -76,6 +75,7 @@ from gateway.signatures import (
 from gateway.signatures.cms_signing import PrivateKey
 from gateway.wssec.certificates import TrustStore
 
+from .batches import check_id_batch
 from .ports import UnitOfWork
 
 DEFAULT_ACK_TTL = timedelta(minutes=15)
@@ -123,13 +123,7 @@ class ReceiptService:
 
     def prepare(self, principal: Principal, ids: Sequence[int],
                 decision: Decision) -> PreparedAcknowledgement:
-        if not ids:
-            raise InvalidRequest("name at least one notification", code="NO_ITEMS", field="id")
-        if len(ids) > self.max_items:
-            raise LimitExceeded(f"at most {self.max_items} notifications per acknowledgement",
-                                code="BATCH_TOO_LARGE", field="id")
-        if len(set(ids)) != len(ids):
-            raise InvalidRequest("a notification is named twice", code="DUPLICATE_ID", field="id")
+        check_id_batch(ids, self.max_items, what="acknowledgement")
         now = self.clock.now()
         with self.uow_factory() as uow:
             found = uow.notifications.get_many(ids)

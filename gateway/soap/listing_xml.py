@@ -69,7 +69,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CANONICAL_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
 
 
-def _text(value: str) -> str:
+def escape_text(value: str) -> str:
+    """``value`` as canonical XML text (ValueError for characters XML cannot carry)."""
     if _NOT_PLAIN.search(value) is None:
         return value
     if _NOT_XML.search(value) is not None:
@@ -82,40 +83,42 @@ def _datetime(value: datetime) -> str:
     return value.isoformat()
 
 
-def _document(d: Document) -> str:
+def document_xml(d: Document) -> str:
+    """A ``tns:document`` element (``types.DocumentInfo``) in canonical form."""
     return (
         f"<tns:document><tns:position>{d.position:d}</tns:position>"
-        f"<tns:role>{d.role.value}</tns:role><tns:name>{_text(d.name)}</tns:name>"
-        f"<tns:contentType>{_text(d.content_type)}</tns:contentType>"
-        f"<tns:sha256>{_text(d.sha256)}</tns:sha256><tns:size>{d.size:d}</tns:size>"
+        f"<tns:role>{d.role.value}</tns:role><tns:name>{escape_text(d.name)}</tns:name>"
+        f"<tns:contentType>{escape_text(d.content_type)}</tns:contentType>"
+        f"<tns:sha256>{escape_text(d.sha256)}</tns:sha256><tns:size>{d.size:d}</tns:size>"
         "</tns:document>"
     )
 
 
 def _item(item: VisibleNotification) -> str:
     n = item.notification
-    ccc = "" if n.ccc is None else f"<tns:ccc>{_text(n.ccc)}</tns:ccc>"
+    ccc = "" if n.ccc is None else f"<tns:ccc>{escape_text(n.ccc)}</tns:ccc>"
     deadline = ("" if n.deadline_at is None
                 else f"<tns:deadlineAt>{_datetime(n.deadline_at)}</tns:deadlineAt>")
     return (
         f"<tns:item><tns:id>{n.id:d}</tns:id><tns:kind>{n.kind.value}</tns:kind>"
         f"<tns:issuer>{n.issuer.value}</tns:issuer>"
-        f"<tns:issuerReference>{_text(n.issuer_reference)}</tns:issuerReference>"
-        f"<tns:procedure>{_text(n.procedure)}</tns:procedure>"
-        f"<tns:subject>{_text(n.subject)}</tns:subject>"
-        f"<tns:recipient>{_text(n.recipient)}</tns:recipient>{ccc}"
+        f"<tns:issuerReference>{escape_text(n.issuer_reference)}</tns:issuerReference>"
+        f"<tns:procedure>{escape_text(n.procedure)}</tns:procedure>"
+        f"<tns:subject>{escape_text(n.subject)}</tns:subject>"
+        f"<tns:recipient>{escape_text(n.recipient)}</tns:recipient>{ccc}"
         f"<tns:role>{item.role.value}</tns:role><tns:category>{n.category.value}</tns:category>"
         f"<tns:madeAvailableAt>{_datetime(n.made_available_at)}</tns:madeAvailableAt>{deadline}"
         f"<tns:deadlineExtensionDays>{n.deadline_extension_days:d}</tns:deadlineExtensionDays>"
         f"<tns:status>{n.status.value}</tns:status>"
         f"<tns:statusAt>{_datetime(n.status_at)}</tns:statusAt>"
-        f"{''.join(_document(d) for d in n.documents)}</tns:item>"
+        f"{''.join(document_xml(d) for d in n.documents)}</tns:item>"
     )
 
 
 def response_octets(items: Sequence[VisibleNotification], next_cursor: str | None) -> bytes:
     """``tns:ListNotificationsResponse`` for one page, in exclusive canonical form (UTF-8)."""
-    cursor = "" if next_cursor is None else f"<tns:nextCursor>{_text(next_cursor)}</tns:nextCursor>"
+    cursor = ("" if next_cursor is None
+              else f"<tns:nextCursor>{escape_text(next_cursor)}</tns:nextCursor>")
     start = (f'<tns:ListNotificationsResponse xmlns:tns="{namespaces.NOTIFICATION_SERVICE}">'
              f"<tns:ListNotificationsResult><tns:count>{len(items):d}</tns:count>")
     return "".join((

@@ -23,7 +23,7 @@ from gateway.services.access import AccessService
 from gateway.services.notifications import VisibleNotification
 from gateway.services.receipts import ReceiptService, ReceiptView
 
-from . import content_stream, listing_xml
+from . import content_stream, contents_xml, listing_xml
 from . import types as t
 from .context import SoapDependencies, principal_of
 from .splice import splice_response
@@ -105,6 +105,30 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                 document=document_info(content.document),
                 status=content.notification.notification.status.value,
                 data=[b""],
+            )
+
+        @rpc(Long(max_occurs="unbounded", nillable=False,
+                  doc="1..1000 notification ids (fault BATCH_TOO_LARGE), none twice "
+                      "(DUPLICATE_ID)"),
+             _in_variable_names={"ids": "id"}, _returns=t.ContentsResult)
+        def GetContents(ctx: Any, ids: list[int] | None) -> t.ContentsResult | None:
+            """Bulk download: every document of each named notification that is ACCEPTED (or a
+            communication, which this marks READ), up to 4 MiB of documents per answer (whole
+            notifications; the rest DEFERRED). Notifications not served are listed under
+            refused with a code; documents above 2 MiB are fetched with GetContent."""
+            batch = queries.contents(principal_of(ctx), list(ids or []))
+            if contents_xml.WRITES_CONTRACT:
+                splice_response(ctx, contents_xml.batch_splice(batch))
+                return None  # the Body is written by contents_xml (soap.splice)
+            return t.ContentsResult(
+                count=len(batch.released),
+                content=[t.ContentResult(
+                    notificationId=c.notification.notification.id,
+                    document=document_info(c.document),
+                    status=c.notification.notification.status.value, data=[c.data])
+                    for c in batch.released],
+                refused=[t.ContentRefusalInfo(notificationId=r.notification_id, code=r.code,
+                                              message=r.message) for r in batch.refused],
             )
 
         @rpc(_returns=t.OfficialTime)

@@ -19,6 +19,7 @@ from gateway.domain.listing import Role
 from gateway.domain.model import Category, DocumentRole, Issuer, ItemKind, Status
 from gateway.domain.postal import PostalMode
 from gateway.domain.receipts import Decision, Outcome
+from gateway.services.notifications import CONTENT_REFUSAL_CODES
 
 NS = namespaces.NOTIFICATION_SERVICE
 MAX_PAGE_SIZE = 1000
@@ -130,6 +131,35 @@ class ContentResult(ComplexModel):
         ("document", DocumentInfo.customize(min_occurs=1, nillable=False)),
         ("status", StatusType.customize(min_occurs=1, nillable=False)),
         ("data", ByteArray(min_occurs=1, nillable=False, doc="The document bytes (base64).")),
+    ]
+
+
+ContentRefusalCodeType = SpyneEnum(
+    *CONTENT_REFUSAL_CODES, type_name="ContentRefusalCode",
+    doc="NOT_FOUND: no such notification or not one the caller may open; NOT_ACCEPTED: content "
+        "is released only after acceptance; TOO_LARGE: a document above 2 MiB, fetch it with "
+        "GetContent (streamed); DEFERRED: the response is full, ask again; "
+        "CONTENT_UNAVAILABLE: the stored bytes fail their SHA-256, nothing released.",
+).customize(__namespace__=NS)
+
+
+class ContentRefusalInfo(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("notificationId", Long(min_occurs=1, nillable=False)),
+        ("code", ContentRefusalCodeType.customize(min_occurs=1, nillable=False)),
+        ("message", Unicode(min_occurs=1, nillable=False)),
+    ]
+
+
+class ContentsResult(ComplexModel):
+    """Every document of the notifications released, then those not served and why."""
+
+    __namespace__ = NS
+    _type_info = [
+        ("count", Integer(min_occurs=1, nillable=False, doc="content elements in this answer")),
+        ("content", ContentResult.customize(max_occurs="unbounded")),
+        ("refused", ContentRefusalInfo.customize(max_occurs="unbounded")),
     ]
 
 
