@@ -14,6 +14,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from gateway.config import Settings
+from gateway.process_memory import bound_allocator, freeze_before_fork
 from gateway.wsgi import create_app
 
 
@@ -34,7 +35,21 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "notess-gateway",
+        # gateway.process_memory: keep the master's imports shared with the workers, and
+        # bound each worker's allocator.
+        "pre_fork": _pre_fork,
+        "post_fork": _post_fork,
     }
+
+
+def _pre_fork(server: Any, worker: Any) -> None:
+    if not getattr(server, "notess_frozen", False):
+        freeze_before_fork()
+        server.notess_frozen = True
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    bound_allocator()
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
