@@ -332,6 +332,16 @@ class AgentState:
                                       (item_id,)).fetchall())
         return json.loads(metadata), status, registration_number, paths
 
+    def archived_entries(self) -> list[tuple[int, str]]:
+        """(id, recipient) of every item whose notification.json was written."""
+        return self._db.execute("SELECT id, json_extract(metadata, '$.recipient') FROM item "
+                                "WHERE archived = 1").fetchall()
+
+    def unarchive(self, item_ids: Sequence[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE item SET archived = 0 WHERE id = ?",
+                           [(item_id,) for item_id in item_ids])
+
     def mark_archived(self, item_ids: Sequence[int], status: dict[int, str]) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE item SET archived = 1 WHERE id = ?",

@@ -12,7 +12,8 @@ it (XAdES-BES enveloped, the client key), SubmitReceipt, verify and store the se
 receipt, then download every document of the accepted notifications and of the communications
 (which need no acknowledgement; opening them marks them READ) into the archive, checking each
 SHA-256 against the one listed and signed. Downloads run in ``--workers`` threads while listing
-and signing go on; documents over ``--stream-above`` bytes are written to disk as they arrive.
+and signing go on: documents of up to ``--stream-above`` bytes come many notifications per
+GetContents call, larger ones one by one with GetContent, written to disk as they arrive.
 
 Interrupt it at any point (Ctrl-C, SIGTERM, even SIGKILL) and run the same command again: the
 state file (SQLite, see ``agent_state.py``) makes the restart finish the work without signing or
@@ -255,11 +256,16 @@ class Archive:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: Path, data: bytes, *, durable: bool = True) -> None:
+        """``data`` as ``path``, atomically; on disk before returning when ``durable`` (and
+        fsync is on). A non-durable file is one the state can always rebuild (an entry)."""
         with self.temporary(path) as temporary:
             with temporary.open("wb") as out:
                 out.write(data)
-            self.commit(temporary, path)
+                if durable and self.fsync:
+                    out.flush()
+                    os.fsync(out.fileno())
+            self.place(temporary, path)
 
     @contextmanager
     def temporary(self, path: Path) -> Iterator[Path]:
@@ -276,6 +282,10 @@ class Archive:
         if self.fsync:
             with temporary.open("rb+") as written:
                 os.fsync(written.fileno())
+        self.place(temporary, path)
+
+    @staticmethod
+    def place(temporary: Path, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, path)
 
@@ -329,6 +339,7 @@ class Agent:
     resync: bool
     stream_above: int
     server_cert_path: Path
+    contents_bytes: int = 4 * 2**20
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
     attempts: dict[int, int] = field(default_factory=dict)
@@ -525,7 +536,8 @@ class Agent:
 
     def check_archive(self) -> None:
         """A recorded file that is gone or truncated (a disk restored from backup...) is
-        fetched again; everything else recorded is trusted (sha256 was checked on write)."""
+        fetched again, a lost notification.json written again; everything else recorded is
+        trusted (sha256 was checked on write)."""
         for notification_id, position, path, size in self.state.recorded_documents():
             try:
                 intact = (self.archive.root / path).stat().st_size == size
@@ -533,17 +545,38 @@ class Agent:
                 intact = False
             if not intact:
                 self.state.forget_document(notification_id, position)
+        lost = [item_id for item_id, recipient in self.state.archived_entries()
+                if not self.archive.entry_path(recipient, item_id).is_file()]
+        if lost:
+            self.state.unarchive(lost)
 
     def queue_downloads(self, ids: Sequence[int] | None = None) -> None:
-        """Hand the documents still to fetch (of ``ids``, or all) to the download threads."""
+        """Hand the documents still to fetch (of ``ids``, or all) to the download threads:
+        documents up to ``--stream-above`` in GetContents batches of whole notifications (up to
+        ``--contents-bytes`` of documents each), larger ones one by one, streamed."""
         assert self.pool is not None
         if ids is not None and not ids:
             return
         pending = [doc for doc in self.state.documents_to_download(ids)
                    if (doc.notification_id, doc.position) not in self.queued]
+        batch: list[PendingDocument] = []
+        size = 0
+        notifications: set[int] = set()
         for doc in pending:
             self.queued.add((doc.notification_id, doc.position))
-            self.pool.submit(self.download, doc)
+            if doc.size > self.stream_above:
+                self.pool.submit(self.download, doc)
+                continue
+            starts_notification = doc.notification_id not in notifications
+            if batch and starts_notification and (
+                    size + doc.size > self.contents_bytes or len(notifications) == MAX_BATCH):
+                self.pool.submit(self.download_batch, batch)
+                batch, size, notifications = [], 0, set()
+            batch.append(doc)
+            size += doc.size
+            notifications.add(doc.notification_id)
+        if batch:
+            self.pool.submit(self.download_batch, batch)
         if pending:
             self.bars.documents.total += len(pending)
             self.bars.documents.refresh()
@@ -559,11 +592,7 @@ class Agent:
                 else:
                     result = self.with_retry(lambda: self.service.call(
                         "GetContent", id=doc.notification_id, document=doc.position))
-                    data = bytes(result.data)
-                    if (hashlib.sha256(data).hexdigest() != doc.sha256
-                            or result.document.sha256 != doc.sha256):
-                        raise AgentError("content does not match the SHA-256 listed and signed")
-                    self.archive.write(path, data)
+                    self.keep(doc, path, result.document.sha256, bytes(result.data))
                 self.bars.content.update(doc.size)
             self.finished.put((doc, self.archive.relative(path)))
         except (AgentError, ZeepError, requests.RequestException, OSError, ValueError) as exc:
@@ -571,6 +600,68 @@ class Agent:
         except BaseException as exc:  # never leave the main thread waiting for this one
             self.finished.put((doc, exc))
             raise
+
+    def download_batch(self, docs: list[PendingDocument]) -> None:
+        """(worker thread) The documents of several notifications with one GetContents call.
+        What the server defers is asked for again, what it finds too large for a batch is
+        fetched on its own; every document's outcome goes to ``finished``."""
+        wanted: dict[tuple[int, int], PendingDocument] = {}
+        reported: set[tuple[int, int]] = set()
+        try:
+            for doc in docs:
+                key = (doc.notification_id, doc.position)
+                path = self.archive.document_path(doc)
+                if file_sha256(path) == doc.sha256:  # an earlier run wrote it, unrecorded
+                    reported.add(key)
+                    self.finished.put((doc, self.archive.relative(path)))
+                else:
+                    wanted[key] = doc
+            if not wanted:
+                return
+            ids = list(dict.fromkeys(key[0] for key in wanted))
+            result = self.with_retry(lambda: self.service.call("GetContents", id=ids))
+        except BaseException as exc:  # every document gets an outcome, whatever happened
+            for doc in docs:
+                if (doc.notification_id, doc.position) not in reported:
+                    self.finished.put((doc, exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for content in result.content or ():
+            doc = wanted.pop((content.notificationId, content.document.position), None)
+            if doc is None:
+                continue  # a document of the same notification this run already has
+            try:
+                path = self.archive.document_path(doc)
+                self.keep(doc, path, content.document.sha256, bytes(content.data))
+                self.bars.content.update(doc.size)
+                self.finished.put((doc, self.archive.relative(path)))
+            except (AgentError, OSError, ValueError) as exc:
+                self.finished.put((doc, exc))
+        for refusal in result.refused or ():
+            docs_of = [wanted.pop(key) for key in [k for k in wanted
+                                                   if k[0] == refusal.notificationId]]
+            if refusal.code == "DEFERRED":
+                assert self.pool is not None
+                try:
+                    self.pool.submit(self.download_batch, docs_of)
+                except RuntimeError as exc:  # the pool is shutting down (interrupted)
+                    for doc in docs_of:
+                        self.finished.put((doc, exc))
+            elif refusal.code == "TOO_LARGE":
+                for doc in docs_of:
+                    self.download(doc)
+            else:
+                for doc in docs_of:
+                    self.finished.put((doc, AgentError(f"{refusal.code}: {refusal.message}")))
+        for doc in wanted.values():
+            self.finished.put((doc, AgentError("the server answered without this document")))
+
+    def keep(self, doc: PendingDocument, path: Path, signed_sha256: str, data: bytes) -> None:
+        """Write a downloaded document, if it is the one listed and signed."""
+        if hashlib.sha256(data).hexdigest() != doc.sha256 or signed_sha256 != doc.sha256:
+            raise AgentError("content does not match the SHA-256 listed and signed")
+        self.archive.write(path, data)
 
     def stream(self, doc: PendingDocument, path: Path) -> None:
         """A large document goes to disk as it arrives (``gateway.content_download``: the
@@ -587,7 +678,7 @@ class Agent:
 
     @staticmethod
     def with_retry(fetch: Callable[[], Any]) -> Any:
-        """GetContent, once more after a conflict: two documents of one communication fetched
+        """GetContent(s), once more after a conflict: two documents of one communication fetched
         at once may both try to mark it READ, and the server refuses the loser (ALREADY_FINAL);
         the communication is READ by then, and asking again releases the document."""
         for attempt in range(3):
@@ -645,8 +736,11 @@ class Agent:
                 "documents": [{**d, "file": paths.get(d["position"])}
                               for d in metadata["documents"]],
             })
+            # Not fsync'ed one by one (a thousand per batch, on the main thread): an entry
+            # lost in a crash is found missing by check_archive and written again.
             self.archive.write(self.archive.entry_path(metadata["recipient"], item_id),
-                               json.dumps(entry, indent=2, sort_keys=True).encode())
+                               json.dumps(entry, indent=2, sort_keys=True).encode(),
+                               durable=False)
         if ready:
             self.state.mark_archived(ready, statuses)
 
@@ -732,9 +826,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     work.add_argument("--resync", action="store_true",
                       help="list every status, not just pending: archive what was decided "
                            "elsewhere or before the state file existed")
-    work.add_argument("--stream-above", type=int, default=8 * 2**20, metavar="BYTES",
+    work.add_argument("--stream-above", type=int, default=2 * 2**20, metavar="BYTES",
                       help="documents larger than this are streamed to disk as they arrive "
-                           "(default 8 MiB); smaller ones go through zeep")
+                           "(default 2 MiB, the largest a GetContents batch carries); smaller "
+                           "ones come many per GetContents call, through zeep")
+    work.add_argument("--contents-bytes", type=int, default=4 * 2**20, metavar="BYTES",
+                      help="document bytes asked for per GetContents call (default 4 MiB, "
+                           "the server's limit; what does not fit it defers)")
     work.add_argument("--no-fsync", action="store_true",
                       help="do not fsync archived files (faster; a power cut may lose some)")
     output = parser.add_argument_group("output")
@@ -791,7 +889,7 @@ def main(argv: list[str] | None = None) -> int:
         agent = Agent(service, state, Archive(args.archive, fsync=not args.no_fsync), rules,
                       signer, server_cert, bars, args.batch_size, args.page_size, args.workers,
                       args.role, args.principal, args.resync, args.stream_above,
-                      args.server_cert)
+                      args.server_cert, contents_bytes=args.contents_bytes)
         agent.run()
         agent.shutdown(interrupted=False)
     except KeyboardInterrupt:
