@@ -339,7 +339,7 @@ class Agent:
     resync: bool
     stream_above: int
     server_cert_path: Path
-    contents_bytes: int = 4 * 2**20
+    contents_bytes: int = 2 * 2**20
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
     attempts: dict[int, int] = field(default_factory=dict)
@@ -830,8 +830,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="documents larger than this are streamed to disk as they arrive "
                            "(default 2 MiB, the largest a GetContents batch carries); smaller "
                            "ones come many per GetContents call, through zeep")
-    work.add_argument("--contents-bytes", type=int, default=4 * 2**20, metavar="BYTES",
-                      help="document bytes asked for per GetContents call (default 4 MiB, "
+    work.add_argument("--contents-bytes", type=int, default=2 * 2**20, metavar="BYTES",
+                      help="document bytes asked for per GetContents call (default 2 MiB, "
                            "the server's limit; what does not fit it defers)")
     work.add_argument("--no-fsync", action="store_true",
                       help="do not fsync archived files (faster; a power cut may lose some)")

@@ -28,7 +28,7 @@ log = logging.getLogger("gateway.serving")
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 ARENAS = 2
-MMAP_THRESHOLD_BYTES = 256 * 1024
+MMAP_THRESHOLD_BYTES = 16 * 1024
 
 
 def freeze_before_fork() -> None:

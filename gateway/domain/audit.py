@@ -87,6 +87,21 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
     return digest.hexdigest()
 
 
+def link(entries: Iterable[AuditEntry], at: datetime, seq: int,
+         prev_hash: str) -> list[AuditEvent]:
+    """``entries`` as consecutive links after the event ``seq - 1`` whose hash is ``prev_hash``
+    (each normalised once, hashed once: bulk downloads append hundreds at a time)."""
+    events = []
+    for entry in entries:
+        event = AuditEvent(seq=seq, at=at, event_type=entry.event_type, actor=entry.actor,
+                           subject=entry.subject, details=entry.details, prev_hash=prev_hash)
+        prev_hash = event_hash(prev_hash, event)
+        object.__setattr__(event, "hash", prev_hash)  # frozen: set before anyone sees it
+        events.append(event)
+        seq += 1
+    return events
+
+
 def verify_chain(events: Iterable[AuditEvent], start_hash: str = GENESIS_HASH) -> int | None:
     """Index of the first event that breaks the chain, or ``None`` when all of it holds.
 

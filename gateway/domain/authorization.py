@@ -121,17 +121,16 @@ def _candidates(principal: Principal, action: Action, resource: Resource,
                     yield (Decision(True, Reason.ACCESS_MANAGER) if manager.active_at(now)
                            else Decision(False, Reason.NOT_ACCESS_MANAGER))
         return
-    for mandate in facts.mandates:
-        if mandate.grantor == recipient and mandate.grantee == principal.acts_for:
+    for mandate in facts.mandates_from(recipient):
+        if mandate.grantee == principal.acts_for:
             yield _by_mandate(mandate, action, resource, facts.registry_start, now)
     if principal.kind is PrincipalKind.PERSON:
-        for grant in facts.grants:
-            if grant.entity == recipient and grant.grantee == principal.identifier:
+        for grant in facts.grants_of(recipient):
+            if grant.grantee == principal.identifier:
                 yield _by_grant(grant, action, resource, now)
     if isinstance(resource, Notification):
-        for assignment in facts.red_assignments:
-            if (assignment.agent == principal.acts_for and assignment.company == recipient
-                    and assignment.ccc == resource.ccc):
+        for assignment in facts.red_for(recipient, resource.ccc):
+            if assignment.agent == principal.acts_for:
                 yield _by_red(principal, assignment, action, resource, now)
 
 

@@ -17,9 +17,11 @@ Each source answers ``refusal_at(now)``: ``None`` when it is in force at ``now``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import TypeVar
 
 
 class Action(str, Enum):
@@ -220,6 +222,17 @@ class AccessGrant:
         return "ACTIVE" if refusal is None else refusal.value
 
 
+_T = TypeVar("_T")
+_K = TypeVar("_K", bound=Hashable)
+
+
+def _index(items: Iterable[_T], key: Callable[[_T], _K]) -> dict[_K, tuple[_T, ...]]:
+    grouped: dict[_K, list[_T]] = {}
+    for item in items:
+        grouped.setdefault(key(item), []).append(item)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class RepresentationFacts:
     """The sources of right that may apply to one principal (loaded by the store).
@@ -235,6 +248,28 @@ class RepresentationFacts:
     grants: tuple[AccessGrant, ...] = ()
     managed: tuple[AccessManager, ...] = ()
     registry_start: datetime | None = None
+    # Indexes by recipient, in source order: a RED agent for 200 companies decides a
+    # 1,000-item batch without scanning every assignment for every item.
+    _red: dict[tuple[str, str | None], tuple[RedAssignment, ...]] = field(
+        init=False, repr=False, compare=False)
+    _mandates: dict[str, tuple[Mandate, ...]] = field(init=False, repr=False, compare=False)
+    _grants: dict[str, tuple[AccessGrant, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_red", _index(self.red_assignments,
+                                                lambda a: (a.company, a.ccc)))
+        object.__setattr__(self, "_mandates", _index(self.mandates, lambda m: m.grantor))
+        object.__setattr__(self, "_grants", _index(self.grants, lambda g: g.entity))
+
+    def red_for(self, company: str, ccc: str | None) -> tuple[RedAssignment, ...]:
+        """The assignments of ``company``'s contribution account ``ccc``, in source order."""
+        return self._red.get((company, ccc), ())
+
+    def mandates_from(self, grantor: str) -> tuple[Mandate, ...]:
+        return self._mandates.get(grantor, ())
+
+    def grants_of(self, entity: str) -> tuple[AccessGrant, ...]:
+        return self._grants.get(entity, ())
 
     def stable_until(self, now: datetime) -> datetime | None:
         """The first instant after ``now`` at which a source may start or stop giving a right

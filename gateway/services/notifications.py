@@ -76,7 +76,7 @@ class ContentStream:
 MAX_CONTENTS_ITEMS = 1000
 """Notifications named in one ``contents`` request at most (fault BATCH_TOO_LARGE)."""
 
-CONTENTS_BUDGET_BYTES = 4 * 1024 * 1024
+CONTENTS_BUDGET_BYTES = 2 * 1024 * 1024
 """Document bytes one ``contents`` answer carries at most (whole notifications; the first one
 always goes in): the rest is DEFERRED and asked for again, so no response -- and no worker --
 holds more than this plus its base64."""
@@ -309,7 +309,8 @@ class NotificationQueries:
                 if all(_intact(pieces.get((notification.id, d.position)), d)
                        for d in notification.documents):
                     released.append((notification, role))
-                    data.update({k: v for k, v in pieces.items() if k[0] == notification.id})
+                    for d in notification.documents:
+                        data[(notification.id, d.position)] = pieces[(notification.id, d.position)]
                     continue
                 log.error("stored content of notification %s is corrupt or missing; not "
                           "released", notification.id)
