@@ -201,9 +201,9 @@ class NotificationQueries:
                                code="DOCUMENT_NOT_FOUND", field="document")
             if whole:
                 _check_content(first, document, notification_id)
-            read = self._mark_read(uow, [notification], principal, now)
-            if read:
-                notification = read[notification_id]
+            current, marked = self._mark_read(uow, [notification], principal, now)
+            notification = current.get(notification_id, notification)
+            if marked:
                 uow.audit.append("communication.read", principal.acts_for, str(notification_id),
                                  {"role": _role(decision).value}, now)
             uow.audit.append("content.released", principal.acts_for, str(notification_id),
@@ -257,13 +257,13 @@ class NotificationQueries:
                 else:
                     candidates.append((notification, _role(decision)))
             released, data = self._fill_budget(uow, candidates, refused)
-            read = self._mark_read(uow, [n for n, _ in released], principal, now)
+            current, marked = self._mark_read(uow, [n for n, _ in released], principal, now)
             contents: builtins.list[Content] = []
             for notification, role in released:
                 item_id = notification.id
                 assert item_id is not None
-                if item_id in read:
-                    notification = read[item_id]
+                notification = current.get(item_id, notification)
+                if item_id in marked:
                     audit.append(AuditEntry("communication.read", actor, str(item_id),
                                             {"role": role.value}))
                 visible = VisibleNotification(_as_of(notification, now), role)
@@ -328,25 +328,27 @@ class NotificationQueries:
         return released, data
 
     def _mark_read(self, uow: UnitOfWork, notifications: Sequence[Notification],
-                   principal: Principal, now: datetime) -> dict[int, Notification]:
+                   principal: Principal, now: datetime) -> tuple[dict[int, Notification], set[int]]:
         """Mark READ the communications among ``notifications`` that are still AVAILABLE once
         their rows are locked: a concurrent request that opened one first has made it READ, and
-        this one then simply serves it (no conflict, no second ``communication.read``)."""
-        unread = [n.id for n in notifications
-                  if n.kind is ItemKind.COMMUNICATION and n.status_as_of(now) is Status.AVAILABLE]
+        this one then simply serves it (no conflict, no second ``communication.read``).
+        Returns the locked, current state of each unread communication and the ids this call
+        marked READ."""
+        unread = [n.id for n in notifications if n.id is not None
+                  and n.kind is ItemKind.COMMUNICATION and n.status_as_of(now) is Status.AVAILABLE]
         if not unread:
-            return {}
-        current = uow.notifications.lock([i for i in unread if i is not None])
-        read = {
+            return {}, set()
+        current = uow.notifications.lock(unread)
+        marked = {
             notification_id: notification.transition(
                 Status.READ, now, effective_at=self.calendar.effective_at(now),
                 by=principal.acts_for)
             for notification_id, notification in current.items()
             if notification.status_as_of(now) is Status.AVAILABLE
         }
-        if read:
-            uow.notifications.save_statuses(list(read.values()))
-        return read
+        if marked:
+            uow.notifications.save_statuses(list(marked.values()))
+        return {**current, **marked}, set(marked)
 
     def _slices(self, notification_id: int, document: Document) -> Iterator[bytes]:
         digest = hashlib.sha256()

@@ -72,6 +72,8 @@ ITEMS: dict[str, tuple[str, str, tuple[int, ...], bool]] = {
 RACE_ROUNDS, RACE_ITEMS = 6, 5
 ITEMS.update({f"GC-RACE-{r}-{k}": ("COMMUNICATION", "company", (400_000,), False)
               for r in range(RACE_ROUNDS) for k in range(RACE_ITEMS)})
+ITEMS.update({f"GC-RACE1-{r}": ("COMMUNICATION", "company", (400_000,), False)
+              for r in range(RACE_ROUNDS)})
 
 
 def seed_requests(pki: DemoPki, now: datetime) -> list[PublicationRequest]:
@@ -459,6 +461,43 @@ def test_two_callers_opening_the_same_communications_at_once_are_both_served(
                     AuditEventRow.subject.in_([str(i) for i in ids]))).scalars().all()
         assert sorted(reads) == sorted(str(i) for i in ids)
     assert failures == []
+
+
+def test_two_callers_opening_one_communication_with_get_content_are_both_served(
+    contents_gateway: RunningGateway, gw_code: Any,
+) -> None:
+    """GetContent shares the locked READ marking: the second caller no longer gets
+    ALREADY_FINAL for a communication the first one opened a moment before."""
+    gw = contents_gateway
+    clients = [gw.client("company"), gw.client("representative")]
+    for client in clients:
+        client.service.GetOfficialTime()
+    outcomes: list[Any] = []
+    for round_ in range(RACE_ROUNDS):
+        reference = f"GC-RACE1-{round_}"
+        target = item_id(gw, reference)
+        expected = documents_of(reference)[0]
+        barrier = threading.Barrier(len(clients))
+        results: dict[int, Any] = {}
+
+        def fetch(index: int, target: int = target, barrier: threading.Barrier = barrier,
+                  results: dict[int, Any] = results) -> None:
+            barrier.wait()
+            try:
+                results[index] = clients[index].service.GetContent(id=target)
+            except zeep.exceptions.Fault as fault:
+                results[index] = fault
+
+        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        for result in results.values():
+            outcomes.append(gw_code(result) if isinstance(result, zeep.exceptions.Fault)
+                            else (result.data == expected, result.status))
+        assert stored_status(gw, target) == "READ"
+    assert outcomes == [(True, "READ")] * (2 * RACE_ROUNDS)
 
 
 # --- malformed id lists -----------------------------------------------------------------------

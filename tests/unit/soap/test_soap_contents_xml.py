@@ -278,3 +278,28 @@ def test_any_xml_text_is_written_as_spyne_writes_it(
     fast, spyne = both(port, batch, monkeypatch)
     assert fast.exclusive_c14n() == spyne.exclusive_c14n()
     assert b"".join(contents_xml.response_pieces(batch)) == body_c14n(spyne)
+
+
+def test_an_answer_is_not_kept_alive_after_it_was_written(
+    port: Callable[..., InProcessPort], pki: DemoPki,
+) -> None:
+    """The request's context sits in reference cycles; without the release on close, a 2 MiB
+    answer would live on until a full garbage collection (worker memory growing with the run)."""
+    import gc
+
+    from gateway.soap.splice import Splice
+
+    batch = batch_of(released(notification(1, documents=1), [bytes(range(256)) * 4096]), [])
+    service = port(ContentsQueries(batch=batch), pki)
+    gc.collect()
+    gc.disable()  # nothing may be freed by a collection during the check
+    try:
+        response = service.call("GetContents", id="5001")
+        assert response.status == "200 OK" and len(response.body) > 1_000_000
+        del response
+        alive = [o for o in gc.get_objects() if isinstance(o, Splice)]
+        held = [o for o in gc.get_objects() if isinstance(o, list) and len(o) > 2
+                and all(isinstance(x, bytes) for x in o) and sum(map(len, o)) > 1_000_000]
+    finally:
+        gc.enable()
+    assert alive == [] and held == []
