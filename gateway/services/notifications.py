@@ -76,7 +76,7 @@ class ContentStream:
 MAX_CONTENTS_ITEMS = 1000
 """Notifications named in one ``contents`` request at most (fault BATCH_TOO_LARGE)."""
 
-CONTENTS_BUDGET_BYTES = 2 * 1024 * 1024
+CONTENTS_BUDGET_BYTES = 4 * 1024 * 1024
 """Document bytes one ``contents`` answer carries at most (whole notifications; the first one
 always goes in): the rest is DEFERRED and asked for again, so no response -- and no worker --
 holds more than this plus its base64."""

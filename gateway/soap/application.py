@@ -214,7 +214,7 @@ def release_request_memory(ctx: Any) -> None:
     """Once a response is written, drop what the request held (trees, spliced octets).
 
     Spyne's ``MethodContext`` sits in reference cycles, so without this everything it points
-    to -- a 2 MiB GetContents answer, a 1,000-item page, the parsed request -- lives on until
+    to -- a 4 MiB GetContents answer, a 1,000-item page, the parsed request -- lives on until
     a full garbage collection finds the cycle (Spyne's forced once-a-second collection is off,
     see ``stop_spyne_forced_collections``). Measured in bench/e2e_agent.py: such leftovers
     piling up between collections made the workers' peak memory grow with the run's length.

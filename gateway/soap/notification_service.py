@@ -113,7 +113,7 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
              _in_variable_names={"ids": "id"}, _returns=t.ContentsResult)
         def GetContents(ctx: Any, ids: list[int] | None) -> t.ContentsResult | None:
             """Bulk download: every document of each named notification that is ACCEPTED (or a
-            communication, which this marks READ), up to 2 MiB of documents per answer (whole
+            communication, which this marks READ), up to 4 MiB of documents per answer (whole
             notifications; the rest DEFERRED). Notifications not served are listed under
             refused with a code; documents above 2 MiB are fetched with GetContent."""
             batch = queries.contents(principal_of(ctx), list(ids or []))

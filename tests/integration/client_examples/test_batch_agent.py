@@ -161,3 +161,25 @@ def test_list_notifications_example_lists_every_item_page_by_page(agent_world: A
     listed = [int(line.split()[0]) for line in run.stdout.splitlines()]
     assert listed == sorted(visible)
     assert f"{len(visible)} item(s) in {-(-len(visible) // 5)} page(s)" in run.stderr
+
+
+def test_answers_not_signed_by_the_expected_server_stop_the_agent_before_anything_is_signed(
+    agent_world: AgentWorld, tmp_path: Path
+) -> None:
+    """The listing and document batches are read with lxml, not zeep's binding: the server's
+    signature must still be checked first. Told to expect another certificate, the agent
+    refuses the very first answer and signs, accepts and archives nothing."""
+    person = agent_world.gateway.pki.person_nif
+    visible = agent_world.visible_to("person")
+    before = agent_world.statuses(set(visible))
+    signed_before = agent_world.receipts_signed_by(person)
+    archive = tmp_path / "archive"
+
+    run = agent_world.run_agent("person", archive, "--server-cert",
+                                str(agent_world.gateway.pki.client("company").cert_path))
+
+    assert run.returncode == 1, run.stdout
+    assert "error:" in run.stderr and "ignatur" in run.stderr
+    assert agent_world.statuses(set(visible)) == before
+    assert agent_world.receipts_signed_by(person) == signed_before
+    assert {p for p in archive_files(archive) if not p.startswith(".")} == set()

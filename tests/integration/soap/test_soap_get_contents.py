@@ -2,7 +2,7 @@
 
 A gateway of its own (``start_gateway``), seeded with the company's notifications this module
 accepts once through PrepareReceipt/SubmitReceipt (XAdES) -- some with annexes, four of about
-768 KiB, one of exactly 2 MiB, one just above it -- and others it leaves pending, two
+1.5 MiB, one of exactly 2 MiB, one just above it -- and others it leaves pending, two
 communications, and items of other people. Every test takes its own items (by issuer reference),
 so their order does not matter. What a client sees: the documents of each released notification
 in request order with their bytes and sha256, the ones not served listed under ``refused`` with a
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.postgres
 
 MIB = 1024 * 1024
 INLINE = 2 * MIB  # services.notifications.CONTENT_INLINE_BYTES
-BIG = 3 * MIB // 4  # two fit in the 2 MiB budget, a third does not
+BIG = 3 * MIB // 2  # two fit in the 4 MiB budget, a third does not
 OTHER_PERSON_NIF = make_dni(45_678_901)  # nobody here may see their notifications
 
 
@@ -325,7 +325,7 @@ def test_the_first_notification_always_goes_in_and_small_ones_fill_the_rest(
     gw = contents_gateway
     ids = [item_id(gw, r) for r in ("GC-BIG-1", "GC-BIG-2", "GC-BIG-3", "GC-MULTI-2")]
     result = gw.client("company").service.GetContents(id=ids)
-    # 0.75 + 0.75 MiB leave 0.5 MiB: the third big one waits, the small one after it still fits
+    # 1.5 + 1.5 MiB leave 1 MiB: the third big one waits, the small one after it still fits
     assert served(result) == expected_documents(gw, "GC-BIG-1", "GC-BIG-2", "GC-MULTI-2")
     assert refusals(result) == [(ids[2], "DEFERRED")]
 
