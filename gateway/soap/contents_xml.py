@@ -16,8 +16,6 @@ compares this output with Spyne's.
 from __future__ import annotations
 
 import base64
-import logging
-from typing import Any
 
 from gateway import namespaces
 from gateway.services.notifications import Content, ContentBatch, ContentRefusal
@@ -26,29 +24,17 @@ from . import listing_xml
 from . import types as t
 from .splice import Splice
 
-log = logging.getLogger("gateway.soap")
-
 CONTENT_FIELDS = ("notificationId", "document", "status", "data")
 REFUSAL_FIELDS = ("notificationId", "code", "message")
 RESULT_FIELDS = ("count", "content", "refused")
 
 
-def _fields_match() -> bool:
-    written: dict[Any, tuple[str, ...]] = {
-        t.ContentResult: CONTENT_FIELDS,
-        t.ContentRefusalInfo: REFUSAL_FIELDS,
-        t.ContentsResult: RESULT_FIELDS,
-    }
-    stale = [cls.get_type_name() for cls, fields in written.items()
-             if tuple(cls._type_info.keys()) != fields
-             or cls.get_namespace() != namespaces.NOTIFICATION_SERVICE]
-    if stale:
-        log.warning("contents_xml does not write the current %s; GetContents falls back to "
-                    "Spyne's serialisation", ", ".join(stale))
-    return not stale and listing_xml.WRITES_CONTRACT  # documents are written by listing_xml
-
-
-WRITES_CONTRACT = _fields_match()
+# Documents are written by listing_xml, so its contract check counts too.
+WRITES_CONTRACT = listing_xml.WRITES_CONTRACT and listing_xml.fields_match({
+    t.ContentResult: CONTENT_FIELDS,
+    t.ContentRefusalInfo: REFUSAL_FIELDS,
+    t.ContentsResult: RESULT_FIELDS,
+}, "contents_xml", "GetContents")
 
 
 def _content_pieces(content: Content) -> tuple[bytes, bytes, bytes]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,22 +46,23 @@ DOCUMENT_FIELDS = ("position", "role", "name", "contentType", "sha256", "size")
 RESULT_FIELDS = ("count", "item", "nextCursor")
 
 
-def _fields_match() -> bool:
-    written: dict[Any, tuple[str, ...]] = {
-        t.NotificationInfo: NOTIFICATION_FIELDS,
-        t.DocumentInfo: DOCUMENT_FIELDS,
-        t.ListNotificationsResult: RESULT_FIELDS,
-    }
+def fields_match(written: Mapping[Any, tuple[str, ...]], writer: str, operation: str) -> bool:
+    """Whether the contract's types still have exactly the fields a writer writes, in order and
+    in the port's namespace; if not, the writer is not used (logged once, at import)."""
     stale = [cls.get_type_name() for cls, fields in written.items()
              if tuple(cls._type_info.keys()) != fields
              or cls.get_namespace() != namespaces.NOTIFICATION_SERVICE]
     if stale:
-        log.warning("listing_xml does not write the current %s; ListNotifications falls back to "
-                    "Spyne's serialisation", ", ".join(stale))
+        log.warning("%s does not write the current %s; %s falls back to Spyne's serialisation",
+                    writer, ", ".join(stale), operation)
     return not stale
 
 
-WRITES_CONTRACT = _fields_match()
+WRITES_CONTRACT = fields_match({
+    t.NotificationInfo: NOTIFICATION_FIELDS,
+    t.DocumentInfo: DOCUMENT_FIELDS,
+    t.ListNotificationsResult: RESULT_FIELDS,
+}, "listing_xml", "ListNotifications")
 
 # Anything but characters that need no escaping in canonical text.
 _NOT_PLAIN = re.compile("[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

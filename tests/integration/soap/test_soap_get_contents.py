@@ -418,37 +418,49 @@ def test_a_corrupt_notification_does_not_use_up_the_budget(
                                                (ids[3], "DEFERRED")])
 
 
+def race(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` at the same moment (threads behind a barrier); each one's result, or the
+    fault it raised, in order."""
+    barrier = threading.Barrier(len(calls))
+    results: dict[int, Any] = {}
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except zeep.exceptions.Fault as fault:
+            results[index] = fault
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == len(calls)
+    return [results[i] for i in range(len(calls))]
+
+
+def racing_clients(gw: RunningGateway) -> list[Any]:
+    """The company and its representative, WSDLs loaded before any race."""
+    clients = [gw.client("company"), gw.client("representative")]
+    for client in clients:
+        client.service.GetOfficialTime()
+    return clients
+
+
 def test_two_callers_opening_the_same_communications_at_once_are_both_served(
     contents_gateway: RunningGateway, gw_code: Any,
 ) -> None:
     """The company and its representative download the same unread communications at the same
     moment: each gets every document, and each communication ends READ (once)."""
     gw = contents_gateway
-    clients = [gw.client("company"), gw.client("representative")]
-    for client in clients:  # load both WSDLs before racing
-        client.service.GetOfficialTime()
+    clients = racing_clients(gw)
     failures: list[tuple[Any, ...]] = []
     for round_ in range(RACE_ROUNDS):
         references = [f"GC-RACE-{round_}-{k}" for k in range(RACE_ITEMS)]
         ids = [item_id(gw, r) for r in references]
-        barrier = threading.Barrier(len(clients))
-        results: dict[int, Any] = {}
-
-        def download(index: int, ids: list[int] = ids, barrier: threading.Barrier = barrier,
-                     results: dict[int, Any] = results) -> None:
-            barrier.wait()
-            try:
-                results[index] = clients[index].service.GetContents(id=ids)
-            except zeep.exceptions.Fault as fault:
-                results[index] = fault
-
-        threads = [threading.Thread(target=download, args=(i,)) for i in range(len(clients))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert len(results) == len(clients)
-        for index, result in results.items():
+        results = race([lambda c=c, ids=ids: c.service.GetContents(id=ids) for c in clients])
+        for index, result in enumerate(results):
             if isinstance(result, zeep.exceptions.Fault):
                 failures.append((round_, index, result.code, gw_code(result), result.message))
             else:
@@ -467,33 +479,16 @@ def test_two_callers_opening_one_communication_with_get_content_are_both_served(
     contents_gateway: RunningGateway, gw_code: Any,
 ) -> None:
     """GetContent shares the locked READ marking: the second caller no longer gets
-    ALREADY_FINAL for a communication the first one opened a moment before."""
+    ALREADY_FINAL for a communication the first one opened a moment before, nor its stale
+    status."""
     gw = contents_gateway
-    clients = [gw.client("company"), gw.client("representative")]
-    for client in clients:
-        client.service.GetOfficialTime()
+    clients = racing_clients(gw)
     outcomes: list[Any] = []
     for round_ in range(RACE_ROUNDS):
         reference = f"GC-RACE1-{round_}"
         target = item_id(gw, reference)
         expected = documents_of(reference)[0]
-        barrier = threading.Barrier(len(clients))
-        results: dict[int, Any] = {}
-
-        def fetch(index: int, target: int = target, barrier: threading.Barrier = barrier,
-                  results: dict[int, Any] = results) -> None:
-            barrier.wait()
-            try:
-                results[index] = clients[index].service.GetContent(id=target)
-            except zeep.exceptions.Fault as fault:
-                results[index] = fault
-
-        threads = [threading.Thread(target=fetch, args=(i,)) for i in range(len(clients))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        for result in results.values():
+        for result in race([lambda c=c, t=target: c.service.GetContent(id=t) for c in clients]):
             outcomes.append(gw_code(result) if isinstance(result, zeep.exceptions.Fault)
                             else (result.data == expected, result.status))
         assert stored_status(gw, target) == "READ"
