@@ -285,7 +285,7 @@ class NotificationRepository:
     def _raise_unchanged(self, ids: Sequence[int], status: Status) -> None:
         """Why some of ``ids`` were not moved to ``status``: missing, or already final."""
         rows = dict(self._session.execute(
-            select(_N.c.id, _N.c.status).where(_N.c.id.in_(ids))).tuples().all())
+            select(_N.c.id, _N.c.status).where(_N.c.id.in_(ids))).all())
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFound(f"notification {missing[0]} does not exist")
@@ -501,6 +501,7 @@ class NotificationRepository:
             if rowid is None:
                 return None
             driver = self._session.connection().connection.driver_connection
+            assert driver is not None  # a checked-out connection always has its driver's
             with driver.blobopen(_C.name, _C.c.content.name, rowid, readonly=True) as blob:
                 if offset >= len(blob):
                     return b""
