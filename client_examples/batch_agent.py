@@ -676,27 +676,33 @@ class Agent:
                 self.finished.put((doc, self.archive.relative(path)))
             except (AgentError, OSError, ValueError, binascii.Error) as exc:
                 self.finished.put((doc, exc))
+        by_notification: dict[int, list[PendingDocument]] = {}
+        for key in list(wanted):
+            by_notification.setdefault(key[0], []).append(wanted.pop(key))
+        deferred: list[PendingDocument] = []
         for element in result.iterfind(f"{TNS}refused"):
             refusal = Refusal(int(element.findtext(f"{TNS}notificationId") or 0),
                               element.findtext(f"{TNS}code") or "",
                               element.findtext(f"{TNS}message") or "")
-            docs_of = [wanted.pop(key) for key in [k for k in wanted
-                                                   if k[0] == refusal.notificationId]]
+            docs_of = by_notification.pop(refusal.notificationId, [])
             if refusal.code == "DEFERRED":
-                assert self.pool is not None
-                try:
-                    self.pool.submit(self.download_batch, docs_of)
-                except RuntimeError as exc:  # the pool is shutting down (interrupted)
-                    for doc in docs_of:
-                        self.finished.put((doc, exc))
+                deferred += docs_of
             elif refusal.code == "TOO_LARGE":
                 for doc in docs_of:
                     self.download(doc)
             else:
                 for doc in docs_of:
                     self.finished.put((doc, AgentError(f"{refusal.code}: {refusal.message}")))
-        for doc in wanted.values():
-            self.finished.put((doc, AgentError("the server answered without this document")))
+        if deferred:  # asked again, together, by a download thread
+            assert self.pool is not None
+            try:
+                self.pool.submit(self.download_batch, deferred)
+            except RuntimeError as exc:  # the pool is shutting down (interrupted)
+                for doc in deferred:
+                    self.finished.put((doc, exc))
+        for docs_of in by_notification.values():
+            for doc in docs_of:
+                self.finished.put((doc, AgentError("the server answered without this document")))
 
     def keep(self, doc: PendingDocument, path: Path, signed_sha256: str, data: bytes) -> None:
         """Write a downloaded document, if it is the one listed and signed."""
