@@ -178,7 +178,9 @@ class NotificationQueries:
         A document of up to ``CONTENT_INLINE_BYTES`` is read and checked inside the releasing
         transaction; a larger one is read later, slice by slice, each slice in a short
         transaction of its own (a slow client never holds a database transaction open) and
-        checked at the end of every pass."""
+        checked at the end of every pass -- and, when opening it marks a communication READ,
+        also checked once inside the releasing transaction, which a corrupt one then does not
+        commit."""
         now = self.clock.now()
         with self.uow_factory() as uow:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
@@ -201,6 +203,14 @@ class NotificationQueries:
                                code="DOCUMENT_NOT_FOUND", field="document")
             if whole:
                 _check_content(first, document, notification_id)
+            elif notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
+                # Opening it makes it READ for good: read it once through, here, so that a
+                # document that cannot be delivered never marks it (not client-paced: no slow
+                # reader holds this transaction).
+                for _ in _checked_slices(document, notification_id,
+                                         lambda offset, length: uow.notifications.content_slice(
+                                             notification_id, position, offset, length)):
+                    pass
             current, marked = self._mark_read(uow, [notification], principal, now)
             notification = current.get(notification_id, notification)
             if marked:
@@ -351,21 +361,12 @@ class NotificationQueries:
         return {**current, **marked}, set(marked)
 
     def _slices(self, notification_id: int, document: Document) -> Iterator[bytes]:
-        digest = hashlib.sha256()
-        offset = 0
-        while offset < document.size:
-            with self.uow_factory() as uow:
-                piece = uow.notifications.content_slice(
-                    notification_id, document.position, offset,
-                    min(CONTENT_SLICE_BYTES, document.size - offset))
-            if not piece:
-                break
-            digest.update(piece)
-            offset += len(piece)
-            yield piece
-        if offset != document.size or digest.hexdigest() != document.sha256:
-            raise RuntimeError(
-                f"stored content of {notification_id}/{document.position} is corrupt")
+        def read(offset: int, length: int) -> bytes | None:
+            with self.uow_factory() as uow:  # one short transaction per slice
+                return uow.notifications.content_slice(notification_id, document.position,
+                                                       offset, length)
+
+        return _checked_slices(document, notification_id, read)
 
     def _authorised(self, uow: UnitOfWork, principal: Principal, action: Action,
                     notification_id: int, now: datetime) -> tuple[Notification, Decision]:
@@ -384,6 +385,24 @@ def _check_content(data: bytes, document: Document, notification_id: int) -> Non
     if not _intact(data, document):
         # Never hand out bytes that differ from what the recipient acknowledged.
         raise RuntimeError(f"stored content of {notification_id}/{document.position} is corrupt")
+
+
+def _checked_slices(document: Document, notification_id: int,
+                    read: Callable[[int, int], bytes | None]) -> Iterator[bytes]:
+    """``document`` in slices of ``CONTENT_SLICE_BYTES`` from ``read(offset, length)``, then
+    ``RuntimeError`` if they were not exactly the bytes its size and sha256 name."""
+    digest = hashlib.sha256()
+    offset = 0
+    while offset < document.size:
+        piece = read(offset, min(CONTENT_SLICE_BYTES, document.size - offset))
+        if not piece:
+            break
+        digest.update(piece)
+        offset += len(piece)
+        yield piece
+    if offset != document.size or digest.hexdigest() != document.sha256:
+        raise RuntimeError(
+            f"stored content of {notification_id}/{document.position} is corrupt")
 
 
 def _intact(data: bytes | None, document: Document) -> bool:

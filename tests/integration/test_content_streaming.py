@@ -89,3 +89,21 @@ def test_a_corrupt_small_document_is_not_released(container: Container) -> None:
     with pytest.raises(RuntimeError, match="corrupt"):
         container.queries().open_content(CALLER, item_id)
     assert container.queries().get(CALLER, item_id).notification.status is Status.AVAILABLE
+
+
+def test_a_corrupt_large_communication_is_not_marked_read(container: Container) -> None:
+    """Opening a communication makes it READ for good, so a large document is checked once
+    inside the releasing transaction: a corrupt one leaves it unread and releases nothing."""
+    data = os.urandom(notifications.CONTENT_INLINE_BYTES + 1)
+    item_id = publish_communication(container, data)
+    corrupt(container, item_id, at=len(data) - 1)
+    with container.engine.connect() as connection:
+        events_before = connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+
+    with pytest.raises(RuntimeError, match="corrupt"):
+        container.queries().open_content(CALLER, item_id)
+
+    assert container.queries().get(CALLER, item_id).notification.status is Status.AVAILABLE
+    with container.engine.connect() as connection:
+        assert connection.execute(text(
+            "SELECT count(*) FROM audit_event")).scalar_one() == events_before
