@@ -94,7 +94,7 @@ class Container:
     def queries(self) -> NotificationQueries:
         return NotificationQueries(self.uow_factory, self.clock, self.calendar,
                                    self.settings.cursor_secret, self.settings.max_page_size,
-                                   self.rights_cache)
+                                   self.rights_cache, self.settings.max_contents_bytes)
 
     def representation(self) -> RepresentationService:
         return RepresentationService(self.uow_factory, self.clock)

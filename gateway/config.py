@@ -56,6 +56,10 @@ class Settings:
     max_page_size: int = 1000
     """Largest ``pageSize`` ListNotifications accepts."""
 
+    max_contents_bytes: int = 4 * 1024 * 1024
+    """Document bytes one GetContents answer carries at most (the rest is DEFERRED): what a
+    worker thread holds, plus its base64, per bulk download."""
+
     mandate_registry_start: date | None = date(2016, 10, 2)
     """Mandates given before this day (00:00 official time) are void: the registry of mandates
     did not exist yet (Law 39/2015 created it; in force 2 October 2016). ``none`` disables it."""
@@ -190,6 +194,8 @@ class Settings:
                 else _dates("GATEWAY_MANDATE_REGISTRY_START", v)[0])
         if (v := get("MAX_PAGE_SIZE")) is not None:
             changes["max_page_size"] = _positive_int("GATEWAY_MAX_PAGE_SIZE", v)
+        if (v := get("MAX_CONTENTS_BYTES")) is not None:
+            changes["max_contents_bytes"] = _positive_int("GATEWAY_MAX_CONTENTS_BYTES", v)
         for name in ("PKI_DIR", "TRUST_DIR", "CRL_DIR", "SERVER_CERT", "SERVER_KEY", "TSA_CERT",
                      "TSA_KEY"):
             if (v := get(name)) is not None:

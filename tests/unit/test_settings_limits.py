@@ -1,0 +1,37 @@
+"""Operator limits read from the environment reach the services that enforce them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.bootstrap import build
+from gateway.config import Settings
+from gateway.errors import InvalidRequest
+from gateway.services.notifications import CONTENTS_BUDGET_BYTES
+
+
+def test_the_bulk_download_budget_defaults_to_what_the_contract_documents(tmp_path: Path) -> None:
+    settings = Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path)})
+    assert settings.max_contents_bytes == CONTENTS_BUDGET_BYTES == 4 * 1024 * 1024
+
+
+def test_the_bulk_download_budget_is_a_setting_the_service_applies(tmp_path: Path) -> None:
+    settings = Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
+                                  "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+                                  "GATEWAY_MAX_CONTENTS_BYTES": "1048576",
+                                  "GATEWAY_MAX_PAGE_SIZE": "250"})
+    container = build(settings)
+    try:
+        queries = container.queries()
+        assert (queries.contents_budget, queries.max_page_size) == (1048576, 250)
+    finally:
+        container.dispose()
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "4MiB"])
+def test_a_bad_budget_is_refused_naming_the_setting(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(InvalidRequest, match="GATEWAY_MAX_CONTENTS_BYTES"):
+        Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
+                           "GATEWAY_MAX_CONTENTS_BYTES": raw})
