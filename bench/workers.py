@@ -13,8 +13,11 @@ spends its CPU on I/O rather than on XML signatures. Two workloads, each ``--req
 requests:
 
 - ``content``: GetContent of a 20 KB document;
-- ``mixed``: the batch agent's shape -- one ListNotifications page of 1,000 items for every 50
-  GetContent calls.
+- ``mixed``: one ListNotifications page of 1,000 items for every 50 GetContent calls (the
+  batch agent's shape before GetContents);
+- ``bulk``: the batch agent's shape now -- one ListNotifications page for every 8 GetContents
+  calls of 150 documents (3 MB); ``--requests`` / 10 calls. Its figures are per call (150
+  documents), not per document.
 
 All classes' servers run side by side (idle when not driven) and take turns within every
 repeat. Printed per class and workload, median of ``--repeats`` runs: requests per second (wall
@@ -58,6 +61,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CONTENT_BYTES = 20 * 1024
 LISTS_EVERY = 50
+BULK_IDS = 150
+BULK_LISTS_EVERY = 8
+BULK_SHARE = 10
 
 
 def seed(settings: Settings, pki: DemoPki, items: int) -> list[int]:
@@ -90,8 +96,19 @@ def signed_request(signer: ServerVerifyingSignature, operation: str, arguments: 
 def workload(signer: ServerVerifyingSignature, ids: list[int], name: str,
              count: int) -> list[tuple[str, bytes]]:
     requests_: list[tuple[str, bytes]] = []
+    if name == "bulk":
+        count = max(1, count // BULK_SHARE)  # each call carries BULK_IDS documents
     for index in range(count):
-        if name == "mixed" and index % (LISTS_EVERY + 1) == 0:
+        if name == "bulk":
+            if index % (BULK_LISTS_EVERY + 1) == 0:
+                requests_.append(("ListNotifications", signed_request(
+                    signer, "ListNotifications", "<ns0:pageSize>1000</ns0:pageSize>")))
+                continue
+            start = (index * BULK_IDS) % len(ids)
+            chosen = [ids[(start + k) % len(ids)] for k in range(BULK_IDS)]
+            requests_.append(("GetContents", signed_request(
+                signer, "GetContents", "".join(f"<ns0:id>{i}</ns0:id>" for i in chosen))))
+        elif name == "mixed" and index % (LISTS_EVERY + 1) == 0:
             requests_.append(("ListNotifications", signed_request(
                 signer, "ListNotifications", "<ns0:pageSize>1000</ns0:pageSize>")))
         else:
@@ -244,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             # work on the two shared cores) affects them alike.
             runs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
             for _ in range(args.repeats):
-                for name in ("content", "mixed"):
+                for name in ("content", "mixed", "bulk"):
                     for worker_class, (base, pid) in running.items():
                         batch = workload(signer, ids, name, args.requests)
                         runs.setdefault((worker_class, name), []).append(

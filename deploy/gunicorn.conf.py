@@ -26,9 +26,20 @@ shared machine; repeat before drawing conclusions from small differences):
     gevent   mixed        42.5       15.50    141.3
 
 ("content": GetContent of 20 KB documents; "mixed": one 1,000-item ListNotifications page per
-50 GetContent calls, the batch agent's shape. Earlier runs under heavy load from other work
+50 GetContent calls, the batch agent's shape then. Earlier runs under heavy load from other work
 ranked sync and gthread either way round, within noise of each other.)
 
+Re-measured after bulk downloads (GetContents, released request memory, frozen master), same
+bench, sync and gthread only, median of 3 (gevent is not installed here):
+    class    workload    req/s  CPU ms/req   p95 ms
+    sync     content     192.5        6.80     27.8
+    gthread  content     177.6        7.25     31.2
+    sync     mixed       160.9        7.77     43.3
+    gthread  mixed       164.2        7.80     39.0
+    sync     bulk         41.0       29.75    148.6
+    gthread  bulk         41.7       29.25    143.4
+("bulk": the agent's shape now, one page per 8 GetContents calls of 150 documents; per call,
+i.e. ~0.2 ms of server CPU per document.) Same conclusion: equal within noise.
 - Throughput and CPU per request are the same for sync and gthread within noise: the work is
   CPU-bound (XML, RSA signatures), so one process per core is what counts; threads do not add CPU.
 - gthread wins on what the numbers do not show: a sync worker is killed when one request lasts
