@@ -571,3 +571,14 @@ def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
 
 def days(count: float) -> timedelta:
     return timedelta(days=count)
+
+
+def xmlsec1_verify(pki: DemoPki, signed: Path, at: datetime) -> subprocess.CompletedProcess[str]:
+    """``xmlsec1 --verify`` of an enveloped XAdES file against the demo PKI, at ``at``, with the
+    XAdES SignedProperties Id declared (the independent check of our own signatures)."""
+    return subprocess.run(
+        ["xmlsec1", "--verify", "--trusted-pem", str(pki.root_ca.cert_path),
+         "--untrusted-pem", str(pki.issuing_ca.cert_path), "--id-attr:Id", XADES_SP_ID_ATTR,
+         "--verification-gmt-time", at.strftime("%Y-%m-%d %H:%M:%S"), str(signed)],
+        capture_output=True, text=True, check=False,
+    )

@@ -8,7 +8,6 @@ verified by xmlsec1.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from sig_vectors import (
     tamper_signature,
     xades_enveloped_template,
     xades_signed_properties,
+    xmlsec1_verify,
     xmlsec_sign,
 )
 
@@ -306,24 +306,7 @@ def test_comment_inside_signed_content_is_a_warning(signer, trust, policy) -> No
 def test_own_xades_verifies_with_xmlsec1(pki: DemoPki, signer, tsa, tmp_path: Path) -> None:
     signed = own_sign("xades", signer("company"), at=PKI_NOW, tsa=tsa).document
     (tmp_path / "signed.xml").write_bytes(signed)
-    result = subprocess.run(
-        [
-            "xmlsec1",
-            "--verify",
-            "--trusted-pem",
-            str(pki.root_ca.cert_path),
-            "--untrusted-pem",
-            str(pki.issuing_ca.cert_path),
-            "--id-attr:Id",
-            XADES_SP_ID_ATTR,
-            "--verification-gmt-time",
-            VALIDATION_TIME.strftime("%Y-%m-%d %H:%M:%S"),
-            str(tmp_path / "signed.xml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = xmlsec1_verify(pki, tmp_path / "signed.xml", VALIDATION_TIME)
     assert result.returncode == 0, result.stderr
     assert "SignedInfo References (ok/all): 2/2" in result.stderr
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +27,10 @@ from sig_vectors import (
     C14N,
     EXC_C14N,
     RECEIPT_XML,
-    XADES_SP_ID_ATTR,
     describe,
     only,
     xades_enveloped_template,
+    xmlsec1_verify,
     xmlsec_sign,
 )
 
@@ -116,24 +115,7 @@ def test_own_xades_of_text_heavy_document_verifies_with_xmlsec1(
     )
     assert True in fast_path_used
     (tmp_path / "signed.xml").write_bytes(signed)
-    result = subprocess.run(
-        [
-            "xmlsec1",
-            "--verify",
-            "--trusted-pem",
-            str(pki.root_ca.cert_path),
-            "--untrusted-pem",
-            str(pki.issuing_ca.cert_path),
-            "--id-attr:Id",
-            XADES_SP_ID_ATTR,
-            "--verification-gmt-time",
-            VALIDATION_TIME.strftime("%Y-%m-%d %H:%M:%S"),
-            str(tmp_path / "signed.xml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = xmlsec1_verify(pki, tmp_path / "signed.xml", VALIDATION_TIME)
     assert result.returncode == 0, result.stderr
     assert "SignedInfo References (ok/all): 2/2" in result.stderr
 
