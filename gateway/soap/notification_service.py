@@ -100,12 +100,7 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
             """A document of an ACCEPTED notification, or of a communication (marks it READ)."""
             content = queries.open_content(principal_of(ctx), _id(id), document or 0)
             splice_response(ctx, content_stream.data_splice(content))  # streamed into data
-            return t.ContentResult(
-                notificationId=content.notification.notification.id,
-                document=document_info(content.document),
-                status=content.notification.notification.status.value,
-                data=[b""],
-            )
+            return content_result(content.notification, content.document, b"")
 
         @rpc(Long(max_occurs="unbounded", nillable=False,
                   doc="1..1000 notification ids (fault BATCH_TOO_LARGE), none twice "
@@ -122,11 +117,8 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                 return None  # the Body is written by contents_xml (soap.splice)
             return t.ContentsResult(
                 count=len(batch.released),
-                content=[t.ContentResult(
-                    notificationId=c.notification.notification.id,
-                    document=document_info(c.document),
-                    status=c.notification.notification.status.value, data=[c.data])
-                    for c in batch.released],
+                content=[content_result(c.notification, c.document, c.data)
+                         for c in batch.released],
                 refused=[t.ContentRefusalInfo(notificationId=r.notification_id, code=r.code,
                                               message=r.message) for r in batch.refused],
             )
@@ -350,6 +342,14 @@ def notification_info(item: VisibleNotification) -> t.NotificationInfo:
         status=n.status.value, statusAt=n.status_at,
         document=[document_info(d) for d in n.documents],
     )
+
+
+def content_result(item: VisibleNotification, document: Document,
+                   data: bytes) -> t.ContentResult:
+    """One released document as ``ContentResult`` (GetContent, and each of GetContents)."""
+    return t.ContentResult(notificationId=item.notification.id,
+                           document=document_info(document),
+                           status=item.notification.status.value, data=[data])
 
 
 def document_info(d: Document) -> t.DocumentInfo:
