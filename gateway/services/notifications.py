@@ -27,7 +27,7 @@ from gateway.errors import InvalidState, LimitExceeded, NotFound
 
 from .batches import check_id_batch
 from .ports import UnitOfWork
-from .refusals import audited_decision
+from .refusals import audited_decision, refusal_entry
 from .rights import RightsCache
 
 log = logging.getLogger("gateway.services")
@@ -249,9 +249,8 @@ class NotificationQueries:
                     principal, Action.CONTENT, notification, facts, now)
                 if notification is None or decision is None or not decision.allowed:
                     if decision is not None:
-                        audit.append(AuditEntry(
-                            "access.refused", actor, str(notification_id),
-                            {"action": Action.CONTENT.value, "reason": decision.reason.value}))
+                        audit.append(refusal_entry(principal, Action.CONTENT, decision,
+                                                   str(notification_id)))
                     refused[notification_id] = ContentRefusal(
                         notification_id, "NOT_FOUND", f"notification {notification_id} not found")
                     continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gateway.domain.audit import AuditEntry
 from gateway.domain.authorization import Decision, Resource, decide
 from gateway.domain.principal import Principal
 from gateway.domain.rights import Action, RepresentationFacts
@@ -23,8 +24,15 @@ def audited_decision(uow: UnitOfWork, principal: Principal, action: Action, reso
     reason and ``details``) about ``audit_subject`` and committed before returning."""
     decision = decide(principal, action, resource, facts, now)
     if not decision.allowed:
-        uow.audit.append("access.refused", principal.acts_for, audit_subject,
-                         {"action": action.value, "reason": decision.reason.value, **details},
-                         now)
+        entry = refusal_entry(principal, action, decision, audit_subject, **details)
+        uow.audit.append(*entry, now)
         uow.commit()
     return decision
+
+
+def refusal_entry(principal: Principal, action: Action, decision: Decision,
+                  audit_subject: str, **details: object) -> AuditEntry:
+    """The ``access.refused`` audit entry of a refused ``decision`` (for callers that append
+    it with others, in their own transaction)."""
+    return AuditEntry("access.refused", principal.acts_for, audit_subject,
+                      {"action": action.value, "reason": decision.reason.value, **details})
