@@ -80,6 +80,18 @@ class StateMismatch(Exception):
 
 
 @dataclass(frozen=True)
+class ReceiptRecord:
+    """A server receipt as the state file records it."""
+
+    registration_number: str
+    csv_code: str
+    decision: str
+    issued_at: str
+    path: str
+    outcomes: dict[int, str]
+
+
+@dataclass(frozen=True)
 class OpenBatch:
     receipt_id: str
     decision: str
@@ -233,30 +245,33 @@ class AgentState:
         return self._db.execute("SELECT 1 FROM receipt WHERE registration_number = ?",
                                 (registration_number,)).fetchone() is not None
 
-    def record_receipt(self, *, registration_number: str, csv_code: str, decision: str,
-                       issued_at: str, path: str, outcomes: dict[int, str],
-                       receipt_id: str | None) -> None:
-        """One transaction: the stored receipt, the batch done, every covered item final."""
+    def record_receipts(self, receipts: list[ReceiptRecord], receipt_id: str | None) -> None:
+        """One transaction: every receipt one acknowledgement yielded (the server issues one per
+        recipient), the batch done, every covered item final."""
         final_status = {"ACCEPTED": "ACCEPTED", "REJECTED": "REJECTED", "EXPIRED": "EXPIRED"}
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO receipt (registration_number, csv_code, decision, "
-                       "issued_at, path) VALUES (?, ?, ?, ?, ?)",
-                       (registration_number, csv_code, decision, issued_at, path))
-            if receipt_id is not None:
+            for receipt in receipts:
+                db.execute("INSERT OR IGNORE INTO receipt (registration_number, csv_code, "
+                           "decision, issued_at, path) VALUES (?, ?, ?, ?, ?)",
+                           (receipt.registration_number, receipt.csv_code, receipt.decision,
+                            receipt.issued_at, receipt.path))
+            if receipt_id is not None and receipts:
                 db.execute("UPDATE batch SET state = 'done', registration_number = ? "
-                           "WHERE receipt_id = ?", (registration_number, receipt_id))
+                           "WHERE receipt_id = ?", (receipts[0].registration_number, receipt_id))
                 db.execute("UPDATE item SET batch_id = NULL WHERE batch_id = ?", (receipt_id,))
-            for item_id, outcome in outcomes.items():
-                if outcome in ("ACCEPTED", "REJECTED"):
-                    db.execute("UPDATE item SET outcome = ?, status = ?, registration_number = ? "
-                               "WHERE id = ?", (outcome, final_status[outcome],
-                                                registration_number, item_id))
-                elif outcome == "EXPIRED":
-                    db.execute("UPDATE item SET status = 'EXPIRED' WHERE id = ? "
-                               "AND outcome IS NULL", (item_id,))
-                else:  # ALREADY_FINAL, NOT_AUTHORISED, NOT_FOUND: ask the server what it is now
-                    db.execute("UPDATE item SET status = 'UNKNOWN' WHERE id = ? "
-                               "AND outcome IS NULL", (item_id,))
+            for receipt in receipts:
+                for item_id, outcome in receipt.outcomes.items():
+                    if outcome in ("ACCEPTED", "REJECTED"):
+                        db.execute("UPDATE item SET outcome = ?, status = ?, "
+                                   "registration_number = ? WHERE id = ?",
+                                   (outcome, final_status[outcome], receipt.registration_number,
+                                    item_id))
+                    elif outcome == "EXPIRED":
+                        db.execute("UPDATE item SET status = 'EXPIRED' WHERE id = ? "
+                                   "AND outcome IS NULL", (item_id,))
+                    else:  # ALREADY_FINAL, NOT_AUTHORISED, NOT_FOUND: ask the server
+                        db.execute("UPDATE item SET status = 'UNKNOWN' WHERE id = ? "
+                                   "AND outcome IS NULL", (item_id,))
 
     def unknown_status(self) -> list[int]:
         return [row[0] for row in self._db.execute(

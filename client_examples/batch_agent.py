@@ -61,7 +61,7 @@ import requests
 import xmlsec
 import zeep
 from agent_rules import Rules, RulesError, load_rules
-from agent_state import AgentState, PendingDocument, StateMismatch
+from agent_state import AgentState, PendingDocument, ReceiptRecord, StateMismatch
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
@@ -505,11 +505,16 @@ class Agent:
             self.fail(f"acknowledgement {receipt_id} refused: {code} {fault.message}")
             self.skipped.update(ids)
             return
-        receipt = self.store_receipt(bytes(result.signedReceipt), signed)
-        if receipt.receipt_id != receipt_id or receipt.decision != decision:
-            raise AgentError(f"the receipt {receipt.registration_number} is not for "
-                             f"acknowledgement {receipt_id}")
-        self.record(receipt, receipt_id)
+        # One receipt per recipient of the batch (the server never shows a company another's
+        # items): the first in the answer's own fields, the others in otherReceipt.
+        receipts = []
+        for answer in [result, *(result.otherReceipt or [])]:
+            receipt = self.store_receipt(bytes(answer.signedReceipt), signed)
+            if receipt.receipt_id != receipt_id or receipt.decision != decision:
+                raise AgentError(f"the receipt {receipt.registration_number} is not for "
+                                 f"acknowledgement {receipt_id}")
+            receipts.append(receipt)
+        self.record(receipts, receipt_id)
         self.bars.acknowledged.update(len(ids))
         self.queue_downloads(ids)
         self.archive_entries(ids)
@@ -530,12 +535,11 @@ class Agent:
         self.archive.write(self.archive.receipt_path(receipt.registration_number), document)
         return receipt
 
-    def record(self, receipt: VerifiedReceipt, receipt_id: str | None) -> None:
-        self.state.record_receipt(
-            registration_number=receipt.registration_number, csv_code=receipt.csv_code,
-            decision=receipt.decision, issued_at=receipt.issued_at,
-            path=self.archive.relative(self.archive.receipt_path(receipt.registration_number)),
-            outcomes=dict(receipt.items), receipt_id=receipt_id)
+    def record(self, receipts: list[VerifiedReceipt], receipt_id: str | None) -> None:
+        self.state.record_receipts([ReceiptRecord(
+            receipt.registration_number, receipt.csv_code, receipt.decision, receipt.issued_at,
+            self.archive.relative(self.archive.receipt_path(receipt.registration_number)),
+            dict(receipt.items)) for receipt in receipts], receipt_id)
 
     # -- reconciling with the server ---------------------------------------------------------
 
@@ -563,7 +567,7 @@ class Agent:
                 self.fail(f"notification {item_id}: no receipt ({fault_code(fault)})")
                 continue
             receipt = self.store_receipt(bytes(result.signedReceipt), None)
-            self.record(receipt, None)
+            self.record([receipt], None)
             decided = [i for i, outcome in receipt.items if outcome in ("ACCEPTED", "REJECTED")]
             covered.update(decided)
             self.archive_entries(decided)

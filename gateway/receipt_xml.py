@@ -69,6 +69,8 @@ def build_server_receipt(receipt: ServerReceipt) -> bytes:
     _child(root, "Signer", receipt.signer)
     _child(root, "Decision", receipt.decision.value)
     _child(root, "AcknowledgementDigest", receipt.client_ack_digest).set("algorithm", "SHA-256")
+    if receipt.recipient is not None:
+        _child(root, "Recipient", receipt.recipient)
     for item in receipt.items:
         etree.SubElement(root, R + "Item", notificationId=str(item.notification_id),
                          outcome=item.outcome.value)
@@ -97,6 +99,11 @@ class _Reader:
         if len(element):
             _malformed(f"{name} must hold text only")
         return (element.text or "").strip()
+
+    def optional_text(self, name: str) -> str | None:
+        if self._pending is None or self._pending.tag != R + name:
+            return None
+        return self.text(name)
 
     def repeated(self, name: str) -> list[etree._Element]:
         found = []
@@ -184,6 +191,7 @@ def parse_server_receipt(document: bytes | etree._Element) -> ServerReceipt:
     signer = reader.text("Signer")
     decision = _enum(Decision, reader.text("Decision"))
     digest = reader.text("AcknowledgementDigest")
+    recipient = reader.optional_text("Recipient")
     items = []
     for entry in reader.repeated("Item"):
         outcome = _enum(Outcome, entry.get("outcome"))
@@ -192,7 +200,7 @@ def parse_server_receipt(document: bytes | etree._Element) -> ServerReceipt:
     reader.finish()
     assert isinstance(decision, Decision)
     return ServerReceipt(registration, csv_code, issued_at, receipt_id, signer, decision, digest,
-                         tuple(items))
+                         tuple(items), recipient)
 
 
 def cms_encapsulated_content(der: bytes) -> bytes | None:

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from gateway.errors import InvalidRequest
 
+from .authorization import Action, decide
 from .clock import require_aware
-from .model import Status
+from .model import Category, Notification, Status
+from .principal import Principal
+from .rights import RepresentationFacts
 
 
 class Decision(str, Enum):
@@ -221,6 +225,9 @@ class ServerReceipt:
     decision: Decision
     client_ack_digest: str
     items: tuple[ItemOutcome, ...]
+    recipient: str | None = None
+    """Whose notifications it certifies; ``None`` on receipts issued before receipts were
+    split by recipient (they may list several) and on a part listing only unknown ids."""
 
     def __post_init__(self) -> None:
         require_aware(self.issued_at, "issued_at")
@@ -242,6 +249,7 @@ class IssuedReceipt:
     signed_xml: bytes
     client_ack_digest: str | None
     notification_ids: tuple[int, ...] = ()
+    recipient: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,3 +259,60 @@ class PreparedState:
     acknowledgement: Acknowledgement
     principal: str
     consumed_at: datetime | None
+
+
+# -- who receives a receipt -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPart:
+    """The items of one acknowledgement that one receipt certifies: one recipient's, its
+    special-category items apart (``recipient`` is ``None`` for ids no longer known)."""
+
+    recipient: str | None
+    special_category: bool
+    items: tuple[ItemOutcome, ...]
+
+
+def split_by_reader(outcomes: Sequence[ItemOutcome],
+                    notifications: Mapping[int, Notification]) -> tuple[ReceiptPart, ...]:
+    """One part per recipient, and per recipient its special-category items on a part of their
+    own, in the order the acknowledgement first names each (DESIGN.md "Who receives a receipt").
+
+    A receipt is released only to readers who may see every item on it
+    (``released_to``), so a receipt mixing recipients, or ordinary and special-category items,
+    would be proof for nobody but its signer: the company would not get the receipt of its own
+    items because the RED agent's batch named another company's too, and the agent would not
+    get the ordinary part because a special-category item sat beside it.
+    """
+    groups: dict[tuple[str | None, bool], list[ItemOutcome]] = {}
+    for outcome in outcomes:
+        notification = notifications.get(outcome.notification_id)
+        key = ((notification.recipient, notification.category is Category.SPECIAL)
+               if notification is not None else (None, False))
+        groups.setdefault(key, []).append(outcome)
+    return tuple(ReceiptPart(recipient, special, tuple(items))
+                 for (recipient, special), items in groups.items())
+
+
+def released_to(principal: Principal, signer: str, item_ids: Sequence[int],
+                notifications: Mapping[int, Notification], facts: RepresentationFacts,
+                now: datetime) -> bool:
+    """THE rule for a receipt, an acknowledgement or anything derived from them (the PDF
+    justificante): its signer receives it, and so does a reader who may see (``decide`` READ,
+    now) every item listed in it -- anyone else is answered as for an unknown number or id.
+
+    The signer already knows every item it signed, so nothing is revealed to it; "may see one
+    of the items" is not enough, or a RED agent would learn of a special-category item signed
+    beside an ordinary one, and each company of an agent's batch of the others' items.
+    ``notifications`` holds the items that still exist (a missing one is seen by nobody).
+    """
+    if signer == principal.identifier:
+        return True
+    if not item_ids:
+        return False
+    for item_id in item_ids:
+        notification = notifications.get(item_id)
+        if notification is None or not decide(principal, Action.READ, notification, facts, now):
+            return False
+    return True

@@ -7,10 +7,14 @@
    detached over the exact bytes). The signature must reach TOTAL_PASSED, cover the whole
    document, and be the WS-Security caller's (or the person behind a representative caller);
    the signed acknowledgement must match the prepared one exactly. Then, in ONE transaction:
-   lock the notifications, re-authorise, move the eligible ones, take the next registration
-   number, store the server-signed receipt and its items, consume the nonce, audit, commit.
-   The same signed bytes submitted again return the original receipt.
-3. ``get`` and ``verify_code``: the stored receipt, for its parties; a CSV lookup for anyone.
+   lock the notifications, re-authorise, move the eligible ones, split the items into one
+   part per recipient (its special-category items apart: ``split_by_reader``), and per part
+   take the next registration number and store a server-signed receipt and its items; consume
+   the nonce, audit, commit. The same signed bytes submitted again return the original receipts.
+3. ``get`` and ``verify_code``: a stored receipt for whoever may receive it (its signer, or a
+   reader who may see every item on it: ``domain.receipts.released_to``, the one place this is
+   decided), anyone else is told RECEIPT_NOT_FOUND as for an unknown one; a CSV lookup for
+   anyone, revealing only what the printed receipt shows.
    ``signed_pdf``: the human-readable justificante of a receipt ``get`` returned, rendered from
    its certified content (``gateway.receipt_pdf``) and signed with PAdES by the server key,
    B-T with the local TSA when one is configured, else B. Rendered on demand, not stored: the
@@ -28,6 +32,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
+from gateway.domain.audit import AuditEntry
 from gateway.domain.authorization import Action, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
@@ -47,6 +52,8 @@ from gateway.domain.receipts import (
     compare_acknowledgements,
     new_csv_code,
     parse_csv,
+    released_to,
+    split_by_reader,
 )
 from gateway.errors import (
     GatewayError,
@@ -94,6 +101,27 @@ class ReceiptView:
     issued: IssuedReceipt
     content: ServerReceipt
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What one signed acknowledgement produced: one receipt per recipient (and per
+    recipient, its special-category items apart), in registration order, all for the signer."""
+
+    receipts: tuple[ReceiptView, ...]
+
+    @property
+    def first(self) -> ReceiptView:
+        return self.receipts[0]
+
+    @property
+    def replayed(self) -> bool:
+        return self.receipts[0].replayed
+
+    @property
+    def outcomes(self) -> tuple[ItemOutcome, ...]:
+        """Every item's outcome, across the receipts."""
+        return tuple(item for view in self.receipts for item in view.content.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +199,7 @@ class ReceiptService:
     # -- 2. submit -------------------------------------------------------------------------------
 
     def submit(self, principal: Principal, signed: bytes,
-               detached_content: bytes | None = None) -> ReceiptView:
+               detached_content: bytes | None = None) -> Submission:
         if not signed:
             raise InvalidRequest("signedReceipt is empty", code="EMPTY_DOCUMENT",
                                  field="signedReceipt")
@@ -184,8 +212,9 @@ class ReceiptService:
                 raise InvalidRequest("no acknowledgement was prepared with this nonce for the "
                                      "caller", code="UNKNOWN_NONCE")
             existing = uow.receipts.by_digest(digest)
-            if existing is not None:  # the same signed bytes again: the original receipt
-                return ReceiptView(existing, parse_server_receipt(existing.signed_xml), True)
+            if existing:  # the same signed bytes again: the original receipts
+                return Submission(tuple(ReceiptView(r, parse_server_receipt(r.signed_xml), True)
+                                        for r in existing))
             if state.consumed_at is not None:
                 raise InvalidRequest("this acknowledgement was already used", code="NONCE_REUSED")
             prepared = state.acknowledgement
@@ -193,29 +222,42 @@ class ReceiptService:
                 raise InvalidRequest("the acknowledgement expired; prepare a new one",
                                      code="ACK_EXPIRED")
             compare_acknowledgements(prepared, submitted)
-            outcomes, changed = self._apply(uow, principal, prepared, now)
-            number = uow.receipts.next_registration_number(
-                now.astimezone(self.calendar.timezone).year)
-            content = ServerReceipt(
-                registration_number=number, csv_code=new_csv_code(), issued_at=now,
-                receipt_id=prepared.receipt_id, signer=principal.identifier,
-                decision=prepared.decision, client_ack_digest=digest, items=tuple(outcomes))
-            issued = IssuedReceipt(
-                registration_number=number, csv_code=content.csv_code,
-                signer=principal.identifier, decision=prepared.decision, issued_at=now,
-                signed_xml=self._sign(build_server_receipt(content)), client_ack_digest=digest,
-                notification_ids=tuple(sorted(changed)))
-            uow.receipts.add(issued, changed)
+            outcomes, changed, locked = self._apply(uow, principal, prepared, now)
+            year = now.astimezone(self.calendar.timezone).year
+            views: list[ReceiptView] = []
+            for part in split_by_reader(outcomes, locked):
+                # Numbers taken in part order under the counter's row lock: gap-free 1..N
+                # across the receipts of one submission, as for one receipt.
+                content = ServerReceipt(
+                    registration_number=uow.receipts.next_registration_number(year),
+                    csv_code=new_csv_code(), issued_at=now, receipt_id=prepared.receipt_id,
+                    signer=principal.identifier, decision=prepared.decision,
+                    client_ack_digest=digest, items=part.items, recipient=part.recipient)
+                part_changed = {o.notification_id: changed[o.notification_id]
+                                for o in part.items if o.notification_id in changed}
+                issued = IssuedReceipt(
+                    registration_number=content.registration_number,
+                    csv_code=content.csv_code, signer=principal.identifier,
+                    decision=prepared.decision, issued_at=now,
+                    signed_xml=self._sign(build_server_receipt(content)),
+                    client_ack_digest=digest, notification_ids=tuple(sorted(part_changed)),
+                    recipient=part.recipient)
+                uow.receipts.add(issued, part_changed)
+                views.append(ReceiptView(issued, content))
             uow.receipts.consume_prepared(prepared.receipt_id, now)
-            uow.audit.append("receipt.issued", principal.acts_for, str(number), {
-                "receipt_id": prepared.receipt_id, "decision": prepared.decision.value,
-                "client_ack_digest": digest, "csv_sha256": _sha(content.csv_code),
-                "changed": {str(k): v.value for k, v in sorted(changed.items())},
-                "unchanged": {str(o.notification_id): o.outcome.value for o in outcomes
-                              if o.notification_id not in changed},
-            }, now)
+            uow.audit.append_many([AuditEntry(
+                "receipt.issued", principal.acts_for, str(view.content.registration_number), {
+                    "receipt_id": prepared.receipt_id, "decision": prepared.decision.value,
+                    "client_ack_digest": digest, "csv_sha256": _sha(view.content.csv_code),
+                    "recipient": view.content.recipient, "part": index, "parts": len(views),
+                    "changed": {str(k): changed[k].value
+                                for k in sorted(view.issued.notification_ids)},
+                    "unchanged": {str(o.notification_id): o.outcome.value
+                                  for o in view.content.items
+                                  if o.notification_id not in changed},
+                }) for index, view in enumerate(views, 1)], now)
             uow.commit()
-        return ReceiptView(issued, content)
+        return Submission(tuple(views))
 
     def _verified_acknowledgement(self, principal: Principal, signed: bytes,
                                   detached_content: bytes | None,
@@ -251,7 +293,8 @@ class ReceiptService:
                              code="UNSUPPORTED_FORMAT", field="signedReceipt")
 
     def _apply(self, uow: UnitOfWork, principal: Principal, prepared: Acknowledgement,
-               now: datetime) -> tuple[list[ItemOutcome], dict[int, Outcome]]:
+               now: datetime) -> tuple[list[ItemOutcome], dict[int, Outcome],
+                                       dict[int, Notification]]:
         ids = [item.notification_id for item in prepared.items]
         locked = uow.notifications.lock(ids)
         facts = uow.representation.facts_for(principal, now)
@@ -286,7 +329,7 @@ class ReceiptService:
         if refused:  # committed with the receipt: the refusal is part of the same act
             uow.audit.append("access.refused", principal.acts_for, "receipt.submit",
                              {"action": Action.SIGN.value, "items": refused}, now)
-        return outcomes, changed
+        return outcomes, changed, locked
 
     def _sign(self, document: bytes) -> bytes:
         key, cert = self._server_credentials()
@@ -301,30 +344,40 @@ class ReceiptService:
 
     def get(self, principal: Principal, registration_number: str | None = None,
             notification_id: int | None = None) -> ReceiptView:
+        """The receipt with this number, or the one that made this notification final, if the
+        caller may receive it (``domain.receipts.released_to``: its signer, or a reader who may
+        see every item on it); otherwise RECEIPT_NOT_FOUND, exactly as for an unknown one."""
         if (registration_number is None) == (notification_id is None):
             raise InvalidRequest("give either registrationNumber or notificationId",
                                  code="ONE_KEY_REQUIRED")
+        number = (RegistrationNumber.parse(registration_number)
+                  if registration_number is not None else None)
         now = self.clock.now()
+        view: ReceiptView | None = None
         with self.uow_factory() as uow:
             facts = uow.representation.facts_for(principal, now)
             receipt: IssuedReceipt | None
-            if registration_number is not None:
-                receipt = uow.receipts.by_registration_number(
-                    RegistrationNumber.parse(registration_number))
-                if receipt is not None and receipt.signer != principal.identifier:
-                    seen = uow.notifications.get_many(receipt.notification_ids).values()
-                    if not any(decide(principal, Action.READ, n, facts, now) for n in seen):
-                        receipt = None
+            if number is not None:
+                receipt = uow.receipts.by_registration_number(number)
             else:
                 assert notification_id is not None
+                # An item the caller may not see answers as a missing one before any receipt
+                # is looked up: nothing about it (not even whether it was decided) shows.
                 notification = uow.notifications.get(notification_id)
-                receipt = None
-                if notification is not None and decide(principal, Action.READ, notification,
-                                                       facts, now):
-                    receipt = uow.receipts.by_notification(notification_id)
-        if receipt is None:
+                receipt = (uow.receipts.by_notification(notification_id)
+                           if notification is not None
+                           and decide(principal, Action.READ, notification, facts, now)
+                           else None)
+            if receipt is not None:
+                content = parse_server_receipt(receipt.signed_xml)
+                ids = [item.notification_id for item in content.items]
+                seen = ({} if receipt.signer == principal.identifier
+                        else uow.notifications.get_many(ids))
+                if released_to(principal, receipt.signer, ids, seen, facts, now):
+                    view = ReceiptView(receipt, content)
+        if view is None:
             raise NotFound("no such receipt", code="RECEIPT_NOT_FOUND")
-        return ReceiptView(receipt, parse_server_receipt(receipt.signed_xml))
+        return view
 
     def signed_pdf(self, view: ReceiptView) -> bytes:
         """The PDF justificante of ``view`` (a receipt ``get`` found for the caller), signed

@@ -268,12 +268,17 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
         def SubmitReceipt(ctx: Any, signed_receipt: list[bytes] | None,
                           detached_content: list[bytes] | None) -> t.ReceiptResult:
             """The signed acknowledgement (XAdES-BES enveloped, or CAdES-BES attached or
-            detached with detachedContent); returns the server-signed receipt. Submitting the
-            same signed bytes again returns the same receipt."""
-            view = _receipts(deps).submit(
+            detached with detachedContent); returns the server-signed receipts: one per
+            recipient (special-category items apart), the first in the result's own fields, the
+            others in otherReceipt. Submitting the same signed bytes again returns the same
+            receipts."""
+            submission = _receipts(deps).submit(
                 principal_of(ctx), b"".join(signed_receipt or []),
                 b"".join(detached_content) if detached_content else None)
-            return receipt_result(view)
+            result = receipt_result(submission.first)
+            result.otherReceipt = [
+                t.OtherReceipt(**_receipt_fields(view)) for view in submission.receipts[1:]]
+            return result
 
         @rpc(Unicode(max_len=20), Long, t.ReceiptFormatType, _in_variable_names={
                  "registration_number": "registrationNumber",
@@ -282,8 +287,9 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
         def GetReceipt(ctx: Any, registration_number: str | None, notification_id: int | None,
                        receipt_format: Any) -> t.ReceiptResult:
             """The server-signed receipt by registration number, or the one that made a
-            notification final; for the signer and whoever may see its notifications. With
-            format=PDF, also the justificante as a PAdES-signed PDF."""
+            notification final; for its signer and whoever may see every notification on it
+            (anyone else: RECEIPT_NOT_FOUND, as for an unknown one). With format=PDF, also the
+            justificante as a PAdES-signed PDF."""
             service = _receipts(deps)
             view = service.get(principal_of(ctx), registration_number or None, notification_id)
             result = receipt_result(view)
@@ -321,15 +327,19 @@ def grant_info(g: AccessGrant, now: datetime) -> t.AccessGrantInfo:
 
 
 def receipt_result(view: ReceiptView) -> t.ReceiptResult:
+    return t.ReceiptResult(**_receipt_fields(view))
+
+
+def _receipt_fields(view: ReceiptView) -> dict[str, Any]:
     content = view.content
-    return t.ReceiptResult(
-        registrationNumber=str(content.registration_number), issuedAt=content.issued_at,
-        csvCode=content.csv_code, decision=content.decision.value,
-        clientAckDigest=content.client_ack_digest,
-        item=[t.ReceiptItemOutcome(notificationId=i.notification_id, outcome=i.outcome.value)
-              for i in content.items],
-        signedReceipt=[view.issued.signed_xml],
-    )
+    return {
+        "registrationNumber": str(content.registration_number), "issuedAt": content.issued_at,
+        "csvCode": content.csv_code, "decision": content.decision.value,
+        "clientAckDigest": content.client_ack_digest, "recipient": content.recipient,
+        "item": [t.ReceiptItemOutcome(notificationId=i.notification_id,
+                                      outcome=i.outcome.value) for i in content.items],
+        "signedReceipt": [view.issued.signed_xml],
+    }
 
 
 def notification_info(item: VisibleNotification) -> t.NotificationInfo:

@@ -243,24 +243,47 @@ class ReceiptItemOutcome(ComplexModel):
     ]
 
 
-class ReceiptResult(ComplexModel):
-    """A server receipt: the registration number, the official time, the outcomes, the CSV
-    code anyone can verify, and the server-signed XML (xsd/receipt.xsd ServerReceipt)."""
-
-    __namespace__ = NS
-    _type_info = [
+def _receipt_fields() -> list[tuple[str, Any]]:
+    return [
         ("registrationNumber", Unicode(min_occurs=1, nillable=False,
                                        pattern="[0-9]{4}/[0-9]{9}")),
         ("issuedAt", Timestamp.customize(min_occurs=1, nillable=False)),
         ("csvCode", Unicode(min_occurs=1, nillable=False)),
         ("decision", DecisionType.customize(min_occurs=1, nillable=False)),
         ("clientAckDigest", Unicode(doc="SHA-256 of the signed acknowledgement as submitted")),
+        ("recipient", Unicode(doc="Whose notifications the receipt certifies (absent on "
+                                  "receipts issued before one receipt per recipient).")),
         ("item", ReceiptItemOutcome.customize(max_occurs="unbounded")),
         ("signedReceipt", ByteArray(min_occurs=1, nillable=False,
                                     doc="The ServerReceipt XML, XAdES-BES enveloped.")),
+    ]
+
+
+class OtherReceipt(ComplexModel):
+    """Another receipt issued for the same signed acknowledgement (another recipient, or the
+    same recipient's special-category items)."""
+
+    __namespace__ = NS
+    _type_info = _receipt_fields()
+
+
+class ReceiptResult(ComplexModel):
+    """A server receipt: the registration number, the official time, the outcomes, the CSV
+    code anyone can verify, and the server-signed XML (xsd/receipt.xsd ServerReceipt).
+
+    SubmitReceipt issues one receipt per recipient of the acknowledged items (and per
+    recipient, its special-category items on a receipt of their own): the first is this
+    element's own fields, the others follow as ``otherReceipt``, in registration order."""
+
+    __namespace__ = NS
+    _type_info = [
+        *_receipt_fields(),
         ("pdf", ByteArray(doc="GetReceipt with format=PDF only: the justificante as a PDF "
                               "signed with PAdES by the server (B-T with a time-stamp when the "
                               "server has a TSA, else B).")),
+        ("otherReceipt", OtherReceipt.customize(
+            max_occurs="unbounded", doc="SubmitReceipt only: the other receipts the same "
+                                        "acknowledgement yielded.")),
     ]
 
 

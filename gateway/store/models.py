@@ -231,7 +231,10 @@ class ReceiptRow(Base):
     decision: Mapped[str] = mapped_column(String(CODE))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     signed_xml: Mapped[bytes] = mapped_column(LargeBinary)
-    client_ack_digest: Mapped[str | None] = mapped_column(String(128), unique=True)
+    client_ack_digest: Mapped[str | None] = mapped_column(String(128), index=True)
+    """One signed acknowledgement yields one receipt per recipient: shared, not unique."""
+    recipient: Mapped[str | None] = mapped_column(String(IDENTIFIER))
+    """Whose items it certifies; NULL on receipts from before the split (possibly mixed)."""
 
     __table_args__ = (UniqueConstraint("year", "sequence"),)
 

@@ -4,7 +4,8 @@ Everything here runs inside the receipt's own unit of work: the registration num
 ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` on ``registration_counter``, which holds that
 year's row lock until the transaction ends, so numbers are gap-free (a rolled-back receipt gives
 its number back) and unique across hosts. ``receipt_item.notification_id`` is unique: a second
-final receipt item for one notification fails as ``Conflict``.
+final receipt item for one notification fails as ``Conflict``. One signed acknowledgement may
+yield several receipts (one per recipient), all with its digest.
 """
 
 from __future__ import annotations
@@ -109,15 +110,19 @@ class ReceiptRepository:
                 registration_number=str(number), year=number.year, sequence=number.sequence,
                 csv_code=receipt.csv_code, signer=receipt.signer, decision=receipt.decision.value,
                 issued_at=receipt.issued_at, signed_xml=receipt.signed_xml,
-                client_ack_digest=receipt.client_ack_digest,
+                client_ack_digest=receipt.client_ack_digest, recipient=receipt.recipient,
             ).returning(_R.c.id)).scalar_one()
             if outcomes:
                 self._session.execute(insert(_I), [
                     {"receipt_id": receipt_id, "notification_id": nid, "outcome": outcome.value}
                     for nid, outcome in sorted(outcomes.items())])
 
-    def by_digest(self, digest: str) -> IssuedReceipt | None:
-        return self._one(_R.c.client_ack_digest == digest)
+    def by_digest(self, digest: str) -> list[IssuedReceipt]:
+        """Every receipt issued for the signed acknowledgement with this SHA-256, in
+        registration order (one per recipient; empty when none was)."""
+        rows = self._session.execute(select(_R).where(_R.c.client_ack_digest == digest)
+                                     .order_by(_R.c.year, _R.c.sequence)).all()
+        return [self._issued(row) for row in rows]
 
     def by_registration_number(self, number: RegistrationNumber) -> IssuedReceipt | None:
         return self._one(_R.c.registration_number == str(number))
@@ -131,12 +136,14 @@ class ReceiptRepository:
 
     def _one(self, condition: Any) -> IssuedReceipt | None:
         row = self._session.execute(select(_R).where(condition)).first()
-        if row is None:
-            return None
+        return None if row is None else self._issued(row)
+
+    def _issued(self, row: Any) -> IssuedReceipt:
         ids = self._session.execute(select(_I.c.notification_id).where(_I.c.receipt_id == row.id)
                                     .order_by(_I.c.notification_id)).scalars().all()
         return IssuedReceipt(
             registration_number=RegistrationNumber(row.year, row.sequence),
             csv_code=row.csv_code, signer=row.signer, decision=Decision(row.decision),
             issued_at=row.issued_at, signed_xml=bytes(row.signed_xml),
-            client_ack_digest=row.client_ack_digest, notification_ids=tuple(ids))
+            client_ack_digest=row.client_ack_digest, notification_ids=tuple(ids),
+            recipient=row.recipient)

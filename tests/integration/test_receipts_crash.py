@@ -211,7 +211,9 @@ def test_sigkill_mid_submission_leaves_nothing_then_a_retry_succeeds(
             "issued_events": 0,
         }
 
-        view = service.submit(principal, signed)  # waits for nothing: the locks died with it
+        submission = service.submit(principal, signed)  # waits for nothing: locks died with it
+        assert len(submission.receipts) == 1  # one recipient, no special-category item
+        view = submission.first
         assert [o.outcome for o in view.content.items] == [Outcome.ACCEPTED] * ITEMS
         year = view.issued.registration_number.year
         assert view.issued.registration_number == RegistrationNumber(year, 1)  # no gap

@@ -36,13 +36,18 @@ def test_full_run_archives_everything_once_and_the_receipts_verify(
     assert run.returncode == 0, run.stderr
     assert "accepted=16 " in run.stdout and "read=2 " in run.stdout and "errors=0" in run.stdout
     # On the server: every notification accepted by exactly one receipt item, communications
-    # read; 16 notifications in batches of 5 make four receipts, all signed by the company.
+    # read; 16 notifications in batches of 5 make four acknowledgements, and five receipts, all
+    # signed by the company: the special-category one is certified on a receipt of its own.
     assert agent_world.statuses(set(visible)) == {
         i: "ACCEPTED" if i in notifications else "READ" for i in visible}
     items = agent_world.receipt_items(notifications)
     assert all(len(found) == 1 and found[0][1] == "ACCEPTED" for found in items.values()), items
     numbers = {found[0][0] for found in items.values()}
-    assert len(numbers) == 4 and agent_world.receipts_signed_by(company) == numbers
+    assert len(numbers) == 5 and agent_world.receipts_signed_by(company) == numbers
+    special = {i for i in notifications if visible[i].category == "SPECIAL"}
+    assert len(special) == 1 and len({items[i][0][0] for i in special}) == 1
+    assert not {items[i][0][0] for i in special} & {items[i][0][0]
+                                                   for i in notifications - special}
 
     # In the archive: every document once with its SHA-256, a notification.json per item, each
     # receipt and its signed acknowledgement; nothing else (no temporary file left).
@@ -63,7 +68,7 @@ def test_full_run_archives_everything_once_and_the_receipts_verify(
     assert check.returncode == 0, check.stderr
     for number in numbers:
         assert f"VALID receipt {number}" in check.stdout
-    assert check.stdout.count("(matches acknowledgement") == 4
+    assert check.stdout.count("(matches acknowledgement") == 5
     tampered = tmp_path / "tampered.xml"
     receipt = archive / min(receipt_files(numbers, acks=False))
     tampered.write_bytes(receipt.read_bytes().replace(b'outcome="ACCEPTED"',

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import zeep
 from lxml import etree
+from receipt_answers import outcomes_of
 from sqlalchemy import func, select, update
 from zeep.exceptions import SignatureVerificationFailed
 
@@ -107,7 +108,7 @@ def contents_gateway(
         signed = sign_xades_enveloped(prepared.receipt, credential.private_key(),
                                       credential.certificate(), clock=SystemClock())
         receipt = client.service.SubmitReceipt(signedReceipt=signed)
-        assert {o.notificationId: o.outcome for o in receipt.item} == dict.fromkeys(
+        assert outcomes_of(receipt) == dict.fromkeys(
             accept, "ACCEPTED")
         yield running
 

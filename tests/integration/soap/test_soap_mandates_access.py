@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import zeep
+from receipt_answers import outcomes_of
 from sqlalchemy import select
 
 from gateway.config import Settings
@@ -236,7 +237,7 @@ def test_a_mandate_shows_exactly_its_scope_and_revocation_ends_it_at_once(
         assert gw_code(refused.value) == "NOT_FOUND"
     prepared = person.service.PrepareReceipt(id=[in_scope[0]], decision="ACCEPT")
     receipt = person.service.SubmitReceipt(signedReceipt=sign(served, "person", prepared.receipt))
-    assert [(o.notificationId, o.outcome) for o in receipt.item] == [(in_scope[0], "ACCEPTED")]
+    assert outcomes_of(receipt) == {in_scope[0]: "ACCEPTED"}
     assert person.service.GetNotification(id=in_scope[0]).status == "ACCEPTED"
 
     # A second, unrestricted mandate with the special-category flag shows everything.
@@ -279,7 +280,7 @@ def test_signing_and_content_need_their_own_scopes(served: RunningGateway, gw_co
     prepared = person.service.PrepareReceipt(id=ids[:2], decision="ACCEPT")
     receipt = person.service.SubmitReceipt(
         signedReceipt=sign(served, "person", prepared.receipt))
-    assert {(o.notificationId, o.outcome) for o in receipt.item} == {
+    assert set(outcomes_of(receipt).items()) == {
         (ids[0], "ACCEPTED"), (ids[1], "ACCEPTED")}
     accepted = person.service.GetNotification(id=ids[0])
     assert (accepted.status, accepted.role) == ("ACCEPTED", "MANDATE")
@@ -305,7 +306,7 @@ def test_signing_and_content_need_their_own_scopes(served: RunningGateway, gw_co
     prepared = person.service.PrepareReceipt(id=ids[2:4], decision="REJECT")
     revoke(served, signer)
     late = person.service.SubmitReceipt(signedReceipt=sign(served, "person", prepared.receipt))
-    assert {(o.notificationId, o.outcome) for o in late.item} == {
+    assert set(outcomes_of(late).items()) == {
         (ids[2], "NOT_AUTHORISED"), (ids[3], "NOT_AUTHORISED")}
     assert {person.service.GetNotification(id=i).status for i in ids[2:4]} == {"AVAILABLE"}
     with pytest.raises(zeep.exceptions.Fault) as refused:
@@ -477,7 +478,7 @@ def test_access_managers_grant_and_revoke_rights_on_the_entitys_notifications(
     # The grant's scopes: sign, but no content.
     prepared = person.service.PrepareReceipt(id=[granted[0]], decision="ACCEPT")
     receipt = person.service.SubmitReceipt(signedReceipt=sign(served, "person", prepared.receipt))
-    assert [(o.notificationId, o.outcome) for o in receipt.item] == [(granted[0], "ACCEPTED")]
+    assert outcomes_of(receipt) == {granted[0]: "ACCEPTED"}
     with pytest.raises(zeep.exceptions.Fault) as refused:
         person.service.GetContent(id=granted[0])
     assert gw_code(refused.value) == "NOT_FOUND"

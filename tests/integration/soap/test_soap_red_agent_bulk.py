@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import zeep
+from receipt_answers import outcomes_of, receipts_of
 from sqlalchemy import select
 
 from gateway.domain.clock import SystemClock
@@ -188,9 +189,16 @@ def test_a_red_agent_for_fifty_companies_pages_accepts_and_loses_an_unassigned_c
     assert len({visible[i].recipient for i in batch}) == BATCH_COMPANIES >= 10
     prepared = agent.service.PrepareReceipt(id=batch, decision="ACCEPT")
     receipt = agent.service.SubmitReceipt(signedReceipt=sign(red, prepared.receipt))
-    assert sorted(o.notificationId for o in receipt.item) == sorted(batch)
-    assert {o.outcome for o in receipt.item} == {"ACCEPTED"}
+    assert outcomes_of(receipt) == dict.fromkeys(batch, "ACCEPTED")
     assert receipt.decision == "ACCEPT" and receipt.registrationNumber
+    # One receipt per company, each listing only that company's items, numbered in a row.
+    receipt_of = {r.recipient: r for r in receipts_of(receipt)}
+    assert len(receipt_of) == len(receipts_of(receipt)) == BATCH_COMPANIES
+    for name, part in receipt_of.items():
+        assert sorted(o.notificationId for o in part.item) == by_company[name][:2]
+    sequences = [int(r.registrationNumber[5:]) for r in receipts_of(receipt)]
+    assert sequences == list(range(sequences[0], sequences[0] + BATCH_COMPANIES))
+    receipt = receipt_of[demo_company]
     for item_id in batch[::5]:
         content = agent.service.GetContent(id=item_id)
         assert content.data == seed.by_id(item_id).content
@@ -220,7 +228,7 @@ def test_a_red_agent_for_fifty_companies_pages_accepts_and_loses_an_unassigned_c
         agent.service.PrepareReceipt(id=pending, decision="REJECT")
     assert gw_code(refused.value) == "NOT_FOUND"
     late = agent.service.SubmitReceipt(signedReceipt=sign(red, stale.receipt))
-    assert {o.notificationId: o.outcome for o in late.item} == {
+    assert outcomes_of(late) == {
         pending[0]: "NOT_AUTHORISED", pending[1]: "NOT_AUTHORISED", other_pending: "ACCEPTED"}
     assert late.registrationNumber != receipt.registrationNumber
     # The company still has them pending, and handles them itself.
@@ -255,9 +263,16 @@ def test_a_red_agent_for_fifty_companies_pages_accepts_and_loses_an_unassigned_c
         assert agent.service.GetContent(id=item_id).data == seed.by_id(item_id).content
     by_number = agent.service.GetReceipt(registrationNumber=receipt.registrationNumber)
     assert by_number.csvCode == receipt.csvCode
-    assert sorted(o.notificationId for o in by_number.item) == sorted(batch)
+    assert sorted(o.notificationId for o in by_number.item) == kept
     assert company.service.GetReceipt(notificationId=kept[0]).registrationNumber == \
         receipt.registrationNumber
+    # The company reads its own receipt of the agent's batch, never another company's.
+    for name, part in receipt_of.items():
+        if name == demo_company:
+            continue
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            company.service.GetReceipt(registrationNumber=part.registrationNumber)
+        assert gw_code(refused.value) == "RECEIPT_NOT_FOUND"
 
     after, _ = all_pages(agent)
     expected_after = set(visible) - set(pending)

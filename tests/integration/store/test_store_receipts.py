@@ -87,10 +87,16 @@ def test_a_notification_gets_one_final_receipt_item_only(database, make_notifica
         assert uow.receipts.next_registration_number(2026) == RegistrationNumber(2026, 2)
 
 
-def test_the_same_client_acknowledgement_yields_one_receipt(database):
-    issue(database, 2026, "a" * 64, {})
-    with pytest.raises(Conflict):
-        issue(database, 2026, "a" * 64, {})
+def test_the_receipts_of_one_acknowledgement_are_found_by_its_digest_in_order(database):
+    # One signed acknowledgement yields one receipt per recipient, all with its digest; the
+    # prepared acknowledgement's nonce (consumed with them) keeps it to one submission.
+    first = issue(database, 2026, "a" * 64, {})
+    issue(database, 2026, "b" * 64, {})
+    third = issue(database, 2026, "a" * 64, {})
+    with SqlUnitOfWork(database.session_factory) as uow:
+        found = uow.receipts.by_digest("a" * 64)
+        assert [r.registration_number for r in found] == [first, third]
+        assert uow.receipts.by_digest("c" * 64) == []
 
 
 def test_receipts_are_found_by_number_csv_digest_and_notification(
@@ -102,7 +108,7 @@ def test_receipts_are_found_by_number_csv_digest_and_notification(
         stored = uow.receipts.by_registration_number(number)
         assert stored is not None and stored.notification_ids == (item,)
         assert uow.receipts.by_csv(stored.csv_code) == stored
-        assert uow.receipts.by_digest("a" * 64) == stored
+        assert uow.receipts.by_digest("a" * 64) == [stored]
         assert uow.receipts.by_notification(item) == stored
         assert uow.receipts.by_registration_number(RegistrationNumber(2026, 99)) is None
 
