@@ -186,11 +186,11 @@ def measure(container: Container, pki: DemoPki, batches: list[int], repeats: int
             wall_prepare = time.perf_counter() - wall_before
             signed = sign_xades_enveloped(prepared.document, key, cert, clock=SystemClock())
             cpu_before, wall_before = time.process_time(), time.perf_counter()
-            view = service.submit(principal, signed)
+            submission = service.submit(principal, signed)
             cpu_total = cpu_prepare + time.process_time() - cpu_before
             wall_total = wall_prepare + time.perf_counter() - wall_before
             pg_after = backend_cpu.seconds()
-            accepted = sum(o.outcome is Outcome.ACCEPTED for o in view.content.items)
+            accepted = sum(o.outcome is Outcome.ACCEPTED for o in submission.outcomes)
             if accepted != size:
                 raise SystemExit(f"only {accepted} of {size} accepted")
             if repeat == 0:

@@ -253,6 +253,16 @@ class IssuedReceipt:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptLocation:
+    """Where a stored receipt is, who signed it, and one notification it made final (the first
+    visibility check: a reader who may not see it may not receive the receipt)."""
+
+    key: int
+    signer: str
+    sample_item: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedState:
     """A prepared acknowledgement as the store holds it: for whom, and whether it was used."""
 

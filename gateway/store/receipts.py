@@ -11,10 +11,11 @@ yield several receipts (one per recipient), all with its digest.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from gateway.domain.receipts import (
     IssuedReceipt,
     Outcome,
     PreparedState,
+    ReceiptLocation,
     RegistrationNumber,
 )
 
@@ -86,36 +88,53 @@ class ReceiptRepository:
 
     def next_registration_number(self, year: int) -> RegistrationNumber:
         """The next number of ``year``; the counter row stays locked until commit/rollback."""
+        return self.next_registration_numbers(year, 1)[0]
+
+    def next_registration_numbers(self, year: int, count: int) -> list[RegistrationNumber]:
+        """The next ``count`` consecutive numbers of ``year`` in one statement (the receipts of
+        one submission); the counter row stays locked until commit/rollback."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
         dialect = self._dialect()
         if dialect == "postgresql":
-            stmt: Any = postgresql_insert(_K).values(year=year, last_value=1)
+            stmt: Any = postgresql_insert(_K).values(year=year, last_value=count)
         elif dialect == "sqlite":
-            stmt = sqlite_insert(_K).values(year=year, last_value=1)
+            stmt = sqlite_insert(_K).values(year=year, last_value=count)
         else:  # pragma: no cover - only the two supported backends
             raise ValueError(f"unsupported database dialect {dialect!r}")
         stmt = stmt.on_conflict_do_update(
-            index_elements=[_K.c.year], set_={"last_value": _K.c.last_value + 1}
+            index_elements=[_K.c.year], set_={"last_value": _K.c.last_value + count}
         ).returning(_K.c.last_value)
-        value = self._session.execute(stmt).scalar_one()
-        return RegistrationNumber(year, int(value))
+        last = int(self._session.execute(stmt).scalar_one())
+        return [RegistrationNumber(year, sequence) for sequence in range(last - count + 1,
+                                                                         last + 1)]
 
     # -- receipts -------------------------------------------------------------------------------
 
     def add(self, receipt: IssuedReceipt, outcomes: dict[int, Outcome]) -> None:
         """Store ``receipt`` and one item per notification it changed (``outcomes``)."""
-        number = receipt.registration_number
+        self.add_many([(receipt, outcomes)])
+
+    def add_many(self, receipts: Sequence[tuple[IssuedReceipt, dict[int, Outcome]]]) -> None:
+        """Store several receipts (one submission's) and their items: two statements however
+        many there are."""
+        if not receipts:
+            return
         with integrity_errors_as_conflict("a notification already has a final receipt",
                                           code="ALREADY_FINAL"):
-            receipt_id = self._session.execute(insert(_R).values(
-                registration_number=str(number), year=number.year, sequence=number.sequence,
-                csv_code=receipt.csv_code, signer=receipt.signer, decision=receipt.decision.value,
-                issued_at=receipt.issued_at, signed_xml=receipt.signed_xml,
-                client_ack_digest=receipt.client_ack_digest, recipient=receipt.recipient,
-            ).returning(_R.c.id)).scalar_one()
-            if outcomes:
-                self._session.execute(insert(_I), [
-                    {"receipt_id": receipt_id, "notification_id": nid, "outcome": outcome.value}
-                    for nid, outcome in sorted(outcomes.items())])
+            keys = self._session.execute(
+                insert(_R).returning(_R.c.id, sort_by_parameter_order=True),
+                [{"registration_number": str(r.registration_number),
+                  "year": r.registration_number.year,
+                  "sequence": r.registration_number.sequence, "csv_code": r.csv_code,
+                  "signer": r.signer, "decision": r.decision.value, "issued_at": r.issued_at,
+                  "signed_xml": r.signed_xml, "client_ack_digest": r.client_ack_digest,
+                  "recipient": r.recipient} for r, _ in receipts]).scalars().all()
+            items = [{"receipt_id": key, "notification_id": nid, "outcome": outcome.value}
+                     for key, (_, outcomes) in zip(keys, receipts, strict=True)
+                     for nid, outcome in sorted(outcomes.items())]
+            if items:
+                self._session.execute(insert(_I), items)
 
     def by_digest(self, digest: str) -> list[IssuedReceipt]:
         """Every receipt issued for the signed acknowledgement with this SHA-256, in
@@ -133,6 +152,20 @@ class ReceiptRepository:
     def by_notification(self, notification_id: int) -> IssuedReceipt | None:
         owner = select(_I.c.receipt_id).where(_I.c.notification_id == notification_id)
         return self._one(_R.c.id.in_(owner))
+
+    def locate(self, number: RegistrationNumber) -> ReceiptLocation | None:
+        """One indexed read, whatever the receipt's size: its row, signer and lowest item."""
+        sample = (select(func.min(_I.c.notification_id)).where(_I.c.receipt_id == _R.c.id)
+                  .scalar_subquery())
+        row = self._session.execute(
+            select(_R.c.id, _R.c.signer, sample)
+            .where(_R.c.registration_number == str(number))).first()
+        return None if row is None else ReceiptLocation(row[0], row[1], row[2])
+
+    def load(self, location: ReceiptLocation) -> IssuedReceipt:
+        found = self._one(_R.c.id == location.key)
+        assert found is not None  # located in this same transaction: receipts are never deleted
+        return found
 
     def _one(self, condition: Any) -> IssuedReceipt | None:
         row = self._session.execute(select(_R).where(condition)).first()

@@ -177,7 +177,7 @@ def database_state(settings: Settings) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("repository", "method"), [
     ("notifications", "save_statuses"),  # every item updated, no receipt written yet
-    ("receipts", "add"),  # receipt, items and registration number written; audit and commit next
+    ("receipts", "add_many"),  # receipt, items and registration number written; audit and commit next
 ])
 def test_sigkill_mid_submission_leaves_nothing_then_a_retry_succeeds(
     store: Store, repository: str, method: str,
