@@ -26,8 +26,10 @@ Archive layout (``--archive DIR``)::
 
     DIR/<recipient>/<notification id>/<position>-<name>   documents (accepted, communications)
     DIR/<recipient>/<notification id>/notification.json  metadata, outcome, receipt, files
-    DIR/receipts/<year>-<number>.xml                      server receipts (verify_receipt.py)
-    DIR/receipts/<year>-<number>-ack.xml                  the signed acknowledgement sent
+    DIR/<recipient>/receipts/<year>-<number>.xml          server receipts (verify_receipt.py):
+                                                          one per recipient, only its items
+    DIR/acknowledgements/<receipt id>.xml                 the signed acknowledgements sent
+                                                          (they list every recipient's items)
     DIR/.batch-agent.db                                   the state (default --state)
 
 Exit status: 0 done, 1 finished with errors (listed on stderr), 2 usage or state problem,
@@ -286,8 +288,16 @@ class Archive:
     def entry_path(self, recipient: str, notification_id: int) -> Path:
         return self.root / safe_name(recipient) / str(notification_id) / "notification.json"
 
-    def receipt_path(self, registration_number: str, suffix: str = "") -> Path:
-        return self.root / "receipts" / f"{registration_number.replace('/', '-')}{suffix}.xml"
+    def receipt_path(self, registration_number: str, recipient: str | None) -> Path:
+        """A receipt goes into its recipient's folder: the folder of one company holds nothing
+        about another (a receipt from before receipts were split per recipient, which may list
+        several, stays in ``receipts/``)."""
+        folder = self.root / safe_name(recipient) if recipient else self.root
+        return folder / "receipts" / f"{registration_number.replace('/', '-')}.xml"
+
+    def acknowledgement_path(self, receipt_id: str) -> Path:
+        """The signed acknowledgement: the signer's own record, listing every item it named."""
+        return self.root / "acknowledgements" / f"{safe_name(receipt_id)}.xml"
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -530,15 +540,16 @@ class Agent:
             if receipt.acknowledgement_sha256 != hashlib.sha256(signed).hexdigest():
                 raise AgentError(f"receipt {receipt.registration_number} certifies another "
                                  "acknowledgement than the one sent")
-            self.archive.write(self.archive.receipt_path(receipt.registration_number, "-ack"),
-                               signed)
-        self.archive.write(self.archive.receipt_path(receipt.registration_number), document)
+            self.archive.write(self.archive.acknowledgement_path(receipt.receipt_id), signed)
+        self.archive.write(self.archive.receipt_path(receipt.registration_number,
+                                                     receipt.recipient), document)
         return receipt
 
     def record(self, receipts: list[VerifiedReceipt], receipt_id: str | None) -> None:
         self.state.record_receipts([ReceiptRecord(
             receipt.registration_number, receipt.csv_code, receipt.decision, receipt.issued_at,
-            self.archive.relative(self.archive.receipt_path(receipt.registration_number)),
+            self.archive.relative(self.archive.receipt_path(receipt.registration_number,
+                                                            receipt.recipient)),
             dict(receipt.items)) for receipt in receipts], receipt_id)
 
     # -- reconciling with the server ---------------------------------------------------------

@@ -2,18 +2,20 @@
 """Check a server receipt offline: XAdES signature valid and made with the server certificate.
 
     python client_examples/verify_receipt.py --server-cert var/pki/server/cert.pem \\
-        archive/receipts/*.xml [--ack ACK.xml] [--json]
+        archive/*/receipts/*.xml [--ack ACK.xml] [--json]
 
 The receipt is the ``ServerReceipt`` document (``xsd/receipt.xsd``) that SubmitReceipt and
-GetReceipt return and that ``batch_agent.py`` stores in ``<archive>/receipts/``. The check needs
+GetReceipt return and that ``batch_agent.py`` stores in ``<archive>/<recipient>/receipts/``
+(one receipt per recipient; ``<archive>/receipts/`` for receipts from before). The check needs
 no network: the XML signature (enveloped XAdES-BES, ETSI EN 319 132-1) must verify with the key
 of the given server certificate, the certificate in the signature's KeyInfo must be that very
 certificate, and the XAdES signing-certificate digest must match it. Only the signed content is
 printed: registration number, CSV code, issue time, signer, decision and each notification's
 outcome.
 
-The signed acknowledgement the client sent (``batch_agent.py`` stores it next to the receipt as
-``<number>-ack.xml``; ``--ack`` names another file) is checked too when present: its SHA-256
+The signed acknowledgement the client sent (``batch_agent.py`` stores it as
+``<archive>/acknowledgements/<receipt id>.xml``, older archives as ``<number>-ack.xml`` beside
+the receipt; ``--ack`` names another file) is checked too when present: its SHA-256
 must be the receipt's ``AcknowledgementDigest``, and the documents' SHA-256 it lists are printed,
 which binds the archived content to the receipt.
 
@@ -58,6 +60,7 @@ class VerifiedReceipt:
     acknowledgement_sha256: str
     items: tuple[tuple[int, str], ...]
     server_certificate: str  # subject of the certificate that signed
+    recipient: str | None = None  # whose items (absent on receipts from before the split)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ def verify_server_receipt(document: bytes, server_certificate: x509.Certificate)
         items=tuple((int(item.get("notificationId", "0")), item.get("outcome", ""))
                     for item in signed.iterfind(R + "Item")),
         server_certificate=server_certificate.subject.rfc4514_string(),
+        recipient=signed.findtext(R + "Recipient"),
     )
 
 
@@ -154,9 +158,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def acknowledgement_of(receipt_path: Path) -> Path:
-    """Where ``batch_agent.py`` keeps the signed acknowledgement a receipt certifies."""
-    return receipt_path.with_name(f"{receipt_path.stem}-ack.xml")
+def acknowledgement_of(receipt_path: Path, receipt_id: str) -> Path | None:
+    """Where ``batch_agent.py`` keeps the signed acknowledgement a receipt certifies:
+    ``acknowledgements/<receipt id>.xml`` at the archive's root (a folder or two above the
+    receipt), or ``<number>-ack.xml`` beside it (archives written before receipts were split
+    per recipient); ``None`` when there is none."""
+    beside = receipt_path.with_name(f"{receipt_path.stem}-ack.xml")
+    if beside.is_file():
+        return beside
+    for folder in list(receipt_path.resolve().parents)[:3]:
+        candidate = folder / "acknowledgements" / f"{receipt_id}.xml"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-cert", type=Path, required=True,
                         help="the gateway's signing certificate (PEM or DER)")
     parser.add_argument("--ack", type=Path,
-                        help="the signed acknowledgement (default: RECEIPT-ack.xml if present)")
+                        help="the signed acknowledgement (default: the archive's "
+                             "acknowledgements/<receipt id>.xml, or RECEIPT-ack.xml, if present)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     receipts = [p for p in args.receipts if not p.name.endswith("-ack.xml")]
@@ -181,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     invalid = 0
     results = []
     for path in receipts:
-        ack_path = args.ack or acknowledgement_of(path)
         try:
             receipt = verify_server_receipt(path.read_bytes(), server_certificate)
+            ack_path = args.ack or acknowledgement_of(path, receipt.receipt_id)
             ack = (verify_acknowledgement(ack_path.read_bytes(), receipt)
-                   if args.ack or ack_path.exists() else None)
+                   if ack_path is not None else None)
         except OSError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -203,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"VALID receipt {receipt.registration_number}  CSV {receipt.csv_code}  ({path})")
         print(f"  issued at {receipt.issued_at}  signer {receipt.signer}  "
-              f"decision {receipt.decision}")
+              f"decision {receipt.decision}"
+              + (f"  recipient {receipt.recipient}" if receipt.recipient else ""))
         print(f"  signed by {receipt.server_certificate}")
         print(f"  acknowledgement sha256 {receipt.acknowledgement_sha256}"
               + (f"  (matches acknowledgement {ack_path.name})" if ack else ""))

@@ -15,9 +15,15 @@ from agent_world import EXAMPLES, REPOSITORY, AgentWorld, archive_files, expecte
 pytestmark = pytest.mark.postgres
 
 
-def receipt_files(numbers: set[str], *, acks: bool = True) -> set[str]:
-    suffixes = ("", "-ack") if acks else ("",)
-    return {f"receipts/{n.replace('/', '-')}{s}.xml" for n in numbers for s in suffixes}
+def receipt_files(numbers: set[str], recipient: str) -> set[str]:
+    """Where the agent files receipts: in their recipient's folder (one receipt per recipient,
+    so a company's folder holds nothing about another)."""
+    return {f"{recipient}/receipts/{n.replace('/', '-')}.xml" for n in numbers}
+
+
+def acknowledgement_files(files: dict[str, bytes]) -> set[str]:
+    """The signed acknowledgements, kept apart at the root (they name every recipient's items)."""
+    return {path for path in files if path.startswith("acknowledgements/")}
 
 
 def test_full_run_archives_everything_once_and_the_receipts_verify(
@@ -54,23 +60,27 @@ def test_full_run_archives_everything_once_and_the_receipts_verify(
     files = archive_files(archive)
     documents = expected_documents(agent_world, visible)
     entries = {f"{item.recipient}/{i}/notification.json" for i, item in visible.items()}
-    assert set(files) == set(documents) | entries | receipt_files(numbers)
+    acks = acknowledgement_files(files)
+    assert len(acks) == 4  # one per batch, certified by the five receipts
+    assert set(files) == set(documents) | entries | receipt_files(numbers, company) | acks
     assert {path: sha256(files[path]) for path in documents} == documents
     accepted = min(notifications)
     entry = json.loads(files[f"{company}/{accepted}/notification.json"])
     assert entry["status"] == "ACCEPTED" and entry["registrationNumber"] in numbers
-    assert entry["receipt"] == f"receipts/{entry['registrationNumber'].replace('/', '-')}.xml"
+    assert entry["receipt"] == \
+        f"{company}/receipts/{entry['registrationNumber'].replace('/', '-')}.xml"
     assert [d["file"] for d in entry["documents"]] == [
         path for path in sorted(documents) if path.startswith(f"{company}/{accepted}/")]
 
     # verify_receipt.py: each receipt is the server's, and certifies the acknowledgement sent.
-    check = agent_world.verify_receipts(*(archive / path for path in sorted(receipt_files(numbers))))
+    check = agent_world.verify_receipts(*(archive / path
+                                          for path in sorted(receipt_files(numbers, company))))
     assert check.returncode == 0, check.stderr
     for number in numbers:
         assert f"VALID receipt {number}" in check.stdout
     assert check.stdout.count("(matches acknowledgement") == 5
     tampered = tmp_path / "tampered.xml"
-    receipt = archive / min(receipt_files(numbers, acks=False))
+    receipt = archive / min(receipt_files(numbers, company))
     tampered.write_bytes(receipt.read_bytes().replace(b'outcome="ACCEPTED"',
                                                       b'outcome="REJECTED"', 1))
     refused = agent_world.verify_receipts(tampered)
@@ -97,7 +107,8 @@ def test_full_run_archives_everything_once_and_the_receipts_verify(
     # (GetReceipt) instead of signing again. Only the signed acknowledgements cannot come back.
     for path in archive.glob(".batch-agent.db*"):
         path.unlink()
-    shutil.rmtree(archive / "receipts")
+    shutil.rmtree(archive / company / "receipts")
+    shutil.rmtree(archive / "acknowledgements")
     (archive / min(documents)).unlink()
 
     rebuilt = agent_world.run_agent("company", archive, "--resync")
@@ -105,7 +116,7 @@ def test_full_run_archives_everything_once_and_the_receipts_verify(
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert agent_world.receipts_signed_by(company) == numbers
     assert archive_files(archive) == {path: data for path, data in files.items()
-                                      if not path.endswith("-ack.xml")}
+                                      if path not in acks}
 
 
 def test_rules_reject_and_skip_the_matching_notifications(
@@ -141,7 +152,8 @@ def test_rules_reject_and_skip_the_matching_notifications(
     files = {path: data for path, data in archive_files(archive).items()
              if not any(path.startswith(f"{person}/{i}/") for i in set(visible) - notifications)}
     documents = expected_documents(agent_world, {i: visible[i] for i in accepted})
-    assert {p for p in files if not p.endswith(".json") and not p.startswith("receipts/")} \
+    assert {p for p in files if not p.endswith(".json") and "receipts/" not in p
+            and not p.startswith("acknowledgements/")} \
         == set(documents)
     assert {path: sha256(files[path]) for path in documents} == documents
     for notification_id in rejected:

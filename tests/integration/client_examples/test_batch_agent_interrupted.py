@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -189,9 +190,16 @@ def test_interrupted_and_restarted_runs_accept_and_archive_everything_once(
     files = archive_files(archive)
     documents = expected_documents(agent_world, visible)
     entries = {f"{item.recipient}/{i}/notification.json" for i, item in visible.items()}
-    receipts = {f"receipts/{n.replace('/', '-')}{suffix}.xml"
-                for n in numbers for suffix in ("", "-ack")}
-    assert set(files) == set(documents) | entries | receipts
+    # Each receipt in its recipient's folder, the acknowledgements they certify at the root.
+    receipts = {path for path in files if "/receipts/" in path}
+    assert {path.rsplit("/", 1)[1][:-4].replace("-", "/") for path in receipts} == numbers
+    for path in receipts:
+        recipient = path.split("/", 1)[0]
+        assert f"<rcpt:Recipient>{recipient}</rcpt:Recipient>".encode() in files[path]
+        listed = {int(i) for i in re.findall(rb'notificationId="(\d+)"', files[path])}
+        assert listed and {visible[i].recipient for i in listed} == {recipient}
+    acks = {path for path in files if path.startswith("acknowledgements/")}
+    assert acks and set(files) == set(documents) | entries | receipts | acks
     assert {path: sha256(files[path]) for path in documents} == documents
     for entry_path in entries:
         entry = json.loads(files[entry_path])

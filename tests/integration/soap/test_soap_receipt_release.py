@@ -174,7 +174,7 @@ def test_a_mandate_restricted_to_one_ccc_or_issuer_and_then_revoked(
     served: RunningGateway,
 ) -> None:
     gateway = served
-    company, person = gateway.client("company"), gateway.client("person")
+    person = gateway.client("person")
     a1, a2, b1 = (item(gateway, r) for r in ("MANDATE-A-1", "MANDATE-A-2", "MANDATE-B-1"))
     # One receipt over both accounts (one recipient, no special item), one over CCC_A only.
     (both,) = receipts_of(acknowledge(gateway, "company", [a1, b1]))

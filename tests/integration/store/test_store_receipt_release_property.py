@@ -20,7 +20,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_store_authorization_property import NOW, SECRET, World, empty, principals, seed, worlds
@@ -41,8 +40,8 @@ from gateway.domain.receipts import (
     new_csv_code,
 )
 from gateway.errors import NotFound
-from gateway.services.notifications import NotificationQueries
 from gateway.receipt_xml import build_server_receipt
+from gateway.services.notifications import NotificationQueries
 from gateway.services.receipts import ReceiptService, ReceiptView, Submission
 from gateway.signatures import SignaturePolicy
 from gateway.store.paging import AudienceMemo
