@@ -36,7 +36,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
-from gateway.signatures import c14n, crypto
+from gateway.signatures import c14n, crypto, signature_method
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cms import PARSE_ERRORS
 from gateway.signatures.findings import Findings, FormatError, Step
@@ -411,10 +411,8 @@ def _validate(
     certificate = None if signer_der is None else crypto.load_certificate(signer_der)
     if signer_der is not None and certificate is None:
         raise FormatError("The signer's certificate cannot be read")
-    mechanism = crypto.XML_SIGNATURES.get(structure.signature_uri)
-    if mechanism is None:
-        raise FormatError("The signature method is not supported")
-    key_kind, hash_name = mechanism
+    mechanism = signature_method.mechanism(elements(structure.signed_info)[1])
+    key_kind, hash_name = mechanism.key_kind, mechanism.hash_name
     if certificate is None:
         # A bare KeyValue or a reference to a certificate held elsewhere: nothing to trust.
         findings.add(
@@ -426,14 +424,7 @@ def _validate(
         signed_info = canonical_octets(
             structure.signed_info, structure.c14n, with_comments=structure.c14n.with_comments
         )
-        if not crypto.verify(
-            certificate.public_key(),
-            structure.signature_value,
-            signed_info,
-            key_kind=key_kind,
-            hash_name=hash_name,
-            ecdsa_raw=True,
-        ):
+        if not mechanism.verify(certificate.public_key(), structure.signature_value, signed_info):
             findings.add(
                 Step.CRYPTO,
                 SubIndication.SIG_CRYPTO_FAILURE,
