@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 from sig_vectors import (
     C14N,
+    EXC_C14N,
     SHA256_URI,
     Signer,
     xades_enveloped_template,
@@ -325,3 +326,111 @@ def flip_signature_value(document: bytes) -> bytes:
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+# --- XAdES versions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyReference:
+    """A SignaturePolicyId: identifier and SigPolicyHash (hash URI, value)."""
+
+    identifier: str
+    digest_uri: str
+    digest: bytes
+
+
+def versioned_xades_template(
+    signer: Signer,
+    *,
+    version: str,
+    signing_time: datetime,
+    v2: bool = False,
+    policy: PolicyReference | None = None,
+    implied_policy: bool = False,
+    cert_digest_of: x509.Certificate | None = None,
+    unsigned: str = "",
+) -> tuple[bytes, str]:
+    """An enveloped XAdES template in the namespace of ``version`` (1.1.1, 1.2.2, 1.3.2, 1.4.1),
+    and the ``--id-attr`` xmlsec1 needs for its SignedProperties.
+
+    1.1.1 declares CertDigest's and SigPolicyHash's DigestMethod/DigestValue in its own
+    namespace; later versions use ``ds:`` (ETSI TS 101 903 schemas). 1.4.1 adds only unsigned
+    properties in its own namespace (``unsigned`` may hold them)."""
+    from sig_vectors import ENVELOPED, RECEIPT_XML, signature_template
+
+    xades = XADES_NAMESPACES["1.3.2" if version == "1.4.1" else version]
+    digest_prefix = "xades" if version == "1.1.1" else "ds"
+    der = (cert_digest_of or signer.certificate).public_bytes(serialization.Encoding.DER)
+    cert_digest = base64.b64encode(hashes_sha256(der)).decode()
+    issuer = signer.certificate.issuer.rfc4514_string()
+    serial = signer.certificate.serial_number
+    cert = (
+        "<xades:Cert><xades:CertDigest>"
+        f'<{digest_prefix}:DigestMethod Algorithm="{SHA256_URI}"/>'
+        f"<{digest_prefix}:DigestValue>{cert_digest}</{digest_prefix}:DigestValue>"
+        "</xades:CertDigest>"
+        + (
+            ""
+            if v2
+            else "<xades:IssuerSerial>"
+            f"<ds:X509IssuerName>{issuer}</ds:X509IssuerName>"
+            f"<ds:X509SerialNumber>{serial}</ds:X509SerialNumber></xades:IssuerSerial>"
+        )
+        + "</xades:Cert>"
+    )
+    signing_certificate = (
+        f"<xades:SigningCertificateV2>{cert}</xades:SigningCertificateV2>"
+        if v2
+        else f"<xades:SigningCertificate>{cert}</xades:SigningCertificate>"
+    )
+    policy_xml = ""
+    if policy is not None:
+        policy_xml = (
+            "<xades:SignaturePolicyIdentifier><xades:SignaturePolicyId><xades:SigPolicyId>"
+            f"<xades:Identifier>{policy.identifier}</xades:Identifier></xades:SigPolicyId>"
+            "<xades:SigPolicyHash>"
+            f'<{digest_prefix}:DigestMethod Algorithm="{policy.digest_uri}"/>'
+            f"<{digest_prefix}:DigestValue>{base64.b64encode(policy.digest).decode()}"
+            f"</{digest_prefix}:DigestValue></xades:SigPolicyHash>"
+            "</xades:SignaturePolicyId></xades:SignaturePolicyIdentifier>"
+        )
+    elif implied_policy:
+        policy_xml = (
+            "<xades:SignaturePolicyIdentifier><xades:SignaturePolicyImplied/>"
+            "</xades:SignaturePolicyIdentifier>"
+        )
+    unsigned_xml = (
+        "<xades:UnsignedProperties><xades:UnsignedSignatureProperties>"
+        f"{unsigned}</xades:UnsignedSignatureProperties></xades:UnsignedProperties>"
+        if unsigned
+        else ""
+    )
+    objects = (
+        f'<ds:Object><xades:QualifyingProperties xmlns:xades="{xades}" '
+        f'xmlns:xades141="http://uri.etsi.org/01903/v1.4.1#" Target="#sig-1">'
+        '<xades:SignedProperties Id="sig-1-sp"><xades:SignedSignatureProperties>'
+        f"<xades:SigningTime>{signing_time.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        "</xades:SigningTime>"
+        f"{signing_certificate}{policy_xml}"
+        "</xades:SignedSignatureProperties></xades:SignedProperties>"
+        f"{unsigned_xml}</xades:QualifyingProperties></ds:Object>"
+    )
+    sp_type = SIGNED_PROPERTIES_TYPES["1.3.2" if version == "1.4.1" else version]
+    template = signature_template(
+        references=[("", (ENVELOPED, EXC_C14N), None), ("#sig-1-sp", (EXC_C14N,), sp_type)],
+        objects=objects,
+        signature_method=(
+            MORE + "ecdsa-sha256"
+            if isinstance(signer.key, ec.EllipticCurvePrivateKey)
+            else MORE + "rsa-sha256"
+        ),
+    )
+    document = RECEIPT_XML.replace(b"</rcpt:Receipt>", template.encode() + b"</rcpt:Receipt>")
+    return document, f"{xades}:SignedProperties"
+
+
+def hashes_sha256(data: bytes) -> bytes:
+    context = hashes.Hash(hashes.SHA256())
+    context.update(data)
+    return context.finalize()
