@@ -105,6 +105,7 @@ def conclude(
             now=now,
             poe=poe,
             claimed_signing_time=claimed,
+            carried=established.carried_certificates,
         )
         findings.extend(Step.CHAIN, assessment.findings)
         findings.warnings.extend(assessment.warnings)
