@@ -64,6 +64,7 @@ SIGNED_PROPERTIES_TYPES = {
 KEY_FACTORIES: dict[str, Any] = {
     "rsa1024": lambda: rsa.generate_private_key(65537, 1024),
     "rsa2048": lambda: rsa.generate_private_key(65537, 2048),
+    "p224": lambda: ec.generate_private_key(ec.SECP224R1()),
     "p256": lambda: ec.generate_private_key(ec.SECP256R1()),
     "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
     "p521": lambda: ec.generate_private_key(ec.SECP521R1()),

@@ -54,6 +54,7 @@ XMLSEC1_ROWS = [
     ("ecdsa-bp384-sha384", "bp384", MORE + "ecdsa-sha384", PASSED),
     ("ecdsa-bp512-sha512", "bp512", MORE + "ecdsa-sha512", PASSED),
     ("ecdsa-p256-sha1", "p256", MORE + "ecdsa-sha1", WEAK),
+    ("ecdsa-p224-sha256", "p224", MORE + "ecdsa-sha256", WEAK),
     ("dsa1024-sha1", "dsa1024", "http://www.w3.org/2000/09/xmldsig#dsa-sha1", WEAK),
     ("dsa2048-sha256", "dsa2048", "http://www.w3.org/2009/xmldsig11#dsa-sha256", WEAK),
 ]
@@ -181,6 +182,20 @@ def check_pair(document: bytes, expected, trust: TrustStore, policy: SignaturePo
 )
 def test_xmlsec1_algorithms(kind, method, expected, keyed, trust, policy) -> None:
     check_pair(xmlsec1_xades(keyed(kind), method, at=PKI_NOW), expected, trust, policy)
+
+
+@pytest.mark.parametrize(
+    ("digest", "expected"),
+    [(MORE + "sha224", WEAK), (SHA512_URI, PASSED), (SHA1_URI, WEAK)],
+    ids=["sha224", "sha512", "sha1"],
+)
+def test_xmlsec1_reference_digests(digest, expected, keyed, trust, policy) -> None:
+    document = xmlsec1_xades(
+        keyed("rsa2048"), MORE + "rsa-sha256", at=PKI_NOW, digest_method=digest
+    )
+    check_pair(document, expected, trust, policy)
+    result, report = verdict(document.replace(b">100.00<", b">900.00<"), trust, policy)
+    assert result == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), describe(report)
 
 
 @pytest.mark.parametrize(
