@@ -40,6 +40,7 @@ from gateway.errors import GatewayError
 from gateway.signatures import c14n, crypto, signature_method
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.key_value import key_value, same_key
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     SignatureFormat,
@@ -356,6 +357,10 @@ def _validate(
         raise FormatError("The signer's certificate cannot be read")
     mechanism = signature_method.mechanism(elements(structure.signed_info)[1])
     key_kind, hash_name = mechanism.key_kind, mechanism.hash_name
+    signed_info = canonical_octets(
+        structure.signed_info, structure.c14n, with_comments=structure.c14n.with_comments
+    )
+    named_key = key_value(structure.key_info)
     if certificate is None:
         # A bare KeyValue or a reference to a certificate held elsewhere: nothing to trust.
         findings.add(
@@ -363,10 +368,24 @@ def _validate(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "The signature carries no certificate (KeyInfo/X509Data/X509Certificate)",
         )
+        if named_key is not None:
+            # Still tell a forgery from an unidentified signer (the key identifies nobody).
+            if mechanism.verify(named_key, structure.signature_value, signed_info):
+                findings.warnings.append(
+                    "The signature value verifies with the KeyInfo KeyValue, which identifies "
+                    "no signer"
+                )
+            else:
+                findings.add(
+                    Step.CRYPTO,
+                    SubIndication.SIG_CRYPTO_FAILURE,
+                    "The signature value does not verify with the KeyInfo KeyValue",
+                )
     else:
-        signed_info = canonical_octets(
-            structure.signed_info, structure.c14n, with_comments=structure.c14n.with_comments
-        )
+        if named_key is not None and not same_key(named_key, certificate.public_key()):
+            findings.warnings.append(
+                "The KeyInfo KeyValue is not the signing certificate's key (ignored)"
+            )
         if not mechanism.verify(certificate.public_key(), structure.signature_value, signed_info):
             findings.add(
                 Step.CRYPTO,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 from sig_scenarios import PKI_NOW, VALIDATION_TIME
 from sig_vectors import (
@@ -202,3 +203,54 @@ def test_carried_intermediates_stay_out_of_the_trust_store(path, trust, policy) 
     stripped = xmlsec_sign(xades_enveloped_template(path.leaf, signing_time=PKI_NOW), path.leaf)
     assert judge(stripped, trust, policy)[0] == NO_CHAIN
     assert path.intermediate.certificate not in trust.certificates
+
+
+def plain_key_value_signature(signer: Signer) -> bytes:
+    """A plain XMLDSig (no XAdES) whose KeyInfo holds only a KeyValue: xmlsec1's RSAKeyValue, or
+    (xmlsec1 1.2 writes no ECKeyValue) a dsig11:ECKeyValue built here in place of its X509Data."""
+    template = xades_enveloped_template(signer, signing_time=PKI_NOW, sp_reference=False)
+    template = template.split(b"<ds:Object>")[0] + b"</ds:Signature></rcpt:Receipt>\n"
+    if not isinstance(signer.key, ec.EllipticCurvePrivateKey):
+        template = template.replace(X509_DATA_TEMPLATE, b"<ds:KeyInfo><ds:KeyValue/></ds:KeyInfo>")
+        return xmlsec_sign(template, signer, id_attrs=())
+    root = etree.fromstring(xmlsec_sign(template, signer, id_attrs=()))
+    key_info = root.find(f".//{{{ns.DS}}}KeyInfo")
+    assert key_info is not None
+    point = signer.key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    replacement = etree.fromstring(
+        f'<ds:KeyInfo xmlns:ds="{ns.DS}" xmlns:dsig11="{ns.DS11}"><ds:KeyValue>'
+        '<dsig11:ECKeyValue><dsig11:NamedCurve URI="urn:oid:1.2.840.10045.3.1.7"/>'
+        f"<dsig11:PublicKey>{base64.b64encode(point).decode()}</dsig11:PublicKey>"
+        "</dsig11:ECKeyValue></ds:KeyValue></ds:KeyInfo>"
+    )
+    key_info.getparent().replace(key_info, replacement)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+
+
+@pytest.mark.parametrize("client", ["company", "company_ec"])
+def test_key_value_only_is_still_checked(client, signer, trust, policy) -> None:
+    """No certificate anywhere: INDETERMINATE, but a forgery under the named key is TOTAL_FAILED."""
+    document = plain_key_value_signature(signer(client))
+    assert b"KeyValue>" in document and b"<ds:X509Certificate>" not in document
+    result, signature, report = judge(document, trust, policy)
+    assert result == NO_SIGNER, describe(report)
+    assert any("verifies with the KeyInfo KeyValue" in w for w in signature.warnings)
+    assert judge(flip_signature_value(document), trust, policy)[0] == FORGED
+
+
+def test_key_value_of_another_key_is_reported(signer, trust, policy) -> None:
+    template = xades_enveloped_template(signer("company"), signing_time=PKI_NOW).replace(
+        X509_DATA_TEMPLATE, b"<ds:KeyInfo><ds:KeyValue/><ds:X509Data/></ds:KeyInfo>"
+    )
+    document = etree.fromstring(xmlsec_sign(template, signer("company")))
+    other = etree.fromstring(plain_key_value_signature(signer("person")))
+    ds = f"{{{ns.DS}}}"
+    mine, theirs = document.find(f".//{ds}KeyValue"), other.find(f".//{ds}KeyValue")
+    assert mine is not None and theirs is not None
+    mine.getparent().replace(mine, theirs)
+    signed = etree.tostring(document.getroottree(), xml_declaration=True, encoding="UTF-8")
+    result, signature, report = judge(signed, trust, policy)
+    assert result == PASSED, describe(report)
+    assert any("not the signing certificate's key" in w for w in signature.warnings)
