@@ -305,6 +305,11 @@ def _signature_timestamps(
     reports = []
     for stamp in stamps[: policy.max_timestamps]:
         method_element = stamp.find(f"{_DS}CanonicalizationMethod")
+        if method_element is None:
+            # XAdES 1.1.1/1.2.2 name the canonicalisation in HashDataInfo's Transforms.
+            method_element = stamp.find(f"{xades}HashDataInfo/{_DS}Transforms/{_DS}Transform")
+            if method_element is None:
+                method_element = stamp.find(f"{xades}HashDataInfo/{xades}Transforms/{_DS}Transform")
         method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
         token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
         if token_element is None:

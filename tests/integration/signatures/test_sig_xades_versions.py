@@ -9,6 +9,7 @@ no signing time, no signing-certificate check, XML-NOT-ETSI.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -135,3 +136,55 @@ def test_signxml_epes(signer, trust, policy) -> None:
     assert result == PASSED, describe(report)
     assert signature.signature_policy_identifier == "urn:oid:1.3.6.1.4.1.99999.1"
     assert signature.signature_policy_digest == digest
+
+
+def add_signature_timestamp(document: bytes, version: str, tsa, *, imprint_of: bytes | None = None):
+    """Time-stamp the SignatureValue (exclusive C14N) with ``tsa`` and add SignatureTimeStamp the
+    way ``version`` writes it: 1.1.1/1.2.2 name the canonicalisation in HashDataInfo's
+    Transforms, 1.3.2 in a ds:CanonicalizationMethod."""
+    from lxml import etree
+    from sig_vectors import EXC_C14N
+    from sig_xml_vectors import XADES_NAMESPACES
+
+    root = etree.fromstring(document)
+    ds = "{http://www.w3.org/2000/09/xmldsig#}"
+    value = root.find(f".//{ds}SignatureValue")
+    value.set("Id", "sig-1-value")
+    octets = imprint_of or etree.tostring(value, method="c14n", exclusive=True)
+    token = tsa.timestamp(hashlib.sha256(octets).digest(), "sha256")
+    xades = XADES_NAMESPACES["1.3.2" if version == "1.4.1" else version]
+    method = (
+        f'<xades:HashDataInfo uri="#sig-1-value"><ds:Transforms>'
+        f'<ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms></xades:HashDataInfo>'
+        if version in ("1.1.1", "1.2.2")
+        else f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/>'
+    )
+    unsigned = etree.fromstring(
+        f'<xades:UnsignedProperties xmlns:xades="{xades}" xmlns:ds="{ds[1:-1]}">'
+        "<xades:UnsignedSignatureProperties><xades:SignatureTimeStamp>"
+        f"{method}<xades:EncapsulatedTimeStamp>{base64.b64encode(token).decode()}"
+        "</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp>"
+        "</xades:UnsignedSignatureProperties></xades:UnsignedProperties>"
+    )
+    root.find(f".//{{{xades}}}QualifyingProperties").append(unsigned)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_signature_timestamp_gives_level_t(version, pki, signer, trust, policy) -> None:
+    """openssl ts (the peer TSA) stamps the SignatureValue; each version's way of naming the
+    canonicalisation must be followed, or the stamp proves nothing (level B)."""
+    from sig_vectors import OpenSslTsa
+
+    tsa = OpenSslTsa(pki.tsa)
+    document = add_signature_timestamp(sign(signer("company"), version), version, tsa)
+    result, signature, report = judge(document, trust, policy)
+    assert result == PASSED, describe(report)
+    assert signature.level == "XAdES-BASELINE-T", describe(report)
+    # Twin: a token over other octets is no proof of existence (ignored, with a warning).
+    other = add_signature_timestamp(
+        sign(signer("company"), version), version, tsa, imprint_of=b"other octets"
+    )
+    result, signature, report = judge(other, trust, policy)
+    assert result == PASSED and signature.level == "XAdES-BASELINE-B", describe(report)
+    assert any("time-stamp" in warning for warning in signature.warnings)
