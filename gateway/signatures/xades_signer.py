@@ -100,13 +100,34 @@ def _readable(ders: list[bytes]) -> list[x509.Certificate]:
     return [cert for cert in (crypto.load_certificate(der) for der in ders) if cert is not None]
 
 
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
 def _leaf_of(key_info: list[bytes]) -> bytes | None:
-    """The KeyInfo certificate that issued none of the others (else the first)."""
-    certificates = [(der, crypto.load_certificate(der)) for der in key_info]
-    issuers = {cert.issuer for _, cert in certificates if cert is not None}
-    for der, cert in certificates:
-        if cert is not None and (cert.subject not in issuers or cert.subject == cert.issuer):
+    """The KeyInfo end-entity certificate: one that issued none of the others, preferably not a
+    CA (KeyInfo may list the chain, anchors included, in any order); else the first."""
+    readable = [
+        (der, cert)
+        for der, cert in ((der, crypto.load_certificate(der)) for der in key_info)
+        if cert is not None
+    ]
+
+    def issues_another(cert: x509.Certificate) -> bool:
+        return any(
+            other is not cert and other.issuer == cert.subject and other.subject != other.issuer
+            for _, other in readable
+        )
+
+    ends = [(der, cert) for der, cert in readable if not issues_another(cert)]
+    for der, cert in ends:
+        if not _is_ca(cert):
             return der
+    if ends:
+        return ends[0][0]
     return key_info[0] if key_info else None
 
 

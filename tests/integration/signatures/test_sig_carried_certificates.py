@@ -96,15 +96,16 @@ def test_intermediate_only_in_key_info(path, pki, trust, policy, tmp_path) -> No
     assert judge(flip_signature_value(document), trust, policy)[0] == FORGED
 
 
-def test_intermediate_listed_first_in_key_info(path, trust, policy) -> None:
-    """Plain XMLDSig: the signer is the KeyInfo leaf, whatever the order."""
+def test_chain_listed_root_first_in_key_info(path, pki, trust, policy) -> None:
+    """Plain XMLDSig: the signer is the KeyInfo end entity, whatever the order (here root,
+    intermediate, leaf)."""
     template = xades_enveloped_template(path.leaf, signing_time=PKI_NOW, sp_reference=False)
     template = template.split(b"<ds:Object>")[0] + b"</ds:Signature></rcpt:Receipt>\n"
-    listed = Path(f"{path.intermediate.cert_path},{path.leaf.cert_path}")
+    listed = Path(f"{pki.root_ca.cert_path},{path.intermediate.cert_path},{path.leaf.cert_path}")
     document = xmlsec_sign(template, replace(path.leaf, cert_path=listed), id_attrs=())
     first = document.index(b"<ds:X509Certificate>")
-    intermediate_der = path.intermediate.certificate.public_bytes(serialization.Encoding.DER)
-    assert document[first + 20 : first + 60] == base64.b64encode(intermediate_der)[:40]
+    root_der = pki.root_ca.certificate().public_bytes(serialization.Encoding.DER)
+    assert document[first + 20 : first + 60] == base64.b64encode(root_der)[:40]
     lenient = replace(
         policy, require_signing_certificate_reference=False, require_signing_time=False
     )
@@ -112,6 +113,7 @@ def test_intermediate_listed_first_in_key_info(path, trust, policy) -> None:
     assert result == PASSED, describe(report)
     assert signature.signer.subject == path.leaf.certificate.subject.rfc4514_string()
     assert judge(document, trust, policy)[0] == NO_SIGNER
+    assert judge(flip_signature_value(document), trust, lenient)[0] == FORGED
 
 
 def test_intermediate_only_in_certificate_values(path, trust, policy) -> None:
