@@ -17,9 +17,13 @@ Modules, one concept each: ``policy``, ``report`` (model), ``findings`` (buildin
 revocation with proof of existence), ``cms`` (SignerInfo checks), ``timestamps`` (token
 validation), ``tsa`` (local TSA and its WSGI face), ``xmldsig`` (reference processing),
 ``xades``, ``cades``, ``pades`` (per-format validation), ``assessment`` (shared final steps),
-``validation`` (the entry point), ``cms_signing`` and ``signing`` (creation), ``etsi_xml``.
+``validation`` (the entry point), ``cms_signing`` and ``signing`` (creation), ``etsi_xml``;
+``algorithms`` (what documents may use beyond the gate's allow-list), ``signature_method``
+(SignatureMethod and RSASSA-PSS parameters), ``xades_signer`` (signing-certificate
+identification across XAdES versions), ``key_value`` (KeyInfo KeyValue keys).
 """
 
+from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     CertificateInfo,
@@ -50,6 +54,8 @@ from gateway.signatures.validation import validate
 
 __all__ = [
     "CertificateInfo",
+    "DocumentDigestAlgorithm",
+    "DocumentSignatureAlgorithm",
     "Finding",
     "Indication",
     "LocalTimeStampAuthority",

@@ -49,7 +49,12 @@ class Established:
     timestamps: tuple[TimestampReport, ...]
     signing_certificate_reference: bool
     signature_policy_identifier: str | None = None
+    signature_policy_digest_algorithm: str | None = None
+    signature_policy_digest: bytes | None = None
     signing_time_required: bool = True
+    carried_certificates: tuple[x509.Certificate, ...] = ()
+    """Certificates the signature carries (XAdES KeyInfo, CertificateValues): candidates for the
+    intermediates of the signer's path, never anchors."""
 
 
 def format_failure(
@@ -100,6 +105,7 @@ def conclude(
             now=now,
             poe=poe,
             claimed_signing_time=claimed,
+            carried=established.carried_certificates,
         )
         findings.extend(Step.CHAIN, assessment.findings)
         findings.warnings.extend(assessment.warnings)
@@ -122,6 +128,8 @@ def conclude(
         timestamps=established.timestamps,
         signing_certificate_reference=established.signing_certificate_reference,
         signature_policy_identifier=established.signature_policy_identifier,
+        signature_policy_digest_algorithm=established.signature_policy_digest_algorithm,
+        signature_policy_digest=established.signature_policy_digest,
         revocation_time=revocation_time,
         warnings=tuple(findings.warnings),
     )

@@ -1,7 +1,12 @@
 """Certificate validation with proof of existence (EN 319 102-1 §5.2.6, §5.5 and §5.6.2.1).
 
 Path building, anchors and validity periods are the WS-Security trust store's job
-(``TrustStore.validate`` with revocation off). Revocation is judged here, because a signature
+(``TrustStore.validate`` with revocation off). Certificates the signature carries (XAdES KeyInfo
+and CertificateValues; RFC 5280 §6.1 leaves where a path's certificates come from to the
+verifier, EN 319 102-1 §5.2.6 names the signature among the sources) join the store's
+intermediates for that one validation, in a store of their own so that neither the gate's store
+nor its cache ever sees them. They can complete a path, never end one: a self-issued carried
+certificate is dropped rather than becoming an anchor. Revocation is judged here, because a signature
 needs *when* a certificate was revoked, not just whether: the gate's check refuses any listed
 certificate, while a time-stamped signature made before the revocation date is still good.
 
@@ -32,6 +37,7 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
@@ -158,6 +164,37 @@ def _usage_findings(certificate: x509.Certificate, purpose: Purpose) -> list[Fin
     return []
 
 
+def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> TrustStore:
+    """``trust`` with the carried CA certificates it lacks as intermediates (same anchors, CRLs).
+
+    Only certificates that are not self-issued and not already trusted are added; when none is
+    left, ``trust`` itself is returned (and its cache keeps serving).
+    """
+    candidates: list[x509.Certificate] = []
+    for certificate in carried:
+        if certificate.subject == certificate.issuer:
+            continue  # self-issued: it could only be an anchor, and anchors are configured
+        try:
+            constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+        except x509.ExtensionNotFound:
+            continue  # not a CA: cannot be an intermediate (RFC 5280 §6.1.4 (k))
+        if constraints.value.ca:
+            candidates.append(certificate)
+    if not candidates:
+        return trust  # the usual case: KeyInfo holds the leaf only
+    known = {member.fingerprint(hashes.SHA256()) for member in trust.certificates}
+    extra: list[x509.Certificate] = []
+    for certificate in candidates:
+        fingerprint = certificate.fingerprint(hashes.SHA256())
+        if fingerprint not in known:
+            known.add(fingerprint)
+            extra.append(certificate)
+    if not extra:
+        return trust
+    crls = [crl for ca in trust.certificates for crl in trust.crls_for(ca)]
+    return TrustStore([*trust.certificates, *extra], crls, cache_size=16)
+
+
 def _path(
     trust: TrustStore, certificate: x509.Certificate, at: datetime
 ) -> tuple[tuple[x509.Certificate, ...] | None, str | None]:
@@ -177,8 +214,11 @@ def assess_certificate(
     purpose: Purpose = Purpose.SIGNER,
     poe: datetime | None = None,
     claimed_signing_time: datetime | None = None,
+    carried: tuple[x509.Certificate, ...] = (),
 ) -> ChainAssessment:
-    """Validate ``certificate`` for ``purpose`` following the rules in the module docstring."""
+    """Validate ``certificate`` for ``purpose`` following the rules in the module docstring;
+    ``carried`` are the certificates the signature itself holds (possible intermediates)."""
+    trust = with_carried(trust, carried)
     # Path problems come first (EN 319 102-1 §5.2.6 before the constraints of §5.2.8).
     findings: list[Finding] = []
     constraints = _usage_findings(certificate, purpose)

@@ -8,6 +8,12 @@ CMS identifies algorithms by OID rather than URI; :meth:`SignaturePolicy.allows_
 RSASSA-PSS signature with SHA-256 is accepted wherever RSA-SHA256 is (PSS is the stronger
 padding; the Enums only name PKCS#1 v1.5 because XMLDSig clients use it).
 
+Documents also use algorithms the gate does not take (RSA-PSS with SHA3, ECDSA with SHA3, EdDSA,
+SHA3 digests): those are the engine's own Enums (``gateway.signatures.algorithms``), in their own
+fields, so widening what documents may use never widens the gate. DSA, SHA-1 and SHA-224 have a
+member in neither and are always CRYPTO_CONSTRAINTS_FAILURE -- after the signature has been
+verified, so a weak but correct signature is never reported as a forgery.
+
 Derive variants with ``dataclasses.replace`` or :meth:`SignaturePolicy.from_ws_security`.
 """
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
 from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm, WsSecurityPolicy
 
 DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -33,6 +40,15 @@ class SignaturePolicy:
     digest_algorithms: frozenset[DigestAlgorithm] = frozenset(DigestAlgorithm)
     """Accepted digest algorithms for references, message digests, certificate references and
     time-stamp imprints; SHA-1 is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE."""
+
+    extra_signature_algorithms: frozenset[DocumentSignatureAlgorithm] = frozenset(
+        DocumentSignatureAlgorithm
+    )
+    """Accepted beyond ``signature_algorithms`` for documents only: RSA-PSS (SHA-2, SHA3),
+    ECDSA-SHA3, Ed25519, Ed448. May be empty."""
+
+    extra_digest_algorithms: frozenset[DocumentDigestAlgorithm] = frozenset(DocumentDigestAlgorithm)
+    """Accepted beyond ``digest_algorithms`` for documents only: SHA3-256/384/512. May be empty."""
 
     min_rsa_key_bits: int = 2048
     """Smallest RSA modulus accepted for signers and time-stamping units."""
@@ -104,8 +120,20 @@ class SignaturePolicy:
 
     @classmethod
     def from_ws_security(cls, policy: WsSecurityPolicy, **overrides: object) -> SignaturePolicy:
-        """The document-signature policy matching a WS-Security policy's algorithms and checks."""
+        """The document-signature policy matching a WS-Security policy's algorithms and checks.
+
+        The document-only algorithms follow the families the gate allows: no RSA there, no
+        RSA-PSS here; no ECDSA there, no ECDSA-SHA3 here (EdDSA stays: the gate has no member).
+        """
+        families = {"rsa-pss"} if any(a.is_rsa for a in policy.signature_algorithms) else set()
+        if any(a.is_ecdsa for a in policy.signature_algorithms):
+            families.add("ecdsa")
         values: dict[str, object] = {
+            "extra_signature_algorithms": frozenset(
+                a
+                for a in DocumentSignatureAlgorithm
+                if a.key_kind in families or a.key_kind.startswith("ed")
+            ),
             "signature_algorithms": policy.signature_algorithms,
             "digest_algorithms": policy.digest_algorithms,
             "min_rsa_key_bits": policy.min_rsa_key_bits,
@@ -116,11 +144,21 @@ class SignaturePolicy:
         return cls(**values)  # type: ignore[arg-type]  # keys are this class's own fields
 
     def allows_digest(self, hash_name: str) -> bool:
-        """Whether a digest named like hashlib (``sha256``) is on the allow-list."""
-        return any(algorithm.hashlib_name == hash_name for algorithm in self.digest_algorithms)
+        """Whether a digest named like hashlib (``sha256``) is on an allow-list."""
+        return any(
+            algorithm.hashlib_name == hash_name for algorithm in self.digest_algorithms
+        ) or any(algorithm.hashlib_name == hash_name for algorithm in self.extra_digest_algorithms)
 
     def allows_signature(self, key_type: str, hash_name: str) -> bool:
-        """Whether ``rsa``/``ecdsa`` with the named hash is on the allow-list."""
+        """Whether ``rsa``/``rsa-pss``/``ecdsa``/``ed25519``/``ed448`` with the named hash is on
+        an allow-list (``dsa`` never is)."""
+        if key_type == "rsa-pss" and self.allows_signature("rsa", hash_name):
+            return True  # PSS is accepted wherever PKCS#1 v1.5 with the same hash is
+        if any(
+            algorithm.key_kind == key_type and algorithm.hash_name == hash_name
+            for algorithm in self.extra_signature_algorithms
+        ):
+            return True
         prefix = {"rsa": "RSA_", "ecdsa": "ECDSA_"}.get(key_type)
         if prefix is None:
             return False

@@ -255,6 +255,9 @@ class SignatureReport(_Judged):
     """A signed attribute binds the signer's certificate (what makes it an AdES)."""
     signature_policy_identifier: str | None = None
     """XAdES-EPES / CAdES-EPES SigPolicyId, reported but not processed."""
+    signature_policy_digest_algorithm: str | None = None
+    signature_policy_digest: bytes | None = None
+    """The signed SigPolicyHash (XAdES-EPES), reported: the policy document is not fetched."""
     revocation_time: datetime | None = None
     """When the signer (or a CA of its path) was revoked, if it was."""
     warnings: tuple[str, ...] = ()
@@ -360,6 +363,14 @@ class ValidationReport:
             "signature_value": _b64(signature.signature_value),
             "signing_certificate_reference": signature.signing_certificate_reference,
             "signature_policy_identifier": signature.signature_policy_identifier,
+            "signature_policy_digest": (
+                None
+                if signature.signature_policy_digest is None
+                else {
+                    "algorithm": signature.signature_policy_digest_algorithm,
+                    "value": _b64(signature.signature_policy_digest),
+                }
+            ),
             "revocation_time": _time(signature.revocation_time),
             "covers_whole_document": signature.covers_whole_document,
             "signed_data_objects": [_data_object(o) for o in signature.signed_data_objects],

@@ -7,15 +7,17 @@ Per ``ds:Signature`` of the document (counter-signatures inside QualifyingProper
    Objects, targeting this signature, with at most one ``SignedProperties`` -- which a Reference
    must designate *as that very element* (a reference to another element with the same role, or
    no reference at all, is FORMAT_FAILURE: unsigned or substituted properties).
-3. Signing certificate: the first ``Cert`` of ``SigningCertificateV2`` (else v1
-   ``SigningCertificate``) selects the certificate among ``KeyInfo/X509Data`` by digest (and serial
-   when ``IssuerSerial(V2)`` is present); none matching is NO_SIGNING_CERTIFICATE_FOUND. Without
-   qualifying properties (plain XMLDSig) the first KeyInfo certificate is used and the signature is
-   reported as XML-NOT-ETSI.
+3. Signing certificate (``xades_signer``): the first ``Cert`` of ``SigningCertificateV2`` (else
+   v1 ``SigningCertificate``) selects the certificate among KeyInfo, CertificateValues and the
+   trust store by digest (and serial when ``IssuerSerial(V2)`` is present); none matching is
+   NO_SIGNING_CERTIFICATE_FOUND. Without qualifying properties (plain XMLDSig) the KeyInfo leaf is
+   used and the signature is reported as XML-NOT-ETSI. XAdES 1.1.1, 1.2.2 and 1.3.2 (with 1.4.1)
+   namespaces are read alike. Certificates the signature carries help build the path.
 4. ``SignatureValue`` over the canonical ``SignedInfo`` (SIG_CRYPTO_FAILURE), every reference's
    digest (HASH_FAILURE; detached content missing: SIGNED_DATA_NOT_FOUND), algorithms against the
    policy (CRYPTO_CONSTRAINTS_FAILURE).
-5. ``SigningTime`` (claimed) and ``SignaturePolicyIdentifier`` (EPES, reported).
+5. ``SigningTime`` (claimed) and ``SignaturePolicyIdentifier`` (EPES: identifier and
+   SigPolicyHash reported, the policy itself not processed; SignaturePolicyImplied warned).
 6. ``SignatureTimeStamp`` tokens over the canonicalised ``ds:SignatureValue`` (EN 319 132-1
    §5.3; C14N 1.0 when the element names none), then path validation and acceptance
    (``assessment.conclude``).
@@ -31,15 +33,14 @@ import functools
 import hmac
 from datetime import datetime
 
-from asn1crypto import tsp
 from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
-from gateway.signatures import c14n, crypto
+from gateway.signatures import c14n, crypto, signature_method
 from gateway.signatures.assessment import Established, conclude, format_failure
-from gateway.signatures.cms import PARSE_ERRORS
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.key_value import key_value, same_key
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     SignatureFormat,
@@ -51,6 +52,14 @@ from gateway.signatures.report import (
     TimestampReport,
 )
 from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.xades_signer import (
+    QUALIFYING_PROPERTIES_TAGS,
+    SIGNED_PROPERTIES_TAGS,
+    SIGNED_PROPERTIES_TYPES,
+    certificate_values,
+    identify_signer,
+    policy_identifier,
+)
 from gateway.signatures.xmldsig import (
     DEFAULT_C14N,
     Reference,
@@ -73,9 +82,6 @@ from gateway.wssec.signature import SIGNATURE
 from gateway.xmlsafe import parse_xml
 
 SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
-QUALIFYING_PROPERTIES = ns.qname(ns.XADES, "QualifyingProperties")
-SIGNED_PROPERTIES = ns.qname(ns.XADES, "SignedProperties")
-_X = f"{{{ns.XADES}}}"
 _DS = f"{{{ns.DS}}}"
 
 
@@ -100,7 +106,9 @@ def validate_xades(
     signatures = [
         element
         for element in root.iter(SIGNATURE)
-        if not any(ancestor.tag == QUALIFYING_PROPERTIES for ancestor in element.iterancestors())
+        if not any(
+            ancestor.tag in QUALIFYING_PROPERTIES_TAGS for ancestor in element.iterancestors()
+        )
     ]
     if not signatures:
         raise FormatError("The XML document holds no signature")
@@ -139,7 +147,7 @@ def _qualifying_properties(structure: SignatureStructure) -> etree._Element | No
         child
         for obj in structure.objects
         for child in elements(obj)
-        if child.tag == QUALIFYING_PROPERTIES
+        if child.tag in QUALIFYING_PROPERTIES_TAGS
     ]
     if len(found) > 1:
         raise FormatError("The signature has more than one QualifyingProperties")
@@ -153,7 +161,7 @@ def _qualifying_properties(structure: SignatureStructure) -> etree._Element | No
 
 
 def _signed_properties(qualifying: etree._Element) -> etree._Element:
-    found = [child for child in elements(qualifying) if child.tag == SIGNED_PROPERTIES]
+    found = [child for child in elements(qualifying) if child.tag in SIGNED_PROPERTIES_TAGS]
     if len(found) != 1:
         raise FormatError("QualifyingProperties must hold exactly one SignedProperties")
     return found[0]
@@ -167,80 +175,6 @@ def _parse_time(text: str | None) -> datetime:
     if instant.tzinfo is None:
         raise FormatError("SigningTime must state its time zone")
     return instant
-
-
-def _select_signer(
-    signed_properties: etree._Element | None,
-    candidates: list[bytes],
-    findings: Findings,
-    policy: SignaturePolicy,
-) -> tuple[bytes | None, bool]:
-    """(DER of the signer's certificate, whether a signed reference identified it)."""
-    if signed_properties is None:
-        return (candidates[0] if candidates else None), False
-    properties = signed_properties.find(f"{_X}SignedSignatureProperties")
-    references = []
-    if properties is not None:
-        for tag in ("SigningCertificateV2", "SigningCertificate"):
-            container = properties.find(_X + tag)
-            if container is not None:
-                references = [(tag, cert) for cert in elements(container)]
-                break
-    if not references:
-        return (candidates[0] if candidates else None), False
-    tag, cert = references[0]
-    digest_element = cert.find(f"{_X}CertDigest")
-    if digest_element is None:
-        raise FormatError("A signing-certificate reference has no CertDigest")
-    method = digest_element.find(f"{_DS}DigestMethod")
-    value = digest_element.find(f"{_DS}DigestValue")
-    if method is None or value is None:
-        raise FormatError("CertDigest holds DigestMethod and DigestValue")
-    hash_name = crypto.XML_DIGESTS.get(method.get("Algorithm") or "")
-    if hash_name is None:
-        raise FormatError("The signing-certificate digest algorithm is unknown")
-    if not policy.allows_digest(hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"The signing-certificate reference uses {hash_name}, which is not accepted",
-        )
-    expected = base64_text(value, "CertDigest DigestValue")
-    serial = _referenced_serial(cert, tag)
-    for der in candidates:
-        if hmac.compare_digest(crypto.digest(hash_name, der), expected):
-            candidate = crypto.load_certificate(der)
-            if candidate is None or (serial is not None and candidate.serial_number != serial):
-                break
-            return der, True
-    findings.add(
-        Step.IDENTIFICATION,
-        SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-        "The signed signing-certificate reference matches no certificate of the signature",
-    )
-    return (candidates[0] if candidates else None), False
-
-
-def _referenced_serial(cert: etree._Element, tag: str) -> int | None:
-    if tag == "SigningCertificateV2":
-        element = cert.find(f"{_X}IssuerSerialV2")
-        if element is None:
-            return None
-        try:
-            return int(
-                tsp.IssuerSerial.load(base64_text(element, "IssuerSerialV2"))[
-                    "serial_number"
-                ].native
-            )
-        except PARSE_ERRORS as exc:
-            raise FormatError("IssuerSerialV2 is not a DER IssuerSerial") from exc
-    element = cert.find(f"{_X}IssuerSerial/{_DS}X509SerialNumber")
-    if element is None:
-        return None
-    try:
-        return int((element.text or "").strip())
-    except ValueError as exc:
-        raise FormatError("X509SerialNumber is not an integer") from exc
 
 
 def _data_objects(
@@ -275,8 +209,8 @@ def _data_objects(
             )
         if reference.is_same_document:
             target = resolve(reference, root, index)
-            if reference.type == SIGNED_PROPERTIES_TYPE or (
-                target.element is not None and target.element.tag == SIGNED_PROPERTIES
+            if reference.type in SIGNED_PROPERTIES_TYPES or (
+                target.element is not None and target.element.tag in SIGNED_PROPERTIES_TAGS
             ):
                 if target.element is None or target.element is not signed_properties:
                     raise FormatError("A SignedProperties reference designates another element")
@@ -334,7 +268,7 @@ def _same_document_object(
         kind, path, whole = SignedObjectKind.XML_DOCUMENT, "/", True
     else:
         path = element_path(element)
-        if element.tag == SIGNED_PROPERTIES:
+        if element.tag in SIGNED_PROPERTIES_TAGS:
             kind, whole = SignedObjectKind.SIGNED_PROPERTIES, False
         else:
             kind = SignedObjectKind.XML_ELEMENT
@@ -357,6 +291,7 @@ def _digest_of(data: bytes, hash_name: str) -> bytes:
 
 def _signature_timestamps(
     qualifying: etree._Element | None,
+    xades: str,
     structure: SignatureStructure,
     policy: SignaturePolicy,
     trust: TrustStore,
@@ -365,13 +300,18 @@ def _signature_timestamps(
     if qualifying is None:
         return ()
     stamps = qualifying.findall(
-        f"{_X}UnsignedProperties/{_X}UnsignedSignatureProperties/{_X}SignatureTimeStamp"
+        f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties/{xades}SignatureTimeStamp"
     )
     reports = []
     for stamp in stamps[: policy.max_timestamps]:
         method_element = stamp.find(f"{_DS}CanonicalizationMethod")
+        if method_element is None:
+            # XAdES 1.1.1/1.2.2 name the canonicalisation in HashDataInfo's Transforms.
+            method_element = stamp.find(f"{xades}HashDataInfo/{_DS}Transforms/{_DS}Transform")
+            if method_element is None:
+                method_element = stamp.find(f"{xades}HashDataInfo/{xades}Transforms/{_DS}Transform")
         method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
-        token_element = stamp.find(f"{_X}EncapsulatedTimeStamp")
+        token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
         if token_element is None:
             continue  # XMLTimeStamp is not supported; nothing to prove existence with
         token = base64_text(token_element, "EncapsulatedTimeStamp")
@@ -406,15 +346,26 @@ def _validate(
     structure = parse_signature(signature, max_references=policy.max_references)
     qualifying = _qualifying_properties(structure)
     signed_properties = None if qualifying is None else _signed_properties(qualifying)
-    candidates = x509_certificates(structure.key_info)
-    signer_der, referenced = _select_signer(signed_properties, candidates, findings, policy)
+    xades = f"{{{ns.XADES if qualifying is None else etree.QName(qualifying).namespace}}}"
+    identified = identify_signer(
+        signed_properties,
+        xades,
+        x509_certificates(structure.key_info),
+        certificate_values(qualifying, xades),
+        trust,
+        findings,
+        policy,
+    )
+    signer_der, referenced = identified.certificate, identified.referenced
     certificate = None if signer_der is None else crypto.load_certificate(signer_der)
     if signer_der is not None and certificate is None:
         raise FormatError("The signer's certificate cannot be read")
-    mechanism = crypto.XML_SIGNATURES.get(structure.signature_uri)
-    if mechanism is None:
-        raise FormatError("The signature method is not supported")
-    key_kind, hash_name = mechanism
+    mechanism = signature_method.mechanism(elements(structure.signed_info)[1])
+    key_kind, hash_name = mechanism.key_kind, mechanism.hash_name
+    signed_info = canonical_octets(
+        structure.signed_info, structure.c14n, with_comments=structure.c14n.with_comments
+    )
+    named_key = key_value(structure.key_info)
     if certificate is None:
         # A bare KeyValue or a reference to a certificate held elsewhere: nothing to trust.
         findings.add(
@@ -422,18 +373,25 @@ def _validate(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "The signature carries no certificate (KeyInfo/X509Data/X509Certificate)",
         )
+        if named_key is not None:
+            # Still tell a forgery from an unidentified signer (the key identifies nobody).
+            if mechanism.verify(named_key, structure.signature_value, signed_info):
+                findings.warnings.append(
+                    "The signature value verifies with the KeyInfo KeyValue, which identifies "
+                    "no signer"
+                )
+            else:
+                findings.add(
+                    Step.CRYPTO,
+                    SubIndication.SIG_CRYPTO_FAILURE,
+                    "The signature value does not verify with the KeyInfo KeyValue",
+                )
     else:
-        signed_info = canonical_octets(
-            structure.signed_info, structure.c14n, with_comments=structure.c14n.with_comments
-        )
-        if not crypto.verify(
-            certificate.public_key(),
-            structure.signature_value,
-            signed_info,
-            key_kind=key_kind,
-            hash_name=hash_name,
-            ecdsa_raw=True,
-        ):
+        if named_key is not None and not same_key(named_key, certificate.public_key()):
+            findings.warnings.append(
+                "The KeyInfo KeyValue is not the signing certificate's key (ignored)"
+            )
+        if not mechanism.verify(certificate.public_key(), structure.signature_value, signed_info):
             findings.add(
                 Step.CRYPTO,
                 SubIndication.SIG_CRYPTO_FAILURE,
@@ -459,18 +417,19 @@ def _validate(
             "No signed property binds the signer's certificate (not a XAdES signature)",
         )
     claimed: datetime | None = None
-    policy_identifier: str | None = None
+    signature_policy = None
     if signed_properties is not None:
-        time_element = signed_properties.find(f"{_X}SignedSignatureProperties/{_X}SigningTime")
+        time_element = signed_properties.find(
+            f"{xades}SignedSignatureProperties/{xades}SigningTime"
+        )
         if time_element is not None:
             claimed = _parse_time(time_element.text)
-        policy_element = signed_properties.find(
-            f"{_X}SignedSignatureProperties/{_X}SignaturePolicyIdentifier"
-            f"/{_X}SignaturePolicyId/{_X}SigPolicyId/{_X}Identifier"
-        )
-        if policy_element is not None:
-            policy_identifier = (policy_element.text or "").strip() or None
-    timestamps = _signature_timestamps(qualifying, structure, policy, trust, now)
+        signature_policy = policy_identifier(signed_properties, xades)
+        if signature_policy is not None and signature_policy.implied:
+            findings.warnings.append(
+                "The signature policy is implied (SignaturePolicyImplied): not identified"
+            )
+    timestamps = _signature_timestamps(qualifying, xades, structure, policy, trust, now)
     established = Established(
         identifier=identifier,
         format=SignatureFormat.XADES,
@@ -481,7 +440,14 @@ def _validate(
         signed_data_objects=data_objects,
         timestamps=timestamps,
         signing_certificate_reference=referenced,
-        signature_policy_identifier=policy_identifier,
+        signature_policy_identifier=(
+            None if signature_policy is None else signature_policy.identifier
+        ),
+        signature_policy_digest_algorithm=(
+            None if signature_policy is None else signature_policy.digest_algorithm
+        ),
+        signature_policy_digest=None if signature_policy is None else signature_policy.digest,
         signing_time_required=signed_properties is not None,
+        carried_certificates=identified.carried,
     )
     return conclude(established, findings, trust=trust, policy=policy, now=now)

@@ -204,7 +204,8 @@ def parse_signature(signature: etree._Element, *, max_references: int) -> Signat
         raise FormatError("SignedInfo holds CanonicalizationMethod, SignatureMethod and References")
     if len(parts) - 2 > max_references:
         raise FormatError("The signature has too many references")
-    if elements(parts[1]):
+    if elements(parts[1]) and parts[1].get("Algorithm") != crypto.RSA_PSS:
+        # rsa-pss carries RSAPSSParams, read by gateway.signatures.signature_method.
         raise FormatError("SignatureMethod parameters are not supported")
     return SignatureStructure(
         element=signature,
