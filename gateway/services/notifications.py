@@ -27,7 +27,7 @@ from gateway.errors import InvalidState, LimitExceeded, NotFound
 
 from .batches import check_id_batch
 from .ports import UnitOfWork
-from .refusals import audited_decision, refusal_entry
+from .refusals import absence_entry, audited_absence, audited_decision, refusal_entry
 from .rights import RightsCache
 
 log = logging.getLogger("gateway.services")
@@ -248,9 +248,10 @@ class NotificationQueries:
                 decision = None if notification is None else decide(
                     principal, Action.CONTENT, notification, facts, now)
                 if notification is None or decision is None or not decision.allowed:
-                    if decision is not None:
-                        audit.append(refusal_entry(principal, Action.CONTENT, decision,
-                                                   str(notification_id)))
+                    audit.append(absence_entry(principal, Action.CONTENT, str(notification_id))
+                                 if decision is None else
+                                 refusal_entry(principal, Action.CONTENT, decision,
+                                               str(notification_id)))
                     refused[notification_id] = ContentRefusal(
                         notification_id, "NOT_FOUND", f"notification {notification_id} not found")
                     continue
@@ -370,10 +371,13 @@ class NotificationQueries:
     def _authorised(self, uow: UnitOfWork, principal: Principal, action: Action,
                     notification_id: int, now: datetime) -> tuple[Notification, Decision]:
         notification = uow.notifications.get(notification_id)
+        # The caller's rights are read and the request audited on both paths: a missing item
+        # and one the caller may not see cost the same (issue 20).
+        facts = self.rights.rights(uow, principal, now).facts
         if notification is None:
+            audited_absence(uow, principal, action, now, str(notification_id))
             raise NotFound(f"notification {notification_id} not found")
-        decision = audited_decision(uow, principal, action, notification,
-                                    self.rights.rights(uow, principal, now).facts, now,
+        decision = audited_decision(uow, principal, action, notification, facts, now,
                                     str(notification_id))
         if not decision.allowed:
             raise NotFound(f"notification {notification_id} not found")

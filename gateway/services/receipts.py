@@ -83,6 +83,7 @@ from gateway.signatures.cms_signing import PrivateKey
 from gateway.wssec.certificates import TrustStore
 
 from .batches import check_id_batch
+from .refusals import NOT_FOUND_REASON
 from .ports import UnitOfWork
 
 DEFAULT_ACK_TTL = timedelta(minutes=15)
@@ -166,8 +167,10 @@ class ReceiptService:
                 # Not signable and not existing look the same: no probing for others' items.
                 if verdict is None or not verdict.allowed:
                     unknown.append(notification_id)
-                    if verdict is not None:
-                        refused.append({"id": notification_id, "reason": verdict.reason.value})
+                    # A missing id is recorded as a refusal too: the same audit write, so the
+                    # two cannot be told apart by timing either.
+                    refused.append({"id": notification_id, "reason": NOT_FOUND_REASON
+                                    if verdict is None else verdict.reason.value})
                 elif (notification is not None and (notification.kind is not ItemKind.NOTIFICATION
                       or notification.status_as_of(now) is not Status.AVAILABLE)):
                     not_pending.append(notification_id)

@@ -30,6 +30,28 @@ def audited_decision(uow: UnitOfWork, principal: Principal, action: Action, reso
     return decision
 
 
+def audited_absence(uow: UnitOfWork, principal: Principal, action: Action, now: datetime,
+                    audit_subject: str) -> None:
+    """Record a request for an id that names no item, exactly as a refusal is recorded."""
+    uow.audit.append(*absence_entry(principal, action, audit_subject), now)
+    uow.commit()
+
+
+def absence_entry(principal: Principal, action: Action, audit_subject: str) -> AuditEntry:
+    """The ``access.refused`` entry (reason ``NOT_FOUND``) of an id that names no item.
+
+    Written like any refusal so that asking for a missing item costs what asking for one the
+    caller may not see costs -- the same audit write and commit -- and the two cannot be told
+    apart by their timing any more than by their answer (issue 20); the log says which it was.
+    """
+    return AuditEntry("access.refused", principal.acts_for, audit_subject,
+                      {"action": action.value, "reason": NOT_FOUND_REASON})
+
+
+NOT_FOUND_REASON = "NOT_FOUND"
+"""The audited reason for an id that names no item (beside ``domain.rights.Reason``)."""
+
+
 def refusal_entry(principal: Principal, action: Action, decision: Decision,
                   audit_subject: str, **details: object) -> AuditEntry:
     """The ``access.refused`` audit entry of a refused ``decision`` (for callers that append

@@ -539,9 +539,9 @@ class NotificationRepository:
 
     def _load(self, stmt: Select[Any]) -> list[Notification]:
         """Run ``stmt`` (selecting ``_COLUMNS``) and attach documents with ONE more query."""
+        # No early return when nothing matched: the documents query runs either way, so an id
+        # that names no item costs what one the caller may not see costs (issue 20).
         rows = self._session.execute(stmt).all()
-        if not rows:
-            return []
         documents: dict[int, list[Document]] = {row[0]: [] for row in rows}
         for owner, position, role, name, content_type, sha256, size in self._session.execute(
             select(*_DOCUMENT_COLUMNS)
