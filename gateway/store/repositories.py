@@ -52,7 +52,7 @@ from gateway.domain.outages import Outage
 from gateway.errors import Conflict, NotFound
 
 from . import paging
-from .paging import Membership
+from .membership import Membership
 from .models import (
     AuditEventRow,
     NotificationContentRow,
