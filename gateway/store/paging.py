@@ -17,11 +17,12 @@ is answered by an index range scan that stops after ``limit`` rows:
 - the keyset condition is a row-value comparison, which both backends turn into an index bound
   (see ``keyset`` for the measurements).
 - beyond ``MAX_UNION_BRANCHES`` (an agent holding thousands of mandates) branches of the same
-  shape are folded into one membership test (``recipient IN (…)`` / ``(recipient, ccc) IN (…)``,
-  the list bound as one parameter: ``store.membership``; hashed by PostgreSQL, an ephemeral index
-  in SQLite) and the page is read in ``(made_available_at, id)`` order from that index,
-  filtering: such an audience covers much of the store, so the walk stops early
-  (bench/authz_listing.py; ``folded_audience`` has the measurements).
+  shape are folded into one membership test (``recipient IN (…)`` /
+  ``recipient || '|' || ccc IN (…)``, the list bound as one parameter: ``store.membership``;
+  hashed by PostgreSQL, an ephemeral index in SQLite) and the page is read in
+  ``(made_available_at, id)`` order from that index, filtering: such an audience covers much of
+  the store, so the walk stops early (bench/authz_listing.py; ``folded_audience`` has the
+  measurements).
 """
 
 from __future__ import annotations
