@@ -5,8 +5,10 @@
         [--agent-workers 4] [--batch-size 1000] [--echo-requests 1000] [--database-url URL]
         [--keep]
 
-Issue 7 acceptance. Seeds a fresh PostgreSQL schema ``bench_e2e_<pid>_<hex>`` (bulk inserts
-through ``NotificationRepository.add_many``, 2,000 items per transaction, then ANALYZE) with
+Issue 7 acceptance. Seeds a fresh database -- on PostgreSQL a schema ``bench_e2e_<pid>_<hex>``;
+with ``--database-url sqlite:///PATH`` a new SQLite file (the embedded default; ``sqlite://``
+alone puts it in the run's temporary directory) -- (bulk inserts through
+``NotificationRepository.add_many``, 2,000 items per transaction, then ANALYZE) with
 ``--notifications`` pending notifications for ``--companies`` companies, one contribution
 account (CCC) each, all assigned to the demo RED agent; ``--large-share`` of them carry a
 ``--large-kib`` document, the rest ``--small-kib`` (incompressible bytes, a distinct header per
@@ -33,10 +35,13 @@ Printed:
   the same page with lxml, measured in this run (``bench/list_page.py``'s comparison), target
   <= 2;
 - apart, not in the ratio: the CPU of the PostgreSQL backends serving the gateway (found by
-  ``application_name`` in ``pg_stat_activity``) and the agent's own CPU.
+  ``application_name`` in ``pg_stat_activity``; on SQLite the database work runs inside the
+  workers, so it is part of the server CPU) and the agent's own CPU.
 
-The archive (a temporary directory: about 3 GB at the default size) and the schema are removed at
-the end unless ``--keep``.
+The targets were set for PostgreSQL; on SQLite the figures are printed for comparison (issue
+19: the bulk workflow on the embedded default had never been measured). The archive (a
+temporary directory: about 3 GB at the default size) and the schema or SQLite file are removed
+at the end unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -57,12 +62,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from gateway.bootstrap import build
 from gateway.config import Settings
@@ -261,6 +268,48 @@ def operations(log: Path) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
+@dataclass
+class BenchDatabase:
+    """Where this run's data lives: the URL the gateway gets, the CPU its database spends
+    outside the gateway's processes (None on SQLite: inside them), and how to remove it."""
+
+    backend: str
+    url: str
+    backend_cpu: Callable[[], float] | None
+    remove: Callable[[], None]
+    kept: str
+
+
+def open_database(database_url: str, workdir: Path) -> BenchDatabase:
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database) if parsed.database else workdir / "gateway.db"
+        if path.exists():
+            raise SystemExit(f"{path} exists: the benchmark seeds a new SQLite file")
+
+        def remove_file() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        return BenchDatabase("sqlite", f"sqlite:///{path.resolve().as_posix()}", None,
+                             remove_file, str(path))
+    schema = f"bench_e2e_{os.getpid()}_{secrets.token_hex(3)}"
+    application = schema  # names the gateway's PostgreSQL connections
+    admin = create_engine_for(database_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = url_with_schema(database_url, schema)
+    url += ("&" if "?" in url else "?") + f"application_name={application}"
+
+    def drop_schema() -> None:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+    return BenchDatabase("postgresql", url, lambda: backend_cpu(admin, application), drop_schema,
+                         f"schema {schema}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -318,19 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--echo-requests", type=int, default=1000)
     parser.add_argument("--database-url", default=os.environ.get("GATEWAY_TEST_DATABASE_URL",
-                                                                 DEFAULT_POSTGRES_URL))
+                                                                 DEFAULT_POSTGRES_URL),
+                        help="PostgreSQL server (a schema is created and dropped), or "
+                             "sqlite:///PATH for a new SQLite file (sqlite:// : a temporary one)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the archive, the server log and the schema")
     args = parser.parse_args(argv)
 
-    schema = f"bench_e2e_{os.getpid()}_{secrets.token_hex(3)}"
-    application = schema  # names the gateway's PostgreSQL connections
-    admin = create_engine_for(args.database_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = url_with_schema(args.database_url, schema)
-    url += ("&" if "?" in url else "?") + f"application_name={application}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    database = open_database(args.database_url, workdir)
+    url = database.url
     server: subprocess.Popen[bytes] | None = None
     try:
         pki = generate_demo_pki(workdir / "pki", now=datetime.now(UTC))
@@ -340,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         large = round(args.notifications * args.large_share)
         print(f"e2e agent benchmark: {args.notifications:,} notifications ({large:,} of "
               f"{args.large_kib} KiB, the rest {args.small_kib} KiB) for {args.companies} "
-              f"companies, one RED agent; PostgreSQL; gateway serve --workers "
+              f"companies, one RED agent; {database.backend}; gateway serve --workers "
               f"{args.server_workers}; batch_agent.py --workers {args.agent_workers} "
               f"--batch-size {args.batch_size}", flush=True)
         seconds = seed(url, args, pki)
@@ -362,8 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         if not sys.stderr.isatty():
             command.append("--no-progress")
         cpu_before = server_cpu(server.pid)
-        engine = create_engine_for(args.database_url)
-        pg_before = backend_cpu(engine, application)
+        database_before = database.backend_cpu() if database.backend_cpu else 0.0
         usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
@@ -372,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - started
         usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         server_seconds = server_cpu(server.pid) - cpu_before
-        pg_seconds = backend_cpu(engine, application) - pg_before
+        database_seconds = (database.backend_cpu() - database_before
+                            if database.backend_cpu else None)
         sampler.stopped.set()
         sampler.join()
         sampler.sample()
@@ -381,12 +427,13 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"batch_agent.py exited {agent.returncode}:\n{agent.stdout}")
         summary = json.loads(agent.stdout.strip().splitlines()[-1])
 
-        with create_engine_for(url).connect() as connection:
+        check = create_engine_for(url)
+        with check.connect() as connection:
             accepted = connection.execute(text(
                 "SELECT count(*) FROM notification WHERE status = 'ACCEPTED'")).scalar_one()
             receipt_items = connection.execute(text(
                 "SELECT count(*), count(DISTINCT notification_id) FROM receipt_item")).one()
-        engine.dispose()
+        check.dispose()
         documents = sum(1 for path in archive.rglob("*.pdf"))
         calls = operations(workdir / "gateway-serve.log")
         n = args.notifications
@@ -424,8 +471,10 @@ def main(argv: list[str] | None = None) -> int:
               f"({page_costs['lxml'] * 1000:.1f} ms; target <= {TARGET_PAGE_RATIO:g})")
         print("  requests: " + ", ".join(f"{name} {count:,}" for name, count in calls.items())
               + f"; load average {os.getloadavg()[0]:.1f} (before the run {load_before:.1f})")
-        print(f"  apart: PostgreSQL backends {pg_seconds:.1f} s ({pg_seconds / n * 1e6:,.0f} us"
-              f" per notification); agent {client_seconds:.1f} s CPU "
+        database_cpu = ("SQLite: inside the server CPU above" if database_seconds is None else
+                        f"PostgreSQL backends {database_seconds:.1f} s "
+                        f"({database_seconds / n * 1e6:,.0f} us per notification)")
+        print(f"  apart: {database_cpu}; agent {client_seconds:.1f} s CPU "
               f"({client_seconds / n * 1e6:,.0f} us per notification)")
         if problems:
             print("  CHECK FAILED: " + "; ".join(problems))
@@ -439,12 +488,10 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             stop_server(server)
         if args.keep:
-            print(f"  kept {workdir} and schema {schema}")
+            print(f"  kept {workdir} and {database.kept}")
         else:
-            with admin.begin() as connection:
-                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            database.remove()
             shutil.rmtree(workdir, ignore_errors=True)
-        admin.dispose()
 
 
 if __name__ == "__main__":

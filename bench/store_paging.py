@@ -17,10 +17,10 @@ dedicated schema ``bench_<pid>_<hex>_<size>``, dropped at the end), then times, 
 "Deep" is 90% through the listing, clamped so that a full page remains: the page starts at row
 ``max(0, min(0.9 * matching, matching - limit))`` (0-based), through the ``PagePosition`` of the
 row before it, found once before timing. Each timed run is what a service pays: its own unit of
-work, the page query, the documents query, and building the domain objects (most of the time). The target is large/small <= 1.5 for every listing. It prints each page query's plan (the
-statement ``list_page`` actually sent, captured and EXPLAINed): on PostgreSQL its first line and
-the first scan of a listing index (or the first scan if none), on SQLite its SEARCH steps, to
-show the indexes are used.
+work, the page query, the documents query, and building the domain objects (most of the time). The target is large/small <= 1.5 for every listing. It prints the plans of each page
+query and of its documents query (the statements ``list_page`` actually sent, captured and
+EXPLAINed): on PostgreSQL the first line and the first scan of a listing index (or the first
+scan if none), on SQLite the SEARCH/SCAN steps, to show the indexes are used.
 
 Data: ``size`` items published over two years in batches of 50 sharing one instant (ties on
 ``made_available_at``); recipients follow a skewed spread (a few companies get many items, most
@@ -213,16 +213,17 @@ def median_ms(run: Callable[[], object], repeats: int) -> float:
     return statistics.median(timings)
 
 
-def plan_summary(engine: Engine, factory: Any, listing: Listing, after: PagePosition | None) -> str:
-    """The plan of the page query exactly as ``list_page`` sends it (captured, then EXPLAINed):
-    on PostgreSQL its first line and first listing-index scan; on SQLite its search steps."""
+def plan_summary(
+    engine: Engine, factory: Any, listing: Listing, after: PagePosition | None
+) -> tuple[str, str]:
+    """The plans of the page query and of its documents query exactly as ``list_page`` sends
+    them (captured, then EXPLAINed): on PostgreSQL the first line and first index scan (listing
+    index for the page), on SQLite the search and scan steps. The documents query is where
+    issue 19 hid: ``IN (…) = 1`` made SQLite scan all of notification_document."""
     captured: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if (
-            statement.lstrip().upper().startswith("SELECT")
-            and "notification_document" not in statement
-        ):
+        if statement.lstrip().upper().startswith("SELECT"):
             captured.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", capture)
@@ -230,17 +231,24 @@ def plan_summary(engine: Engine, factory: Any, listing: Listing, after: PagePosi
         fetch(factory, listing, after)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    statement, parameters = captured[0]
+    page = next(sent for sent in captured if "FROM notification_document" not in sent[0])
+    documents = next(sent for sent in captured if "FROM notification_document" in sent[0])
     with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            lines = list(connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars())
-            scans = [line.strip(" ->") for line in lines if "Scan" in line]
-            listing_index = [scan for scan in scans if "ix_notification" in scan]
-            return f"{lines[0].strip()}  |  {(listing_index or scans or ['?'])[0]}"
-        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        steps = [row[-1] for row in rows]
-        searches = [step for step in steps if step.startswith(("SEARCH", "SCAN notification"))]
-        return "; ".join(dict.fromkeys(searches))
+
+        def summary(statement: str, parameters: Any, preferred: str) -> str:
+            if engine.dialect.name == "postgresql":
+                lines = list(
+                    connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
+                )
+                scans = [line.strip(" ->") for line in lines if "Scan" in line]
+                chosen = [scan for scan in scans if preferred in scan]
+                return f"{lines[0].strip()}  |  {(chosen or scans or ['?'])[0]}"
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            steps = [row[-1] for row in rows]
+            searches = [step for step in steps if step.startswith(("SEARCH", "SCAN notification"))]
+            return "; ".join(dict.fromkeys(searches))
+
+        return summary(*page, "ix_notification"), summary(*documents, "notification_document")
 
 
 @dataclass
@@ -317,8 +325,9 @@ def main(argv: list[str] | None = None) -> int:
                             f"{'':<10} {listing.name:<10} {len(page):>4} rows from row "
                             f"{start:>9,} of {matching:>9,}: median {ms:7.2f} ms"
                         )
-                        plan = plan_summary(store.engine, factory, listing, after)
+                        plan, documents_plan = plan_summary(store.engine, factory, listing, after)
                         print(f"{'':<21} plan: {plan}")
+                        print(f"{'':<21} documents: {documents_plan}")
                 finally:
                     store.cleanup()
 

@@ -2,7 +2,9 @@
 
 Each takes the unit of work's ``Session`` and returns domain objects, never ORM rows. Statements
 are Core (``session.execute``) against the models' tables: no identity map to go stale, and bulk
-paths stay fast. Uniqueness violations become ``Conflict`` here, with ``from exc``.
+paths stay fast. Uniqueness violations become ``Conflict`` here, with ``from exc``. Id and key
+lists are bound as one parameter (``membership.Membership``), whatever their length: each such
+statement is an index search on both backends (tests/integration/store/test_store_query_plans.py).
 
 Locking: on PostgreSQL ``lock`` is ``SELECT … FOR UPDATE`` in id order (two batches that overlap
 lock in the same order, so they cannot deadlock) and the sweep uses ``SKIP LOCKED`` so hosts
@@ -52,7 +54,7 @@ from gateway.domain.outages import Outage
 from gateway.errors import Conflict, NotFound
 
 from . import paging
-from .paging import Membership
+from .membership import Membership
 from .models import (
     AuditEventRow,
     NotificationContentRow,
@@ -102,8 +104,12 @@ _DOCUMENT_COLUMNS = (
     _D.c.size,
 )
 
-IN_CHUNK = 1000
-"""Ids per ``IN (…)`` list; keeps statements small and under SQLite's variable limit."""
+CONTENTS_BY_OWNERS_POSTGRESQL = (
+    f"SELECT notification_id, position, content FROM {_C.name} "  # no input in this text
+    "WHERE notification_id = ANY(%s)"
+)
+"""``contents`` on PostgreSQL, sent to the driver directly (binary results); named so the plan
+test can EXPLAIN the very text sent."""
 
 _AUDIT_LOCK_KEY = 0x61756469740A  # PostgreSQL advisory lock: "the audit chain is being appended"
 
@@ -115,11 +121,6 @@ def integrity_errors_as_conflict(message: str, code: str = "CONFLICT") -> Iterat
         yield
     except IntegrityError as exc:
         raise Conflict(message, code=code) from exc
-
-
-def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _rowcount(session: Session, stmt: Executable) -> int:
@@ -285,7 +286,7 @@ class NotificationRepository:
     def _raise_unchanged(self, ids: Sequence[int], status: Status) -> None:
         """Why some of ``ids`` were not moved to ``status``: missing, or already final."""
         rows = dict(self._session.execute(
-            select(_N.c.id, _N.c.status).where(_N.c.id.in_(ids))).all())
+            select(_N.c.id, _N.c.status).where(Membership(_N.c.id, ids))).all())
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFound(f"notification {missing[0]} does not exist")
@@ -338,16 +339,16 @@ class NotificationRepository:
         if not due:
             return []
         expired = [n.expire(now) for n in due]
-        for chunk in _chunks([n.id for n in expired]):
-            self._session.execute(
-                update(_N)
-                .where(_N.c.id.in_(chunk), _N.c.status == Status.AVAILABLE.value)
-                .values(
-                    status=Status.EXPIRED.value,
-                    status_at=_N.c.deadline_at,
-                    status_effective_at=_N.c.deadline_at,
-                )
+        self._session.execute(
+            update(_N)
+            .where(Membership(_N.c.id, [n.id for n in expired]),
+                   _N.c.status == Status.AVAILABLE.value)
+            .values(
+                status=Status.EXPIRED.value,
+                status_at=_N.c.deadline_at,
+                status_effective_at=_N.c.deadline_at,
             )
+        )
         return expired
 
     # -- reading -----------------------------------------------------------------------------
@@ -380,16 +381,13 @@ class NotificationRepository:
 
     def existing_references(self, issuer: Issuer, references: Iterable[str]) -> set[str]:
         """Which of ``references`` the issuer has already published (for idempotent publishing)."""
-        found: set[str] = set()
-        for chunk in _chunks(sorted(set(references))):
-            found.update(
-                self._session.execute(
-                    select(_N.c.issuer_reference).where(
-                        _N.c.issuer == issuer.value, _N.c.issuer_reference.in_(chunk)
-                    )
-                ).scalars()
-            )
-        return found
+        wanted = sorted(set(references))
+        if not wanted:
+            return set()
+        return set(self._session.execute(
+            select(_N.c.issuer_reference).where(
+                _N.c.issuer == issuer.value, Membership(_N.c.issuer_reference, wanted))
+        ).scalars())
 
     def list_page(self, query: ListingQuery) -> list[Notification]:
         """One keyset page of what ``query.audience`` may see (see ``store.paging``)."""
@@ -438,21 +436,19 @@ class NotificationRepository:
         )
 
     def deadline_parts(self, ids: Iterable[int]) -> dict[int, DeadlineParts]:
-        parts: dict[int, DeadlineParts] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            rows = self._session.execute(
-                select(
-                    _N.c.id,
-                    _N.c.base_deadline_at,
-                    _N.c.deadline_at,
-                    _N.c.deadline_extension_days,
-                ).where(_N.c.id.in_(chunk))
-            )
-            for row in rows:
-                parts[row.id] = DeadlineParts(
-                    row.base_deadline_at, row.deadline_at, row.deadline_extension_days
-                )
-        return parts
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = self._session.execute(
+            select(
+                _N.c.id,
+                _N.c.base_deadline_at,
+                _N.c.deadline_at,
+                _N.c.deadline_extension_days,
+            ).where(Membership(_N.c.id, wanted))
+        )
+        return {row.id: DeadlineParts(row.base_deadline_at, row.deadline_at,
+                                      row.deadline_extension_days) for row in rows}
 
     def content(self, notification_id: int, position: int) -> bytes | None:
         """The bytes of one document, or None if there is no such document."""
@@ -477,9 +473,7 @@ class NotificationRepository:
         if _dialect(self._session) == "postgresql":
             driver = self._session.connection().connection.driver_connection
             with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-                cursor.execute(
-                    f"SELECT notification_id, position, content FROM {_C.name} "  # noqa: S608
-                    "WHERE notification_id = ANY(%s)", [owners])
+                cursor.execute(CONTENTS_BY_OWNERS_POSTGRESQL, [owners])
                 rows: Iterable[Any] = cursor.fetchall()
         else:
             rows = self._session.execute(
@@ -705,8 +699,11 @@ class AuditRepository:
             return []
         if _dialect(self._session) == "postgresql":
             self._session.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+        # The chain's end as ``seq = max(seq)``: both planners answer it from the primary key
+        # (SQLite plans ``ORDER BY seq DESC LIMIT 1`` as a SCAN, cheap but opaque to checks).
         last = self._session.execute(
-            select(_A.c.seq, _A.c.hash).order_by(_A.c.seq.desc()).limit(1)
+            select(_A.c.seq, _A.c.hash).where(_A.c.seq == select(func.max(_A.c.seq))
+                                             .scalar_subquery())
         ).first()
         seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
         events = link(entries, at, seq, prev_hash)
@@ -716,7 +713,7 @@ class AuditRepository:
             if _dialect(self._session) == "postgresql" and len(rows) > 1:
                 # COPY on the session's own connection: executemany sends a statement per
                 # row, about 100 us of client CPU each when a bulk download audits hundreds.
-                import psycopg  # noqa: PLC0415  # the postgresql dialect's driver
+                import psycopg  # the postgresql dialect's driver
 
                 driver = self._session.connection().connection.driver_connection
                 try:

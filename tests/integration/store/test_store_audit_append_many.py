@@ -73,7 +73,7 @@ def test_append_many_interleaved_with_append_keeps_one_chain(database) -> None:
 def test_a_large_batch_spans_insert_chunks_and_still_verifies(database) -> None:
     with SqlUnitOfWork(database.session_factory) as uow:
         uow.audit.append("receipt.issued", "B12345674", "R-1", {}, T0)
-        uow.audit.append_many(entries(2_345, "big"), T0)  # more rows than one IN_CHUNK
+        uow.audit.append_many(entries(2_345, "big"), T0)  # more than 1,000 rows
         uow.audit.append("receipt.issued", "B12345674", "R-2", {}, T0)
         uow.commit()
 

@@ -1,0 +1,75 @@
+"""``expression IN (list)`` with the whole list bound as ONE parameter (issue 19).
+
+Why one parameter: a page of 1,000 items reads its documents with 1,000 ids, a receipt moves up
+to 1,000 items, a big agent's audience folds thousands of recipients. As 1,000 placeholders such
+a statement is re-parsed per call (psycopg caches no query longer than 4 KiB) and sent value by
+value; as one parameter it is one array (PostgreSQL) or one JSON text (SQLite).
+
+How it compiles, always as a bare predicate:
+
+- PostgreSQL: ``expression = ANY(:values::TYPE[])`` -- an index condition on ``expression``'s
+  index (one probe per value), or a hashed filter when the planner walks another index;
+- SQLite: ``expression IN (SELECT value FROM json_each(:values))`` -- one ``SEARCH`` of
+  ``expression``'s index per value (the list becomes an ephemeral index when it is probed
+  instead).
+
+``search=False`` is for a list that only filters rows another index already reads in order (a
+folded audience, ``paging.folded_audience``): SQLite's planner cannot tell a list of 5 values from
+one of 5,000 and would search the operand's index per value, then sort every match; there the
+operand is written ``+expression`` (SQLite's documented way to keep a term from choosing the
+index), so the page walks the listing index and stops after ``limit`` rows. PostgreSQL sees the
+array and chooses by cost, so it gets the plain predicate.
+
+Why ``Membership`` says it is a predicate (``_is_implicitly_boolean``): a ``ColumnElement`` of
+type ``Boolean`` used as a WHERE clause is otherwise compared to true on dialects without a
+native boolean (SQLAlchemy's ``AsBoolean``), and SQLite cannot plan ``x IN (…) = 1`` as an index
+search: it scanned the whole of ``notification_document`` for every page read (issue 19).
+``tests/unit/store/test_membership_sql.py`` pins the compiled text on both dialects and
+``tests/integration/store/test_store_query_plans.py`` the plans of every statement that uses it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, String, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+
+
+class Membership(ColumnElement[bool]):
+    """``expression IN values`` with ``values`` bound as one parameter (see the module)."""
+
+    # Each statement is compiled anew: the values are bound inside the compiler, so a cached
+    # compilation would carry the first call's values.
+    inherit_cache = False
+    type = Boolean()
+    # A predicate like ``a IN b``: never wrapped in ``= 1`` / ``= true`` (nor ``= 0`` when
+    # negated) by SQLAlchemy; see the module docstring for why that matters.
+    _is_implicitly_boolean = True
+
+    def __init__(self, expression: ColumnElement[Any], values: Sequence[Any], *,
+                 search: bool = True) -> None:
+        self.operand = expression
+        self.values = list(values)
+        self.search = search
+        """False: only a filter on rows read through another index (see the module)."""
+
+
+@compiles(Membership)
+def _membership_json_each(element: Membership, compiler: Any, **kw: Any) -> str:
+    values = bindparam(None, json.dumps(element.values), type_=String(), unique=True)
+    operand = compiler.process(element.operand, **kw)
+    if not element.search:
+        operand = f"+({operand})"
+    return (f"{operand} IN "
+            f"(SELECT value FROM json_each({compiler.process(values, **kw)}))")
+
+
+@compiles(Membership, "postgresql")
+def _membership_any(element: Membership, compiler: Any, **kw: Any) -> str:
+    values = bindparam(None, element.values, type_=ARRAY(element.operand.type), unique=True)
+    return (f"{compiler.process(element.operand, **kw)} = "
+            f"ANY({compiler.process(values, **kw)})")
