@@ -318,6 +318,7 @@ class ReceiptService:
                        if notification is not None else None)
             if notification is None or verdict is None:
                 outcome = Outcome.NOT_FOUND
+                refused.append({"id": notification_id, "reason": NOT_FOUND_REASON})
             elif not verdict.allowed:
                 outcome = Outcome.NOT_AUTHORISED
                 refused.append({"id": notification_id, "reason": verdict.reason.value})

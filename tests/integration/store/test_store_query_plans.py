@@ -34,6 +34,7 @@ from gateway.domain.model import (
     Notification,
     Status,
 )
+from gateway.domain.receipts import RegistrationNumber
 from gateway.errors import Conflict
 from gateway.store.models import (
     AuditEventRow,
@@ -127,7 +128,7 @@ def store(database_backend: Any) -> Iterator[Store]:
         ids = uow.notifications.add_many(list(items(rng)))
         receipt_ids = list(range(1, RECEIPTS + 1))
         uow.session.execute(insert(ReceiptRow), [
-            {"id": r, "registration_number": f"2025/{r:08d}", "year": 2025, "sequence": r,
+            {"id": r, "registration_number": f"2025/{r:09d}", "year": 2025, "sequence": r,
              "csv_code": f"CSV{r:012d}", "signer": recipient(r % RECIPIENTS), "decision": "ACCEPT",
              "issued_at": NOW, "signed_xml": b"<ServerReceipt/>",
              "client_ack_digest": f"{r:064x}"} for r in receipt_ids])
@@ -372,6 +373,32 @@ def test_a_receipt_is_found_by_notification_through_receipt_item(store: Store, c
         found = uow.receipts.by_notification(store.ids[ITEMS_PER_RECEIPT * 5 + 3])
     assert found is not None and len(found.notification_ids) == ITEMS_PER_RECEIPT
     assert_searches(store, sent, "receipt", "receipt_item")
+
+
+def test_a_receipt_is_located_by_number_with_one_of_its_items(store: Store, capture) -> None:
+    # GetReceipt's first, constant-cost check (issue 20): the receipt's row by number and its
+    # lowest item through receipt_item's key, whatever the receipt's size.
+    with capture() as sent, SqlUnitOfWork(store.session_factory) as uow:
+        found = uow.receipts.locate(RegistrationNumber(2025, 7))
+    assert found is not None and found.sample_item is not None
+    assert_searches(store, sent, "receipt", "receipt_item")
+
+
+def test_the_receipts_of_an_acknowledgement_are_found_by_its_digest(store: Store,
+                                                                    capture) -> None:
+    with capture() as sent, SqlUnitOfWork(store.session_factory) as uow:
+        found = uow.receipts.by_digest(f"{9:064x}")
+    assert len(found) == 1
+    assert_searches(store, sent, "receipt", "receipt_item")
+
+
+def test_get_many_without_documents_searches_notification_only(store: Store, capture) -> None:
+    wanted = sample(store.ids, seed=5)
+    with capture() as sent, SqlUnitOfWork(store.session_factory) as uow:
+        found = uow.notifications.get_many(wanted, documents=False)
+    assert sorted(found) == wanted and all(not n.documents for n in found.values())
+    assert_searches(store, sent, "notification")
+    assert not any("notification_document" in s.statement for s in sent)
 
 
 def test_audit_reads_the_chain_end_and_its_events_by_seq(store: Store, capture) -> None:
