@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS receipt (
 """
 
 
+WAIVED = ""
+"""``document.path`` of a document the agent will not fetch (its right does not include it)."""
+
+
 class StateMismatch(Exception):
     """The state file belongs to another identity or service, or another agent is using it."""
 
@@ -325,7 +329,14 @@ class AgentState:
 
     def recorded_documents(self) -> list[tuple[int, int, str, int]]:
         return self._db.execute("SELECT notification_id, position, path, size FROM document "
-                                "WHERE path IS NOT NULL").fetchall()
+                                "WHERE path IS NOT NULL AND path != ?", (WAIVED,)).fetchall()
+
+    def waive_documents(self, ids: Sequence[int]) -> None:
+        """These items' content is not to be fetched (accepted with --accept-without-content by
+        a certificate that may not open it): their entries are archived with metadata only."""
+        with self.transaction() as db:
+            db.executemany("UPDATE document SET path = ? WHERE notification_id = ? "
+                           "AND path IS NULL", [(WAIVED, item_id) for item_id in ids])
 
     def ready_to_archive(self, ids: Sequence[int] | None = None) -> list[int]:
         """Final (or read) items whose documents are all written and whose entry is not."""
@@ -343,8 +354,8 @@ class AgentState:
             "SELECT metadata, status, registration_number FROM item WHERE id = ?",
             (item_id,)).fetchone()
         paths = dict(self._db.execute("SELECT position, path FROM document "
-                                      "WHERE notification_id = ? AND path IS NOT NULL",
-                                      (item_id,)).fetchall())
+                                      "WHERE notification_id = ? AND path IS NOT NULL "
+                                      "AND path != ?", (item_id, WAIVED)).fetchall())
         return json.loads(metadata), status, registration_number, paths
 
     def archived_entries(self) -> list[tuple[int, str]]:

@@ -386,6 +386,8 @@ class Agent:
     stream_above: int
     server_cert_path: Path
     contents_bytes: int = 4 * 2**20
+    accept_without_content: bool = False
+    content_rights: dict[tuple[str, str], bool] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
     attempts: dict[int, int] = field(default_factory=dict)
@@ -402,6 +404,7 @@ class Agent:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.content_rights = self.load_content_rights()
         self.check_archive()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
         self.resume_batches()
@@ -450,12 +453,35 @@ class Agent:
             items = [self.state.metadata(i) for i in batch.ids]
             self.submit(batch.receipt_id, batch.decision, batch.signed, items)
 
+    def load_content_rights(self) -> dict[tuple[str, str], bool]:
+        """(recipient, role) -> whether this certificate may open the content of those items,
+        from ListPrincipals: an acceptance is legally binding, so the agent never signs one it
+        cannot follow through with a download."""
+        rights: dict[tuple[str, str], bool] = {}
+        for principal in self.service.call("ListPrincipals") or []:
+            key = (str(principal.identifier), str(principal.role))
+            rights[key] = rights.get(key, False) or (
+                principal.role == "OWN" or "notifications.content" in (principal.scope or []))
+        return rights
+
+    def may_open(self, item: dict[str, Any]) -> bool:
+        return self.content_rights.get((item["recipient"], item["role"]), True)
+
     def acknowledge(self, *, final: bool) -> None:
-        """Decide the pending notifications in no batch; send full batches (all when final)."""
+        """Decide the pending notifications in no batch; send full batches (all when final).
+        A notification whose content this certificate may not open is not accepted (it is
+        skipped, and said so) unless --accept-without-content: then it is accepted and archived
+        with its metadata only."""
         groups: dict[str, list[dict[str, Any]]] = {"ACCEPT": [], "REJECT": []}
         for item in self.state.undecided(self.skipped):
             decision = self.rules.decide(item)
-            if decision == "SKIP":
+            if decision == "ACCEPT" and not self.may_open(item) and not self.accept_without_content:
+                self.skipped.add(item["id"])
+                tqdm.write(f"notice: notification {item['id']} of {item['recipient']} not "
+                           f"accepted: this certificate's {item['role']} right does not include "
+                           "its content (--accept-without-content accepts it anyway)",
+                           file=sys.stderr)
+            elif decision == "SKIP":
                 self.skipped.add(item["id"])
             else:
                 groups[decision].append(item)
@@ -526,6 +552,9 @@ class Agent:
             receipts.append(receipt)
         self.record(receipts, receipt_id)
         self.bars.acknowledged.update(len(ids))
+        waived = [item["id"] for item in items if not self.may_open(item)]
+        if waived:
+            self.state.waive_documents(waived)
         self.queue_downloads(ids)
         self.archive_entries(ids)
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
@@ -910,6 +939,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     work.add_argument("--contents-bytes", type=int, default=4 * 2**20, metavar="BYTES",
                       help="document bytes asked for per GetContents call (default 4 MiB, "
                            "the server's limit; what does not fit it defers)")
+    work.add_argument("--accept-without-content", action="store_true",
+                      help="also accept notifications whose content this certificate may not "
+                           "open (a mandate without notifications.content): archived with "
+                           "metadata only; by default they are left pending and listed")
     work.add_argument("--no-fsync", action="store_true",
                       help="do not fsync archived files (faster; a power cut may lose some)")
     output = parser.add_argument_group("output")
@@ -966,7 +999,8 @@ def main(argv: list[str] | None = None) -> int:
         agent = Agent(service, state, Archive(args.archive, fsync=not args.no_fsync), rules,
                       signer, server_cert, bars, args.batch_size, args.page_size, args.workers,
                       args.role, args.principal, args.resync, args.stream_above,
-                      args.server_cert, contents_bytes=args.contents_bytes)
+                      args.server_cert, contents_bytes=args.contents_bytes,
+                      accept_without_content=args.accept_without_content)
         agent.run()
         agent.shutdown(interrupted=False)
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ from gateway.domain.cursor import decode_cursor, encode_cursor
 from gateway.domain.listing import AudienceIndex, ListingFilter, ListingQuery, PagePosition, Role
 from gateway.domain.model import Document, ItemKind, Notification, Status
 from gateway.domain.principal import Principal
-from gateway.errors import InvalidState, LimitExceeded, NotFound
+from gateway.errors import AuthorizationError, InvalidState, LimitExceeded, NotFound
 
 from .batches import check_id_batch
 from .ports import UnitOfWork
@@ -82,7 +82,7 @@ always goes in): the rest is DEFERRED and asked for again, so no response -- and
 holds more than this plus its base64."""
 
 
-CONTENT_REFUSAL_CODES = ("NOT_FOUND", "NOT_ACCEPTED", "TOO_LARGE", "DEFERRED",
+CONTENT_REFUSAL_CODES = ("NOT_FOUND", "NOT_AUTHORISED", "NOT_ACCEPTED", "TOO_LARGE", "DEFERRED",
                          "CONTENT_UNAVAILABLE")
 
 
@@ -252,8 +252,16 @@ class NotificationQueries:
                                  if decision is None else
                                  refusal_entry(principal, Action.CONTENT, decision,
                                                str(notification_id)))
-                    refused[notification_id] = ContentRefusal(
-                        notification_id, "NOT_FOUND", f"notification {notification_id} not found")
+                    if (notification is not None and decision is not None
+                            and decide(principal, Action.READ, notification, facts, now)):
+                        refused[notification_id] = ContentRefusal(
+                            notification_id, "NOT_AUTHORISED",
+                            f"notification {notification_id}: {_MISSING[Action.CONTENT]} "
+                            f"({decision.reason.value})")
+                    else:
+                        refused[notification_id] = ContentRefusal(
+                            notification_id, "NOT_FOUND",
+                            f"notification {notification_id} not found")
                     continue
                 status = notification.status_as_of(now)
                 if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
@@ -380,6 +388,13 @@ class NotificationQueries:
         decision = audited_decision(uow, principal, action, notification, facts, now,
                                     str(notification_id))
         if not decision.allowed:
+            if action is not Action.READ and decide(principal, Action.READ, notification, facts,
+                                                    now):
+                # It may see the item (GetNotification shows it): say what is missing rather
+                # than pretend it does not exist (issue 15: a mandate without the content scope).
+                raise AuthorizationError(
+                    f"notification {notification_id}: {_MISSING[action]} "
+                    f"({decision.reason.value})", field="id")
             raise NotFound(f"notification {notification_id} not found")
         return notification, decision
 
@@ -418,6 +433,13 @@ def _as_of(notification: Notification, now: datetime) -> Notification:
     if notification.is_overdue(now):
         return notification.expire(now)
     return notification
+
+
+_MISSING = {
+    Action.CONTENT: "the caller may see it but not open its content",
+    Action.SIGN: "the caller may see it but not sign it",
+}
+"""What an item the caller may see lacks, per refused action (said instead of NOT_FOUND)."""
 
 
 def _role(decision: Decision) -> Role:

@@ -136,7 +136,8 @@ class ContentResult(ComplexModel):
 
 ContentRefusalCodeType = SpyneEnum(
     *CONTENT_REFUSAL_CODES, type_name="ContentRefusalCode",
-    doc="NOT_FOUND: no such notification or not one the caller may open; NOT_ACCEPTED: content "
+    doc="NOT_FOUND: no such notification or not one the caller may see; NOT_AUTHORISED: the "
+        "caller may see it but its right does not include opening the content; NOT_ACCEPTED: content "
         "is released only after acceptance; TOO_LARGE: a document above 2 MiB, fetch it with "
         "GetContent (streamed); DEFERRED: the response is full, ask again; "
         "CONTENT_UNAVAILABLE: the stored bytes fail their SHA-256, nothing released.",

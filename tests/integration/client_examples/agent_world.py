@@ -57,6 +57,8 @@ RunningGateway = soap.RunningGateway
 
 RED_COMPANIES = tuple(make_cif("B", 7_100_000 + n) for n in range(3))
 RED_CCCS = tuple(make_ccc(46, 3_100_000 + n) for n in range(3))
+MANDATE_GRANTOR = make_cif("B", 7_200_000)
+"""Gives the person a mandate in test_batch_agent_rights.py only (no one else sees its items)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def expected_items(pki: DemoPki) -> list[Expected]:
     add(RED_COMPANIES[1], "AGENT-R1-SPECIAL", ccc=RED_CCCS[1], category="SPECIAL", issuer="INSS")
     add(pki.red_agent_cif, "AGENT-OWN-00")
     add(pki.red_agent_cif, "AGENT-OWN-01", annex=True)
+    for n in range(3):  # a grantor without certificate: the person holds a mandate for it
+        add(MANDATE_GRANTOR, f"AGENT-M-{n:02d}", annex=n == 1)
     return items
 
 

@@ -287,13 +287,17 @@ def test_signing_and_content_need_their_own_scopes(served: RunningGateway, gw_co
     assert person.service.GetReceipt(notificationId=ids[0]).registrationNumber == \
         receipt.registrationNumber
 
-    # Accepted, but the content needs notifications.content.
+    # Accepted, but the content needs notifications.content: it may see the item, so it is told
+    # what its right lacks (NOT_AUTHORISED with the reason), not that the item does not exist.
     seq = last_audit_seq(served)
     with pytest.raises(zeep.exceptions.Fault) as refused:
         person.service.GetContent(id=ids[0])
-    assert gw_code(refused.value) == "NOT_FOUND"
+    assert gw_code(refused.value) == "NOT_AUTHORISED"
+    assert "SCOPE_MISSING" in refused.value.message
     assert [details for _, _, details in refusals_since(served, seq)] == [
         {"action": "notifications.content", "reason": "SCOPE_MISSING"}]
+    batch = person.service.GetContents(id=[ids[0]])
+    assert [(r.notificationId, r.code) for r in batch.refused] == [(ids[0], "NOT_AUTHORISED")]
     content = give(served, SIGNING_GRANTOR, served.pki.person_nif, "notifications.content")
     released = person.service.GetContent(id=ids[0])
     assert released.data == contents[ids[0]]
@@ -481,7 +485,7 @@ def test_access_managers_grant_and_revoke_rights_on_the_entitys_notifications(
     assert outcomes_of(receipt) == {granted[0]: "ACCEPTED"}
     with pytest.raises(zeep.exceptions.Fault) as refused:
         person.service.GetContent(id=granted[0])
-    assert gw_code(refused.value) == "NOT_FOUND"
+    assert gw_code(refused.value) == "NOT_AUTHORISED"
     assert representative.service.GetNotification(id=granted[0]).status == "ACCEPTED"
 
     revoked = person.service.RevokeAccess(grantId=grant.id)
