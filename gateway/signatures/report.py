@@ -113,6 +113,8 @@ class SignedObjectKind(str, Enum):
     """The whole XML document (``URI=""``), minus the enveloped signature."""
     XML_ELEMENT = "XML_ELEMENT"
     """One element of the same document (``URI="#id"``); see ``element_path``."""
+    MANIFEST = "MANIFEST"
+    """A ``ds:Manifest`` (XMLDSig §5.1): its own references follow it, each naming it."""
     SIGNED_PROPERTIES = "SIGNED_PROPERTIES"
     """The XAdES SignedProperties (the signer's own attributes, not the document)."""
     DETACHED_CONTENT = "DETACHED_CONTENT"
@@ -216,6 +218,14 @@ class SignedDataObject:
     element_path: str | None = None
     """For XML: the path of the element the reference resolved to (``/rcpt:Receipt``)."""
     byte_range: tuple[int, ...] = ()
+    transforms: tuple[str, ...] = ()
+    """For XML: the reference's transforms in order (``enveloped-signature``, ``xpath: ...``)."""
+    manifest: str | None = None
+    """For XML: the URI of the ``ds:Manifest`` reference this entry belongs to, if any."""
+    intact: bool = True
+    """Whether the data matches its digest. Always true for a signature's own references (a
+    mismatch is its HASH_FAILURE); a Manifest entry may be false (XMLDSig §5.1: the
+    application decides), and then it covers nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +427,9 @@ def _data_object(item: SignedDataObject) -> dict[str, Any]:
         "digest_algorithm": item.digest_algorithm,
         "digest": _b64(item.digest),
         "covers_whole_document": item.covers_whole_document,
+        "transforms": list(item.transforms),
+        "manifest": item.manifest,
+        "intact": item.intact,
     }
 
 

@@ -44,27 +44,23 @@ from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     SignatureFormat,
     SignatureReport,
-    SignedDataObject,
-    SignedObjectKind,
     SubIndication,
     TimestampKind,
     TimestampReport,
 )
 from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
+from gateway.signatures.xml_references import (
+    SIGNED_PROPERTIES,
+    data_objects,
+)
 from gateway.signatures.xmldsig import (
-    DEFAULT_C14N,
-    Reference,
     SignatureStructure,
     base64_text,
     build_index,
-    c14n_method,
     canonical_octets,
-    element_path,
     elements,
-    external_octets,
     parse_signature,
-    resolve,
-    same_document_digest,
     x509_certificates,
 )
 from gateway.wssec.certificates import TrustStore
@@ -72,9 +68,7 @@ from gateway.wssec.references import IdIndex
 from gateway.wssec.signature import SIGNATURE
 from gateway.xmlsafe import parse_xml
 
-SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
 QUALIFYING_PROPERTIES = ns.qname(ns.XADES, "QualifyingProperties")
-SIGNED_PROPERTIES = ns.qname(ns.XADES, "SignedProperties")
 _X = f"{{{ns.XADES}}}"
 _DS = f"{{{ns.DS}}}"
 
@@ -243,114 +237,6 @@ def _referenced_serial(cert: etree._Element, tag: str) -> int | None:
         raise FormatError("X509SerialNumber is not an integer") from exc
 
 
-def _data_objects(
-    structure: SignatureStructure,
-    root: etree._Element,
-    index: IdIndex,
-    signed_properties: etree._Element | None,
-    detached_content: bytes | None,
-    findings: Findings,
-    policy: SignaturePolicy,
-    text_heavy: bool,
-) -> tuple[SignedDataObject, ...]:
-    """Resolve and digest every reference (step 4)."""
-    signed_properties_seen = False
-    external = [reference for reference in structure.references if not reference.is_same_document]
-    if len(external) > 1:
-        findings.add(
-            Step.CRYPTO,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            "Only one detached data object can be supplied",
-        )
-    items: list[SignedDataObject] = []
-    for reference in structure.references:
-        hash_name = reference.digest_name
-        if hash_name is None:
-            raise FormatError("A reference uses an unknown digest algorithm")
-        if not policy.allows_digest(hash_name):
-            findings.add(
-                Step.ACCEPTANCE,
-                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                f"A reference digest uses {hash_name}, which is not accepted",
-            )
-        if reference.is_same_document:
-            target = resolve(reference, root, index)
-            if reference.type == SIGNED_PROPERTIES_TYPE or (
-                target.element is not None and target.element.tag == SIGNED_PROPERTIES
-            ):
-                if target.element is None or target.element is not signed_properties:
-                    raise FormatError("A SignedProperties reference designates another element")
-                signed_properties_seen = True
-            scope = root if target.element is None else target.element
-            if next(scope.iter(etree.Comment), None) is not None:
-                # Same-document references never sign comments (XMLDSig §4.3.3.3): text split by
-                # one reads differently to a naive consumer than to the signature.
-                findings.warnings.append("A signed element contains comments, which are not signed")
-            computed = same_document_digest(
-                reference, target, root, structure.element, hash_name, text_heavy=text_heavy
-            )
-            items.append(
-                _same_document_object(reference, target.element, root, structure, hash_name)
-            )
-        else:
-            if detached_content is None or len(external) > 1:
-                if detached_content is None:
-                    findings.add(
-                        Step.CRYPTO,
-                        SubIndication.SIGNED_DATA_NOT_FOUND,
-                        "The detached content was not supplied",
-                    )
-                continue
-            octets = external_octets(reference, detached_content, max_depth=policy.max_xml_depth)
-            computed = crypto.digest(hash_name, octets)
-            items.append(
-                SignedDataObject(
-                    kind=SignedObjectKind.DETACHED_CONTENT,
-                    identifier=reference.uri or "",
-                    digest_algorithm=hash_name,
-                    digest=reference.digest_value,
-                    covers_whole_document=True,
-                )
-            )
-        if not hmac.compare_digest(computed, reference.digest_value):
-            findings.add(
-                Step.CRYPTO,
-                SubIndication.HASH_FAILURE,
-                f"The data of reference {(reference.uri or '(detached)')[:100]!r} has been modified",
-            )
-    if signed_properties is not None and not signed_properties_seen:
-        raise FormatError("The SignedProperties are not covered by the signature")
-    return tuple(items)
-
-
-def _same_document_object(
-    reference: Reference,
-    element: etree._Element | None,
-    root: etree._Element,
-    structure: SignatureStructure,
-    hash_name: str,
-) -> SignedDataObject:
-    if element is None:
-        kind, path, whole = SignedObjectKind.XML_DOCUMENT, "/", True
-    else:
-        path = element_path(element)
-        if element.tag == SIGNED_PROPERTIES:
-            kind, whole = SignedObjectKind.SIGNED_PROPERTIES, False
-        else:
-            kind = SignedObjectKind.XML_ELEMENT
-            # Enveloping: the signature is the document and this is one of its own Objects.
-            enveloping = root is structure.element and element in structure.objects
-            whole = element is root or enveloping
-    return SignedDataObject(
-        kind=kind,
-        identifier=reference.uri or "",
-        digest_algorithm=hash_name,
-        digest=reference.digest_value,
-        covers_whole_document=whole,
-        element_path=path,
-    )
-
-
 def _digest_of(data: bytes, hash_name: str) -> bytes:
     return crypto.digest(hash_name, data)
 
@@ -445,7 +331,7 @@ def _validate(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             f"The signature algorithm {key_kind}-{hash_name} is not accepted",
         )
-    data_objects = _data_objects(
+    signed_data_objects = data_objects(
         structure, root, index, signed_properties, detached_content, findings, policy, text_heavy
     )
     if (
@@ -478,7 +364,7 @@ def _validate(
         claimed_signing_time=claimed,
         signature_algorithm=structure.signature_uri,
         signature_value=structure.signature_value,
-        signed_data_objects=data_objects,
+        signed_data_objects=signed_data_objects,
         timestamps=timestamps,
         signing_certificate_reference=referenced,
         signature_policy_identifier=policy_identifier,
