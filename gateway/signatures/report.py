@@ -268,6 +268,8 @@ class SignatureReport(_Judged):
     revocation_time: datetime | None = None
     """When the signer (or a CA of its path) was revoked, if it was."""
     warnings: tuple[str, ...] = ()
+    counter_signature_of: str | None = None
+    """XML: the identifier of the signature whose QualifyingProperties hold this one."""
 
     @property
     def passed(self) -> bool:
@@ -374,6 +376,7 @@ class ValidationReport:
             "covers_whole_document": signature.covers_whole_document,
             "signed_data_objects": [_data_object(o) for o in signature.signed_data_objects],
             "timestamps": [_timestamp(t) for t in signature.timestamps],
+            "counter_signature_of": signature.counter_signature_of,
         }
 
 

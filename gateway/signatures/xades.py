@@ -1,6 +1,6 @@
 """XAdES validation: enveloped, enveloping and detached (ETSI EN 319 132-1, EN 319 102-1).
 
-Per ``ds:Signature`` of the document (counter-signatures inside QualifyingProperties excluded):
+Per ``ds:Signature`` of the document, counter-signatures inside QualifyingProperties included:
 
 1. XMLDSig structure and references (``xmldsig``); an Id defined twice refuses the document.
 2. Qualifying properties: at most one ``xades:QualifyingProperties`` among the signature's
@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
+from dataclasses import replace
 from datetime import datetime
 
 from asn1crypto import tsp
@@ -69,6 +71,8 @@ from gateway.wssec.signature import SIGNATURE
 from gateway.xmlsafe import parse_xml
 
 QUALIFYING_PROPERTIES = ns.qname(ns.XADES, "QualifyingProperties")
+INTERNAL_ERROR = "internal error"
+logger = logging.getLogger(__name__)
 _X = f"{{{ns.XADES}}}"
 _DS = f"{{{ns.DS}}}"
 
@@ -81,36 +85,83 @@ def validate_xades(
     trust: TrustStore,
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
-    """Validate every signature of an XML document; FormatError when none can be found."""
+    """Validate every signature of an XML document; FormatError when none can be found.
+
+    Every ``ds:Signature`` gets an entry, in document order (issue 12 point 8): counter-signatures
+    inside QualifyingProperties too (``counter_signature_of`` names the signature they sign);
+    the ones that cannot be validated -- a document-level refusal such as a duplicated Id, more
+    than ``policy.max_signatures`` signatures, an unexpected error -- as FORMAT_FAILURE with the
+    reason."""
     try:
         root = parse_xml(
             document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth
         )
     except GatewayError as exc:
         raise FormatError("The document is not acceptable XML") from exc
-    index = build_index(root)
-    # Decided once per document: whether references are canonicalised by the text-node walk.
-    text_heavy = c14n.worth_walking(root, len(document))
-    signatures = [
-        element
-        for element in root.iter(SIGNATURE)
-        if not any(ancestor.tag == QUALIFYING_PROPERTIES for ancestor in element.iterancestors())
-    ]
+    signatures = list(root.iter(SIGNATURE))
     if not signatures:
         raise FormatError("The XML document holds no signature")
-    if len(signatures) > policy.max_signatures:
-        raise FormatError("The document holds too many signatures")
-    return tuple(
-        _validate_one(
-            signature, position, root, index, detached_content, policy, trust, now, text_heavy
-        )
+    identifiers = {
+        signature: signature.get("Id") or f"signature-{position}"
         for position, signature in enumerate(signatures, start=1)
-    )
+    }
+    try:
+        index = build_index(root)
+    except FormatError as exc:
+        return tuple(
+            _as_counter_signature(
+                format_failure(identifiers[signature], SignatureFormat.XADES, exc.message),
+                signature,
+                identifiers,
+            )
+            for signature in signatures
+        )
+    # Decided once per document: whether references are canonicalised by the text-node walk.
+    text_heavy = c14n.worth_walking(root, len(document))
+    reports = []
+    for position, signature in enumerate(signatures, start=1):
+        if position > policy.max_signatures:
+            report = format_failure(
+                identifiers[signature],
+                SignatureFormat.XADES,
+                f"Not validated: the document holds more than {policy.max_signatures} signatures",
+            )
+        else:
+            report = _validate_one(
+                signature,
+                identifiers[signature],
+                root,
+                index,
+                detached_content,
+                policy,
+                trust,
+                now,
+                text_heavy,
+            )
+        reports.append(_as_counter_signature(report, signature, identifiers))
+    return tuple(reports)
+
+
+def _as_counter_signature(
+    report: SignatureReport,
+    signature: etree._Element,
+    identifiers: dict[etree._Element, str],
+) -> SignatureReport:
+    """Mark a signature found inside another one's QualifyingProperties (EN 319 132-1 §5.2.7)."""
+    inside_properties = False
+    for ancestor in signature.iterancestors():
+        if ancestor.tag == QUALIFYING_PROPERTIES:
+            inside_properties = True
+        elif ancestor.tag == SIGNATURE:
+            if inside_properties:
+                return replace(report, counter_signature_of=identifiers[ancestor])
+            return report
+    return report
 
 
 def _validate_one(
     signature: etree._Element,
-    position: int,
+    identifier: str,
     root: etree._Element,
     index: IdIndex,
     detached_content: bytes | None,
@@ -119,13 +170,17 @@ def _validate_one(
     now: datetime,
     text_heavy: bool,
 ) -> SignatureReport:
-    identifier = signature.get("Id") or f"signature-{position}"
     try:
         return _validate(
             signature, identifier, root, index, detached_content, policy, trust, now, text_heavy
         )
     except FormatError as exc:
         return format_failure(identifier, SignatureFormat.XADES, exc.message)
+    except RecursionError:
+        return format_failure(identifier, SignatureFormat.XADES, "The signature nests too deeply")
+    except Exception:  # one signature's bug must not hide the others; traceback to the log
+        logger.exception("XML signature %r failed unexpectedly", identifier[:100])
+        return format_failure(identifier, SignatureFormat.XADES, INTERNAL_ERROR)
 
 
 def _qualifying_properties(structure: SignatureStructure) -> etree._Element | None:

@@ -415,8 +415,10 @@ def xmlsec_sign(
     *,
     id_attrs: Sequence[str] = (XADES_SP_ID_ATTR,),
     url_map: dict[str, bytes] | None = None,
+    node_id: str | None = None,
 ) -> bytes:
-    """Sign a template with the ``xmlsec1`` CLI (Debian's xmlsec1, OpenSSL backend)."""
+    """Sign a template with the ``xmlsec1`` CLI (Debian's xmlsec1, OpenSSL backend); with
+    ``node_id``, the ``Signature`` with that Id (the others are left as they are)."""
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         (folder / "template.xml").write_bytes(template)
@@ -430,6 +432,8 @@ def xmlsec_sign(
         ]
         for id_attr in id_attrs:
             command += ["--id-attr:Id", id_attr]
+        if node_id is not None:
+            command += ["--node-id", node_id]
         for position, (url, content) in enumerate((url_map or {}).items()):
             path = folder / f"detached-{position}"
             path.write_bytes(content)
@@ -577,8 +581,20 @@ def xmlsec1_verify(pki: DemoPki, signed: Path, at: datetime) -> subprocess.Compl
     """``xmlsec1 --verify`` of an enveloped XAdES file against the demo PKI, at ``at``, with the
     XAdES SignedProperties Id declared (the independent check of our own signatures)."""
     return subprocess.run(
-        ["xmlsec1", "--verify", "--trusted-pem", str(pki.root_ca.cert_path),
-         "--untrusted-pem", str(pki.issuing_ca.cert_path), "--id-attr:Id", XADES_SP_ID_ATTR,
-         "--verification-gmt-time", at.strftime("%Y-%m-%d %H:%M:%S"), str(signed)],
-        capture_output=True, text=True, check=False,
+        [
+            "xmlsec1",
+            "--verify",
+            "--trusted-pem",
+            str(pki.root_ca.cert_path),
+            "--untrusted-pem",
+            str(pki.issuing_ca.cert_path),
+            "--id-attr:Id",
+            XADES_SP_ID_ATTR,
+            "--verification-gmt-time",
+            at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(signed),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
