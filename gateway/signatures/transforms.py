@@ -249,7 +249,9 @@ def lint_xpath(expression: str, *, per_node: bool) -> None:
                 raise FormatError("XPath '//' and far axes are not supported in this position")
 
 
-def _compile(expression: str, context: etree._Element, here: etree._Element | None) -> etree.XPath:
+def _compile(
+    expression: str, context: etree._Element, here: etree._Element | None, *, shown: str
+) -> etree.XPath:
     namespaces = {p: u for p, u in context.nsmap.items() if p is not None}
 
     def here_function(_: object) -> list[etree._Element]:
@@ -266,7 +268,7 @@ def _compile(expression: str, context: etree._Element, here: etree._Element | No
             smart_strings=True,
         )
     except etree.XPathSyntaxError as exc:
-        raise FormatError(f"The XPath expression {expression[:100]!r} is not valid") from exc
+        raise FormatError(f"The XPath expression {shown[:100]!r} is not valid") from exc
 
 
 def _evaluate(xpath: etree.XPath, root: etree._Element) -> object:
@@ -331,8 +333,10 @@ def xpath_selection(transform: Transform, root: etree._Element) -> XPathSelectio
     """Evaluate an XPath transform over the document of ``root``."""
     assert transform.xpath is not None
     _node_budget(root)
-    here = transform.element.find(_XPATH)
-    context = here if here is not None else transform.element
+    bearer = transform.element.find(_XPATH)
+    context = bearer if bearer is not None else transform.element
+    # here() is the element bearing the expression (XMLDSig §6.6.3), in the same document only.
+    here = context if context.getroottree().getroot() is root else None
     condition = f"boolean({transform.xpath})"
     # One pass per node type: lxml hands back elements, text and attributes distinctly.
     found: list[object] = []
@@ -341,7 +345,8 @@ def xpath_selection(transform: Transform, root: etree._Element) -> XPathSelectio
         "//text()[{c}]",
         "//@*[{c}]",
     ):
-        result = _evaluate(_compile(pattern.format(c=condition), context, here), root)
+        xpath = _compile(pattern.format(c=condition), context, here, shown=transform.xpath)
+        result = _evaluate(xpath, root)
         assert isinstance(result, list)
         found.extend(result)
     kept, dropped = condition, f"not({condition})"
@@ -349,6 +354,7 @@ def xpath_selection(transform: Transform, root: etree._Element) -> XPathSelectio
         f"boolean(//*[{kept}]/namespace::*[{dropped}] | //*[{dropped}]/namespace::*[{kept}])",
         context,
         here,
+        shown=transform.xpath,
     )
     if _evaluate(split, root) is True:
         raise FormatError("An XPath transform separates namespace nodes from their element")
@@ -421,8 +427,11 @@ class Filter2Selection:
 def filter2_selection(transform: Transform, root: etree._Element) -> Filter2Selection:
     steps = []
     for operation, expression, element in transform.filters:
-        xpath = _compile(f"({expression})", element, element)
-        whole = _compile(f"boolean(({expression})[count(. | /) = 1])", element, element)
+        here = element if element.getroottree().getroot() is root else None
+        xpath = _compile(f"({expression})", element, here, shown=expression)
+        whole = _compile(
+            f"boolean(({expression})[count(. | /) = 1])", element, here, shown=expression
+        )
         picked = _Picked(_evaluate(xpath, root))
         if picked.namespaces:
             raise FormatError("An XPath Filter 2.0 expression selects namespace nodes")
