@@ -321,3 +321,12 @@ VECTORS: tuple[RealWorldVector, ...] = (
         (LINE_ID_ATTR, INVOICE_ID_ATTR),
     ),
 )
+
+
+def tamper_signed_info(signed: bytes) -> bytes:
+    """Whitespace inside SignedInfo: canonicalised, so the signature value no longer matches,
+    while every reference digest still does."""
+    for tag in (b"<SignedInfo>", b"<ds:SignedInfo>"):
+        if signed.count(tag) == 1:
+            return signed.replace(tag, tag + b" ")
+    raise AssertionError("no unique SignedInfo start tag")

@@ -443,6 +443,29 @@ def xmlsec_sign(
         return (folder / "signed.xml").read_bytes()
 
 
+# --- Apache Santuario (independent XMLDSig in Java) ----------------------------------------------
+
+JAVA_LIBRARIES = Path("/usr/share/java")
+SANTUARIO_JAR = JAVA_LIBRARIES / "xmlsec.jar"
+"""Debian's libxml-security-java: Apache Santuario, with its JSR 105 provider."""
+SANTUARIO_SIGNER = Path(__file__).parent / "peers" / "SantuarioSign.java"
+
+
+def santuario_sign_all(signer: Signer, directory: Path) -> dict[str, bytes]:
+    """Run ``peers/SantuarioSign.java`` (one JVM, source-file mode) and read what it wrote:
+    scenario name -> signed document."""
+    directory.mkdir(parents=True, exist_ok=True)
+    classpath = ":".join(
+        str(JAVA_LIBRARIES / jar) for jar in ("xmlsec.jar", "slf4j-api.jar", "slf4j-nop.jar")
+    )
+    subprocess.run(
+        ["java", "-cp", classpath, str(SANTUARIO_SIGNER), str(signer.key_path),
+         str(signer.cert_path), str(directory)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return {path.stem: path.read_bytes() for path in sorted(directory.glob("*.xml"))}
+
+
 # --- openssl (independent CMS and time-stamps) ---------------------------------------------------
 
 
