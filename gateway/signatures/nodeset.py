@@ -264,8 +264,7 @@ class _Renderer:
         included = not self._filtered or self._nodes.has_node(element)
         qualified = ""
         if included:
-            qualified = self._start_tag(element, rendered, parent_in_set)
-            rendered = self._rendered_after
+            qualified, rendered = self._start_tag(element, rendered, parent_in_set)
         if element.text and (not self._filtered or self._nodes.has_text(element, False)):
             self.out(_text(element.text))
         for child in element:
@@ -282,11 +281,10 @@ class _Renderer:
         if included:
             self.out(f"</{qualified}>")
 
-    _rendered_after: dict[str | None, str]
-
     def _start_tag(
         self, element: etree._Element, rendered: dict[str | None, str], parent_in_set: bool
-    ) -> str:
+    ) -> tuple[str, dict[str | None, str]]:
+        """Render the start tag; (the qualified name, the namespaces in effect below it)."""
         uri, local = _split(element.tag)
         prefix = element.prefix
         qualified = local if prefix is None else f"{prefix}:{local}"
@@ -337,8 +335,7 @@ class _Renderer:
             parts.append(f' {attribute_name}="{_attribute(value)}"')
         parts.append(">")
         self.out("".join(parts))
-        self._rendered_after = rendered
-        return qualified
+        return qualified, rendered
 
     def _inherited_xml_attributes(
         self, element: etree._Element, own_names: set[str]

@@ -12,10 +12,13 @@ Supported, in any order and number (at most :data:`MAX_TRANSFORMS`):
 
 XPath is evaluated by libxml2 through lxml with no extension function but ``here()``, no EXSLT,
 no variables, and a restricted grammar (:func:`lint_xpath`) that keeps the work polynomial in the
-document's depth: a per-node XPath cannot use ``//``, the descendant, following or preceding axes,
-``id()``, ``position()`` or ``last()``; a Filter 2.0 expression may use ``//`` only outside
-predicates. Expressions are at most :data:`MAX_XPATH_CHARS` long and the document at most
-:data:`MAX_XPATH_NODES` nodes. XSLT, XPointer transforms and anything else are refused with a
+document's depth: no XPath may call ``id()``, ``document()``, EXSLT or any function outside
+XPath 1.0's core library (and ``here()``); a per-node XPath cannot use ``//``, the descendant,
+following or preceding axes, ``position()`` or ``last()``; a Filter 2.0 expression may use
+``//`` and those axes only outside predicates; predicates nest at most three deep. Expressions
+are at most :data:`MAX_XPATH_CHARS` long and the document at most :data:`MAX_XPATH_NODES` nodes
+(elements, text, comments, PIs, attributes). There is no wall-clock limit: libxml2 cannot be
+interrupted, so these static bounds are what keeps the work bounded. XSLT, XPointer transforms and anything else are refused with a
 FormatError naming the algorithm -- "what was signed" must stay a node you can point at.
 
 Namespace nodes are not separate citizens here: an XPath expression that keeps an element but
@@ -28,7 +31,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -47,8 +49,6 @@ ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 BASE64 = "http://www.w3.org/2000/09/xmldsig#base64"
 XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
 XPATH_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
-EXC_C14N_NS = EXC_C14N
-DEFAULT_PREFIX = "#default"
 
 MAX_TRANSFORMS = 8
 MAX_XPATH_CHARS = 1024
@@ -58,7 +58,7 @@ MAX_FILTERS = 8
 _TRANSFORM = f"{{{ns.DS}}}Transform"
 _XPATH = f"{{{ns.DS}}}XPath"
 _FILTER2_XPATH = f"{{{XPATH_FILTER2}}}XPath"
-_INCLUSIVE_NAMESPACES = f"{{{EXC_C14N_NS}}}InclusiveNamespaces"
+_INCLUSIVE_NAMESPACES = f"{{{EXC_C14N}}}InclusiveNamespaces"
 
 # (exclusive, with comments, C14N 1.1)
 _C14N: dict[str, tuple[bool, bool, bool]] = {
@@ -457,6 +457,3 @@ def base64_decode(data: NodeSet | bytes) -> bytes:
         return base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise FormatError("The input of a Base64 transform is not Base64") from exc
-
-
-NodeSetTransform = Callable[[NodeSet, Transform], NodeSet]

@@ -6,18 +6,21 @@ itself, reusing the gate's exclusive canonicaliser, its element constants and it
 (``wsu:Id``, ``Id``, ``xml:id``; a value defined twice refuses the document -- the XSW
 precondition). Supported:
 
-* ``SignedInfo`` canonicalisation: C14N 1.0 and exclusive C14N, with or without comments.
+* ``SignedInfo`` canonicalisation: C14N 1.0, C14N 1.1 and exclusive C14N (with a PrefixList),
+  with or without comments -- of SignedInfo *in its context*: the namespaces and ``xml:*``
+  attributes in scope from its ancestors (C14N 1.0 §2.4), so an unprefixed ``Signature`` works.
 * References: ``URI=""`` (the document), ``#id`` (one element), ``#xpointer(/)`` and
   ``#xpointer(id('x'))`` (the same, comments kept), and any other URI or none (detached content
-  the caller supplies). Transforms: an optional leading enveloped-signature transform and at most
-  one canonicalisation; nothing else (XPath, XSLT and Base64 transforms are FORMAT_FAILURE: they
-  make "what was signed" depend on code rather than on a node you can point at).
+  the caller supplies). Transforms: see ``gateway.signatures.transforms`` (enveloped-signature,
+  Base64, XPath, XPath Filter 2.0, the canonicalisations, chained); the rest is FORMAT_FAILURE.
 * A node-set without an explicit canonicalisation is serialised with C14N 1.0 (§4.3.3.2).
 
-References are digested as the canonical octets stream out, never materialised. Text-heavy
-trees (large Base64 payloads) are canonicalised by ``gateway.signatures.c14n``, which leaves the
-enveloped signature out as it walks; the rest by libxml2, with the ``ds:Signature`` detached
-and put back (``gateway.signatures.enveloped``). Trees are validated in the thread that parsed
+References are digested as the canonical octets stream out, never materialised. Whole documents
+and exclusive elements: text-heavy trees (large Base64 payloads) are canonicalised by
+``gateway.signatures.c14n``, which leaves the enveloped signature out as it walks; the rest by
+libxml2, with the ``ds:Signature`` detached and put back (``gateway.signatures.enveloped``).
+Inclusive subsets, PrefixLists and XPath-filtered node-sets, which libxml2 gets wrong or cannot
+be given, by ``gateway.signatures.nodeset``. Trees are validated in the thread that parsed
 them (see ``gateway.wssec.signature``).
 """
 

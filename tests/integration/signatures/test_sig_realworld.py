@@ -8,6 +8,7 @@ as bad as an invalid one reported passed, so every vector asserts the full indic
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -160,6 +161,9 @@ def test_a_failed_manifest_reference_is_reported_not_ignored(signer, trust, plai
     entries = {item.identifier: item for item in only(report).signed_data_objects}
     assert entries["#l1"].intact is False and entries["#l2"].intact is True
     assert any("#l1" in warning and "Manifest" in warning for warning in only(report).warnings)
+    # The ETSI report lists the Manifest and the intact entry as signed data, not the other.
+    reference = re.search(rb'SignersDocumentRef[^>]*VOReference="([^"]*)"', report.to_etsi_xml())
+    assert reference is not None and reference.group(1).split() == [b"D-1-1", b"D-1-2"]
 
 
 def test_a_modified_manifest_is_hash_failure(signer, trust, plain_policy) -> None:
