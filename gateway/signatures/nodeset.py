@@ -12,8 +12,8 @@ spec:
 * the node-set is an apex (an element and its descendants, or the whole document with its
   top-level comments and PIs), minus excluded subtrees (the enveloped signature), minus comments
   unless kept, intersected with :class:`Selection` filters (XPath, XPath Filter 2.0);
-* namespace nodes are in the node-set exactly when their element is (the transforms check that
-  an XPath expression does not separate them), so an inclusive element renders every in-scope
+* the namespace nodes of an element in the node-set are all in it (the transforms refuse an
+  XPath expression that drops some), so an inclusive element renders every in-scope
   namespace its nearest output ancestor does not have, and ``xmlns=""`` when that ancestor has
   a non-empty default (C14N 1.0 §2.3); exclusive rendering only what the element visibly
   utilises, plus the InclusiveNamespaces PrefixList by the inclusive rule (Exc-C14N §3);
@@ -57,6 +57,10 @@ class Selection(Protocol):
 
     def has_attribute(self, element: etree._Element, name: str) -> bool: ...
 
+    def has_namespaces(self, element: etree._Element) -> bool:
+        """Whether the element's namespace nodes (all or some) are in the set."""
+        ...
+
 
 @dataclass(frozen=True)
 class NodeSet:
@@ -99,6 +103,9 @@ class NodeSet:
 
     def has_attribute(self, element: etree._Element, name: str) -> bool:
         return all(selection.has_attribute(element, name) for selection in self.selections)
+
+    def has_namespaces(self, element: etree._Element) -> bool:
+        return all(selection.has_namespaces(element) for selection in self.selections)
 
     def contains_element(self, element: etree._Element) -> bool:
         """Whether ``element`` is in the set (used for the parent test of §2.4)."""
@@ -265,6 +272,8 @@ class _Renderer:
         qualified = ""
         if included:
             qualified, rendered = self._start_tag(element, rendered, parent_in_set)
+        else:
+            self._refuse_orphans(element, rendered)
         if element.text and (not self._filtered or self._nodes.has_text(element, False)):
             self.out(_text(element.text))
         for child in element:
@@ -336,6 +345,21 @@ class _Renderer:
         parts.append(">")
         self.out("".join(parts))
         return qualified, rendered
+
+    def _refuse_orphans(self, element: etree._Element, rendered: dict[str | None, str]) -> None:
+        """C14N 1.0 §2.3 renders the attribute and namespace axes of an element left out of the
+        node-set as bare text (`` Id="l1"``). libxml2 and Santuario render those orphans
+        differently (measured: xmlsec1 and Santuario reject each other's), so a node-set that
+        would need them is refused rather than verified against one peer's octets."""
+        if any(self._nodes.has_attribute(element, name) for name in element.attrib):
+            raise FormatError("A transform keeps attributes of an element it leaves out")
+        if self._nodes.has_namespaces(element):
+            in_scope = {p: u for p, u in element.nsmap.items() if p != "xml"}
+            in_scope.setdefault(None, "")
+            if any(rendered.get(p, "") != u for p, u in in_scope.items()) or any(
+                p not in in_scope and u for p, u in rendered.items()
+            ):
+                raise FormatError("A transform keeps namespace nodes of an element it leaves out")
 
     def _inherited_xml_attributes(
         self, element: etree._Element, own_names: set[str]

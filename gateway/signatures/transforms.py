@@ -22,8 +22,9 @@ interrupted, so these static bounds are what keeps the work bounded. XSLT, XPoin
 FormatError naming the algorithm -- "what was signed" must stay a node you can point at.
 
 Namespace nodes are not separate citizens here: an XPath expression that keeps an element but
-drops its namespace nodes (or the reverse) is refused (FormatError) rather than rendered
-approximately (see ``gateway.signatures.nodeset``).
+drops some of its namespace nodes is refused (FormatError) rather than rendered approximately
+(see ``gateway.signatures.nodeset``); namespace nodes kept on a dropped element are never
+rendered anyway.
 """
 
 from __future__ import annotations
@@ -318,9 +319,14 @@ class XPathSelection:
     """The nodes for which an XPath transform's expression is true (XMLDSig §6.6.3)."""
 
     picked: _Picked
+    keeps_namespaces_of: frozenset[etree._Element]
+    """Elements the expression leaves out while keeping some of their namespace nodes."""
 
     def has_node(self, node: etree._Element) -> bool:
         return node in self.picked.nodes
+
+    def has_namespaces(self, element: etree._Element) -> bool:
+        return element in self.picked.nodes or element in self.keeps_namespaces_of
 
     def has_text(self, node: etree._Element, is_tail: bool) -> bool:
         return (node, is_tail) in self.picked.texts
@@ -349,16 +355,25 @@ def xpath_selection(transform: Transform, root: etree._Element) -> XPathSelectio
         result = _evaluate(xpath, root)
         assert isinstance(result, list)
         found.extend(result)
-    kept, dropped = condition, f"not({condition})"
+    # Namespace nodes are rendered only on elements in the set (C14N 1.0 §2.3), so only a kept
+    # element losing one of its namespace nodes (the xml one is never rendered) changes octets.
     split = _compile(
-        f"boolean(//*[{kept}]/namespace::*[{dropped}] | //*[{dropped}]/namespace::*[{kept}])",
+        f"boolean(//*[{condition}]/namespace::*[name() != 'xml'][not({condition})])",
         context,
         here,
         shown=transform.xpath,
     )
     if _evaluate(split, root) is True:
-        raise FormatError("An XPath transform separates namespace nodes from their element")
-    return XPathSelection(_Picked(found))
+        raise FormatError("An XPath transform drops namespace nodes of an element it keeps")
+    orphans = _compile(
+        f"//*[not({condition})][namespace::*[name() != 'xml'][{condition}]]",
+        context,
+        here,
+        shown=transform.xpath,
+    )
+    kept = _evaluate(orphans, root)
+    assert isinstance(kept, list)
+    return XPathSelection(_Picked(found), frozenset(kept))
 
 
 class Filter2Selection:
@@ -399,6 +414,9 @@ class Filter2Selection:
 
     def has_node(self, node: etree._Element) -> bool:
         return self._combine(self._subtree_memberships(node))
+
+    def has_namespaces(self, element: etree._Element) -> bool:
+        return self.has_node(element)  # a subtree's namespace nodes go with its elements
 
     def has_text(self, node: etree._Element, is_tail: bool) -> bool:
         parent = node.getparent() if is_tail else node

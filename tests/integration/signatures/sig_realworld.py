@@ -55,7 +55,11 @@ def transform(algorithm: str, content: str = "", prefix: str = "") -> str:
 
 def xpath(expression: str, prefix: str = "") -> str:
     tag = f"{prefix}:XPath" if prefix else "XPath"
-    return transform(XPATH, f'<{tag} xmlns:dsig="{ns.DS}">{expression}</{tag}>', prefix=prefix)
+    return transform(
+        XPATH,
+        f'<{tag} xmlns:dsig="{ns.DS}" xmlns:i="{INVOICE_NS}">{expression}</{tag}>',
+        prefix=prefix,
+    )
 
 
 def xpath2(*filters: tuple[str, str]) -> str:
@@ -330,3 +334,18 @@ def tamper_signed_info(signed: bytes) -> bytes:
         if signed.count(tag) == 1:
             return signed.replace(tag, tag + b" ")
     raise AssertionError("no unique SignedInfo start tag")
+
+
+ORPHANS = tuple(
+    _invoice(signature([reference]))
+    for reference in (
+        (
+            "",
+            [xpath("not(self::i:Line) and not(ancestor-or-self::dsig:Signature)"), transform(C14N)],
+        ),
+        ("#l1", [xpath("not(self::Note) and not(self::text())"), transform(C14N)]),
+    )
+)
+"""XPath transforms that leave out an element but keep its attributes or namespace nodes: C14N
+renders those as bare text, and xmlsec1 and Santuario disagree on how (each rejects the other's
+signature), so the engine refuses them (FORMAT_FAILURE)."""

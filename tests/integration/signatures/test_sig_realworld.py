@@ -17,6 +17,7 @@ from sig_realworld import (
     LINE_ID_ATTR,
     MANIFEST_ID_ATTR,
     MANIFEST_TYPE,
+    ORPHANS,
     VECTORS,
     RealWorldVector,
     manifest,
@@ -121,6 +122,16 @@ def test_invalid_base64_in_the_object_is_a_format_failure(
     report = check(broken, trust, plain_policy)
     assert result(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert "Base64" in only(report).findings[0].message
+
+
+@pytest.mark.parametrize("template", ORPHANS, ids=["attributes", "namespaces"])
+def test_orphan_attributes_and_namespaces_are_refused(
+    template: str, signer, trust, plain_policy
+) -> None:
+    signed = xmlsec_sign(template.encode(), signer("company"), id_attrs=(LINE_ID_ATTR,))
+    report = check(signed, trust, plain_policy)
+    assert result(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert "leaves out" in only(report).findings[0].message
 
 
 # --- manifests (XMLDSig §5.1) --------------------------------------------------------------------
