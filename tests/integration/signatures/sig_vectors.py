@@ -600,9 +600,13 @@ def days(count: float) -> timedelta:
     return timedelta(days=count)
 
 
-def xmlsec1_verify(pki: DemoPki, signed: Path, at: datetime) -> subprocess.CompletedProcess[str]:
+def xmlsec1_verify(
+    pki: DemoPki, signed: Path, at: datetime, *, id_attrs: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
     """``xmlsec1 --verify`` of an enveloped XAdES file against the demo PKI, at ``at``, with the
-    XAdES SignedProperties Id declared (the independent check of our own signatures)."""
+    XAdES SignedProperties Id declared (and ``id_attrs``: more ``ns:Element`` names whose ``Id``
+    attributes are IDs) -- the independent check of our own signatures and of peers' vectors."""
+    extra = [argument for id_attr in id_attrs for argument in ("--id-attr:Id", id_attr)]
     return subprocess.run(
         [
             "xmlsec1",
@@ -613,6 +617,7 @@ def xmlsec1_verify(pki: DemoPki, signed: Path, at: datetime) -> subprocess.Compl
             str(pki.issuing_ca.cert_path),
             "--id-attr:Id",
             XADES_SP_ID_ATTR,
+            *extra,
             "--verification-gmt-time",
             at.strftime("%Y-%m-%d %H:%M:%S"),
             str(signed),

@@ -13,9 +13,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sig_realworld import tamper_signed_info
+from sig_realworld import (
+    INVOICE_ID_ATTR,
+    LINE_ID_ATTR,
+    MANIFEST_ID_ATTR,
+    OBJECT_ID_ATTR,
+    tamper_signed_info,
+)
 from sig_scenarios import VALIDATION_TIME
-from sig_vectors import describe, only, santuario_sign_all
+from sig_vectors import describe, only, santuario_sign_all, xmlsec1_verify
 
 from gateway.signatures import Indication, SignaturePolicy, SubIndication, validate
 
@@ -54,6 +60,21 @@ def verdict(document: bytes, trust, policy):
 
 def test_santuario_made_every_scenario(santuario_vectors) -> None:
     assert sorted(santuario_vectors) == sorted(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_xmlsec1_agrees_the_santuario_vector_is_valid(
+    name: str, santuario_vectors, pki, tmp_path
+) -> None:
+    """Two peers that share no code call it valid: a failure of ours is ours."""
+    (tmp_path / "signed.xml").write_bytes(santuario_vectors[name])
+    verified = xmlsec1_verify(
+        pki,
+        tmp_path / "signed.xml",
+        VALIDATION_TIME,
+        id_attrs=(LINE_ID_ATTR, INVOICE_ID_ATTR, OBJECT_ID_ATTR, MANIFEST_ID_ATTR),
+    )
+    assert verified.returncode == 0, verified.stderr
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
