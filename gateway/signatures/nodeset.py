@@ -29,7 +29,7 @@ Performance: Python per node. Callers keep libxml2 (and the text-node walk of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from lxml import etree
@@ -42,6 +42,33 @@ _FLUSH_AT = 64 * 1024
 _XML_PREFIX = f"{{{ns.XML}}}"
 _SIGNATURE = f"{{{ns.DS}}}Signature"
 _INHERITED_11 = frozenset({f"{_XML_PREFIX}lang", f"{_XML_PREFIX}space"})
+
+
+class WorkBudget:
+    """How many more elements the Python renderer may render for one document.
+
+    The renderer is linear, but references multiply it: 32 references (and their manifests) of
+    16 signatures, each designating a large element, would cost hundreds of renderings of the
+    whole tree. A document gets :data:`WORK_PER_ELEMENT` renderings of its elements (plus
+    :data:`WORK_FLOOR`); past that, FormatError."""
+
+    def __init__(self, elements: int) -> None:
+        self.remaining = elements
+
+    @classmethod
+    def for_document(cls, root: etree._Element) -> WorkBudget:
+        count = root.xpath("count(//*)")
+        assert isinstance(count, float)
+        return cls(int(count) * WORK_PER_ELEMENT + WORK_FLOOR)
+
+    def spend(self) -> None:
+        self.remaining -= 1
+        if self.remaining < 0:
+            raise FormatError("The references need too much canonicalisation work")
+
+
+WORK_PER_ELEMENT = 8
+WORK_FLOOR = 10_000
 
 
 class Selection(Protocol):
@@ -75,23 +102,21 @@ class NodeSet:
     excluded: tuple[etree._Element, ...] = ()
     """Subtrees left out (the enveloped-signature transform, XMLDSig §6.6.4)."""
     selections: tuple[Selection, ...] = field(default=())
+    budget: WorkBudget | None = field(default=None, compare=False)
+    """The document's rendering budget (None: unbounded, for small trusted trees)."""
 
     @property
     def whole_document(self) -> bool:
         return self.apex is None
 
     def excluding(self, element: etree._Element) -> NodeSet:
-        return NodeSet(
-            self.root, self.apex, self.with_comments, (*self.excluded, element), self.selections
-        )
+        return replace(self, excluded=(*self.excluded, element))
 
     def selecting(self, selection: Selection) -> NodeSet:
-        return NodeSet(
-            self.root, self.apex, self.with_comments, self.excluded, (*self.selections, selection)
-        )
+        return replace(self, selections=(*self.selections, selection))
 
     def without_comments(self) -> NodeSet:
-        return NodeSet(self.root, self.apex, False, self.excluded, self.selections)
+        return replace(self, with_comments=False)
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -211,6 +236,7 @@ class _Renderer:
         self._size = 0
         self._excluded = set(nodes.excluded)
         self._filtered = bool(nodes.selections)
+        self._budget = nodes.budget
 
     def out(self, piece: str) -> None:
         self._pending.append(piece)
@@ -268,6 +294,8 @@ class _Renderer:
     def element(
         self, element: etree._Element, rendered: dict[str | None, str], *, parent_in_set: bool
     ) -> None:
+        if self._budget is not None:
+            self._budget.spend()
         included = not self._filtered or self._nodes.has_node(element)
         qualified = ""
         if included:

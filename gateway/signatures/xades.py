@@ -42,6 +42,7 @@ from gateway.signatures import c14n, crypto
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cms import PARSE_ERRORS
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.nodeset import WorkBudget
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     SignatureFormat,
@@ -118,6 +119,7 @@ def validate_xades(
         )
     # Decided once per document: whether references are canonicalised by the text-node walk.
     text_heavy = c14n.worth_walking(root, len(document))
+    budget = WorkBudget.for_document(root)  # shared by all signatures: see nodeset.WorkBudget
     reports = []
     for position, signature in enumerate(signatures, start=1):
         if position > policy.max_signatures:
@@ -137,6 +139,7 @@ def validate_xades(
                 trust,
                 now,
                 text_heavy,
+                budget,
             )
         reports.append(_as_counter_signature(report, signature, identifiers))
     return tuple(reports)
@@ -169,10 +172,20 @@ def _validate_one(
     trust: TrustStore,
     now: datetime,
     text_heavy: bool,
+    budget: WorkBudget,
 ) -> SignatureReport:
     try:
         return _validate(
-            signature, identifier, root, index, detached_content, policy, trust, now, text_heavy
+            signature,
+            identifier,
+            root,
+            index,
+            detached_content,
+            policy,
+            trust,
+            now,
+            text_heavy,
+            budget,
         )
     except FormatError as exc:
         return format_failure(identifier, SignatureFormat.XADES, exc.message)
@@ -342,6 +355,7 @@ def _validate(
     trust: TrustStore,
     now: datetime,
     text_heavy: bool,
+    budget: WorkBudget,
 ) -> SignatureReport:
     findings = Findings()
     structure = parse_signature(signature, max_references=policy.max_references)
@@ -387,7 +401,15 @@ def _validate(
             f"The signature algorithm {key_kind}-{hash_name} is not accepted",
         )
     signed_data_objects = data_objects(
-        structure, root, index, signed_properties, detached_content, findings, policy, text_heavy
+        structure,
+        root,
+        index,
+        signed_properties,
+        detached_content,
+        findings,
+        policy,
+        text_heavy,
+        budget,
     )
     if (
         not referenced

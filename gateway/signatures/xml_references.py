@@ -27,6 +27,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.nodeset import WorkBudget
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import SignedDataObject, SignedObjectKind, SubIndication
 from gateway.signatures.xmldsig import (
@@ -57,6 +58,7 @@ class _Context:
     detached_content: bytes | None
     policy: SignaturePolicy
     text_heavy: bool
+    budget: WorkBudget | None
 
 
 def data_objects(
@@ -68,10 +70,11 @@ def data_objects(
     findings: Findings,
     policy: SignaturePolicy,
     text_heavy: bool,
+    budget: WorkBudget | None = None,
 ) -> tuple[SignedDataObject, ...]:
     """Resolve and digest every reference of SignedInfo, then the entries of the Manifests
     they designate."""
-    context = _Context(structure, root, index, detached_content, policy, text_heavy)
+    context = _Context(structure, root, index, detached_content, policy, text_heavy, budget)
     signed_properties_seen = False
     external = [reference for reference in structure.references if not reference.is_same_document]
     if len(external) > 1:
@@ -81,7 +84,7 @@ def data_objects(
             "Only one detached data object can be supplied",
         )
     items: list[SignedDataObject] = []
-    budget = policy.max_references - len(structure.references)
+    references_left = policy.max_references - len(structure.references)
     for reference in structure.references:
         hash_name = _hash_name(reference, findings, policy)
         manifest: etree._Element | None = None
@@ -106,6 +109,7 @@ def data_objects(
                 hash_name,
                 max_depth=policy.max_xml_depth,
                 text_heavy=text_heavy,
+                budget=budget,
             )
             items.append(_same_document_object(reference, target.element, context, computed))
             if target.element is not None and target.element.tag == MANIFEST:
@@ -136,8 +140,8 @@ def data_objects(
                 f"The data of reference {(reference.uri or '(detached)')[:100]!r} has been modified",
             )
         elif manifest is not None:
-            entries = _manifest_entries(manifest, reference, context, findings, budget)
-            budget -= len(entries)
+            entries = _manifest_entries(manifest, reference, context, findings, references_left)
+            references_left -= len(entries)
             items.extend(entries)
     if signed_properties is not None and not signed_properties_seen:
         raise FormatError("The SignedProperties are not covered by the signature")
@@ -162,13 +166,13 @@ def _manifest_entries(
     manifest_reference: Reference,
     context: _Context,
     findings: Findings,
-    budget: int,
+    references_left: int,
 ) -> list[SignedDataObject]:
     """Check and report the references of a Manifest (XMLDSig §5.1)."""
     children = elements(manifest)
     if not children or any(child.tag != _REFERENCE for child in children):
         raise FormatError("A Manifest holds Reference elements only")
-    if len(children) > budget:
+    if len(children) > references_left:
         raise FormatError("The signature and its manifests have too many references")
     manifest_uri = manifest_reference.uri or ""
     entries = []
@@ -214,6 +218,7 @@ def _manifest_entry(
             hash_name,
             max_depth=context.policy.max_xml_depth,
             text_heavy=context.text_heavy,
+            budget=context.budget,
         )
         item = _same_document_object(reference, target.element, context, computed)
         if target.element is not None and target.element.tag == MANIFEST:

@@ -37,7 +37,7 @@ from gateway import namespaces as ns
 from gateway.errors import GatewayError
 from gateway.signatures import c14n, crypto, enveloped, nodeset
 from gateway.signatures.findings import FormatError
-from gateway.signatures.nodeset import Mode, NodeSet
+from gateway.signatures.nodeset import Mode, NodeSet, WorkBudget
 from gateway.signatures.transforms import (
     BASE64,
     C14N10,
@@ -449,9 +449,10 @@ def same_document_digest(
     *,
     max_depth: int,
     text_heavy: bool = False,
+    budget: WorkBudget | None = None,
 ) -> Digested:
     """The digest of what a same-document reference designates, after its transforms."""
-    nodes = NodeSet(root, target.element, with_comments=target.keep_comments)
+    nodes = NodeSet(root, target.element, with_comments=target.keep_comments, budget=budget)
     return transformed_digest(
         reference, nodes, signature, hash_name, max_depth=max_depth, text_heavy=text_heavy
     )

@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 from sig_realworld import (
     INVOICE,
+    INVOICE_ID_ATTR,
     LINE_ID_ATTR,
     MANIFEST_ID_ATTR,
     MANIFEST_TYPE,
@@ -26,7 +27,7 @@ from sig_realworld import (
     transform,
 )
 from sig_scenarios import VALIDATION_TIME
-from sig_vectors import C14N, describe, only, xmlsec_sign
+from sig_vectors import C14N, ENVELOPED, describe, only, xmlsec_sign
 
 from gateway.signatures import (
     Indication,
@@ -132,6 +133,27 @@ def test_orphan_attributes_and_namespaces_are_refused(
     report = check(signed, trust, plain_policy)
     assert result(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert "leaves out" in only(report).findings[0].message
+
+
+def test_references_that_multiply_the_canonicalisation_work_are_refused(
+    signer, trust, plain_policy
+) -> None:
+    """32 references to the whole (node-heavy) document, canonicalised inclusively in Python:
+    past eight renderings of the document's elements the engine stops (nodeset.WorkBudget)."""
+    lines = "".join(f'<Line Id="n{i}"><Amount>{i}</Amount></Line>' for i in range(1500))
+    template = INVOICE.replace("{signature}", lines + "{signature}").format(
+        signature=signature([("#inv", [transform(ENVELOPED), transform(C14N)])] * 32)
+    )
+    signed = xmlsec_sign(template.encode(), signer("company"), id_attrs=(INVOICE_ID_ATTR,))
+    report = check(signed, trust, plain_policy)
+    assert result(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert "too much canonicalisation work" in only(report).findings[0].message
+    # Eight renderings are within the budget.
+    fewer = INVOICE.replace("{signature}", lines + "{signature}").format(
+        signature=signature([("#inv", [transform(ENVELOPED), transform(C14N)])] * 7)
+    )
+    signed = xmlsec_sign(fewer.encode(), signer("company"), id_attrs=(INVOICE_ID_ATTR,))
+    assert result(check(signed, trust, plain_policy)) == PASSED
 
 
 # --- manifests (XMLDSig §5.1) --------------------------------------------------------------------
