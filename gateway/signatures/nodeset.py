@@ -52,18 +52,21 @@ class WorkBudget:
     whole tree. A document gets :data:`WORK_PER_ELEMENT` renderings of its elements (plus
     :data:`WORK_FLOOR`); past that, FormatError."""
 
-    def __init__(self, elements: int) -> None:
-        self.remaining = elements
+    def __init__(self, root: etree._Element) -> None:
+        self._root = root
+        self._remaining: int | None = None  # counted at the first spending: most never spend
 
     @classmethod
     def for_document(cls, root: etree._Element) -> WorkBudget:
-        count = root.xpath("count(//*)")
-        assert isinstance(count, float)
-        return cls(int(count) * WORK_PER_ELEMENT + WORK_FLOOR)
+        return cls(root)
 
     def spend(self) -> None:
-        self.remaining -= 1
-        if self.remaining < 0:
+        if self._remaining is None:
+            count = self._root.xpath("count(//*)")
+            assert isinstance(count, float)
+            self._remaining = int(count) * WORK_PER_ELEMENT + WORK_FLOOR
+        self._remaining -= 1
+        if self._remaining < 0:
             raise FormatError("The references need too much canonicalisation work")
 
 
