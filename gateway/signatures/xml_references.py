@@ -115,7 +115,11 @@ def data_objects(
             if target.element is not None and target.element.tag == MANIFEST:
                 manifest = target.element
             elif reference.type == MANIFEST_TYPE:
-                raise FormatError("A Manifest reference designates another element")
+                # Type is advisory (XMLDSig §4.4.3.4): the digest still says what was signed.
+                findings.warnings.append(
+                    f"Reference {(reference.uri or '')[:100]!r} is typed Manifest but designates "
+                    "another element; checked as a plain reference"
+                )
         else:
             if detached_content is None or len(external) > 1:
                 if detached_content is None:

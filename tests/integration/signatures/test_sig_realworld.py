@@ -209,6 +209,17 @@ def test_a_modified_manifest_is_hash_failure(signer, trust, plain_policy) -> Non
     assert result(report) == HASH_FAILURE, describe(report)
 
 
+def test_a_reference_typed_manifest_to_another_element_is_a_warning(
+    signer, trust, plain_policy
+) -> None:
+    """Type is advisory (XMLDSig §4.4.3.4): the signature is valid, the mismatch is said."""
+    template = INVOICE.format(signature=signature([("#l1", [transform(C14N)], MANIFEST_TYPE)]))
+    signed = xmlsec_sign(template.encode(), signer("company"), id_attrs=(LINE_ID_ATTR,))
+    report = check(signed, trust, plain_policy)
+    assert result(report) == PASSED, describe(report)
+    assert any("typed Manifest" in warning for warning in only(report).warnings)
+
+
 # --- a reference without URI (XMLDSig §4.4.3.1: the application supplies the data) ----------------
 
 
