@@ -19,7 +19,9 @@ spec:
   utilises, plus the InclusiveNamespaces PrefixList by the inclusive rule (Exc-C14N §3);
 * an element whose parent is omitted inherits the ``xml:*`` attributes of its ancestors
   (C14N 1.0 §2.4) -- in C14N 1.1 only ``xml:lang`` and ``xml:space``; ``xml:id`` is not
-  inherited, and the ``xml:base`` fix-up is refused (FormatError) rather than guessed;
+  inherited, and ``xml:base`` is fixed up where xmlsec1 and Santuario agree (an absolute
+  hierarchical result, or a relative one without dot segments) and refused (FormatError)
+  elsewhere rather than guessed;
 * the octets stream to a sink; nothing is materialised.
 
 Performance: Python per node. Callers keep libxml2 (and the text-node walk of
@@ -28,9 +30,11 @@ Performance: Python per node. Callers keep libxml2 (and the text-node walk of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -42,6 +46,7 @@ _FLUSH_AT = 64 * 1024
 _XML_PREFIX = f"{{{ns.XML}}}"
 _SIGNATURE = f"{{{ns.DS}}}Signature"
 _INHERITED_11 = frozenset({f"{_XML_PREFIX}lang", f"{_XML_PREFIX}space"})
+_XML_BASE = f"{_XML_PREFIX}base"
 
 
 class WorkBudget:
@@ -346,7 +351,11 @@ class _Renderer:
                 (attribute_uri, attribute_local, f"{attribute_prefix}:{attribute_local}", value)
             )
         if not self._mode.exclusive and not parent_in_set and element.getparent() is not None:
-            attributes.extend(self._inherited_xml_attributes(element, own_names))
+            inherited = self._inherited_xml_attributes(element, own_names)
+            if any(name == "base" for uri, name, _, _ in inherited if uri == ns.XML):
+                # The fixed-up xml:base replaces the element's own (C14N 1.1 §2.4).
+                attributes = [a for a in attributes if (a[0], a[1]) != (ns.XML, "base")]
+            attributes.extend(inherited)
         nsmap = {p: u for p, u in element.nsmap.items() if p != "xml"}
         if self._mode.exclusive:
             wanted = dict(utilized)
@@ -396,30 +405,60 @@ class _Renderer:
         self, element: etree._Element, own_names: set[str]
     ) -> list[tuple[str, str, str, str]]:
         """C14N 1.0 §2.4 / C14N 1.1 §2.4: the nearest ``xml:*`` attributes of the ancestors of an
-        element whose parent is not in the node-set."""
+        element whose parent is not in the node-set. In C14N 1.1, ``xml:id`` is not inherited
+        and ``xml:base`` is fixed up: the values on the omitted ancestors (up to the nearest one
+        in the node-set), joined with the element's own (:func:`_join_bases`)."""
         found: dict[str, str] = {}
-        omitted_base = False
+        omitted_bases: list[str] = []
         parent_chain_omitted = True
         for ancestor in element.iterancestors():
             if parent_chain_omitted and self._nodes.contains_element(ancestor):
                 parent_chain_omitted = False
             for name, value in ancestor.items():
-                if not name.startswith(_XML_PREFIX) or name in own_names or name in found:
+                if not name.startswith(_XML_PREFIX):
                     continue
-                if self._mode.version_11:
-                    if name == f"{_XML_PREFIX}base":
-                        if parent_chain_omitted:
-                            omitted_base = True
-                        continue
-                    if name not in _INHERITED_11:
-                        continue
+                if self._mode.version_11 and name == _XML_BASE:
+                    if parent_chain_omitted:
+                        omitted_bases.append(value)
+                    continue
+                if name in own_names or name in found:
+                    continue
+                if self._mode.version_11 and name not in _INHERITED_11:
+                    continue
                 found[name] = value
-        if omitted_base:
-            raise FormatError("C14N 1.1 xml:base fix-up of a document subset is not supported")
+        if omitted_bases:
+            own = element.get(_XML_BASE)
+            bases = [*reversed(omitted_bases), *([] if own is None else [own])]
+            found[_XML_BASE] = _join_bases(bases)
         return [
             (ns.XML, name[len(_XML_PREFIX) :], f"xml:{name[len(_XML_PREFIX) :]}", value)
             for name, value in found.items()
         ]
+
+
+_DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
+_FIX_UP_SCHEMES = frozenset({"http", "https", "file", "ftp"})
+
+
+def _join_bases(bases: list[str]) -> str:
+    """C14N 1.1 §2.4 xml:base fix-up: ``bases`` outermost first, each resolved against the ones
+    before it (RFC 3986 §5.2). C14N 1.1 modifies dot-segment removal for relative results and
+    its peers differ on unusual schemes, so only the cases they agree on are computed: the
+    result is absolute with a hierarchical scheme, or relative without ``.``/``..`` segments.
+    Anything else is FormatError rather than a guess."""
+    if any(not base for base in bases):
+        raise FormatError("C14N 1.1 xml:base fix-up of an empty xml:base is not supported")
+    if any(urlsplit(base).scheme.lower() not in ("", *_FIX_UP_SCHEMES) for base in bases):
+        raise FormatError("C14N 1.1 xml:base fix-up of a non-hierarchical URI is not supported")
+    result = bases[0]
+    for base in bases[1:]:
+        result = urljoin(result, base)
+    scheme = urlsplit(result).scheme.lower()
+    if scheme in _FIX_UP_SCHEMES:
+        return result
+    if not scheme and not any(_DOT_SEGMENT.search(urlsplit(base).path) for base in bases):
+        return result
+    raise FormatError("This C14N 1.1 xml:base fix-up is not supported")
 
 
 def render(nodes: NodeSet, mode: Mode, sink: Callable[[bytes], object]) -> None:

@@ -44,6 +44,20 @@ INVOICE_LANG = (
 )
 """xml:* attributes above a referenced element (inherited by inclusive C14N, C14N 1.0 §2.4)."""
 
+INVOICE_BASE = (
+    '<Invoice xmlns="urn:example:invoice" {outer} Id="inv"><Wrap {wrap}>'
+    '<Line Id="l1" {line}><Amount>10</Amount></Line></Wrap>{signature}</Invoice>'
+)
+"""xml:base above a referenced element: C14N 1.1 §2.4 fixes it up (joins the omitted ancestors'
+values with the element's own)."""
+XML_BASES = (
+    ('xml:base="http://a.example/dir/"', 'xml:base="sub/"', 'xml:base="x.xml"'),
+    ('xml:base="http://a.example/dir/"', 'xml:base="../up/"', ""),
+    ('xml:base="http://a.example/d/e"', "", 'xml:base="f"'),
+    ("", 'xml:base="rel/"', ""),
+    ('xml:base="http://a.example/d/"', 'xml:base="./s/./t/"', 'xml:base="../x"'),
+)
+
 PAYLOAD_B64 = "SGVsbG8gd29ybGQsIHRoaXMgaXMgdGhlIHNpZ25lZCBkb2N1bWVudC4="
 """Base64 of b"Hello world, this is the signed document." (DSS-style enveloped payload)."""
 
@@ -178,6 +192,19 @@ VECTORS: tuple[RealWorldVector, ...] = (
             (LINE_ID_ATTR,),
         )
         for name, c14n in (("c14n", C14N), ("exc", EXC_C14N))
+    ),
+    *(
+        RealWorldVector(
+            f"xml-base-fix-up-c14n11-{position}",
+            INVOICE_BASE.format(
+                outer=outer,
+                wrap=wrap,
+                line=line,
+                signature=signature([("#l1", [transform(C14N11)])], c14n=C14N11),
+            ),
+            (LINE_ID_ATTR,),
+        )
+        for position, (outer, wrap, line) in enumerate(XML_BASES, start=1)
     ),
     RealWorldVector(
         "exc-inclusive-namespaces-prefix-list",

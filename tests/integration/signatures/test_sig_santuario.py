@@ -1,7 +1,8 @@
 """Issue 12 vectors made by Apache Santuario (Debian's libxml-security-java, Java; software we
 did not write and that shares no code with libxml2): unprefixed and prefixed signatures in a
-default-namespace document, C14N 1.1, exclusive C14N with a PrefixList, XPath and XPath Filter
-2.0, several references, a Manifest, an enveloping Base64 Object.
+default-namespace document, C14N 1.1 (with an xml:base fix-up), exclusive C14N with a
+PrefixList, XPath and XPath Filter 2.0, several references, a Manifest, an enveloping Base64
+Object.
 
 Each is TOTAL_PASSED under a policy that accepts plain XMLDSig, with a content-tamper twin
 (HASH_FAILURE; for the Manifest, a not-intact entry with a warning -- XMLDSig §5.1) and a
@@ -37,6 +38,7 @@ SCENARIOS = {
     "xpath-filter2": (b">10<", b">11<"),
     "several-references": (b">20<", b">21<"),
     "manifest": (b">10<", b">11<"),
+    "xml-base-c14n11": (b">10<", b">11<"),
     "enveloping-base64": (b"SGVsbG8g", b"SGVsbG9g"),
 }
 PASSED = (Indication.TOTAL_PASSED, None)

@@ -103,7 +103,7 @@ def test_inclusive_subset_carries_its_namespace_context() -> None:
     )
 
 
-def test_c14n11_does_not_inherit_xml_id_and_refuses_a_base_fix_up() -> None:
+def test_c14n11_does_not_inherit_xml_id_and_fixes_up_xml_base() -> None:
     root = etree.fromstring(b'<r xml:id="x" xml:space="preserve"><a><b/></a></r>')
     assert rendered(root, root[0], Mode(exclusive=False, version_11=True), False) == (
         b'<a xml:space="preserve"><b></b></a>'
@@ -111,9 +111,31 @@ def test_c14n11_does_not_inherit_xml_id_and_refuses_a_base_fix_up() -> None:
     assert rendered(root, root[0], Mode(exclusive=False), False) == (
         b'<a xml:id="x" xml:space="preserve"><b></b></a>'
     )
-    based = etree.fromstring(b'<r xml:base="http://a.example/"><a><b/></a></r>')
+    based = etree.fromstring(
+        b'<r xml:base="http://a.example/d/"><w xml:base="s/"><a xml:base="../x"><b/></a></w></r>'
+    )
+    apex = based[0][0]
+    assert rendered(based, apex, Mode(exclusive=False, version_11=True), False) == (
+        b'<a xml:base="http://a.example/d/x"><b></b></a>'
+    )
+    # C14N 1.0 inherits the nearest value unchanged (the element's own wins).
+    assert rendered(based, based[0], Mode(exclusive=False), False) == (
+        b'<w xml:base="s/"><a xml:base="../x"><b></b></a></w>'
+    )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<r xml:base="../up/"><a xml:base="x"/></r>',  # relative with dot segments
+        b'<r xml:base=""><a/></r>',  # empty
+        b'<r xml:base="urn:a:b"><a xml:base="c"/></r>',  # not hierarchical
+    ],
+)
+def test_c14n11_xml_base_fix_ups_the_peers_may_not_agree_on_are_refused(document: bytes) -> None:
+    root = etree.fromstring(document)
     with pytest.raises(FormatError, match="xml:base"):
-        rendered(based, based[0], Mode(exclusive=False, version_11=True), False)
+        rendered(root, root[0], Mode(exclusive=False, version_11=True), False)
 
 
 # --- XPath safety ---------------------------------------------------------------------------------

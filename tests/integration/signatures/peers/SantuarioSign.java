@@ -26,6 +26,10 @@ public class SantuarioSign {
         "<Invoice xmlns=\"urn:example:invoice\" xmlns:x=\"urn:example:extra\" Id=\"inv\">"
         + "<Line Id=\"l1\"><Amount>10</Amount><Note xmlns=\"\"><Free>plain</Free></Note></Line>"
         + "<Line Id=\"l2\"><Amount>20</Amount></Line></Invoice>";
+    static final String INVOICE_BASE =
+        "<Invoice xmlns=\"urn:example:invoice\" xml:base=\"http://a.example/d/\" Id=\"inv\">"
+        + "<Wrap xml:base=\"./s/./t/\"><Line Id=\"l1\" xml:base=\"../x\"><Amount>10</Amount>"
+        + "</Line></Wrap></Invoice>";
     static final String PAYLOAD = "SGVsbG8gd29ybGQsIHRoaXMgaXMgdGhlIHNpZ25lZCBkb2N1bWVudC4=";
 
     static XMLSignatureFactory fac;
@@ -70,6 +74,9 @@ public class SantuarioSign {
             List.of(ref("", List.of(enveloped(), c14n(CanonicalizationMethod.EXCLUSIVE))),
                     ref("#l1", List.of(c14n(CanonicalizationMethod.INCLUSIVE))),
                     ref("#l2", List.of()))));
+        write(out, "xml-base-c14n11", signed(invoice(INVOICE_BASE), "",
+            CanonicalizationMethod.INCLUSIVE_11,
+            List.of(ref("#l1", List.of(c14n(CanonicalizationMethod.INCLUSIVE_11))))));
         write(out, "manifest", manifest());
         write(out, "enveloping-base64", enveloping());
     }
@@ -88,10 +95,14 @@ public class SantuarioSign {
     }
 
     static Document invoice() throws Exception {
+        return invoice(INVOICE);
+    }
+
+    static Document invoice(String xml) throws Exception {
         DocumentBuilderFactory dbf = DocumentBuilderFactory.newInstance();
         dbf.setNamespaceAware(true);
         Document doc = dbf.newDocumentBuilder().parse(
-            new ByteArrayInputStream(INVOICE.getBytes(StandardCharsets.UTF_8)));
+            new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8)));
         Element root = doc.getDocumentElement();
         root.setIdAttributeNS(null, "Id", true);
         NodeList lines = root.getElementsByTagNameNS("urn:example:invoice", "Line");
@@ -112,7 +123,11 @@ public class SantuarioSign {
     }
 
     static Document enveloped(String prefix, String c14n, List<Reference> refs) throws Exception {
-        Document doc = invoice();
+        return signed(invoice(), prefix, c14n, refs);
+    }
+
+    static Document signed(Document doc, String prefix, String c14n, List<Reference> refs)
+            throws Exception {
         DOMSignContext context = new DOMSignContext(key, doc.getDocumentElement());
         context.setDefaultNamespacePrefix(prefix);
         fac.newXMLSignature(signedInfo(c14n, refs), keyInfo(), null, "sig-1", null).sign(context);
