@@ -20,7 +20,10 @@ validation), ``tsa`` (local TSA and its WSGI face), ``xmldsig`` (reference proce
 ``validation`` (the entry point), ``cms_signing`` and ``signing`` (creation), ``etsi_xml``;
 ``algorithms`` (what documents may use beyond the gate's allow-list), ``signature_method``
 (SignatureMethod and RSASSA-PSS parameters), ``xades_signer`` (signing-certificate
-identification across XAdES versions), ``key_value`` (KeyInfo KeyValue keys).
+identification across XAdES versions), ``key_value`` (KeyInfo KeyValue keys);
+``transforms`` (ds:Transform chains and canonicalisation methods), ``nodeset`` (document-subset
+canonicalisation, bounded by a ``WorkBudget``), ``xml_references`` (what each reference and
+Manifest entry covers).
 """
 
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm

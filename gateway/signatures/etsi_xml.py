@@ -185,15 +185,15 @@ def _signature(
                 _vr(best, "POEObject", VOReference=timestamp_id)
                 break
 
-    data_ids = [
-        f"D-{position}-{index}" for index in range(1, len(signature.signed_data_objects) + 1)
-    ]
-    if signature.signed_data_objects:
+    # A Manifest entry whose data does not match (XMLDSig §5.1) is not a signer's document.
+    signed_data = [item for item in signature.signed_data_objects if item.intact]
+    data_ids = [f"D-{position}-{index}" for index in range(1, len(signed_data) + 1)]
+    if signed_data:
         signers_document = _vr(report, "SignersDocument")
-        first = signature.signed_data_objects[0]
+        first = signed_data[0]
         _digest_alg_and_value(signers_document, first.digest_algorithm, first.digest)
         _vr(signers_document, "SignersDocumentRef", VOReference=" ".join(data_ids))
-        for item, data_id in zip(signature.signed_data_objects, data_ids, strict=True):
+        for item, data_id in zip(signed_data, data_ids, strict=True):
             objects.signed_data(data_id, item.digest_algorithm, item.digest)
 
     chain_ids = tuple(objects.certificate(info) for info in signature.certificate_chain)

@@ -113,6 +113,8 @@ class SignedObjectKind(str, Enum):
     """The whole XML document (``URI=""``), minus the enveloped signature."""
     XML_ELEMENT = "XML_ELEMENT"
     """One element of the same document (``URI="#id"``); see ``element_path``."""
+    MANIFEST = "MANIFEST"
+    """A ``ds:Manifest`` (XMLDSig §5.1): its own references follow it, each naming it."""
     SIGNED_PROPERTIES = "SIGNED_PROPERTIES"
     """The XAdES SignedProperties (the signer's own attributes, not the document)."""
     DETACHED_CONTENT = "DETACHED_CONTENT"
@@ -216,6 +218,14 @@ class SignedDataObject:
     element_path: str | None = None
     """For XML: the path of the element the reference resolved to (``/rcpt:Receipt``)."""
     byte_range: tuple[int, ...] = ()
+    transforms: tuple[str, ...] = ()
+    """For XML: the reference's transforms in order (``enveloped-signature``, ``xpath: ...``)."""
+    manifest: str | None = None
+    """For XML: the URI of the ``ds:Manifest`` reference this entry belongs to, if any."""
+    intact: bool = True
+    """Whether the data matches its digest. Always true for a signature's own references (a
+    mismatch is its HASH_FAILURE); a Manifest entry may be false (XMLDSig §5.1: the
+    application decides), and then it covers nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +271,8 @@ class SignatureReport(_Judged):
     revocation_time: datetime | None = None
     """When the signer (or a CA of its path) was revoked, if it was."""
     warnings: tuple[str, ...] = ()
+    counter_signature_of: str | None = None
+    """XML: the identifier of the signature whose QualifyingProperties hold this one."""
 
     @property
     def passed(self) -> bool:
@@ -375,6 +387,7 @@ class ValidationReport:
             "covers_whole_document": signature.covers_whole_document,
             "signed_data_objects": [_data_object(o) for o in signature.signed_data_objects],
             "timestamps": [_timestamp(t) for t in signature.timestamps],
+            "counter_signature_of": signature.counter_signature_of,
         }
 
 
@@ -428,6 +441,9 @@ def _data_object(item: SignedDataObject) -> dict[str, Any]:
         "digest_algorithm": item.digest_algorithm,
         "digest": _b64(item.digest),
         "covers_whole_document": item.covers_whole_document,
+        "transforms": list(item.transforms),
+        "manifest": item.manifest,
+        "intact": item.intact,
     }
 
 

@@ -49,14 +49,10 @@ from gateway.signatures.cms_signing import (
     build_signed_data,
     sign_octets,
 )
+from gateway.signatures.transforms import EXC_C14N, C14nMethod
 from gateway.signatures.tsa import TimeStampAuthority
-from gateway.signatures.xades import SIGNED_PROPERTIES_TYPE
-from gateway.signatures.xmldsig import (
-    EXC_C14N,
-    C14nMethod,
-    canonical_digest,
-    canonical_octets,
-)
+from gateway.signatures.xml_references import SIGNED_PROPERTIES_TYPE
+from gateway.signatures.xmldsig import canonical_digest, canonical_octets
 from gateway.wssec.signature import ENVELOPED_SIGNATURE
 from gateway.xmlsafe import parse_xml
 

@@ -1,6 +1,6 @@
 """XAdES validation: enveloped, enveloping and detached (ETSI EN 319 132-1, EN 319 102-1).
 
-Per ``ds:Signature`` of the document (counter-signatures inside QualifyingProperties excluded):
+Per ``ds:Signature`` of the document, counter-signatures inside QualifyingProperties included:
 
 1. XMLDSig structure and references (``xmldsig``); an Id defined twice refuses the document.
 2. Qualifying properties: at most one ``xades:QualifyingProperties`` among the signature's
@@ -30,7 +30,8 @@ enveloping signature, or the detached content.
 from __future__ import annotations
 
 import functools
-import hmac
+import logging
+from dataclasses import replace
 from datetime import datetime
 
 from lxml import etree
@@ -41,39 +42,32 @@ from gateway.signatures import c14n, crypto, signature_method
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.key_value import key_value, same_key
+from gateway.signatures.nodeset import WorkBudget
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     SignatureFormat,
     SignatureReport,
-    SignedDataObject,
-    SignedObjectKind,
     SubIndication,
     TimestampKind,
     TimestampReport,
 )
 from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
 from gateway.signatures.xades_signer import (
     QUALIFYING_PROPERTIES_TAGS,
     SIGNED_PROPERTIES_TAGS,
-    SIGNED_PROPERTIES_TYPES,
     certificate_values,
     identify_signer,
     policy_identifier,
 )
+from gateway.signatures.xml_references import data_objects
 from gateway.signatures.xmldsig import (
-    DEFAULT_C14N,
-    Reference,
     SignatureStructure,
     base64_text,
     build_index,
-    c14n_method,
     canonical_octets,
-    element_path,
     elements,
-    external_octets,
     parse_signature,
-    resolve,
-    same_document_digest,
     x509_certificates,
 )
 from gateway.wssec.certificates import TrustStore
@@ -81,7 +75,8 @@ from gateway.wssec.references import IdIndex
 from gateway.wssec.signature import SIGNATURE
 from gateway.xmlsafe import parse_xml
 
-SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
+INTERNAL_ERROR = "internal error"
+logger = logging.getLogger(__name__)
 _DS = f"{{{ns.DS}}}"
 
 
@@ -93,38 +88,85 @@ def validate_xades(
     trust: TrustStore,
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
-    """Validate every signature of an XML document; FormatError when none can be found."""
+    """Validate every signature of an XML document; FormatError when none can be found.
+
+    Every ``ds:Signature`` gets an entry, in document order (issue 12 point 8): counter-signatures
+    inside QualifyingProperties too (``counter_signature_of`` names the signature they sign);
+    the ones that cannot be validated -- a document-level refusal such as a duplicated Id, more
+    than ``policy.max_signatures`` signatures, an unexpected error -- as FORMAT_FAILURE with the
+    reason."""
     try:
         root = parse_xml(
             document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth
         )
     except GatewayError as exc:
         raise FormatError("The document is not acceptable XML") from exc
-    index = build_index(root)
-    # Decided once per document: whether references are canonicalised by the text-node walk.
-    text_heavy = c14n.worth_walking(root, len(document))
-    signatures = [
-        element
-        for element in root.iter(SIGNATURE)
-        if not any(
-            ancestor.tag in QUALIFYING_PROPERTIES_TAGS for ancestor in element.iterancestors()
-        )
-    ]
+    signatures = list(root.iter(SIGNATURE))
     if not signatures:
         raise FormatError("The XML document holds no signature")
-    if len(signatures) > policy.max_signatures:
-        raise FormatError("The document holds too many signatures")
-    return tuple(
-        _validate_one(
-            signature, position, root, index, detached_content, policy, trust, now, text_heavy
-        )
+    identifiers = {
+        signature: signature.get("Id") or f"signature-{position}"
         for position, signature in enumerate(signatures, start=1)
-    )
+    }
+    try:
+        index = build_index(root)
+    except FormatError as exc:
+        return tuple(
+            _as_counter_signature(
+                format_failure(identifiers[signature], SignatureFormat.XADES, exc.message),
+                signature,
+                identifiers,
+            )
+            for signature in signatures
+        )
+    # Decided once per document: whether references are canonicalised by the text-node walk.
+    text_heavy = c14n.worth_walking(root, len(document))
+    budget = WorkBudget.for_document(root)  # shared by all signatures: see nodeset.WorkBudget
+    reports = []
+    for position, signature in enumerate(signatures, start=1):
+        if position > policy.max_signatures:
+            report = format_failure(
+                identifiers[signature],
+                SignatureFormat.XADES,
+                f"Not validated: the document holds more than {policy.max_signatures} signatures",
+            )
+        else:
+            report = _validate_one(
+                signature,
+                identifiers[signature],
+                root,
+                index,
+                detached_content,
+                policy,
+                trust,
+                now,
+                text_heavy,
+                budget,
+            )
+        reports.append(_as_counter_signature(report, signature, identifiers))
+    return tuple(reports)
+
+
+def _as_counter_signature(
+    report: SignatureReport,
+    signature: etree._Element,
+    identifiers: dict[etree._Element, str],
+) -> SignatureReport:
+    """Mark a signature found inside another one's QualifyingProperties (EN 319 132-1 §5.2.7)."""
+    inside_properties = False
+    for ancestor in signature.iterancestors():
+        if ancestor.tag in QUALIFYING_PROPERTIES_TAGS:
+            inside_properties = True
+        elif ancestor.tag == SIGNATURE:
+            if inside_properties:
+                return replace(report, counter_signature_of=identifiers[ancestor])
+            return report
+    return report
 
 
 def _validate_one(
     signature: etree._Element,
-    position: int,
+    identifier: str,
     root: etree._Element,
     index: IdIndex,
     detached_content: bytes | None,
@@ -132,14 +174,28 @@ def _validate_one(
     trust: TrustStore,
     now: datetime,
     text_heavy: bool,
+    budget: WorkBudget,
 ) -> SignatureReport:
-    identifier = signature.get("Id") or f"signature-{position}"
     try:
         return _validate(
-            signature, identifier, root, index, detached_content, policy, trust, now, text_heavy
+            signature,
+            identifier,
+            root,
+            index,
+            detached_content,
+            policy,
+            trust,
+            now,
+            text_heavy,
+            budget,
         )
     except FormatError as exc:
         return format_failure(identifier, SignatureFormat.XADES, exc.message)
+    except RecursionError:
+        return format_failure(identifier, SignatureFormat.XADES, "The signature nests too deeply")
+    except Exception:  # one signature's bug must not hide the others; traceback to the log
+        logger.exception("XML signature %r failed unexpectedly", identifier[:100])
+        return format_failure(identifier, SignatureFormat.XADES, INTERNAL_ERROR)
 
 
 def _qualifying_properties(structure: SignatureStructure) -> etree._Element | None:
@@ -175,114 +231,6 @@ def _parse_time(text: str | None) -> datetime:
     if instant.tzinfo is None:
         raise FormatError("SigningTime must state its time zone")
     return instant
-
-
-def _data_objects(
-    structure: SignatureStructure,
-    root: etree._Element,
-    index: IdIndex,
-    signed_properties: etree._Element | None,
-    detached_content: bytes | None,
-    findings: Findings,
-    policy: SignaturePolicy,
-    text_heavy: bool,
-) -> tuple[SignedDataObject, ...]:
-    """Resolve and digest every reference (step 4)."""
-    signed_properties_seen = False
-    external = [reference for reference in structure.references if not reference.is_same_document]
-    if len(external) > 1:
-        findings.add(
-            Step.CRYPTO,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            "Only one detached data object can be supplied",
-        )
-    items: list[SignedDataObject] = []
-    for reference in structure.references:
-        hash_name = reference.digest_name
-        if hash_name is None:
-            raise FormatError("A reference uses an unknown digest algorithm")
-        if not policy.allows_digest(hash_name):
-            findings.add(
-                Step.ACCEPTANCE,
-                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                f"A reference digest uses {hash_name}, which is not accepted",
-            )
-        if reference.is_same_document:
-            target = resolve(reference, root, index)
-            if reference.type in SIGNED_PROPERTIES_TYPES or (
-                target.element is not None and target.element.tag in SIGNED_PROPERTIES_TAGS
-            ):
-                if target.element is None or target.element is not signed_properties:
-                    raise FormatError("A SignedProperties reference designates another element")
-                signed_properties_seen = True
-            scope = root if target.element is None else target.element
-            if next(scope.iter(etree.Comment), None) is not None:
-                # Same-document references never sign comments (XMLDSig §4.3.3.3): text split by
-                # one reads differently to a naive consumer than to the signature.
-                findings.warnings.append("A signed element contains comments, which are not signed")
-            computed = same_document_digest(
-                reference, target, root, structure.element, hash_name, text_heavy=text_heavy
-            )
-            items.append(
-                _same_document_object(reference, target.element, root, structure, hash_name)
-            )
-        else:
-            if detached_content is None or len(external) > 1:
-                if detached_content is None:
-                    findings.add(
-                        Step.CRYPTO,
-                        SubIndication.SIGNED_DATA_NOT_FOUND,
-                        "The detached content was not supplied",
-                    )
-                continue
-            octets = external_octets(reference, detached_content, max_depth=policy.max_xml_depth)
-            computed = crypto.digest(hash_name, octets)
-            items.append(
-                SignedDataObject(
-                    kind=SignedObjectKind.DETACHED_CONTENT,
-                    identifier=reference.uri or "",
-                    digest_algorithm=hash_name,
-                    digest=reference.digest_value,
-                    covers_whole_document=True,
-                )
-            )
-        if not hmac.compare_digest(computed, reference.digest_value):
-            findings.add(
-                Step.CRYPTO,
-                SubIndication.HASH_FAILURE,
-                f"The data of reference {(reference.uri or '(detached)')[:100]!r} has been modified",
-            )
-    if signed_properties is not None and not signed_properties_seen:
-        raise FormatError("The SignedProperties are not covered by the signature")
-    return tuple(items)
-
-
-def _same_document_object(
-    reference: Reference,
-    element: etree._Element | None,
-    root: etree._Element,
-    structure: SignatureStructure,
-    hash_name: str,
-) -> SignedDataObject:
-    if element is None:
-        kind, path, whole = SignedObjectKind.XML_DOCUMENT, "/", True
-    else:
-        path = element_path(element)
-        if element.tag in SIGNED_PROPERTIES_TAGS:
-            kind, whole = SignedObjectKind.SIGNED_PROPERTIES, False
-        else:
-            kind = SignedObjectKind.XML_ELEMENT
-            # Enveloping: the signature is the document and this is one of its own Objects.
-            enveloping = root is structure.element and element in structure.objects
-            whole = element is root or enveloping
-    return SignedDataObject(
-        kind=kind,
-        identifier=reference.uri or "",
-        digest_algorithm=hash_name,
-        digest=reference.digest_value,
-        covers_whole_document=whole,
-        element_path=path,
-    )
 
 
 def _digest_of(data: bytes, hash_name: str) -> bytes:
@@ -341,6 +289,7 @@ def _validate(
     trust: TrustStore,
     now: datetime,
     text_heavy: bool,
+    budget: WorkBudget,
 ) -> SignatureReport:
     findings = Findings()
     structure = parse_signature(signature, max_references=policy.max_references)
@@ -403,8 +352,16 @@ def _validate(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             f"The signature algorithm {key_kind}-{hash_name} is not accepted",
         )
-    data_objects = _data_objects(
-        structure, root, index, signed_properties, detached_content, findings, policy, text_heavy
+    signed_data_objects = data_objects(
+        structure,
+        root,
+        index,
+        signed_properties,
+        detached_content,
+        findings,
+        policy,
+        text_heavy,
+        budget,
     )
     if (
         not referenced
@@ -437,7 +394,7 @@ def _validate(
         claimed_signing_time=claimed,
         signature_algorithm=structure.signature_uri,
         signature_value=structure.signature_value,
-        signed_data_objects=data_objects,
+        signed_data_objects=signed_data_objects,
         timestamps=timestamps,
         signing_certificate_reference=referenced,
         signature_policy_identifier=(

@@ -6,18 +6,21 @@ itself, reusing the gate's exclusive canonicaliser, its element constants and it
 (``wsu:Id``, ``Id``, ``xml:id``; a value defined twice refuses the document -- the XSW
 precondition). Supported:
 
-* ``SignedInfo`` canonicalisation: C14N 1.0 and exclusive C14N, with or without comments.
+* ``SignedInfo`` canonicalisation: C14N 1.0, C14N 1.1 and exclusive C14N (with a PrefixList),
+  with or without comments -- of SignedInfo *in its context*: the namespaces and ``xml:*``
+  attributes in scope from its ancestors (C14N 1.0 §2.4), so an unprefixed ``Signature`` works.
 * References: ``URI=""`` (the document), ``#id`` (one element), ``#xpointer(/)`` and
   ``#xpointer(id('x'))`` (the same, comments kept), and any other URI or none (detached content
-  the caller supplies). Transforms: an optional leading enveloped-signature transform and at most
-  one canonicalisation; nothing else (XPath, XSLT and Base64 transforms are FORMAT_FAILURE: they
-  make "what was signed" depend on code rather than on a node you can point at).
+  the caller supplies). Transforms: see ``gateway.signatures.transforms`` (enveloped-signature,
+  Base64, XPath, XPath Filter 2.0, the canonicalisations, chained); the rest is FORMAT_FAILURE.
 * A node-set without an explicit canonicalisation is serialised with C14N 1.0 (§4.3.3.2).
 
-References are digested as the canonical octets stream out, never materialised. Text-heavy
-trees (large Base64 payloads) are canonicalised by ``gateway.signatures.c14n``, which leaves the
-enveloped signature out as it walks; the rest by libxml2, with the ``ds:Signature`` detached
-and put back (``gateway.signatures.enveloped``). Trees are validated in the thread that parsed
+References are digested as the canonical octets stream out, never materialised. Whole documents
+and exclusive elements: text-heavy trees (large Base64 payloads) are canonicalised by
+``gateway.signatures.c14n``, which leaves the enveloped signature out as it walks; the rest by
+libxml2, with the ``ds:Signature`` detached and put back (``gateway.signatures.enveloped``).
+Inclusive subsets, PrefixLists and XPath-filtered node-sets, which libxml2 gets wrong or cannot
+be given, by ``gateway.signatures.nodeset``. Trees are validated in the thread that parsed
 them (see ``gateway.wssec.signature``).
 """
 
@@ -32,8 +35,23 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
-from gateway.signatures import c14n, crypto, enveloped
+from gateway.signatures import c14n, crypto, enveloped, nodeset
 from gateway.signatures.findings import FormatError
+from gateway.signatures.nodeset import Mode, NodeSet, WorkBudget
+from gateway.signatures.transforms import (
+    BASE64,
+    C14N10,
+    C14N10_COMMENTS,
+    DEFAULT_C14N,
+    XPATH,
+    XPATH_FILTER2,
+    C14nMethod,
+    Transform,
+    base64_decode,
+    c14n_method,
+    parse_transforms,
+    select,
+)
 from gateway.wssec.references import IdIndex
 from gateway.wssec.signature import (
     CANONICALIZATION_METHOD,
@@ -41,41 +59,20 @@ from gateway.wssec.signature import (
     DIGEST_METHOD,
     DIGEST_VALUE,
     ENVELOPED_SIGNATURE,
-    INCLUSIVE_NAMESPACES,
     KEY_INFO,
     OBJECT,
     REFERENCE,
     SIGNATURE_METHOD,
     SIGNATURE_VALUE,
     SIGNED_INFO,
-    TRANSFORM,
     TRANSFORMS,
     canonicalise,
     decode_base64_text,
 )
 
-C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-C14N10_COMMENTS = C14N10 + "#WithComments"
-EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-EXC_C14N_COMMENTS = EXC_C14N + "WithComments"
 _XPOINTER_ID = re.compile(r"#xpointer\(id\('([A-Za-z_][A-Za-z0-9_.\-]{0,127})'\)\)", re.ASCII)
-
-
-@dataclass(frozen=True, slots=True)
-class C14nMethod:
-    uri: str
-    exclusive: bool
-    with_comments: bool
-    prefixes: tuple[str, ...] = ()
-
-
-_C14N = {
-    C14N10: (False, False),
-    C14N10_COMMENTS: (False, True),
-    EXC_C14N: (True, False),
-    EXC_C14N_COMMENTS: (True, True),
-}
-DEFAULT_C14N = C14nMethod(C14N10, exclusive=False, with_comments=False)
+MANIFEST_TYPE = "http://www.w3.org/2000/09/xmldsig#Manifest"
+MANIFEST = ns.qname(ns.DS, "Manifest")
 
 
 def elements(parent: etree._Element) -> list[etree._Element]:
@@ -89,27 +86,24 @@ def base64_text(element: etree._Element, what: str) -> bytes:
         raise FormatError(str(exc)) from exc
 
 
-def c14n_method(element: etree._Element) -> C14nMethod:
-    """A supported canonicalisation (method element or Transform) with its PrefixList."""
-    uri = element.get("Algorithm") or ""
-    known = _C14N.get(uri)
-    if known is None:
-        raise FormatError(f"Unsupported canonicalisation method {uri[:100]!r}")
-    prefixes: tuple[str, ...] = ()
-    children = elements(element)
-    if children:
-        if not known[0] or len(children) != 1 or children[0].tag != INCLUSIVE_NAMESPACES:
-            raise FormatError("Unexpected content in a canonicalisation method")
-        prefixes = tuple((children[0].get("PrefixList") or "").split())
-    return C14nMethod(uri, known[0], known[1], prefixes)
+def _mode(method: C14nMethod) -> Mode:
+    return Mode(
+        exclusive=method.exclusive,
+        version_11=method.version_11,
+        inclusive_prefixes=method.prefixes,
+    )
 
 
 def canonical_octets(
     node: etree._Element | etree._ElementTree, method: C14nMethod, *, with_comments: bool
 ) -> bytes:
-    """Canonicalise an element (in its context) or a whole document."""
-    if method.exclusive and isinstance(node, etree._Element):
-        return canonicalise(node, with_comments=with_comments, inclusive_prefixes=method.prefixes)
+    """Canonicalise an element (in its context: C14N 1.0 §2.4) or a whole document."""
+    if isinstance(node, etree._Element):
+        if method.exclusive and not method.prefixes:
+            return canonicalise(node, with_comments=with_comments)
+        # libxml2 loses the namespace context of an inclusive subset (see nodeset).
+        root = node.getroottree().getroot()
+        return nodeset.canonical_octets(NodeSet(root, node, with_comments), _mode(method))
     octets: bytes = etree.tostring(
         node,
         method="c14n",
@@ -127,8 +121,7 @@ class Reference:
     element: etree._Element
     uri: str | None
     type: str | None
-    enveloped: bool
-    c14n: C14nMethod | None
+    transforms: tuple[Transform, ...]
     digest_uri: str
     digest_value: bytes
 
@@ -139,6 +132,19 @@ class Reference:
     @property
     def is_same_document(self) -> bool:
         return self.uri is not None and (self.uri == "" or self.uri.startswith("#"))
+
+    @property
+    def enveloped(self) -> bool:
+        return any(t.algorithm == ENVELOPED_SIGNATURE for t in self.transforms)
+
+    @property
+    def c14n(self) -> C14nMethod | None:
+        """The final canonicalisation, when the last transform is one."""
+        return self.transforms[-1].c14n if self.transforms else None
+
+    @property
+    def transform_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.transforms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,30 +160,17 @@ class SignatureStructure:
     objects: tuple[etree._Element, ...]
 
 
-def _reference(element: etree._Element) -> Reference:
+def parse_reference(element: etree._Element) -> Reference:
+    """A ``ds:Reference`` of SignedInfo or of a Manifest (XMLDSig §4.4.3, §5.1)."""
     children = elements(element)
     tags = [child.tag for child in children]
     if tags not in ([TRANSFORMS, DIGEST_METHOD, DIGEST_VALUE], [DIGEST_METHOD, DIGEST_VALUE]):
         raise FormatError("A Reference holds (Transforms), DigestMethod and DigestValue, in order")
-    transforms = elements(children[0]) if len(children) == 3 else []
-    enveloped = False
-    c14n: C14nMethod | None = None
-    for position, transform in enumerate(transforms):
-        if transform.tag != TRANSFORM:
-            raise FormatError("Transforms may only hold Transform elements")
-        algorithm = transform.get("Algorithm")
-        if algorithm == ENVELOPED_SIGNATURE and position == 0 and not enveloped:
-            enveloped = True
-        elif algorithm in _C14N and c14n is None and position == len(transforms) - 1:
-            c14n = c14n_method(transform)
-        else:
-            raise FormatError(f"Unsupported reference transform {str(algorithm)[:100]!r}")
     return Reference(
         element=element,
         uri=element.get("URI"),
         type=element.get("Type"),
-        enveloped=enveloped,
-        c14n=c14n,
+        transforms=parse_transforms(children[0] if len(children) == 3 else None),
         digest_uri=children[-2].get("Algorithm") or "",
         digest_value=base64_text(children[-1], "DigestValue"),
     )
@@ -214,7 +207,7 @@ def parse_signature(signature: etree._Element, *, max_references: int) -> Signat
         signature_uri=parts[1].get("Algorithm") or "",
         signature_value=base64_text(children[1], "SignatureValue"),
         signature_value_element=children[1],
-        references=tuple(_reference(part) for part in parts[2:]),
+        references=tuple(parse_reference(part) for part in parts[2:]),
         key_info=key_info,
         objects=tuple(rest),
     )
@@ -334,14 +327,118 @@ def _libxml2_digest(
     return sink.digest()
 
 
-def _refuse_inherited_xml_attributes(element: etree._Element) -> None:
-    # Inclusive C14N of a subset inherits xml:lang/xml:space/xml:base from ancestors (C14N 1.0
-    # §2.4); libxml2 does not add them to an element canonicalised on its own, so the digest
-    # would be wrong. Say so rather than report a false HASH_FAILURE.
-    xml_prefix = f"{{{ns.XML}}}"
-    for ancestor in element.iterancestors():
-        if any(str(name).startswith(xml_prefix) for name in ancestor.attrib):
-            raise FormatError("Inclusive canonicalisation with inherited xml:* attributes")
+def _is_inside(element: etree._Element, ancestor: etree._Element) -> bool:
+    return any(node is ancestor for node in element.iterancestors())
+
+
+def _fast_method(nodes: NodeSet, method: C14nMethod) -> C14nMethod | None:
+    """The method libxml2 or the text walk renders this node-set with exactly, if any: a whole
+    document (C14N 1.1 of a whole document is C14N 1.0: they differ on subsets only), or an
+    element in exclusive mode without a PrefixList, at most the enveloped signature left out."""
+    if nodes.selections or len(nodes.excluded) > 1:
+        return None
+    if nodes.apex is None:
+        if method.version_11:
+            return C14nMethod(
+                C14N10_COMMENTS if method.with_comments else C14N10,
+                exclusive=False,
+                with_comments=method.with_comments,
+            )
+        return method
+    if method.exclusive and not method.prefixes:
+        return method
+    return None
+
+
+def _nodeset_digest(
+    nodes: NodeSet, method: C14nMethod, hash_name: str, *, text_heavy: bool
+) -> bytes:
+    """``hash(canonicalised node-set)``, streamed."""
+    with_comments = nodes.with_comments and method.with_comments
+    fast = _fast_method(nodes, method)
+    if fast is not None:
+        return canonical_digest(
+            nodes.root.getroottree() if nodes.apex is None else nodes.apex,
+            fast,
+            with_comments=with_comments,
+            hash_name=hash_name,
+            excluding=nodes.excluded[0] if nodes.excluded else None,
+            text_heavy=text_heavy,
+        )
+    sink = _HashSink(hash_name)
+    nodeset.render(nodes if with_comments else nodes.without_comments(), _mode(method), sink.write)
+    return sink.digest()
+
+
+def _parsed(octets: bytes, max_depth: int) -> NodeSet:
+    """Octets a node-set transform needs, parsed (XMLDSig §4.3.3.2): comments kept."""
+    from gateway.xmlsafe import parse_xml
+
+    try:
+        root = parse_xml(octets, max_bytes=len(octets) + 1, max_depth=max_depth)
+    except GatewayError as exc:
+        raise FormatError("Data a transform needs as XML is not acceptable XML") from exc
+    return NodeSet(root, None, with_comments=True)
+
+
+def _apply(
+    transform: Transform, data: NodeSet | bytes, signature: etree._Element, max_depth: int
+) -> NodeSet | bytes:
+    if transform.algorithm == BASE64:
+        return base64_decode(data)
+    nodes = data if isinstance(data, NodeSet) else _parsed(data, max_depth)
+    if transform.c14n is not None:
+        chunks: list[bytes] = []
+        mode_nodes = nodes if transform.c14n.with_comments else nodes.without_comments()
+        nodeset.render(mode_nodes, _mode(transform.c14n), chunks.append)
+        return b"".join(chunks)
+    if transform.algorithm == ENVELOPED_SIGNATURE:
+        if signature.getroottree().getroot() is not nodes.root:
+            raise FormatError("An enveloped-signature transform on data outside the document")
+        if nodes.apex is None or _is_inside(signature, nodes.apex):
+            return nodes.excluding(signature)
+        return nodes
+    if transform.algorithm in (XPATH, XPATH_FILTER2):
+        return select(nodes, transform)
+    raise FormatError(f"Unsupported reference transform {transform.algorithm[:100]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Digested:
+    """A reference's data after its transforms, digested."""
+
+    value: bytes
+    narrowed: bool
+    """An XPath transform left out more than ``ds:Signature`` elements: the reference covers
+    only part of what its URI designates."""
+
+
+def transformed_digest(
+    reference: Reference,
+    data: NodeSet | bytes,
+    signature: etree._Element,
+    hash_name: str,
+    *,
+    max_depth: int,
+    text_heavy: bool = False,
+) -> Digested:
+    """The digest of ``data`` (what the URI designates) after the reference's transforms
+    (XMLDSig §4.4.3.2); a node-set left at the end is canonicalised with C14N 1.0."""
+    transforms = reference.transforms
+    final: C14nMethod | None = None
+    if transforms and transforms[-1].c14n is not None:
+        final, transforms = transforms[-1].c14n, transforms[:-1]
+    narrowed = False
+    for transform in transforms:
+        data = _apply(transform, data, signature, max_depth)
+        if transform.algorithm in (XPATH, XPATH_FILTER2) and isinstance(data, NodeSet):
+            narrowed = narrowed or not data.omits_only_signatures()
+    if isinstance(data, bytes):
+        if final is None:
+            return Digested(crypto.digest(hash_name, data), narrowed)
+        data = _parsed(data, max_depth)
+    value = _nodeset_digest(data, final or DEFAULT_C14N, hash_name, text_heavy=text_heavy)
+    return Digested(value, narrowed)
 
 
 def same_document_digest(
@@ -351,44 +448,27 @@ def same_document_digest(
     signature: etree._Element,
     hash_name: str,
     *,
+    max_depth: int,
     text_heavy: bool = False,
-) -> bytes:
+    budget: WorkBudget | None = None,
+) -> Digested:
     """The digest of what a same-document reference designates, after its transforms."""
-    method = reference.c14n or DEFAULT_C14N
-    with_comments = target.keep_comments and method.with_comments
-    node: etree._Element | etree._ElementTree = (
-        root.getroottree() if target.element is None else target.element
-    )
-    if target.element is not None and not method.exclusive:
-        _refuse_inherited_xml_attributes(target.element)
-    inside = target.element is None or any(
-        ancestor is target.element for ancestor in signature.iterancestors()
-    )
-    return canonical_digest(
-        node,
-        method,
-        with_comments=with_comments,
-        hash_name=hash_name,
-        excluding=signature if reference.enveloped and inside else None,
-        text_heavy=text_heavy,
+    nodes = NodeSet(root, target.element, with_comments=target.keep_comments, budget=budget)
+    return transformed_digest(
+        reference, nodes, signature, hash_name, max_depth=max_depth, text_heavy=text_heavy
     )
 
 
-def external_octets(reference: Reference, content: bytes, *, max_depth: int) -> bytes:
-    """The octets a detached reference digests: the bytes, or their canonical form."""
-    if reference.enveloped:
-        raise FormatError("An enveloped-signature transform on detached content")
-    if reference.c14n is None:
-        return content
-    from gateway.xmlsafe import parse_xml
-
-    try:
-        tree = parse_xml(content, max_bytes=len(content) + 1, max_depth=max_depth)
-    except GatewayError as exc:
-        raise FormatError("The detached content is not the XML its reference expects") from exc
-    return canonical_octets(
-        tree.getroottree(), reference.c14n, with_comments=reference.c14n.with_comments
-    )
+def external_digest(
+    reference: Reference,
+    content: bytes,
+    signature: etree._Element,
+    hash_name: str,
+    *,
+    max_depth: int,
+) -> Digested:
+    """The digest of detached content after the reference's transforms."""
+    return transformed_digest(reference, content, signature, hash_name, max_depth=max_depth)
 
 
 def element_path(element: etree._Element) -> str:

@@ -55,12 +55,17 @@ PY
 }
 
 ensure_test_peers() {
-  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, and curl (the
-  # client shell example). Installed here (never by hand) so a fresh machine runs what CI runs.
+  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, curl (the client
+  # shell example) and Apache Santuario (libxml-security-java, run by a Java 17 JDK: XML
+  # signatures from a non-libxml2 implementation). Installed here (never by hand) so a fresh
+  # machine runs what CI runs.
   local missing=""
   for tool in xmlsec1 openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
   done
+  # Source-file mode (java Foo.java) compiles in memory: it needs the JDK, not only the JRE.
+  command -v javac >/dev/null 2>&1 || missing="$missing openjdk-17-jdk-headless"
+  [ -f /usr/share/java/xmlsec.jar ] || missing="$missing libxml-security-java"
   [ -z "$missing" ] && return 0
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""
@@ -68,7 +73,8 @@ ensure_test_peers() {
     echo "installing test peers:$missing" >&2
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
-    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl)" >&2
+    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl," \
+      "openjdk-17-jdk-headless, libxml-security-java)" >&2
     return 1
   fi
 }

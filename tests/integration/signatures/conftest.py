@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sig_scenarios import PKI_NOW, ExpiresSoon, RevokedLater
-from sig_vectors import Signer, issue_leaf, local_tsa, make_crl, trust_store
+from sig_vectors import SANTUARIO_JAR, Signer, issue_leaf, local_tsa, make_crl, trust_store
 
 from gateway.pki import DemoPki, generate_demo_pki
 from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy
@@ -24,10 +24,16 @@ from gateway.wssec.certificates import TrustStore
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    missing = [tool for tool in ("xmlsec1", "openssl") if shutil.which(tool) is None]
+    missing = [
+        tool for tool in ("xmlsec1", "openssl", "java", "javac") if shutil.which(tool) is None
+    ]
+    if not SANTUARIO_JAR.is_file():
+        missing.append("libxml-security-java")
     if missing:
         raise pytest.UsageError(
-            f"the signature tests need {', '.join(missing)} (apt-get install -y xmlsec1 openssl)"
+            f"the signature tests need {', '.join(missing)} (scripts/lib/env.sh "
+            "ensure_test_peers installs xmlsec1, openssl, openjdk-17-jdk-headless and "
+            "libxml-security-java)"
         )
 
 

@@ -415,8 +415,10 @@ def xmlsec_sign(
     *,
     id_attrs: Sequence[str] = (XADES_SP_ID_ATTR,),
     url_map: dict[str, bytes] | None = None,
+    node_id: str | None = None,
 ) -> bytes:
-    """Sign a template with the ``xmlsec1`` CLI (Debian's xmlsec1, OpenSSL backend)."""
+    """Sign a template with the ``xmlsec1`` CLI (Debian's xmlsec1, OpenSSL backend); with
+    ``node_id``, the ``Signature`` with that Id (the others are left as they are)."""
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         (folder / "template.xml").write_bytes(template)
@@ -430,6 +432,8 @@ def xmlsec_sign(
         ]
         for id_attr in id_attrs:
             command += ["--id-attr:Id", id_attr]
+        if node_id is not None:
+            command += ["--node-id", node_id]
         for position, (url, content) in enumerate((url_map or {}).items()):
             path = folder / f"detached-{position}"
             path.write_bytes(content)
@@ -437,6 +441,29 @@ def xmlsec_sign(
         command.append(str(folder / "template.xml"))
         subprocess.run(command, check=True, capture_output=True)
         return (folder / "signed.xml").read_bytes()
+
+
+# --- Apache Santuario (independent XMLDSig in Java) ----------------------------------------------
+
+JAVA_LIBRARIES = Path("/usr/share/java")
+SANTUARIO_JAR = JAVA_LIBRARIES / "xmlsec.jar"
+"""Debian's libxml-security-java: Apache Santuario, with its JSR 105 provider."""
+SANTUARIO_SIGNER = Path(__file__).parent / "peers" / "SantuarioSign.java"
+
+
+def santuario_sign_all(signer: Signer, directory: Path) -> dict[str, bytes]:
+    """Run ``peers/SantuarioSign.java`` (one JVM, source-file mode) and read what it wrote:
+    scenario name -> signed document."""
+    directory.mkdir(parents=True, exist_ok=True)
+    classpath = ":".join(
+        str(JAVA_LIBRARIES / jar) for jar in ("xmlsec.jar", "slf4j-api.jar", "slf4j-nop.jar")
+    )
+    subprocess.run(
+        ["java", "-cp", classpath, str(SANTUARIO_SIGNER), str(signer.key_path),
+         str(signer.cert_path), str(directory)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return {path.stem: path.read_bytes() for path in sorted(directory.glob("*.xml"))}
 
 
 # --- openssl (independent CMS and time-stamps) ---------------------------------------------------
@@ -573,12 +600,29 @@ def days(count: float) -> timedelta:
     return timedelta(days=count)
 
 
-def xmlsec1_verify(pki: DemoPki, signed: Path, at: datetime) -> subprocess.CompletedProcess[str]:
+def xmlsec1_verify(
+    pki: DemoPki, signed: Path, at: datetime, *, id_attrs: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
     """``xmlsec1 --verify`` of an enveloped XAdES file against the demo PKI, at ``at``, with the
-    XAdES SignedProperties Id declared (the independent check of our own signatures)."""
+    XAdES SignedProperties Id declared (and ``id_attrs``: more ``ns:Element`` names whose ``Id``
+    attributes are IDs) -- the independent check of our own signatures and of peers' vectors."""
+    extra = [argument for id_attr in id_attrs for argument in ("--id-attr:Id", id_attr)]
     return subprocess.run(
-        ["xmlsec1", "--verify", "--trusted-pem", str(pki.root_ca.cert_path),
-         "--untrusted-pem", str(pki.issuing_ca.cert_path), "--id-attr:Id", XADES_SP_ID_ATTR,
-         "--verification-gmt-time", at.strftime("%Y-%m-%d %H:%M:%S"), str(signed)],
-        capture_output=True, text=True, check=False,
+        [
+            "xmlsec1",
+            "--verify",
+            "--trusted-pem",
+            str(pki.root_ca.cert_path),
+            "--untrusted-pem",
+            str(pki.issuing_ca.cert_path),
+            "--id-attr:Id",
+            XADES_SP_ID_ATTR,
+            *extra,
+            "--verification-gmt-time",
+            at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(signed),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )

@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from gateway.signatures import c14n, enveloped
-from gateway.signatures.xmldsig import (
+from gateway.signatures.transforms import (
     C14N10,
     C14N10_COMMENTS,
     EXC_C14N,
     EXC_C14N_COMMENTS,
     C14nMethod,
-    canonical_digest,
 )
+from gateway.signatures.xmldsig import canonical_digest
 from gateway.xmlsafe import parse_xml
 
 PREFIXES = ["a", "b", "ds"]
