@@ -61,6 +61,11 @@ ensure_test_peers() {
   for tool in xmlsec1 openssl curl; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
   done
+  # The WSCN port's Axis 1.4 client (tests/integration/soap/test_soap_wscn_axis.py): WSDL2Java
+  # and the stubs' runtime, WSS4J for request signing, and a JDK to compile them.
+  command -v javac >/dev/null 2>&1 || missing="$missing openjdk-17-jdk-headless"
+  [ -f /usr/share/java/axis.jar ] || missing="$missing libaxis-java"
+  [ -f /usr/share/java/wss4j.jar ] || missing="$missing libwss4j-java"
   [ -z "$missing" ] && return 0
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""
@@ -68,7 +73,8 @@ ensure_test_peers() {
     echo "installing test peers:$missing" >&2
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
-    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl)" >&2
+    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl," \
+         "openjdk-17-jdk-headless, libaxis-java, libwss4j-java)" >&2
     return 1
   fi
 }
