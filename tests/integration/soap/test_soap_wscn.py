@@ -12,6 +12,7 @@ the native port give the same state, receipts and refusals.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,3 +313,114 @@ def test_plain_wscn_envelopes_get_unqualified_answers(gw: RunningGateway) -> Non
     xml = base64.b64decode(acuse.findtext("acuseNotificacion/XML"))
     assert acuse.findtext("acuseNotificacion/codigoNotificacion") == str(codigo)
     assert b"REJECT" in xml
+
+
+# --- one service, two adapters ------------------------------------------------------------------
+
+
+def audited(gw: RunningGateway, action: Any) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+    """``action()`` and the audit events it appended (type and details minus per-act ids)."""
+    from conftest import audit_events_since
+
+    before = gw.snapshot()
+    result = action()
+    volatile = {"receipt_id", "client_ack_digest", "csv_sha256", "sha256"}
+    events = []
+    for event, details in audit_events_since(gw.engine, before):
+        parsed = json.loads(details) if isinstance(details, str) else dict(details or {})
+        events.append((event, {k: v for k, v in parsed.items() if k not in volatile}))
+    return result, events
+
+
+def native_pages(client: zeep.Client, role: str) -> list[int]:
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = client.service.ListNotifications(role=role, cursor=cursor, pageSize=1000)
+        ids += [i.id for i in page.item or []]
+        cursor = page.nextCursor
+        if cursor is None:
+            return ids
+
+
+def without_ids(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, Any]]:
+    return [(event, sorted(k for k in details)) for event, details in events]
+
+
+def test_each_wscn_operation_is_the_native_action(gw: RunningGateway) -> None:
+    from conftest import OTHER_PERSON_NIF
+
+    native, client = gw.client("company"), wscn(gw)
+    a, b, c, d = company_notifications(gw)[-12:-8]
+
+    # consultarListadoNotificaciones == ListNotifications(role=OWN), in the same order.
+    listed, _ = page_all(client, 1)
+    assert listed["propias"] == native_pages(native, "OWN")
+
+    # solicitarAcuseNotificacion == PrepareReceipt([id]): same events, same document shape.
+    prepared, native_events = audited(gw, lambda: native.service.PrepareReceipt(
+        id=[a], decision="ACCEPT"))
+    acuse, wscn_events = audited(gw, lambda: client.service.solicitarAcuseNotificacion(
+        1, None, b, True))
+    assert without_ids(native_events) == without_ids(wscn_events) == [
+        ("receipt.prepared", ["decision", "items"])]
+    assert native_events[0][1] == wscn_events[0][1]
+    def shape(document: bytes) -> list[tuple[str, list[str], str | None]]:
+        fixed = ("Signer", "Decision")
+        return [(e.tag, sorted(e.attrib), e.text if etree.QName(e).localname in fixed else None)
+                for e in etree.fromstring(document).iter()]
+
+    assert shape(prepared.receipt) == shape(acuse.XML)
+
+    # enviarAcuseNotificacion == SubmitReceipt + GetContent: same state, receipts, events.
+    def native_accept() -> Any:
+        receipt = native.service.SubmitReceipt(signedReceipt=xades(gw, prepared.receipt))
+        return receipt, native.service.GetContent(id=a)
+
+    (receipt, content), native_events = audited(gw, native_accept)
+    sent, wscn_events = audited(gw, lambda: client.service.enviarAcuseNotificacion(
+        1, None, xades(gw, acuse.XML)))
+    assert without_ids(native_events) == without_ids(wscn_events)
+    assert [e for e, _ in wscn_events] == ["receipt.issued", "content.released"]
+    assert status(gw, a) == status(gw, b) == "ACCEPTED"
+    assert sent.pdfNotificacion == gw.seed.by_id(b).content
+    assert content.data == gw.seed.by_id(a).content
+    via_wscn = native.service.GetReceipt(notificationId=b)
+    assert (via_wscn.decision, [(o.outcome) for o in via_wscn.item]) == (
+        receipt.decision, [o.outcome for o in receipt.item])
+    assert int(via_wscn.registrationNumber[5:]) == int(receipt.registrationNumber[5:]) + 1
+
+    # verNotificacionAceptada == GetContent (and GetReceipt's release rule for its time).
+    _, native_events = audited(gw, lambda: native.service.GetContent(id=a))
+    _, wscn_events = audited(gw, lambda: client.service.verNotificacionAceptada(1, None, b))
+    assert without_ids(native_events) == without_ids(wscn_events) == [
+        ("content.released", ["document", "role"])]
+
+    # Refusals: the same audit event, a fault there, an error here.
+    stranger = gw.seed.of(OTHER_PERSON_NIF)[1].id
+    for native_call, wscn_call in (
+            (lambda: native.service.PrepareReceipt(id=[stranger], decision="REJECT"),
+             lambda: client.service.solicitarAcuseNotificacion(1, None, stranger, False)),
+            (lambda: native.service.GetContent(id=stranger),
+             lambda: client.service.verNotificacionAceptada(1, None, stranger))):
+        def refused(call: Any = native_call) -> None:
+            with pytest.raises(zeep.exceptions.Fault) as fault:
+                call()
+            assert fault.value.detail is not None
+
+        _, native_events = audited(gw, refused)
+        answer, wscn_events = audited(gw, wscn_call)
+        assert answer.error.codigo == 1
+        assert native_events == wscn_events and [e for e, _ in wscn_events] == [
+            "access.refused"]
+    # Already final, through both: NOT_PENDING there, WSCN 3 here, nothing audited or changed.
+    with pytest.raises(zeep.exceptions.Fault):
+        native.service.PrepareReceipt(id=[a], decision="REJECT")
+    assert client.service.solicitarAcuseNotificacion(1, None, b, False).error.codigo == 3
+    assert status(gw, c) == status(gw, d) == "AVAILABLE"
+
+    # solicitarPoderdantes == ListPrincipals without the caller itself.
+    principals = [p.identifier for p in native.service.ListPrincipals()
+                  if p.identifier != gw.pki.company_cif]
+    assert [p.identificador for p in client.service.solicitarPoderdantes().poderdantes
+            or []] == principals
