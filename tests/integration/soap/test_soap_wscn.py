@@ -424,3 +424,18 @@ def test_each_wscn_operation_is_the_native_action(gw: RunningGateway) -> None:
                   if p.identifier != gw.pki.company_cif]
     assert [p.identificador for p in client.service.solicitarPoderdantes().poderdantes
             or []] == principals
+
+
+def test_the_demo_wscn_example_lists_every_own_notification(gw: RunningGateway) -> None:
+    import subprocess
+    import sys
+
+    credential = gw.pki.client("company")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "client_examples" / "wscn_list.py"),
+         "--url", f"{gw.base_url}/WSCN?wsdl", "--cert", str(credential.cert_path),
+         "--key", str(credential.key_path), "--server-cert", str(gw.pki.server.cert_path),
+         "--rol", "1"], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip().endswith(f"{len(gw.seed.of(gw.pki.company_cif))} "
+                                          "notification(s)")
