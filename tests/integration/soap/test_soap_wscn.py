@@ -240,15 +240,18 @@ def test_tampered_other_and_replayed_acuses(gw: RunningGateway) -> None:
                               f'notificationId="{other}"'.encode(), 1)
     assert tampered != signed
     answer = client.service.enviarAcuseNotificacion(1, None, tampered)
-    assert answer.error.codigo in (7, 8), answer.error
-    # An acuse prepared for another notification, re-made to name this one, and signed:
+    assert answer.error.codigo == 7 and "(HASH_FAILURE)" in answer.error.descripcion
+    # An acuse prepared for one notification, edited to name another, and signed:
     edited = acuse.XML.replace(f'notificationId="{target}"'.encode(),
                                f'notificationId="{other}"'.encode())
     assert edited != acuse.XML
     answer = client.service.enviarAcuseNotificacion(1, None, xades(gw, edited))
-    assert answer.error.codigo == 8, answer.error
+    assert answer.error.codigo == 8 and "(ITEMS_MISMATCH)" in answer.error.descripcion
+    # Signed by someone else (the person, not the company):
+    answer = client.service.enviarAcuseNotificacion(1, None, xades(gw, acuse.XML, "person"))
+    assert answer.error.codigo == 7 and "(SIGNER_NOT_CALLER)" in answer.error.descripcion
     assert status(gw, target) == status(gw, other) == "AVAILABLE"
-    assert "receipt.issued" not in audit_types(gw, before)
+    assert audit_types(gw, before) == ["receipt.refused"] * 3
 
     first = client.service.enviarAcuseNotificacion(1, None, signed)
     assert first.error is None and first.pdfNotificacion
@@ -256,7 +259,11 @@ def test_tampered_other_and_replayed_acuses(gw: RunningGateway) -> None:
     replayed = client.service.enviarAcuseNotificacion(1, None, signed)
     assert replayed.error is None
     assert replayed.selladoTiempoAcuse == first.selladoTiempoAcuse
-    assert "receipt.issued" not in audit_types(gw, before)  # no second receipt
+    # No second receipt and no state change: the PDF is released (and audited) again.
+    assert audit_types(gw, before) == ["content.released"]
+    # Signed again (new signature bytes) after use: the acuse is spent.
+    again = client.service.enviarAcuseNotificacion(1, None, xades(gw, acuse.XML))
+    assert again.error.codigo == 8 and "(NONCE_REUSED)" in again.error.descripcion
 
 
 def test_unsigned_requests_are_refused_by_the_same_gate(gw: RunningGateway) -> None:
