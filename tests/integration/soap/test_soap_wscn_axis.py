@@ -77,14 +77,14 @@ def keystore(gateway: RunningGateway, name: str, path: Path) -> None:
 
 
 def run_loop(gateway: RunningGateway, client: tuple[Path, str], work: Path,
-             reject_id: int) -> dict[str, str]:
+             reject_id: int, responses: str) -> dict[str, str]:
     classes, cp = client
     keystore(gateway, "company", work / "company.p12")
     out = work / "stored"
     out.mkdir()
     result = subprocess.run(
         ["java", "-cp", f"{classes}:{cp}", "WscnLoop", f"{gateway.base_url}/WSCN",
-         str(work / "company.p12"), "changeit", "wscn", str(out), str(reject_id)],
+         str(work / "company.p12"), "changeit", "wscn", str(out), str(reject_id), responses, str(gateway.pki.server.cert_path)],
         check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     steps: dict[str, str] = {}
@@ -97,13 +97,18 @@ def run_loop(gateway: RunningGateway, client: tuple[Path, str], work: Path,
     return steps
 
 
+@pytest.mark.parametrize(("responses", "reject_index"), [("ignore", -1), ("verify", -2)])
 def test_an_axis_14_client_generated_from_the_wsdl_runs_the_wscn_loop(
-        gw: RunningGateway, axis_client: tuple[Path, str], tmp_path: Path) -> None:
+        gw: RunningGateway, axis_client: tuple[Path, str], tmp_path: Path, responses: str,
+        reject_index: int) -> None:
+    """``ignore``: no response-side WS-Security at all (WSCN-era clients); ``verify``: WSS4J
+    checks the server's signature on every response. Each run accepts the first pending
+    notification it lists and rejects its own one."""
     company = gw.pki.company_cif
     pending = [i for i in gw.seed.of(company) if i.kind == "NOTIFICATION"
                and i.category == "NORMAL"]
-    reject_id = pending[-1].id
-    steps = run_loop(gw, axis_client, tmp_path, reject_id)
+    reject_id = pending[reject_index].id
+    steps = run_loop(gw, axis_client, tmp_path, reject_id, responses)
 
     assert steps["PODERDANTES"] == "false 0"
     # 250 own items at 50 a page: five full pages, then hayMas false after a sixth call.
@@ -117,6 +122,8 @@ def test_an_axis_14_client_generated_from_the_wsdl_runs_the_wscn_loop(
     ver = steps["VER"].split(" ", 2)
     assert int(ver[0]) == accepted and int(ver[1]) == len(stored) and ver[2] == steps["SELLADO"]
     assert steps["REFUSED"] == "6"  # not accepted: error inside the answer, not an exception
+    # 1 + 8 listing calls + 2 x (solicitar, enviar) + 2 ver: every one checked when verifying.
+    assert steps["VERIFIED"] == ("15" if responses == "verify" else "0")
 
     native = gw.client("company")
     assert native.service.GetNotification(id=accepted).status == "ACCEPTED"
