@@ -270,7 +270,15 @@ def test_unsigned_requests_are_refused_by_the_same_gate(gw: RunningGateway) -> N
     body = envelope("solicitarPoderdantes", "")
     response = gw.post(body, path="/WSCN", soap_action="urn:solicitarPoderdantes")
     assert response.status_code == 401
-    assert b"wsse:" in response.content
+    document = etree.fromstring(response.content)
+    assert document.find(f".//{{{ns.FAULT_DETAIL}}}code").text == "SECURITY_HEADER_MISSING"
+    # The refusal is signed too, without mustUnderstand (Axis 1.4 would reject the answer).
+    security = document.find(f"{{{ns.SOAP11_ENV}}}Header/{{{ns.WSSE}}}Security")
+    assert security is not None and security.get(f"{{{ns.SOAP11_ENV}}}mustUnderstand") is None
+    native = gw.post(body.replace(WSCN.encode(), ns.NOTIFICATION_SERVICE.encode()))
+    native_security = etree.fromstring(native.content).find(
+        f"{{{ns.SOAP11_ENV}}}Header/{{{ns.WSSE}}}Security")
+    assert native_security.get(f"{{{ns.SOAP11_ENV}}}mustUnderstand") == "1"
 
 
 # --- plain envelopes, as WSCN.md shows them -------------------------------------------------------
