@@ -37,10 +37,8 @@ WSCN = ns.WSCN
 
 
 @pytest.fixture(scope="module")
-def gw(start_gateway: Any) -> Iterator[RunningGateway]:
-    from conftest import _seed_requests
-
-    with start_gateway(_seed_requests) as running:
+def gw(start_gateway: Any, default_seed: Any) -> Iterator[RunningGateway]:
+    with start_gateway(default_seed) as running:
         yield running
 
 
@@ -82,9 +80,13 @@ def page_all(client: zeep.Client, rol: int, poderdante: str | None = None
 
 
 def audit_types(gateway: RunningGateway, before: Any) -> list[str]:
-    from conftest import audit_events_since
+    return [event for event, _ in gateway.audit_since(before)]
 
-    return [event for event, _ in audit_events_since(gateway.engine, before)]
+
+def stranger_items(gateway: RunningGateway) -> list[Any]:
+    """The notifications of the person nobody here may see."""
+    known = {gateway.pki.company_cif, gateway.pki.person_nif, gateway.pki.red_agent_cif}
+    return [i for i in gateway.seed.items if i.recipient not in known]
 
 
 def status(gateway: RunningGateway, notification_id: int) -> str:
@@ -213,9 +215,7 @@ def test_another_callers_principal_is_refused_and_audited(gw: RunningGateway) ->
 
 
 def test_someone_elses_notification_is_not_found_and_audited(gw: RunningGateway) -> None:
-    from conftest import OTHER_PERSON_NIF
-
-    stranger = gw.seed.of(OTHER_PERSON_NIF)[0]
+    stranger = stranger_items(gw)[0]
     client = wscn(gw)
     before = gw.snapshot()
     for answer in (client.service.solicitarAcuseNotificacion(1, None, stranger.id, True),
@@ -335,13 +335,11 @@ def test_plain_wscn_envelopes_get_unqualified_answers(gw: RunningGateway) -> Non
 
 def audited(gw: RunningGateway, action: Any) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
     """``action()`` and the audit events it appended (type and details minus per-act ids)."""
-    from conftest import audit_events_since
-
     before = gw.snapshot()
     result = action()
     volatile = {"receipt_id", "client_ack_digest", "csv_sha256", "sha256"}
     events = []
-    for event, details in audit_events_since(gw.engine, before):
+    for event, details in gw.audit_since(before):
         parsed = json.loads(details) if isinstance(details, str) else dict(details or {})
         events.append((event, {k: v for k, v in parsed.items() if k not in volatile}))
     return result, events
@@ -363,8 +361,6 @@ def without_ids(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, Any
 
 
 def test_each_wscn_operation_is_the_native_action(gw: RunningGateway) -> None:
-    from conftest import OTHER_PERSON_NIF
-
     native, client = gw.client("company"), wscn(gw)
     a, b, c, d = company_notifications(gw)[-12:-8]
 
@@ -412,7 +408,7 @@ def test_each_wscn_operation_is_the_native_action(gw: RunningGateway) -> None:
         ("content.released", ["document", "role"])]
 
     # Refusals: the same audit event, a fault there, an error here.
-    stranger = gw.seed.of(OTHER_PERSON_NIF)[1].id
+    stranger = stranger_items(gw)[1].id
     for native_call, wscn_call in (
             (lambda: native.service.PrepareReceipt(id=[stranger], decision="REJECT"),
              lambda: client.service.solicitarAcuseNotificacion(1, None, stranger, False)),

@@ -46,10 +46,8 @@ def classpath() -> str:
 
 
 @pytest.fixture(scope="module")
-def gw(start_gateway: Any) -> Iterator[RunningGateway]:
-    from conftest import _seed_requests
-
-    with start_gateway(_seed_requests) as running:
+def gw(start_gateway: Any, default_seed: Any) -> Iterator[RunningGateway]:
+    with start_gateway(default_seed) as running:
         yield running
 
 
