@@ -40,13 +40,13 @@ from gateway.services.validation import SignatureValidation
 from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsgi_app
 from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
 from gateway.soap.context import SoapDependencies, activate_invitations_on_call
-from gateway.soap.contract import PORTS, port_application
+from gateway.soap.contract import PORTS, WSCN_PORTS, port_application
 from gateway.soap.metrics import GatewayMetrics
 from gateway.soap.wsgi import GatewayFront
 from gateway.store.engine import create_engine_for, session_factory
 from gateway.store.migrate import upgrade
-from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.paging import AudienceMemo
+from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.unit_of_work import SqlUnitOfWork
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
 from gateway.wssec.response import BodyCanonicalForm
@@ -154,6 +154,11 @@ class Container:
         trust = self.trust_store()
         gate = WsSecurityGate(self.ws_policy(), trust, SqlNonceStore(self.sessions), self.clock)
         signer = self._response_signer()
+        # WSCN-era clients do not process response security: sign, but do not mark it
+        # mustUnderstand on that port (../shared/WSCN.md, "Client behaviour to respect").
+        lenient_signer = self._response_signer(must_understand=False)
+        signers = {name: lenient_signer if port in WSCN_PORTS else signer
+                   for port, name in PORTS.items()}
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=self.receipts(trust),
@@ -163,14 +168,14 @@ class Container:
         services = {
             name: GatewayWsgiApplication(port_application(
                 port, notification=deps, validation=validation, receipts=deps.receipts,
-                response_signer=signer,
+                response_signer=signers[name],
                 strict_wsi_status=settings.strict_wsi_fault_status))
             for port, name in PORTS.items()
         }
         for service in services.values():
             activate_invitations_on_call(service.app, deps.access)
         return GatewayFront(
-            services=services, gate=gate, response_signer=signer,
+            services=services, gate=gate, response_signer=signer, port_signers=signers,
             audit_refusal=SqlRefusalAudit(self.sessions, self.clock),
             health=self.database_is_up, metrics=GatewayMetrics(),
             max_message_bytes=settings.max_message_bytes,
@@ -186,7 +191,7 @@ class Container:
             return False
         return True
 
-    def _response_signer(self) -> ResponseSigner | None:
+    def _response_signer(self, *, must_understand: bool = True) -> ResponseSigner | None:
         settings = self.settings
         key_path, cert_path = settings.effective_server_key, settings.effective_server_cert
         if not settings.sign_responses:
@@ -202,7 +207,7 @@ class Container:
         def sign(envelope: etree._Element, *,
                  body_canonical: BodyCanonicalForm | None = None) -> None:
             sign_response(envelope, key, cert, clock,  # type: ignore[arg-type]
-                          body_canonical=body_canonical)
+                          body_canonical=body_canonical, must_understand=must_understand)
 
         return sign
 

@@ -301,6 +301,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  health:  {base}/healthz    metrics: {base}/metrics")
     print("  try:     .venv/bin/python client_examples/list_notifications.py "
           f"--url {base}/NotificationService?wsdl --cert {pki_dir}/clients/company/cert.pem "
+          f"--key {pki_dir}/clients/company/key.pem --server-cert {pki_dir}/server/cert.pem")
+    print(f"  WSCN:    {base}/WSCN?wsdl  (test namespace: {base}/pruebas/WSCN?wsdl)")
+    print("  try:     .venv/bin/python client_examples/wscn_list.py "
+          f"--url {base}/WSCN?wsdl --cert {pki_dir}/clients/company/cert.pem "
           f"--key {pki_dir}/clients/company/key.pem --server-cert {pki_dir}/server/cert.pem",
           flush=True)
     serve(settings)

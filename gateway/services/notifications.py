@@ -20,10 +20,23 @@ from gateway.domain.authorization import Action, Decision, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
 from gateway.domain.cursor import decode_cursor, encode_cursor
-from gateway.domain.listing import AudienceIndex, ListingFilter, ListingQuery, PagePosition, Role
+from gateway.domain.listing import (
+    Audience,
+    AudienceIndex,
+    ListingFilter,
+    ListingQuery,
+    PagePosition,
+    Role,
+)
 from gateway.domain.model import Document, ItemKind, Notification, Status
 from gateway.domain.principal import Principal
-from gateway.errors import AuthorizationError, InvalidState, LimitExceeded, NotFound
+from gateway.errors import (
+    AuthorizationError,
+    InvalidRequest,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+)
 
 from .batches import check_id_batch
 from .ports import UnitOfWork
@@ -137,18 +150,9 @@ class NotificationQueries:
         now = self.clock.now()
         with self.uow_factory() as uow:
             rights = self.rights.rights(uow, principal, now)
-            clauses = rights.clauses
-            rows = uow.notifications.list_page(ListingQuery(
-                audience=clauses, filter=listing_filter, after=after, limit=page_size, as_of=now,
-            ))
-        index = rights.index
-        if listing_filter.role is not None:
-            index = AudienceIndex([c for c in clauses if c.role is listing_filter.role])
-        items = []
-        for notification in rows:
-            role = index.role_of(notification)
-            assert role is not None  # the store returned it because a clause admits it
-            items.append(VisibleNotification(_as_of(notification, now), role))
+            rows, index = self._page(uow, rights.clauses, rights.index, listing_filter, None,
+                                     after, page_size, now)
+        items = [VisibleNotification(_as_of(n, now), _listed_role(index, n)) for n in rows]
         next_cursor = None
         if len(rows) == page_size:
             last = rows[-1]
@@ -156,6 +160,56 @@ class NotificationQueries:
             next_cursor = encode_cursor(PagePosition(last.made_available_at, last.id),
                                         secret=self.cursor_secret, fingerprint=fingerprint)
         return Page(tuple(items), next_cursor)
+
+    def list_after_item(self, principal: Principal, roles: frozenset[Role],
+                        listing_filter: ListingFilter, after_item: int | None,
+                        page_size: int) -> Page:
+        """``list`` restricted to the audience clauses of ``roles``, keyed by the id of the last
+        item seen instead of an opaque cursor (the compatible WSCN port, whose clients keep an
+        integer per role). The item must be one the caller may READ now: its position is then
+        known to the caller anyway; any other id is refused as INVALID_CURSOR (audited), so a
+        cursor cannot be used to learn where someone else's notification sits in time.
+        ``next_cursor`` is the last item's id (decimal) when the page is full."""
+        if not 1 <= page_size <= self.max_page_size:
+            raise LimitExceeded(f"pageSize must be between 1 and {self.max_page_size}",
+                                code="PAGE_SIZE_EXCEEDED", field="pageSize")
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            rights = self.rights.rights(uow, principal, now)
+            after = None
+            if after_item is not None:
+                seen = uow.notifications.get_many([after_item], documents=False).get(after_item)
+                allowed = seen is not None and audited_decision(
+                    uow, principal, Action.READ, seen, rights.facts, now, str(after_item),
+                    via="cursor").allowed
+                if seen is None or not allowed:
+                    raise InvalidRequest("cursor: not an item the caller may see; restart the "
+                                         "listing from the start", code="INVALID_CURSOR",
+                                         field="cursor")
+                assert seen.id is not None
+                after = PagePosition(seen.made_available_at, seen.id)
+            clauses = tuple(c for c in rights.clauses if c.role in roles)
+            rows, index = self._page(uow, clauses, None, listing_filter, roles, after,
+                                     page_size, now)
+        items = [VisibleNotification(_as_of(n, now), _listed_role(index, n)) for n in rows]
+        last_id = rows[-1].id if len(rows) == page_size else None
+        return Page(tuple(items), None if last_id is None else str(last_id))
+
+    @staticmethod
+    def _page(uow: UnitOfWork, clauses: tuple[Audience, ...], index: AudienceIndex | None,
+              listing_filter: ListingFilter, roles: frozenset[Role] | None,
+              after: PagePosition | None, page_size: int,
+              now: datetime) -> tuple[builtins.list[Notification], AudienceIndex]:
+        """One keyset page of what ``clauses`` admit, and the index that names each item's
+        role (clauses of the filtered role only, so the role reported is the one listed)."""
+        rows = uow.notifications.list_page(ListingQuery(
+            audience=clauses, filter=listing_filter, after=after, limit=page_size, as_of=now,
+        ))
+        if listing_filter.role is not None:
+            index = AudienceIndex([c for c in clauses if c.role is listing_filter.role])
+        elif roles is not None or index is None:
+            index = AudienceIndex(clauses)
+        return rows, index
 
     def get(self, principal: Principal, notification_id: int) -> VisibleNotification:
         now = self.clock.now()
@@ -440,6 +494,12 @@ _MISSING = {
     Action.SIGN: "the caller may see it but not sign it",
 }
 """What an item the caller may see lacks, per refused action (said instead of NOT_FOUND)."""
+
+
+def _listed_role(index: AudienceIndex, notification: Notification) -> Role:
+    role = index.role_of(notification)
+    assert role is not None  # the store returned it because a clause admits it
+    return role
 
 
 def _role(decision: Decision) -> Role:

@@ -203,6 +203,22 @@ class ReceiptService:
 
     def submit(self, principal: Principal, signed: bytes,
                detached_content: bytes | None = None) -> Submission:
+        """``_submit``; a refused acknowledgement (bad signature, unknown or used nonce,
+        expired, not what was prepared) is audited as ``receipt.refused`` with its code and the
+        digest of the bytes, in a transaction of its own (the refused one changed nothing)."""
+        try:
+            return self._submit(principal, signed, detached_content)
+        except (InvalidSignature, InvalidRequest) as error:
+            now = self.clock.now()
+            with self.uow_factory() as uow:
+                uow.audit.append("receipt.refused", principal.acts_for,
+                                 hashlib.sha256(signed).hexdigest(),
+                                 {"code": error.code}, now)
+                uow.commit()
+            raise
+
+    def _submit(self, principal: Principal, signed: bytes,
+                detached_content: bytes | None) -> Submission:
         if not signed:
             raise InvalidRequest("signedReceipt is empty", code="EMPTY_DOCUMENT",
                                  field="signedReceipt")

@@ -64,6 +64,21 @@ class RepresentationService:
                    for company, cccs in sorted(by_company.items())]
         return acting
 
+    def acting_for(self, principal: Principal, identifier: str) -> ActingFor:
+        """The caller's right to act for ``identifier`` (``principals``), else refused with
+        NOT_AUTHORISED and an ``access.refused`` audit event: a caller naming someone it does
+        not represent (the WSCN port's ``identificadorPoderdante``) learns nothing more."""
+        target = normalise_tax_id(identifier, field="principal")
+        for acting in self.principals(principal):
+            if acting.identifier == target:
+                return acting
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            uow.audit.append("access.refused", principal.acts_for, target,
+                             {"action": "act_for", "reason": "NO_RELATION"}, now)
+            uow.commit()
+        raise AuthorizationError(f"not allowed to act for {target}", field="principal")
+
     def postal_channel(self, principal: Principal, recipient: str | None) -> PostalChannel:
         target = _recipient(principal, recipient)
         now = self.clock.now()

@@ -32,7 +32,7 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.wssec.response import BodyCanonicalForm
 
 from .context import ENVIRON_ENVELOPE, ENVIRON_VERIFIED, correlation_of
-from .faults import GW, http_status_line, spyne_fault
+from .faults import GW, WSCN_SYSTEM_FAULT, http_status_line, spyne_fault
 from .splice import (
     ENVIRON_RESPONSE_LENGTH,
     ENVIRON_SPLICE,
@@ -172,9 +172,10 @@ class GatewayWsgiApplication(WsgiApplication):  # type: ignore[misc]
 
 def _as_gateway_fault(error: Any, correlation_id: str) -> Fault:
     """Spyne's own faults (schema violations, unknown operations) get our codes too."""
-    if isinstance(error, Fault) and isinstance(error.detail, etree._Element) \
-            and error.detail.tag == GW + "error":
-        return error  # already ours
+    if isinstance(error, Fault) and isinstance(error.detail, etree._Element) and (
+            error.detail.tag == GW + "error"
+            or etree.QName(error.detail).localname == WSCN_SYSTEM_FAULT):
+        return error  # already ours (a native fault, or the WSCN port's system error)
     translated: BaseException
     if isinstance(error, ValidationError):
         translated = InvalidRequest(f"the request does not match the contract: {error.faultstring}",

@@ -30,9 +30,16 @@ from .application import (
 from .context import SoapDependencies
 from .notification_service import notification_service
 from .validation_service import validation_service
+from .wscn_service import wscn_service
+from .wscn_types import wscn_types
 
 PLACEHOLDER_ADDRESS = "https://gateway.example/{service}"
-PORTS = {"notification-service": "NotificationService", "validation-service": "ValidationService"}
+PORTS = {"notification-service": "NotificationService", "validation-service": "ValidationService",
+         "wscn": "WSCN", "wscn-pruebas": "pruebas/WSCN"}
+"""Contract name -> the path it is served at (``POST /<path>``, ``GET /<path>?wsdl``)."""
+
+WSCN_PORTS = {"wscn": namespaces.WSCN, "wscn-pruebas": namespaces.WSCN_PRUEBAS}
+"""The compatible WSCN port (../shared/WSCN.md) in its production and test namespaces."""
 
 
 def port_application(port: str, *, notification: SoapDependencies | None = None,
@@ -42,17 +49,22 @@ def port_application(port: str, *, notification: SoapDependencies | None = None,
                      strict_wsi_status: bool = False) -> GatewayApplication:
     """The Spyne application of one port. Without collaborators it describes the types only
     (enough to render the contract)."""
-    if port == "notification-service":
+    name = PORTS[port]
+    if port == "notification-service" or port in WSCN_PORTS:
         deps = notification or SoapDependencies(
             queries=None, representation=None, clock=SystemClock(),  # type: ignore[arg-type]
             official_zone=ZoneInfo("Europe/Madrid"))
-        service, tns = notification_service(deps), namespaces.NOTIFICATION_SERVICE
+        if port in WSCN_PORTS:
+            tns, name = WSCN_PORTS[port], "WSCN"
+            service = wscn_service(deps, wscn_types(tns))
+        else:
+            service, tns = notification_service(deps), namespaces.NOTIFICATION_SERVICE
     elif port == "validation-service":
         service = validation_service(validation, receipts)  # type: ignore[arg-type]
         tns = namespaces.VALIDATION_SERVICE
     else:
         raise KeyError(port)
-    return build_application([service], name=PORTS[port], tns=tns,
+    return build_application([service], name=name, tns=tns,
                              response_signer=response_signer,
                              strict_wsi_status=strict_wsi_status)
 
@@ -64,9 +76,13 @@ def render_wsdl(port: str, address: str | None = None) -> bytes:
     application = port_application(port)
     service = application.services[0]
     GatewayWsgiApplication(application)  # binds the application to SOAP over HTTP
-    wsdl = Wsdl11(application.interface)
+    wscn = port in WSCN_PORTS
+    wsdl = Wsdl11(application.interface,
+                  element_form_default="unqualified" if wscn else "qualified")
     wsdl.build_interface_document(address)
     document = etree.fromstring(wsdl.get_interface_document())
+    if wscn:
+        _wscn_names(document)
     # Spyne documents operations but not the service; the limits and the security policy
     # belong in the contract too (DESIGN.md §4).
     _canonical_order(document)
@@ -78,6 +94,33 @@ def render_wsdl(port: str, address: str | None = None) -> bytes:
 
 
 PORT_OF_SERVICE = {service: port for port, service in PORTS.items()}
+
+
+def _wscn_names(document: etree._Element) -> None:
+    """The JAX-WS names WSCN's stubs were generated with (../shared/WSCN.md, "Service"):
+    portType ``WSCN``, binding ``WSCNPortBinding``, service ``WSCNService``, port ``WSCNPort``,
+    SOAPAction ``urn:<operation>`` and message parts named ``parameters``. Spyne names all four
+    after the application and each part after its element."""
+    wsdl = f"{{{namespaces.WSDL}}}"
+    for part in document.iterfind(f"{wsdl}message/{wsdl}part"):
+        part.set("name", "parameters")
+    for operation in document.iterfind(f"{wsdl}portType/{wsdl}operation"):
+        operation.attrib.pop("parameterOrder", None)
+    tns_prefix = next(p for p, uri in document.nsmap.items()
+                      if uri == document.get("targetNamespace") and p)
+    for port_type in document.iterfind(f"{wsdl}portType"):
+        port_type.set("name", "WSCN")
+    for binding in document.iterfind(f"{wsdl}binding"):
+        binding.set("name", "WSCNPortBinding")
+        binding.set("type", f"{tns_prefix}:WSCN")
+        for operation in binding.iterfind(f"{wsdl}operation"):
+            for soap_operation in operation.iterfind(f"{{{namespaces.WSDL_SOAP11}}}operation"):
+                soap_operation.set("soapAction", f"urn:{operation.get('name')}")
+    for service in document.iterfind(f"{wsdl}service"):
+        service.set("name", "WSCNService")
+        for port in service.iterfind(f"{wsdl}port"):
+            port.set("name", "WSCNPort")
+            port.set("binding", f"{tns_prefix}:WSCNPortBinding")
 
 
 def _canonical_order(document: etree._Element) -> None:

@@ -99,3 +99,22 @@ def fault_envelope(error: BaseException, correlation_id: str,
     etree.SubElement(fault, "faultstring").text = description.message
     etree.SubElement(fault, "detail").append(description.detail())
     return envelope, description.http_status
+
+
+WSCN_SYSTEM_FAULT = "WSCNExcepcionSistema"
+
+
+def wscn_system_fault(error: BaseException, correlation_id: str, tns: str) -> Fault:
+    """The WSCN port's system error (../shared/WSCN.md): a ``soap:Server`` fault whose detail is
+    a ``WSCNExcepcionSistema`` element in the port's namespace, with a fixed text and the
+    correlation id (``describe`` logs the real error; nothing internal reaches the client)."""
+    describe(error, correlation_id)  # logs it, with the traceback when unexpected
+    detail = etree.Element(f"{{{tns}}}{WSCN_SYSTEM_FAULT}", nsmap={"wscn": tns})
+    etree.SubElement(detail, "mensaje").text = (
+        f"error del sistema; indique el identificador {correlation_id}")
+    etree.SubElement(detail, "identificadorPeticion").text = correlation_id
+    fault = Fault(faultcode="Server", faultstring=f"{WSCN_SYSTEM_FAULT}: internal error; quote "
+                                                  f"correlation id {correlation_id}",
+                  detail=detail)
+    fault.http_status = 500
+    return fault

@@ -58,6 +58,9 @@ class GatewayFront:
     strict_wsi_status: bool = False
     tsa: Callable[..., Iterable[bytes]] | None = None
     """The local RFC 3161 time-stamping unit (``POST /tsa``), when configured."""
+    port_signers: Mapping[str, ResponseSigner | None] | None = None
+    """The signer of a port's refusals when it is not ``response_signer`` (the WSCN port signs
+    without mustUnderstand), by service path."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -166,8 +169,12 @@ class GatewayFront:
         except Exception:  # the refusal must still be answered if the audit store is down
             log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
         envelope, class_status = fault_envelope(error, correlation_id)
-        if self.response_signer is not None:
-            self.response_signer(envelope)
+        signer = self.response_signer
+        service_name = str(environ.get("PATH_INFO", "")).strip("/")
+        if self.port_signers is not None and service_name in self.port_signers:
+            signer = self.port_signers[service_name]
+        if signer is not None:
+            signer(envelope)
         body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
         headers = [("Content-Type", "text/xml; charset=utf-8"),
                    ("Content-Length", str(len(body))), ("X-Request-Id", correlation_id),

@@ -89,8 +89,12 @@ def sign_response(
     signature_algorithm: SignatureAlgorithm | None = None,
     digest_algorithm: DigestAlgorithm = DigestAlgorithm.SHA256,
     body_canonical: BodyCanonicalForm | None = None,
+    must_understand: bool = True,
 ) -> etree._Element:
     """Add a signed WS-Security header to ``envelope`` (in place) and return it.
+
+    ``must_understand=False`` leaves the header unmarked: WSCN-era clients (Axis 1.4 without
+    response processing) refuse a response whose ``mustUnderstand`` header they do not process.
 
     ``body_canonical`` digests the Body from the octets it yields instead of from the tree (see
     ``BodyCanonicalForm``); everything else is signed as usual."""
@@ -122,9 +126,10 @@ def sign_response(
     security = etree.SubElement(
         header, ns.qname(ns.WSSE, "Security"), nsmap={"wsse": ns.WSSE, "wsu": ns.WSU}
     )
-    security.set(
-        ns.qname(env_ns, "mustUnderstand"), "1" if version is SoapVersion.SOAP11 else "true"
-    )
+    if must_understand:
+        security.set(
+            ns.qname(env_ns, "mustUnderstand"), "1" if version is SoapVersion.SOAP11 else "true"
+        )
     now = clock.now()
     timestamp_id, token_id = _new_id("TS"), _new_id("X509")
     timestamp = etree.SubElement(security, ns.qname(ns.WSU, "Timestamp"), {WSU_ID: timestamp_id})

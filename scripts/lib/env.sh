@@ -64,8 +64,12 @@ ensure_test_peers() {
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
   done
   # Source-file mode (java Foo.java) compiles in memory: it needs the JDK, not only the JRE.
+  # Santuario signs XML vectors; the WSCN port's Axis 1.4 client (test_soap_wscn_axis.py) needs
+  # WSDL2Java and the stubs' runtime, and WSS4J for request signing.
   command -v javac >/dev/null 2>&1 || missing="$missing openjdk-17-jdk-headless"
   [ -f /usr/share/java/xmlsec.jar ] || missing="$missing libxml-security-java"
+  [ -f /usr/share/java/axis.jar ] || missing="$missing libaxis-java"
+  [ -f /usr/share/java/wss4j.jar ] || missing="$missing libwss4j-java"
   [ -z "$missing" ] && return 0
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""
@@ -74,7 +78,7 @@ ensure_test_peers() {
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
     echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl," \
-      "openjdk-17-jdk-headless, libxml-security-java)" >&2
+      "openjdk-17-jdk-headless, libxml-security-java, libaxis-java, libwss4j-java)" >&2
     return 1
   fi
 }

@@ -297,6 +297,10 @@ class RunningGateway:
     def snapshot(self) -> Snapshot:
         return take_snapshot(self.engine)
 
+    def audit_since(self, snapshot: Snapshot) -> list[tuple[str, str]]:
+        """(event_type, details) of the audit events appended after ``snapshot``."""
+        return audit_events_since(self.engine, snapshot)
+
     def assert_only_refusals_audited(self, before: Snapshot, refusals: int = 1, *,
                                      tolerate: frozenset[str] = frozenset()) -> None:
         """Nothing changed since ``before`` except ``refusals`` new ``security.refused`` events
@@ -412,6 +416,12 @@ def running_gateway(data_dir: Path,
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     with running_gateway(tmp_path_factory.mktemp("soap-gateway")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def default_seed() -> SeedRequests:
+    """The shared ``gateway``'s seed, for modules that start a gateway of their own with it."""
+    return _seed_requests
 
 
 @pytest.fixture(scope="session")
