@@ -137,7 +137,13 @@ class Container:
                          require_whole_document=True)
         return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
                               trust or self.trust_store(), key, cert,  # type: ignore[arg-type]
-                              tsa=self.time_stamp_authority())
+                              tsa=self.time_stamp_authority(),
+                              verification_url=self.verification_url())
+
+    def verification_url(self) -> str:
+        """The public verification page, as printed on justificantes."""
+        base = self.settings.public_url or f"http://{self.settings.bind}"
+        return base.rstrip("/") + "/verify"
 
     def time_stamp_authority(self) -> LocalTimeStampAuthority | None:
         """The local RFC 3161 TSA when its certificate and key are configured, else None."""

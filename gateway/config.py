@@ -106,6 +106,10 @@ class Settings:
     bind: str = "127.0.0.1:8080"
     """Address ``gateway serve`` listens on."""
 
+    public_url: str = ""
+    """Base URL people reach the gateway at (``GATEWAY_PUBLIC_URL``): justificantes print
+    ``<public_url>/verify`` and its QR code. Empty: ``http://<bind>``."""
+
     workers: int = 2
     """Gunicorn worker processes for ``gateway serve``."""
 
@@ -217,6 +221,8 @@ class Settings:
             changes["strict_wsi_fault_status"] = v == "500"
         if (v := get("BIND")) is not None:
             changes["bind"] = v
+        if (v := get("PUBLIC_URL")) is not None:
+            changes["public_url"] = v
         if (v := get("WORKERS")) is not None:
             changes["workers"] = _positive_int("GATEWAY_WORKERS", v)
         extra = {k: v for k, v in values.items() if k not in consumed}

@@ -250,6 +250,8 @@ class IssuedReceipt:
     client_ack_digest: str | None
     notification_ids: tuple[int, ...] = ()
     recipient: str | None = None
+    signer_name: str | None = None
+    """The signer's name from its certificate at submission (``None`` on older receipts)."""
 
 
 @dataclass(frozen=True, slots=True)

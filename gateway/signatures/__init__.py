@@ -39,6 +39,7 @@ from gateway.signatures.report import (
     ValidationReport,
 )
 from gateway.signatures.signing import (
+    VisibleStamp,
     add_document_timestamp,
     sign_cades,
     sign_pades,
@@ -70,6 +71,7 @@ __all__ = [
     "TimestampRefused",
     "TimestampReport",
     "ValidationReport",
+    "VisibleStamp",
     "add_document_timestamp",
     "sign_cades",
     "sign_pades",
