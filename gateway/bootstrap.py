@@ -45,9 +45,10 @@ from gateway.soap.metrics import GatewayMetrics
 from gateway.soap.wsgi import GatewayFront
 from gateway.store.engine import create_engine_for, session_factory
 from gateway.store.migrate import upgrade
-from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.paging import AudienceMemo
+from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.unit_of_work import SqlUnitOfWork
+from gateway.web.public import PublicVerification
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
 from gateway.wssec.response import BodyCanonicalForm
 
@@ -162,7 +163,7 @@ class Container:
         signer = self._response_signer()
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
-            official_zone=self.calendar.timezone, receipts=self.receipts(trust),
+            official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
             access=self.access(),
         )
         validation = self.signature_validation(trust)
@@ -182,6 +183,7 @@ class Container:
             max_message_bytes=settings.max_message_bytes,
             strict_wsi_status=settings.strict_wsi_fault_status,
             tsa=tsa_wsgi_app(tsa) if (tsa := self.time_stamp_authority()) else None,
+            public=PublicVerification.build(receipts, self.calendar.timezone),
         )
 
     def database_is_up(self) -> bool:
