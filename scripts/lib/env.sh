@@ -55,11 +55,16 @@ PY
 }
 
 ensure_test_peers() {
-  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, and curl (the
-  # client shell example). Installed here (never by hand) so a fresh machine runs what CI runs.
-  local missing=""
-  for tool in xmlsec1 openssl curl; do
-    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, curl (the
+  # client shell example), poppler (the justificante rendered to PNG and its text extracted) and
+  # chromium with its driver (the public verification page in a real browser, via Selenium).
+  # Installed here (never by hand) so a fresh machine runs what CI runs. Pairs: command:package.
+  local missing="" pair tool package
+  for pair in xmlsec1:xmlsec1 openssl:openssl curl:curl pdftoppm:poppler-utils \
+              pdftotext:poppler-utils chromium:chromium chromedriver:chromium-driver; do
+    tool=${pair%%:*} package=${pair#*:}
+    command -v "$tool" >/dev/null 2>&1 && continue
+    case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac
   done
   [ -z "$missing" ] && return 0
   if command -v apt-get >/dev/null 2>&1; then
@@ -68,7 +73,7 @@ ensure_test_peers() {
     echo "installing test peers:$missing" >&2
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
-    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl)" >&2
+    echo "error: the tests need the Debian packages$missing" >&2
     return 1
   fi
 }
