@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import statistics
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,9 +19,12 @@ import zeep
 from lxml import etree
 from zeep.helpers import serialize_object
 
+from gateway.bootstrap import build
+from gateway.config import Settings
 from gateway.domain.clock import SystemClock
 from gateway.domain.receipts import CSV_ALPHABET, CSV_DATA_LENGTH, csv_check_character
 from gateway.signatures import sign_xades_enveloped
+from gateway.store.engine import url_with_schema
 
 if TYPE_CHECKING:
     from conftest import RunningGateway
@@ -160,3 +165,38 @@ def test_the_page_compares_an_uploaded_pdf_by_digest(gateway: RunningGateway,
                            headers={"Accept-Language": "es-ES,es;q=0.9"}, timeout=30)
     assert spanish.status_code == 400 and "El código no es válido" in spanish.text
     assert '<html lang="es">' in spanish.text
+
+
+def test_unknown_codes_answer_as_fast_as_real_ones(gateway: RunningGateway,
+                                                   issued: Any) -> None:
+    """1,000 random well-formed codes give found=false, each about as fast as a look-up of a
+    real code: an unknown code costs one indexed read, as the first step of a real one does, so
+    there is nothing to learn from timing but found / not found. Measured on the service (the
+    HTTP route is rate limited), medians, with a generous bound for a shared machine."""
+    with gateway.engine.connect() as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+    url = url_with_schema(gateway.engine.url.render_as_string(hide_password=False), schema)
+    settings = Settings(data_dir=gateway.pki.directory.parent, pki_dir=gateway.pki.directory,
+                        database_url=url)
+    container = build(settings)
+    try:
+        service = container.receipts()
+        real = issued.csvCode
+        assert service.verify_code(real).found  # the PDF is stored by now: steady state
+        unknown_times, real_times = [], []
+        for _ in range(1000):
+            code = random_code()
+            started = time.perf_counter()
+            assert not service.verify_code(code).found
+            unknown_times.append(time.perf_counter() - started)
+        for _ in range(200):
+            started = time.perf_counter()
+            assert service.verify_code(real).found
+            real_times.append(time.perf_counter() - started)
+    finally:
+        container.dispose()
+    unknown_ms = statistics.median(unknown_times) * 1000
+    real_ms = statistics.median(real_times) * 1000
+    print(f"median look-up: unknown code {unknown_ms:.2f} ms, real code {real_ms:.2f} ms")
+    assert unknown_ms < 50 and real_ms < 250
+    assert unknown_ms <= real_ms * 1.5  # an unknown code is never the slow, telling case
