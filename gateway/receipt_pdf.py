@@ -75,6 +75,13 @@ OUTCOME_TEXT = {
 
 DEFAULT_VERIFICATION_URL = "http://127.0.0.1:8080/verify"
 
+ROLE_TEXT = {
+    "OWN": "en nombre propio (interesado)",
+    "MANDATE": "como apoderado (mandato)",
+    "GRANT": "como autorizado por el gestor de accesos",
+    "RED": "como autorizado RED",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ItemLine:
@@ -98,6 +105,8 @@ class Justificante:
     signer_name: str | None = None
     verification_url: str = DEFAULT_VERIFICATION_URL
     """The public verification page (``GET /verify``); the QR code adds ``?code=<CSV>``."""
+    signer_role: str | None = None
+    """By which right the signer acted (``Role`` wire codes, comma separated)."""
 
     def qr_url(self) -> str:
         return f"{self.verification_url}?code={self.receipt.csv_code}"
@@ -140,6 +149,11 @@ def official_time_text(instant: datetime, zone: ZoneInfo) -> str:
 
 def signer_text(identifier: str, name: str | None) -> str:
     return f"{name} ({identifier})" if name else identifier
+
+
+def rights_text(roles: str | None) -> str:
+    """By which right(s) the signer acted, in words."""
+    return " y ".join(ROLE_TEXT.get(role, role) for role in (roles or "").split(",") if role)
 
 
 def issuers_of(items: Mapping[int, ItemLine], outcomes: Sequence[ItemOutcome]) -> tuple[str, ...]:
@@ -208,7 +222,8 @@ def _summary(canvas: Canvas, document: Justificante, zone: ZoneInfo,
         ("Fecha y hora oficial", official_time_text(receipt.issued_at, zone), "Helvetica"),
         ("Decisión", DECISION_TEXT[receipt.decision], "Helvetica"),
         ("Firmado por", signer_text(receipt.signer, document.signer_name), "Helvetica"),
-        ("Destinatario", recipients, "Helvetica"),
+        ("En nombre de", f"{recipients}, {rights_text(document.signer_role)}"
+         if document.signer_role else recipients, "Helvetica"),
         ("Emisor(es)", ", ".join(issuers_of(document.items, receipt.items)) or "-",
          "Helvetica"),
         ("Notificaciones", str(len(receipt.items)), "Helvetica"),

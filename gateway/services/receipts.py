@@ -248,7 +248,7 @@ class ReceiptService:
                 raise InvalidRequest("the acknowledgement expired; prepare a new one",
                                      code="ACK_EXPIRED")
             compare_acknowledgements(prepared, submitted)
-            outcomes, changed, locked = self._apply(uow, principal, prepared, now)
+            outcomes, changed, locked, roles = self._apply(uow, principal, prepared, now)
             parts = split_by_reader(outcomes, locked)
             # Numbers taken at once, in part order, under the counter's row lock: gap-free
             # across the receipts of one submission, as for one receipt.
@@ -270,7 +270,9 @@ class ReceiptService:
                     decision=prepared.decision, issued_at=now,
                     signed_xml=self._sign(build_server_receipt(content)),
                     client_ack_digest=digest, notification_ids=tuple(sorted(part_changed)),
-                    recipient=part.recipient, signer_name=principal.name or None)
+                    recipient=part.recipient, signer_name=principal.name or None,
+                    signer_role=",".join(sorted({roles[n] for n in part_changed
+                                                 if n in roles})) or None)
                 stored.append((issued, part_changed))
                 views.append(ReceiptView(issued, content))
             uow.receipts.add_many(stored)
@@ -324,7 +326,7 @@ class ReceiptService:
 
     def _apply(self, uow: UnitOfWork, principal: Principal, prepared: Acknowledgement,
                now: datetime) -> tuple[list[ItemOutcome], dict[int, Outcome],
-                                       dict[int, Notification]]:
+                                       dict[int, Notification], dict[int, str]]:
         ids = [item.notification_id for item in prepared.items]
         locked = uow.notifications.lock(ids)
         facts = uow.representation.facts_for(principal, now)
@@ -333,6 +335,7 @@ class ReceiptService:
         outcome_of_target = Outcome.ACCEPTED if target is Status.ACCEPTED else Outcome.REJECTED
         outcomes: list[ItemOutcome] = []
         changed: dict[int, Outcome] = {}
+        roles: dict[int, str] = {}  # by which right each changed item was signed
         moved: list[Notification] = []
         refused: list[dict[str, object]] = []
         for notification_id in ids:
@@ -354,13 +357,15 @@ class ReceiptService:
                                                      by=principal.acts_for))
                 outcome = outcome_of_target
                 changed[notification_id] = outcome
+                if verdict.role is not None:
+                    roles[notification_id] = verdict.role.value
             outcomes.append(ItemOutcome(notification_id, outcome))
         # One UPDATE for the batch (rows are locked above), not one statement per item.
         uow.notifications.save_statuses(moved)
         if refused:  # committed with the receipt: the refusal is part of the same act
             uow.audit.append("access.refused", principal.acts_for, "receipt.submit",
                              {"action": Action.SIGN.value, "items": refused}, now)
-        return outcomes, changed, locked
+        return outcomes, changed, locked, roles
 
     def _sign(self, document: bytes) -> bytes:
         key, cert = self._server_credentials()
@@ -458,7 +463,8 @@ class ReceiptService:
         lines = {nid: ItemLine(n.issuer.value, n.procedure,
                                None if n.category is Category.SPECIAL else n.subject,
                                n.recipient, n.ccc) for nid, n in found.items()}
-        return Justificante(content, lines, issued.signer_name, self.verification_url)
+        return Justificante(content, lines, issued.signer_name, self.verification_url,
+                            issued.signer_role)
 
     def verify_code(self, code: str) -> CodeVerification:
         """A CSV look-up for anyone: MALFORMED_CSV for a malformed code, found=false for an

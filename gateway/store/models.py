@@ -237,6 +237,8 @@ class ReceiptRow(Base):
     """Whose items it certifies; NULL on receipts from before the split (possibly mixed)."""
     signer_name: Mapped[str | None] = mapped_column(String(256))
     """The signer's name from its certificate at submission; NULL on receipts from before."""
+    signer_role: Mapped[str | None] = mapped_column(String(64))
+    """By which right the signer acted (role wire codes, comma separated); NULL before."""
 
     __table_args__ = (UniqueConstraint("year", "sequence"),)
 

@@ -136,7 +136,8 @@ class ReceiptRepository:
                   "sequence": r.registration_number.sequence, "csv_code": r.csv_code,
                   "signer": r.signer, "decision": r.decision.value, "issued_at": r.issued_at,
                   "signed_xml": r.signed_xml, "client_ack_digest": r.client_ack_digest,
-                  "recipient": r.recipient, "signer_name": r.signer_name}
+                  "recipient": r.recipient, "signer_name": r.signer_name,
+                  "signer_role": r.signer_role}
                  for r, _ in receipts]).scalars().all()
             items = [{"receipt_id": key, "notification_id": nid, "outcome": outcome.value}
                      for key, (_, outcomes) in zip(keys, receipts, strict=True)
@@ -187,7 +188,8 @@ class ReceiptRepository:
             csv_code=row.csv_code, signer=row.signer, decision=Decision(row.decision),
             issued_at=row.issued_at, signed_xml=bytes(row.signed_xml),
             client_ack_digest=row.client_ack_digest, notification_ids=tuple(ids),
-            recipient=row.recipient, signer_name=row.signer_name)
+            recipient=row.recipient, signer_name=row.signer_name,
+            signer_role=row.signer_role)
 
     # -- the one PDF of a receipt ---------------------------------------------------------------
 

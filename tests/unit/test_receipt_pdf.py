@@ -257,7 +257,8 @@ def _readable(items: int = 3) -> Justificante:
                           "B12345674", "28123456789"),
         500_001: ItemLine("INSS", "Incapacidad temporal", None, "B12345674", "28123456790"),
     }
-    return Justificante(content, lines, "EMPRESA DEMO SL", "https://notess.example/verify")
+    return Justificante(content, lines, "EMPRESA DEMO SL", "https://notess.example/verify",
+                        "MANDATE")
 
 
 def test_a_person_reads_every_field(pki: Pki, tmp_path: Path) -> None:
@@ -268,6 +269,7 @@ def test_a_person_reads_every_field(pki: Pki, tmp_path: Path) -> None:
     for field in (
         ISSUING_ADMINISTRATION, "2026/000000123", "02/03/2026 10:30:00", "Europe/Madrid",
         "Aceptación: el firmante accede", "EMPRESA DEMO SL (B12345674)", "TGSS, INSS",
+        "En nombre de", "B12345674, como apoderado (mandato)",
         "Reclamación de deuda", "Providencia de apremio 2026/77", "Incapacidad temporal",
         PROTECTED_SUBJECT, "28123456789", "28123456790", "Aceptada", "Ya estaba aceptada",
         "No encontrada" if len(content.items) > 3 else "Plazo vencido",

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import statistics
+import subprocess
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -200,3 +202,19 @@ def test_unknown_codes_answer_as_fast_as_real_ones(gateway: RunningGateway,
     print(f"median look-up: unknown code {unknown_ms:.2f} ms, real code {real_ms:.2f} ms")
     assert unknown_ms < 50 and real_ms < 250
     assert unknown_ms <= real_ms * 1.5  # an unknown code is never the slow, telling case
+
+
+def test_the_served_pdf_reads_as_a_justificante(gateway: RunningGateway, issued: Any,
+                                                tmp_path: Path) -> None:
+    pdf = gateway.client("company").service.GetReceipt(
+        registrationNumber=issued.registrationNumber, format="PDF").pdf
+    (tmp_path / "served.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "served.pdf"), "-"],
+                          check=True, capture_output=True, text=True).stdout
+    summary = requests.get(gateway.base_url + "/public/verify.json",
+                           params={"code": issued.csvCode}, timeout=30).json()
+    for field in (issued.registrationNumber, issued.csvCode, summary["signerName"],
+                  gateway.pki.company_cif, "en nombre propio (interesado)", "Página 1 de 1",
+                  "Aceptación", "Totales", "Aceptada: 3", *summary["issuers"],
+                  "/verify"):
+        assert field in text, field

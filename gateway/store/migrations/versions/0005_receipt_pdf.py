@@ -24,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("receipt") as batch:
         batch.add_column(sa.Column("signer_name", sa.String(256), nullable=True))
+        batch.add_column(sa.Column("signer_role", sa.String(64), nullable=True))
     op.create_table(
         "receipt_pdf",
         sa.Column("receipt_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -38,4 +39,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("receipt_pdf")
     with op.batch_alter_table("receipt") as batch:
+        batch.drop_column("signer_role")
         batch.drop_column("signer_name")
