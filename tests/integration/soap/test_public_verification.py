@@ -1,8 +1,9 @@
 """Public verification by CSV code over the real server (issue 15): the page, the JSON look-up
 and VerifyDocumentCode without WS-Security on ``/public/ValidationService`` answer what the
 signed native port answers; the one stored PDF is served byte-identical by GetReceipt and the
-page, and its SHA-256 is in every answer. Uses company notifications 105..108 of the pool
-test_soap_receipts.py draws from (it uses 0..81, test_soap_receipts_pdf.py 90..93).
+page, and its SHA-256 is in every answer. Uses company notifications 100..101 and 105..108 of
+the pool test_soap_receipts.py draws from (it uses 0..81, test_soap_receipts_pdf.py 90..93,
+test_public_verify_browser.py 110..112).
 """
 
 from __future__ import annotations
@@ -218,3 +219,41 @@ def test_the_served_pdf_reads_as_a_justificante(gateway: RunningGateway, issued:
                   "Aceptación", "Totales", "Aceptada: 3", *summary["issuers"],
                   "/verify"):
         assert field in text, field
+
+
+def test_special_category_subjects_never_appear(gateway: RunningGateway, gw_code: Any,
+                                                tmp_path: Path) -> None:
+    """An ordinary and a special-category item in one acknowledgement: two receipts; the
+    special one's PDF says "contenido protegido" instead of the subject, the ordinary one's
+    prints its subject, and neither the page nor the JSON carries any subject."""
+    candidates = [item.id for item in gateway.seed.of(gateway.pki.company_cif)
+                  if item.kind == "NOTIFICATION" and item.ccc != gateway.seed.ccc_red]
+    special, ordinary = (gateway.seed.by_id(i) for i in candidates[-120:][100:102])
+    assert (special.category, ordinary.category) == ("SPECIAL", "NORMAL")
+    client = gateway.client("company")
+    prepared = client.service.PrepareReceipt(id=[ordinary.id, special.id], decision="ACCEPT")
+    credential = gateway.pki.client("company")
+    signed = sign_xades_enveloped(prepared.receipt, credential.private_key(),
+                                  credential.certificate(), clock=SystemClock())
+    answer = client.service.SubmitReceipt(signedReceipt=signed)
+    numbers = [answer.registrationNumber, *(r.registrationNumber for r in answer.otherReceipt)]
+    codes = [answer.csvCode, *(r.csvCode for r in answer.otherReceipt)]
+    assert len(numbers) == 2
+    texts = []
+    for number in numbers:
+        pdf = client.service.GetReceipt(registrationNumber=number, format="PDF").pdf
+        path = tmp_path / f"{number.replace('/', '-')}.pdf"
+        path.write_bytes(pdf)
+        texts.append(subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                                    capture_output=True, text=True).stdout)
+    special_subject = f"Asunto {special.issuer_reference}"
+    ordinary_subject = f"Asunto {ordinary.issuer_reference}"
+    assert all(special_subject not in text for text in texts)
+    assert sum("contenido protegido" in text for text in texts) == 1
+    assert sum(ordinary_subject in text for text in texts) == 1
+    for code in codes:
+        page = requests.get(gateway.base_url + "/verify", params={"code": code}, timeout=30)
+        found = requests.get(gateway.base_url + "/public/verify.json", params={"code": code},
+                             timeout=30)
+        for shown in (page.text, found.text):
+            assert special_subject not in shown and ordinary_subject not in shown
