@@ -167,9 +167,12 @@ def validation_service(validation: SignatureValidation,
 
         @rpc(Unicode(min_occurs=1, nillable=False, max_len=64), _returns=DocumentCodeResult)
         def VerifyDocumentCode(ctx: Any, code: str) -> DocumentCodeResult:
-            """Whether a receipt with this verification code (CSV) exists, with its issue date
-            and digest. A malformed code (wrong symbol, length or check character) is the fault
-            MALFORMED_CSV; a well-formed unknown one is found=false."""
+            """Whether a receipt with this verification code (CSV) exists, with what its
+            justificante prints (registration number, issue date, decision, number of items,
+            issuers, signer) and the SHA-256 of its XML and of its one signed PDF. A malformed
+            code (wrong symbol, length or check character) is the fault MALFORMED_CSV; a
+            well-formed unknown one is found=false. Also served without WS-Security on
+            POST /public/ValidationService, with the same answer."""
             principal_of(ctx)
             if receipts is None:  # only the contract renderer builds the port without services
                 raise RuntimeError("receipt service not configured")
