@@ -1,7 +1,7 @@
 """Public verification by CSV code over the real server (issue 15): the page, the JSON look-up
 and VerifyDocumentCode without WS-Security on ``/public/ValidationService`` answer what the
 signed native port answers; the one stored PDF is served byte-identical by GetReceipt and the
-page, and its SHA-256 is in every answer. Uses company notifications 100..101 and 105..108 of
+page, and its SHA-256 is in every answer. Uses company notifications 100..103 and 105..108 of
 the pool test_soap_receipts.py draws from (it uses 0..81, test_soap_receipts_pdf.py 90..93,
 test_public_verify_browser.py 110..112).
 """
@@ -13,6 +13,7 @@ import secrets
 import statistics
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,3 +258,23 @@ def test_special_category_subjects_never_appear(gateway: RunningGateway, gw_code
                              timeout=30)
         for shown in (page.text, found.text):
             assert special_subject not in shown and ordinary_subject not in shown
+
+
+def test_first_requests_at_once_all_get_the_same_pdf(gateway: RunningGateway) -> None:
+    """Two workers rendering the first PDF of a receipt at the same moment: one is stored, and
+    every answer is that one."""
+    fresh = issue_receipt(gateway, slice(102, 104))
+
+    def by_soap() -> bytes:
+        client = zeep.Client(gateway.wsdl_url, wsse=gateway.signer())
+        return bytes(client.service.GetReceipt(registrationNumber=fresh.registrationNumber,
+                                               format="PDF").pdf)
+
+    def by_page() -> bytes:
+        return requests.get(gateway.base_url + "/verify/pdf", params={"code": fresh.csvCode},
+                            timeout=60).content
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [f.result() for f in [pool.submit(by_soap), pool.submit(by_page),
+                                        pool.submit(by_soap), pool.submit(by_page)]]
+    assert answers[0].startswith(b"%PDF-") and len(set(answers)) == 1
