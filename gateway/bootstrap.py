@@ -45,8 +45,8 @@ from gateway.soap.metrics import GatewayMetrics
 from gateway.soap.wsgi import GatewayFront
 from gateway.store.engine import create_engine_for, session_factory
 from gateway.store.migrate import upgrade
-from gateway.store.paging import AudienceMemo
 from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
+from gateway.store.paging import AudienceMemo
 from gateway.store.unit_of_work import SqlUnitOfWork
 from gateway.web.public import PublicVerification
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
