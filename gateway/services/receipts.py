@@ -476,7 +476,10 @@ class ReceiptService:
                 return CodeVerification(canonical, False)
             content = parse_server_receipt(receipt.signed_xml)
             document = self._justificante(uow, receipt)
-        _, pdf_sha256 = self._pdf_of(receipt)
+            # The stored PDF's digest without its bytes; rendered and stored on the first look-up.
+            pdf_sha256 = uow.receipts.pdf_sha256(receipt.registration_number)
+        if pdf_sha256 is None:
+            pdf_sha256 = self._pdf_of(receipt)[1]
         return CodeVerification(
             canonical, True, receipt.registration_number, receipt.issued_at,
             hashlib.sha256(receipt.signed_xml).hexdigest(), pdf_sha256, receipt.decision,

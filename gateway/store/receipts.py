@@ -200,6 +200,12 @@ class ReceiptRepository:
             .where(_R.c.registration_number == str(number))).first()
         return None if row is None else (bytes(row[0]), str(row[1]))
 
+    def pdf_sha256(self, number: RegistrationNumber) -> str | None:
+        """The SHA-256 of the stored PDF of the receipt with ``number``, without its bytes."""
+        return cast("str | None", self._session.execute(
+            select(_D.c.sha256).join(_R, _R.c.id == _D.c.receipt_id)
+            .where(_R.c.registration_number == str(number))).scalar())
+
     def store_pdf(self, number: RegistrationNumber, pdf: bytes, sha256: str) -> None:
         """Keep ``pdf`` as the receipt's one PDF unless another request stored one first (the
         caller reads back ``stored_pdf``: whoever wins, everyone serves the same bytes)."""
