@@ -48,7 +48,7 @@ from gateway.store.migrate import upgrade
 from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.paging import AudienceMemo
 from gateway.store.unit_of_work import SqlUnitOfWork
-from gateway.web.public import PublicVerification
+from gateway.web.public import PublicPolicy, PublicVerification
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
 from gateway.wssec.response import BodyCanonicalForm
 
@@ -183,7 +183,8 @@ class Container:
             max_message_bytes=settings.max_message_bytes,
             strict_wsi_status=settings.strict_wsi_fault_status,
             tsa=tsa_wsgi_app(tsa) if (tsa := self.time_stamp_authority()) else None,
-            public=PublicVerification.build(receipts, self.calendar.timezone),
+            public=PublicVerification.build(receipts, self.calendar.timezone, PublicPolicy(
+                trusted_proxies=settings.trusted_proxies)),
         )
 
     def database_is_up(self) -> bool:

@@ -19,8 +19,8 @@ decision, number of items, issuers, signer's name and identifier, digests) -- ne
 so never special-category content. A malformed code is told apart (it is a typing error, and
 says nothing about receipts); for a well-formed one the only answer is found or not found.
 
-Rate limit: a token bucket per source address (``REMOTE_ADDR``), per worker process, over every
-public route: ``PublicPolicy.burst`` look-ups at once, refilled at ``per_minute``. Beyond it,
+Rate limit: a token bucket per source address (``REMOTE_ADDR``, or the ``X-Real-IP`` a trusted
+reverse proxy sets: ``GATEWAY_TRUSTED_PROXIES``), per worker process, over every public route: ``PublicPolicy.burst`` look-ups at once, refilled at ``per_minute``. Beyond it,
 HTTP 429 with ``Retry-After``. In-process keeps it simple and needs no shared store; with N
 workers the effective limit is up to N times the figure (documented in DESIGN.md).
 """
@@ -28,11 +28,12 @@ workers the effective limit is up to N times the figure (documented in DESIGN.md
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -78,6 +79,23 @@ class PublicPolicy:
     """Largest PDF (or SOAP message) accepted; the justificantes are far smaller."""
     max_addresses: int = 100_000
     """Buckets kept in memory at most; the oldest are dropped beyond it."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or CIDR networks) whose ``X-Real-IP`` names the client; any
+    other peer is limited by its own address, whatever headers it sends."""
+
+    def client_address(self, environ: Mapping[str, Any]) -> str:
+        """The address the rate limit counts: the peer's, or the one a trusted proxy names."""
+        peer = str(environ.get("REMOTE_ADDR", ""))
+        forwarded = str(environ.get("HTTP_X_REAL_IP", "")).strip()
+        if not forwarded or not self.trusted_proxies:
+            return peer
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return peer
+        if any(address in ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies):
+            return forwarded
+        return peer
 
 
 @dataclass
@@ -134,7 +152,7 @@ class PublicVerification:
                                    environ.get("HTTP_ACCEPT_LANGUAGE", ""))
         if path == "/verify/verify.js" and method == "GET":  # static: not rate limited
             return _send(start_response, "200 OK", VERIFY_JS, "text/javascript; charset=utf-8")
-        wait = self.limiter.take(str(environ.get("REMOTE_ADDR", "")))
+        wait = self.limiter.take(self.policy.client_address(environ))
         if wait:
             return self._limited(start_response, path, language, wait)
         try:

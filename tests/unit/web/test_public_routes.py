@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from gateway.config import Settings
 from gateway.domain.clock import OFFICIAL_TIMEZONE
 from gateway.domain.receipts import Decision, RegistrationNumber, new_csv_code, parse_csv
+from gateway.errors import InvalidRequest
 from gateway.services.receipts import CodeVerification
 from gateway.web.public import PublicPolicy, PublicVerification, TokenBucket
 
@@ -126,3 +128,24 @@ def test_the_pdf_and_unknown_routes() -> None:
     assert call(app(), "/verify/pdf", f"code={new_csv_code()}")[0].startswith("404")
     assert call(app(), "/public/other")[0].startswith("404")
     assert call(app(), "/verify", method="DELETE")[0].startswith("404")
+
+
+@pytest.mark.parametrize(("peer", "header", "counted"), [
+    ("10.0.0.5", "203.0.113.9", "203.0.113.9"),   # the trusted proxy names the client
+    ("198.51.100.7", "203.0.113.9", "198.51.100.7"),  # anyone else cannot pick its bucket
+    ("10.0.0.5", "", "10.0.0.5"),
+    ("not-an-address", "203.0.113.9", "not-an-address"),
+])
+def test_the_limit_counts_the_client_a_trusted_proxy_names(peer: str, header: str,
+                                                           counted: str) -> None:
+    policy = PublicPolicy(trusted_proxies=("10.0.0.0/8",))
+    assert policy.client_address({"REMOTE_ADDR": peer, "HTTP_X_REAL_IP": header}) == counted
+    assert PublicPolicy().client_address({"REMOTE_ADDR": peer,
+                                          "HTTP_X_REAL_IP": header}) == peer
+
+
+def test_trusted_proxies_are_read_and_checked_once() -> None:
+    settings = Settings.from_mapping({"GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"})
+    assert settings.trusted_proxies == ("10.0.0.0/8", "192.0.2.1")
+    with pytest.raises(InvalidRequest):
+        Settings.from_mapping({"GATEWAY_TRUSTED_PROXIES": "nginx"})
