@@ -149,3 +149,13 @@ def test_trusted_proxies_are_read_and_checked_once() -> None:
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.0.2.1")
     with pytest.raises(InvalidRequest):
         Settings.from_mapping({"GATEWAY_TRUSTED_PROXIES": "nginx"})
+
+
+def test_every_input_has_a_label_and_errors_are_announced() -> None:
+    _, _, empty = call(app(), "/verify", "lang=en")
+    assert b'<html lang="en">' in empty and b'<label for="code">' in empty
+    assert b'aria-describedby="code-help code-live"' in empty
+    _, _, found = call(app(), "/verify", f"code={CODE}&lang=en")
+    assert b'<label for="pdf-file">' in found and b'role="status"' in found
+    _, _, malformed = call(app(), "/verify", "code=ABCD&lang=en")
+    assert b'role="alert"' in malformed and b"aria-invalid=true" in malformed
