@@ -48,6 +48,7 @@ from gateway.store.migrate import upgrade
 from gateway.store.paging import AudienceMemo
 from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.unit_of_work import SqlUnitOfWork
+from gateway.web.public import PublicPolicy, PublicVerification
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
 from gateway.wssec.response import BodyCanonicalForm
 
@@ -137,7 +138,13 @@ class Container:
                          require_whole_document=True)
         return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
                               trust or self.trust_store(), key, cert,  # type: ignore[arg-type]
-                              tsa=self.time_stamp_authority())
+                              tsa=self.time_stamp_authority(),
+                              verification_url=self.verification_url())
+
+    def verification_url(self) -> str:
+        """The public verification page, as printed on justificantes."""
+        base = self.settings.public_url or f"http://{self.settings.bind}"
+        return base.rstrip("/") + "/verify"
 
     def time_stamp_authority(self) -> LocalTimeStampAuthority | None:
         """The local RFC 3161 TSA when its certificate and key are configured, else None."""
@@ -161,7 +168,7 @@ class Container:
                    for port, name in PORTS.items()}
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
-            official_zone=self.calendar.timezone, receipts=self.receipts(trust),
+            official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
             access=self.access(),
         )
         validation = self.signature_validation(trust)
@@ -181,6 +188,8 @@ class Container:
             max_message_bytes=settings.max_message_bytes,
             strict_wsi_status=settings.strict_wsi_fault_status,
             tsa=tsa_wsgi_app(tsa) if (tsa := self.time_stamp_authority()) else None,
+            public=PublicVerification.build(receipts, self.calendar.timezone, PublicPolicy(
+                trusted_proxies=settings.trusted_proxies)),
         )
 
     def database_is_up(self) -> bool:

@@ -7,6 +7,7 @@ a file of ``KEY=value`` lines read first, which the environment overrides.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -105,6 +106,15 @@ class Settings:
 
     bind: str = "127.0.0.1:8080"
     """Address ``gateway serve`` listens on."""
+
+    public_url: str = ""
+    """Base URL people reach the gateway at (``GATEWAY_PUBLIC_URL``): justificantes print
+    ``<public_url>/verify`` and its QR code. Empty: ``http://<bind>``."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or CIDR networks, ``GATEWAY_TRUSTED_PROXIES`` comma separated)
+    whose ``X-Real-IP`` header names the client: the public routes' per-address rate limit keys
+    on it. Empty: the peer address, always."""
 
     workers: int = 2
     """Gunicorn worker processes for ``gateway serve``."""
@@ -217,6 +227,10 @@ class Settings:
             changes["strict_wsi_fault_status"] = v == "500"
         if (v := get("BIND")) is not None:
             changes["bind"] = v
+        if (v := get("PUBLIC_URL")) is not None:
+            changes["public_url"] = v
+        if (v := get("TRUSTED_PROXIES")) is not None:
+            changes["trusted_proxies"] = _networks("GATEWAY_TRUSTED_PROXIES", v)
         if (v := get("WORKERS")) is not None:
             changes["workers"] = _positive_int("GATEWAY_WORKERS", v)
         extra = {k: v for k, v in values.items() if k not in consumed}
@@ -244,6 +258,17 @@ def _read_config_file(path: Path) -> dict[str, str]:
             raise InvalidRequest(f"{path}:{number}: expected KEY=value")
         values[key.strip()] = value.strip()
     return values
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    networks = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise InvalidRequest(f"{name}: {network!r} is not an address or network",
+                                 field=name) from exc
+    return networks
 
 
 def _positive_int(name: str, raw: str) -> int:

@@ -250,6 +250,11 @@ class IssuedReceipt:
     client_ack_digest: str | None
     notification_ids: tuple[int, ...] = ()
     recipient: str | None = None
+    signer_name: str | None = None
+    """The signer's name from its certificate at submission (``None`` on older receipts)."""
+    signer_role: str | None = None
+    """By which right it signed the items this receipt changed (``Role`` wire codes, comma
+    separated: OWN, MANDATE, GRANT, RED); ``None`` on older receipts or when nothing changed."""
 
 
 @dataclass(frozen=True, slots=True)

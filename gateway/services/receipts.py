@@ -15,10 +15,13 @@
    reader who may see every item on it: ``domain.receipts.released_to``, the one place this is
    decided), anyone else is told RECEIPT_NOT_FOUND as for an unknown one; a CSV lookup for
    anyone, revealing only what the printed receipt shows.
-   ``signed_pdf``: the human-readable justificante of a receipt ``get`` returned, rendered from
-   its certified content (``gateway.receipt_pdf``) and signed with PAdES by the server key,
-   B-T with the local TSA when one is configured, else B. Rendered on demand, not stored: the
-   XML is the record, and the rendering is deterministic given it.
+   ``signed_pdf``: the human-readable justificante of a receipt ``get`` returned
+   (``gateway.receipt_pdf``: the certified content, plus each item's issuer, procedure, subject
+   -- withheld for special-category items -- recipient and CCC, and the signer's name kept at
+   submission), signed with PAdES by the server key with a visible stamp, B-T with the local
+   TSA when one is configured, else B. Rendered and signed ONCE, on first request, then stored
+   and served byte-identical ever after (``receipt_pdf`` table): a person holding the PDF can
+   show it is the one issued by its SHA-256, which the verification answers carry.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from gateway.domain.audit import AuditEntry
 from gateway.domain.authorization import Action, decide
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock
-from gateway.domain.model import ItemKind, Notification, Status
+from gateway.domain.model import Category, ItemKind, Notification, Status
 from gateway.domain.principal import Principal
 from gateway.domain.receipts import (
     MAX_RECEIPT_ITEMS,
@@ -62,7 +65,14 @@ from gateway.errors import (
     InvalidState,
     NotFound,
 )
-from gateway.receipt_pdf import render_receipt_pdf
+from gateway.receipt_pdf import (
+    DEFAULT_VERIFICATION_URL,
+    STAMP_BOX,
+    ItemLine,
+    Justificante,
+    issuers_of,
+    render_receipt_pdf,
+)
 from gateway.receipt_xml import (
     build_acknowledgement,
     build_server_receipt,
@@ -75,6 +85,7 @@ from gateway.signatures import (
     SignatureFormat,
     SignaturePolicy,
     TimeStampAuthority,
+    VisibleStamp,
     sign_pades,
     sign_xades_enveloped,
     validate,
@@ -127,11 +138,21 @@ class Submission:
 
 @dataclass(frozen=True, slots=True)
 class CodeVerification:
+    """What a CSV code reveals: no more than the printed justificante shows (no subjects)."""
+
     code: str
     found: bool
     registration_number: RegistrationNumber | None = None
     issued_at: datetime | None = None
     sha256: str | None = None
+    """SHA-256 of the server-signed receipt XML."""
+    pdf_sha256: str | None = None
+    """SHA-256 of the one signed PDF justificante (rendered on the first look-up if need be)."""
+    decision: Decision | None = None
+    items: int = 0
+    issuers: tuple[str, ...] = ()
+    signer: str | None = None
+    signer_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +168,8 @@ class ReceiptService:
     max_items: int = MAX_RECEIPT_ITEMS
     tsa: TimeStampAuthority | None = None
     """Time-stamps the PAdES signature of PDF receipts (level B-T); without it, level B."""
+    verification_url: str = DEFAULT_VERIFICATION_URL
+    """The public verification page printed (and QR-coded) on every justificante."""
 
     # -- 1. prepare ------------------------------------------------------------------------------
 
@@ -241,7 +264,7 @@ class ReceiptService:
                 raise InvalidRequest("the acknowledgement expired; prepare a new one",
                                      code="ACK_EXPIRED")
             compare_acknowledgements(prepared, submitted)
-            outcomes, changed, locked = self._apply(uow, principal, prepared, now)
+            outcomes, changed, locked, roles = self._apply(uow, principal, prepared, now)
             parts = split_by_reader(outcomes, locked)
             # Numbers taken at once, in part order, under the counter's row lock: gap-free
             # across the receipts of one submission, as for one receipt.
@@ -263,7 +286,9 @@ class ReceiptService:
                     decision=prepared.decision, issued_at=now,
                     signed_xml=self._sign(build_server_receipt(content)),
                     client_ack_digest=digest, notification_ids=tuple(sorted(part_changed)),
-                    recipient=part.recipient)
+                    recipient=part.recipient, signer_name=principal.name or None,
+                    signer_role=",".join(sorted({roles[n] for n in part_changed
+                                                 if n in roles})) or None)
                 stored.append((issued, part_changed))
                 views.append(ReceiptView(issued, content))
             uow.receipts.add_many(stored)
@@ -317,7 +342,7 @@ class ReceiptService:
 
     def _apply(self, uow: UnitOfWork, principal: Principal, prepared: Acknowledgement,
                now: datetime) -> tuple[list[ItemOutcome], dict[int, Outcome],
-                                       dict[int, Notification]]:
+                                       dict[int, Notification], dict[int, str]]:
         ids = [item.notification_id for item in prepared.items]
         locked = uow.notifications.lock(ids)
         facts = uow.representation.facts_for(principal, now)
@@ -326,6 +351,7 @@ class ReceiptService:
         outcome_of_target = Outcome.ACCEPTED if target is Status.ACCEPTED else Outcome.REJECTED
         outcomes: list[ItemOutcome] = []
         changed: dict[int, Outcome] = {}
+        roles: dict[int, str] = {}  # by which right each changed item was signed
         moved: list[Notification] = []
         refused: list[dict[str, object]] = []
         for notification_id in ids:
@@ -347,13 +373,15 @@ class ReceiptService:
                                                      by=principal.acts_for))
                 outcome = outcome_of_target
                 changed[notification_id] = outcome
+                if verdict.role is not None:
+                    roles[notification_id] = verdict.role.value
             outcomes.append(ItemOutcome(notification_id, outcome))
         # One UPDATE for the batch (rows are locked above), not one statement per item.
         uow.notifications.save_statuses(moved)
         if refused:  # committed with the receipt: the refusal is part of the same act
             uow.audit.append("access.refused", principal.acts_for, "receipt.submit",
                              {"action": Action.SIGN.value, "items": refused}, now)
-        return outcomes, changed, locked
+        return outcomes, changed, locked, roles
 
     def _sign(self, document: bytes) -> bytes:
         key, cert = self._server_credentials()
@@ -414,21 +442,73 @@ class ReceiptService:
         return view
 
     def signed_pdf(self, view: ReceiptView) -> bytes:
-        """The PDF justificante of ``view`` (a receipt ``get`` found for the caller), signed
-        with PAdES by the server key at the official time (ETSI EN 319 142-1 B-T with the TSA,
-        B without)."""
+        """The PDF justificante of ``view`` (a receipt ``get`` found for the caller): the stored
+        one, or rendered, signed and stored now -- the same bytes on every later request."""
+        return self._pdf_of(view.issued)[0]
+
+    def render_signed_pdf(self, document: Justificante) -> bytes:
+        """Render ``document`` and sign it with PAdES by the server key at the current time
+        (ETSI EN 319 142-1 B-T with the TSA, B without), the signature visible as a stamp."""
         key, cert = self._server_credentials()
-        pdf = render_receipt_pdf(view.content, zone=self.calendar.timezone)
-        return sign_pades(pdf, key, cert, clock=self.clock, tsa=self.tsa)
+        pdf = render_receipt_pdf(document, zone=self.calendar.timezone)
+        stamp = VisibleStamp(0, STAMP_BOX, "Sello electronico de la Administracion\n"
+                                            "%(signer)s\nFirmado: %(ts)s")
+        return sign_pades(pdf, key, cert, clock=self.clock, tsa=self.tsa, stamp=stamp)
+
+    def _pdf_of(self, issued: IssuedReceipt) -> tuple[bytes, str]:
+        number = issued.registration_number
+        with self.uow_factory() as uow:
+            stored = uow.receipts.stored_pdf(number)
+            if stored is not None:
+                return stored
+            document = self._justificante(uow, issued)
+        pdf = self.render_signed_pdf(document)  # outside the transaction: signing takes a while
+        with self.uow_factory() as uow:
+            # Two first requests at once: both render, the first stored wins, both serve it.
+            uow.receipts.store_pdf(number, pdf, hashlib.sha256(pdf).hexdigest())
+            uow.commit()
+        with self.uow_factory() as uow:
+            stored = uow.receipts.stored_pdf(number)
+        assert stored is not None  # just stored (or stored by a concurrent request)
+        return stored
+
+    def _justificante(self, uow: UnitOfWork, issued: IssuedReceipt) -> Justificante:
+        content = parse_server_receipt(issued.signed_xml)
+        found = uow.notifications.get_many([o.notification_id for o in content.items],
+                                           documents=False)
+        lines = {nid: ItemLine(n.issuer.value, n.procedure,
+                               None if n.category is Category.SPECIAL else n.subject,
+                               n.recipient, n.ccc) for nid, n in found.items()}
+        return Justificante(content, lines, issued.signer_name, self.verification_url,
+                            issued.signer_role)
 
     def verify_code(self, code: str) -> CodeVerification:
+        """A CSV look-up for anyone: MALFORMED_CSV for a malformed code, found=false for an
+        unknown one, else the summary the printed justificante shows (never a subject)."""
         canonical = parse_csv(code)
         with self.uow_factory() as uow:
             receipt = uow.receipts.by_csv(canonical)
-        if receipt is None:
-            return CodeVerification(canonical, False)
-        return CodeVerification(canonical, True, receipt.registration_number, receipt.issued_at,
-                                hashlib.sha256(receipt.signed_xml).hexdigest())
+            if receipt is None:
+                return CodeVerification(canonical, False)
+            content = parse_server_receipt(receipt.signed_xml)
+            document = self._justificante(uow, receipt)
+            # The stored PDF's digest without its bytes; rendered and stored on the first look-up.
+            pdf_sha256 = uow.receipts.pdf_sha256(receipt.registration_number)
+        if pdf_sha256 is None:
+            pdf_sha256 = self._pdf_of(receipt)[1]
+        return CodeVerification(
+            canonical, True, receipt.registration_number, receipt.issued_at,
+            hashlib.sha256(receipt.signed_xml).hexdigest(), pdf_sha256, receipt.decision,
+            len(content.items), issuers_of(document.items, content.items), receipt.signer,
+            receipt.signer_name)
+
+    def pdf_by_code(self, code: str) -> bytes | None:
+        """The signed PDF of the receipt with this CSV code (``None`` when there is none): the
+        code is the credential, as printed on the justificante."""
+        canonical = parse_csv(code)
+        with self.uow_factory() as uow:
+            receipt = uow.receipts.by_csv(canonical)
+        return None if receipt is None else self._pdf_of(receipt)[0]
 
 
 def _same_party(signer: Principal, caller: Principal) -> bool:

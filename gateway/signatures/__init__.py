@@ -42,6 +42,7 @@ from gateway.signatures.report import (
     ValidationReport,
 )
 from gateway.signatures.signing import (
+    VisibleStamp,
     add_document_timestamp,
     sign_cades,
     sign_pades,
@@ -73,6 +74,7 @@ __all__ = [
     "TimestampRefused",
     "TimestampReport",
     "ValidationReport",
+    "VisibleStamp",
     "add_document_timestamp",
     "sign_cades",
     "sign_pades",

@@ -24,6 +24,7 @@ import copy
 import functools
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from io import BytesIO
 from typing import Any
@@ -38,6 +39,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from gateway import namespaces as ns
@@ -253,6 +255,18 @@ def _simple_signer(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class VisibleStamp:
+    """Where a PDF signature shows itself, and what it says."""
+
+    page: int
+    """Zero-based page index."""
+    box: tuple[int, int, int, int]
+    """``(x1, y1, x2, y2)`` in PDF points from the page's lower-left corner."""
+    text: str
+    """Stamp text; ``%(signer)s`` and ``%(ts)s`` are the signer's name and the signing time."""
+
+
 def sign_pades(
     pdf: bytes,
     key: PrivateKey,
@@ -262,8 +276,10 @@ def sign_pades(
     tsa: TimeStampAuthority | None = None,
     chain: Sequence[x509.Certificate] = (),
     field_name: str = "Signature1",
+    stamp: VisibleStamp | None = None,
 ) -> bytes:
-    """Sign ``pdf`` in an incremental update (PAdES baseline B, B-T with ``tsa``)."""
+    """Sign ``pdf`` in an incremental update (PAdES baseline B, B-T with ``tsa``); with
+    ``stamp``, the signature field is visible there (ISO 32000-1 §12.7.4.5) and shows its text."""
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
@@ -273,6 +289,10 @@ def sign_pades(
         metadata,
         signer=_simple_signer(key, cert, chain),
         timestamper=None if tsa is None else _TimeStamper(tsa),
+        stamp_style=None if stamp is None else TextStampStyle(
+            stamp_text=stamp.text, border_width=1, timestamp_format="%d/%m/%Y %H:%M:%S UTC"),
+        new_field_spec=None if stamp is None else fields.SigFieldSpec(
+            field_name, on_page=stamp.page, box=stamp.box),
     )
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     output = BytesIO()

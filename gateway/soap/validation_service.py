@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import Boolean, ByteArray, ComplexModel, DateTime, ServiceBase, Unicode, rpc
+from lxml import etree
+from spyne import Boolean, ByteArray, ComplexModel, DateTime, Integer, ServiceBase, Unicode, rpc
 from spyne import Enum as SpyneEnum
+from spyne.util.xml import get_object_as_xml
 
 from gateway import namespaces
-from gateway.services.receipts import ReceiptService
+from gateway.services.receipts import CodeVerification, ReceiptService
 from gateway.services.validation import SignatureValidation
 from gateway.signatures import (
     CertificateInfo,
@@ -104,7 +106,37 @@ class DocumentCodeResult(ComplexModel):
         ("registrationNumber", Unicode),
         ("issuedAt", Timestamp),
         ("sha256", Unicode(doc="SHA-256 of the server-signed receipt XML")),
+        ("pdfSha256", Unicode(doc="SHA-256 of the one signed PDF justificante, as served by "
+                                  "GetReceipt(format=PDF) and the public page")),
+        ("decision", Unicode(doc="ACCEPT or REJECT")),
+        ("items", Integer(doc="Number of notifications the receipt lists")),
+        ("issuer", Unicode.customize(max_occurs="unbounded",
+                                     doc="Issuers of the listed notifications")),
+        ("signer", Unicode(doc="NIF/CIF of the signer of the acknowledgement")),
+        ("signerName", Unicode(doc="The signer's name from its certificate")),
     ]
+
+
+def document_code_result(result: CodeVerification) -> DocumentCodeResult:
+    """The answer to VerifyDocumentCode, signed native port and public route alike."""
+    return DocumentCodeResult(
+        code=result.code, found=result.found,
+        registrationNumber=str(result.registration_number)
+        if result.registration_number else None,
+        issuedAt=result.issued_at, sha256=result.sha256, pdfSha256=result.pdf_sha256,
+        decision=result.decision.value if result.decision else None,
+        items=result.items if result.found else None, issuer=list(result.issuers) or None,
+        signer=result.signer, signerName=result.signer_name)
+
+
+def document_code_element(result: CodeVerification) -> etree._Element:
+    """``VerifyDocumentCodeResponse`` as Spyne writes it on the native port, for the public
+    route that answers without Spyne's (gated) application."""
+    result_element = get_object_as_xml(document_code_result(result), DocumentCodeResult,
+                                       "VerifyDocumentCodeResult", no_namespace=False)
+    response = etree.Element(f"{{{NS}}}VerifyDocumentCodeResponse", nsmap={"tns": NS})
+    response.append(result_element)
+    return response
 
 
 def validation_service(validation: SignatureValidation,
@@ -135,18 +167,16 @@ def validation_service(validation: SignatureValidation,
 
         @rpc(Unicode(min_occurs=1, nillable=False, max_len=64), _returns=DocumentCodeResult)
         def VerifyDocumentCode(ctx: Any, code: str) -> DocumentCodeResult:
-            """Whether a receipt with this verification code (CSV) exists, with its issue date
-            and digest. A malformed code (wrong symbol, length or check character) is the fault
-            MALFORMED_CSV; a well-formed unknown one is found=false."""
+            """Whether a receipt with this verification code (CSV) exists, with what its
+            justificante prints (registration number, issue date, decision, number of items,
+            issuers, signer) and the SHA-256 of its XML and of its one signed PDF. A malformed
+            code (wrong symbol, length or check character) is the fault MALFORMED_CSV; a
+            well-formed unknown one is found=false. Also served without WS-Security on
+            POST /public/ValidationService, with the same answer."""
             principal_of(ctx)
             if receipts is None:  # only the contract renderer builds the port without services
                 raise RuntimeError("receipt service not configured")
-            result = receipts.verify_code(code or "")
-            return DocumentCodeResult(
-                code=result.code, found=result.found,
-                registrationNumber=str(result.registration_number)
-                if result.registration_number else None,
-                issuedAt=result.issued_at, sha256=result.sha256)
+            return document_code_result(receipts.verify_code(code or ""))
 
     return ValidationService
 

@@ -6,6 +6,8 @@ interceptor through GET/query strings):
 - ``POST /<Service>`` with no query string: gate -> Spyne. The only way to invoke an operation.
 - ``GET /<Service>?wsdl``: the published contract (no credentials needed to read it).
 - ``GET /healthz``, ``GET /metrics``: operations.
+- ``/verify``, ``/verify/…``, ``/public/…``: public verification by CSV code
+  (``gateway.web.public``), without WS-Security by design: the code is the credential.
 - ``POST /tsa``: the local RFC 3161 time-stamping unit, when configured (a query carries only a
   digest, so it needs no WS-Security).
 - anything else: a SOAP fault (405 for other methods, 404 for other paths).
@@ -24,7 +26,7 @@ import uuid
 import wsgiref.util
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -46,6 +48,14 @@ RefusalAudit = Callable[[GatewayError, Mapping[str, str]], None]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+class PublicRoutes(Protocol):
+    """Routes served without WS-Security (``gateway.web.public.PublicVerification``)."""
+
+    def serves(self, path: str) -> bool: ...
+    def __call__(self, environ: dict[str, Any],
+                 start_response: StartResponse) -> Iterable[bytes]: ...
+
+
 @dataclass(frozen=True)
 class GatewayFront:
     services: Mapping[str, GatewayWsgiApplication]
@@ -61,6 +71,8 @@ class GatewayFront:
     port_signers: Mapping[str, ResponseSigner | None] | None = None
     """The signer of a port's refusals when it is not ``response_signer`` (the WSCN port signs
     without mustUnderstand), by service path."""
+    public: PublicRoutes | None = None
+    """Public verification by CSV code (``GET /verify``, ``/public/…``), when configured."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -79,6 +91,8 @@ class GatewayFront:
         if path == "/tsa" and self.tsa is not None and not query:
             # RFC 3161 over HTTP: no WS-Security (a time-stamp query carries only a digest).
             return self.tsa(environ, start_response)
+        if self.public is not None and self.public.serves(path):
+            return self.public(environ, start_response)
         if method == "GET" and path == "/metrics" and not query:
             body, content_type = self.metrics.render()
             return _plain(start_response, "200 OK", body, correlation_id, content_type)

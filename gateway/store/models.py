@@ -235,8 +235,24 @@ class ReceiptRow(Base):
     """One signed acknowledgement yields one receipt per recipient: shared, not unique."""
     recipient: Mapped[str | None] = mapped_column(String(IDENTIFIER))
     """Whose items it certifies; NULL on receipts from before the split (possibly mixed)."""
+    signer_name: Mapped[str | None] = mapped_column(String(256))
+    """The signer's name from its certificate at submission; NULL on receipts from before."""
+    signer_role: Mapped[str | None] = mapped_column(String(64))
+    """By which right the signer acted (role wire codes, comma separated); NULL before."""
 
     __table_args__ = (UniqueConstraint("year", "sequence"),)
+
+
+class ReceiptPdfRow(Base):
+    """The one signed PDF of a receipt, stored when first rendered and served ever after."""
+
+    __tablename__ = "receipt_pdf"
+
+    receipt_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("receipt.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReceiptItemRow(Base):

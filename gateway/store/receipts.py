@@ -32,13 +32,20 @@ from gateway.domain.receipts import (
     RegistrationNumber,
 )
 
-from .models import PreparedReceiptRow, ReceiptItemRow, ReceiptRow, RegistrationCounterRow
+from .models import (
+    PreparedReceiptRow,
+    ReceiptItemRow,
+    ReceiptPdfRow,
+    ReceiptRow,
+    RegistrationCounterRow,
+)
 from .repositories import integrity_errors_as_conflict
 
 _P = cast(Table, PreparedReceiptRow.__table__)
 _R = cast(Table, ReceiptRow.__table__)
 _I = cast(Table, ReceiptItemRow.__table__)
 _K = cast(Table, RegistrationCounterRow.__table__)
+_D = cast(Table, ReceiptPdfRow.__table__)
 
 
 def _items_json(ack: Acknowledgement) -> str:
@@ -129,7 +136,9 @@ class ReceiptRepository:
                   "sequence": r.registration_number.sequence, "csv_code": r.csv_code,
                   "signer": r.signer, "decision": r.decision.value, "issued_at": r.issued_at,
                   "signed_xml": r.signed_xml, "client_ack_digest": r.client_ack_digest,
-                  "recipient": r.recipient} for r, _ in receipts]).scalars().all()
+                  "recipient": r.recipient, "signer_name": r.signer_name,
+                  "signer_role": r.signer_role}
+                 for r, _ in receipts]).scalars().all()
             items = [{"receipt_id": key, "notification_id": nid, "outcome": outcome.value}
                      for key, (_, outcomes) in zip(keys, receipts, strict=True)
                      for nid, outcome in sorted(outcomes.items())]
@@ -179,4 +188,34 @@ class ReceiptRepository:
             csv_code=row.csv_code, signer=row.signer, decision=Decision(row.decision),
             issued_at=row.issued_at, signed_xml=bytes(row.signed_xml),
             client_ack_digest=row.client_ack_digest, notification_ids=tuple(ids),
-            recipient=row.recipient)
+            recipient=row.recipient, signer_name=row.signer_name,
+            signer_role=row.signer_role)
+
+    # -- the one PDF of a receipt ---------------------------------------------------------------
+
+    def stored_pdf(self, number: RegistrationNumber) -> tuple[bytes, str] | None:
+        """The signed PDF of the receipt with ``number`` and its SHA-256, once stored."""
+        row = self._session.execute(
+            select(_D.c.pdf, _D.c.sha256).join(_R, _R.c.id == _D.c.receipt_id)
+            .where(_R.c.registration_number == str(number))).first()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
+    def pdf_sha256(self, number: RegistrationNumber) -> str | None:
+        """The SHA-256 of the stored PDF of the receipt with ``number``, without its bytes."""
+        return cast("str | None", self._session.execute(
+            select(_D.c.sha256).join(_R, _R.c.id == _D.c.receipt_id)
+            .where(_R.c.registration_number == str(number))).scalar())
+
+    def store_pdf(self, number: RegistrationNumber, pdf: bytes, sha256: str) -> None:
+        """Keep ``pdf`` as the receipt's one PDF unless another request stored one first (the
+        caller reads back ``stored_pdf``: whoever wins, everyone serves the same bytes)."""
+        key = select(_R.c.id).where(_R.c.registration_number == str(number)).scalar_subquery()
+        values = {"receipt_id": key, "sha256": sha256, "pdf": pdf}
+        dialect = self._dialect()
+        if dialect == "postgresql":
+            stmt: Any = postgresql_insert(_D).values(**values)
+        elif dialect == "sqlite":
+            stmt = sqlite_insert(_D).values(**values)
+        else:  # pragma: no cover - only the two supported backends
+            raise ValueError(f"unsupported database dialect {dialect!r}")
+        self._session.execute(stmt.on_conflict_do_nothing(index_elements=[_D.c.receipt_id]))

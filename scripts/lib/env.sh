@@ -55,13 +55,18 @@ PY
 }
 
 ensure_test_peers() {
-  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, curl (the client
-  # shell example) and Apache Santuario (libxml-security-java, run by a Java 17 JDK: XML
-  # signatures from a non-libxml2 implementation). Installed here (never by hand) so a fresh
-  # machine runs what CI runs.
-  local missing=""
-  for tool in xmlsec1 openssl curl; do
-    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+  # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, curl (the
+  # client shell example), poppler (the justificante rendered to PNG and its text extracted),
+  # chromium with its driver (the public verification page in a real browser, via Selenium), and
+  # Apache Santuario (libxml-security-java, run by a Java 17 JDK: XML signatures from a
+  # non-libxml2 implementation). Installed here (never by hand) so a fresh machine runs what CI
+  # runs. Pairs: command:package.
+  local missing="" pair tool package
+  for pair in xmlsec1:xmlsec1 openssl:openssl curl:curl pdftoppm:poppler-utils \
+              pdftotext:poppler-utils chromium:chromium chromedriver:chromium-driver; do
+    tool=${pair%%:*} package=${pair#*:}
+    command -v "$tool" >/dev/null 2>&1 && continue
+    case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac
   done
   # Source-file mode (java Foo.java) compiles in memory: it needs the JDK, not only the JRE.
   # Santuario signs XML vectors; the WSCN port's Axis 1.4 client (test_soap_wscn_axis.py) needs
@@ -77,8 +82,7 @@ ensure_test_peers() {
     echo "installing test peers:$missing" >&2
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
-    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl," \
-      "openjdk-17-jdk-headless, libxml-security-java, libaxis-java, libwss4j-java)" >&2
+    echo "error: the tests need the Debian packages$missing" >&2
     return 1
   fi
 }

@@ -5,9 +5,11 @@ validator and by pyHanko's, with the tamper test. A small EC PKI built in memory
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,6 @@ from gateway.domain.clock import FixedClock
 from gateway.domain.receipts import (
     MAX_RECEIPT_ITEMS,
     Decision,
-    IssuedReceipt,
     ItemOutcome,
     Outcome,
     RegistrationNumber,
@@ -33,12 +34,16 @@ from gateway.domain.receipts import (
     new_csv_code,
 )
 from gateway.receipt_pdf import (
+    ISSUING_ADMINISTRATION,
+    PROTECTED_SUBJECT,
     ROWS_FIRST_PAGE,
     VERIFICATION_SENTENCE,
+    ItemLine,
+    Justificante,
     page_count,
     render_receipt_pdf,
 )
-from gateway.services.receipts import ReceiptService, ReceiptView
+from gateway.services.receipts import ReceiptService
 from gateway.signatures import (
     Indication,
     LocalTimeStampAuthority,
@@ -93,11 +98,10 @@ def test_the_justificante_says_what_the_receipt_certifies() -> None:
     (page,) = page_contents(pdf)
     for text in ("2026/000000123", content.csv_code, DIGEST, "B12345674", "ab" * 16,
                  "02/03/2026 10:30:00", "Europe/Madrid, UTC+01:00", "500000", "500003",
-                 # parentheses inside a PDF literal string are escaped
-                 "\\(ACCEPTED\\)", "\\(ALREADY_FINAL\\)", "\\(EXPIRED\\)", "\\(NOT_FOUND\\)"):
+                 "Aceptada", "Plazo vencido", "No encontrada"):
         assert text.encode() in page, text
     assert shown(content.csv_code) in page
-    assert b"VerifyDocumentCode" in page and VERIFICATION_SENTENCE.startswith("Puede comprobar")
+    assert b"/verify" in page and VERIFICATION_SENTENCE.startswith("Puede comprobar")
     # Uncompressed content: the registration number and the code are found in the raw bytes too.
     assert b"2026/000000123" in pdf and content.csv_code.encode() in pdf
 
@@ -188,7 +192,7 @@ def service(pki: Pki, *, tsa: bool) -> ReceiptService:
     clock = FixedClock(NOW + timedelta(minutes=5))
 
     def no_store() -> Any:
-        raise AssertionError("signed_pdf must not touch the store")
+        raise AssertionError("render_signed_pdf must not touch the store")
 
     return ReceiptService(
         no_store, clock, WorkingCalendar(), SignaturePolicy(), TrustStore([pki.root]),
@@ -196,19 +200,12 @@ def service(pki: Pki, *, tsa: bool) -> ReceiptService:
         tsa=LocalTimeStampAuthority(pki.tsa_key, pki.tsa, clock) if tsa else None)
 
 
-def view(content: ServerReceipt) -> ReceiptView:
-    issued = IssuedReceipt(content.registration_number, content.csv_code, content.signer,
-                           content.decision, content.issued_at, b"<unused/>",
-                           content.client_ack_digest)
-    return ReceiptView(issued, content)
-
-
 @pytest.mark.parametrize(("tsa", "level"), [(True, "PAdES-BASELINE-T"),
                                              (False, "PAdES-BASELINE-B")])
 def test_signed_justificante_passes_our_validator_and_pyhankos(pki: Pki, tsa: bool,
                                                                level: str) -> None:
     content = receipt(5)
-    signed = service(pki, tsa=tsa).signed_pdf(view(content))
+    signed = service(pki, tsa=tsa).render_signed_pdf(Justificante(content, {}))
 
     report = validate(signed, policy=SignaturePolicy(), trust=TrustStore([pki.root]),
                       now=NOW + timedelta(hours=1))
@@ -234,10 +231,70 @@ def test_signed_justificante_passes_our_validator_and_pyhankos(pki: Pki, tsa: bo
 
 def test_one_changed_byte_fails_validation(pki: Pki) -> None:
     content = receipt(5)
-    signed = service(pki, tsa=False).signed_pdf(view(content))
+    signed = service(pki, tsa=False).render_signed_pdf(Justificante(content, {}))
     at = signed.index(b"2026/000000123")
     tampered = signed[:at] + b"2027" + signed[at + 4:]
     report = validate(tampered, policy=SignaturePolicy(), trust=TrustStore([pki.root]),
                       now=NOW + timedelta(hours=1))
     assert [(s.indication, s.sub_indication) for s in report.signatures] == \
         [(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)]
+
+
+# --- what a person reads: text extraction and a rendered page (poppler) ---------------------
+
+
+def _pdftotext(pdf: bytes, tmp_path: Path) -> str:
+    source = tmp_path / "justificante.pdf"
+    source.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(source), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _readable(items: int = 3) -> Justificante:
+    content = receipt(items, recipient="B12345674")
+    lines = {
+        500_000: ItemLine("TGSS", "Reclamación de deuda", "Providencia de apremio 2026/77",
+                          "B12345674", "28123456789"),
+        500_001: ItemLine("INSS", "Incapacidad temporal", None, "B12345674", "28123456790"),
+    }
+    return Justificante(content, lines, "EMPRESA DEMO SL", "https://notess.example/verify",
+                        "MANDATE")
+
+
+def test_a_person_reads_every_field(pki: Pki, tmp_path: Path) -> None:
+    document = _readable()
+    content = document.receipt
+    signed = service(pki, tsa=True).render_signed_pdf(document)
+    text = _pdftotext(signed, tmp_path)
+    for field in (
+        ISSUING_ADMINISTRATION, "2026/000000123", "02/03/2026 10:30:00", "Europe/Madrid",
+        "Aceptación: el firmante accede", "EMPRESA DEMO SL (B12345674)", "TGSS, INSS",
+        "En nombre de", "B12345674, como apoderado (mandato)",
+        "Reclamación de deuda", "Providencia de apremio 2026/77", "Incapacidad temporal",
+        PROTECTED_SUBJECT, "28123456789", "28123456790", "Aceptada", "Ya estaba aceptada",
+        "No encontrada" if len(content.items) > 3 else "Plazo vencido",
+        "Totales", "Aceptada: 1", "Página 1 de 1", content.csv_code,
+        "https://notess.example/verify", DIGEST, "Sello electronico",
+    ):
+        assert field in text, field
+    # The subject of a special-category item is never in the file, in any form.
+    assert b"Incapacidad temporal" in signed and PROTECTED_SUBJECT.encode() in signed
+    # The real creation date: the official time, not reportlab's invariant 2000-01-01.
+    info = PdfFileReader(BytesIO(signed)).trailer_view["/Info"]
+    assert str(info["/CreationDate"]).startswith("D:20260302093000")
+    # Rendered to an image as a person sees it (poppler), saved for a look.
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1",
+                    str(tmp_path / "justificante.pdf"), str(tmp_path / "page")], check=True)
+    (png,) = tmp_path.glob("page*.png")
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5_000
+
+
+def test_the_qr_code_and_the_stamp_are_there(pki: Pki) -> None:
+    document = _readable()
+    signed = service(pki, tsa=False).render_signed_pdf(document)
+    embedded = PdfFileReader(BytesIO(signed)).embedded_signatures[0]
+    widget = embedded.sig_field
+    rect = [float(v) for v in widget["/Rect"]] if "/Rect" in widget else \
+        [float(v) for v in widget["/Kids"][0]["/Rect"]]
+    assert rect[2] - rect[0] > 100 and rect[3] - rect[1] > 30  # visible, not a 0x0 field
+    assert document.qr_url() == f"https://notess.example/verify?code={document.receipt.csv_code}"

@@ -1,0 +1,1 @@
+"""Public web pages: verification of receipts by CSV code, without a certificate."""
