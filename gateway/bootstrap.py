@@ -177,7 +177,8 @@ class Container:
         from gateway.services.validation import SignatureValidation
 
         return SignatureValidation(signature_policy(self.ws_policy(), self.settings),
-                                   trust or self.trust_store(), self.clock)
+                                   trust or self.trust_store(), self.clock,
+                                   self.settings.max_validation_documents)
 
     def receipts(self, trust: TrustStore | None = None) -> ReceiptService:
         """Signed acknowledgements are judged by the validation policy, whole-document only
