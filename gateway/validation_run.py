@@ -23,9 +23,7 @@ raised to the caller once they are gone).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -169,6 +167,8 @@ def run(tasks: Sequence[ValidationTask], jobs: int,
             if progress:
                 progress()
         return
+    import multiprocessing  # only when there are workers: one file need not pay for it
+
     jobs = min(jobs, len(tasks))
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
@@ -191,6 +191,8 @@ def run(tasks: Sequence[ValidationTask], jobs: int,
 
 
 def _worker_started(*inherited: Any) -> None:
+    import signal
+
     # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inherited:
