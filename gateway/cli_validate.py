@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -120,10 +119,10 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _write(report: FileReport, output: str, stream: TextIO) -> None:
     if output == "jsonl":
-        stream.write(json.dumps(report.to_dict()) + "\n")
+        stream.write(report.json_line + "\n")
         return
     detail = report.sub_indication or "-"
-    form = report.report.get("format") or "-"
+    form = report.signature_format or "-"
     stream.write(f"{report.indication:<14} {detail:<36} {form:<6} {report.path}\n")
 
 
