@@ -170,6 +170,10 @@ def run(tasks: Sequence[ValidationTask], jobs: int,
         return
     import multiprocessing  # only when there are workers: one file need not pay for it
 
+    # Workers inherit what is imported before the fork: import every format's module once here
+    # rather than once per worker on its first PDF (pyHanko is most of the start-up).
+    import gateway.signatures.pades  # noqa: F401
+
     jobs = min(jobs, len(tasks))
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
