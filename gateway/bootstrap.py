@@ -106,7 +106,9 @@ class Container:
         start = self.settings.mandate_registry_start
         if start is None:
             return None
-        return datetime.combine(start, time(0), tzinfo=self.calendar.timezone)
+        # The official zone, without building the holiday calendar (the registry commands and
+        # every unit of work need this, not the holidays).
+        return datetime.combine(start, time(0), tzinfo=ZoneInfo(self.settings.timezone))
 
     @property
     def uow_factory(self) -> Callable[[], UnitOfWork]:

@@ -83,6 +83,15 @@ def test_validate_loads_neither_the_server_nor_the_database_nor_pdf_rendering(
     assert offenders(modules, SERVER_STACK + PDF_RENDERING + DATABASE + ("sqlalchemy",)) == []
 
 
+@pytest.mark.parametrize("argv", [["audit", "verify"], ["mandates", "list"]])
+def test_database_commands_load_neither_the_server_nor_pdf_rendering_nor_signing(
+        argv: list[str], tmp_path: Path) -> None:
+    modules = loaded_after("--database", f"sqlite:///{tmp_path / 'gateway.db'}", *argv,
+                           env={"GATEWAY_DATA_DIR": str(tmp_path / "var")})
+    assert "sqlalchemy.orm" in modules  # they do use the database
+    assert offenders(modules, SERVER_STACK + PDF_RENDERING + SIGNING + SIGNATURE_ENGINE) == []
+
+
 def test_values_spelled_out_for_the_parser_match_their_source() -> None:
     assert cli_validate.SIGNATURE_FORMATS == tuple(f.value for f in SignatureFormat)
     assert cli_access.REGISTRY_ACTOR == REGISTRY_ACTOR
