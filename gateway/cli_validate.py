@@ -17,8 +17,9 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -99,12 +100,16 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
     jobs = args.jobs if args.jobs > 0 else _cores()
     reports: list[FileReport] = []
-    with _progress(len(tasks)) as advance, contextlib.closing(
-            validation_run.run(tasks, jobs, advance)) as running:
+    with _progress(len(tasks)) as bar, contextlib.closing(
+            validation_run.run(tasks, jobs, bar.advance if bar else None)) as running:
         try:
             for file_report in running:
                 reports.append(file_report)
-                _write(file_report, output, sys.stdout)
+                line = _line(file_report, output)
+                if bar:  # clears the bar, writes, redraws it: no torn lines on a terminal
+                    bar.write(line, file=sys.stdout, end="")
+                else:
+                    sys.stdout.write(line)
         except KeyboardInterrupt:
             sys.stdout.flush()
             print(f"interrupted: {len(reports)} of {len(tasks)} file(s) validated",
@@ -117,13 +122,12 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_PASSED if all(report.passed for report in reports) else EXIT_NOT_PASSED
 
 
-def _write(report: FileReport, output: str, stream: TextIO) -> None:
+def _line(report: FileReport, output: str) -> str:
     if output == "jsonl":
-        stream.write(report.json_line + "\n")
-        return
+        return report.json_line + "\n"
     detail = report.sub_indication or "-"
     form = report.signature_format or "-"
-    stream.write(f"{report.indication:<14} {detail:<36} {form:<6} {report.path}\n")
+    return f"{report.indication:<14} {detail:<36} {form:<6} {report.path}\n"
 
 
 def _cores() -> int:
@@ -133,13 +137,23 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+class _Bar(Protocol):
+    def advance(self) -> None: ...
+
+    def write(self, text: str, *, file: TextIO, end: str) -> None: ...
+
+
 @contextlib.contextmanager
-def _progress(total: int) -> Any:
-    """A tqdm bar on stderr when it is a terminal; yields the function that advances it."""
+def _progress(total: int) -> Iterator[_Bar | None]:
+    """A tqdm bar on stderr when it is a terminal (None otherwise)."""
     if not sys.stderr.isatty() or total < 2:
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="file", file=sys.stderr, leave=False) as bar:
-        yield lambda: bar.update()
+    class Bar(tqdm):  # type: ignore[misc]  # tqdm is untyped
+        def advance(self) -> None:
+            self.update()
+
+    with Bar(total=total, unit="file", file=sys.stderr, leave=False) as bar:
+        yield bar
