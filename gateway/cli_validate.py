@@ -152,6 +152,8 @@ def _progress(total: int) -> Iterator[_Bar | None]:
     from tqdm import tqdm
 
     class Bar(tqdm):  # type: ignore[misc]  # tqdm is untyped
+        monitor_interval = 0  # no monitor thread: the workers are forked after the bar starts
+
         def advance(self) -> None:
             self.update()
 
