@@ -296,6 +296,32 @@ class Container:
             self.engine.dispose()
 
 
+SERVER_MODULES = (
+    "holidays", "sqlalchemy.orm", "cryptography.x509", "gateway.services.access",
+    "gateway.services.mandates", "gateway.services.notifications", "gateway.services.outages",
+    "gateway.services.publishing", "gateway.services.receipts",
+    "gateway.services.representation", "gateway.services.rights", "gateway.services.sweeping",
+    "gateway.services.validation", "gateway.signatures", "gateway.soap.application",
+    "gateway.soap.context", "gateway.soap.contract", "gateway.soap.metrics", "gateway.soap.wsgi",
+    "gateway.store.engine", "gateway.store.migrate", "gateway.store.paging",
+    "gateway.store.replay", "gateway.store.unit_of_work", "gateway.wssec",
+)
+"""What ``wsgi_app`` and the services it wires import when they are built."""
+
+
+def import_server_modules() -> None:
+    """Import, without building anything, every module the server builds from.
+
+    The gunicorn master calls this (``gateway.wsgi`` does, on import) so the modules are loaded
+    once before it forks, frozen there and shared by the workers (``gateway.process_memory``);
+    the commands leave it alone and import only what they build.
+    """
+    import importlib
+
+    for name in SERVER_MODULES:
+        importlib.import_module(name)
+
+
 def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> SignaturePolicy:
     """Signatures in documents are judged by the algorithms and key sizes that authenticate
     requests (one policy, configured once); documents are bounded by the message size."""
