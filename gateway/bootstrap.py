@@ -2,6 +2,11 @@
 
 ``cli.py`` and the WSGI entry point both call ``build``; nothing is built at import time, and
 nothing below this module reads configuration or the environment.
+
+Everything is built lazily, and the heavy libraries (SQLAlchemy's ORM, Spyne, pyHanko's signers,
+reportlab) are imported by the method that builds what needs them: ``gateway validate`` asks for
+``signature_validation()`` only and never pays for the database or the SOAP stack, and
+``gateway --help`` imports none of this (tests/unit/test_cli_imports.py guards it).
 """
 
 from __future__ import annotations
@@ -9,16 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
+from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import holidays
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from lxml import etree
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
 from gateway.domain.calendar import WorkingCalendar
@@ -26,31 +24,41 @@ from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.deadlines import DeadlinePolicy
 from gateway.domain.outages import OutagePolicy
 from gateway.errors import InvalidRequest
-from gateway.services.access import AccessService
-from gateway.services.mandates import MandateRegistry
-from gateway.services.notifications import NotificationQueries
-from gateway.services.outages import OutageService
-from gateway.services.ports import UnitOfWork
-from gateway.services.publishing import PublishingService
-from gateway.services.receipts import ReceiptService
-from gateway.services.representation import RepresentationService
-from gateway.services.rights import RightsCache
-from gateway.services.sweeping import SweepService
-from gateway.services.validation import SignatureValidation
-from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsgi_app
-from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
-from gateway.soap.context import SoapDependencies, activate_invitations_on_call
-from gateway.soap.contract import PORTS, WSCN_PORTS, port_application
-from gateway.soap.metrics import GatewayMetrics
-from gateway.soap.wsgi import GatewayFront
-from gateway.store.engine import create_engine_for, session_factory
-from gateway.store.migrate import upgrade
-from gateway.store.paging import AudienceMemo
-from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
-from gateway.store.unit_of_work import SqlUnitOfWork
-from gateway.web.public import PublicPolicy, PublicVerification
-from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
-from gateway.wssec.response import BodyCanonicalForm
+
+if TYPE_CHECKING:
+    from lxml import etree
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.services.access import AccessService
+    from gateway.services.mandates import MandateRegistry
+    from gateway.services.notifications import NotificationQueries
+    from gateway.services.outages import OutageService
+    from gateway.services.ports import UnitOfWork
+    from gateway.services.publishing import PublishingService
+    from gateway.services.receipts import ReceiptService
+    from gateway.services.representation import RepresentationService
+    from gateway.services.rights import RightsCache
+    from gateway.services.sweeping import SweepService
+    from gateway.services.validation import SignatureValidation
+    from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy
+    from gateway.soap.application import ResponseSigner
+    from gateway.soap.wsgi import GatewayFront
+    from gateway.store.paging import AudienceMemo
+    from gateway.wssec import TrustStore, WsSecurityPolicy
+    from gateway.wssec.response import BodyCanonicalForm
+
+
+def _rights_cache() -> RightsCache:
+    from gateway.services.rights import RightsCache
+
+    return RightsCache()
+
+
+def _audience_memo() -> AudienceMemo:
+    from gateway.store.paging import AudienceMemo
+
+    return AudienceMemo()
 
 
 @dataclass(frozen=True)
@@ -58,15 +66,39 @@ class Container:
     """Everything a command or the server needs, built once per process."""
 
     settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    clock: Clock
-    calendar: WorkingCalendar
-    deadline_policy: DeadlinePolicy
-    rights_cache: RightsCache = field(default_factory=RightsCache)
-    audience_memo: AudienceMemo = field(default_factory=AudienceMemo)
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def engine(self) -> Engine:
+        from gateway.store.engine import create_engine_for
+
+        return create_engine_for(self.settings.effective_database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        from gateway.store.engine import session_factory
+
+        return session_factory(self.engine)
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        return build_calendar(self.settings)
+
+    @cached_property
+    def deadline_policy(self) -> DeadlinePolicy:
+        return build_deadline_policy(self.settings)
+
+    @cached_property
+    def rights_cache(self) -> RightsCache:
+        return _rights_cache()
+
+    @cached_property
+    def audience_memo(self) -> AudienceMemo:
+        return _audience_memo()
 
     def unit_of_work(self) -> UnitOfWork:
+        from gateway.store.unit_of_work import SqlUnitOfWork
+
         return SqlUnitOfWork(self.sessions, self.mandate_registry_start, self.audience_memo)
 
     @property
@@ -74,39 +106,59 @@ class Container:
         start = self.settings.mandate_registry_start
         if start is None:
             return None
-        return datetime.combine(start, time(0), tzinfo=self.calendar.timezone)
+        # The official zone, without building the holiday calendar (the registry commands and
+        # every unit of work need this, not the holidays).
+        return datetime.combine(start, time(0), tzinfo=ZoneInfo(self.settings.timezone))
 
     @property
     def uow_factory(self) -> Callable[[], UnitOfWork]:
         return self.unit_of_work
 
     def publishing(self) -> PublishingService:
+        from gateway.services.publishing import PublishingService
+
         return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
 
     def sweeper(self) -> SweepService:
+        from gateway.services.sweeping import SweepService
+
         return SweepService(self.uow_factory, self.clock)
 
     def outages(self) -> OutageService:
+        from gateway.services.outages import OutageService
+
         return OutageService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
 
     def upgrade_database(self) -> None:
+        from gateway.store.migrate import upgrade
+
         upgrade(self.engine)
 
     def queries(self) -> NotificationQueries:
+        from gateway.services.notifications import NotificationQueries
+
         return NotificationQueries(self.uow_factory, self.clock, self.calendar,
                                    self.settings.cursor_secret, self.settings.max_page_size,
                                    self.rights_cache, self.settings.max_contents_bytes)
 
     def representation(self) -> RepresentationService:
+        from gateway.services.representation import RepresentationService
+
         return RepresentationService(self.uow_factory, self.clock)
 
     def access(self) -> AccessService:
+        from gateway.services.access import AccessService
+
         return AccessService(self.uow_factory, self.clock)
 
     def mandates(self) -> MandateRegistry:
+        from gateway.services.mandates import MandateRegistry
+
         return MandateRegistry(self.uow_factory, self.clock, self.mandate_registry_start)
 
     def trust_store(self) -> TrustStore:
+        from gateway.wssec.certificates import TrustStore
+
         trust_dir = self.settings.effective_trust_dir
         if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
             raise InvalidRequest(
@@ -115,6 +167,8 @@ class Container:
         return TrustStore.from_directory(trust_dir, self.settings.effective_crl_dir)
 
     def ws_policy(self) -> WsSecurityPolicy:
+        from gateway.wssec.policy import WsSecurityPolicy
+
         settings = self.settings
         return WsSecurityPolicy(
             timestamp_ttl=settings.timestamp_ttl, future_skew=settings.future_skew,
@@ -122,13 +176,21 @@ class Container:
         )
 
     def signature_validation(self, trust: TrustStore | None = None) -> SignatureValidation:
+        from gateway.services.validation import SignatureValidation
+
         return SignatureValidation(signature_policy(self.ws_policy(), self.settings),
-                                   trust or self.trust_store(), self.clock)
+                                   trust or self.trust_store(), self.clock,
+                                   self.settings.max_validation_documents)
 
     def receipts(self, trust: TrustStore | None = None) -> ReceiptService:
         """Signed acknowledgements are judged by the validation policy, whole-document only
         (the receipt is one element); receipts are signed with the server key when present, and PDF
         receipts are time-stamped by the local TSA when it is configured."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        from gateway.services.receipts import ReceiptService
+
         key_path, cert_path = self.settings.effective_server_key, self.settings.effective_server_cert
         key = cert = None
         if key_path.is_file() and cert_path.is_file():
@@ -148,6 +210,11 @@ class Container:
 
     def time_stamp_authority(self) -> LocalTimeStampAuthority | None:
         """The local RFC 3161 TSA when its certificate and key are configured, else None."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        from gateway.signatures.tsa import LocalTimeStampAuthority
+
         cert_path, key_path = self.settings.effective_tsa_cert, self.settings.effective_tsa_key
         if not cert_path.is_file() or not key_path.is_file():
             return None
@@ -157,6 +224,16 @@ class Container:
 
     def wsgi_app(self) -> GatewayFront:
         """The complete WSGI application: gate, Spyne services, faults, health, metrics."""
+        from gateway.signatures.tsa import tsa_wsgi_app
+        from gateway.soap.application import GatewayWsgiApplication
+        from gateway.soap.context import SoapDependencies, activate_invitations_on_call
+        from gateway.soap.contract import PORTS, WSCN_PORTS, port_application
+        from gateway.soap.metrics import GatewayMetrics
+        from gateway.soap.wsgi import GatewayFront
+        from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
+        from gateway.web.public import PublicPolicy, PublicVerification
+        from gateway.wssec.gate import WsSecurityGate
+
         settings = self.settings
         trust = self.trust_store()
         gate = WsSecurityGate(self.ws_policy(), trust, SqlNonceStore(self.sessions), self.clock)
@@ -193,6 +270,9 @@ class Container:
         )
 
     def database_is_up(self) -> bool:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
@@ -201,6 +281,11 @@ class Container:
         return True
 
     def _response_signer(self, *, must_understand: bool = True) -> ResponseSigner | None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        from gateway.wssec.response import sign_response
+
         settings = self.settings
         key_path, cert_path = settings.effective_server_key, settings.effective_server_cert
         if not settings.sign_responses:
@@ -221,12 +306,41 @@ class Container:
         return sign
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if "engine" in self.__dict__:  # never build an engine only to dispose of it
+            self.engine.dispose()
+
+
+SERVER_MODULES = (
+    "holidays", "sqlalchemy.orm", "cryptography.x509", "gateway.services.access",
+    "gateway.services.mandates", "gateway.services.notifications", "gateway.services.outages",
+    "gateway.services.publishing", "gateway.services.receipts",
+    "gateway.services.representation", "gateway.services.rights", "gateway.services.sweeping",
+    "gateway.services.validation", "gateway.signatures", "gateway.soap.application",
+    "gateway.soap.context", "gateway.soap.contract", "gateway.soap.metrics", "gateway.soap.wsgi",
+    "gateway.store.engine", "gateway.store.migrate", "gateway.store.paging",
+    "gateway.store.replay", "gateway.store.unit_of_work", "gateway.web.public", "gateway.wssec",
+)
+"""What ``wsgi_app`` and the services it wires import when they are built."""
+
+
+def import_server_modules() -> None:
+    """Import, without building anything, every module the server builds from.
+
+    The gunicorn master calls this (``gateway.wsgi`` does, on import) so the modules are loaded
+    once before it forks, frozen there and shared by the workers (``gateway.process_memory``);
+    the commands leave it alone and import only what they build.
+    """
+    import importlib
+
+    for name in SERVER_MODULES:
+        importlib.import_module(name)
 
 
 def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> SignaturePolicy:
     """Signatures in documents are judged by the algorithms and key sizes that authenticate
     requests (one policy, configured once); documents are bounded by the message size."""
+    from gateway.signatures.policy import SignaturePolicy
+
     return SignaturePolicy.from_ws_security(ws_policy, max_document_bytes=settings.max_message_bytes)
 
 
@@ -235,6 +349,8 @@ def build_calendar(settings: Settings) -> WorkingCalendar:
 
     The lookup expands to new years on demand, so deadlines in later years keep working.
     """
+    import holidays
+
     lookup = holidays.country_holidays(
         settings.holiday_country, subdiv=settings.holiday_subdivision
     )
@@ -255,13 +371,5 @@ def build_deadline_policy(settings: Settings) -> DeadlinePolicy:
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
-    settings = settings.with_secrets()
-    engine = create_engine_for(settings.effective_database_url)
-    return Container(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        clock=clock or SystemClock(),
-        calendar=build_calendar(settings),
-        deadline_policy=build_deadline_policy(settings),
-    )
+    """The container for ``settings``; what it holds is built on first use."""
+    return Container(settings=settings.with_secrets(), clock=clock or SystemClock())

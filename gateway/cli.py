@@ -1,34 +1,31 @@
 """The ``gateway`` command: composition root for operators' commands.
 
 Every sub-command has ``--help``. Exit codes: 0 done, 1 the operation was refused (bad input,
-nothing written), 2 usage error (argparse).
+nothing written), 2 usage error (argparse), 3 a validated signature did not pass
+(``gateway validate``), 130 interrupted.
+
+Building the parser imports nothing heavy: each handler imports what its command uses when it
+runs, and builds it from the one composition root (``gateway.bootstrap``), so ``--help`` answers
+at once and ``gateway validate`` never loads the database or the SOAP stack.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway import cli_access, logs
-from gateway.bootstrap import Container, build
+from gateway import cli_access, cli_validate, logs
 from gateway.config import Settings
-from gateway.domain.audit import AuditEvent, verify_chain
-from gateway.domain.identifiers import make_ccc
-from gateway.domain.model import Issuer
-from gateway.domain.outages import Outage
 from gateway.errors import GatewayError
-from gateway.manifest import read_manifest
-from gateway.pki import DemoPki, load_or_generate_demo_pki
-from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
-from gateway.services.publishing import BatchRejected
-from gateway.serving import serve
-from gateway.signatures import SignatureFormat
-from gateway.soap import contract
+
+if TYPE_CHECKING:
+    from gateway.bootstrap import Container
+    from gateway.pki import DemoPki
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GatewayError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,17 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default GATEWAY_WORKERS or 2)")
     serve.set_defaults(handler=_serve)
 
-    validate = commands.add_parser(
-        "validate", help="validate the XAdES, CAdES or PAdES signatures of a file (ETSI report)",
-        description="Exit code 0 when every signature is TOTAL_PASSED, 3 otherwise. Uses the "
-                    "gateway's trust store, CRLs and algorithm policy.")
-    validate.add_argument("file", type=Path, help="signed document or signature")
-    validate.add_argument("--detached", type=Path, help="the signed content of a detached signature")
-    validate.add_argument("--format", choices=("json", "etsi-xml"), default="json",
-                          help="report format (default json)")
-    validate.add_argument("--signature-format", choices=[f.value for f in SignatureFormat],
-                          help="skip detection of the signature format")
-    validate.set_defaults(handler=_validate)
+    cli_validate.add_command(commands)
 
     contract = commands.add_parser(
         "contract", help="check or rewrite the committed WSDL/XSD (wsdl/, xsd/) from the code")
@@ -153,12 +143,16 @@ def _instant(raw: str) -> datetime:
 
 
 def _container(settings: Settings) -> Container:
+    from gateway.bootstrap import build
+
     container = build(settings)
     container.upgrade_database()
     return container
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.bootstrap import build
+
     container = build(settings)
     container.upgrade_database()
     print(f"database at {_safe_url(container)} is up to date")
@@ -166,6 +160,9 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.manifest import read_manifest
+    from gateway.services.publishing import BatchRejected
+
     try:
         manifest = read_manifest(args.directory)
     except FileNotFoundError as exc:
@@ -199,6 +196,12 @@ def _sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from gateway.domain.identifiers import make_ccc
+    from gateway.domain.model import Issuer
+    from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
+
     if args.count < 1:
         print("error: --count must be positive", file=sys.stderr)
         return 1
@@ -235,28 +238,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -> DemoPki:
+    from gateway.pki import load_or_generate_demo_pki
+
     directory = settings.effective_pki_dir
     return load_or_generate_demo_pki(directory, now=container.clock.now(), force=force)
 
 
-def _validate(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        document = args.file.read_bytes()
-        detached = args.detached.read_bytes() if args.detached else None
-    except OSError as exc:
-        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 1
-    container = build(settings)
-    signature_format = SignatureFormat(args.signature_format) if args.signature_format else None
-    report = container.signature_validation().validate(document, detached, signature_format)
-    if args.format == "etsi-xml":
-        sys.stdout.buffer.write(report.to_etsi_xml())
-    else:
-        print(report.to_json(indent=2))
-    return 0 if report.passed else 3
-
-
 def _contract(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.soap import contract
+
     if args.write:
         for written in contract.write(args.root):
             print(f"wrote {written}")
@@ -272,6 +262,8 @@ def _contract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _pki_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.bootstrap import build
+
     container = build(settings)
     pki = _ensure_demo_pki(settings, container, force=args.force)
     print(f"demo PKI in {pki.directory}")
@@ -284,6 +276,9 @@ def _pki_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.bootstrap import build
+    from gateway.serving import serve
+
     if args.bind:
         settings = replace(settings, bind=args.bind)
     if args.workers:
@@ -312,6 +307,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _outage_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.domain.outages import Outage
+
     outage = Outage(starts_at=args.starts_at, ends_at=args.ends_at, reason=args.reason)
     recorded = _container(settings).outages().record(outage, actor="cli:operator")
     print(f"recorded outage {recorded.outage.id}; extended {recorded.extended} deadline(s)")
@@ -325,6 +322,10 @@ def _outage_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from collections.abc import Iterator
+
+    from gateway.domain.audit import AuditEvent, verify_chain
+
     container = _container(settings)
     seen: list[AuditEvent] = []
     count = 0

@@ -14,16 +14,20 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.bootstrap import Container
 from gateway.config import Settings
-from gateway.domain.identifiers import normalise_entity_id
-from gateway.domain.principal import Principal, PrincipalKind
-from gateway.domain.rights import AccessGrant, AccessManager, Mandate
-from gateway.services.mandates import REGISTRY_ACTOR, MandateImportRejected, new_mandate
 
-ContainerFactory = Callable[[Settings], Container]
+if TYPE_CHECKING:  # the container and the services are imported when a command runs
+    from gateway.bootstrap import Container
+    from gateway.domain.principal import Principal
+    from gateway.domain.rights import AccessGrant, AccessManager, Mandate
+
+ContainerFactory = Callable[[Settings], "Container"]
+
+REGISTRY_ACTOR = "REGISTRY"
+"""``gateway.services.mandates.REGISTRY_ACTOR``, spelled out so that building the parser does not
+import the services (a test keeps them equal)."""
 
 
 def add_commands(commands: Any, container: ContainerFactory,
@@ -109,6 +113,9 @@ def add_commands(commands: Any, container: ContainerFactory,
 
 def _operator(args: argparse.Namespace) -> Principal:
     """The main access manager of ``--entity``, operated from the command line by ``--by``."""
+    from gateway.domain.identifiers import normalise_entity_id
+    from gateway.domain.principal import Principal, PrincipalKind
+
     entity = normalise_entity_id(args.entity, field="entity")
     return Principal(PrincipalKind.REPRESENTATIVE, entity, "command line", "cli",
                      person_identifier=args.by)
@@ -134,6 +141,8 @@ def _mandate_record(m: Mandate) -> dict[str, object]:
 
 
 def _mandate_add(args: argparse.Namespace, container: Container) -> int:
+    from gateway.services.mandates import new_mandate
+
     valid_from = args.valid_from or container.clock.now()
     mandate = container.mandates().add(new_mandate(
         args.grantor, args.grantee, args.scopes, valid_from, args.valid_to, args.issuers,
@@ -154,6 +163,8 @@ def _mandate_list(args: argparse.Namespace, container: Container) -> int:
 
 
 def _mandate_import(args: argparse.Namespace, container: Container) -> int:
+    from gateway.services.mandates import MandateImportRejected
+
     fmt = args.format or ("jsonl" if args.file.suffix.lower() in (".jsonl", ".json") else "csv")
     try:
         stored = container.mandates().import_text(args.file.read_text(encoding="utf-8"), fmt)

@@ -100,6 +100,10 @@ class Settings:
     max_message_bytes: int = 10 * 1024 * 1024
     """Largest request body accepted; larger ones get a LimitExceeded fault (HTTP 413)."""
 
+    max_validation_documents: int = 20
+    """Documents one ValidateSignatures call may carry (each a full validation); more get a
+    LimitExceeded fault (TOO_MANY_DOCUMENTS). The message size bounds their bytes."""
+
     strict_wsi_fault_status: bool = False
     """Send every SOAP fault with HTTP 500 (WS-I BP R1126) instead of a status by error class
     (``GATEWAY_FAULT_HTTP_STATUS=500``; default ``by-class``)."""
@@ -220,6 +224,9 @@ class Settings:
                 seconds=_positive_int("GATEWAY_FUTURE_SKEW_SECONDS", v))
         if (v := get("MAX_MESSAGE_BYTES")) is not None:
             changes["max_message_bytes"] = _positive_int("GATEWAY_MAX_MESSAGE_BYTES", v)
+        if (v := get("MAX_VALIDATION_DOCUMENTS")) is not None:
+            changes["max_validation_documents"] = _positive_int(
+                "GATEWAY_MAX_VALIDATION_DOCUMENTS", v)
         if (v := get("FAULT_HTTP_STATUS")) is not None:
             if v not in ("by-class", "500"):
                 raise InvalidRequest("GATEWAY_FAULT_HTTP_STATUS is by-class or 500",

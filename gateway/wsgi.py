@@ -6,9 +6,13 @@ nothing is built when this module is imported.
 
 from __future__ import annotations
 
-from gateway.bootstrap import build
+from gateway.bootstrap import build, import_server_modules
 from gateway.config import Settings
 from gateway.soap.wsgi import GatewayFront
+
+# The gunicorn master imports this module (directly, or through gateway.serving) before it
+# forks: load the whole server here so the workers share it (gateway.process_memory).
+import_server_modules()
 
 
 def create_app(settings: Settings | None = None) -> GatewayFront:

@@ -6,11 +6,23 @@ accepts to authenticate a request is what it accepts to validate a signature.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.domain.clock import Clock
+from gateway.errors import InvalidRequest, LimitExceeded
 from gateway.signatures import SignatureFormat, SignaturePolicy, ValidationReport, validate
 from gateway.wssec.certificates import TrustStore
+
+
+@dataclass(frozen=True)
+class DocumentToValidate:
+    """One document of a batch: the signed bytes, and the signed content when detached."""
+
+    document: bytes
+    detached_content: bytes | None = None
+    signature_format: SignatureFormat | None = None
+    """Skips detection when given."""
 
 
 @dataclass(frozen=True)
@@ -18,8 +30,25 @@ class SignatureValidation:
     policy: SignaturePolicy
     trust: TrustStore
     clock: Clock
+    max_documents_per_call: int = 20
+    """Documents one ``validate_each`` call may carry (``Settings.max_validation_documents``)."""
 
     def validate(self, document: bytes, detached_content: bytes | None = None,
                  signature_format: SignatureFormat | None = None) -> ValidationReport:
         return validate(document, detached_content=detached_content, format=signature_format,
                         policy=self.policy, trust=self.trust, now=self.clock.now())
+
+    def validate_each(self, documents: Sequence[DocumentToValidate]) -> tuple[ValidationReport, ...]:
+        """One report per document, in order; a bad document is a report, never a fault.
+
+        At least one document and at most ``max_documents_per_call`` (faults NO_ITEMS,
+        BATCH_TOO_LARGE on the field ``document``): each is a full validation.
+        """
+        if not documents:
+            raise InvalidRequest("send at least one document", code="NO_ITEMS", field="document")
+        if len(documents) > self.max_documents_per_call:
+            raise LimitExceeded(
+                f"at most {self.max_documents_per_call} documents per call",
+                code="BATCH_TOO_LARGE", field="document")
+        return tuple(self.validate(d.document, d.detached_content, d.signature_format)
+                     for d in documents)

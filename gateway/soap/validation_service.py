@@ -2,11 +2,13 @@
 
 The report is typed (indications and sub-indications are enumerations) and also carries the
 ETSI TS 119 102-2 XML report, base64-encoded, for tools that read that format.
+``ValidateSignatures`` is the batch form: up to ``GATEWAY_MAX_VALIDATION_DOCUMENTS`` documents,
+one report per document in the order sent, each echoing the caller's ``name``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from spyne import Boolean, ByteArray, ComplexModel, DateTime, Integer, ServiceBase, Unicode, rpc
@@ -15,7 +17,7 @@ from spyne.util.xml import get_object_as_xml
 
 from gateway import namespaces
 from gateway.services.receipts import CodeVerification, ReceiptService
-from gateway.services.validation import SignatureValidation
+from gateway.services.validation import DocumentToValidate, SignatureValidation
 from gateway.signatures import (
     CertificateInfo,
     Indication,
@@ -98,6 +100,24 @@ class ValidationResult(ComplexModel):
     ]
 
 
+class SignedDocument(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("name", Unicode(max_len=256, doc="The caller's name for the document, echoed back")),
+        ("document", ByteArray(min_occurs=1, nillable=False)),
+        ("detachedContent", ByteArray),
+        ("format", FormatType),
+    ]
+
+
+class DocumentValidation(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("name", Unicode),
+        ("result", ValidationResult.customize(min_occurs=1, nillable=False)),
+    ]
+
+
 class DocumentCodeResult(ComplexModel):
     __namespace__ = NS
     _type_info = [
@@ -165,6 +185,21 @@ def validation_service(validation: SignatureValidation,
             )
             return validation_result(report)
 
+        @rpc(SignedDocument.customize(min_occurs=1, max_occurs="unbounded", nillable=False),
+             _in_variable_names={"documents": "document"},
+             _returns=DocumentValidation.customize(max_occurs="unbounded"),
+             _out_variable_name="report")
+        def ValidateSignatures(ctx: Any, documents: list[SignedDocument] | None
+                               ) -> list[DocumentValidation]:
+            """Validate each document (at most the configured number per call: fault
+            BATCH_TOO_LARGE); one report per document, in order; never a fault for a bad
+            signature."""
+            principal_of(ctx)
+            sent = list(documents or [])
+            reports = validation.validate_each([_document(d) for d in sent])
+            return [DocumentValidation(name=d.name, result=validation_result(r))
+                    for d, r in zip(sent, reports, strict=True)]
+
         @rpc(Unicode(min_occurs=1, nillable=False, max_len=64), _returns=DocumentCodeResult)
         def VerifyDocumentCode(ctx: Any, code: str) -> DocumentCodeResult:
             """Whether a receipt with this verification code (CSV) exists, with what its
@@ -179,6 +214,15 @@ def validation_service(validation: SignatureValidation,
             return document_code_result(receipts.verify_code(code or ""))
 
     return ValidationService
+
+
+def _document(sent: SignedDocument) -> DocumentToValidate:
+    return DocumentToValidate(
+        document=b"".join(sent.document or []),
+        detached_content=b"".join(sent.detachedContent) if sent.detachedContent else None,
+        # Inside a complex type Spyne gives its own enum value, not the string: compare text.
+        signature_format=SignatureFormat(str(sent.format)) if sent.format else None,
+    )
 
 
 def validation_result(report: ValidationReport) -> ValidationResult:

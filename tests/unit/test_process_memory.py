@@ -21,7 +21,7 @@ def test_glibc_accepts_the_allocator_bounds_in_a_fresh_process() -> None:
 def test_freezing_moves_every_live_object_out_of_the_collectors_reach() -> None:
     script = textwrap.dedent("""
         import gc
-        import gateway.cli  # what the gunicorn master has imported when it forks
+        import gateway.wsgi  # what the gunicorn master has imported when it forks
         from gateway.process_memory import freeze_before_fork
         before = gc.get_freeze_count()
         freeze_before_fork()
