@@ -21,7 +21,6 @@ from gateway.signatures.assessment import format_failure
 from gateway.signatures.cades import validate_cades
 from gateway.signatures.detect import detect_format, unwrap_pem
 from gateway.signatures.findings import FormatError
-from gateway.signatures.pades import validate_pades
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import SignatureFormat, SignatureReport, ValidationReport
 from gateway.signatures.xades import validate_xades
@@ -92,4 +91,6 @@ def _dispatch(
         return validate_cades(
             der, detached_content=detached_content, policy=policy, trust=trust, now=now
         )
+    from gateway.signatures.pades import validate_pades  # pyHanko's reader: PDFs only
+
     return validate_pades(document, policy=policy, trust=trust, now=now)
