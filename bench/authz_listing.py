@@ -51,7 +51,7 @@ from gateway.store.paging import NOTIFICATION, AudienceMemo
 from gateway.store.unit_of_work import SqlUnitOfWork
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store_paging import DEFAULT_POSTGRES_URL, open_store  # noqa: E402  (sibling bench script)
+from store_paging import DEFAULT_POSTGRES_URL, open_store
 
 LIMIT = 1000
 CHUNK = 20_000
@@ -208,14 +208,14 @@ def main(argv: list[str] | None = None) -> int:
                 factory = session_factory(store.engine)
                 memo = AudienceMemo()  # as bootstrap.Container wires them for the server
                 queries = NotificationQueries(
-                    lambda f=factory: SqlUnitOfWork(f, None, memo), FixedClock(NOW),
+                    lambda f=factory, m=memo: SqlUnitOfWork(f, None, m), FixedClock(NOW),
                     WorkingCalendar(), SECRET)
                 results = {}
                 for name, principal in (("recipient (own)", recipient),
                                         ("agent (5,000 mandates)", agent)):
                     cursor, matching = deep_cursor(queries, principal)
                     page = queries.list(principal, ListingFilter(), cursor, LIMIT)
-                    ms = median_ms(lambda p=principal, c=cursor: queries.list(
+                    ms = median_ms(lambda p=principal, c=cursor, q=queries: q.list(
                         p, ListingFilter(), c, LIMIT), args.repeats)
                     results[name] = ms
                     roles = sorted({item.role.value for item in page.items})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 from gateway.domain.audit import AuditEntry, AuditEvent
 from gateway.domain.listing import ListingQuery
@@ -144,7 +144,7 @@ class UnitOfWork(Protocol):
     @property
     def receipts(self) -> ReceiptRepository: ...
 
-    def __enter__(self) -> UnitOfWork: ...
+    def __enter__(self) -> Self: ...
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,

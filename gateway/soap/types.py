@@ -55,7 +55,7 @@ class ServiceEnforcedInteger(Integer):  # type: ignore[misc]  # Spyne is untyped
     Spyne's generic schema violation."""
 
     @staticmethod
-    def validate_native(cls: Any, value: Any) -> bool:
+    def validate_native(model: Any, value: Any) -> bool:
         return True
 
 

@@ -7,7 +7,7 @@ is (or is not) in the store afterwards.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,7 @@ def test_import_with_one_bad_row_imports_nothing_and_names_its_line(database, ca
         good_row("R-2", recipient=wrong_letter),
         good_row("R-3"),
     ])
-    code, out, err = run(database, capsys, "import", str(batch))
+    code, _out, err = run(database, capsys, "import", str(batch))
     assert code == 1
     assert "nothing was imported" in err
     assert "line 3: recipient" in err  # header is line 1, so the second row is line 3
@@ -138,8 +138,8 @@ def test_dry_run_writes_nothing(database, capsys, tmp_path):
 
 
 def test_sweep_twice_expires_once(database, capsys, tmp_path):
-    old = (datetime.now(timezone.utc) - timedelta(days=40)).isoformat()
-    recent = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     batch = write_batch(tmp_path / "in", [
         good_row("OLD-1", made_available_at=old),
         good_row("OLD-2", made_available_at=old, kind="COMMUNICATION"),
@@ -161,7 +161,7 @@ def test_sweep_twice_expires_once(database, capsys, tmp_path):
 
 
 def test_recorded_outage_extends_pending_deadlines_it_overlapped(database, capsys, tmp_path):
-    recent = datetime.now(timezone.utc) - timedelta(days=2)
+    recent = datetime.now(UTC) - timedelta(days=2)
     batch = write_batch(tmp_path / "in", [good_row("R-1", made_available_at=recent.isoformat())])
     assert run(database, capsys, "import", str(batch))[0] == 0
     before = all_items(database, COMPANY)[0]
@@ -207,14 +207,14 @@ def test_every_command_has_help(argv, capsys):
 
 
 def test_import_after_an_outage_extends_the_new_items_deadline(database, capsys, tmp_path):
-    made_available = datetime.now(timezone.utc) - timedelta(days=3)
+    made_available = datetime.now(UTC) - timedelta(days=3)
     starts = made_available + timedelta(hours=2)
     code, _, err = run(database, capsys, "outage", "add", "--from", starts.isoformat(),
                        "--to", (starts + timedelta(hours=4)).isoformat(), "--reason", "network")
     assert code == 0, err
     batch = write_batch(tmp_path / "in", [
         good_row("LATE-1", made_available_at=made_available.isoformat()),
-        good_row("LATE-2", made_available_at=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()),
+        good_row("LATE-2", made_available_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat()),
     ])
     code, _, err = run(database, capsys, "import", str(batch))
     assert code == 0, err

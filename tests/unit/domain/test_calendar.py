@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -15,7 +15,6 @@ from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import OFFICIAL_TIMEZONE
 
 MADRID = OFFICIAL_TIMEZONE
-UTC = timezone.utc
 YEARS = range(2024, 2031)
 NATIONAL = holidays.country_holidays("ES", years=YEARS)
 CALENDAR = WorkingCalendar(holidays=NATIONAL)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import holidays
 import pytest
@@ -24,7 +24,6 @@ from gateway.domain.outages import Outage, OutagePolicy, affected_days, extensio
 from gateway.errors import InvalidRequest, InvalidState
 
 MADRID = OFFICIAL_TIMEZONE
-UTC = timezone.utc
 YEARS = range(2024, 2032)
 CALENDAR = WorkingCalendar(holidays=holidays.country_holidays("ES", years=YEARS))
 POLICY = DeadlinePolicy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -20,8 +20,8 @@ from gateway.domain.model import (
 )
 from gateway.errors import InvalidState
 
-MADE_AVAILABLE_AT = datetime(2026, 1, 26, 9, 0, tzinfo=timezone.utc)
-DEADLINE_AT = datetime(2026, 2, 5, 23, 0, tzinfo=timezone.utc)
+MADE_AVAILABLE_AT = datetime(2026, 1, 26, 9, 0, tzinfo=UTC)
+DEADLINE_AT = datetime(2026, 2, 5, 23, 0, tzinfo=UTC)
 BEFORE_DEADLINE = DEADLINE_AT - timedelta(days=1)
 AFTER_DEADLINE = DEADLINE_AT + timedelta(days=1)
 
