@@ -25,6 +25,7 @@ from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.deadlines import DeadlinePolicy
 from gateway.domain.outages import OutagePolicy
+from gateway.domain.rates import Rate
 from gateway.errors import InvalidRequest
 from gateway.services.access import AccessService
 from gateway.services.mandates import MandateRegistry
@@ -41,12 +42,16 @@ from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy, tsa_wsg
 from gateway.soap.application import GatewayWsgiApplication, ResponseSigner
 from gateway.soap.context import SoapDependencies, activate_invitations_on_call
 from gateway.soap.contract import PORTS, port_application
+from gateway.soap.limits import PrincipalLimits, SourceLimits
 from gateway.soap.metrics import GatewayMetrics
+from gateway.soap.refusals import UnauthenticatedRefusals
 from gateway.soap.wsgi import GatewayFront
+from gateway.store.buckets import SharedBuckets
 from gateway.store.engine import create_engine_for, session_factory
+from gateway.store.limits import SqlRateLimitOverrides
 from gateway.store.migrate import upgrade
-from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
 from gateway.store.paging import AudienceMemo
+from gateway.store.replay import SqlNonceStore, SqlRefusalAudit, SqlRefusalSummaryAudit
 from gateway.store.unit_of_work import SqlUnitOfWork
 from gateway.wssec import TrustStore, WsSecurityGate, WsSecurityPolicy, sign_response
 from gateway.wssec.response import BodyCanonicalForm
@@ -169,14 +174,36 @@ class Container:
         }
         for service in services.values():
             activate_invitations_on_call(service.app, deps.access)
+        metrics = GatewayMetrics()
         return GatewayFront(
             services=services, gate=gate, response_signer=signer,
             audit_refusal=SqlRefusalAudit(self.sessions, self.clock),
-            health=self.database_is_up, metrics=GatewayMetrics(),
+            health=self.database_is_up, metrics=metrics,
             max_message_bytes=settings.max_message_bytes,
             strict_wsi_status=settings.strict_wsi_fault_status,
             tsa=tsa_wsgi_app(tsa) if (tsa := self.time_stamp_authority()) else None,
+            junk=UnauthenticatedRefusals(
+                SqlRefusalSummaryAudit(self.sessions, self.clock),
+                lambda code: metrics.unauthenticated_refusals.labels(code).inc()),
+            source_limits=SourceLimits(Rate(settings.unauthenticated_rate_per_second,
+                                            settings.unauthenticated_burst)),
+            principal_limits=self.principal_limits(),
+            retry_after_seconds=settings.retry_after_seconds,
         )
+
+    def principal_limits(self) -> PrincipalLimits:
+        """Per-principal rates: settings per kind, overrides in the database, buckets shared by
+        this host's workers in ``<data_dir>/run/rate-buckets.sqlite3``."""
+        settings = self.settings
+        return PrincipalLimits(
+            Rate(settings.rate_per_second, settings.rate_burst),
+            {kind.upper(): Rate(*rate) for kind, rate in settings.rate_per_kind.items()},
+            SqlRateLimitOverrides(self.sessions).all,
+            SharedBuckets(settings.data_dir / "run" / "rate-buckets.sqlite3"),
+        )
+
+    def rate_limit_overrides(self) -> SqlRateLimitOverrides:
+        return SqlRateLimitOverrides(self.sessions)
 
     def database_is_up(self) -> bool:
         try:

@@ -135,7 +135,7 @@ class Settings:
     """Requests one principal may send at once above its rate (token bucket size)."""
 
     rate_per_kind: Mapping[str, tuple[float, int]] = field(default_factory=dict)
-    """(rate, burst) per principal kind, e.g. ``GATEWAY_RATE_LIMIT_RED_AGENT=50/100``."""
+    """(rate, burst) per principal kind, e.g. ``GATEWAY_RATE_LIMIT_ENTITY=50/100`` (kinds: PERSON, ENTITY, REPRESENTATIVE)."""
 
     unauthenticated_rate_per_second: float = 50.0
     """Requests per second one source address may send before the gate (per worker)."""

@@ -41,3 +41,18 @@ class SqlRefusalAudit:
             uow.audit.append("security.refused", details.get("remote", "") or "-",
                              details.get("path", "") or "-", dict(details), self._clock.now())
             uow.commit()
+
+
+class SqlRefusalSummaryAudit:
+    """Writes one ``security.refused.unauthenticated`` event summing a source's junk over an
+    interval (``soap.refusals``): the evidence without one chain append per junk request."""
+
+    def __init__(self, session_factory: Callable[[], Session], clock: Clock) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+
+    def __call__(self, source: str, details: Mapping[str, str]) -> None:
+        with SqlUnitOfWork(self._session_factory) as uow:
+            uow.audit.append("security.refused.unauthenticated", source or "-", "-",
+                             dict(details), self._clock.now())
+            uow.commit()
