@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from gateway import cli_access, logs
+from gateway import cli_access, cli_limits, logs
 from gateway.bootstrap import Container, build
 from gateway.config import Settings
 from gateway.domain.audit import AuditEvent, verify_chain
@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_outage_list)
 
     cli_access.add_commands(commands, _container, _instant)
+    cli_limits.add_commands(commands, _container)
     return parser
 
 

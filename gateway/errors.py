@@ -141,4 +141,4 @@ class MustUnderstand(GatewayError):
 
     fault_code = "soap:MustUnderstand"
     default_code = "MUST_UNDERSTAND"
-    http_status = 500
+    http_status = 400
