@@ -299,6 +299,11 @@ class RunningGateway:
     def snapshot(self) -> Snapshot:
         return take_snapshot(self.engine)
 
+    def audit_event_types(self, since: Snapshot | None = None) -> list[str]:
+        """Types of the audit events appended after ``since`` (all of them without it)."""
+        return [event for event, _ in audit_events_since(self.engine,
+                                                         since or Snapshot({}, {}, 0))]
+
     def assert_only_refusals_audited(self, before: Snapshot, refusals: int = 1, *,
                                      tolerate: frozenset[str] = frozenset(),
                                      before_authentication: bool = False) -> None:
@@ -441,6 +446,13 @@ def start_gateway(
         return running_gateway(tmp_path_factory.mktemp("soap-gateway"), seed_requests)
 
     return start
+
+
+@pytest.fixture(scope="session")
+def launch_gateway() -> Callable[..., AbstractContextManager[RunningGateway]]:
+    """``running_gateway`` itself, for tests that need their own database or settings
+    (``postgres_url=``, ``settings_environment=``)."""
+    return running_gateway
 
 
 def fault_code(fault: zeep.exceptions.Fault) -> str | None:

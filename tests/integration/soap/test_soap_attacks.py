@@ -28,7 +28,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,11 +61,11 @@ GW = f"{{{ns.FAULT_DETAIL}}}"
 
 
 @pytest.fixture(scope="module")
-def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    from conftest import running_gateway
-
-    with running_gateway(tmp_path_factory.mktemp("attacked"),
-                         settings_environment=ATTACK_SETTINGS) as gateway:
+def attacked(tmp_path_factory: pytest.TempPathFactory,
+             launch_gateway: Callable[..., AbstractContextManager[RunningGateway]],
+             ) -> Iterator[RunningGateway]:
+    with launch_gateway(tmp_path_factory.mktemp("attacked"),
+                        settings_environment=ATTACK_SETTINGS) as gateway:
         yield gateway
 
 
@@ -245,9 +246,7 @@ def test_junk_flood_is_counted_not_chained_and_the_good_client_is_served(
     assert len(statuses) > 50 and set(statuses) <= {400, 401, 429}, set(statuses)
     assert statuses.count(429) > 0 and all(value.isdigit() for value in retry_after)
     assert not non_soap, non_soap[:3]
-    from conftest import audit_events_since
-
-    events = [event for event, _ in audit_events_since(attacked.engine, before)]
+    events = attacked.audit_event_types(since=before)
     # The good client's calls add nothing; junk adds no event per request (a summary per
     # source and minute at most).
     assert "security.refused" not in events, events[:10]
@@ -278,9 +277,7 @@ def test_one_certificate_over_its_limit_is_refused_while_others_are_served(
     # Others are served meanwhile.
     assert attacked.client("company").service.GetOfficialTime() is not None
     # Authenticated refusals stay in the chain, one each.
-    from conftest import audit_events_since
-
-    events = [event for event, _ in audit_events_since(attacked.engine, before)]
+    events = attacked.audit_event_types(since=before)
     assert events.count("security.refused") == len(limited)
 
     # Decided before the nonce: the same signed bytes are accepted after the wait.
@@ -353,7 +350,7 @@ def throwaway_cluster() -> Iterator[tuple[str, str, str]]:
     Yields (version, name, url). The shared cluster on 5432 is never touched."""
     if shutil.which("pg_createcluster") is None:
         pytest.fail("pg_createcluster (postgresql-common) is needed for the outage test")
-    version = sorted(os.listdir("/usr/lib/postgresql"))[-1]
+    version = max(os.listdir("/usr/lib/postgresql"), key=int)
     name = f"gwoutage{os.getpid()}"
     port = _free_port()
     subprocess.run(["pg_createcluster", version, name, "-p", str(port), "--start", "--",
@@ -367,13 +364,12 @@ def throwaway_cluster() -> Iterator[tuple[str, str, str]]:
 
 def test_database_outage_answers_soap_faults_and_recovers(
     tmp_path: Path, throwaway_cluster: tuple[str, str, str],
+    launch_gateway: Callable[..., AbstractContextManager[RunningGateway]],
 ) -> None:
-    from conftest import running_gateway
-
     version, name, url = throwaway_cluster
     # load as fast as one client can go: the company's rate must not be what refuses it
     settings = {**ATTACK_SETTINGS, "GATEWAY_RATE_LIMIT_ENTITY": "1000/1000"}
-    with running_gateway(tmp_path, postgres_url=url, settings_environment=settings) as gw:
+    with launch_gateway(tmp_path, postgres_url=url, settings_environment=settings) as gw:
         # Communications: opening one releases its content and makes it READ, once.
         items = [item.id for item in gw.seed.of(gw.pki.company_cif)
                  if item.kind == "COMMUNICATION"]
@@ -425,9 +421,7 @@ def test_database_outage_answers_soap_faults_and_recovers(
         # one line per failure class, worker and 10 s interval; not one per request
         assert 1 <= unavailable_lines < len(outage_answers), unavailable_lines
 
-        from conftest import Snapshot, audit_events_since
-
-        events = [event for event, _ in audit_events_since(gw.engine, Snapshot({}, {}, 0))]
+        events = gw.audit_event_types()
         # Nothing released during the outage, nothing lost or doubled after it: one release
         # per answered call, one READ per communication.
         assert events.count("content.released") == len(released)
