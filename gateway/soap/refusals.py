@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.errors import GatewayError
@@ -29,8 +29,8 @@ from gateway.logs import LogThrottle
 
 log = logging.getLogger("gateway.refusals")
 
-SummaryWriter = Callable[[str, Mapping[str, str]], None]
-"""Appends one aggregated audit event: (source address, details)."""
+SummaryWriter = Callable[[Sequence[tuple[str, Mapping[str, str]]]], None]
+"""Appends one aggregated audit event per (source address, details), in one transaction."""
 
 
 @dataclass
@@ -73,20 +73,21 @@ class UnauthenticatedRefusals:
         with self._lock:
             tallies, self._tallies = self._tallies, {}
             since, self._since = self._since, time.time()
+        if not tallies:
+            return
         until = self._since
-        for source, tally in tallies.items():
-            details = {
-                "count": str(sum(tally.codes.values())),
-                "codes": ",".join(f"{code}={n}" for code, n in sorted(tally.codes.items())),
-                "remote": source, "since": f"{since:.0f}", "until": f"{until:.0f}",
-                "sample_correlation_id": tally.sample_correlation_id,
-            }
-            try:
-                self._write_summary(source, details)
-            except Exception:  # noqa: BLE001  # the counts are still in the metrics
-                self._log.log(logging.WARNING, "summary-write",
-                              "could not audit refused unauthenticated requests (%s from %s)",
-                              details["count"], source)
+        summaries = [(source, {
+            "count": str(sum(tally.codes.values())),
+            "codes": ",".join(f"{code}={n}" for code, n in sorted(tally.codes.items())),
+            "remote": source, "since": f"{since:.0f}", "until": f"{until:.0f}",
+            "sample_correlation_id": tally.sample_correlation_id,
+        }) for source, tally in tallies.items()]
+        try:
+            self._write_summary(summaries)
+        except Exception:  # noqa: BLE001  # the counts are still in the metrics
+            self._log.log(logging.WARNING, "summary-write",
+                          "could not audit refused unauthenticated requests of %d source(s)",
+                          len(summaries))
 
     def _run(self) -> None:
         while True:

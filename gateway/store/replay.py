@@ -7,11 +7,12 @@ process memory).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway.domain.audit import AuditEntry
 from gateway.domain.clock import Clock
 from gateway.errors import GatewayError
 
@@ -44,15 +45,17 @@ class SqlRefusalAudit:
 
 
 class SqlRefusalSummaryAudit:
-    """Writes one ``security.refused.unauthenticated`` event summing a source's junk over an
-    interval (``soap.refusals``): the evidence without one chain append per junk request."""
+    """Writes one ``security.refused.unauthenticated`` event per source summing its junk over an
+    interval (``soap.refusals``): the evidence without one chain append per junk request, and
+    all sources of one interval under one take of the chain's lock."""
 
     def __init__(self, session_factory: Callable[[], Session], clock: Clock) -> None:
         self._session_factory = session_factory
         self._clock = clock
 
-    def __call__(self, source: str, details: Mapping[str, str]) -> None:
+    def __call__(self, summaries: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+        entries = [AuditEntry("security.refused.unauthenticated", source or "-", "-",
+                              dict(details)) for source, details in summaries]
         with SqlUnitOfWork(self._session_factory) as uow:
-            uow.audit.append("security.refused.unauthenticated", source or "-", "-",
-                             dict(details), self._clock.now())
+            uow.audit.append_many(entries, self._clock.now())
             uow.commit()
