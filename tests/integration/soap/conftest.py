@@ -407,6 +407,11 @@ def running_gateway(data_dir: Path,
             "GATEWAY_DATABASE_URL": url,
             "GATEWAY_DATA_DIR": str(data_dir),
             "GATEWAY_PKI_DIR": str(data_dir / "pki"),
+            # Functional tests call as fast as they can; the limits have their own tests
+            # (test_soap_attacks.py), which set them through settings_environment.
+            "GATEWAY_RATE_PER_SECOND": "1000", "GATEWAY_RATE_BURST": "1000",
+            "GATEWAY_UNAUTHENTICATED_RATE_PER_SECOND": "1000",
+            "GATEWAY_UNAUTHENTICATED_BURST": "1000",
             **(settings_environment or {}),
         })
         log_path = data_dir / "gateway-serve.log"
