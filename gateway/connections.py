@@ -269,8 +269,10 @@ class FrontedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is un
     def murder_keepalived(self, force: bool = False) -> None:
         super().murder_keepalived(force)
         now = time.monotonic()
+        # A stopping worker waits for requests being received, not for silent connections.
         late = [conn for conn, reading in self.reading.items()
-                if force or reading.deadline(self.limits) <= now]
+                if force or reading.deadline(self.limits) <= now
+                or (not self.alive and not reading.buffer)]
         for conn in late:
             reading = self.reading[conn]
             idle = reading.idle_until is not None and not reading.buffer
