@@ -11,6 +11,11 @@ summed PSS of master and workers: 320-390 MB before, 225-231 MB after (30,000 no
 Several hosts may run this against one PostgreSQL: replay cache, sequences and audit chain
 live in the database.
 
+Connections (issue 14): the worker class is ``gateway.connections``' gthread subclass, which
+reads whole requests in the worker's event loop (deadlines for headers, whole request and idle
+keep-alive; bounded accept queue and connections per worker; README "Facing hostile traffic").
+A slow or idle client holds no thread. Its numbers: ``bench/hostile.py``.
+
 Workers: ``gthread``, 2 processes x 4 threads on a 2-core host (``GATEWAY_WORKERS``: one process
 per core; ``--threads`` on the gunicorn command line overrides the threads). Chosen from
 ``bench/workers.py`` (issue 7): the real server on PostgreSQL, 4 keep-alive clients on the same

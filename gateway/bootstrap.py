@@ -23,6 +23,7 @@ from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import Clock, SystemClock
 from gateway.domain.deadlines import DeadlinePolicy
 from gateway.domain.outages import OutagePolicy
+from gateway.domain.rates import Rate
 from gateway.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
     from gateway.services.validation import SignatureValidation
     from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy
     from gateway.soap.application import ResponseSigner
+    from gateway.soap.limits import PrincipalLimits
     from gateway.soap.wsgi import GatewayFront
+    from gateway.store.limits import SqlRateLimitOverrides
     from gateway.store.paging import AudienceMemo
     from gateway.wssec import TrustStore, WsSecurityPolicy
     from gateway.wssec.response import BodyCanonicalForm
@@ -228,9 +231,11 @@ class Container:
         from gateway.soap.application import GatewayWsgiApplication
         from gateway.soap.context import SoapDependencies, activate_invitations_on_call
         from gateway.soap.contract import PORTS, WSCN_PORTS, port_application
+        from gateway.soap.limits import SourceLimits
         from gateway.soap.metrics import GatewayMetrics
+        from gateway.soap.refusals import UnauthenticatedRefusals
         from gateway.soap.wsgi import GatewayFront
-        from gateway.store.replay import SqlNonceStore, SqlRefusalAudit
+        from gateway.store.replay import SqlNonceStore, SqlRefusalAudit, SqlRefusalSummaryAudit
         from gateway.web.public import PublicPolicy, PublicVerification
         from gateway.wssec.gate import WsSecurityGate
 
@@ -258,16 +263,44 @@ class Container:
         }
         for service in services.values():
             activate_invitations_on_call(service.app, deps.access)
+        metrics = GatewayMetrics()
         return GatewayFront(
             services=services, gate=gate, response_signer=signer, port_signers=signers,
             audit_refusal=SqlRefusalAudit(self.sessions, self.clock),
-            health=self.database_is_up, metrics=GatewayMetrics(),
+            health=self.database_is_up, metrics=metrics,
             max_message_bytes=settings.max_message_bytes,
             strict_wsi_status=settings.strict_wsi_fault_status,
             tsa=tsa_wsgi_app(tsa) if (tsa := self.time_stamp_authority()) else None,
             public=PublicVerification.build(receipts, self.calendar.timezone, PublicPolicy(
                 trusted_proxies=settings.trusted_proxies)),
+            junk=UnauthenticatedRefusals(
+                SqlRefusalSummaryAudit(self.sessions, self.clock),
+                lambda code: metrics.unauthenticated_refusals.labels(code).inc()),
+            source_limits=SourceLimits(Rate(settings.unauthenticated_rate_per_second,
+                                            settings.unauthenticated_burst)),
+            principal_limits=self.principal_limits(),
+            retry_after_seconds=settings.retry_after_seconds,
         )
+
+    def principal_limits(self) -> PrincipalLimits:
+        """Per-principal rates: settings per kind, overrides in the database, buckets shared by
+        this host's workers in ``<data_dir>/run/rate-buckets.sqlite3``."""
+        from gateway.soap.limits import PrincipalLimits
+        from gateway.store.buckets import SharedBuckets
+        from gateway.store.limits import SqlRateLimitOverrides
+
+        settings = self.settings
+        return PrincipalLimits(
+            Rate(settings.rate_per_second, settings.rate_burst),
+            {kind.upper(): Rate(*rate) for kind, rate in settings.rate_per_kind.items()},
+            SqlRateLimitOverrides(self.sessions).all,
+            SharedBuckets(settings.data_dir / "run" / "rate-buckets.sqlite3"),
+        )
+
+    def rate_limit_overrides(self) -> SqlRateLimitOverrides:
+        from gateway.store.limits import SqlRateLimitOverrides
+
+        return SqlRateLimitOverrides(self.sessions)
 
     def database_is_up(self) -> bool:
         from sqlalchemy import text
@@ -316,7 +349,8 @@ SERVER_MODULES = (
     "gateway.services.publishing", "gateway.services.receipts",
     "gateway.services.representation", "gateway.services.rights", "gateway.services.sweeping",
     "gateway.services.validation", "gateway.signatures", "gateway.soap.application",
-    "gateway.soap.context", "gateway.soap.contract", "gateway.soap.metrics", "gateway.soap.wsgi",
+    "gateway.soap.context", "gateway.soap.contract", "gateway.soap.limits", "gateway.soap.metrics",
+    "gateway.soap.refusals", "gateway.soap.wsgi", "gateway.store.buckets", "gateway.store.limits",
     "gateway.store.engine", "gateway.store.migrate", "gateway.store.paging",
     "gateway.store.replay", "gateway.store.unit_of_work", "gateway.web.public", "gateway.wssec",
 )

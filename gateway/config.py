@@ -123,6 +123,43 @@ class Settings:
     workers: int = 2
     """Gunicorn worker processes for ``gateway serve``."""
 
+    header_timeout_seconds: int = 10
+    """Deadline for a client to send a request's line and headers, from its first byte or from
+    the accepted connection (``gateway.connections``: the slow-header and idle defence)."""
+
+    request_timeout_seconds: int = 30
+    """Deadline for a whole request (headers and body); a slower one is closed unanswered."""
+
+    keepalive_seconds: int = 5
+    """How long an idle kept-alive connection may wait for its next request."""
+
+    accept_backlog: int = 128
+    """The listening socket's accept queue (connections the kernel holds before a worker takes
+    them); beyond it the kernel refuses or drops new connections."""
+
+    max_connections_per_worker: int = 1000
+    """Open connections one worker holds (reading, serving or kept alive) before it stops
+    accepting; the rest wait in the accept queue."""
+
+    rate_per_second: float = 20.0
+    """Signed requests per second allowed to one principal (token bucket refill); per kind
+    overrides in ``rate_per_kind``, per principal in ``gateway limits set``."""
+
+    rate_burst: int = 40
+    """Requests one principal may send at once above its rate (token bucket size)."""
+
+    rate_per_kind: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+    """(rate, burst) per principal kind, e.g. ``GATEWAY_RATE_LIMIT_ENTITY=50/100`` (kinds: PERSON, ENTITY, REPRESENTATIVE)."""
+
+    unauthenticated_rate_per_second: float = 50.0
+    """Requests per second one source address may send before the gate (per worker)."""
+
+    unauthenticated_burst: int = 100
+    """Burst of the per-source-address limit."""
+
+    retry_after_seconds: int = 5
+    """``Retry-After`` sent with SERVICE_UNAVAILABLE (database unreachable)."""
+
     extra: Mapping[str, str] = field(default_factory=dict)
     """Unrecognised ``GATEWAY_*`` keys, kept so later components can read their own."""
 
@@ -240,6 +277,22 @@ class Settings:
             changes["trusted_proxies"] = _networks("GATEWAY_TRUSTED_PROXIES", v)
         if (v := get("WORKERS")) is not None:
             changes["workers"] = _positive_int("GATEWAY_WORKERS", v)
+        for name in ("header_timeout_seconds", "request_timeout_seconds", "keepalive_seconds",
+                     "accept_backlog", "max_connections_per_worker", "rate_burst",
+                     "unauthenticated_burst", "retry_after_seconds"):
+            key = name.upper()
+            if (v := get(key)) is not None:
+                changes[name] = _positive_int(f"GATEWAY_{key}", v)
+        for name in ("rate_per_second", "unauthenticated_rate_per_second"):
+            key = name.upper()
+            if (v := get(key)) is not None:
+                changes[name] = _positive_float(f"GATEWAY_{key}", v)
+        per_kind: dict[str, tuple[float, int]] = {}
+        for key in [k for k in values if k.startswith("GATEWAY_RATE_LIMIT_")]:
+            consumed.add(key)
+            per_kind[key.removeprefix("GATEWAY_RATE_LIMIT_")] = parse_rate(key, values[key])
+        if per_kind:
+            changes["rate_per_kind"] = per_kind
         extra = {k: v for k, v in values.items() if k not in consumed}
         return cls(extra=extra, **changes)  # type: ignore[arg-type]
 
@@ -276,6 +329,24 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
             raise InvalidRequest(f"{name}: {network!r} is not an address or network",
                                  field=name) from exc
     return networks
+
+
+def parse_rate(name: str, raw: str) -> tuple[float, int]:
+    """``RATE/BURST`` (requests per second, bucket size), e.g. ``50/100``."""
+    rate, sep, burst = raw.partition("/")
+    if not sep:
+        raise InvalidRequest(f"{name} is RATE/BURST, e.g. 20/40", field=name)
+    return _positive_float(name, rate), _positive_int(name, burst)
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be a positive number", field=name) from exc
+    if not value > 0 or value == float("inf"):
+        raise InvalidRequest(f"{name} must be a positive number", field=name)
+    return value
 
 
 def _positive_int(name: str, raw: str) -> int:

@@ -107,3 +107,38 @@ class LimitExceeded(GatewayError):
     fault_code = "soap:Client.LimitExceeded"
     default_code = "LIMIT_EXCEEDED"
     http_status = 400
+
+
+class ServiceUnavailable(GatewayError):
+    """A resource the gateway needs (the database) is unreachable; retry later. Fault: soap:Server."""
+
+    fault_code = "soap:Server"
+    default_code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None,
+                 failure_class: str = "unavailable") -> None:
+        super().__init__(message, code=code, field=field)
+        self.failure_class = failure_class
+        """What failed, for the log (the driver error's class name), never shown to clients."""
+
+
+class RateLimited(GatewayError):
+    """The caller sent more requests than its limit allows; retry later. Fault: soap:Client.RateLimited."""
+
+    fault_code = "soap:Client.RateLimited"
+    default_code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+        """Seconds after which the bucket holds a token again (the ``Retry-After`` header)."""
+
+
+class MustUnderstand(GatewayError):
+    """A header block marked mustUnderstand is not processed here (SOAP 1.1 §4.2.3). Fault: soap:MustUnderstand."""
+
+    fault_code = "soap:MustUnderstand"
+    default_code = "MUST_UNDERSTAND"
+    http_status = 400

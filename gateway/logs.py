@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 
@@ -38,3 +41,35 @@ def configure(*, verbose: bool = False, json_lines: bool = True) -> None:
     logging.getLogger("spyne.application.server").setLevel(logging.CRITICAL)
     logging.getLogger("spyne").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class LogThrottle:
+    """At most one log line per key (a failure class, a refusal code and source) per interval.
+
+    Under a flood or an outage every request fails the same way: the first line of each kind
+    says so with its correlation id, the next ones in the interval are only counted, and that
+    count rides on the following line (issue 14: no log flood).
+    """
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._interval_s = interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def log(self, level: int, key: str, message: str, *args: object) -> None:
+        now = self._clock()
+        with self._lock:
+            opened, suppressed = self._windows.get(key, (float("-inf"), 0))
+            if now - opened < self._interval_s:
+                self._windows[key] = (opened, suppressed + 1)
+                return
+            self._windows[key] = (now, 0)
+            if len(self._windows) > 10_000:  # keys come from clients: keep the table bounded
+                self._windows = {key: (now, 0)}
+        if suppressed:
+            message += " (%d similar lines suppressed)"
+            args = (*args, suppressed)
+        self._logger.log(level, message, *args)

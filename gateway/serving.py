@@ -5,6 +5,11 @@ and the measurements behind them (issue 7): one process per core, because reques
 CPU-bound (XML, signatures) and threads of one process share one core; a few threads in each
 (``gthread``), because downloads are streamed and may outlast ``timeout``, which a sync worker
 would be killed for, and because clients keep their connections alive.
+
+Connections (issue 14): the worker class is gthread with the requests read by its event loop
+(``gateway.connections``), so slow or idle clients hold no thread; deadlines for headers and
+whole requests, an idle keep-alive limit, a bounded accept queue and per-worker connection cap
+come from ``Settings``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from gateway.config import Settings
+from gateway.connections import FrontLimits, fronted_worker
 from gateway.process_memory import bound_allocator, freeze_before_fork
 from gateway.wsgi import create_app
 
@@ -22,11 +28,17 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": settings.bind,
         "workers": settings.workers,
-        "worker_class": "gthread",
+        "worker_class": fronted_worker(FrontLimits(
+            header_timeout=float(settings.header_timeout_seconds),
+            request_timeout=float(settings.request_timeout_seconds),
+            max_body_bytes=settings.max_message_bytes,
+        )),
         "threads": 4,
         "timeout": 120,
         "graceful_timeout": 30,
-        "keepalive": 5,
+        "keepalive": settings.keepalive_seconds,
+        "backlog": settings.accept_backlog,
+        "worker_connections": settings.max_connections_per_worker,
         # Request-line and header limits: the body cap is enforced by the gateway itself.
         "limit_request_line": 8190,
         "limit_request_fields": 100,

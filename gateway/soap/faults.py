@@ -20,9 +20,11 @@ from lxml import etree
 from spyne.model.fault import Fault
 
 from gateway import namespaces
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, ServiceUnavailable
+from gateway.logs import LogThrottle
 
 log = logging.getLogger("gateway.soap")
+_unavailable_log = LogThrottle(log)
 
 INTERNAL_CODE = "INTERNAL_ERROR"
 GW = f"{{{namespaces.FAULT_DETAIL}}}"
@@ -51,6 +53,13 @@ def describe(error: BaseException, correlation_id: str) -> FaultDescription:
     """What the client is told about ``error``. Logs unexpected errors with their traceback."""
     if isinstance(error, GatewayError):
         prefix, _, local = error.fault_code.partition(":")
+        if isinstance(error, ServiceUnavailable):
+            # one line per failure class and interval, no traceback (issue 14)
+            _unavailable_log.log(logging.WARNING, error.failure_class,
+                                 "service unavailable: %s, correlation_id=%s",
+                                 error.failure_class, correlation_id)
+            return FaultDescription(prefix, local, error.message, error.code, error.field,
+                                    correlation_id, error.http_status)
         log.info("fault %s %s (%s) correlation_id=%s", error.fault_code, error.code,
                  error.message, correlation_id)
         return FaultDescription(prefix, local, error.message, error.code, error.field,

@@ -31,6 +31,20 @@ class GatewayMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
+        self.unauthenticated_refusals = Counter(
+            "gateway_unauthenticated_refusals_total",
+            "Requests refused before authentication (junk), by code", ["code"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "gateway_rate_limited_total", "Requests refused by a rate limit, by scope",
+            ["scope"], registry=self.registry,
+        )
+        self.unavailable = Counter(
+            "gateway_service_unavailable_total",
+            "Requests answered SERVICE_UNAVAILABLE (database unreachable)", registry=self.registry,
+        )
+
     def observe(self, service: str, operation: str, outcome: str, seconds: float) -> None:
         self.requests.labels(service or "-", operation, outcome).inc()
         self.latency.labels(service or "-").observe(seconds)

@@ -5,7 +5,8 @@ interceptor through GET/query strings):
 
 - ``POST /<Service>`` with no query string: gate -> Spyne. The only way to invoke an operation.
 - ``GET /<Service>?wsdl``: the published contract (no credentials needed to read it).
-- ``GET /healthz``, ``GET /metrics``: operations.
+- ``GET /healthz`` (liveness: the process answers), ``GET /readyz`` (readiness: the database
+  answers; 503 with ``Retry-After`` while it does not), ``GET /metrics``: operations.
 - ``/verify``, ``/verify/…``, ``/public/…``: public verification by CSV code
   (``gateway.web.public``), without WS-Security by design: the code is the credential.
 - ``POST /tsa``: the local RFC 3161 time-stamping unit, when configured (a query carries only a
@@ -14,7 +15,12 @@ interceptor through GET/query strings):
 
 After the gate, dispatch follows the signed Body: a ``SOAPAction`` header that names another
 operation is refused (CXF CVE-2012-3451), and the Body must hold exactly one element.
-Every refusal is a SOAP fault from ``soap.faults``, signed like any response, and an audit event.
+Every refusal is a SOAP fault from ``soap.faults``, signed like any response. A refusal after
+the signature was verified is an audit event in the chain; one before (junk) is counted and
+summarised by ``soap.refusals`` and drains its source's bucket (``soap.limits``), and a source
+whose bucket is empty is refused before its body is even parsed (429, unsigned). A verified
+principal over its rate is refused right after the signature check (429, ``RATE_LIMITED``).
+The database unreachable is ``SERVICE_UNAVAILABLE`` (503); both carry ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,15 @@ from typing import Any, Protocol
 
 from lxml import etree
 
-from gateway.errors import GatewayError, InvalidRequest, LimitExceeded, NotFound
+from gateway.domain.principal import Principal
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    LimitExceeded,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+)
 from gateway.wssec.gate import WsSecurityGate
 from gateway.xmlsafe import parse_xml
 
@@ -38,7 +52,9 @@ from .application import GatewayWsgiApplication, ResponseSigner
 from .context import ENVIRON_CORRELATION, ENVIRON_ENVELOPE, ENVIRON_VERIFIED
 from .contract import PORT_OF_SERVICE, render_wsdl
 from .faults import fault_envelope, http_status_line
+from .limits import PrincipalLimits, SourceLimits
 from .metrics import GatewayMetrics
+from .refusals import UnauthenticatedRefusals
 from .splice import ENVIRON_RESPONSE_LENGTH
 
 log = logging.getLogger("gateway.http")
@@ -63,9 +79,15 @@ class GatewayFront:
     response_signer: ResponseSigner | None
     audit_refusal: RefusalAudit
     health: Callable[[], bool]
+    """Readiness (``/readyz``): the database answers."""
     metrics: GatewayMetrics
     max_message_bytes: int
     strict_wsi_status: bool = False
+    junk: UnauthenticatedRefusals | None = None
+    """Where refusals before authentication go (None: the chain, as authenticated ones)."""
+    source_limits: SourceLimits | None = None
+    principal_limits: PrincipalLimits | None = None
+    retry_after_seconds: int = 5
     tsa: Callable[..., Iterable[bytes]] | None = None
     """The local RFC 3161 time-stamping unit (``POST /tsa``), when configured."""
     port_signers: Mapping[str, ResponseSigner | None] | None = None
@@ -85,9 +107,12 @@ class GatewayFront:
         started = time.perf_counter()
 
         if method == "GET" and path == "/healthz" and not query:
-            ok = self.health()
-            return _plain(start_response, "200 OK" if ok else "503 Service Unavailable",
-                          b"ok\n" if ok else b"database unavailable\n", correlation_id)
+            return _plain(start_response, "200 OK", b"ok\n", correlation_id)
+        if method == "GET" and path == "/readyz" and not query:
+            if self.health():
+                return _plain(start_response, "200 OK", b"ready\n", correlation_id)
+            return _plain(start_response, "503 Service Unavailable", b"database unavailable\n",
+                          correlation_id, extra=[("Retry-After", str(self.retry_after_seconds))])
         if path == "/tsa" and self.tsa is not None and not query:
             # RFC 3161 over HTTP: no WS-Security (a time-stamp query carries only a digest).
             return self.tsa(environ, start_response)
@@ -115,21 +140,36 @@ class GatewayFront:
                                    code="QUERY_NOT_ALLOWED")
             return self._refuse(start_response, error, environ, correlation_id)
 
+        source = str(environ.get("REMOTE_ADDR", "")) or "-"
+        if self.source_limits is not None:
+            try:
+                self.source_limits.check(source)
+            except RateLimited as error:
+                self.metrics.rate_limited.labels("source").inc()
+                self.metrics.observe(service_name, "-", "refused", time.perf_counter() - started)
+                return self._refuse(start_response, error, environ, correlation_id,
+                                    authenticated=False, sign=False)
+        operations: list[str] = []
         try:
             envelope = parse_xml(self._read_body(environ), max_bytes=self.max_message_bytes,
                                  max_depth=self.gate.policy.max_depth)
-            operations: list[str] = []
 
-            def admit(body: etree._Element) -> None:
-                operations.append(_operation(body))
+            def admit(body: etree._Element, principal: Principal) -> None:
+                operations.append("")  # the signature is verified: refusals are now audited
+                if self.principal_limits is not None:
+                    self.principal_limits.check(principal)
+                operations[0] = _operation(body)
                 _check_soap_action(environ.get("HTTP_SOAPACTION"), operations[0])
 
             verified = self.gate.verify(envelope, admit)
             operation = operations[0]
         except GatewayError as error:
             status = 413 if error.code == "MESSAGE_TOO_LARGE" else None
+            if isinstance(error, RateLimited):
+                self.metrics.rate_limited.labels("principal").inc()
             self.metrics.observe(service_name, "-", "refused", time.perf_counter() - started)
-            return self._refuse(start_response, error, environ, correlation_id, status=status)
+            return self._refuse(start_response, error, environ, correlation_id, status=status,
+                                authenticated=bool(operations))
 
         environ[ENVIRON_ENVELOPE] = envelope
         environ[ENVIRON_VERIFIED] = verified
@@ -146,6 +186,9 @@ class GatewayFront:
                 # Spyne sends a generator without a length; we know it (soap.splice).
                 headers.append(("Content-Length", str(streamed_length)))
             outcome = "ok" if status.startswith("200") else "fault"
+            if status.startswith("503"):
+                self.metrics.unavailable.inc()
+                headers.append(("Retry-After", str(self.retry_after_seconds)))
             self.metrics.observe(service_name, operation, outcome, time.perf_counter() - started)
             return start_response(status, headers, *args)
 
@@ -172,33 +215,54 @@ class GatewayFront:
 
     def _refuse(self, start_response: StartResponse, error: GatewayError,
                 environ: Mapping[str, Any], correlation_id: str, *, status: int | None = None,
-                extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
-        try:
-            self.audit_refusal(error, {
-                "code": error.code, "fault": error.fault_code,
-                "remote": str(environ.get("REMOTE_ADDR", "")),
-                "path": str(environ.get("PATH_INFO", "")),
-                "correlation_id": correlation_id,
-            })
-        except Exception:  # the refusal must still be answered if the audit store is down
-            log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
+                extra: list[tuple[str, str]] | None = None, authenticated: bool = False,
+                sign: bool = True) -> Iterable[bytes]:
+        remote = str(environ.get("REMOTE_ADDR", "")) or "-"
+        headers = [("Content-Type", "text/xml; charset=utf-8"), ("X-Request-Id", correlation_id),
+                   *(extra or [])]
+        if isinstance(error, ServiceUnavailable):
+            # the audit store is the database that just failed: counted and logged instead
+            self.metrics.unavailable.inc()
+            headers.append(("Retry-After", str(self.retry_after_seconds)))
+        elif isinstance(error, RateLimited) and not sign:
+            headers.append(("Retry-After", str(error.retry_after)))  # counted by its caller
+        elif authenticated or self.junk is None:
+            if isinstance(error, RateLimited):
+                headers.append(("Retry-After", str(error.retry_after)))
+            self._audit(error, remote, environ, correlation_id)
+        else:
+            self.junk.record(error, remote, correlation_id)
+            if self.source_limits is not None:
+                self.source_limits.charge(remote)
         envelope, class_status = fault_envelope(error, correlation_id)
         signer = self.response_signer
         service_name = str(environ.get("PATH_INFO", "")).strip("/")
         if self.port_signers is not None and service_name in self.port_signers:
             signer = self.port_signers[service_name]
-        if signer is not None:
+        if signer is not None and sign:
             signer(envelope)
         body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-        headers = [("Content-Type", "text/xml; charset=utf-8"),
-                   ("Content-Length", str(len(body))), ("X-Request-Id", correlation_id),
-                   *(extra or [])]
+        headers.append(("Content-Length", str(len(body))))
         code = status or class_status
         if code == 401:
             headers.append(("WWW-Authenticate", 'WSSE realm="NOTESS gateway", profile="X509"'))
-        # Transport-level refusals (404/405/413) keep their status even in strict WS-I mode.
-        start_response(http_status_line(code, self.strict_wsi_status and status is None), headers)
+        # Transport-level refusals (404/405/413) and the retry-later ones (429/503) keep their
+        # status even in strict WS-I mode: clients and balancers act on them.
+        strict = self.strict_wsi_status and status is None and code not in (429, 503)
+        start_response(http_status_line(code, strict), headers)
         return [body]
+
+    def _audit(self, error: GatewayError, remote: str, environ: Mapping[str, Any],
+               correlation_id: str) -> None:
+        try:
+            self.audit_refusal(error, {
+                "code": error.code, "fault": error.fault_code, "remote": remote,
+                "path": str(environ.get("PATH_INFO", "")), "correlation_id": correlation_id,
+            })
+        except ServiceUnavailable:  # answered anyway; the outage is logged once per interval
+            self.metrics.unavailable.inc()
+        except Exception:  # the refusal must still be answered if the audit store is down
+            log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
 
 
 def _operation(body: etree._Element) -> str:
@@ -228,8 +292,9 @@ class _EmptyInput:
 
 
 def _plain(start_response: StartResponse, status: str, body: bytes, correlation_id: str,
-           content_type: str = "text/plain; charset=utf-8") -> list[bytes]:
+           content_type: str = "text/plain; charset=utf-8",
+           extra: list[tuple[str, str]] | None = None) -> list[bytes]:
     start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))),
-                            ("X-Request-Id", correlation_id)])
+                            ("X-Request-Id", correlation_id), *(extra or [])])
     return [body]
 

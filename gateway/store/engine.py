@@ -9,8 +9,10 @@ with ``SQLITE_BUSY_SNAPSHOT``; that write lock is what stands in for ``SELECT â€
 driver's own implicit transaction handling is switched off for this (the SQLAlchemy pysqlite
 recipe), which also makes SAVEPOINTs work.
 
-PostgreSQL: ``pool_pre_ping`` (hosts survive a database restart), every session in UTC, and an
-optional ``schema`` pinned through ``search_path`` (used by tests and benchmarks for isolation).
+PostgreSQL: ``pool_pre_ping`` (hosts survive a database restart), a connect timeout (an
+unreachable server must fail a request in seconds, as SERVICE_UNAVAILABLE, not hang its thread),
+every session in UTC, and an optional ``schema`` pinned through ``search_path`` (used by tests
+and benchmarks for isolation).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up."""
+
+CONNECT_TIMEOUT_S = 5
+"""How long a PostgreSQL connection attempt may take (libpq ``connect_timeout``)."""
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -116,5 +121,5 @@ def _postgresql_engine(url: URL, *, schema: str | None, echo: bool) -> Engine:
         url.difference_update_query(["options"]),
         echo=echo,
         pool_pre_ping=True,
-        connect_args={"options": " ".join(options)},
+        connect_args={"options": " ".join(options), "connect_timeout": CONNECT_TIMEOUT_S},
     )

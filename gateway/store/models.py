@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -283,6 +284,16 @@ class UsedNonceRow(Base):
 
     digest: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class RateLimitOverrideRow(Base):
+    """A principal's own request rate, replacing its kind's (``gateway limits set``; issue 14)."""
+
+    __tablename__ = "rate_limit_override"
+
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    per_second: Mapped[float] = mapped_column(Float)
+    burst: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEventRow(Base):

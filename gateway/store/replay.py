@@ -7,11 +7,12 @@ process memory).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway.domain.audit import AuditEntry
 from gateway.domain.clock import Clock
 from gateway.errors import GatewayError
 
@@ -40,4 +41,21 @@ class SqlRefusalAudit:
         with SqlUnitOfWork(self._session_factory) as uow:
             uow.audit.append("security.refused", details.get("remote", "") or "-",
                              details.get("path", "") or "-", dict(details), self._clock.now())
+            uow.commit()
+
+
+class SqlRefusalSummaryAudit:
+    """Writes one ``security.refused.unauthenticated`` event per source summing its junk over an
+    interval (``soap.refusals``): the evidence without one chain append per junk request, and
+    all sources of one interval under one take of the chain's lock."""
+
+    def __init__(self, session_factory: Callable[[], Session], clock: Clock) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+
+    def __call__(self, summaries: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+        entries = [AuditEntry("security.refused.unauthenticated", source or "-", "-",
+                              dict(details)) for source, details in summaries]
+        with SqlUnitOfWork(self._session_factory) as uow:
+            uow.audit.append_many(entries, self._clock.now())
             uow.commit()

@@ -2,7 +2,9 @@
 
 Services open it, use its repositories, and call ``commit()``; leaving the block without
 committing rolls everything back, so a receipt batch commits whole or not at all (DESIGN.md §3).
-Integrity violations surfacing at flush/commit (or escaping the block) become ``Conflict``.
+Integrity violations surfacing at flush/commit (or escaping the block) become ``Conflict``;
+a database that cannot be reached (connection refused or lost, pool exhausted) becomes
+``ServiceUnavailable`` (issue 14: a fault with Retry-After, not the server's HTML 500).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.errors import Conflict
 
+from .availability import unavailable_from, unavailable_on_failure
 from .paging import AudienceMemo
 from .receipts import ReceiptRepository
 from .repositories import (
@@ -66,11 +69,19 @@ class SqlUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            self.session.rollback()  # a no-op after commit(); discards anything uncommitted
-        finally:
-            self.session.close()
+            try:
+                self.session.rollback()  # a no-op after commit(); discards anything uncommitted
+            finally:
+                self.session.close()
+        except SQLAlchemyError:
+            if exc is None:  # the block succeeded; only the clean-up failed
+                with unavailable_on_failure():
+                    raise
+            # otherwise the block's own error, handled below, says more
         if isinstance(exc, IntegrityError):
             raise Conflict(_CONFLICT_MESSAGE) from exc
+        if exc is not None and (unavailable := unavailable_from(exc)) is not None:
+            raise unavailable from exc
 
     def flush(self) -> None:
         with integrity_errors_as_conflict(_CONFLICT_MESSAGE):

@@ -15,8 +15,13 @@ Order of checks (cheap and structural first; one public-key operation before any
 canonicalisation; the only write -- the replay nonce -- last, after everything verified):
 
 1. Envelope of an enabled SOAP version with exactly one Header and one Body, nothing else.
-2. Exactly one ``wsse:Security`` in the Header; in it at most one ``wsu:Timestamp`` (BSP R3227),
-   exactly one ``ds:Signature``.
+   Every header block addressed to us (no actor/role, or ``next``/``ultimateReceiver``) and
+   marked ``mustUnderstand`` must be one we process -- only ``wsse:Security`` -- or the answer
+   is a ``soap:MustUnderstand`` fault naming it (SOAP 1.1 §4.2.3, SOAP 1.2 §5.2.3, WS-I BP
+   R1025/R1027). Blocks for another actor are not ours and are left alone.
+2. Exactly one ``wsse:Security`` addressed to us in the Header (one for another
+   ``actor``/``role`` does not count: WSS 1.1 §6.1); in it at most one ``wsu:Timestamp``
+   (BSP R3227), exactly one ``ds:Signature``.
 3. Id index of the whole document (duplicates refused), signature structure and allow-lists,
    references resolved.
 4. XSW defence: the signature must designate the very Body element child of the Envelope and the
@@ -47,7 +52,7 @@ from lxml import etree
 from gateway import namespaces as ns
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
-from gateway.errors import GatewayError, InvalidRequest, InvalidSecurity
+from gateway.errors import GatewayError, InvalidRequest, InvalidSecurity, MustUnderstand
 from gateway.wssec.certificates import TrustStore, check_signing_usage
 from gateway.wssec.policy import SignatureAlgorithm, SoapVersion, WsSecurityPolicy
 from gateway.wssec.principals import principal_from_certificate
@@ -139,13 +144,43 @@ def _envelope_parts(
     )
 
 
+_UNDERSTOOD = frozenset({SECURITY})
+"""Header blocks the gateway processes (everything else marked mustUnderstand is refused)."""
+
+_OUR_ACTORS = {
+    SoapVersion.SOAP11: (ns.qname(ns.SOAP11_ENV, "actor"), ns.qname(ns.SOAP11_ENV, "mustUnderstand"),
+                         frozenset({"", "http://schemas.xmlsoap.org/soap/actor/next"}),
+                         frozenset({"1", "true"})),
+    SoapVersion.SOAP12: (ns.qname(ns.SOAP12_ENV, "role"), ns.qname(ns.SOAP12_ENV, "mustUnderstand"),
+                         frozenset({"", "http://www.w3.org/2003/05/soap-envelope/role/next",
+                                    "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"}),
+                         frozenset({"1", "true"})),
+}
+
+
+def _ours(block: etree._Element, version: SoapVersion) -> bool:
+    """Whether a header block is addressed to the gateway (the ultimate receiver)."""
+    actor_attribute, _, ours, _ = _OUR_ACTORS[version]
+    return (block.get(actor_attribute) or "").strip() in ours
+
+
+def _check_must_understand(header: etree._Element, version: SoapVersion) -> None:
+    _, must_attribute, _, true_values = _OUR_ACTORS[version]
+    for block in header:
+        if not isinstance(block.tag, str) or block.tag in _UNDERSTOOD:
+            continue
+        if (block.get(must_attribute) or "").strip() in true_values and _ours(block, version):
+            raise MustUnderstand(f"header block {block.tag} was not understood",
+                                 code="MUST_UNDERSTAND", field=block.tag)
+
+
 def _security_parts(
-    header: etree._Element,
+    header: etree._Element, version: SoapVersion = SoapVersion.SOAP11,
 ) -> tuple[etree._Element, list[etree._Element], list[etree._Element]]:
-    """The one Security header block, its Timestamps and its Signatures (direct children)."""
+    """Our one Security header block, its Timestamps and its Signatures (direct children)."""
     security: etree._Element | None = None
     for child in header:
-        if child.tag == SECURITY:
+        if child.tag == SECURITY and _ours(child, version):
             if security is not None:
                 raise InvalidSecurity(
                     "The message has more than one security header",
@@ -192,19 +227,21 @@ class WsSecurityGate:
     def verify(
         self,
         envelope: etree._Element,
-        admit: Callable[[etree._Element], None] | None = None,
+        admit: Callable[[etree._Element, Principal], None] | None = None,
     ) -> VerifiedRequest:
         """Verify an already parsed envelope; return what was verified or raise a GatewayError.
 
-        ``admit`` (the transport's own checks of the signed Body, e.g. SOAPAction) runs once the
-        signature is verified and before the nonce is recorded: a request it refuses leaves no
-        trace but the audit event (DESIGN.md §5 step 7).
+        ``admit`` (the transport's own checks of the signed Body and the verified principal, e.g.
+        its rate limit and SOAPAction) runs once the signature is verified and before the nonce
+        is recorded: a request it refuses leaves no trace but the audit event (DESIGN.md §5
+        step 7).
         """
         policy = self.policy
         now = self.clock.now()
         soap_version, header, body = _envelope_parts(envelope, policy)
+        _check_must_understand(header, soap_version)
 
-        security, timestamps, signatures = _security_parts(header)
+        security, timestamps, signatures = _security_parts(header, soap_version)
         if len(timestamps) > 1:
             raise InvalidSecurity(
                 "The security header has more than one Timestamp", code="TIMESTAMP_DUPLICATED"
@@ -255,7 +292,7 @@ class WsSecurityGate:
 
         verified = verify_signature(parsed, verdict.public_key, policy)
         if admit is not None:
-            admit(body)
+            admit(body, verdict.principal)
 
         if not self.nonce_store.remember(
             replay_digest(verified.signature_value, nonce_created), remember_until, now

@@ -9,7 +9,8 @@ the schema.
 ``RunningGateway`` is the toolbox the tests share: zeep clients per demo certificate (signing
 with ``ServerVerifyingSignature``), unsigned envelopes built by zeep, signing helpers for
 hand-made (hostile) envelopes, raw HTTP posts, fault assertions and database snapshots that
-prove a refused request changed nothing but the ``security.refused`` audit trail.
+prove a refused request changed nothing but the ``security.refused`` audit trail (for requests
+refused after their signature was verified; junk leaves no chain event, issue 14).
 
 Every test module using it carries ``pytest.mark.postgres``: PostgreSQL being down stops the run
 (``tests/conftest.py``), it never skips.
@@ -192,6 +193,7 @@ class RunningGateway:
     engine: Engine
     seed: Seed
     log_path: Path
+    database_url: str = ""
     _clients: dict[str, zeep.Client] = field(default_factory=dict)
 
     @property
@@ -301,10 +303,20 @@ class RunningGateway:
         """(event_type, details) of the audit events appended after ``snapshot``."""
         return audit_events_since(self.engine, snapshot)
 
+    def audit_event_types(self, since: Snapshot | None = None) -> list[str]:
+        """Types of the audit events appended after ``since`` (all of them without it)."""
+        return [event for event, _ in audit_events_since(self.engine,
+                                                         since or Snapshot({}, {}, 0))]
+
     def assert_only_refusals_audited(self, before: Snapshot, refusals: int = 1, *,
-                                     tolerate: frozenset[str] = frozenset()) -> None:
+                                     tolerate: frozenset[str] = frozenset(),
+                                     before_authentication: bool = False) -> None:
         """Nothing changed since ``before`` except ``refusals`` new ``security.refused`` events
-        (and the tables named in ``tolerate``)."""
+        (and the tables named in ``tolerate``). A refusal ``before_authentication`` (junk) adds
+        no chain event at all: it is counted and summarised per source and interval
+        (``gateway.soap.refusals``, issue 14)."""
+        if before_authentication:
+            refusals = 0
         after = self.snapshot()
         changed = sorted(name for name, digest in after.digests.items()
                          if before.digests.get(name) != digest and name not in tolerate)
@@ -361,14 +373,20 @@ SeedRequests = Callable[[DemoPki, datetime], list[PublicationRequest]]
 
 @contextmanager
 def running_gateway(data_dir: Path,
-                    seed_requests: SeedRequests = _seed_requests) -> Iterator[RunningGateway]:
+                    seed_requests: SeedRequests = _seed_requests, *,
+                    postgres_url: str | None = None,
+                    settings_environment: Mapping[str, str] | None = None,
+                    ) -> Iterator[RunningGateway]:
     """A gateway of its own: fresh schema, demo PKI in ``data_dir``, the notifications
-    ``seed_requests`` makes published, ``gateway serve`` with two workers; all gone at exit."""
+    ``seed_requests`` makes published, ``gateway serve`` with two workers; all gone at exit.
+    ``postgres_url`` (default: the shared test database) and extra ``GATEWAY_*`` settings for
+    the server are the attack tests' (a throw-away cluster, small limits)."""
     schema = f"soap_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine_for(_postgres_url())
+    postgres_url = postgres_url or _postgres_url()
+    admin = create_engine_for(postgres_url)
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = url_with_schema(_postgres_url(), schema)
+    url = url_with_schema(postgres_url, schema)
     pki = generate_demo_pki(data_dir / "pki", now=datetime.now(UTC))
     settings = Settings(data_dir=data_dir, pki_dir=data_dir / "pki", database_url=url)
     engine = create_engine_for(url)
@@ -393,6 +411,12 @@ def running_gateway(data_dir: Path,
             "GATEWAY_DATABASE_URL": url,
             "GATEWAY_DATA_DIR": str(data_dir),
             "GATEWAY_PKI_DIR": str(data_dir / "pki"),
+            # Functional tests call as fast as they can; the limits have their own tests
+            # (test_soap_attacks.py), which set them through settings_environment.
+            "GATEWAY_RATE_PER_SECOND": "1000", "GATEWAY_RATE_BURST": "1000",
+            "GATEWAY_UNAUTHENTICATED_RATE_PER_SECOND": "1000",
+            "GATEWAY_UNAUTHENTICATED_BURST": "1000",
+            **(settings_environment or {}),
         })
         log_path = data_dir / "gateway-serve.log"
         with log_path.open("wb") as log:
@@ -402,14 +426,16 @@ def running_gateway(data_dir: Path,
                 start_new_session=True,
             )
         _wait_until_healthy(process, base_url, log_path)
-        yield RunningGateway(base_url, pki, engine, seed, log_path)
+        yield RunningGateway(base_url, pki, engine, seed, log_path, url)
     finally:
         if process is not None:
             _stop(process)
         engine.dispose()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+        try:
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        finally:
+            admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -435,6 +461,13 @@ def start_gateway(
         return running_gateway(tmp_path_factory.mktemp("soap-gateway"), seed_requests)
 
     return start
+
+
+@pytest.fixture(scope="session")
+def launch_gateway() -> Callable[..., AbstractContextManager[RunningGateway]]:
+    """``running_gateway`` itself, for tests that need their own database or settings
+    (``postgres_url=``, ``settings_environment=``)."""
+    return running_gateway
 
 
 def fault_code(fault: zeep.exceptions.Fault) -> str | None:

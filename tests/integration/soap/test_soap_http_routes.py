@@ -53,7 +53,7 @@ def test_operation_through_get_is_refused(gateway: RunningGateway, query: str) -
     fault = gateway.assert_fault(response, faultcode=INVALID, code="METHOD_NOT_ALLOWED",
                                  status=405)
     assert fault is not None and response.headers.get("Allow") == "POST"
-    gateway.assert_only_refusals_audited(before)
+    gateway.assert_only_refusals_audited(before, before_authentication=True)
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
@@ -62,7 +62,7 @@ def test_other_methods_are_refused(gateway: RunningGateway, method: str) -> None
     response = requests.request(method, gateway.service_url, data=_signed_state_change(gateway),
                                 headers={"Content-Type": "text/xml"}, timeout=10)
     gateway.assert_fault(response, faultcode=INVALID, code="METHOD_NOT_ALLOWED", status=405)
-    gateway.assert_only_refusals_audited(before)
+    gateway.assert_only_refusals_audited(before, before_authentication=True)
 
 
 @pytest.mark.parametrize("query", ["wsdl", "WSDL", "anything", "op=AssignReception", "a=1&b=2"])
@@ -74,7 +74,7 @@ def test_post_with_a_query_string_is_refused_and_executes_nothing(
     response = gateway.post(data, path=f"/NotificationService?{query}",
                             soap_action="AssignReception")
     gateway.assert_fault(response, faultcode=INVALID, code="QUERY_NOT_ALLOWED", status=400)
-    gateway.assert_only_refusals_audited(before)
+    gateway.assert_only_refusals_audited(before, before_authentication=True)
 
 
 @pytest.mark.parametrize("path", ["/NotificationService/AssignReception", "/notificationservice",
@@ -85,7 +85,7 @@ def test_post_to_another_path_is_not_found(gateway: RunningGateway, path: str) -
     response = gateway.post(data, path=path, soap_action="AssignReception")
     gateway.assert_fault(response, faultcode="soap:Client.NotFound", code="NO_SUCH_ENDPOINT",
                          status=404)
-    gateway.assert_only_refusals_audited(before)
+    gateway.assert_only_refusals_audited(before, before_authentication=True)
 
 
 @pytest.mark.parametrize("soap_action", ["GetOfficialTime", "urn:x#ListNotifications",
