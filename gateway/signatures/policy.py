@@ -125,7 +125,9 @@ class SignaturePolicy:
         The document-only algorithms follow the families the gate allows: no RSA there, no
         RSA-PSS here; no ECDSA there, no ECDSA-SHA3 here (EdDSA stays: the gate has no member).
         """
-        families = {"rsa-pss"} if any(a.is_rsa for a in policy.signature_algorithms) else set()
+        families = (
+            {"rsa-pss", "rsa"} if any(a.is_rsa for a in policy.signature_algorithms) else set()
+        )
         if any(a.is_ecdsa for a in policy.signature_algorithms):
             families.add("ecdsa")
         values: dict[str, object] = {
