@@ -123,6 +123,9 @@ class SignedObjectKind(str, Enum):
     """The eContent of an attached CMS signature."""
     PDF_BYTE_RANGE = "PDF_BYTE_RANGE"
     """The ``/ByteRange`` of a PDF signature; see ``byte_range``."""
+    COUNTER_SIGNED_SIGNATURE = "COUNTER_SIGNED_SIGNATURE"
+    """The signature value of the signature a CMS counter-signature countersigns (RFC 5652
+    §11.4); ``identifier`` names that signature."""
 
 
 class TimestampKind(str, Enum):
@@ -272,7 +275,8 @@ class SignatureReport(_Judged):
     """When the signer (or a CA of its path) was revoked, if it was."""
     warnings: tuple[str, ...] = ()
     counter_signature_of: str | None = None
-    """XML: the identifier of the signature whose QualifyingProperties hold this one."""
+    """The identifier of the signature this one countersigns (XML: whose QualifyingProperties
+    hold it; CMS: whose countersignature unsigned attribute holds it)."""
 
     @property
     def passed(self) -> bool:
