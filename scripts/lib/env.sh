@@ -56,13 +56,16 @@ PY
 
 ensure_test_peers() {
   # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, curl (the client
-  # shell example) and Apache Santuario (libxml-security-java, run by a Java 17 JDK: XML
-  # signatures from a non-libxml2 implementation). Installed here (never by hand) so a fresh
-  # machine runs what CI runs.
+  # shell example), Apache Santuario (libxml-security-java, run by a Java 17 JDK: XML
+  # signatures from a non-libxml2 implementation), Bouncy Castle (libbcpkix-java: CMS signers
+  # and counter-signatures), qpdf and poppler-utils (PDFs written and checked by other
+  # producers). Installed here (never by hand) so a fresh machine runs what CI runs.
   local missing=""
-  for tool in xmlsec1 openssl curl; do
+  for tool in xmlsec1 openssl curl qpdf; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
   done
+  command -v pdfsig >/dev/null 2>&1 || missing="$missing poppler-utils"
+  [ -f /usr/share/java/bcpkix.jar ] || missing="$missing libbcpkix-java"
   # Source-file mode (java Foo.java) compiles in memory: it needs the JDK, not only the JRE.
   command -v javac >/dev/null 2>&1 || missing="$missing openjdk-17-jdk-headless"
   [ -f /usr/share/java/xmlsec.jar ] || missing="$missing libxml-security-java"
@@ -73,8 +76,8 @@ ensure_test_peers() {
     echo "installing test peers:$missing" >&2
     $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
   else
-    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl," \
-      "openjdk-17-jdk-headless, libxml-security-java)" >&2
+    echo "error: the tests need$missing (Debian packages xmlsec1, openssl, curl, qpdf," \
+      "poppler-utils, openjdk-17-jdk-headless, libxml-security-java, libbcpkix-java)" >&2
     return 1
   fi
 }
