@@ -92,6 +92,14 @@ _ECDSA_PLAIN = {
 
 def _encoded_length(data: bytes) -> int:
     """Octets taken by the one BER/DER object at the start of ``data``."""
+    if len(data) > 2 and data[0] & 0x1F != 0x1F and data[1] != 0x80:
+        # Definite length with a one-octet tag: read it from the header, without asn1crypto
+        # slicing (copying) a multi-megabyte content just to measure it.
+        if data[1] < 0x80:
+            return 2 + data[1]
+        count = data[1] & 0x7F
+        if count <= 8 and len(data) >= 2 + count:
+            return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
     _, _, _, header, contents, trailer = parser.parse(data)
     return len(header) + len(contents) + len(trailer)
 
