@@ -11,9 +11,9 @@ In this order, so that one format carried inside another is read as the outer on
   preceded by junk; so do we, and pyHanko decides the rest).
 * CMS again: any other DER SEQUENCE (``0x30``): a damaged CMS is reported as one.
 * XML: optional UTF-8 BOM and whitespace, then ``<`` (a prolog, a comment or the root element).
+* ZIP (a local file header, ``PK\x03\x04``): an ASiC container (``gateway.signatures.asic``).
 
-Nothing else is guessed: Base64 without PEM armour is the transport layer's business, and ZIP
-containers (ASiC) are not a format this engine reads yet.
+Nothing else is guessed: Base64 without PEM armour is the transport layer's business.
 """
 
 from __future__ import annotations
@@ -77,4 +77,6 @@ def detect_format(document: bytes) -> SignatureFormat | None:
         return SignatureFormat.CADES
     if _XML_START.match(document[:256]):
         return SignatureFormat.XADES
+    if document[:4] == b"PK\x03\x04":
+        return SignatureFormat.ASIC
     return None

@@ -38,6 +38,7 @@ SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
         (b"hello", None),
         (b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----", None),
         (b"MIIB", None),
+        (b"PK\x03\x04\x14\x00\x00\x00", SignatureFormat.ASIC),
     ],
 )
 def test_detection(data, expected) -> None:
