@@ -173,7 +173,7 @@ def _validate_signer(
         )
         timestamps = signature_timestamps(signer_info, signer.signature_value, policy, trust, now)
         policy_identifier = _signature_policy(signer_info)
-        counter_signers = _counter_signer_infos(signer_info, findings)
+        counter_signers = _counter_signer_infos(signer_info, findings, policy.max_signatures)
     except FormatError as exc:
         report = format_failure(identifier, SignatureFormat.CADES, exc.message)
         return [_as_counter_signature(report, parent)]
@@ -223,6 +223,8 @@ def _validate_signer(
             warnings=(*reports[0].warnings, "Counter-signatures nested deeper were not validated"),
         )
         return reports
+    if len(counter_signers) > policy.max_signatures:
+        raise FormatError("The signature holds too many counter-signatures")
     for position, counter_signer in enumerate(counter_signers, start=1):
         reports.extend(
             _validate_signer(
@@ -267,9 +269,11 @@ def _unsigned_values(signer_info: Any, name: str, findings: Findings | None) -> 
     return values
 
 
-def _counter_signer_infos(signer_info: Any, findings: Findings) -> list[Any]:
+def _counter_signer_infos(signer_info: Any, findings: Findings, limit: int) -> list[Any]:
+    """The countersignature values, at most ``limit`` + 1 (one more than may be validated, so
+    that the caller's count refuses the document before validating an unbounded list)."""
     found: list[Any] = []
-    for value in _unsigned_values(signer_info, "counter_signature", findings):
+    for value in _unsigned_values(signer_info, "counter_signature", findings)[: limit + 1]:
         try:
             value["sid"].name  # noqa: B018 - force parsing of the SignerInfo
         except PARSE_ERRORS:

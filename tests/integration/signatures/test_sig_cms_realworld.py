@@ -10,6 +10,7 @@ time-stamps a broken copy of which must fail only themselves).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,11 @@ def test_mutated_cms_is_a_report_never_an_exception(data, corpus, trust, policy)
     for signature in report.signatures:
         assert all(finding.message != "internal error" for finding in signature.findings)
     assert cms.ContentInfo  # the module stays importable under hypothesis' reloads
+
+
+def test_counter_signatures_count_against_the_signature_limit(corpus, trust, policy) -> None:
+    document = _vector(corpus, "bc-nested-counter-signature").document
+    _, found = _indications(document, None, trust, replace(policy, max_signatures=2))
+    assert found == (("document", FORMAT_FAILURE),)
+    _, found = _indications(document, None, trust, replace(policy, max_signatures=3))
+    assert [verdict for _, verdict in found] == [PASSED, PASSED, PASSED]
