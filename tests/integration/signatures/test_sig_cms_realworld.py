@@ -68,7 +68,11 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
     ed448 = issue_eddsa_leaf(pki, folder, "ed448", PKI_NOW)
     attached = openssl_cms(CONTENT, company, "-nodetach")
     pdf = minimal_pdf(b"enveloped PDF")
-    bc_ed25519, bc_ed448, bc_plain, bc_sha3, bc_counter, bc_nested_counter = bouncy_castle(
+    two = openssl_resign(attached, company_ec)
+    (
+        bc_ed25519, bc_ed448, bc_plain, bc_sha3, bc_counter, bc_nested_counter,
+        bc_pss, bc_ecdsa384, bc_counter_two, bc_ed25519_counter,
+    ) = bouncy_castle(
         [
             BcJob("sign", "Ed25519", ed25519, CONTENT),
             BcJob("sign", "Ed448", ed448, CONTENT),
@@ -76,14 +80,22 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
             BcJob("sign", "SHA3-256withRSA", company, CONTENT),
             BcJob("countersign", "SHA256withECDSA", company_ec, attached),
             BcJob("countersign", "SHA256withECDSA", company_ec, attached, nested=True),
+            BcJob("sign", "SHA256withRSAandMGF1", company, CONTENT),
+            BcJob("sign", "SHA384withECDSA", company_ec, CONTENT),
+            BcJob("countersign", "SHA256withRSA", company, two),
+            BcJob("countersign", "Ed25519", ed25519, attached),
         ]
-    )
+    )  # fmt: skip
     ber = openssl_cms(CONTENT, company, "-nodetach", "-stream")
     ber_pdf = openssl_cms(pdf, company, "-nodetach", "-stream")
+    ber_ecdsa = openssl_cms(CONTENT, company_ec, "-nodetach", "-stream")
+    pss384 = openssl_cms(
+        CONTENT, company, "-nodetach", "-md", "sha384", "-keyopt", "rsa_padding_mode:pss",
+        "-keyopt", "rsa_pss_saltlen:-1",
+    )  # fmt: skip
     enveloped_pdf = openssl_cms(pdf, company, "-nodetach")
-    two = openssl_resign(attached, company_ec)
+    counter, second = "signer-1/counter-1", "signer-2/counter-1"
     nested = openssl_cms(attached, company_ec, "-nodetach", "-econtent_type", "pkcs7-signedData")
-    counter = "signer-1/counter-1"
     return [
         CmsVector(
             "openssl-enveloped-pdf", "openssl", enveloped_pdf, ((ONE, PASSED),),
@@ -163,6 +175,36 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
             _flip_content(bc_nested_counter),
             ((ONE, HASH_FAILURE), (counter, PASSED), (f"{counter}/counter-1", PASSED)),
         ),
+        CmsVector(
+            "openssl-ecdsa-stream-ber", "openssl", ber_ecdsa, ((ONE, PASSED),),
+            _flip_content(ber_ecdsa), ((ONE, HASH_FAILURE),), warning="BER",
+        ),
+        CmsVector(
+            "openssl-rsa-pss-sha384", "openssl", pss384, ((ONE, PASSED),),
+            _flip_signature(pss384), ((ONE, SIG_CRYPTO_FAILURE),),
+        ),
+        CmsVector(
+            "bc-rsa-pss-sha256", "bouncycastle", bc_pss, ((ONE, PASSED),),
+            _flip_signature(bc_pss), ((ONE, SIG_CRYPTO_FAILURE),),
+        ),
+        CmsVector(
+            "bc-ecdsa-sha384", "bouncycastle", bc_ecdsa384, ((ONE, PASSED),),
+            _flip_content(bc_ecdsa384), ((ONE, HASH_FAILURE),),
+        ),
+        CmsVector(
+            # openssl's two signers, each countersigned by Bouncy Castle: four signatures.
+            "bc-counter-on-openssl-resign", "bouncycastle", bc_counter_two,
+            ((ONE, PASSED), (counter, PASSED), ("signer-2", PASSED), (second, PASSED)),
+            _flip_signature(bc_counter_two, 1),
+            ((ONE, PASSED), (counter, PASSED), ("signer-2", SIG_CRYPTO_FAILURE),
+             (second, HASH_FAILURE)),
+        ),
+        CmsVector(
+            "bc-ed25519-counter-signature", "bouncycastle", bc_ed25519_counter,
+            ((ONE, PASSED), (counter, PASSED)),
+            _flip_signature(bc_ed25519_counter),
+            ((ONE, SIG_CRYPTO_FAILURE), (counter, HASH_FAILURE)),
+        ),
     ]  # fmt: skip
 
 
@@ -188,6 +230,8 @@ NAMES = (
     "openssl-rsa-sha3-256", "openssl-nested-signed-data", "openssl-ber-certificate",
     "openssl-certificate-trailing-data", "bc-ed25519", "bc-ed448", "bc-ecdsa-plain",
     "bc-rsa-sha3-256", "bc-counter-signature", "bc-nested-counter-signature",
+    "openssl-ecdsa-stream-ber", "openssl-rsa-pss-sha384", "bc-rsa-pss-sha256", "bc-ecdsa-sha384",
+    "bc-counter-on-openssl-resign", "bc-ed25519-counter-signature",
 )  # fmt: skip
 
 
