@@ -48,13 +48,14 @@ class PdfVector:
 NAMES = (
     "qpdf-object-streams", "qpdf-aes256-empty-password", "qpdf-aes128-empty-password",
     "hybrid-reference", "trailer-size-slip", "adbe-pkcs7-sha1", "adbe-x509-rsa-sha1",
-    "legacy-then-pades",
+    "legacy-then-pades", "qpdf-linearized", "qpdf-object-streams-ecdsa",
+    "qpdf-aes256-two-signatures",
 )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def pdf_corpus(signer) -> dict[str, PdfVector]:
-    company = signer("company")
+    company, company_ec = signer("company"), signer("company_ec")
     pdf = minimal_pdf()
     hybrid = hybrid_update(pdf)
     assert "No syntax or stream encoding errors" in qpdf_check(hybrid)
@@ -110,6 +111,29 @@ def pdf_corpus(signer) -> dict[str, PdfVector]:
             pyhanko_sign(rsa_sha1, company, field="Second", password=None),
             (("Second", PASSED), ("Legacy", NOT_BOUND)), (UNCHECKED, VALID),
             (("Second", HASH_FAILURE), ("Legacy", SIG_CRYPTO_FAILURE)), (UNCHECKED, MISMATCH),
+        ),
+        PdfVector(
+            "qpdf-linearized",
+            pyhanko_sign(qpdf(pdf, "--linearize"), company, password=None),
+            (("Sig1", PASSED),), (VALID,), (("Sig1", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            "qpdf-object-streams-ecdsa",
+            pyhanko_sign(qpdf(pdf, "--object-streams=generate"), company_ec, password=None),
+            (("Sig1", PASSED),), (VALID,), (("Sig1", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            # Two signers of an encrypted file: both decrypted, both reported, in order.
+            "qpdf-aes256-two-signatures",
+            pyhanko_sign(
+                pyhanko_sign(
+                    qpdf(pdf, "--encrypt", "", "owner", "256", "--"), company, password=""
+                ),
+                company_ec, field="Sig2", password="",
+            ),
+            (("Sig1", PASSED), ("Sig2", PASSED)), (VALID, VALID),
+            (("Sig1", HASH_FAILURE), ("Sig2", HASH_FAILURE)), (MISMATCH, MISMATCH),
+            warning="empty user password",
         ),
     ]  # fmt: skip
     return {vector.name: vector for vector in vectors}
