@@ -33,6 +33,10 @@ class DocumentSignatureAlgorithm(str, Enum):
     ECDSA_SHA3_256 = _MORE21 + "ecdsa-sha3-256"
     ECDSA_SHA3_384 = _MORE21 + "ecdsa-sha3-384"
     ECDSA_SHA3_512 = _MORE21 + "ecdsa-sha3-512"
+    RSA_SHA3_256 = "urn:oid:2.16.840.1.101.3.4.3.14"
+    """RSA PKCS#1 v1.5 with SHA3 has no XMLDSig URI: valued by its CMS OID (RFC 3061 URN)."""
+    RSA_SHA3_384 = "urn:oid:2.16.840.1.101.3.4.3.15"
+    RSA_SHA3_512 = "urn:oid:2.16.840.1.101.3.4.3.16"
     ED25519 = _MORE21 + "eddsa-ed25519"
     ED448 = _MORE21 + "eddsa-ed448"
 
@@ -43,6 +47,8 @@ class DocumentSignatureAlgorithm(str, Enum):
             return "rsa-pss"
         if self.name.startswith("ECDSA_"):
             return "ecdsa"
+        if self.name.startswith("RSA_"):
+            return "rsa"
         return self.name.lower()
 
     @property

@@ -6,10 +6,21 @@ checks are ``cms.verify_signer``; the signature-time-stamp unsigned attribute
 (id-aa-signatureTimeStampToken, imprint over the signature value, EN 319 122-1 §5.3) gives the
 proof of existence; then path validation and acceptance (``assessment.conclude``). A
 signature-policy-identifier attribute (CAdES-EPES) is reported, not processed.
+
+Beyond the signers of the outer SignedData (issue 13):
+
+* a time-stamp that cannot be read or does not verify fails on its own report; the signature
+  stays at level B (EN 319 102-1 §5.4 / §5.6.2.1: only a valid token is a proof of existence);
+* each countersignature unsigned attribute (RFC 5652 §11.4) is one more signature, over the
+  parent's signature value, reported after its parent with ``counter_signature_of`` naming it,
+  nested to ``MAX_NESTING`` levels;
+* an eContent of type id-signedData (a signed signature) is read as a SignedData too, its
+  signers reported as ``nested-<n>/signer-<m>``, to ``MAX_NESTING`` levels.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +28,14 @@ from asn1crypto import core
 
 from gateway.signatures import crypto
 from gateway.signatures.assessment import Established, conclude, format_failure
-from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, present, verify_signer
+from gateway.signatures.cms import (
+    PARSE_ERRORS,
+    ContentDigest,
+    encoded_elements,
+    load_signed_data,
+    present,
+    verify_signer,
+)
 from gateway.signatures.findings import Findings, FormatError
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
@@ -28,7 +46,7 @@ from gateway.signatures.report import (
     TimestampKind,
     TimestampReport,
 )
-from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.wssec.certificates import TrustStore
 
 SIGNATURE_POLICY_IDENTIFIER = "1.2.840.113549.1.9.16.2.15"
@@ -50,6 +68,12 @@ class _Content:
         return value
 
 
+MAX_NESTING = 4
+"""Counter-signatures of counter-signatures, and SignedData inside SignedData, stop here."""
+
+NESTED_NOTE = "The signed content is itself a CMS SignedData; its signers are reported too"
+
+
 def validate_cades(
     document: bytes,
     *,
@@ -58,12 +82,27 @@ def validate_cades(
     trust: TrustStore,
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
-    """Validate every signer of a DER CMS SignedData; FormatError when it cannot be read."""
-    signed_data = load_signed_data(document)
+    """Validate every signer of a CMS SignedData; FormatError when it cannot be read."""
+    return _validate_signed_data(document, detached_content, policy, trust, now, prefix="")
+
+
+def _validate_signed_data(
+    document: bytes,
+    detached_content: bytes | None,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+    *,
+    prefix: str,
+    depth: int = 0,
+) -> tuple[SignatureReport, ...]:
+    notes: list[str] = []
+    signed_data = load_signed_data(document, notes)
     try:
         encapsulated = signed_data["encap_content_info"]
         embedded = encapsulated["content"]
         content = bytes(embedded) if present(embedded) else None
+        nested = encapsulated["content_type"].native == "signed_data"
         signer_infos = list(signed_data["signer_infos"])
     except PARSE_ERRORS as exc:
         raise FormatError("The CMS SignedData is malformed") from exc
@@ -71,47 +110,93 @@ def validate_cades(
     source = _Content(content if attached else detached_content)
     if len(signer_infos) > policy.max_signatures:
         raise FormatError("The signature holds too many signers")
-    return tuple(
-        _validate_signer(signed_data, signer_info, position, source, attached, policy, trust, now)
-        for position, signer_info in enumerate(signer_infos, start=1)
-    )
+    context = _Context(signed_data, source, attached, policy, trust, now, tuple(notes))
+    reports: list[SignatureReport] = []
+    for position, signer_info in enumerate(signer_infos, start=1):
+        reports.extend(_validate_signer(context, signer_info, f"{prefix}signer-{position}"))
+        if len(reports) > policy.max_signatures:
+            raise FormatError("The signature holds too many signers")
+    if nested and content is not None and depth < MAX_NESTING:
+        inner_prefix = f"{prefix}nested-{depth + 1}/"
+        try:
+            inner = _validate_signed_data(
+                content,
+                None,
+                policy,
+                trust,
+                now,
+                prefix=inner_prefix,
+                depth=depth + 1,
+            )
+        except FormatError as exc:
+            inner = (format_failure(f"{inner_prefix}signer-1", SignatureFormat.CADES, exc.message),)
+        reports = [replace(r, warnings=(*r.warnings, NESTED_NOTE)) for r in reports]
+        reports.extend(inner)
+    return tuple(reports)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every signer of one SignedData shares."""
+
+    signed_data: Any
+    source: _Content
+    attached: bool
+    policy: SignaturePolicy
+    trust: TrustStore
+    now: datetime
+    notes: tuple[str, ...]
+    """Lenient parsing paths taken for this SignedData (``cms.load_signed_data``)."""
 
 
 def _validate_signer(
-    signed_data: Any,
+    context: _Context,
     signer_info: Any,
-    position: int,
-    source: _Content,
-    attached: bool,
-    policy: SignaturePolicy,
-    trust: TrustStore,
-    now: datetime,
-) -> SignatureReport:
-    identifier = f"signer-{position}"
+    identifier: str,
+    *,
+    parent: tuple[str, bytes] | None = None,
+    depth: int = 0,
+) -> list[SignatureReport]:
+    """The signer's report, then its counter-signatures' (``parent``: id and signature value)."""
     findings = Findings()
+    findings.warnings.extend(context.notes)
+    policy, trust, now = context.policy, context.trust, context.now
     try:
+        digest_of = context.source.digest if parent is None else _digests_of(parent[1])
         signer = verify_signer(
-            signed_data, signer_info, content_digest=source.digest, policy=policy, findings=findings
+            context.signed_data,
+            signer_info,
+            content_digest=digest_of,
+            policy=policy,
+            findings=findings,
+            counter_signature=parent is not None,
         )
         timestamps = signature_timestamps(signer_info, signer.signature_value, policy, trust, now)
         policy_identifier = _signature_policy(signer_info)
+        counter_signers = _counter_signer_infos(signer_info, findings, policy.max_signatures)
     except FormatError as exc:
-        return format_failure(identifier, SignatureFormat.CADES, exc.message)
+        report = format_failure(identifier, SignatureFormat.CADES, exc.message)
+        return [_as_counter_signature(report, parent)]
     except PARSE_ERRORS:
-        return format_failure(
+        report = format_failure(
             identifier, SignatureFormat.CADES, "The signer information is malformed"
         )
+        return [_as_counter_signature(report, parent)]
     data_objects: tuple[SignedDataObject, ...] = ()
     if signer.content_digest is not None:
+        if parent is not None:
+            kind, name = SignedObjectKind.COUNTER_SIGNED_SIGNATURE, parent[0]
+        elif context.attached:
+            kind, name = SignedObjectKind.ENCAPSULATED_CONTENT, "eContent"
+        else:
+            kind, name = SignedObjectKind.DETACHED_CONTENT, "detached"
         data_objects = (
             SignedDataObject(
-                kind=SignedObjectKind.ENCAPSULATED_CONTENT
-                if attached
-                else SignedObjectKind.DETACHED_CONTENT,
-                identifier="eContent" if attached else "detached",
+                kind=kind,
+                identifier=name,
                 digest_algorithm=signer.digest_algorithm,
                 digest=signer.content_digest,
-                covers_whole_document=True,
+                covers_whole_document=parent is None,
             ),
         )
     established = Established(
@@ -127,7 +212,75 @@ def _validate_signer(
         signature_policy_identifier=policy_identifier,
         signing_time_required=signer.signing_certificate_reference,
     )
-    return conclude(established, findings, trust=trust, policy=policy, now=now)
+    reports = [
+        _as_counter_signature(
+            conclude(established, findings, trust=trust, policy=policy, now=now), parent
+        )
+    ]
+    if depth >= MAX_NESTING and counter_signers:
+        reports[0] = replace(
+            reports[0],
+            warnings=(*reports[0].warnings, "Counter-signatures nested deeper were not validated"),
+        )
+        return reports
+    if len(counter_signers) > policy.max_signatures:
+        raise FormatError("The signature holds too many counter-signatures")
+    for position, counter_signer in enumerate(counter_signers, start=1):
+        reports.extend(
+            _validate_signer(
+                context,
+                counter_signer,
+                f"{identifier}/counter-{position}",
+                parent=(identifier, signer.signature_value),
+                depth=depth + 1,
+            )
+        )
+    return reports
+
+
+def _digests_of(value: bytes) -> ContentDigest:
+    def digest(name: str) -> bytes | None:
+        return crypto.digest(name, value)
+
+    return digest
+
+
+def _as_counter_signature(
+    report: SignatureReport, parent: tuple[str, bytes] | None
+) -> SignatureReport:
+    return report if parent is None else replace(report, counter_signature_of=parent[0])
+
+
+def _unsigned_values(signer_info: Any, name: str, findings: Findings | None) -> list[Any]:
+    """The values of the unsigned attributes called ``name``; unreadable ones are skipped with
+    a warning (unsigned attributes are outside the signature: they cannot fail it)."""
+    unsigned = signer_info["unsigned_attrs"]
+    if not present(unsigned):
+        return []
+    values: list[Any] = []
+    try:
+        for attribute in unsigned:
+            if attribute["type"].native == name:
+                values.extend(attribute["values"])
+    except PARSE_ERRORS:
+        if findings is not None:
+            findings.warnings.append("The unsigned attributes are malformed; ignored")
+        return []
+    return values
+
+
+def _counter_signer_infos(signer_info: Any, findings: Findings, limit: int) -> list[Any]:
+    """The countersignature values, at most ``limit`` + 1 (one more than may be validated, so
+    that the caller's count refuses the document before validating an unbounded list)."""
+    found: list[Any] = []
+    for value in _unsigned_values(signer_info, "counter_signature", findings)[: limit + 1]:
+        try:
+            value["sid"].name  # noqa: B018 - force parsing of the SignerInfo
+        except PARSE_ERRORS:
+            findings.warnings.append("A counter-signature attribute is malformed; ignored")
+            continue
+        found.append(value)
+    return found
 
 
 def signature_timestamps(
@@ -137,26 +290,36 @@ def signature_timestamps(
     trust: TrustStore,
     now: datetime,
 ) -> tuple[TimestampReport, ...]:
-    unsigned = signer_info["unsigned_attrs"]
-    if not present(unsigned):
-        return ()
-    tokens = [
-        value.dump()
-        for attribute in unsigned
-        if attribute["type"].native == "signature_time_stamp_token"
-        for value in attribute["values"]
-    ]
-    return tuple(
-        validate_timestamp(
-            token,
-            kind=TimestampKind.SIGNATURE_TIMESTAMP,
-            imprint_of=lambda name: crypto.digest(name, signature_value),
-            trust=trust,
-            policy=policy,
-            now=now,
+    """Each signature-time-stamp token validated on its own (a bad one fails only itself)."""
+    reports: list[TimestampReport] = []
+    try:
+        unsigned = signer_info["unsigned_attrs"]
+        if not present(unsigned):
+            return ()
+        for attribute in unsigned:
+            if attribute["type"].native != "signature_time_stamp_token":
+                continue
+            # Each value as received: an unreadable token fails its own report (EN 319 102-1
+            # §5.4), not the attribute, the SignerInfo or the signature.
+            limit = policy.max_timestamps - len(reports)
+            for token in encoded_elements(attribute["values"].contents, limit):
+                reports.append(
+                    validate_timestamp(
+                        token,
+                        kind=TimestampKind.SIGNATURE_TIMESTAMP,
+                        imprint_of=lambda name: crypto.digest(name, signature_value),
+                        trust=trust,
+                        policy=policy,
+                        now=now,
+                    )
+                )
+    except PARSE_ERRORS:
+        reports.append(
+            failed_timestamp(
+                TimestampKind.SIGNATURE_TIMESTAMP, b"", "The time-stamp attribute is malformed"
+            )
         )
-        for token in tokens[: policy.max_timestamps]
-    )
+    return tuple(reports)
 
 
 def _signature_policy(signer_info: Any) -> str | None:

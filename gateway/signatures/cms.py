@@ -17,6 +17,13 @@ content is the DER TSTInfo). What it checks for one SignerInfo:
 
 asn1crypto parses lazily, so malformed input can surface anywhere while fields are read; every
 asn1crypto/ValueError-class error is turned into :class:`FormatError` at this seam.
+
+Leniency (issue 13, point 2), only where the cryptographic meaning is unambiguous, each path
+named in the signature's warnings: BER (indefinite-length) encodings as ``openssl cms -stream``
+writes them; zero octets after the ContentInfo (a fixed-size buffer; anything else after it is
+FORMAT_FAILURE); a certificate in BER or with octets after its three fields, re-encoded in DER
+(what its issuer signed, and what an ESS reference hashes); RSA PKCS#1 v1.5 with SHA-3 (NIST
+OIDs), ECDSA in the plain ``r || s`` form of BSI TR-03111 and EdDSA (RFC 8419).
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, parser
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from gateway.signatures import crypto
@@ -56,9 +64,73 @@ class CmsSigner:
     signing_certificate_reference: bool
 
 
-def load_signed_data(data: bytes) -> Any:
-    """Parse a DER ContentInfo holding SignedData; :class:`FormatError` otherwise."""
+BER_NOTE = "The CMS is BER-encoded (indefinite lengths); read as BER"
+PADDING_NOTE = "Zero padding after the CMS object was ignored"
+CERTIFICATE_NOTE = "A certificate not in DER (BER or trailing octets) was re-encoded in DER"
+
+_RSA_SHA3 = {
+    "2.16.840.1.101.3.4.3.13": "sha3_224",
+    "2.16.840.1.101.3.4.3.14": "sha3_256",
+    "2.16.840.1.101.3.4.3.15": "sha3_384",
+    "2.16.840.1.101.3.4.3.16": "sha3_512",
+}
+"""id-rsassa-pkcs1-v1_5-with-sha3-* (NIST CSOR), which asn1crypto does not name."""
+
+_ECDSA_PLAIN = {
+    "0.4.0.127.0.7.1.1.4.1.1": "sha1",
+    "0.4.0.127.0.7.1.1.4.1.2": "sha224",
+    "0.4.0.127.0.7.1.1.4.1.3": "sha256",
+    "0.4.0.127.0.7.1.1.4.1.4": "sha384",
+    "0.4.0.127.0.7.1.1.4.1.5": "sha512",
+    "0.4.0.127.0.7.1.1.4.1.8": "sha3_224",
+    "0.4.0.127.0.7.1.1.4.1.9": "sha3_256",
+    "0.4.0.127.0.7.1.1.4.1.10": "sha3_384",
+    "0.4.0.127.0.7.1.1.4.1.11": "sha3_512",
+}
+"""ecdsa-plain-* (BSI TR-03111 §5.2.1): the signature value is ``r || s``, not a DER SEQUENCE."""
+
+
+def _encoded_length(data: bytes) -> int:
+    """Octets taken by the one BER/DER object at the start of ``data``."""
+    if len(data) > 2 and data[0] & 0x1F != 0x1F and data[1] != 0x80:
+        # Definite length with a one-octet tag: read it from the header, without asn1crypto
+        # slicing (copying) a multi-megabyte content just to measure it.
+        if data[1] < 0x80:
+            return 2 + data[1]
+        count = data[1] & 0x7F
+        if count <= 8 and len(data) >= 2 + count:
+            return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+    _, _, _, header, contents, trailer = parser.parse(data)
+    return len(header) + len(contents) + len(trailer)
+
+
+def encoded_elements(contents: bytes, limit: int) -> list[bytes]:
+    """The encodings of the BER/DER elements that make up ``contents`` (a SET's), at most
+    ``limit`` of them, each as received -- so that one unreadable value does not hide the
+    others."""
+    elements: list[bytes] = []
+    while contents and len(elements) < limit:
+        length = _encoded_length(contents)
+        elements.append(contents[:length])
+        contents = contents[length:]
+    return elements
+
+
+def load_signed_data(data: bytes, notes: list[str] | None = None) -> Any:
+    """Parse a ContentInfo holding SignedData; :class:`FormatError` otherwise.
+
+    Lenient paths taken (BER, zero padding) are appended to ``notes``.
+    """
     try:
+        length = _encoded_length(data)
+        if length < len(data):
+            if data[length:].strip(b"\x00"):
+                raise FormatError("The CMS object is followed by other data")
+            if notes is not None:
+                notes.append(PADDING_NOTE)
+            data = data[:length]
+        if len(data) > 1 and data[1] == 0x80 and notes is not None:
+            notes.append(BER_NOTE)
         content_info = cms.ContentInfo.load(data, strict=True)
         if content_info["content_type"].native != "signed_data":
             raise FormatError("The CMS object is not SignedData")
@@ -84,8 +156,26 @@ class _Embedded:
     """As received: taken before asn1crypto parses (and may re-encode) anything inside."""
 
 
-def embedded_certificates(signed_data: Any) -> list[_Embedded]:
-    """The X.509 certificates of a SignedData."""
+def _reencoded(asn1_cert: Any) -> tuple[Any, bytes] | None:
+    """A certificate rebuilt in DER from its three fields, or None when they do not parse."""
+    try:
+        rebuilt = asn1_x509.Certificate(
+            {
+                "tbs_certificate": asn1_x509.TbsCertificate.load(
+                    asn1_cert["tbs_certificate"].dump(force=True)
+                ),
+                "signature_algorithm": asn1_cert["signature_algorithm"].copy(),
+                "signature_value": asn1_cert["signature_value"].copy(),
+            }
+        )
+        der: bytes = rebuilt.dump(force=True)
+        return asn1_x509.Certificate.load(der, strict=True), der
+    except PARSE_ERRORS:
+        return None
+
+
+def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> list[_Embedded]:
+    """The X.509 certificates of a SignedData (re-encoded in DER when needed: see ``notes``)."""
     found: list[_Embedded] = []
     certificates = signed_data["certificates"]
     if not present(certificates):
@@ -96,6 +186,14 @@ def embedded_certificates(signed_data: Any) -> list[_Embedded]:
         asn1_cert = choice.chosen
         der = asn1_cert.dump()
         certificate = crypto.load_certificate(der)
+        if certificate is None:
+            rebuilt = _reencoded(asn1_cert)
+            if rebuilt is not None:
+                certificate = crypto.load_certificate(rebuilt[1])
+                if certificate is not None:
+                    asn1_cert, der = rebuilt
+                    if notes is not None and CERTIFICATE_NOTE not in notes:
+                        notes.append(CERTIFICATE_NOTE)
         if certificate is not None:  # an unparsable certificate cannot be the signer's anyway
             found.append(_Embedded(asn1_cert, certificate, der))
     return found
@@ -132,9 +230,27 @@ def _single_attribute(attributes: Any, name: str) -> Any | None:
     return found[0]["values"][0]
 
 
-def _signature_mechanism(signer_info: Any, digest_name: str) -> tuple[str, str, int | None]:
-    """(key type, hash name, PSS salt length or None) of the SignerInfo's signature algorithm."""
+@dataclass(frozen=True, slots=True)
+class _Mechanism:
+    key_kind: str
+    hash_name: str
+    pss_salt: int | None = None
+    ecdsa_raw: bool = False
+
+    @property
+    def name(self) -> str:
+        variant = "pss-" if self.pss_salt is not None else "plain-" if self.ecdsa_raw else ""
+        return f"{self.key_kind}-{variant}{self.hash_name}"
+
+
+def _signature_mechanism(signer_info: Any, digest_name: str) -> _Mechanism:
+    """Key type, hash and variant (PSS salt, plain ECDSA) of the SignerInfo's algorithm."""
     algorithm = signer_info["signature_algorithm"]
+    dotted = algorithm["algorithm"].dotted
+    if dotted in _RSA_SHA3:
+        return _Mechanism("rsa", _RSA_SHA3[dotted])
+    if dotted in _ECDSA_PLAIN:
+        return _Mechanism("ecdsa", _ECDSA_PLAIN[dotted], ecdsa_raw=True)
     kind = algorithm.signature_algo
     if kind == "rsassa_pkcs1v15":
         key_kind, salt = "rsa", None
@@ -146,13 +262,16 @@ def _signature_mechanism(signer_info: Any, digest_name: str) -> tuple[str, str, 
         key_kind, salt = "rsa", int(parameters["salt_length"].native)
     elif kind == "ecdsa":
         key_kind, salt = "ecdsa", None
+    elif kind in ("ed25519", "ed448"):
+        # RFC 8419 §3: pure EdDSA over the signed attributes; the hash is the curve's own.
+        return _Mechanism(kind, "sha512" if kind == "ed25519" else "shake256")
     else:
-        return kind, digest_name, None
+        return _Mechanism(kind, digest_name)
     try:
         hash_name = algorithm.hash_algo
     except ValueError:
         hash_name = digest_name  # rsaEncryption / id-ecPublicKey: the digest algorithm applies
-    return key_kind, hash_name, salt
+    return _Mechanism(key_kind, hash_name, salt)
 
 
 def _check_ess_reference(
@@ -216,10 +335,17 @@ def verify_signer(
     content_digest: ContentDigest,
     policy: SignaturePolicy,
     findings: Findings,
+    counter_signature: bool = False,
 ) -> CmsSigner:
-    """Verify one SignerInfo (rules in the module docstring); add what fails to ``findings``."""
+    """Verify one SignerInfo (rules in the module docstring); add what fails to ``findings``.
+
+    ``counter_signature``: the SignerInfo is a countersignature attribute's value (RFC 5652
+    §11.4), whose content is the parent's signature value and which has no content-type.
+    """
     try:
-        return _verify_signer(signed_data, signer_info, content_digest, policy, findings)
+        return _verify_signer(
+            signed_data, signer_info, content_digest, policy, findings, counter_signature
+        )
     except PARSE_ERRORS as exc:
         raise FormatError("The CMS signer information is malformed") from exc
 
@@ -230,13 +356,14 @@ def _verify_signer(
     content_digest: ContentDigest,
     policy: SignaturePolicy,
     findings: Findings,
+    counter_signature: bool,
 ) -> CmsSigner:
     # The signed attributes' bytes as received, before any parsing: asn1crypto normalises some
     # values it parses (algorithm parameters) and would then re-encode on dump().
     signed_attrs = signer_info["signed_attrs"]
     has_signed_attrs = present(signed_attrs)
     received_attrs: bytes = signed_attrs.dump() if has_signed_attrs else b""
-    embedded = embedded_certificates(signed_data)
+    embedded = embedded_certificates(signed_data, findings.warnings)
     certificates = tuple(item.certificate for item in embedded)
     digest_name = signer_info["digest_algorithm"]["algorithm"].native
     signature_value = signer_info["signature"].native
@@ -248,9 +375,16 @@ def _verify_signer(
             signing_time = time_value.native
         content_type = _single_attribute(signed_attrs, "content_type")
         message_digest = _single_attribute(signed_attrs, "message_digest")
-        if content_type is None or message_digest is None:
+        if counter_signature:
+            if message_digest is None:
+                raise FormatError("A counter-signature's signed attributes need message-digest")
+            if content_type is not None:
+                findings.warnings.append(
+                    "The counter-signature carries a content-type attribute (RFC 5652 §11.4)"
+                )
+        elif content_type is None or message_digest is None:
             raise FormatError("Signed attributes must include content-type and message-digest")
-        if content_type.native != signed_data["encap_content_info"]["content_type"].native:
+        elif content_type.native != signed_data["encap_content_info"]["content_type"].native:
             raise FormatError("The content-type attribute does not match the encapsulated content")
     signer = _find_signer(signer_info, embedded)
     if signer is None:
@@ -263,8 +397,8 @@ def _verify_signer(
             None, certificates, digest_name, "", signature_value, None, signing_time, False
         )
     certificate = signer.certificate
-    key_kind, hash_name, salt = _signature_mechanism(signer_info, digest_name)
-    mechanism = f"{key_kind}-{'pss-' if salt is not None else ''}{hash_name}"
+    chosen = _signature_mechanism(signer_info, digest_name)
+    key_kind, hash_name, mechanism = chosen.key_kind, chosen.hash_name, chosen.name
     try:
         computed = content_digest(digest_name)
     except crypto.UnknownAlgorithm:
@@ -291,8 +425,18 @@ def _verify_signer(
             signed_octets,
             key_kind=key_kind,
             hash_name=hash_name,
-            pss_salt_length=salt,
+            pss_salt_length=chosen.pss_salt,
+            ecdsa_raw=chosen.ecdsa_raw,
         )
+    elif computed is not None and key_kind in ("ed25519", "ed448"):
+        # RFC 8419 §3.1: without signed attributes EdDSA signs the content itself, which this
+        # engine holds only as digests. Cannot be checked here: not a forgery either.
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            "EdDSA without signed attributes cannot be verified from the content's digest",
+        )
+        valid = True
     elif computed is not None:
         valid = hash_name == digest_name and crypto.verify(
             certificate.public_key(),
@@ -300,7 +444,8 @@ def _verify_signer(
             computed,
             key_kind=key_kind,
             hash_name=hash_name,
-            pss_salt_length=salt,
+            pss_salt_length=chosen.pss_salt,
+            ecdsa_raw=chosen.ecdsa_raw,
             prehashed=True,
         )
     else:
@@ -332,7 +477,11 @@ def _verify_signer(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "No signed attribute binds the signer's certificate (not a CAdES signature)",
         )
-    if not policy.allows_digest(digest_name) or not policy.allows_signature(key_kind, hash_name):
+    digest_allowed = policy.allows_digest(digest_name) or (
+        # RFC 8419 §2.3 fixes SHAKE256 (512-bit output) for Ed448.
+        key_kind == "ed448" and digest_name in ("shake256", "shake256_len")
+    )
+    if not digest_allowed or not policy.allows_signature(key_kind, hash_name):
         findings.add(
             Step.ACCEPTANCE,
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,

@@ -121,6 +121,8 @@ class UnknownAlgorithm(ValueError):
 
 def hash_algorithm(name: str) -> hashes.HashAlgorithm:
     """A ``cryptography`` hash for a hashlib-style name; ``UnknownAlgorithm`` otherwise."""
+    if name in ("shake256", "shake256_len"):
+        return hashes.SHAKE256(64)  # RFC 8419 §2.3: the 512-bit output Ed448 CMS uses
     factory = _HASHES.get(name)
     if factory is None:
         raise UnknownAlgorithm(name)

@@ -1,10 +1,17 @@
-"""Which signature format a byte string holds, from its first bytes.
+"""Which signature format a byte string holds, by its structure (issue 13, point 1).
 
+In this order, so that one format carried inside another is read as the outer one:
+
+* CMS: a ContentInfo whose first bytes are a SEQUENCE header (DER, or BER indefinite length as
+  ``openssl cms -stream`` writes) followed by the id-signedData OID (RFC 5652 §3, §5.1). A CMS
+  that envelops a PDF holds ``%PDF-`` in its first kilobyte, so this comes before the PDF test;
+  PEM ``-----BEGIN PKCS7-----`` / ``CMS`` / ``PKCS #7 SIGNED DATA`` is decoded by
+  :func:`unwrap_pem`.
 * PDF: ``%PDF-`` within the first 1024 bytes (ISO 32000-1 §7.5.2 lets readers accept a header
   preceded by junk; so do we, and pyHanko decides the rest).
+* CMS again: any other DER SEQUENCE (``0x30``): a damaged CMS is reported as one.
 * XML: optional UTF-8 BOM and whitespace, then ``<`` (a prolog, a comment or the root element).
-* CMS: a DER SEQUENCE (``0x30``) -- or PEM ``-----BEGIN PKCS7-----`` / ``CMS`` / ``PKCS #7
-  SIGNED DATA``, which :func:`unwrap_pem` decodes to DER.
+* ZIP (a local file header, ``PK\x03\x04``): an ASiC container (``gateway.signatures.asic``).
 
 Nothing else is guessed: Base64 without PEM armour is the transport layer's business.
 """
@@ -21,6 +28,8 @@ _PEM = re.compile(
     rb"-----BEGIN (PKCS7|CMS|PKCS #7 SIGNED DATA)-----([A-Za-z0-9+/=\s]+)-----END \1-----"
 )
 _XML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<")
+_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
+"""DER of OBJECT IDENTIFIER 1.2.840.113549.1.7.2 (id-signedData)."""
 
 
 def unwrap_pem(document: bytes) -> bytes | None:
@@ -37,12 +46,37 @@ def unwrap_pem(document: bytes) -> bytes | None:
         return None
 
 
+def _header_length(document: bytes) -> int | None:
+    """Octets of a SEQUENCE's tag and length at the start of ``document``, or None."""
+    if document[:1] != b"\x30" or len(document) < 2:
+        return None
+    first = document[1]
+    if first < 0x80 or first == 0x80:  # short form, or BER indefinite length
+        return 2
+    count = first & 0x7F
+    if count > 4 or len(document) < 2 + count:
+        return None
+    return 2 + count
+
+
+def looks_like_signed_data(document: bytes) -> bool:
+    """Whether ``document`` starts as a ContentInfo of type id-signedData."""
+    header = _header_length(document)
+    return header is not None and document[header : header + len(_SIGNED_DATA_OID)] == (
+        _SIGNED_DATA_OID
+    )
+
+
 def detect_format(document: bytes) -> SignatureFormat | None:
-    """The format ``document`` looks like, or None."""
+    """The format ``document`` is, by structure (order in the module docstring), or None."""
+    if looks_like_signed_data(document) or unwrap_pem(document) is not None:
+        return SignatureFormat.CADES
     if b"%PDF-" in document[:1024]:
         return SignatureFormat.PADES
-    if document[:1] == b"\x30" or unwrap_pem(document) is not None:
+    if document[:1] == b"\x30":
         return SignatureFormat.CADES
     if _XML_START.match(document[:256]):
         return SignatureFormat.XADES
+    if document[:4] == b"PK\x03\x04":
+        return SignatureFormat.ASIC
     return None

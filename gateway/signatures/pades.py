@@ -20,27 +20,42 @@ Per ``/Sig`` signature:
 
 The claimed signing time is the signing-time attribute when present, else the (unsigned) ``/M``
 entry; PAdES baseline signatures do not carry a signed one, so it is not required.
+
+Reading (issue 13, point 5): strictly first; a file pyHanko's strict reader refuses (small
+syntax slips, or a hybrid-reference file: cross-reference table plus stream, ISO 32000-1
+§7.5.8.4) is read again in its non-strict mode, every revision still analysed, and the
+signatures say so in their warnings. An encrypted file is opened with the empty user password
+(one that needs another is FORMAT_FAILURE). Every filled signature field is reported: the
+legacy ``adbe.pkcs7.sha1`` sub-filter (the CMS signs the SHA-1 digest of the byte range, carried
+as its eContent) is validated like the others; ``adbe.x509.rsa_sha1`` (a bare PKCS #1 signature
+and ``/Cert``, ISO 32000-1 §12.8.3.2) by ``pdf_legacy``; a field that cannot be read is a
+FORMAT_FAILURE entry of its own.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from typing import Any
 
 from asn1crypto import cms
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from gateway.signatures import crypto
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
-from gateway.signatures.cms import PARSE_ERRORS, verify_signer
+from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.pdf_legacy import validate_x509_rsa_sha1
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     SignatureFormat,
@@ -57,6 +72,56 @@ from gateway.wssec.certificates import TrustStore
 logger = logging.getLogger(__name__)
 
 
+STRICT_NOTE = "The PDF has syntax a strict reader refuses; it was read leniently"
+HYBRID_NOTE = "The PDF is a hybrid-reference file (xref table and stream); it was read leniently"
+DECRYPTED_NOTE = "The PDF is encrypted; it was opened with the empty user password"
+PKCS7_SHA1 = "/adbe.pkcs7.sha1"
+X509_RSA_SHA1 = "/adbe.x509.rsa_sha1"
+
+
+class _Hybrid(Exception):
+    """pyHanko's strict mode refuses hybrid-reference files: read them leniently."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    reader: PdfFileReader
+    fields: tuple[tuple[str, Any], ...]
+    """(fully qualified name, field dictionary) of every filled signature field."""
+    notes: tuple[str, ...]
+
+
+def _read(document: bytes, *, strict: bool, notes: list[str]) -> _Opened:
+    reader = PdfFileReader(BytesIO(document), strict=strict)
+    if reader.encrypted:
+        if reader.decrypt(b"").status is AuthStatus.FAILED:
+            raise FormatError("The PDF is encrypted with a user password")
+        notes.append(DECRYPTED_NOTE)
+    if strict and reader.xrefs.hybrid_xrefs_present:
+        raise _Hybrid
+    fields = tuple(
+        (str(name), field) for name, _, field in enumerate_sig_fields(reader, filled_status=True)
+    )
+    return _Opened(reader, fields, tuple(notes))
+
+
+def _open(document: bytes) -> _Opened:
+    try:
+        return _read(document, strict=True, notes=[])
+    except FormatError:
+        raise
+    except _Hybrid:
+        note = HYBRID_NOTE
+    except Exception:  # noqa: BLE001 - pyHanko's strict parser raises many types; retry below
+        note = STRICT_NOTE
+    try:
+        return _read(document, strict=False, notes=[note])
+    except FormatError:
+        raise
+    except Exception as exc:  # pyHanko's parser raises many types on hostile input
+        raise FormatError("The document is not a readable PDF") from exc
+
+
 def validate_pades(
     document: bytes,
     *,
@@ -65,25 +130,48 @@ def validate_pades(
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
     """Validate every signature of a PDF; FormatError when the file or its fields cannot be read."""
-    try:
-        reader = PdfFileReader(BytesIO(document), strict=True)
-        embedded: list[EmbeddedPdfSignature] = list(reader.embedded_signatures)
-        kinds = [str(signature.sig_object_type) for signature in embedded]
-    except Exception as exc:  # pyHanko's parser raises many types on hostile input
-        raise FormatError("The document is not a readable PDF") from exc
-    if len(embedded) > policy.max_signatures:
+    opened = _open(document)
+    if len(opened.fields) > policy.max_signatures:
         raise FormatError("The document holds too many signatures")
-    regular = [sig for sig, kind in zip(embedded, kinds, strict=True) if kind == "/Sig"]
+    if not opened.fields:
+        raise FormatError("The PDF holds no signature")
+    embedded: list[EmbeddedPdfSignature] = []
+    others: list[SignatureReport] = []
+    for position, (name, field) in enumerate(opened.fields, start=1):
+        identifier = name or f"signature-{position}"
+        try:
+            signature_object = field.get_object()["/V"]
+            subfilter = str(signature_object.get("/SubFilter", ""))
+            if subfilter == X509_RSA_SHA1:
+                others.append(
+                    validate_x509_rsa_sha1(
+                        document, identifier, signature_object, opened.notes, policy, trust, now
+                    )
+                )
+                continue
+            embedded.append(EmbeddedPdfSignature(opened.reader, field, name))
+        except Exception:  # noqa: BLE001 - pyHanko on one unreadable field: report that field
+            others.append(
+                format_failure(
+                    identifier, SignatureFormat.PADES, "The signature field cannot be read"
+                )
+            )
+    try:
+        embedded.sort(key=lambda signature: int(signature.signed_revision))
+        kinds = [str(signature.sig_object_type) for signature in embedded]
+    except Exception as exc:
+        raise FormatError("The signatures' revisions cannot be read") from exc
+    regular = [sig for sig, kind in zip(embedded, kinds, strict=True) if kind != "/DocTimeStamp"]
     stamps = [sig for sig, kind in zip(embedded, kinds, strict=True) if kind == "/DocTimeStamp"]
-    if not regular:
+    if not regular and not others:
         raise FormatError("The PDF holds no signature")
     document_timestamps = [
         (stamp.signed_revision, _document_timestamp(stamp, policy, trust, now)) for stamp in stamps
     ]
     return tuple(
-        _validate_one(signature, position, document_timestamps, policy, trust, now)
+        _validate_one(signature, position, document_timestamps, opened.notes, policy, trust, now)
         for position, signature in enumerate(regular, start=1)
-    )
+    ) + tuple(others)
 
 
 def _digest_of(signature: EmbeddedPdfSignature) -> Any:
@@ -111,6 +199,26 @@ def _document_timestamp(
         policy=policy,
         now=now,
     )
+
+
+def _pkcs7_sha1_content(signature: EmbeddedPdfSignature, findings: Findings) -> ContentDigest:
+    """adbe.pkcs7.sha1: the CMS signs its eContent, which must be the byte range's SHA-1."""
+    findings.warnings.append(
+        "Legacy adbe.pkcs7.sha1 sub-filter: the CMS signs the SHA-1 digest of the byte range"
+    )
+    econtent = signature.signed_data["encap_content_info"]["content"]
+    if not present(econtent):
+        raise FormatError("An adbe.pkcs7.sha1 signature must encapsulate the byte range digest")
+    carried = bytes(econtent)
+    if not hmac.compare_digest(carried, signature.compute_digest("sha1")):
+        findings.add(
+            Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed byte range has been modified"
+        )
+
+    def digest(name: str) -> bytes:
+        return crypto.digest(name, carried)
+
+    return digest
 
 
 def _claimed_time(signature: EmbeddedPdfSignature, signed_time: datetime | None) -> datetime | None:
@@ -156,6 +264,7 @@ def _validate_one(
     signature: EmbeddedPdfSignature,
     position: int,
     document_timestamps: list[tuple[int, TimestampReport]],
+    notes: tuple[str, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -165,12 +274,16 @@ def _validate_one(
     except Exception:  # noqa: BLE001 - a field name that cannot be decoded
         identifier = f"signature-{position}"
     findings = Findings()
+    findings.warnings.extend(notes)
     try:
         whole_file = _integrity(signature, findings)
+        content_digest = _digest_of(signature)
+        if str(signature.sig_object.get("/SubFilter", "")) == PKCS7_SHA1:
+            content_digest = _pkcs7_sha1_content(signature, findings)
         signer = verify_signer(
             signature.signed_data,
             signature.signer_info,
-            content_digest=_digest_of(signature),
+            content_digest=content_digest,
             policy=policy,
             findings=findings,
         )

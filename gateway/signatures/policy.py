@@ -73,6 +73,16 @@ class SignaturePolicy:
     """Most signatures validated in one document; more is FORMAT_FAILURE (each costs a path
     validation and, for XML and PDF, canonicalisation or diff analysis)."""
 
+    max_container_entries: int = 256
+    """Most entries in an ASiC container (ZIP); more is FORMAT_FAILURE before any is read."""
+
+    max_container_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+    """Most bytes a container's entries may hold uncompressed, all together (declared sizes
+    checked first, then what inflating actually yields)."""
+
+    max_compression_ratio: int = 100
+    """Largest uncompressed/compressed ratio of one container entry above 64 KiB (zip bombs)."""
+
     max_references: int = 32
     """Most ``ds:Reference`` elements in one XML signature."""
 
@@ -111,6 +121,11 @@ class SignaturePolicy:
             raise ValueError("signature and digest allow-lists must not be empty")
         if self.max_document_bytes < 1 or self.max_xml_depth < 4:
             raise ValueError("document size and depth limits are too small")
+        if (
+            min(self.max_container_entries, self.max_container_bytes, self.max_compression_ratio)
+            < 1
+        ):
+            raise ValueError("container limits must be positive")
         if self.max_signatures < 1 or self.max_references < 1 or self.max_timestamps < 1:
             raise ValueError("signature, reference and time-stamp limits must be positive")
         if self.future_signing_time_tolerance < timedelta(0):
@@ -125,7 +140,9 @@ class SignaturePolicy:
         The document-only algorithms follow the families the gate allows: no RSA there, no
         RSA-PSS here; no ECDSA there, no ECDSA-SHA3 here (EdDSA stays: the gate has no member).
         """
-        families = {"rsa-pss"} if any(a.is_rsa for a in policy.signature_algorithms) else set()
+        families = (
+            {"rsa-pss", "rsa"} if any(a.is_rsa for a in policy.signature_algorithms) else set()
+        )
         if any(a.is_ecdsa for a in policy.signature_algorithms):
             families.add("ecdsa")
         values: dict[str, object] = {

@@ -104,6 +104,8 @@ class SignatureFormat(str, Enum):
     XADES = "XAdES"
     CADES = "CAdES"
     PADES = "PAdES"
+    ASIC = "ASiC"
+    """A container (ETSI EN 319 162-1); its signatures are XAdES or CAdES."""
 
 
 class SignedObjectKind(str, Enum):
@@ -123,6 +125,11 @@ class SignedObjectKind(str, Enum):
     """The eContent of an attached CMS signature."""
     PDF_BYTE_RANGE = "PDF_BYTE_RANGE"
     """The ``/ByteRange`` of a PDF signature; see ``byte_range``."""
+    CONTAINER_ENTRY = "CONTAINER_ENTRY"
+    """A data object of an ASiC container, by its entry name (``identifier``)."""
+    COUNTER_SIGNED_SIGNATURE = "COUNTER_SIGNED_SIGNATURE"
+    """The signature value of the signature a CMS counter-signature countersigns (RFC 5652
+    §11.4); ``identifier`` names that signature."""
 
 
 class TimestampKind(str, Enum):
@@ -272,7 +279,8 @@ class SignatureReport(_Judged):
     """When the signer (or a CA of its path) was revoked, if it was."""
     warnings: tuple[str, ...] = ()
     counter_signature_of: str | None = None
-    """XML: the identifier of the signature whose QualifyingProperties hold this one."""
+    """The identifier of the signature this one countersigns (XML: whose QualifyingProperties
+    hold it; CMS: whose countersignature unsigned attribute holds it)."""
 
     @property
     def passed(self) -> bool:
@@ -304,7 +312,21 @@ _NOT_ETSI = {
     SignatureFormat.XADES: "XML-NOT-ETSI",
     SignatureFormat.CADES: "CMS-NOT-ETSI",
     SignatureFormat.PADES: "PDF-NOT-ETSI",
+    SignatureFormat.ASIC: "ASiC-NOT-ETSI",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerObject:
+    """One data object of an ASiC container and the signatures whose scope includes it."""
+
+    name: str
+    covered_by: tuple[str, ...]
+    """Identifiers of the signatures that reference it (whatever their indication)."""
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.covered_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +336,8 @@ class ValidationReport:
     validation_time: datetime
     format: SignatureFormat | None
     signatures: tuple[SignatureReport, ...]
+    container_objects: tuple[ContainerObject, ...] = ()
+    """ASiC: every data object of the container, covered or not (EN 319 162-1)."""
 
     def __post_init__(self) -> None:
         if not self.signatures:
@@ -341,13 +365,19 @@ class ValidationReport:
         return signature.proof_of_existence or self.validation_time
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "validation_time": _time(self.validation_time),
             "format": self.format.value if self.format else None,
             "indication": self.indication.value,
             "sub_indication": _enum(self.sub_indication),
             "signatures": [self._signature_dict(s) for s in self.signatures],
         }
+        if self.format is SignatureFormat.ASIC:  # the key exists for containers only
+            data["container_objects"] = [
+                {"name": o.name, "covered": o.covered, "covered_by": list(o.covered_by)}
+                for o in self.container_objects
+            ]
+        return data
 
     def to_json(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)

@@ -58,11 +58,11 @@ def validate_timestamp(
         imprint_algorithm = imprint["hash_algorithm"]["algorithm"].native
         hashed_message = imprint["hashed_message"].native
     except FormatError as exc:
-        return _failed(kind, token, exc.message)
+        return failed_timestamp(kind, token, exc.message)
     except PARSE_ERRORS:
-        return _failed(kind, token, "The time-stamp token is malformed")
+        return failed_timestamp(kind, token, "The time-stamp token is malformed")
     if generation_time.tzinfo is None:
-        return _failed(kind, token, "The time-stamp genTime has no time zone")
+        return failed_timestamp(kind, token, "The time-stamp genTime has no time zone")
     try:
         expected = imprint_of(imprint_algorithm)
     except crypto.UnknownAlgorithm:
@@ -96,7 +96,7 @@ def validate_timestamp(
             findings=findings,
         )
     except FormatError as exc:
-        return _failed(kind, token, exc.message, generation_time)
+        return failed_timestamp(kind, token, exc.message, generation_time)
     tsa: CertificateInfo | None = None
     if signer.certificate is not None:
         certificate = signer.certificate
@@ -126,7 +126,7 @@ def validate_timestamp(
     )
 
 
-def _failed(
+def failed_timestamp(
     kind: TimestampKind, token: bytes, message: str, generation_time: datetime | None = None
 ) -> TimestampReport:
     findings = Findings()

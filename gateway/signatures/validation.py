@@ -17,12 +17,18 @@ from datetime import datetime
 
 from gateway.domain.clock import require_aware
 from gateway.errors import LimitExceeded
+from gateway.signatures.asic import validate_asic
 from gateway.signatures.assessment import format_failure
 from gateway.signatures.cades import validate_cades
 from gateway.signatures.detect import detect_format, unwrap_pem
 from gateway.signatures.findings import FormatError
 from gateway.signatures.policy import SignaturePolicy
-from gateway.signatures.report import SignatureFormat, SignatureReport, ValidationReport
+from gateway.signatures.report import (
+    ContainerObject,
+    SignatureFormat,
+    SignatureReport,
+    ValidationReport,
+)
 from gateway.signatures.xades import validate_xades
 from gateway.wssec.certificates import TrustStore
 
@@ -43,7 +49,8 @@ def validate(
     """Validate every signature in ``document`` at ``now`` (ETSI EN 319 102-1).
 
     ``format`` skips detection; ``detached_content`` is the signed data of a detached XAdES or
-    CAdES signature (ignored when the CMS encapsulates its content, and for PDF). ``now`` is the
+    CAdES signature (ignored when the CMS encapsulates its content, and for PDF and ASiC, whose
+    data objects are inside). ``now`` is the
     validation time (timezone-aware; the official clock's). Raises ``LimitExceeded`` only for
     oversized input.
     """
@@ -60,10 +67,16 @@ def validate(
         return ValidationReport(
             now,
             None,
-            (format_failure("document", None, "The document is not XML, CMS or PDF"),),
+            (format_failure("document", None, "The document is not XML, CMS, PDF or ASiC"),),
         )
+    container_objects: tuple[ContainerObject, ...] = ()
     try:
-        signatures = _dispatch(detected, document, detached_content, policy, trust, now)
+        if detected is SignatureFormat.ASIC:
+            signatures, container_objects = validate_asic(
+                document, policy=policy, trust=trust, now=now
+            )
+        else:
+            signatures = _dispatch(detected, document, detached_content, policy, trust, now)
     except FormatError as exc:
         signatures = (format_failure("document", detected, exc.message),)
     except RecursionError:
@@ -71,7 +84,7 @@ def validate(
     except Exception:  # the never-raise contract; the traceback goes to the log
         logger.exception("signature validation failed unexpectedly (format %s)", detected.value)
         signatures = (format_failure("document", detected, INTERNAL_ERROR),)
-    return ValidationReport(now, detected, signatures)
+    return ValidationReport(now, detected, signatures, container_objects)
 
 
 def _dispatch(

@@ -56,18 +56,21 @@ PY
 
 ensure_test_peers() {
   # Independent peers the tests compare against: Debian's xmlsec1 CLI, openssl, curl (the
-  # client shell example), poppler (the justificante rendered to PNG and its text extracted),
-  # chromium with its driver (the public verification page in a real browser, via Selenium), and
-  # Apache Santuario (libxml-security-java, run by a Java 17 JDK: XML signatures from a
-  # non-libxml2 implementation). Installed here (never by hand) so a fresh machine runs what CI
-  # runs. Pairs: command:package.
+  # client shell example), poppler (the justificante rendered to PNG and its text extracted;
+  # pdfsig checks the PDF vectors), qpdf (PDFs rewritten by another producer), chromium with its
+  # driver (the public verification page in a real browser, via Selenium), Apache Santuario
+  # (libxml-security-java) and Bouncy Castle (libbcpkix-java: CMS signers and
+  # counter-signatures), run by a Java 17 JDK. Installed here (never by hand) so a fresh machine
+  # runs what CI runs. Pairs: command:package.
   local missing="" pair tool package
-  for pair in xmlsec1:xmlsec1 openssl:openssl curl:curl pdftoppm:poppler-utils \
-              pdftotext:poppler-utils chromium:chromium chromedriver:chromium-driver; do
+  for pair in xmlsec1:xmlsec1 openssl:openssl curl:curl qpdf:qpdf pdftoppm:poppler-utils \
+              pdftotext:poppler-utils pdfsig:poppler-utils chromium:chromium \
+              chromedriver:chromium-driver; do
     tool=${pair%%:*} package=${pair#*:}
     command -v "$tool" >/dev/null 2>&1 && continue
     case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac
   done
+  [ -f /usr/share/java/bcpkix.jar ] || missing="$missing libbcpkix-java"
   # Source-file mode (java Foo.java) compiles in memory: it needs the JDK, not only the JRE.
   # Santuario signs XML vectors; the WSCN port's Axis 1.4 client (test_soap_wscn_axis.py) needs
   # WSDL2Java and the stubs' runtime, and WSS4J for request signing.

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sig_cms_vectors import BC_JARS
 from sig_scenarios import PKI_NOW, ExpiresSoon, RevokedLater
 from sig_vectors import SANTUARIO_JAR, Signer, issue_leaf, local_tsa, make_crl, trust_store
 
@@ -25,15 +26,19 @@ from gateway.wssec.certificates import TrustStore
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     missing = [
-        tool for tool in ("xmlsec1", "openssl", "java", "javac") if shutil.which(tool) is None
+        tool
+        for tool in ("xmlsec1", "openssl", "java", "javac", "qpdf", "pdfsig")
+        if shutil.which(tool) is None
     ]
     if not SANTUARIO_JAR.is_file():
         missing.append("libxml-security-java")
+    if not all(jar.is_file() for jar in BC_JARS):
+        missing.append("libbcpkix-java")
     if missing:
         raise pytest.UsageError(
             f"the signature tests need {', '.join(missing)} (scripts/lib/env.sh "
-            "ensure_test_peers installs xmlsec1, openssl, openjdk-17-jdk-headless and "
-            "libxml-security-java)"
+            "ensure_test_peers installs xmlsec1, openssl, qpdf, poppler-utils, "
+            "openjdk-17-jdk-headless, libxml-security-java and libbcpkix-java)"
         )
 
 

@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.signatures import SignatureFormat
-from gateway.signatures.detect import detect_format, unwrap_pem
+from gateway.signatures.detect import detect_format, looks_like_signed_data, unwrap_pem
+
+SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
 
 
 @pytest.mark.parametrize(
@@ -21,6 +23,12 @@ from gateway.signatures.detect import detect_format, unwrap_pem
         (b"\xef\xbb\xbf  \n<a/>", SignatureFormat.XADES),
         (b"<!-- c --><a/>", SignatureFormat.XADES),
         (b"\x30\x82\x01\x00", SignatureFormat.CADES),
+        # A CMS that envelops a PDF is CMS: the structure decides, not a %PDF- near the start.
+        (b"\x30\x80" + SIGNED_DATA + b"\xa0\x80...%PDF-1.7", SignatureFormat.CADES),
+        (b"\x30\x82\x04\x00" + SIGNED_DATA + b"%PDF-1.4", SignatureFormat.CADES),
+        (b"\x30\x81\x90" + SIGNED_DATA, SignatureFormat.CADES),
+        # A SEQUENCE that is not SignedData, with a PDF header after it: junk before a PDF.
+        (b"\x30\x03\x02\x01\x00%PDF-1.4", SignatureFormat.PADES),
         (
             b"-----BEGIN PKCS7-----\n" + base64.encodebytes(b"\x30\x00") + b"-----END PKCS7-----\n",
             SignatureFormat.CADES,
@@ -30,6 +38,7 @@ from gateway.signatures.detect import detect_format, unwrap_pem
         (b"hello", None),
         (b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----", None),
         (b"MIIB", None),
+        (b"PK\x03\x04\x14\x00\x00\x00", SignatureFormat.ASIC),
     ],
 )
 def test_detection(data, expected) -> None:
@@ -45,3 +54,4 @@ def test_pem_is_unwrapped() -> None:
 @given(st.binary(max_size=2048))
 def test_detection_never_raises(data: bytes) -> None:
     assert detect_format(data) in (None, *SignatureFormat)
+    assert isinstance(looks_like_signed_data(data), bool)

@@ -98,7 +98,9 @@ POLICY = SignaturePolicy()
         ("ed25519", "sha512", True),
         ("ed448", "shake256", True),
         ("dsa", "sha256", False),
-        ("rsa", "sha3_256", False),  # no XMLDSig URI: never produced, never allowed
+        # No XMLDSig URI, but a NIST OID CMS signers use (openssl, Bouncy Castle): issue 13.
+        ("rsa", "sha3_256", True),
+        ("rsa", "sha3_224", False),
     ],
 )
 def test_default_policy_allows(key_kind: str, hash_name: str, allowed: bool) -> None:
