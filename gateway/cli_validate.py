@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.validation_run import FileReport
 
-SIGNATURE_FORMATS = ("XAdES", "CAdES", "PAdES")
+SIGNATURE_FORMATS = ("XAdES", "CAdES", "PAdES", "ASiC")
 """``SignatureFormat`` values, spelled out so that ``--help`` need not import the engine
 (a test keeps them equal)."""
 
