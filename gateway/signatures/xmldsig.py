@@ -52,10 +52,9 @@ from gateway.signatures.transforms import (
     parse_transforms,
     select,
 )
-from gateway.wssec.references import IdIndex
-from gateway.wssec.signature import (
+from gateway.xmlsig.c14n import DEFAULT_PREFIX, canonicalise
+from gateway.xmlsig.names import (
     CANONICALIZATION_METHOD,
-    DEFAULT_PREFIX,
     DIGEST_METHOD,
     DIGEST_VALUE,
     ENVELOPED_SIGNATURE,
@@ -66,9 +65,9 @@ from gateway.wssec.signature import (
     SIGNATURE_VALUE,
     SIGNED_INFO,
     TRANSFORMS,
-    canonicalise,
-    decode_base64_text,
 )
+from gateway.xmlsig.references import IdIndex
+from gateway.xmlsig.values import decode_base64_text
 
 _XPOINTER_ID = re.compile(r"#xpointer\(id\('([A-Za-z_][A-Za-z0-9_.\-]{0,127})'\)\)", re.ASCII)
 MANIFEST_TYPE = "http://www.w3.org/2000/09/xmldsig#Manifest"

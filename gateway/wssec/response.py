@@ -32,9 +32,9 @@ from gateway.wssec.policy import (
     SignatureAlgorithm,
     SoapVersion,
 )
-from gateway.wssec.references import WSU_ID
-from gateway.wssec.signature import canonicalise
 from gateway.wssec.tokens import BASE64_ENCODING_TYPE, X509V3_VALUE_TYPE
+from gateway.xmlsig.c14n import canonicalise
+from gateway.xmlsig.references import WSU_ID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

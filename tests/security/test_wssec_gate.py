@@ -31,8 +31,8 @@ from gateway.wssec import (
     WsSecurityGate,
     WsSecurityPolicy,
 )
-from gateway.wssec.references import WALK_AT_MOST
 from gateway.xmlsafe import parse_xml
+from gateway.xmlsig.references import WALK_AT_MOST
 
 LINEAGES = ["zeep", "node-soap", "wss4j", "xml-id"]
 
