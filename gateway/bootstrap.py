@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from gateway.soap.application import ResponseSigner
     from gateway.soap.wsgi import GatewayFront
     from gateway.store.paging import AudienceMemo
-    from gateway.wssec import TrustStore, WsSecurityPolicy
+    from gateway.trust.certificates import TrustStore
+    from gateway.wssec import WsSecurityPolicy
     from gateway.wssec.response import BodyCanonicalForm
 
 
@@ -157,7 +158,7 @@ class Container:
         return MandateRegistry(self.uow_factory, self.clock, self.mandate_registry_start)
 
     def trust_store(self) -> TrustStore:
-        from gateway.wssec.certificates import TrustStore
+        from gateway.trust.certificates import TrustStore
 
         trust_dir = self.settings.effective_trust_dir
         if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):

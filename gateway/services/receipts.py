@@ -91,11 +91,11 @@ from gateway.signatures import (
     validate,
 )
 from gateway.signatures.cms_signing import PrivateKey
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 from .batches import check_id_batch
-from .refusals import NOT_FOUND_REASON
 from .ports import UnitOfWork
+from .refusals import NOT_FOUND_REASON
 
 DEFAULT_ACK_TTL = timedelta(minutes=15)
 

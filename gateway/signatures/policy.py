@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
-from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm, WsSecurityPolicy
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import WsSecurityPolicy
 
 DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 """Same as the gateway's message-size limit: a signed document arrives inside one message."""

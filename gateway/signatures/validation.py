@@ -24,7 +24,7 @@ from gateway.signatures.findings import FormatError
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import SignatureFormat, SignatureReport, ValidationReport
 from gateway.signatures.xades import validate_xades
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
 

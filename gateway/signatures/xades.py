@@ -70,7 +70,7 @@ from gateway.signatures.xmldsig import (
     parse_signature,
     x509_certificates,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 from gateway.xmlsafe import parse_xml
 from gateway.xmlsig.names import SIGNATURE
 from gateway.xmlsig.references import IdIndex

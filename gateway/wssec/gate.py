@@ -48,9 +48,10 @@ from gateway import namespaces as ns
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
 from gateway.errors import GatewayError, InvalidRequest, InvalidSecurity
-from gateway.wssec.certificates import TrustStore, check_signing_usage
-from gateway.wssec.policy import SignatureAlgorithm, SoapVersion, WsSecurityPolicy
-from gateway.wssec.principals import principal_from_certificate
+from gateway.trust.algorithms import SignatureAlgorithm
+from gateway.trust.certificates import TrustStore, check_signing_usage
+from gateway.trust.principals import principal_from_certificate
+from gateway.wssec.policy import SoapVersion, WsSecurityPolicy
 from gateway.wssec.replay import NonceStore, replay_digest
 from gateway.wssec.signature import parse_signature, verify_signature
 from gateway.wssec.timestamp import check_timestamp

@@ -26,12 +26,8 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.domain.clock import Clock
-from gateway.wssec.policy import (
-    CanonicalizationAlgorithm,
-    DigestAlgorithm,
-    SignatureAlgorithm,
-    SoapVersion,
-)
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import CanonicalizationAlgorithm, SoapVersion
 from gateway.wssec.tokens import BASE64_ENCODING_TYPE, X509V3_VALUE_TYPE
 from gateway.xmlsig.c14n import canonicalise
 from gateway.xmlsig.references import WSU_ID

@@ -36,12 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from gateway.errors import AuthenticationError, InvalidSecurity
-from gateway.wssec.policy import (
-    CanonicalizationAlgorithm,
-    DigestAlgorithm,
-    SignatureAlgorithm,
-    WsSecurityPolicy,
-)
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import CanonicalizationAlgorithm, WsSecurityPolicy
 from gateway.wssec.tokens import PublicKey
 from gateway.xmlsig.c14n import canonicalise
 from gateway.xmlsig.names import (

@@ -23,11 +23,11 @@ from gateway.domain.clock import FixedClock
 from gateway.domain.principal import PrincipalKind
 from gateway.errors import MessageExpired
 from gateway.pki import DemoPki
+from gateway.trust.algorithms import SignatureAlgorithm
+from gateway.trust.certificates import TrustStore
 from gateway.wssec import (
     InMemoryNonceStore,
-    SignatureAlgorithm,
     SoapVersion,
-    TrustStore,
     WsSecurityGate,
     WsSecurityPolicy,
 )

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from gateway.signatures import SignaturePolicy
-from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm, WsSecurityPolicy
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import WsSecurityPolicy
 
 
 def test_defaults_accept_sha2_and_refuse_sha1() -> None:

@@ -13,7 +13,8 @@ from gateway.signatures import SignaturePolicy
 from gateway.signatures.algorithms import DocumentSignatureAlgorithm
 from gateway.signatures.findings import FormatError
 from gateway.signatures.signature_method import Mechanism, mechanism
-from gateway.wssec.policy import SignatureAlgorithm, WsSecurityPolicy
+from gateway.trust.algorithms import SignatureAlgorithm
+from gateway.wssec.policy import WsSecurityPolicy
 
 PSS = "http://www.w3.org/2007/05/xmldsig-more#"
 SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
