@@ -342,7 +342,12 @@ def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> Signatu
     requests (one policy, configured once); documents are bounded by the message size."""
     from gateway.signatures.policy import SignaturePolicy
 
-    return SignaturePolicy.from_ws_security(ws_policy, max_document_bytes=settings.max_message_bytes)
+    return SignaturePolicy.from_allow_lists(
+        ws_policy.signature_algorithms, ws_policy.digest_algorithms,
+        min_rsa_key_bits=ws_policy.min_rsa_key_bits, check_revocation=ws_policy.check_revocation,
+        require_revocation_info=ws_policy.require_revocation_info,
+        max_document_bytes=settings.max_message_bytes,
+    )
 
 
 def build_calendar(settings: Settings) -> WorkingCalendar:

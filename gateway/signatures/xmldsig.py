@@ -1,9 +1,9 @@
 """XML Signature core processing for document signatures (XMLDSig 1.1 §3.2, §4.3.3, §6.6).
 
-The WS-Security gate (``gateway.wssec.signature``) accepts one narrow profile. Document
-signatures made by signing tools are more varied, so this module resolves and digests references
-itself, reusing the gate's exclusive canonicaliser, its element constants and its Id index
-(``wsu:Id``, ``Id``, ``xml:id``; a value defined twice refuses the document -- the XSW
+The WS-Security gate accepts one narrow profile. Document signatures made by signing tools are
+more varied, so this module resolves and digests references itself, reusing the XML-DSig core it
+shares with the gate (``gateway.xmlsig``): the exclusive canonicaliser, the element names and the
+Id index (``wsu:Id``, ``Id``, ``xml:id``; a value defined twice refuses the document -- the XSW
 precondition). Supported:
 
 * ``SignedInfo`` canonicalisation: C14N 1.0, C14N 1.1 and exclusive C14N (with a PrefixList),
@@ -21,7 +21,7 @@ and exclusive elements: text-heavy trees (large Base64 payloads) are canonicalis
 libxml2, with the ``ds:Signature`` detached and put back (``gateway.signatures.enveloped``).
 Inclusive subsets, PrefixLists and XPath-filtered node-sets, which libxml2 gets wrong or cannot
 be given, by ``gateway.signatures.nodeset``. Trees are validated in the thread that parsed
-them (see ``gateway.wssec.signature``).
+them (see ``gateway.xmlsig.c14n``).
 """
 
 from __future__ import annotations
