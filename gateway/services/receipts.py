@@ -94,8 +94,8 @@ from gateway.signatures.cms_signing import PrivateKey
 from gateway.trust.certificates import TrustStore
 
 from .batches import check_id_batch
-from .ports import UnitOfWork
 from .refusals import NOT_FOUND_REASON
+from .ports import UnitOfWork
 
 DEFAULT_ACK_TTL = timedelta(minutes=15)
 

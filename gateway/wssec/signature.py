@@ -5,10 +5,10 @@ Implements the subset of XML Signature 1.1 (W3C, 2013) §3.2 "Core Validation" t
 
 * ``SignedInfo`` = ``CanonicalizationMethod`` (exclusive c14n, BSP R5404), ``SignatureMethod``
   (allow-listed), 1..``max_references`` ``Reference``.
-* Each ``Reference`` has a bare-name URI (``references.bare_name``), exactly one ``Transform``
-  that is exclusive c14n (BSP R5416 asks for it last; we allow nothing else, except a leading
-  enveloped-signature transform that is a no-op for the target, as node-soap emits), an allow-listed
-  ``DigestMethod`` and a ``DigestValue``. ``ec:InclusiveNamespaces/@PrefixList`` (possibly empty,
+* Each ``Reference`` has a bare-name URI (``xmlsig.references.bare_name``), exactly one
+  ``Transform`` that is exclusive c14n (BSP R5416 asks for it last; we allow nothing else, except
+  a leading enveloped-signature transform that is a no-op for the target, as node-soap emits), an
+  allow-listed ``DigestMethod`` and a ``DigestValue``. ``ec:InclusiveNamespaces/@PrefixList`` (possibly empty,
   as WSS4J emits it) is honoured on both the transform and the ``CanonicalizationMethod``.
 * A bare-name URI selects the element *without comments* (XMLDSig §4.3.3.3), so digests never
   include comments whatever the transform says; a comment inside a signed element is refused
