@@ -50,7 +50,7 @@ from gateway.services.publishing import DocumentInput, PublicationRequest
 from gateway.services.receipts import ReceiptService, Submission
 from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import create_engine_for, url_with_schema
-from gateway.wssec.principals import principal_from_certificate
+from gateway.trust.principals import principal_from_certificate
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -57,7 +57,7 @@ from gateway.pki import DemoPki, generate_demo_pki
 from gateway.services.publishing import DocumentInput, PublicationRequest
 from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import create_engine_for, url_with_schema
-from gateway.wssec.principals import principal_from_certificate
+from gateway.trust.principals import principal_from_certificate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from wssec_verify import call_wsgi, request_envelope, spyne_wsgi

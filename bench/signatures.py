@@ -48,7 +48,7 @@ from gateway.signatures import (
     sign_xades_enveloped,
     validate,
 )
-from gateway.wssec import TrustStore
+from gateway.trust.certificates import TrustStore
 
 SIZES = {"10 KB": 10 * 1024, "5 MB": 5 * 1024 * 1024}
 TARGET_RATIO_5MB = 5.0

@@ -72,7 +72,8 @@ from gateway.domain.clock import FixedClock
 from gateway.pki import generate_demo_pki
 from gateway.soap.application import GatedSoap11, stop_spyne_forced_collections
 from gateway.soap.context import ENVIRON_ENVELOPE, ENVIRON_VERIFIED
-from gateway.wssec import InMemoryNonceStore, TrustStore, WsSecurityGate, WsSecurityPolicy
+from gateway.trust.certificates import TrustStore
+from gateway.wssec import InMemoryNonceStore, WsSecurityGate, WsSecurityPolicy
 from gateway.xmlsafe import parse_xml
 
 

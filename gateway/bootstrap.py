@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from gateway.soap.wsgi import GatewayFront
     from gateway.store.limits import SqlRateLimitOverrides
     from gateway.store.paging import AudienceMemo
-    from gateway.wssec import TrustStore, WsSecurityPolicy
+    from gateway.trust.certificates import TrustStore
+    from gateway.wssec import WsSecurityPolicy
     from gateway.wssec.response import BodyCanonicalForm
 
 
@@ -160,7 +161,7 @@ class Container:
         return MandateRegistry(self.uow_factory, self.clock, self.mandate_registry_start)
 
     def trust_store(self) -> TrustStore:
-        from gateway.wssec.certificates import TrustStore
+        from gateway.trust.certificates import TrustStore
 
         trust_dir = self.settings.effective_trust_dir
         if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
@@ -375,7 +376,12 @@ def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> Signatu
     requests (one policy, configured once); documents are bounded by the message size."""
     from gateway.signatures.policy import SignaturePolicy
 
-    return SignaturePolicy.from_ws_security(ws_policy, max_document_bytes=settings.max_message_bytes)
+    return SignaturePolicy.from_allow_lists(
+        ws_policy.signature_algorithms, ws_policy.digest_algorithms,
+        min_rsa_key_bits=ws_policy.min_rsa_key_bits, check_revocation=ws_policy.check_revocation,
+        require_revocation_info=ws_policy.require_revocation_info,
+        max_document_bytes=settings.max_message_bytes,
+    )
 
 
 def build_calendar(settings: Settings) -> WorkingCalendar:

@@ -12,7 +12,7 @@ Layout written under ``directory``::
     tsa/{cert,key}.pem          a time-stamping unit (extendedKeyUsage timeStamping, critical)
     clients/<name>/{cert,key}.pem
 
-Subjects follow the Spanish/ETSI conventions ``gateway.wssec.principals`` maps (ETSI EN 319 412-1
+Subjects follow the Spanish/ETSI conventions ``gateway.trust.principals`` maps (ETSI EN 319 412-1
 §5.1.3 and §5.1.4): persons carry ``serialNumber=IDCES-<DNI>``, entities
 ``organizationIdentifier=VATES-<CIF>``, representatives both. Identifiers have valid check
 characters (``gateway.domain.identifiers``).

@@ -2,7 +2,7 @@
 
 A *person* is identified by NIF/NIE, an *entity* by its CIF, and a *representative* is a person
 acting for an entity through a representative certificate (both identifiers are known). The
-mapping from certificate subjects lives in ``wssec``; this module only holds the result.
+mapping from certificate subjects lives in ``trust``; this module only holds the result.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ from gateway.signatures import (
     validate,
 )
 from gateway.signatures.cms_signing import PrivateKey
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 from .batches import check_id_batch
 from .ports import UnitOfWork

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gateway.domain.clock import Clock
 from gateway.errors import InvalidRequest, LimitExceeded
 from gateway.signatures import SignatureFormat, SignaturePolicy, ValidationReport, validate
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Algorithms the signature engine accepts beyond the WS-Security gate's (RFC 6931, RFC 9231).
 
-The gate's Enums (``gateway.wssec.policy``) name what a SOAP client may use: PKCS#1 v1.5 and ECDSA
-with SHA-2, SHA-2 digests. Signed documents come from signing tools that also use RSASSA-PSS
-(RFC 6931 §2.3.10 without parameters, §2.3.11 ``rsa-pss`` with ``RSAPSSParams``), ECDSA with
-SHA3 (RFC 9231 §2.3.6), EdDSA (RFC 9231 §2.3.13) and SHA3 digests (RFC 6931 §2.1.5). Those live
-here, on the engine's side, so that accepting them for documents never widens the gate.
+The gate's Enums (``gateway.trust.algorithms``) name what a SOAP client may use: PKCS#1 v1.5
+and ECDSA with SHA-2, SHA-2 digests. Signed documents come from signing tools that also use
+RSASSA-PSS (RFC 6931 §2.3.10 without parameters, §2.3.11 ``rsa-pss`` with ``RSAPSSParams``),
+ECDSA with SHA3 (RFC 9231 §2.3.6), EdDSA (RFC 9231 §2.3.13) and SHA3 digests (RFC 6931 §2.1.5).
+Those live here, on the engine's side, so that accepting them for documents never widens the gate.
 
 Like the gate's, these Enums only have members for algorithms that may be *accepted*: SHA-1,
 SHA-224, SHA3-224 and DSA are verified by the engine (``gateway.signatures.crypto``) but have no

@@ -54,7 +54,7 @@ from gateway.signatures.report import (
     SubIndication,
 )
 from gateway.signatures.xades import validate_xades
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 from gateway.xmlsafe import parse_xml
 
 ASIC_NS = "http://uri.etsi.org/02918/v1.2.1#"

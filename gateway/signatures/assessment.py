@@ -32,7 +32,7 @@ from gateway.signatures.report import (
     TimestampKind,
     TimestampReport,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ from gateway.signatures.report import (
     TimestampReport,
 )
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 SIGNATURE_POLICY_IDENTIFIER = "1.2.840.113549.1.9.16.2.15"
 

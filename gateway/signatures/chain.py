@@ -44,7 +44,7 @@ from gateway.errors import AuthenticationError
 from gateway.signatures.crypto import key_is_strong_enough
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 
 class Purpose(Enum):

@@ -67,7 +67,7 @@ from gateway.signatures.report import (
     TimestampReport,
 )
 from gateway.signatures.timestamps import validate_timestamp
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from gateway.signatures.report import (
     SignedObjectKind,
     SubIndication,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 LEGACY_NOTE = (
     "Legacy adbe.x509.rsa_sha1 sub-filter: a PKCS #1 signature without CMS; later revisions "

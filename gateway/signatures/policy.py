@@ -1,6 +1,6 @@
 """What the signature engine accepts: one frozen policy shared by XAdES, CAdES and PAdES.
 
-The algorithm allow-lists are the WS-Security ones (``gateway.wssec.policy``): the same Enums,
+The algorithm allow-lists are made of the WS-Security gate's Enums (``gateway.trust.algorithms``),
 valued by their XMLDSig URIs, so one configuration decides for WS-Security and for document
 signatures alike, and SHA-1/MD5 can never be allowed because the Enums have no member for them.
 CMS identifies algorithms by OID rather than URI; :meth:`SignaturePolicy.allows_digest` and
@@ -14,7 +14,7 @@ fields, so widening what documents may use never widens the gate. DSA, SHA-1 and
 member in neither and are always CRYPTO_CONSTRAINTS_FAILURE -- after the signature has been
 verified, so a weak but correct signature is never reported as a forgery.
 
-Derive variants with ``dataclasses.replace`` or :meth:`SignaturePolicy.from_ws_security`.
+Derive variants with ``dataclasses.replace`` or :meth:`SignaturePolicy.from_allow_lists`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
-from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm, WsSecurityPolicy
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
 
 DEFAULT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 """Same as the gateway's message-size limit: a signed document arrives inside one message."""
@@ -134,16 +134,25 @@ class SignaturePolicy:
             raise ValueError("timestamp_order_tolerance must not be negative")
 
     @classmethod
-    def from_ws_security(cls, policy: WsSecurityPolicy, **overrides: object) -> SignaturePolicy:
-        """The document-signature policy matching a WS-Security policy's algorithms and checks.
+    def from_allow_lists(
+        cls,
+        signature_algorithms: frozenset[SignatureAlgorithm],
+        digest_algorithms: frozenset[DigestAlgorithm],
+        *,
+        min_rsa_key_bits: int,
+        check_revocation: bool,
+        require_revocation_info: bool,
+        **overrides: object,
+    ) -> SignaturePolicy:
+        """The document-signature policy matching another policy's algorithms and checks; the
+        composition root passes the WS-Security policy's (``bootstrap.signature_policy``), so
+        this package never imports the gate's.
 
         The document-only algorithms follow the families the gate allows: no RSA there, no
         RSA-PSS here; no ECDSA there, no ECDSA-SHA3 here (EdDSA stays: the gate has no member).
         """
-        families = (
-            {"rsa-pss", "rsa"} if any(a.is_rsa for a in policy.signature_algorithms) else set()
-        )
-        if any(a.is_ecdsa for a in policy.signature_algorithms):
+        families = {"rsa-pss", "rsa"} if any(a.is_rsa for a in signature_algorithms) else set()
+        if any(a.is_ecdsa for a in signature_algorithms):
             families.add("ecdsa")
         values: dict[str, object] = {
             "extra_signature_algorithms": frozenset(
@@ -151,11 +160,11 @@ class SignaturePolicy:
                 for a in DocumentSignatureAlgorithm
                 if a.key_kind in families or a.key_kind.startswith("ed")
             ),
-            "signature_algorithms": policy.signature_algorithms,
-            "digest_algorithms": policy.digest_algorithms,
-            "min_rsa_key_bits": policy.min_rsa_key_bits,
-            "check_revocation": policy.check_revocation,
-            "require_revocation_info": policy.require_revocation_info,
+            "signature_algorithms": signature_algorithms,
+            "digest_algorithms": digest_algorithms,
+            "min_rsa_key_bits": min_rsa_key_bits,
+            "check_revocation": check_revocation,
+            "require_revocation_info": require_revocation_info,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]  # keys are this class's own fields

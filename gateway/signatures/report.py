@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from gateway.domain.principal import Principal
 from gateway.errors import AuthenticationError
-from gateway.wssec.principals import principal_from_certificate
+from gateway.trust.principals import principal_from_certificate
 
 
 class Indication(str, Enum):

@@ -55,8 +55,8 @@ from gateway.signatures.transforms import EXC_C14N, C14nMethod
 from gateway.signatures.tsa import TimeStampAuthority
 from gateway.signatures.xml_references import SIGNED_PROPERTIES_TYPE
 from gateway.signatures.xmldsig import canonical_digest, canonical_octets
-from gateway.wssec.signature import ENVELOPED_SIGNATURE
 from gateway.xmlsafe import parse_xml
+from gateway.xmlsig.names import ENVELOPED_SIGNATURE
 
 _EXC = C14nMethod(EXC_C14N, exclusive=True, with_comments=False)
 _SHA256_URI = crypto.XML_DIGEST_URIS["sha256"]

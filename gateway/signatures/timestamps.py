@@ -28,7 +28,7 @@ from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import CertificateInfo, SubIndication, TimestampKind, TimestampReport
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 ImprintSource = Callable[[str], bytes]
 """Digest of the time-stamped data under the named hash (``sha256``)."""

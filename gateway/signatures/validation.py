@@ -30,7 +30,7 @@ from gateway.signatures.report import (
     ValidationReport,
 )
 from gateway.signatures.xades import validate_xades
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
 

@@ -70,10 +70,10 @@ from gateway.signatures.xmldsig import (
     parse_signature,
     x509_certificates,
 )
-from gateway.wssec.certificates import TrustStore
-from gateway.wssec.references import IdIndex
-from gateway.wssec.signature import SIGNATURE
+from gateway.trust.certificates import TrustStore
 from gateway.xmlsafe import parse_xml
+from gateway.xmlsig.names import SIGNATURE
+from gateway.xmlsig.references import IdIndex
 
 INTERNAL_ERROR = "internal error"
 logger = logging.getLogger(__name__)

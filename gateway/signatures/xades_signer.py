@@ -39,7 +39,7 @@ from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import SubIndication
 from gateway.signatures.xmldsig import base64_text, elements
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 XADES_NAMESPACES: dict[str, str] = {
     "http://uri.etsi.org/01903/v1.3.2#": "1.3.2",

@@ -44,7 +44,7 @@ from gateway.signatures.xmldsig import (
     resolve,
     same_document_digest,
 )
-from gateway.wssec.references import IdIndex
+from gateway.xmlsig.references import IdIndex
 
 SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
 """The Type this engine writes (XAdES 1.3.2 on); any of ``SIGNED_PROPERTIES_TYPES`` is read."""

@@ -1,9 +1,9 @@
 """XML Signature core processing for document signatures (XMLDSig 1.1 §3.2, §4.3.3, §6.6).
 
-The WS-Security gate (``gateway.wssec.signature``) accepts one narrow profile. Document
-signatures made by signing tools are more varied, so this module resolves and digests references
-itself, reusing the gate's exclusive canonicaliser, its element constants and its Id index
-(``wsu:Id``, ``Id``, ``xml:id``; a value defined twice refuses the document -- the XSW
+The WS-Security gate accepts one narrow profile. Document signatures made by signing tools are
+more varied, so this module resolves and digests references itself, reusing the XML-DSig core it
+shares with the gate (``gateway.xmlsig``): the exclusive canonicaliser, the element names and the
+Id index (``wsu:Id``, ``Id``, ``xml:id``; a value defined twice refuses the document -- the XSW
 precondition). Supported:
 
 * ``SignedInfo`` canonicalisation: C14N 1.0, C14N 1.1 and exclusive C14N (with a PrefixList),
@@ -21,7 +21,7 @@ and exclusive elements: text-heavy trees (large Base64 payloads) are canonicalis
 libxml2, with the ``ds:Signature`` detached and put back (``gateway.signatures.enveloped``).
 Inclusive subsets, PrefixLists and XPath-filtered node-sets, which libxml2 gets wrong or cannot
 be given, by ``gateway.signatures.nodeset``. Trees are validated in the thread that parsed
-them (see ``gateway.wssec.signature``).
+them (see ``gateway.xmlsig.c14n``).
 """
 
 from __future__ import annotations
@@ -52,10 +52,9 @@ from gateway.signatures.transforms import (
     parse_transforms,
     select,
 )
-from gateway.wssec.references import IdIndex
-from gateway.wssec.signature import (
+from gateway.xmlsig.c14n import DEFAULT_PREFIX, canonicalise
+from gateway.xmlsig.names import (
     CANONICALIZATION_METHOD,
-    DEFAULT_PREFIX,
     DIGEST_METHOD,
     DIGEST_VALUE,
     ENVELOPED_SIGNATURE,
@@ -66,9 +65,9 @@ from gateway.wssec.signature import (
     SIGNATURE_VALUE,
     SIGNED_INFO,
     TRANSFORMS,
-    canonicalise,
-    decode_base64_text,
 )
+from gateway.xmlsig.references import IdIndex
+from gateway.xmlsig.values import decode_base64_text
 
 _XPOINTER_ID = re.compile(r"#xpointer\(id\('([A-Za-z_][A-Za-z0-9_.\-]{0,127})'\)\)", re.ASCII)
 MANIFEST_TYPE = "http://www.w3.org/2000/09/xmldsig#Manifest"

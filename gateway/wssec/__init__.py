@@ -1,10 +1,11 @@
 """WS-Security (OASIS WSS 1.1, X.509 Token Profile 1.1, WS-I BSP 1.1): the gate before any service.
 
-Modules, one concept each: ``policy`` (what is accepted), ``timestamp``, ``references`` (Ids and
-``#id`` URIs), ``tokens`` (BinarySecurityToken / SecurityTokenReference), ``signature`` (XMLDSig
-core validation by hand), ``certificates`` (trust store, CRLs), ``principals`` (subject ->
-Principal), ``replay`` (nonce store), ``gate`` (the orchestration) and ``response`` (signing what
-we send back). Parsing is ``gateway.xmlsafe``'s job.
+Modules, one concept each: ``policy`` (what is accepted), ``timestamp``, ``tokens``
+(BinarySecurityToken / SecurityTokenReference), ``signature`` (XMLDSig core validation by hand),
+``replay`` (nonce store), ``gate`` (the orchestration) and ``response`` (signing what we send
+back). Parsing is ``gateway.xmlsafe``'s job; the XML-DSig syntax (Ids and ``#id`` URIs,
+canonicalisation) is ``gateway.xmlsig``'s; the trust store, the algorithm Enums and the
+subject -> Principal mapping are ``gateway.trust``'s.
 
 Stable failure codes (``GatewayError.code``), by class -- ``soap/faults.py`` maps the class:
 
@@ -27,27 +28,16 @@ Stable failure codes (``GatewayError.code``), by class -- ``soap/faults.py`` map
   ``CERTIFICATE_KEY_USAGE``, ``KEY_TOO_WEAK``, ``UNMAPPED_CERTIFICATE``.
 """
 
-from gateway.wssec.certificates import TrustStore, ValidatedChain
 from gateway.wssec.gate import VerifiedRequest, WsSecurityGate
-from gateway.wssec.policy import (
-    CanonicalizationAlgorithm,
-    DigestAlgorithm,
-    SignatureAlgorithm,
-    SoapVersion,
-    WsSecurityPolicy,
-)
+from gateway.wssec.policy import CanonicalizationAlgorithm, SoapVersion, WsSecurityPolicy
 from gateway.wssec.replay import InMemoryNonceStore, NonceStore
 from gateway.wssec.response import sign_response
 
 __all__ = [
     "CanonicalizationAlgorithm",
-    "DigestAlgorithm",
     "InMemoryNonceStore",
     "NonceStore",
-    "SignatureAlgorithm",
     "SoapVersion",
-    "TrustStore",
-    "ValidatedChain",
     "VerifiedRequest",
     "WsSecurityGate",
     "WsSecurityPolicy",

@@ -53,15 +53,17 @@ from gateway import namespaces as ns
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
 from gateway.errors import GatewayError, InvalidRequest, InvalidSecurity, MustUnderstand
-from gateway.wssec.certificates import TrustStore, check_signing_usage
-from gateway.wssec.policy import SignatureAlgorithm, SoapVersion, WsSecurityPolicy
-from gateway.wssec.principals import principal_from_certificate
-from gateway.wssec.references import IdIndex
+from gateway.trust.algorithms import SignatureAlgorithm
+from gateway.trust.certificates import TrustStore, check_signing_usage
+from gateway.trust.principals import principal_from_certificate
+from gateway.wssec.policy import SoapVersion, WsSecurityPolicy
 from gateway.wssec.replay import NonceStore, replay_digest
-from gateway.wssec.signature import SIGNATURE, parse_signature, verify_signature
+from gateway.wssec.signature import parse_signature, verify_signature
 from gateway.wssec.timestamp import check_timestamp
 from gateway.wssec.tokens import PublicKey, decode_x509_token, find_signing_token
 from gateway.xmlsafe import parse_xml
+from gateway.xmlsig.names import SIGNATURE
+from gateway.xmlsig.references import IdIndex
 
 SECURITY = ns.qname(ns.WSSE, "Security")
 TIMESTAMP = ns.qname(ns.WSU, "Timestamp")

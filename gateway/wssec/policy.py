@@ -1,9 +1,8 @@
-"""What the WS-Security gate accepts: algorithms (Enums valued by their spec URI) and the policy.
+"""What the WS-Security gate accepts: SOAP versions, canonicalisation, and the policy.
 
 The defaults follow WSS4J's secure settings and WS-I Basic Security Profile 1.1; derive variants
-with ``dataclasses.replace``. Algorithm enums list only what the gate can verify *and* considers
-safe: SHA-1, MD5, DSA and HMAC signature methods have no member, so no policy can allow them
-(XMLDSig 1.1 §6, RFC 6931, and NIST SP 800-131A on SHA-1 for signatures).
+with ``dataclasses.replace``. The digest and signature algorithm Enums are ``gateway.trust``'s
+(shared with the document-signature engine); this policy picks its allow-lists from them.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 
-from cryptography.hazmat.primitives import hashes
-
 from gateway import namespaces as ns
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
 
 
 class SoapVersion(str, Enum):
@@ -35,47 +33,6 @@ class SoapVersion(str, Enum):
         return None
 
 
-class DigestAlgorithm(str, Enum):
-    """``ds:DigestMethod/@Algorithm`` values (XMLDSig 1.1 §6.2, RFC 6931 §2.1)."""
-
-    SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
-    SHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
-    SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
-
-    def hash(self) -> hashes.HashAlgorithm:
-        return _HASHES[self.name]()
-
-    @property
-    def digest_size(self) -> int:
-        return self.hash().digest_size
-
-    @property
-    def hashlib_name(self) -> str:
-        return self.name.lower()
-
-
-class SignatureAlgorithm(str, Enum):
-    """``ds:SignatureMethod/@Algorithm`` values (RFC 6931 §2.3; ECDSA per XMLDSig 1.1 §6.4.3)."""
-
-    RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-    RSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
-    RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
-    ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
-    ECDSA_SHA384 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
-    ECDSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
-
-    @property
-    def is_rsa(self) -> bool:
-        return self.name.startswith("RSA_")
-
-    @property
-    def is_ecdsa(self) -> bool:
-        return self.name.startswith("ECDSA_")
-
-    def hash(self) -> hashes.HashAlgorithm:
-        return _HASHES[self.name.rsplit("_", 1)[1]]()
-
-
 class CanonicalizationAlgorithm(str, Enum):
     """Exclusive XML Canonicalization 1.0 (W3C, 2002), the only c14n WS-I BSP R5404 allows."""
 
@@ -85,13 +42,6 @@ class CanonicalizationAlgorithm(str, Enum):
     @property
     def with_comments(self) -> bool:
         return self is CanonicalizationAlgorithm.EXC_C14N_WITH_COMMENTS
-
-
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "SHA256": hashes.SHA256,
-    "SHA384": hashes.SHA384,
-    "SHA512": hashes.SHA512,
-}
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,11 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.domain.clock import Clock
-from gateway.wssec.policy import (
-    CanonicalizationAlgorithm,
-    DigestAlgorithm,
-    SignatureAlgorithm,
-    SoapVersion,
-)
-from gateway.wssec.references import WSU_ID
-from gateway.wssec.signature import canonicalise
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import CanonicalizationAlgorithm, SoapVersion
 from gateway.wssec.tokens import BASE64_ENCODING_TYPE, X509V3_VALUE_TYPE
+from gateway.xmlsig.c14n import canonicalise
+from gateway.xmlsig.references import WSU_ID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

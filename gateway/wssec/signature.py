@@ -5,10 +5,10 @@ Implements the subset of XML Signature 1.1 (W3C, 2013) §3.2 "Core Validation" t
 
 * ``SignedInfo`` = ``CanonicalizationMethod`` (exclusive c14n, BSP R5404), ``SignatureMethod``
   (allow-listed), 1..``max_references`` ``Reference``.
-* Each ``Reference`` has a bare-name URI (``references.bare_name``), exactly one ``Transform``
-  that is exclusive c14n (BSP R5416 asks for it last; we allow nothing else, except a leading
-  enveloped-signature transform that is a no-op for the target, as node-soap emits), an allow-listed
-  ``DigestMethod`` and a ``DigestValue``. ``ec:InclusiveNamespaces/@PrefixList`` (possibly empty,
+* Each ``Reference`` has a bare-name URI (``xmlsig.references.bare_name``), exactly one
+  ``Transform`` that is exclusive c14n (BSP R5416 asks for it last; we allow nothing else, except
+  a leading enveloped-signature transform that is a no-op for the target, as node-soap emits), an
+  allow-listed ``DigestMethod`` and a ``DigestValue``. ``ec:InclusiveNamespaces/@PrefixList`` (possibly empty,
   as WSS4J emits it) is honoured on both the transform and the ``CanonicalizationMethod``.
 * A bare-name URI selects the element *without comments* (XMLDSig §4.3.3.3), so digests never
   include comments whatever the transform says; a comment inside a signed element is refused
@@ -16,23 +16,18 @@ Implements the subset of XML Signature 1.1 (W3C, 2013) §3.2 "Core Validation" t
 * Verification returns **what was signed**: the exact element objects. Callers compare element
   identity (``is``) with the elements they process, never Id strings (XML signature wrapping).
 
-lxml passes ``inclusive_ns_prefixes`` to libxml2 only when the prefix string is interned in the
-document's dictionary, which ``#default`` never is, so it would silently drop it (libxml2, xmlsec
-and Santuario honour it). libxml2 dictionaries are shared by all documents parsed in one thread,
-so :func:`canonicalise` interns ``#default`` once per thread by parsing a one-element document
-that uses it as a namespace name. Trees must therefore be verified in the thread that parsed
-them (the WSGI request thread does both); a check on the apex element fails loudly otherwise.
+The syntax it shares with the document-signature engine (element names, the Id index,
+canonicalisation and Base64 values) is ``gateway.xmlsig``'s; trees must be verified in the thread
+that parsed them (see ``gateway.xmlsig.c14n``).
 """
 
 from __future__ import annotations
 
-import binascii
 import functools
 import hashlib
 import hmac
 import re
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
@@ -40,33 +35,29 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
-from gateway import namespaces as ns
 from gateway.errors import AuthenticationError, InvalidSecurity
-from gateway.wssec.policy import (
-    CanonicalizationAlgorithm,
-    DigestAlgorithm,
-    SignatureAlgorithm,
-    WsSecurityPolicy,
-)
-from gateway.wssec.references import IdIndex
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import CanonicalizationAlgorithm, WsSecurityPolicy
 from gateway.wssec.tokens import PublicKey
+from gateway.xmlsig.c14n import canonicalise
+from gateway.xmlsig.names import (
+    CANONICALIZATION_METHOD,
+    DIGEST_METHOD,
+    DIGEST_VALUE,
+    ENVELOPED_SIGNATURE,
+    INCLUSIVE_NAMESPACES,
+    KEY_INFO,
+    OBJECT,
+    REFERENCE,
+    SIGNATURE_METHOD,
+    SIGNATURE_VALUE,
+    SIGNED_INFO,
+    TRANSFORM,
+    TRANSFORMS,
+)
+from gateway.xmlsig.references import IdIndex
+from gateway.xmlsig.values import decode_base64_text
 
-SIGNATURE = ns.qname(ns.DS, "Signature")
-SIGNED_INFO = ns.qname(ns.DS, "SignedInfo")
-SIGNATURE_VALUE = ns.qname(ns.DS, "SignatureValue")
-KEY_INFO = ns.qname(ns.DS, "KeyInfo")
-OBJECT = ns.qname(ns.DS, "Object")
-CANONICALIZATION_METHOD = ns.qname(ns.DS, "CanonicalizationMethod")
-SIGNATURE_METHOD = ns.qname(ns.DS, "SignatureMethod")
-REFERENCE = ns.qname(ns.DS, "Reference")
-TRANSFORMS = ns.qname(ns.DS, "Transforms")
-TRANSFORM = ns.qname(ns.DS, "Transform")
-DIGEST_METHOD = ns.qname(ns.DS, "DigestMethod")
-DIGEST_VALUE = ns.qname(ns.DS, "DigestValue")
-INCLUSIVE_NAMESPACES = ns.qname(ns.EC, "InclusiveNamespaces")
-ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-
-DEFAULT_PREFIX = "#default"
 _PREFIX_TOKEN = re.compile(r"#default|[A-Za-z_][A-Za-z0-9_.\-]*", re.ASCII)
 _PKCS1V15 = padding.PKCS1v15()
 
@@ -133,25 +124,6 @@ def _elements(parent: etree._Element, element_only: bool = False) -> list[etree.
         children: list[etree._Element] = parent[:]
         return children
     return [child for child in parent if isinstance(child.tag, str)]
-
-
-def decode_base64_text(element: etree._Element, what: str) -> bytes:
-    """Strict Base64 of an element's text (whitespace ignored); ``ValueError`` saying what is
-    wrong. Shared with ``gateway.signatures``, which reports the error its own way."""
-    text = element.text or ""
-    try:
-        # xmlsec and zeep wrap at 64 columns with bare newlines: dropping those is enough, and
-        # cheaper than splitting. Strict mode refuses any other whitespace, so a success here is
-        # exactly a success of the general form below.
-        value = binascii.a2b_base64(text.replace("\n", ""), strict_mode=True)
-    except (binascii.Error, ValueError):
-        try:
-            value = binascii.a2b_base64("".join(text.split()), strict_mode=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"{what} is not valid Base64") from exc
-    if not value:
-        raise ValueError(f"{what} is empty")
-    return value
 
 
 def _base64(element: etree._Element, what: str) -> bytes:
@@ -288,44 +260,6 @@ def parse_signature(
         not plain,
         tuple(key_infos),
     )
-
-
-_primed = threading.local()
-
-
-def _prime_default_prefix() -> None:
-    """Intern ``#default`` in this thread's libxml2 dictionary (see the module docstring)."""
-    if not getattr(_primed, "done", False):
-        etree.fromstring(b'<p xmlns:p="#default"/>')
-        _primed.done = True
-
-
-def canonicalise(
-    element: etree._Element, *, with_comments: bool, inclusive_prefixes: Sequence[str] = ()
-) -> bytes:
-    """Exclusive XML canonicalisation of ``element`` in its document context."""
-    if not inclusive_prefixes:  # the common case: nothing to prime or to check afterwards
-        plain: bytes = etree.tostring(
-            element, method="c14n", exclusive=True, with_comments=with_comments
-        )
-        return plain
-    if DEFAULT_PREFIX in inclusive_prefixes:
-        _prime_default_prefix()
-    octets: bytes = etree.tostring(
-        element,
-        method="c14n",
-        exclusive=True,
-        with_comments=with_comments,
-        inclusive_ns_prefixes=list(inclusive_prefixes) or None,
-    )
-    if DEFAULT_PREFIX in inclusive_prefixes and element.prefix and element.nsmap.get(None):
-        # The in-scope default namespace must be rendered on a prefixed apex. If it is not, the
-        # tree was parsed in another thread whose dictionary lacks "#default": fail loudly
-        # rather than verify against the wrong octets.
-        start = f"<{element.prefix}:{etree.QName(element).localname} xmlns=".encode()
-        if not octets.startswith(start):
-            raise RuntimeError("canonicalise #default: verify in the thread that parsed the tree")
-    return octets
 
 
 # Hash objects are immutable parameters: build one per RSA algorithm, not one per request.

@@ -24,7 +24,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import InvalidSecurity
-from gateway.wssec.references import IdIndex
+from gateway.xmlsig.references import IdIndex
 
 X509V3_VALUE_TYPE = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"

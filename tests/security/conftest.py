@@ -13,7 +13,8 @@ from wssec_builders import NOW, build_envelope, lineage_sign, serialise, zeep_si
 
 from gateway.domain.clock import FixedClock
 from gateway.pki import DemoPki, generate_demo_pki
-from gateway.wssec import InMemoryNonceStore, TrustStore, WsSecurityGate, WsSecurityPolicy
+from gateway.trust.certificates import TrustStore
+from gateway.wssec import InMemoryNonceStore, WsSecurityGate, WsSecurityPolicy
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,7 @@ from wssec_builders import NOW, Refusal, assert_refused
 
 from gateway.errors import AuthenticationError
 from gateway.pki import DemoPki
-from gateway.wssec import TrustStore
-from gateway.wssec.certificates import check_signing_usage
+from gateway.trust.certificates import TrustStore, check_signing_usage
 
 
 def test_loads_anchors_intermediates_and_crls(trust_store: TrustStore, pki: DemoPki) -> None:

@@ -23,16 +23,16 @@ from gateway.domain.clock import FixedClock
 from gateway.domain.principal import PrincipalKind
 from gateway.errors import MessageExpired
 from gateway.pki import DemoPki
+from gateway.trust.algorithms import SignatureAlgorithm
+from gateway.trust.certificates import TrustStore
 from gateway.wssec import (
     InMemoryNonceStore,
-    SignatureAlgorithm,
     SoapVersion,
-    TrustStore,
     WsSecurityGate,
     WsSecurityPolicy,
 )
-from gateway.wssec.references import WALK_AT_MOST
 from gateway.xmlsafe import parse_xml
+from gateway.xmlsig.references import WALK_AT_MOST
 
 LINEAGES = ["zeep", "node-soap", "wss4j", "xml-id"]
 
@@ -269,7 +269,7 @@ def test_comments_inside_the_signature_structure_are_skipped(
 def test_accepts_a_request_too_large_for_the_walked_id_index(
     gate: WsSecurityGate, pki: DemoPki
 ) -> None:
-    """More nodes than ``references.WALK_AT_MOST``: the Id index is built by XPath instead."""
+    """More nodes than ``xmlsig.references.WALK_AT_MOST``: the Id index is built by XPath instead."""
     envelope = zeep_sign(build_envelope(), pki.client("company"))
     block = etree.SubElement(envelope[0], "{urn:other}Routing")
     for position in range(WALK_AT_MOST):

@@ -35,7 +35,7 @@ from gateway.errors import (
 )
 from gateway.pki import DemoPki
 from gateway.wssec import WsSecurityGate
-from gateway.wssec.references import WALK_AT_MOST
+from gateway.xmlsig.references import WALK_AT_MOST
 
 Envelope = etree._Element
 Case = Callable[[DemoPki], bytes]

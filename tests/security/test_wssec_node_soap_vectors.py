@@ -20,7 +20,8 @@ from wssec_builders import Refusal, assert_refused
 from gateway.domain.clock import FixedClock
 from gateway.domain.principal import PrincipalKind
 from gateway.errors import AuthenticationError
-from gateway.wssec import InMemoryNonceStore, TrustStore, WsSecurityGate, WsSecurityPolicy
+from gateway.trust.certificates import TrustStore
+from gateway.wssec import InMemoryNonceStore, WsSecurityGate, WsSecurityPolicy
 from gateway.wssec.timestamp import parse_xs_datetime
 
 DATA = Path(__file__).parent / "data" / "node_soap"

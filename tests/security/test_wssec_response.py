@@ -15,7 +15,7 @@ from gateway.domain.clock import FixedClock
 from gateway.domain.principal import PrincipalKind
 from gateway.pki import Credential, DemoPki
 from gateway.wssec import WsSecurityGate, sign_response
-from gateway.wssec.references import WSU_ID
+from gateway.xmlsig.references import WSU_ID
 
 RESPONSE_11 = (
     f'<soap:Envelope xmlns:soap="{ns.SOAP11_ENV}" xmlns:tns="{ns.NOTIFICATION_SERVICE}">'

@@ -25,7 +25,8 @@ SERVER_STACK = ("spyne", "gateway.soap", "gateway.wsgi", "gunicorn")
 PDF_RENDERING = ("reportlab", "gateway.receipt_pdf")
 SIGNING = ("pyhanko.sign.signers", "gateway.signatures.signing", "gateway.signatures.cms_signing")
 DATABASE = ("sqlalchemy.orm", "gateway.store")
-SIGNATURE_ENGINE = ("gateway.signatures", "pyhanko", "gateway.wssec")
+SIGNATURE_ENGINE = (
+    "gateway.signatures", "pyhanko", "gateway.wssec", "gateway.trust", "gateway.xmlsig")
 
 PROBE = """
 import json, sys

@@ -52,7 +52,7 @@ from gateway.signatures import (
     SubIndication,
     validate,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # 10:30 in Madrid (CET)
 DIGEST = "3f" * 32

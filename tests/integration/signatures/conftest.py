@@ -21,7 +21,7 @@ from sig_vectors import SANTUARIO_JAR, Signer, issue_leaf, local_tsa, make_crl, 
 
 from gateway.pki import DemoPki, generate_demo_pki
 from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sig_vectors import Signer
 
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 PKI_NOW = datetime.now(UTC).replace(microsecond=0)
 """The real current time: openssl stamps signing times from the system clock."""

@@ -39,7 +39,7 @@ from gateway.signatures import (
     sign_pades,
     sign_xades_enveloped,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

@@ -212,7 +212,7 @@ def test_signing_certificate_v2_mismatch(signer, trust, policy) -> None:
 def test_revocation_information_missing_or_stale_is_try_later(pki: DemoPki, signer, policy) -> None:
     from datetime import timedelta
 
-    from gateway.wssec.certificates import TrustStore
+    from gateway.trust.certificates import TrustStore
 
     vector = own_sign("cades", signer("company"), at=PKI_NOW)
     without_crls = TrustStore.from_directory(pki.trust_dir)

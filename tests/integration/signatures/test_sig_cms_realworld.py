@@ -48,7 +48,7 @@ from gateway.signatures import (
     sign_cades,
     validate,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 CONTENT = b"<ack>acknowledged by a peer</ack>\n" * 30
 ONE = "signer-1"

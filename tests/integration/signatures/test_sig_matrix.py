@@ -29,7 +29,7 @@ from gateway.signatures import (
     SubIndication,
     validate,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 TOTAL_FAILED = Indication.TOTAL_FAILED
 INDETERMINATE = Indication.INDETERMINATE

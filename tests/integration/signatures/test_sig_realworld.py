@@ -37,7 +37,7 @@ from gateway.signatures import (
     ValidationReport,
     validate,
 )
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 PASSED = (Indication.TOTAL_PASSED, None)
 HASH_FAILURE = (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)

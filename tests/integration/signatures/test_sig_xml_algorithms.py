@@ -33,7 +33,7 @@ from sig_xml_vectors import (
 
 from gateway.pki import DemoPki
 from gateway.signatures import Indication, SignaturePolicy, SubIndication, validate
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 PASSED = (Indication.TOTAL_PASSED, None)
 WEAK = (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
@@ -321,7 +321,7 @@ def test_policy_without_sha3_judges_it_weak(keyed, trust, policy) -> None:
 def test_the_ws_security_gate_allow_list_is_unchanged() -> None:
     """The engine's extensions live on its side: the gate's Enums still name exactly SHA-2
     PKCS#1 v1.5 and ECDSA."""
-    from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm
+    from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
 
     assert {member.name for member in SignatureAlgorithm} == {
         "RSA_SHA256",

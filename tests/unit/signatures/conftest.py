@@ -17,7 +17,7 @@ from sig_unit_time import UNIT_NOW, UnitPki
 
 from gateway.domain.clock import FixedClock
 from gateway.signatures import SignaturePolicy, sign_cades, sign_pades, sign_xades_enveloped
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 
 def _name(common_name: str, **extra: str) -> x509.Name:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.wssec.certificates import TrustStore
+from gateway.trust.certificates import TrustStore
 
 UNIT_NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from gateway.signatures import SignaturePolicy
-from gateway.wssec.policy import DigestAlgorithm, SignatureAlgorithm, WsSecurityPolicy
+from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
+from gateway.wssec.policy import WsSecurityPolicy
 
 
 def test_defaults_accept_sha2_and_refuse_sha1() -> None:
@@ -27,7 +28,11 @@ def test_derived_from_the_ws_security_policy() -> None:
         min_rsa_key_bits=3072,
         require_revocation_info=True,
     )
-    policy = SignaturePolicy.from_ws_security(ws, require_whole_document=True)
+    policy = SignaturePolicy.from_allow_lists(
+        ws.signature_algorithms, ws.digest_algorithms, min_rsa_key_bits=ws.min_rsa_key_bits,
+        check_revocation=ws.check_revocation, require_revocation_info=ws.require_revocation_info,
+        require_whole_document=True,
+    )
     assert policy.signature_algorithms == ws.signature_algorithms
     assert policy.min_rsa_key_bits == 3072 and policy.require_revocation_info
     assert policy.require_whole_document
@@ -51,3 +56,23 @@ def test_derived_from_the_ws_security_policy() -> None:
 def test_nonsense_is_refused(change) -> None:
     with pytest.raises(ValueError):
         dataclasses.replace(SignaturePolicy(), **change)
+
+
+def test_the_composition_root_derives_it_from_the_gate_policy() -> None:
+    """``signatures`` does not import ``wssec``: ``bootstrap`` hands it the gate's values."""
+    from gateway.bootstrap import signature_policy
+    from gateway.config import Settings
+
+    ws = WsSecurityPolicy(
+        signature_algorithms=frozenset({SignatureAlgorithm.RSA_SHA512}),
+        digest_algorithms=frozenset({DigestAlgorithm.SHA512}),
+        min_rsa_key_bits=4096,
+        check_revocation=False,
+    )
+    settings = Settings()
+    policy = signature_policy(ws, settings)
+    assert policy.signature_algorithms == ws.signature_algorithms
+    assert policy.digest_algorithms == ws.digest_algorithms
+    assert policy.min_rsa_key_bits == 4096 and not policy.check_revocation
+    assert policy.max_document_bytes == settings.max_message_bytes
+    assert not policy.allows_signature("ecdsa", "sha3_256")

@@ -13,7 +13,8 @@ from gateway.signatures import SignaturePolicy
 from gateway.signatures.algorithms import DocumentSignatureAlgorithm
 from gateway.signatures.findings import FormatError
 from gateway.signatures.signature_method import Mechanism, mechanism
-from gateway.wssec.policy import SignatureAlgorithm, WsSecurityPolicy
+from gateway.trust.algorithms import SignatureAlgorithm
+from gateway.wssec.policy import WsSecurityPolicy
 
 PSS = "http://www.w3.org/2007/05/xmldsig-more#"
 SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
@@ -116,11 +117,15 @@ def test_document_only_algorithms_can_be_switched_off() -> None:
     assert strict.allows_signature("rsa-pss", "sha256")  # PSS wherever PKCS#1 v1.5 is
 
 
-def test_from_ws_security_follows_the_gate_families() -> None:
+def test_from_allow_lists_follows_the_gate_families() -> None:
     ec_only = WsSecurityPolicy(
         signature_algorithms=frozenset(a for a in SignatureAlgorithm if a.is_ecdsa)
     )
-    derived = SignaturePolicy.from_ws_security(ec_only)
+    derived = SignaturePolicy.from_allow_lists(
+        ec_only.signature_algorithms, ec_only.digest_algorithms,
+        min_rsa_key_bits=ec_only.min_rsa_key_bits, check_revocation=ec_only.check_revocation,
+        require_revocation_info=ec_only.require_revocation_info,
+    )
     assert not derived.allows_signature("rsa-pss", "sha3_256")
     assert derived.allows_signature("ecdsa", "sha3_256")
     assert DocumentSignatureAlgorithm.ED25519 in derived.extra_signature_algorithms

@@ -1,4 +1,4 @@
-"""Certificate subject -> Principal: the mapping table of ``gateway.wssec.principals``."""
+"""Certificate subject -> Principal: the mapping table of ``gateway.trust.principals``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway.domain.principal import PrincipalKind
 from gateway.errors import AuthenticationError
-from gateway.wssec.principals import principal_from_certificate
+from gateway.trust.principals import principal_from_certificate
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
 _NOW = datetime(2026, 3, 2, tzinfo=UTC)

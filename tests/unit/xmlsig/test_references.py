@@ -14,7 +14,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import InvalidSecurity
-from gateway.wssec.references import WALK_AT_MOST, IdIndex
+from gateway.xmlsig.references import WALK_AT_MOST, IdIndex
 
 ID_ATTRIBUTES = [ns.qname(ns.WSU, "Id"), "Id", ns.qname(ns.XML, "id")]
 NOT_ID_ATTRIBUTES = ["{urn:other}Id", "id", "ID", "URI"]
