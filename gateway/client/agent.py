@@ -179,6 +179,7 @@ class Agent:
     content_rights: dict[tuple[str, str], bool] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
+    unopened: set[int] = field(default_factory=set)
     attempts: dict[int, int] = field(default_factory=dict)
     queued: set[tuple[int, int]] = field(default_factory=set)
     finished: queue.SimpleQueue[tuple[PendingDocument, str | BaseException]] = field(
@@ -428,6 +429,8 @@ class Agent:
             return
         pending = [doc for doc in self.state.documents_to_download(ids)
                    if (doc.notification_id, doc.position) not in self.queued]
+        if not all(self.content_rights.values()):  # some right without the content scope
+            pending = [doc for doc in pending if self.may_download(doc.notification_id)]
         batch: list[PendingDocument] = []
         size = 0
         notifications: set[int] = set()
@@ -449,6 +452,22 @@ class Agent:
         if pending:
             self.bars.documents.total += len(pending)
             self.bars.documents.refresh()
+
+    def may_download(self, item_id: int) -> bool:
+        """Whether this certificate may open the item's content. A communication it may not
+        open (a right without the content scope) is left unread and said so once, like a
+        notification it does not accept: asking would only be refused (NOT_AUTHORISED)."""
+        if item_id in self.unopened:
+            return False
+        item = self.state.metadata(item_id)
+        if self.may_open(item):
+            return True
+        self.unopened.add(item_id)
+        self.skipped.add(item_id)
+        tqdm.write(f"notice: communication {item_id} of {item['recipient']} not opened: this "
+                   f"certificate's {item['role']} right does not include its content",
+                   file=sys.stderr)
+        return False
 
     def download(self, doc: PendingDocument) -> None:
         """(worker thread) One document into the archive, unless a previous run already put it
