@@ -116,12 +116,12 @@ READ_SIGN_CONTENT = (*READ_SIGN, "notifications.content")
 
 def demo_relations(recipients: Sequence[DemoRecipient], red_agent: str,
                    person: str) -> DemoRelations:
-    """The generated companies (those with CCCs, not the PKI's own company): the first four go
-    to the RED agent, the last three give the person mandates, the last of them without the
-    content scope (the batch agent's ``--accept-without-content`` case)."""
+    """The six generated companies (those with CCCs, not the PKI's own company): the first
+    three go to the RED agent, the other three give the person mandates, the last of them
+    without the content scope (the batch agent's ``--accept-without-content`` case)."""
     companies = [r for r in recipients if r.cccs and r.identifier not in (red_agent, person)]
     generated = companies[-6:]
     mandates = [DemoMandate(c.identifier, READ_SIGN_CONTENT, special_category=index == 1)
                 for index, c in enumerate(generated[3:5])]
     mandates += [DemoMandate(c.identifier, READ_SIGN) for c in generated[5:]]
-    return DemoRelations(red_agent, tuple(generated[:4]), person, tuple(mandates))
+    return DemoRelations(red_agent, tuple(generated[:3]), person, tuple(mandates))

@@ -128,8 +128,8 @@ def test_the_newcomer_path_archives_the_red_agents_work(tmp_path: Path) -> None:
         stop(demo)
 
     # The RED agent listed, accepted and archived the pending items of several companies.
-    summary = next(line for line in walkthrough.stdout.splitlines()
-                   if line.startswith("accepted="))
+    summary, person_summary = [line for line in walkthrough.stdout.splitlines()
+                               if line.startswith("accepted=")]
     counts = dict(pair.split("=", 1) for pair in summary.split())
     assert int(counts["accepted"]) >= 100 and counts["errors"] == "0", summary
     archive = home / "archive"
@@ -139,5 +139,19 @@ def test_the_newcomer_path_archives_the_red_agents_work(tmp_path: Path) -> None:
     receipts = list(archive.glob("*/receipts/*.xml"))
     assert len({path.parents[1].name for path in receipts}) >= 3
     assert walkthrough.stdout.count("VALID receipt") == len(receipts)
+
+    # The person's mandate without content: its notifications are left pending, not accepted.
+    person = dict(pair.split("=", 1) for pair in person_summary.split())
+    assert int(person["accepted"]) > 0 and int(person["skipped"]) > 0, person_summary
+    assert person["errors"] == "0", person_summary
+    [no_content] = re.findall(r"holds a mandate of (\w+): notifications\.read, "
+                              r"notifications\.sign\n", printed)
+    person_archive = {path.parents[1].name
+                      for path in (home / "person-archive").glob("*/*/notification.json")}
+    assert person_archive and no_content not in person_archive
+    notices = (walkthrough.stderr.count(f"of {no_content} not accepted")
+               + walkthrough.stderr.count(f"of {no_content} not opened"))
+    assert notices == int(person["skipped"]) > 0
+    assert walkthrough.stderr.count(f"of {no_content} not opened") > 0  # its communications
     print(f"walkthrough: {summary}; {len(entries)} entries, {len(companies)} companies, "
           f"{len(receipts)} receipts, {seconds:.1f} s")
