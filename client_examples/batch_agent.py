@@ -16,10 +16,11 @@ and signing go on: documents of up to ``--stream-above`` bytes come many notific
 GetContents call, larger ones one by one with GetContent, written to disk as they arrive.
 
 Interrupt it at any point (Ctrl-C, SIGTERM, even SIGKILL) and run the same command again: the
-state file (SQLite, see ``gateway/client/state.py``) makes the restart finish the work without signing or
-downloading anything twice. A signed acknowledgement is recorded before it is sent and, on
-restart, sent again byte for byte: the server then returns the original receipt. Notifications
-the server shows as decided without a receipt in the archive get theirs with GetReceipt.
+state file (SQLite, see ``gateway/client/state.py``) makes the restart finish the work without
+signing or downloading anything twice. A signed acknowledgement is recorded before it is sent
+and, on restart, sent again byte for byte: the server then returns the original receipt.
+Notifications the server shows as decided without a receipt in the archive get theirs with
+GetReceipt.
 ``--resync`` lists every status (not just pending) to rebuild an archive or a lost state file.
 
 Archive layout (``--archive DIR``)::

@@ -1,39 +1,14 @@
-"""The batch agent: accept (or reject, by rules) every pending notification, archive content
-and receipts. ``client_examples/batch_agent.py`` is its command line.
+"""The batch agent's workflow (``Agent.run``); ``client_examples/batch_agent.py`` is its command
+line and says what one run does, how it resumes and what the archive holds.
 
-    python client_examples/batch_agent.py --url http://127.0.0.1:8080/NotificationService \\
-        --cert var/pki/clients/red_agent/cert.pem --key var/pki/clients/red_agent/key.pem \\
-        --server-cert var/pki/server/cert.pem --archive ./archive [--rules rules.toml]
-
-One run: list every pending item the certificate may see (all pages, ``--role``/``--principal``
-narrow it), decide each notification with the rules (default: accept all), PrepareReceipt in
-batches of ``--batch-size`` (<= 1000), check the acknowledgement is exactly what was asked, sign
-it (XAdES-BES enveloped, the client key), SubmitReceipt, verify and store the server-signed
-receipt, then download every document of the accepted notifications and of the communications
-(which need no acknowledgement; opening them marks them READ) into the archive, checking each
-SHA-256 against the one listed and signed. Downloads run in ``--workers`` threads while listing
-and signing go on: documents of up to ``--stream-above`` bytes come many notifications per
-GetContents call, larger ones one by one with GetContent, written to disk as they arrive.
-
-Interrupt it at any point (Ctrl-C, SIGTERM, even SIGKILL) and run the same command again: the
-state file (SQLite, see ``gateway/client/state.py``) makes the restart finish the work without signing or
-downloading anything twice. A signed acknowledgement is recorded before it is sent and, on
-restart, sent again byte for byte: the server then returns the original receipt. Notifications
-the server shows as decided without a receipt in the archive get theirs with GetReceipt.
-``--resync`` lists every status (not just pending) to rebuild an archive or a lost state file.
-
-Archive layout (``--archive DIR``)::
-
-    DIR/<recipient>/<notification id>/<position>-<name>   documents (accepted, communications)
-    DIR/<recipient>/<notification id>/notification.json  metadata, outcome, receipt, files
-    DIR/<recipient>/receipts/<year>-<number>.xml          server receipts (verify_receipt.py):
-                                                          one per recipient, only its items
-    DIR/acknowledgements/<receipt id>.xml                 the signed acknowledgements sent
-                                                          (they list every recipient's items)
-    DIR/.batch-agent.db                                   the state (default --state)
-
-Exit status: 0 done, 1 finished with errors (listed on stderr), 2 usage or state problem,
-130 interrupted (run again to resume).
+One run: list every pending item the certificate may see, decide each notification with the
+rules, PrepareReceipt in batches, check the acknowledgement is exactly what was asked, sign it,
+SubmitReceipt, verify and store the server's receipts, and download the documents of the
+accepted notifications and of the communications in worker threads while listing and signing go
+on. Every step is recorded in the state file (``state.py``) so that a run interrupted at any
+point finishes on the next one without signing or downloading anything twice. An acceptance is
+legally binding: the agent reads its rights (``ListPrincipals``) first and accepts only what it
+may also download (``--accept-without-content`` aside).
 """
 
 from __future__ import annotations
