@@ -51,7 +51,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.bootstrap import build
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.config import Settings
 from gateway.pki import DemoPki, generate_demo_pki
 from gateway.services.publishing import DocumentInput, PublicationRequest

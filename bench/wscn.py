@@ -44,7 +44,7 @@ import zeep
 from lxml import etree
 
 from gateway.bootstrap import build
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.config import Settings
 from gateway.domain.clock import SystemClock
 from gateway.pki import generate_demo_pki

@@ -17,7 +17,7 @@ import sys
 import zeep
 from zeep.exceptions import Fault
 
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 
 
 def main(argv: list[str] | None = None) -> int:

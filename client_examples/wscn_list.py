@@ -18,7 +18,7 @@ import sys
 
 import zeep
 
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 
 BUCKETS = (("notificacionesPropias", "propia"), ("notificacionesAutorizadoRED", "RED"),
            ("notificacionesApoderado", "apoderado"))

@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,8 @@ from gateway.errors import GatewayError
 if TYPE_CHECKING:
     from gateway.bootstrap import Container
     from gateway.pki import DemoPki
+    from gateway.services.demo import DemoRelations
+    from gateway.services.publishing import PublicationRequest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,8 +202,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from gateway.domain.identifiers import make_ccc
-    from gateway.domain.model import Issuer
-    from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients
+    from gateway.services.demo import DemoRecipient, demo_batch, demo_recipients, demo_relations
 
     if args.count < 1:
         print("error: --count must be positive", file=sys.stderr)
@@ -213,29 +214,106 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         DemoRecipient(pki.company_cif, (make_ccc(28, 1_234_567), make_ccc(8, 7_654_321))),
         DemoRecipient(pki.person_nif),  # the representative certificate acts for the company
     ]
-    batch = demo_batch(args.count, now, demo_recipients(extra=extra), seed=args.seed)
+    recipients = demo_recipients(extra=extra)
+    batch = demo_batch(args.count, now, recipients, seed=args.seed)
+    new = _unpublished(container, batch)
     publishing = container.publishing()
-    with container.unit_of_work() as uow:
-        already = uow.notifications.existing_references(
-            Issuer(batch[0].issuer), [batch[0].issuer_reference]
-        )
-    if not already:
-        for start in range(0, len(batch), 1000):
-            publishing.publish(batch[start:start + 1000])
+    for start in range(0, len(new), 1000):
+        publishing.publish(new[start:start + 1000])
+    relations = _demo_relations(container, demo_relations(recipients, pki.red_agent_cif,
+                                                          pki.person_nif))
     swept = container.sweeper().sweep()
     with container.unit_of_work() as uow:
         summary = uow.notifications.summary()
     print(f"demo database: {_safe_url(container)}")
-    if already:
-        print("demo data was already there (same seed); nothing added")
+    if len(new) < len(batch):
+        print(f"{len(batch) - len(new)} of the {len(batch)} demo item(s) of seed {args.seed} "
+              f"were already there; added {len(new)}")
+    if not new:
+        print(f"to add items: --count N with N > {args.count} adds items {args.count}.. of this "
+              f"series, --seed S (another number) adds a new series of --count items")
+    else:
+        print(f"added {len(new)} item(s) (references DEMO-{args.seed}-"
+              f"{int(new[0].issuer_reference.rsplit('-', 1)[1])}..)")
     print(f"expired by the sweep: {swept.expired}")
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     print(f"demo PKI: {pki.directory} (company {pki.company_cif}, person {pki.person_nif}, "
           f"representative of {pki.representative_cif}, RED agent {pki.red_agent_cif})")
+    for line in relations:
+        print(line)
+    _print_walkthrough(settings)
     if args.serve:
         container.dispose()
         return _serve(argparse.Namespace(bind=None, workers=None), settings)
     return 0
+
+
+def _unpublished(container: Container, batch: Sequence[PublicationRequest]
+                 ) -> list[PublicationRequest]:
+    """The items of ``batch`` not published yet (a re-run with a larger --count adds the rest)."""
+    from gateway.domain.model import Issuer
+
+    existing: set[tuple[str, str]] = set()
+    with container.unit_of_work() as uow:
+        for issuer in {item.issuer for item in batch}:
+            references = [item.issuer_reference for item in batch if item.issuer == issuer]
+            existing |= {(issuer, ref)
+                         for ref in uow.notifications.existing_references(Issuer(issuer),
+                                                                          references)}
+    return [item for item in batch if (item.issuer, item.issuer_reference) not in existing]
+
+
+def _demo_relations(container: Container, relations: DemoRelations) -> list[str]:
+    """Assign the RED agent its companies' CCCs and give the person its mandates, once: a CCC
+    that was ever assigned (an operator may have ended it since) and a grantor that already
+    gave the person a mandate are left as they are. Returns what the demo holds, in words."""
+    from gateway.domain.principal import Principal, PrincipalKind
+    from gateway.services.mandates import new_mandate
+
+    representation = container.representation()
+    registry = container.mandates()
+    now = container.clock.now()
+    for company in relations.red_companies:
+        operator = Principal(PrincipalKind.REPRESENTATIVE, company.identifier, "gateway demo",
+                             "demo", person_identifier="DEMO")
+        for ccc in company.cccs:
+            if not representation.reception_history(ccc):
+                representation.assign_reception(operator, ccc, relations.red_agent)
+    held = {m.grantor for m in registry.listed(relations.person) if m.grantee == relations.person}
+    for mandate in relations.mandates:
+        if mandate.grantor not in held:
+            registry.add(new_mandate(mandate.grantor, relations.person, mandate.scopes,
+                                     now - timedelta(days=365),
+                                     special_category=mandate.special_category))
+    lines = [(f"RED agent {relations.red_agent} receives the CCCs of "
+              f"{len(relations.red_companies)} companies (gateway red list --agent "
+              f"{relations.red_agent})")]
+    for mandate in relations.mandates:
+        lines.append(f"person {relations.person} holds a mandate of {mandate.grantor}: "
+                     f"{', '.join(mandate.scopes)}"
+                     f"{' (special category too)' if mandate.special_category else ''}")
+    return lines
+
+
+def _print_walkthrough(settings: Settings) -> None:
+    """The commands of client_examples/README.md's walkthrough, with this demo's paths."""
+    base = (settings.public_url or f"http://{settings.bind}").rstrip("/")
+    pki = settings.effective_pki_dir
+    agent = pki / "clients" / "red_agent"
+    print("walkthrough (client_examples/README.md), from this directory in another terminal:")
+    print(f"  URL={base}/NotificationService")
+    print(f'  ME="--cert {agent}/cert.pem --key {agent}/key.pem"')
+    print(f'  SERVER="--server-cert {pki}/server/cert.pem"')
+    for command in WALKTHROUGH:
+        print(f"  {command}")
+    print(f"  then check a justificante by its CSV code, without a certificate: {base}/verify")
+
+
+WALKTHROUGH = (
+    ".venv/bin/python client_examples/batch_agent.py --url $URL $ME $SERVER --archive ./archive",
+    ".venv/bin/python client_examples/verify_receipt.py $SERVER archive/*/receipts/*.xml",
+)
+"""Printed by ``gateway demo`` and written in client_examples/README.md (a test keeps them so)."""
 
 
 def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -> DemoPki:

@@ -1,9 +1,11 @@
-"""``gateway mandates …`` and ``gateway access …``: the registry operators' commands.
+"""``gateway mandates …``, ``gateway access …`` and ``gateway red …``: the registry operators'
+commands.
 
 Mandates are recorded by the registry (actor ``REGISTRY`` in the audit log). Access-manager and
-grant commands act as the entity's main access manager, on behalf of the operator named by
-``--by`` (kept in ``named_by``/``granted_by`` and the audit log), and go through the same
-authorisation decision and services as the SOAP operations.
+grant commands, and the RED reception commands (``AssignReception``/``UnassignReception`` of a
+company's contribution accounts), act as the entity's main access manager, on behalf of the
+operator named by ``--by`` (kept in ``named_by``/``granted_by`` and the audit log), and go through
+the same authorisation decision and services as the SOAP operations.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from gateway.config import Settings
 if TYPE_CHECKING:  # the container and the services are imported when a command runs
     from gateway.bootstrap import Container
     from gateway.domain.principal import Principal
-    from gateway.domain.rights import AccessGrant, AccessManager, Mandate
+    from gateway.domain.rights import AccessGrant, AccessManager, Mandate, RedAssignment
 
 ContainerFactory = Callable[[Settings], "Container"]
 
@@ -32,7 +34,7 @@ import the services (a test keeps them equal)."""
 
 def add_commands(commands: Any, container: ContainerFactory,
                  instant: Callable[[str], datetime]) -> None:
-    """Register the ``mandates`` and ``access`` command groups on ``commands``."""
+    """Register the ``mandates``, ``access`` and ``red`` command groups on ``commands``."""
 
     def run(handler: Callable[[argparse.Namespace, Container], int]) -> Callable[..., int]:
         return lambda args, settings: handler(args, container(settings))
@@ -110,6 +112,34 @@ def add_commands(commands: Any, container: ContainerFactory,
     grants.add_argument("--entity", required=True)
     grants.set_defaults(handler=run(_grant_list), by=REGISTRY_ACTOR)
 
+    red = commands.add_parser(
+        "red", help="RED reception: which authorised agent receives a contribution account (CCC)")
+    red_actions = red.add_subparsers(dest="red_command", required=True, metavar="ACTION")
+    assign = red_actions.add_parser(
+        "assign", help="assign the reception of a company's CCC to a RED agent, effective now",
+        description="As the company's main access manager (AssignReception): audited as "
+                    "reception.assigned; assigning the agent that already has it changes nothing.")
+    assign.add_argument("--company", required=True, help="CIF (or NIF) holding the CCC")
+    assign.add_argument("--ccc", action="append", required=True, dest="cccs",
+                        help="contribution account, e.g. 28/1234567/42 (repeat)")
+    assign.add_argument("--agent", required=True, help="NIF/CIF of the RED authorised agent")
+    assign.add_argument("--by", default=REGISTRY_ACTOR, help="operator (for the audit log)")
+    assign.set_defaults(handler=run(_red_assign))
+    unassign = red_actions.add_parser(
+        "unassign", help="end a CCC's RED assignment now (the agent loses what it has not "
+                         "accepted)")
+    unassign.add_argument("--company", required=True)
+    unassign.add_argument("--ccc", action="append", required=True, dest="cccs")
+    unassign.add_argument("--by", default=REGISTRY_ACTOR)
+    unassign.set_defaults(handler=run(_red_unassign))
+    red_list = red_actions.add_parser(
+        "list", help="JSON lines: the CCCs an agent receives now (--agent), or a CCC's "
+                     "assignments over time (--ccc)")
+    which = red_list.add_mutually_exclusive_group(required=True)
+    which.add_argument("--agent", help="NIF/CIF of a RED agent")
+    which.add_argument("--ccc", help="a contribution account")
+    red_list.set_defaults(handler=run(_red_list))
+
 
 def _operator(args: argparse.Namespace) -> Principal:
     """The main access manager of ``--entity``, operated from the command line by ``--by``."""
@@ -119,6 +149,56 @@ def _operator(args: argparse.Namespace) -> Principal:
     entity = normalise_entity_id(args.entity, field="entity")
     return Principal(PrincipalKind.REPRESENTATIVE, entity, "command line", "cli",
                      person_identifier=args.by)
+
+
+def _company_operator(company: str, by: str) -> Principal:
+    """The main access manager of ``company``, operated from the command line by ``by``."""
+    from gateway.domain.identifiers import normalise_tax_id
+    from gateway.domain.principal import Principal, PrincipalKind
+
+    return Principal(PrincipalKind.REPRESENTATIVE, normalise_tax_id(company, field="company"),
+                     "command line", "cli", person_identifier=by)
+
+
+def _red_assign(args: argparse.Namespace, container: Container) -> int:
+    service = container.representation()
+    operator = _company_operator(args.company, args.by)
+    for ccc in args.cccs:
+        _print(_assignment_record(service.assign_reception(operator, ccc, args.agent)))
+    return 0
+
+
+def _red_unassign(args: argparse.Namespace, container: Container) -> int:
+    service = container.representation()
+    operator = _company_operator(args.company, args.by)
+    for ccc in args.cccs:
+        ended = service.unassign_reception(operator, ccc)
+        print(f"{ccc}: ended {ended} assignment(s)")
+    return 0
+
+
+def _red_list(args: argparse.Namespace, container: Container) -> int:
+    from gateway.domain.identifiers import normalise_tax_id
+    from gateway.domain.listing import Role
+    from gateway.domain.principal import Principal, PrincipalKind
+
+    service = container.representation()
+    if args.ccc:
+        for assignment in service.reception_history(args.ccc):
+            _print(_assignment_record(assignment))
+        return 0
+    agent = Principal(PrincipalKind.ENTITY, normalise_tax_id(args.agent, field="agent"),
+                      "command line", "cli")
+    for acting in service.principals(agent):
+        if acting.role is Role.RED:
+            _print({"agent": agent.identifier, "company": acting.identifier,
+                    "cccs": acting.cccs or frozenset()})
+    return 0
+
+
+def _assignment_record(a: RedAssignment) -> dict[str, object]:
+    return {"ccc": a.ccc, "company": a.company, "agent": a.agent,
+            "assigned_at": a.assigned_at, "unassigned_at": a.unassigned_at}
 
 
 def _print(record: dict[str, object]) -> None:

@@ -145,6 +145,12 @@ class RepresentationService:
             uow.commit()
         return ended
 
+    def reception_history(self, ccc: str) -> list[RedAssignment]:
+        """Every RED assignment of ``ccc``, oldest first (for operators)."""
+        ccc = normalise_ccc(ccc, field="ccc")
+        with self.uow_factory() as uow:
+            return uow.representation.assignments_of_ccc(ccc)
+
     def mandates(self, principal: Principal) -> list[Mandate]:
         """The mandates the caller gave (as grantor) or holds (as grantee)."""
         with self.uow_factory() as uow:

@@ -190,6 +190,69 @@ def test_demo_builds_a_summary(database, capsys, tmp_path, monkeypatch):
     assert (tmp_path / "var" / "pki" / "pki.json").is_file()  # the demo PKI came along
     code, out, _ = run(database, capsys, "demo", "--count", "150")
     assert code == 0 and "already there" in out
+    assert "--count N with N > 150" in out  # says plainly what to do
+    code, out, err = run(database, capsys, "demo", "--count", "200")
+    assert code == 0, err
+    assert "added 50 item(s)" in out
+    summary, _ = json.JSONDecoder().raw_decode(out[out.index("{"):])
+    assert summary["total"] == 200
+
+
+def test_demo_gives_the_red_agent_companies_and_the_person_mandates(
+        database, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    code, out, err = run(database, capsys, "demo", "--count", "400")
+    assert code == 0, err
+    summary, _ = json.JSONDecoder().raw_decode(out[out.index("{"):])
+    assert summary["by_status"]["AVAILABLE"] >= 0.8 * 400  # most items are pending
+    agent = make_cif("B", 7654321)
+    code, out, err = run(database, capsys, "red", "list", "--agent", agent)
+    assert code == 0, err
+    companies = [json.loads(line) for line in out.splitlines()]
+    assert len(companies) >= 3 and all(c["cccs"] for c in companies)
+    container = build(Settings(database_url=database.url))
+    try:
+        with container.unit_of_work() as uow:
+            pending = uow.notifications.list_page(ListingQuery(
+                audience=tuple(Audience(c["company"], Role.OWN) for c in companies),
+                limit=1000))
+        mandates = container.mandates().listed(make_dni(12345678))
+    finally:
+        container.dispose()
+    assert len({item.recipient for item in pending if item.ccc}) >= 3
+    scopes = [m.scopes_codes() for m in mandates]
+    assert any("notifications.content" in s for s in scopes)
+    assert any("notifications.content" not in s for s in scopes)
+    # a re-run prints the walkthrough's commands and the verification page too
+    code, out, _ = run(database, capsys, "demo", "--count", "400")
+    assert cli.WALKTHROUGH[0] in out and "/verify" in out
+
+
+def test_red_assign_unassign_and_list_are_audited(database, capsys, tmp_path):
+    agent = make_cif("B", 2_222_222)
+    code, out, err = run(database, capsys, "red", "assign", "--company", COMPANY, "--ccc", CCC,
+                         "--agent", agent, "--by", PERSON)
+    assert code == 0, err
+    assert json.loads(out)["agent"] == agent
+    code, out, _ = run(database, capsys, "red", "list", "--agent", agent)
+    assert json.loads(out) == {"agent": agent, "company": COMPANY, "cccs": [CCC]}
+    code, out, err = run(database, capsys, "red", "assign", "--company", make_cif("B", 3_333_333),
+                         "--ccc", CCC, "--agent", agent)
+    assert code == 1 and "another company" in err
+    code, out, _ = run(database, capsys, "red", "unassign", "--company", COMPANY, "--ccc", CCC)
+    assert code == 0 and "ended 1" in out
+    code, out, _ = run(database, capsys, "red", "list", "--agent", agent)
+    assert out == ""
+    code, out, _ = run(database, capsys, "red", "list", "--ccc", CCC)
+    [history] = [json.loads(line) for line in out.splitlines()]
+    assert history["unassigned_at"] is not None
+    container = build(Settings(database_url=database.url))
+    try:
+        with container.unit_of_work() as uow:
+            events = [e.event_type for e in uow.audit.iter_events()]
+    finally:
+        container.dispose()
+    assert "reception.assigned" in events and "reception.unassigned" in events
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["db", "--help"], ["db", "upgrade", "--help"],
@@ -198,7 +261,9 @@ def test_demo_builds_a_summary(database, capsys, tmp_path, monkeypatch):
                                   ["outage", "list", "--help"], ["serve", "--help"],
                                   ["pki", "--help"], ["pki", "demo", "--help"],
                                   ["contract", "--help"], ["validate", "--help"],
-                                  ["audit", "--help"], ["audit", "verify", "--help"]])
+                                  ["audit", "--help"], ["audit", "verify", "--help"],
+                                  ["red", "--help"], ["red", "assign", "--help"],
+                                  ["red", "unassign", "--help"], ["red", "list", "--help"]])
 def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(argv)

@@ -34,7 +34,7 @@ def test_full_run_archives_everything_once_and_the_receipts_verify(
     notifications = {i for i, item in visible.items() if item.kind == "NOTIFICATION"}
     archive = tmp_path / "archive"
 
-    # Documents over 2,500 bytes take the streamed path (gateway.content_download), the rest
+    # Documents over 2,500 bytes take the streamed path (gateway.client.download), the rest
     # zeep's: both end up the same in the archive.
     run = agent_world.run_agent("company", archive, "--batch-size", "5", "--page-size", "7",
                                 "--stream-above", "2500")

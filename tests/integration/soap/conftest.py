@@ -46,7 +46,7 @@ from zeep.wsse.utils import WSU, ensure_id, get_security_header
 
 from gateway import namespaces as ns
 from gateway.bootstrap import build
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.config import Settings
 from gateway.domain.identifiers import make_ccc, make_dni
 from gateway.pki import DemoPki, generate_demo_pki

@@ -3,7 +3,7 @@
 A gateway of its own (``start_gateway``: PostgreSQL, gunicorn with two workers) holds a 200 MB
 and a 5 MB communication (the 200 MB document is written into the store directly: publishing
 caps documents at ``publishing.MAX_DOCUMENT_BYTES``, the server must stream whatever is stored).
-The 200 MB one is downloaded with ``gateway.content_download`` (which
+The 200 MB one is downloaded with ``gateway.client.download`` (which
 verifies the server's signature while writing to disk); each worker's peak RSS is reset before
 (``/proc/<pid>/clear_refs``) and read after (``VmHWM``), and must have grown by less than 50 MB.
 The 5 MB one (larger than one store slice, so streamed too) goes through zeep, which checks the
@@ -28,7 +28,7 @@ from lxml import etree
 from sqlalchemy import text
 
 from gateway import namespaces as ns
-from gateway.content_download import download_content
+from gateway.client.download import download_content
 from gateway.pki import DemoPki
 from gateway.services.publishing import DocumentInput, PublicationRequest
 

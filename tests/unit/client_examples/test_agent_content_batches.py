@@ -21,7 +21,8 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "client_examples"))
 import batch_agent
-from agent_state import PendingDocument
+
+from gateway.client.state import PendingDocument
 
 TNS = "urn:notess:gateway:notification:v1"
 DATA = {n: f"document of notification {n}".encode() * n for n in range(1, 6)}

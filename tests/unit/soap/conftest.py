@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 from soap_doubles import InProcessPort, StubQueries
 
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.pki import DemoPki, generate_demo_pki
 
 

@@ -1,4 +1,4 @@
-"""``gateway.content_download``: a client writes the document to disk as it reads the response,
+"""``gateway.client.download``: a client writes the document to disk as it reads the response,
 and keeps it only when the server's signature and the document's sha256 check out.
 
 The responses come from the port in-process (``conftest.InProcessPort``), served to the client
@@ -19,8 +19,8 @@ from soap_doubles import InProcessPort, StubQueries
 from test_soap_content_splice import stream_of
 from zeep.exceptions import Fault, SignatureVerificationFailed
 
-from gateway.clientsupport import ServerVerifyingSignature
-from gateway.content_download import download_content
+from gateway.client.download import download_content
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.errors import NotFound
 from gateway.pki import DemoPki
 

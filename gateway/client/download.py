@@ -2,7 +2,7 @@
 
 zeep reads a whole response into memory and parses it, so a 200 MB document costs a client
 over a gigabyte. ``download_content`` instead signs the request as the zeep client does
-(``clientsupport.ServerVerifyingSignature``), reads the response as it arrives, decodes the base64
+(``gateway.client.transport.ServerVerifyingSignature``), reads the response as it arrives, decodes the base64
 of ``ContentResult/data`` into ``<target>.part`` as it goes, and renames the file to ``target``
 only once the whole response checked out:
 
@@ -38,7 +38,7 @@ from lxml import etree
 from zeep.exceptions import Fault, SignatureVerificationFailed
 
 from gateway import namespaces as ns
-from gateway.clientsupport import ServerVerifyingSignature, _check_signed_parts
+from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
 
 MAX_ENVELOPE_BYTES = 1024 * 1024
 """The response around the document (headers, signature, metadata) is never larger than this."""

@@ -1,0 +1,670 @@
+"""The batch agent's workflow (``Agent.run``); ``client_examples/batch_agent.py`` is its command
+line and says what one run does, how it resumes and what the archive holds.
+
+One run: list every pending item the certificate may see, decide each notification with the
+rules, PrepareReceipt in batches, check the acknowledgement is exactly what was asked, sign it,
+SubmitReceipt, verify and store the server's receipts, and download the documents of the
+accepted notifications and of the communications in worker threads while listing and signing go
+on. Every step is recorded in the state file (``state.py``) so that a run interrupted at any
+point finishes on the next one without signing or downloading anything twice. An acceptance is
+legally binding: the agent reads its rights (``ListPrincipals``) first and accepts only what it
+may also download (``--accept-without-content`` aside).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import queue
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from lxml import etree
+from tqdm import tqdm
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault
+
+from gateway.client.archive import Archive, file_sha256
+from gateway.client.download import download_content
+from gateway.client.receipts import (
+    ReceiptInvalid,
+    VerifiedReceipt,
+    verify_server_receipt,
+)
+from gateway.client.rules import Rules
+from gateway.client.service import (
+    TNS,
+    AgentError,
+    Service,
+    describe,
+    fault_code,
+)
+from gateway.client.state import AgentState, PendingDocument, ReceiptRecord
+from gateway.client.xades import XadesSigner
+
+RECEIPT_NS = "urn:notess:gateway:receipt:v1"
+R = f"{{{RECEIPT_NS}}}"
+MAX_BATCH = 1000
+# What notification.json keeps of the listing: what does not change once the item is final.
+ENTRY_FIELDS = ("id", "kind", "issuer", "issuerReference", "procedure", "subject", "recipient",
+                "ccc", "role", "category", "madeAvailableAt", "deadlineAt")
+# An acknowledgement the server no longer holds open: drop it and prepare the items again.
+STALE_ACK_CODES = frozenset({"ACK_EXPIRED", "UNKNOWN_NONCE", "NONCE_REUSED"})
+# Some named notifications are no longer pending (or visible): ask the server about each.
+CHANGED_ITEM_CODES = frozenset({"NOT_PENDING", "NOT_FOUND", "EXPIRED", "ALREADY_FINAL"})
+
+
+# --- signing ----------------------------------------------------------------------------------
+
+
+class AcknowledgementSigner:
+    """XAdES-BES enveloped signature of the acknowledgement with the client's key."""
+
+    def __init__(self, key: Path, cert: Path) -> None:
+        self._signer = XadesSigner(key.read_bytes(), cert.read_bytes())
+
+    @property
+    def fingerprint(self) -> str:
+        return self._signer.certificate.fingerprint(hashes.SHA256()).hex()
+
+    def sign(self, acknowledgement: bytes) -> bytes:
+        return self._signer.sign(acknowledgement)
+
+
+def check_acknowledgement(document: bytes, decision: str,
+                          items: Sequence[dict[str, Any]]) -> str:
+    """Sign only what was asked: the decision, exactly these notifications in this order, and
+    for each the documents (position, SHA-256) the listing showed. Returns the receipt id."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(document, parser)
+    except etree.XMLSyntaxError as exc:
+        raise AgentError(f"acknowledgement is not XML: {exc}") from exc
+    if root.tag != R + "Acknowledgement" or root.findtext(R + "Decision") != decision:
+        raise AgentError("the server prepared another decision than the one asked")
+    prepared = [(int(item.get("notificationId", "0")),
+                 sorted((int(d.get("position", "-1")), d.get("sha256", ""))
+                        for d in item.iterfind(R + "Document")))
+                for item in root.iterfind(R + "Item")]
+    expected = [(item["id"], sorted((d["position"], d["sha256"]) for d in item["documents"]))
+                for item in items]
+    if prepared != expected:
+        raise AgentError("the prepared acknowledgement names other notifications or documents "
+                         "than the listing showed; not signing it")
+    receipt_id = root.findtext(R + "ReceiptId")
+    if not receipt_id:
+        raise AgentError("the acknowledgement has no receipt id")
+    return receipt_id
+
+
+# --- the agent --------------------------------------------------------------------------------
+
+
+@dataclass
+class Bars:
+    listed: tqdm
+    acknowledged: tqdm
+    documents: tqdm
+    content: tqdm
+
+    @classmethod
+    def open(cls, disable: bool | None) -> Bars:
+        def bar(position: int, desc: str, unit: str, **kw: Any) -> tqdm:
+            return tqdm(desc=desc, unit=unit, position=position, disable=disable, leave=True,
+                        dynamic_ncols=True, mininterval=0.5, **kw)
+        return cls(bar(0, "listed      ", "item"), bar(1, "acknowledged", "item"),
+                   bar(2, "downloaded  ", "doc", total=0),
+                   bar(3, "content     ", "B", unit_scale=True, unit_divisor=1024))
+
+    def close(self) -> None:
+        for each in (self.listed, self.acknowledged, self.documents, self.content):
+            each.close()
+
+
+@dataclass
+class Agent:
+    service: Service
+    state: AgentState
+    archive: Archive
+    rules: Rules
+    signer: AcknowledgementSigner
+    server_cert: x509.Certificate
+    bars: Bars
+    batch_size: int
+    page_size: int
+    workers: int
+    role: str | None
+    principal: str | None
+    resync: bool
+    stream_above: int
+    server_cert_path: Path
+    contents_bytes: int = 4 * 2**20
+    accept_without_content: bool = False
+    content_rights: dict[tuple[str, str], bool] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    skipped: set[int] = field(default_factory=set)
+    unopened: set[int] = field(default_factory=set)
+    attempts: dict[int, int] = field(default_factory=dict)
+    queued: set[tuple[int, int]] = field(default_factory=set)
+    finished: queue.SimpleQueue[tuple[PendingDocument, str | BaseException]] = field(
+        default_factory=queue.SimpleQueue)
+    pool: ThreadPoolExecutor | None = None
+
+    @property
+    def max_backlog(self) -> int:
+        """Documents queued at most before acknowledging more waits for downloads."""
+        return 4 * max(self.batch_size, 100)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.content_rights = self.load_content_rights()
+        self.check_archive()
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
+        self.resume_batches()
+        self.queue_downloads()  # what earlier runs accepted but did not download
+        for page in self.pages():
+            self.state.record_listing(page)
+            self.bars.listed.update(len(page))
+            self.queue_downloads([item["id"] for item in page if item["kind"] != "NOTIFICATION"])
+            self.acknowledge(final=False)
+            self.collect_downloads(block=False)
+        self.reconcile(self.state.unseen_pending(self.role, self.principal))
+        for _ in range(5):  # converges in one or two rounds; bounded in case the server flaps
+            unknown = self.state.unknown_status()
+            if unknown:
+                self.reconcile(unknown)
+            self.acknowledge(final=True)
+            self.fetch_missing_receipts()
+            self.queue_downloads()
+            if not self.state.unknown_status():
+                break
+        while self.queued:
+            self.collect_downloads(block=True)
+        self.archive_entries(None)
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        cursor = None
+        while True:
+            page = self.service.call_xml(
+                "ListNotifications", role=self.role, principal=self.principal,
+                status=None if self.resync else "AVAILABLE", cursor=cursor,
+                pageSize=self.page_size)
+            yield [info_from_xml(item) for item in page.iterfind(f"{TNS}item")]
+            cursor = page.findtext(f"{TNS}nextCursor")
+            if not cursor:
+                return
+
+    # -- acknowledgements --------------------------------------------------------------------
+
+    def resume_batches(self) -> None:
+        """Finish what an interrupted run left open."""
+        for batch in self.state.open_batches():
+            if batch.state == "prepared" or batch.signed is None:
+                # Never sent (the signed bytes are recorded before sending): prepare again.
+                self.state.drop_batch(batch.receipt_id)
+                continue
+            items = [self.state.metadata(i) for i in batch.ids]
+            self.submit(batch.receipt_id, batch.decision, batch.signed, items)
+
+    def load_content_rights(self) -> dict[tuple[str, str], bool]:
+        """(recipient, role) -> whether this certificate may open the content of those items,
+        from ListPrincipals: an acceptance is legally binding, so the agent never signs one it
+        cannot follow through with a download."""
+        rights: dict[tuple[str, str], bool] = {}
+        for principal in self.service.call("ListPrincipals") or []:
+            key = (str(principal.identifier), str(principal.role))
+            rights[key] = rights.get(key, False) or (
+                principal.role == "OWN" or "notifications.content" in (principal.scope or []))
+        return rights
+
+    def may_open(self, item: dict[str, Any]) -> bool:
+        return self.content_rights.get((item["recipient"], item["role"]), True)
+
+    def acknowledge(self, *, final: bool) -> None:
+        """Decide the pending notifications in no batch; send full batches (all when final).
+        A notification whose content this certificate may not open is not accepted (it is
+        skipped, and said so) unless --accept-without-content: then it is accepted and archived
+        with its metadata only."""
+        groups: dict[str, list[dict[str, Any]]] = {"ACCEPT": [], "REJECT": []}
+        for item in self.state.undecided(self.skipped):
+            decision = self.rules.decide(item)
+            if decision == "ACCEPT" and not self.may_open(item) and not self.accept_without_content:
+                self.skipped.add(item["id"])
+                tqdm.write(f"notice: notification {item['id']} of {item['recipient']} not "
+                           f"accepted: this certificate's {item['role']} right does not include "
+                           "its content (--accept-without-content accepts it anyway)",
+                           file=sys.stderr)
+            elif decision == "SKIP":
+                self.skipped.add(item["id"])
+            else:
+                groups[decision].append(item)
+        for decision, group in groups.items():
+            while len(group) >= self.batch_size or (final and group):
+                chunk, group = group[:self.batch_size], group[self.batch_size:]
+                self.acknowledge_batch(decision, chunk)
+            if final:
+                # Items sent back by a refused batch and still pending: one more round.
+                retry = [i for i in self.state.undecided(self.skipped)
+                         if self.rules.decide(i) == decision]
+                while retry:
+                    chunk, retry = retry[:self.batch_size], retry[self.batch_size:]
+                    self.acknowledge_batch(decision, chunk)
+
+    def acknowledge_batch(self, decision: str, items: list[dict[str, Any]]) -> None:
+        ids = [item["id"] for item in items]
+        for item_id in ids:
+            self.attempts[item_id] = self.attempts.get(item_id, 0) + 1
+            if self.attempts[item_id] > 3:
+                self.fail(f"notification {item_id}: not acknowledged after 3 attempts")
+                self.skipped.add(item_id)
+        items = [item for item in items if item["id"] not in self.skipped]
+        ids = [item["id"] for item in items]
+        if not ids:
+            return
+        try:
+            prepared = self.service.call("PrepareReceipt", id=ids, decision=decision)
+        except Fault as fault:
+            if fault_code(fault) in CHANGED_ITEM_CODES:
+                self.reconcile(ids)  # some changed meanwhile: the still-pending ones go again
+                return
+            raise
+        acknowledgement = bytes(prepared.receipt)
+        try:
+            receipt_id = check_acknowledgement(acknowledgement, decision, items)
+        except AgentError as exc:
+            self.fail(str(exc))
+            self.skipped.update(ids)
+            return
+        self.state.record_prepared(receipt_id, decision, acknowledgement, ids)
+        signed = self.signer.sign(acknowledgement)
+        self.state.record_signed(receipt_id, signed)  # before sending: see resume_batches
+        self.submit(receipt_id, decision, signed, items)
+
+    def submit(self, receipt_id: str, decision: str, signed: bytes,
+               items: list[dict[str, Any]]) -> None:
+        ids = [item["id"] for item in items]
+        try:
+            result = self.service.call("SubmitReceipt", signedReceipt=signed)
+        except Fault as fault:
+            code = fault_code(fault)
+            self.state.drop_batch(receipt_id)
+            if code in STALE_ACK_CODES:  # never registered: the items are prepared again
+                self.reconcile(ids)
+                return
+            self.fail(f"acknowledgement {receipt_id} refused: {code} {fault.message}")
+            self.skipped.update(ids)
+            return
+        # One receipt per recipient of the batch (the server never shows a company another's
+        # items): the first in the answer's own fields, the others in otherReceipt.
+        receipts = []
+        for answer in [result, *(result.otherReceipt or [])]:
+            receipt = self.store_receipt(bytes(answer.signedReceipt), signed)
+            if receipt.receipt_id != receipt_id or receipt.decision != decision:
+                raise AgentError(f"the receipt {receipt.registration_number} is not for "
+                                 f"acknowledgement {receipt_id}")
+            receipts.append(receipt)
+        self.record(receipts, receipt_id)
+        self.bars.acknowledged.update(len(ids))
+        waived = [item["id"] for item in items if not self.may_open(item)]
+        if waived:
+            self.state.waive_documents(waived)
+        self.queue_downloads(ids)
+        self.archive_entries(ids)
+        while len(self.queued) > self.max_backlog:  # let the downloads catch up
+            self.collect_downloads(block=True)
+
+    def store_receipt(self, document: bytes, signed: bytes | None) -> VerifiedReceipt:
+        try:
+            receipt = verify_server_receipt(document, self.server_cert)
+        except ReceiptInvalid as exc:
+            raise AgentError(f"the server's receipt does not verify: {exc}") from exc
+        if signed is not None:
+            if receipt.acknowledgement_sha256 != hashlib.sha256(signed).hexdigest():
+                raise AgentError(f"receipt {receipt.registration_number} certifies another "
+                                 "acknowledgement than the one sent")
+            self.archive.write(self.archive.acknowledgement_path(receipt.receipt_id), signed)
+        self.archive.write(self.archive.receipt_path(receipt.registration_number,
+                                                     receipt.recipient), document)
+        return receipt
+
+    def record(self, receipts: list[VerifiedReceipt], receipt_id: str | None) -> None:
+        self.state.record_receipts([ReceiptRecord(
+            receipt.registration_number, receipt.csv_code, receipt.decision, receipt.issued_at,
+            self.archive.relative(self.archive.receipt_path(receipt.registration_number,
+                                                            receipt.recipient)),
+            dict(receipt.items)) for receipt in receipts], receipt_id)
+
+    # -- reconciling with the server ---------------------------------------------------------
+
+    def reconcile(self, ids: Sequence[int]) -> None:
+        """Ask the server what became of these items (GetNotification) and record it."""
+        statuses: dict[int, str] = {}
+        for item_id in ids:
+            try:
+                statuses[item_id] = str(self.service.call("GetNotification", id=item_id).status)
+            except Fault as fault:
+                if fault_code(fault) != "NOT_FOUND":
+                    raise
+                statuses[item_id] = "GONE"  # no longer visible to this certificate
+        self.state.set_status(statuses)
+
+    def fetch_missing_receipts(self) -> None:
+        """Decided on the server but no receipt here: fetch it (GetReceipt), never sign again."""
+        covered: set[int] = set()
+        for item_id in self.state.needing_receipt():
+            if item_id in covered:
+                continue
+            try:
+                result = self.service.call("GetReceipt", notificationId=item_id)
+            except Fault as fault:
+                self.fail(f"notification {item_id}: no receipt ({fault_code(fault)})")
+                continue
+            receipt = self.store_receipt(bytes(result.signedReceipt), None)
+            self.record([receipt], None)
+            decided = [i for i, outcome in receipt.items if outcome in ("ACCEPTED", "REJECTED")]
+            covered.update(decided)
+            self.archive_entries(decided)
+
+    # -- downloads ---------------------------------------------------------------------------
+
+    def check_archive(self) -> None:
+        """A recorded file that is gone or truncated (a disk restored from backup...) is
+        fetched again, a lost notification.json written again; everything else recorded is
+        trusted (sha256 was checked on write)."""
+        for notification_id, position, path, size in self.state.recorded_documents():
+            try:
+                intact = (self.archive.root / path).stat().st_size == size
+            except FileNotFoundError:
+                intact = False
+            if not intact:
+                self.state.forget_document(notification_id, position)
+        lost = [item_id for item_id, recipient in self.state.archived_entries()
+                if not self.archive.entry_path(recipient, item_id).is_file()]
+        if lost:
+            self.state.unarchive(lost)
+
+    def queue_downloads(self, ids: Sequence[int] | None = None) -> None:
+        """Hand the documents still to fetch (of ``ids``, or all) to the download threads:
+        documents up to ``--stream-above`` in GetContents batches of whole notifications (up to
+        ``--contents-bytes`` of documents each), larger ones one by one, streamed."""
+        assert self.pool is not None
+        if ids is not None and not ids:
+            return
+        pending = [doc for doc in self.state.documents_to_download(ids)
+                   if (doc.notification_id, doc.position) not in self.queued]
+        if not all(self.content_rights.values()):  # some right without the content scope
+            pending = [doc for doc in pending if self.may_download(doc.notification_id)]
+        batch: list[PendingDocument] = []
+        size = 0
+        notifications: set[int] = set()
+        for doc in pending:
+            self.queued.add((doc.notification_id, doc.position))
+            if doc.size > self.stream_above:
+                self.pool.submit(self.download, doc)
+                continue
+            starts_notification = doc.notification_id not in notifications
+            if batch and starts_notification and (
+                    size + doc.size > self.contents_bytes or len(notifications) == MAX_BATCH):
+                self.pool.submit(self.download_batch, batch)
+                batch, size, notifications = [], 0, set()
+            batch.append(doc)
+            size += doc.size
+            notifications.add(doc.notification_id)
+        if batch:
+            self.pool.submit(self.download_batch, batch)
+        if pending:
+            self.bars.documents.total += len(pending)
+            self.bars.documents.refresh()
+
+    def may_download(self, item_id: int) -> bool:
+        """Whether this certificate may open the item's content. A communication it may not
+        open (a right without the content scope) is left unread and said so once, like a
+        notification it does not accept: asking would only be refused (NOT_AUTHORISED)."""
+        if item_id in self.unopened:
+            return False
+        item = self.state.metadata(item_id)
+        if self.may_open(item):
+            return True
+        self.unopened.add(item_id)
+        self.skipped.add(item_id)
+        tqdm.write(f"notice: communication {item_id} of {item['recipient']} not opened: this "
+                   f"certificate's {item['role']} right does not include its content",
+                   file=sys.stderr)
+        return False
+
+    def download(self, doc: PendingDocument) -> None:
+        """(worker thread) One document into the archive, unless a previous run already put it
+        there without recording it. The outcome goes to ``finished`` for the main thread."""
+        try:
+            path = self.archive.document_path(doc)
+            if file_sha256(path) != doc.sha256:
+                if doc.size > self.stream_above:
+                    self.with_retry(lambda: self.stream(doc, path))
+                else:
+                    result = self.with_retry(lambda: self.service.call(
+                        "GetContent", id=doc.notification_id, document=doc.position))
+                    self.keep(doc, path, result.document.sha256, bytes(result.data))
+                self.bars.content.update(doc.size)
+            self.finished.put((doc, self.archive.relative(path)))
+        except (AgentError, ZeepError, requests.RequestException, OSError, ValueError) as exc:
+            self.finished.put((doc, exc))
+        except BaseException as exc:  # never leave the main thread waiting for this one
+            self.finished.put((doc, exc))
+            raise
+
+    def download_batch(self, docs: list[PendingDocument]) -> None:
+        """(worker thread) The documents of several notifications with one GetContents call.
+        What the server defers is asked for again, what it finds too large for a batch is
+        fetched on its own; every document's outcome goes to ``finished``."""
+        wanted: dict[tuple[int, int], PendingDocument] = {}
+        reported: set[tuple[int, int]] = set()
+        try:
+            for doc in docs:
+                key = (doc.notification_id, doc.position)
+                path = self.archive.document_path(doc)
+                if file_sha256(path) == doc.sha256:  # an earlier run wrote it, unrecorded
+                    reported.add(key)
+                    self.finished.put((doc, self.archive.relative(path)))
+                else:
+                    wanted[key] = doc
+            if not wanted:
+                return
+            ids = list(dict.fromkeys(key[0] for key in wanted))
+            result = self.with_retry(lambda: self.service.call_xml("GetContents", id=ids))
+        except BaseException as exc:  # every document gets an outcome, whatever happened
+            for doc in docs:
+                if (doc.notification_id, doc.position) not in reported:
+                    self.finished.put((doc, exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for content in result.iterfind(f"{TNS}content"):
+            doc = wanted.pop((int(content.findtext(f"{TNS}notificationId") or 0),
+                              int(content.findtext(f"{TNS}document/{TNS}position") or -1)), None)
+            if doc is None:
+                continue  # a document of the same notification this run already has
+            try:
+                path = self.archive.document_path(doc)
+                data = base64.b64decode(content.findtext(f"{TNS}data") or "", validate=True)
+                self.keep(doc, path, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
+                self.bars.content.update(doc.size)
+                self.finished.put((doc, self.archive.relative(path)))
+            except (AgentError, OSError, ValueError, binascii.Error) as exc:
+                self.finished.put((doc, exc))
+        by_notification: dict[int, list[PendingDocument]] = {}
+        for key in list(wanted):
+            by_notification.setdefault(key[0], []).append(wanted.pop(key))
+        deferred: list[PendingDocument] = []
+        for element in result.iterfind(f"{TNS}refused"):
+            refusal = Refusal(int(element.findtext(f"{TNS}notificationId") or 0),
+                              element.findtext(f"{TNS}code") or "",
+                              element.findtext(f"{TNS}message") or "")
+            docs_of = by_notification.pop(refusal.notificationId, [])
+            if refusal.code == "DEFERRED":
+                deferred += docs_of
+            elif refusal.code == "TOO_LARGE":
+                for doc in docs_of:
+                    self.download(doc)
+            else:
+                for doc in docs_of:
+                    self.finished.put((doc, AgentError(f"{refusal.code}: {refusal.message}")))
+        if deferred:  # asked again, together, by a download thread
+            assert self.pool is not None
+            try:
+                self.pool.submit(self.download_batch, deferred)
+            except RuntimeError as exc:  # the pool is shutting down (interrupted)
+                for doc in deferred:
+                    self.finished.put((doc, exc))
+        for docs_of in by_notification.values():
+            for doc in docs_of:
+                self.finished.put((doc, AgentError("the server answered without this document")))
+
+    def keep(self, doc: PendingDocument, path: Path, signed_sha256: str, data: bytes) -> None:
+        """Write a downloaded document, if it is the one listed and signed."""
+        if hashlib.sha256(data).hexdigest() != doc.sha256 or signed_sha256 != doc.sha256:
+            raise AgentError("content does not match the SHA-256 listed and signed")
+        self.archive.write(path, data)
+
+    def stream(self, doc: PendingDocument, path: Path) -> None:
+        """A large document goes to disk as it arrives (``gateway.client.download``: the
+        server's signature and the stated SHA-256 are checked while streaming) instead of
+        through zeep, which holds the whole response, several times over, in memory."""
+        with self.archive.temporary(path) as temporary:
+            downloaded = download_content(
+                self.service.endpoint, self.service.signature, self.server_cert_path,
+                doc.notification_id, temporary, document=doc.position,
+                session=self.service.session, timeout=self.service.timeout)
+            if downloaded.sha256 != doc.sha256 or file_sha256(temporary) != doc.sha256:
+                raise AgentError("content does not match the SHA-256 listed and signed")
+            self.archive.commit(temporary, path)
+
+    @staticmethod
+    def with_retry(fetch: Callable[[], Any]) -> Any:
+        """GetContent(s), once more after a conflict: two documents of one communication fetched
+        at once may both try to mark it READ, and the server refuses the loser (ALREADY_FINAL);
+        the communication is READ by then, and asking again releases the document."""
+        for attempt in range(3):
+            try:
+                return fetch()
+            except Fault as fault:
+                if fault_code(fault) != "ALREADY_FINAL" or attempt == 2:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def collect_downloads(self, *, block: bool) -> None:
+        """Record the downloads that finished (waiting for one at least when ``block``)."""
+        outcomes = []
+        while block and self.queued and not outcomes:
+            try:  # with a timeout: Ctrl-C must not wait for a slow download
+                outcomes.append(self.finished.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        while True:
+            try:
+                outcomes.append(self.finished.get_nowait())
+            except queue.Empty:
+                break
+        written = []
+        for doc, outcome in outcomes:
+            self.queued.discard((doc.notification_id, doc.position))
+            if isinstance(outcome, BaseException):
+                self.fail(f"notification {doc.notification_id} document {doc.position}: "
+                          f"{describe(outcome)}")
+            else:
+                written.append((doc.notification_id, doc.position, outcome))
+        if written:
+            self.state.record_documents(written)
+            self.bars.documents.update(len(written))
+            self.archive_entries(sorted({notification_id for notification_id, _, _ in written}))
+
+    def archive_entries(self, ids: Sequence[int] | None) -> None:
+        """notification.json for each item (of ``ids``, or all) whose entry is now complete."""
+        if ids is not None and not ids:
+            return
+        ready = self.state.ready_to_archive(ids)
+        statuses: dict[int, str] = {}
+        for item_id in ready:
+            metadata, status, registration_number, paths = self.state.entry(item_id)
+            receipt = self.state.receipt_path(registration_number) if registration_number else None
+            if metadata["kind"] == "COMMUNICATION":
+                status = statuses[item_id] = "READ"  # opening it did that
+            entry = {key: metadata[key] for key in ENTRY_FIELDS}
+            entry.update({
+                "status": status, "registrationNumber": registration_number,
+                "csvCode": receipt[1] if receipt else None,
+                "receipt": receipt[0] if receipt else None,
+                "decidedAt": receipt[2] if receipt else None,
+                "documents": [{**d, "file": paths.get(d["position"])}
+                              for d in metadata["documents"]],
+            })
+            # Not fsync'ed one by one (a thousand per batch, on the main thread): an entry
+            # lost in a crash is found missing by check_archive and written again.
+            self.archive.write(self.archive.entry_path(metadata["recipient"], item_id),
+                               json.dumps(entry, indent=2, sort_keys=True).encode(),
+                               durable=False)
+        if ready:
+            self.state.mark_archived(ready, statuses)
+
+    def fail(self, message: str) -> None:
+        self.errors.append(message)
+        tqdm.write(f"error: {message}", file=sys.stderr)
+
+    def shutdown(self, *, interrupted: bool) -> None:
+        if self.pool is None:
+            return
+        self.pool.shutdown(wait=True, cancel_futures=interrupted)
+        written = []
+        while True:  # keep what finished: the next run need not even hash it again
+            try:
+                doc, outcome = self.finished.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(outcome, BaseException):
+                written.append((doc.notification_id, doc.position, outcome))
+        if written:
+            self.state.record_documents(written)
+
+
+class Refusal(NamedTuple):
+    notificationId: int  # the contract's name
+    code: str
+    message: str
+
+
+def info_from_xml(item: etree._Element) -> dict[str, Any]:
+    """A ``NotificationInfo`` element as plain JSON-able data (what the state and archive
+    keep); instants as ``datetime.isoformat`` writes them, whatever form the server used."""
+    def text(name: str) -> str | None:
+        return item.findtext(TNS + name)
+
+    def when(name: str) -> str | None:
+        value = text(name)
+        return datetime.fromisoformat(value).isoformat() if value else None
+
+    return {
+        "id": int(text("id") or 0), "kind": text("kind"), "issuer": text("issuer"),
+        "issuerReference": text("issuerReference"), "procedure": text("procedure"),
+        "subject": text("subject"), "recipient": text("recipient"), "ccc": text("ccc"),
+        "role": text("role"), "category": text("category"),
+        "madeAvailableAt": when("madeAvailableAt"), "deadlineAt": when("deadlineAt"),
+        "status": text("status"), "statusAt": when("statusAt"),
+        "documents": [{"position": int(d.findtext(TNS + "position") or 0),
+                       "role": d.findtext(TNS + "role"), "name": d.findtext(TNS + "name"),
+                       "contentType": d.findtext(TNS + "contentType"),
+                       "sha256": d.findtext(TNS + "sha256"),
+                       "size": int(d.findtext(TNS + "size") or 0)}
+                      for d in item.iterfind(TNS + "document")],
+    }
