@@ -41,7 +41,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway import namespaces as ns
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_RATE = 10.0
