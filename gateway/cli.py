@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway import cli_access, cli_validate, logs
+from gateway import cli_access, cli_issuers, cli_validate, logs
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -129,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_outage_list)
 
     cli_access.add_commands(commands, _container, _instant)
+    cli_issuers.add_commands(commands, _container)
     return parser
 
 
