@@ -23,6 +23,7 @@ from gateway.services.publishing import DocumentInput, PublicationRequest
 
 from . import issuer_types as t
 from .context import principal_of
+from .types import ServiceEnforcedInteger
 
 
 def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
@@ -44,7 +45,8 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
         content: fault DUPLICATE_REFERENCE naming the references, nothing written); deadlines
         are computed by the server. GetPublicationStatus: 1..1000 issuerReference, or a cursor
         (empty: from the first item) paging through the caller's items; another issuer's
-        reference is answered as unknown. Documents: inline base64, within the 10 MiB message
+        reference is answered as unknown; pageSize 1..1000 (default 1000) in cursor mode.
+        Documents: inline base64, within the 10 MiB message
         limit. Faults carry urn:notess:gateway:fault:v1 error/code.
         """
 
@@ -66,10 +68,12 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
                                                                    strict=True), start=1)])
 
         @rpc(Unicode(max_len=64, max_occurs=MAX_BATCH), Unicode(max_len=200),
-             _in_variable_names={"references": "issuerReference"},
+             ServiceEnforcedInteger(ge=1, le=MAX_BATCH,
+                                    doc="Cursor mode: 1..1000 items a page; default 1000."),
+             _in_variable_names={"references": "issuerReference", "page_size": "pageSize"},
              _returns=t.PublicationStatusResult)
-        def GetPublicationStatus(ctx: Any, references: list[str] | None,
-                                 cursor: str | None) -> t.PublicationStatusResult:
+        def GetPublicationStatus(ctx: Any, references: list[str] | None, cursor: str | None,
+                                 page_size: int | None) -> t.PublicationStatusResult:
             """Each item's state, state changes and receipt: by reference, or paged."""
             if references and cursor is not None:
                 raise InvalidRequest("send issuerReference elements or a cursor, not both",
@@ -81,7 +85,8 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
             if cursor is None:
                 raise InvalidRequest("send 1..1000 issuerReference elements or a cursor",
                                      code="EMPTY_BATCH", field="issuerReference")
-            page = service().status_page(principal_of(ctx), cursor or None)
+            page = service().status_page(principal_of(ctx), cursor or None,
+                                         MAX_BATCH if page_size is None else page_size)
             return t.PublicationStatusResult(
                 count=len(page.items),
                 item=[_status(e.issuer_reference, e) for e in page.items],
@@ -93,13 +98,19 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
 def _request(item: Any) -> PublicationRequest:
     documents = [item.mainDocument] if item.mainDocument is not None else []
     return PublicationRequest(
-        issuer="", issuer_reference=item.issuerReference or "", kind=item.kind or "",
+        issuer="", issuer_reference=item.issuerReference or "", kind=_text(item.kind),
         procedure=item.procedure or "", subject=item.subject or "",
         recipient=item.recipient or "", ccc=item.ccc or None,
-        category=item.category or "NORMAL",
+        category=_text(item.category) or "NORMAL",
         documents=tuple(_document(d) for d in documents + list(item.annex or [])),
         made_available_at=_instant(item.madeAvailableAt),
     )
+
+
+def _text(value: Any) -> str:
+    """Spyne hands Enum inputs over as EnumValue objects (the first member falsy, none equal
+    to its text): their text, or "" when absent."""
+    return "" if value is None else str(value)
 
 
 def _document(upload: Any) -> DocumentInput:

@@ -22,6 +22,9 @@ NS = namespaces.ISSUER_SERVICE
 
 Timestamp = DateTime(timezone=True)
 Required = {"min_occurs": 1, "nillable": False}
+Present = {"min_occurs": 1}
+"""An input element that must be there but may be empty: the publishing rules, not Spyne, say
+what is wrong with its value, so every problem of a batch is answered at once."""
 
 
 def _enum(values: list[str], name: str, doc: str) -> type:
@@ -41,10 +44,10 @@ StatusType = _enum([m.value for m in Status], "Status",
 class DocumentUpload(ComplexModel):
     __namespace__ = NS
     _type_info: ClassVar[list[tuple[str, Any]]] = [
-        ("name", Unicode(**Required, doc="File name, 1..200 characters.")),
+        ("name", Unicode(**Present, doc="File name, 1..200 characters.")),
         ("contentType", Unicode(doc="Media type; default from the name's "
                                                   "extension, else application/octet-stream.")),
-        ("content", ByteArray(**Required, doc="The document bytes, base64 inline.")),
+        ("content", ByteArray(**Present, doc="The document bytes, base64 inline.")),
     ]
 
 
@@ -53,17 +56,17 @@ class PublicationItem(ComplexModel):
 
     __namespace__ = NS
     _type_info: ClassVar[list[tuple[str, Any]]] = [
-        ("issuerReference", Unicode(**Required, doc="The issuer's own reference, 1..64 "
+        ("issuerReference", Unicode(**Present, doc="The issuer's own reference, 1..64 "
                                                     "characters; the idempotency key.")),
-        ("kind", KindType.customize(**Required)),
-        ("procedure", Unicode(**Required, doc="1..200 characters.")),
-        ("subject", Unicode(**Required, doc="1..500 characters.")),
-        ("recipient", Unicode(**Required, doc="NIF, NIE or CIF; normalised by the server.")),
+        ("kind", KindType.customize(**Present)),
+        ("procedure", Unicode(**Present, doc="1..200 characters.")),
+        ("subject", Unicode(**Present, doc="1..500 characters.")),
+        ("recipient", Unicode(**Present, doc="NIF, NIE or CIF; normalised by the server.")),
         ("ccc", Unicode(doc="Contribution account code (optional; separators allowed).")),
         ("category", CategoryType),
         ("madeAvailableAt", Timestamp.customize(
             doc="With an offset, not in the future; default: when the server stores it.")),
-        ("mainDocument", DocumentUpload.customize(**Required)),
+        ("mainDocument", DocumentUpload.customize(**Present)),
         ("annex", DocumentUpload.customize(max_occurs=50)),
     ]
 
