@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import zeep
+from conftest import GW, RunningGateway, Snapshot, _postgres_url, fault_code
 from lxml import etree
 from sqlalchemy import func, select
 
@@ -27,8 +28,6 @@ from gateway.domain.clock import SystemClock
 from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import url_with_schema
 from gateway.store.models import NotificationDocumentRow, NotificationRow
-
-from conftest import GW, RunningGateway, Snapshot, _postgres_url, fault_code
 
 pytestmark = pytest.mark.postgres
 
