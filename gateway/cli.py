@@ -223,6 +223,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         for start in range(0, len(batch), 1000):
             publishing.publish(batch[start:start + 1000])
     swept = container.sweeper().sweep()
+    issuers = _register_demo_issuers(container, pki)
     with container.unit_of_work() as uow:
         summary = uow.notifications.summary()
     print(f"demo database: {_safe_url(container)}")
@@ -232,10 +233,26 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     print(f"demo PKI: {pki.directory} (company {pki.company_cif}, person {pki.person_nif}, "
           f"representative of {pki.representative_cif}, RED agent {pki.red_agent_cif})")
+    if issuers:
+        print(f"IssuerService seals: {issuers}")
     if args.serve:
         container.dispose()
         return _serve(argparse.Namespace(bind=None, workers=None), settings)
     return 0
+
+
+def _register_demo_issuers(container: Container, pki: DemoPki) -> str:
+    """Register the demo PKI's issuer seals (TGSS, INSS) once, so the demo's IssuerService
+    answers them; a demo PKI written before issue 17 has none."""
+    from gateway.domain.model import Issuer
+
+    issuing = container.issuing()
+    registered = {e.organisation_identifier: e.issuer for e in issuing.registered()}
+    seals = {Issuer.TGSS: pki.issuer_tgss_cif, Issuer.INSS: pki.issuer_inss_cif}
+    for issuer, cif in seals.items():
+        if cif and cif not in registered:
+            issuing.register(cif, issuer, actor="demo")
+    return ", ".join(f"{issuer.value} {cif}" for issuer, cif in seals.items() if cif)
 
 
 def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -> DemoPki:
