@@ -52,7 +52,11 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
 
         __service_name__ = "IssuerService"
 
-        @rpc(t.PublicationItem.customize(min_occurs=1, max_occurs=MAX_BATCH, nillable=False),
+        # Like PrepareReceipt's ids: the 1..1000 limit is documented and enforced by the
+        # service, so a 1,001st item answers BATCH_TOO_LARGE rather than a schema violation.
+        @rpc(t.PublicationItem.customize(
+                 min_occurs=1, max_occurs="unbounded", nillable=False,
+                 doc="1..1000 items (fault BATCH_TOO_LARGE)"),
              _in_variable_names={"items": "item"}, _returns=t.PublishResult)
         def PublishNotifications(ctx: Any, items: list[Any] | None) -> t.PublishResult:
             """Publish a batch of items as the caller's issuer."""
@@ -67,7 +71,8 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
                       for position, (request, p) in enumerate(zip(batch, published,
                                                                    strict=True), start=1)])
 
-        @rpc(Unicode(max_len=64, max_occurs=MAX_BATCH), Unicode(max_len=200),
+        @rpc(Unicode(max_len=64, max_occurs="unbounded",
+                     doc="1..1000 references (fault BATCH_TOO_LARGE)"), Unicode(max_len=200),
              ServiceEnforcedInteger(ge=1, le=MAX_BATCH,
                                     doc="Cursor mode: 1..1000 items a page; default 1000."),
              _in_variable_names={"references": "issuerReference", "page_size": "pageSize"},

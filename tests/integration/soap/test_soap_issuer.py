@@ -8,6 +8,7 @@ The gateway is this module's own (exact row counts): TGSS and INSS seals are reg
 from __future__ import annotations
 
 import base64
+import copy
 import os
 import subprocess
 import sys
@@ -279,3 +280,24 @@ def test_a_plain_xml_envelope_publishes_too(gw: RunningGateway) -> None:
                 NotificationDocumentRow.notification_id == int(published.findtext(f"{i}id") or 0)
             )).scalar_one()
     assert content_type == "text/plain"  # guessed from the name, as gateway import does
+
+
+def test_more_than_a_thousand_items_is_refused_whole(gw: RunningGateway) -> None:
+    """zeep refuses to send 1,001 items: the 1,001st is added to its envelope by hand."""
+    snapshot = gw.snapshot()
+    small = {"name": "a.txt", "content": b"a"}
+    client = zeep.Client(gw.base_url + PATH + "?wsdl")  # unsigned: signed below, once
+    envelope = client.create_message(
+        client.service, "PublishNotifications",
+        item=[item(gw, f"TGSS-BIG-{i}", mainDocument=small) for i in range(1000)])
+    wrapper = envelope.find(f".//{{{ns.ISSUER_SERVICE}}}PublishNotifications")
+    assert wrapper is not None
+    extra = copy.deepcopy(wrapper[-1])
+    extra.find(f"{{{ns.ISSUER_SERVICE}}}issuerReference").text = "TGSS-BIG-1000"
+    wrapper.append(extra)
+    gw.sign(envelope, "issuer_tgss")
+    response = gw.post(etree.tostring(envelope), path=PATH)
+    gw.assert_fault(response, faultcode="soap11env:Client.LimitExceeded", code="BATCH_TOO_LARGE",
+                    status=400)
+    assert_unchanged(gw, snapshot)
+    assert gw.audit_since(snapshot) == []
