@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.services.access import AccessService
+    from gateway.services.issuing import IssuingService
     from gateway.services.mandates import MandateRegistry
     from gateway.services.notifications import NotificationQueries
     from gateway.services.outages import OutageService
@@ -122,6 +123,12 @@ class Container:
         from gateway.services.publishing import PublishingService
 
         return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
+
+    def issuing(self) -> IssuingService:
+        from gateway.services.issuing import IssuingService
+
+        return IssuingService(self.uow_factory, self.clock, self.publishing(),
+                              self.settings.cursor_secret)
 
     def sweeper(self) -> SweepService:
         from gateway.services.sweeping import SweepService
@@ -255,9 +262,11 @@ class Container:
             access=self.access(),
         )
         validation = self.signature_validation(trust)
+        issuing = self.issuing()
         services = {
             name: GatewayWsgiApplication(port_application(
                 port, notification=deps, validation=validation, receipts=deps.receipts,
+                issuing=issuing,
                 response_signer=signers[name],
                 strict_wsi_status=settings.strict_wsi_fault_status))
             for port, name in PORTS.items()
@@ -346,6 +355,7 @@ class Container:
 
 SERVER_MODULES = (
     "holidays", "sqlalchemy.orm", "cryptography.x509", "gateway.services.access",
+    "gateway.services.issuing",
     "gateway.services.mandates", "gateway.services.notifications", "gateway.services.outages",
     "gateway.services.publishing", "gateway.services.receipts",
     "gateway.services.representation", "gateway.services.rights", "gateway.services.sweeping",

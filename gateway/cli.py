@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway import cli_access, cli_limits, cli_validate, logs
+from gateway import cli_access, cli_issuers, cli_limits, cli_validate, logs
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_access.add_commands(commands, _container, _instant)
     cli_limits.add_commands(commands, _container)
+    cli_issuers.add_commands(commands, _container)
     return parser
 
 
@@ -223,6 +224,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     relations = _demo_relations(container, demo_relations(recipients, pki.red_agent_cif,
                                                           pki.person_nif))
     swept = container.sweeper().sweep()
+    issuers = _register_demo_issuers(container, pki)
     with container.unit_of_work() as uow:
         summary = uow.notifications.summary()
     print(f"demo database: {_safe_url(container)}")
@@ -241,6 +243,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
           f"representative of {pki.representative_cif}, RED agent {pki.red_agent_cif})")
     for line in relations:
         print(line)
+    if issuers:
+        print(f"IssuerService seals: {issuers}")
     _print_walkthrough(settings)
     if args.serve:
         container.dispose()
@@ -314,6 +318,20 @@ WALKTHROUGH = (
     ".venv/bin/python client_examples/verify_receipt.py $SERVER archive/*/receipts/*.xml",
 )
 """Printed by ``gateway demo`` and written in client_examples/README.md (a test keeps them so)."""
+
+
+def _register_demo_issuers(container: Container, pki: DemoPki) -> str:
+    """Register the demo PKI's issuer seals (TGSS, INSS) once, so the demo's IssuerService
+    answers them; a demo PKI written before issue 17 has none."""
+    from gateway.domain.model import Issuer
+
+    issuing = container.issuing()
+    registered = {e.organisation_identifier: e.issuer for e in issuing.registered()}
+    seals = {Issuer.TGSS: pki.issuer_tgss_cif, Issuer.INSS: pki.issuer_inss_cif}
+    for issuer, cif in seals.items():
+        if cif and cif not in registered:
+            issuing.register(cif, issuer, actor="demo")
+    return ", ".join(f"{issuer.value} {cif}" for issuer, cif in seals.items() if cif)
 
 
 def _ensure_demo_pki(settings: Settings, container: Container, *, force: bool) -> DemoPki:

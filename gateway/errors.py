@@ -13,6 +13,18 @@ wssec, signatures, soap) with ``raise ... from exc``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ItemProblem:
+    """What is wrong with one item of a batch: ``position`` is its 0-based index (faults show
+    it 1-based), ``field`` the offending field."""
+
+    position: int
+    field: str
+    message: str
+
 
 class GatewayError(Exception):
     """Root of every error the gateway reports to a client."""
@@ -20,6 +32,8 @@ class GatewayError(Exception):
     fault_code = "soap:Server"
     default_code = "GATEWAY_ERROR"
     http_status = 500
+    problems: tuple[ItemProblem, ...] = ()
+    """Every bad item of a refused batch (``soap.faults`` lists them in the fault's detail)."""
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)

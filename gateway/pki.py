@@ -19,6 +19,7 @@ characters (``gateway.domain.identifiers``).
 
 Clients: ``company`` (entity seal, RSA), ``company_ec`` (the same entity, ECDSA P-256),
 ``person``, ``representative`` (a person for ``company``), ``red_agent`` (payroll firm entity),
+``issuer_tgss``/``issuer_inss`` (issuing bodies' entity seals, for IssuerService),
 ``untrusted`` (issued by a CA outside trust/), ``expired``, ``revoked`` (on the issuing CA's CRL),
 ``revoked_intermediate`` (its issuing CA is on the root's CRL), ``no_digital_signature`` (key
 usage without digitalSignature), ``unmapped`` (no identifier in its subject).
@@ -86,6 +87,8 @@ class DemoPki:
     red_agent_cif: str
     server_cif: str
     revoked_serial: int
+    issuer_tgss_cif: str = ""
+    issuer_inss_cif: str = ""
 
     def client(self, name: str) -> Credential:
         return self.clients[name]
@@ -233,6 +236,10 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
     company_cif = make_cif("B", 1234567)
     red_agent_cif = make_cif("B", 7654321)
     server_cif = make_cif("Q", 2827003)
+    # Issuing bodies' entity seals (demo CIFs, not the real bodies'): registered with
+    # ``gateway issuers add`` they publish over IssuerService.
+    issuer_tgss_cif = make_cif("Q", 2827004)
+    issuer_inss_cif = make_cif("Q", 2827005)
     person_nif = make_dni(12345678)
     representative_nif = make_dni(23456789)
     other_nif = make_dni(34567890)
@@ -311,6 +318,8 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
             )
         ),
         "red_agent": leaf(entity_name(red_agent_cif, "DEMO PAYROLL ADVISERS SL")),
+        "issuer_tgss": leaf(entity_name(issuer_tgss_cif, "DEMO TESORERIA GENERAL SS")),
+        "issuer_inss": leaf(entity_name(issuer_inss_cif, "DEMO INSTITUTO NACIONAL SS")),
         "untrusted": leaf(entity_name(company_cif, "DEMO COMPANY SL"), untrusted),
         "expired": leaf(
             person_name(person_nif, "JUAN", "ESPANOL ESPANOL"),
@@ -389,10 +398,12 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
         red_agent_cif=red_agent_cif,
         server_cif=server_cif,
         revoked_serial=revoked_client.certificate.serial_number,
+        issuer_tgss_cif=issuer_tgss_cif,
+        issuer_inss_cif=issuer_inss_cif,
     )
     manifest = {
         "clients": sorted(clients),
-        **{name: getattr(pki, name) for name in _MANIFEST_IDENTIFIERS},
+        **{name: getattr(pki, name) for name in _MANIFEST_IDENTIFIERS + _OPTIONAL_IDENTIFIERS},
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return pki
@@ -401,6 +412,8 @@ def generate_demo_pki(directory: Path, *, now: datetime) -> DemoPki:
 MANIFEST = "pki.json"
 _MANIFEST_IDENTIFIERS = ("company_cif", "person_nif", "representative_nif", "representative_cif",
                          "red_agent_cif", "server_cif", "revoked_serial")
+_OPTIONAL_IDENTIFIERS = ("issuer_tgss_cif", "issuer_inss_cif")
+"""Added by issue 17: a demo PKI written before has none (and no issuer seals)."""
 
 
 def load_demo_pki(directory: Path) -> DemoPki:
@@ -423,6 +436,7 @@ def load_demo_pki(directory: Path) -> DemoPki:
         clients={name: credential(directory / "clients" / name, name)
                  for name in manifest["clients"]},
         **{name: manifest[name] for name in _MANIFEST_IDENTIFIERS},
+        **{name: manifest.get(name, "") for name in _OPTIONAL_IDENTIFIERS},
     )
 
 

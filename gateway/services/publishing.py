@@ -8,7 +8,7 @@ one bad item writes nothing. The deadline is computed here, once, by the server.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -28,7 +28,7 @@ from gateway.domain.model import (
     Status,
 )
 from gateway.domain.outages import Outage
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import Conflict, GatewayError, InvalidRequest, ItemProblem
 
 from .ports import UnitOfWork
 
@@ -62,13 +62,8 @@ class PublicationRequest:
     made_available_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """What is wrong with one item of a batch: ``position`` is its 0-based index."""
-
-    position: int
-    field: str
-    message: str
+Problem = ItemProblem
+"""What is wrong with one item of a batch (``errors.ItemProblem``; ``position`` is 0-based)."""
 
 
 class BatchRejected(InvalidRequest):
@@ -79,6 +74,29 @@ class BatchRejected(InvalidRequest):
             f"{len(problems)} problem(s) in the batch; nothing was written", code="INVALID_BATCH"
         )
         self.problems = tuple(sorted(problems, key=lambda p: p.position))
+
+
+class DuplicateReference(Conflict):
+    """A reference the issuer already published, sent again with other content; nothing of the
+    batch was written. ``problems`` names every such item and reference."""
+
+    def __init__(self, problems: Sequence[Problem], references: Sequence[str]) -> None:
+        shown = ", ".join(repr(r) for r in references[:10])
+        more = f" and {len(references) - 10} more" if len(references) > 10 else ""
+        super().__init__(
+            f"issuer reference(s) {shown}{more} already published with other content; "
+            "nothing was written", code="DUPLICATE_REFERENCE", field="issuerReference")
+        self.problems = tuple(sorted(problems, key=lambda p: p.position))
+        self.references = tuple(references)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One item of an idempotent publication: its id, and whether this call created it."""
+
+    notification_id: int
+    created: bool
+    deadline_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,20 +155,88 @@ class PublishingService:
                                             f"{issuer.value} reference {existing!r} was already published"))
             if problems:
                 raise BatchRejected(problems)
-            now = self.clock.now()
-            ids = uow.notifications.add_many(
-                [(notification, [d.content for d in request.documents])
-                 for notification, request in zip(items, batch, strict=True)],
-                base_deadlines=bases,
-            )
-            for notification_id, notification in zip(ids, items, strict=True):
-                uow.audit.append(
-                    "notification.published", notification.issuer.value, str(notification_id),
-                    {"recipient": notification.recipient, "kind": notification.kind.value,
-                     "reference": notification.issuer_reference}, now,
-                )
+            ids = self._store(uow, items, batch, bases, {})
             uow.commit()
         return ids
+
+    def publish_idempotently(self, batch: Sequence[PublicationRequest],
+                             audit_details: Mapping[str, object]) -> list[Published]:
+        """Store the new items of the batch and return every item's id, in one transaction.
+
+        Idempotent by ``(issuer, issuer_reference)``: an item already published with the same
+        content (``same_publication``) keeps its id and is not written again; one published
+        with other content makes the whole batch a ``DuplicateReference``. A bad batch raises
+        ``BatchRejected``. Either refusal writes nothing. ``audit_details`` (who called, how)
+        go into every ``notification.published`` event.
+        """
+        with self.uow_factory() as uow:
+            items, bases, problems = self._validate(batch, uow.outages.list())
+            if problems:
+                raise BatchRejected(problems)
+            existing: dict[int, Notification] = {}
+            conflicts: list[Problem] = []
+            for issuer in Issuer:
+                positions = {n.issuer_reference: i for i, n in enumerate(items)
+                             if n.issuer is issuer}
+                if not positions:
+                    continue
+                stored = uow.notifications.by_references(issuer, positions)
+                for reference, earlier in stored.items():
+                    position = positions[reference]
+                    if same_publication(earlier, items[position],
+                                        batch[position].made_available_at is not None):
+                        existing[position] = earlier
+                    else:
+                        conflicts.append(Problem(
+                            position, "issuer_reference",
+                            f"{issuer.value} reference {reference!r} was already published "
+                            "with other content"))
+            if conflicts:
+                conflicts.sort(key=lambda p: p.position)
+                raise DuplicateReference(conflicts, [items[p.position].issuer_reference
+                                                     for p in conflicts])
+            fresh = [i for i in range(len(items)) if i not in existing]
+            ids = self._store(uow, [items[i] for i in fresh], [batch[i] for i in fresh],
+                              [bases[i] for i in fresh], audit_details)
+            if ids:
+                uow.commit()
+        created = dict(zip(fresh, ids, strict=True))
+        return [Published(created[i], True, items[i].deadline_at) if i in created
+                else Published(existing[i].id or 0, False, existing[i].deadline_at)
+                for i in range(len(items))]
+
+    def _store(self, uow: UnitOfWork, items: Sequence[Notification],
+               batch: Sequence[PublicationRequest], bases: Sequence[datetime | None],
+               audit_details: Mapping[str, object]) -> list[int]:
+        if not items:
+            return []
+        now = self.clock.now()
+        ids = uow.notifications.add_many(
+            [(notification, [d.content for d in request.documents])
+             for notification, request in zip(items, batch, strict=True)],
+            base_deadlines=bases,
+        )
+        for notification_id, notification in zip(ids, items, strict=True):
+            uow.audit.append(
+                "notification.published", notification.issuer.value, str(notification_id),
+                {"recipient": notification.recipient, "kind": notification.kind.value,
+                 "reference": notification.issuer_reference, **audit_details}, now,
+            )
+        return ids
+
+
+def same_publication(stored: Notification, sent: Notification, time_was_sent: bool) -> bool:
+    """Whether ``sent`` is ``stored`` published again: every field the issuer gave, documents
+    by name, type, role, order and SHA-256. The made-available time counts only when the
+    issuer sent one (otherwise the server chose it, once, at the first publication); the
+    deadline is the server's and follows from the rest."""
+    return (
+        stored.kind is sent.kind and stored.procedure == sent.procedure
+        and stored.subject == sent.subject and stored.recipient == sent.recipient
+        and stored.ccc == sent.ccc and stored.category is sent.category
+        and stored.documents == sent.documents
+        and (not time_was_sent or stored.made_available_at == sent.made_available_at)
+    )
 
 
 def _build(position: int, request: PublicationRequest, now: datetime,

@@ -18,6 +18,7 @@ from spyne.interface.wsdl import Wsdl11
 
 from gateway import namespaces
 from gateway.domain.clock import SystemClock
+from gateway.services.issuing import IssuingService
 from gateway.services.receipts import ReceiptService
 from gateway.services.validation import SignatureValidation
 
@@ -28,6 +29,7 @@ from .application import (
     build_application,
 )
 from .context import SoapDependencies
+from .issuer_service import issuer_service
 from .notification_service import notification_service
 from .validation_service import validation_service
 from .wscn_service import wscn_service
@@ -35,7 +37,7 @@ from .wscn_types import wscn_types
 
 PLACEHOLDER_ADDRESS = "https://gateway.example/{service}"
 PORTS = {"notification-service": "NotificationService", "validation-service": "ValidationService",
-         "wscn": "WSCN", "wscn-pruebas": "pruebas/WSCN"}
+         "wscn": "WSCN", "wscn-pruebas": "pruebas/WSCN", "issuer-service": "IssuerService"}
 """Contract name -> the path it is served at (``POST /<path>``, ``GET /<path>?wsdl``)."""
 
 WSCN_PORTS = {"wscn": namespaces.WSCN, "wscn-pruebas": namespaces.WSCN_PRUEBAS}
@@ -45,6 +47,7 @@ WSCN_PORTS = {"wscn": namespaces.WSCN, "wscn-pruebas": namespaces.WSCN_PRUEBAS}
 def port_application(port: str, *, notification: SoapDependencies | None = None,
                      validation: SignatureValidation | None = None,
                      receipts: ReceiptService | None = None,
+                     issuing: IssuingService | None = None,
                      response_signer: ResponseSigner | None = None,
                      strict_wsi_status: bool = False) -> GatewayApplication:
     """The Spyne application of one port. Without collaborators it describes the types only
@@ -59,6 +62,8 @@ def port_application(port: str, *, notification: SoapDependencies | None = None,
             service = wscn_service(deps, wscn_types(tns))
         else:
             service, tns = notification_service(deps), namespaces.NOTIFICATION_SERVICE
+    elif port == "issuer-service":
+        service, tns = issuer_service(issuing), namespaces.ISSUER_SERVICE
     elif port == "validation-service":
         service = validation_service(validation, receipts)  # type: ignore[arg-type]
         tns = namespaces.VALIDATION_SERVICE

@@ -20,7 +20,7 @@ from lxml import etree
 from spyne.model.fault import Fault
 
 from gateway import namespaces
-from gateway.errors import GatewayError, ServiceUnavailable
+from gateway.errors import GatewayError, ItemProblem, ServiceUnavailable
 from gateway.logs import LogThrottle
 
 log = logging.getLogger("gateway.soap")
@@ -39,6 +39,7 @@ class FaultDescription:
     field: str | None
     correlation_id: str
     http_status: int
+    problems: tuple[ItemProblem, ...] = ()
 
     def detail(self) -> etree._Element:
         error = etree.Element(GW + "error", nsmap={"gw": namespaces.FAULT_DETAIL})
@@ -46,6 +47,12 @@ class FaultDescription:
         if self.field:
             etree.SubElement(error, GW + "field").text = self.field
         etree.SubElement(error, GW + "correlationId").text = self.correlation_id
+        # A refused batch: every bad item, 1-based as clients count them.
+        for problem in self.problems:
+            element = etree.SubElement(error, GW + "problem")
+            etree.SubElement(element, GW + "position").text = str(problem.position + 1)
+            etree.SubElement(element, GW + "field").text = problem.field
+            etree.SubElement(element, GW + "message").text = problem.message
         return error
 
 
@@ -63,7 +70,7 @@ def describe(error: BaseException, correlation_id: str) -> FaultDescription:
         log.info("fault %s %s (%s) correlation_id=%s", error.fault_code, error.code,
                  error.message, correlation_id)
         return FaultDescription(prefix, local, error.message, error.code, error.field,
-                                correlation_id, error.http_status)
+                                correlation_id, error.http_status, error.problems)
     log.error("unexpected error, correlation_id=%s", correlation_id, exc_info=error)
     return FaultDescription("soap", "Server",
                             f"internal error; quote correlation id {correlation_id}",

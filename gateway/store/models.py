@@ -329,3 +329,13 @@ class PreparedReceiptRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     items: Mapped[str] = mapped_column(Text)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IssuerOrganisationRow(Base):
+    """An organisation (the CIF of its entity seal) allowed to publish as an issuer."""
+
+    __tablename__ = "issuer_organisation"
+
+    organisation_identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(CODE))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())

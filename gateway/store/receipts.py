@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from gateway.domain.issuers import ReceiptEvidence
 from gateway.domain.receipts import (
     AcknowledgedItem,
     Acknowledgement,
@@ -32,6 +33,7 @@ from gateway.domain.receipts import (
     RegistrationNumber,
 )
 
+from .membership import Membership
 from .models import (
     PreparedReceiptRow,
     ReceiptItemRow,
@@ -161,6 +163,18 @@ class ReceiptRepository:
     def by_notification(self, notification_id: int) -> IssuedReceipt | None:
         owner = select(_I.c.receipt_id).where(_I.c.notification_id == notification_id)
         return self._one(_R.c.id.in_(owner))
+
+    def evidence_of(self, notification_ids: Sequence[int]) -> dict[int, ReceiptEvidence]:
+        """The registration number and time of the receipt that made each item final (one
+        indexed read per call, never the signed XML); items without one are absent."""
+        wanted = sorted(set(notification_ids))
+        if not wanted:
+            return {}
+        rows = self._session.execute(
+            select(_I.c.notification_id, _R.c.registration_number, _R.c.issued_at)
+            .join(_R, _R.c.id == _I.c.receipt_id)
+            .where(Membership(_I.c.notification_id, wanted))).all()
+        return {row[0]: ReceiptEvidence(row[1], row[2]) for row in rows}
 
     def locate(self, number: RegistrationNumber) -> ReceiptLocation | None:
         """One indexed read, whatever the receipt's size: its row, signer and lowest item."""

@@ -389,6 +389,25 @@ class NotificationRepository:
                 _N.c.issuer == issuer.value, Membership(_N.c.issuer_reference, wanted))
         ).scalars())
 
+    def by_references(self, issuer: Issuer, references: Iterable[str]) -> dict[str, Notification]:
+        """The issuer's items with these references, with their documents (for idempotent
+        publishing and for the issuer's status queries); unknown references are absent."""
+        wanted = sorted(set(references))
+        if not wanted:
+            return {}
+        stmt = select(*_COLUMNS).where(
+            _N.c.issuer == issuer.value, Membership(_N.c.issuer_reference, wanted))
+        return {n.issuer_reference: n for n in self._load(stmt)}
+
+    def of_issuer_after(self, issuer: Issuer, after_id: int | None,
+                        limit: int) -> list[Notification]:
+        """A page of the issuer's items by id (its own only), without their documents."""
+        stmt = select(*_COLUMNS).where(_N.c.issuer == issuer.value)
+        if after_id is not None:
+            stmt = stmt.where(_N.c.id > after_id)
+        stmt = stmt.order_by(_N.c.id).limit(limit)
+        return [_notification(row, ()) for row in self._session.execute(stmt)]
+
     def list_page(self, query: ListingQuery) -> list[Notification]:
         """One keyset page of what ``query.audience`` may see (see ``store.paging``)."""
         if self._memo is not None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import Conflict
 
 from .availability import unavailable_from, unavailable_on_failure
+from .issuers import IssuerRegistryRepository
 from .paging import AudienceMemo
 from .receipts import ReceiptRepository
 from .repositories import (
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     representation: RepresentationRepository
     postal: PostalChannelRepository
     receipts: ReceiptRepository
+    issuers: IssuerRegistryRepository
 
     def __init__(self, session_factory: Callable[[], Session],
                  registry_start: datetime | None = None,
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
         self.representation = RepresentationRepository(self.session, self._registry_start)
         self.postal = PostalChannelRepository(self.session)
         self.receipts = ReceiptRepository(self.session)
+        self.issuers = IssuerRegistryRepository(self.session)
         return self
 
     def __exit__(

@@ -1,0 +1,143 @@
+"""Port ``IssuerService`` (issue 17): an adapter over ``services.issuing`` -- decode, call,
+encode, in the shape of ``NotificationService``.
+
+Nothing here decides a rule: who is an issuer, validation, idempotency, deadlines and what an
+issuer may see are ``IssuingService``'s (and, below it, ``PublishingService``'s, the same rules
+``gateway import`` applies). What is the port's: lowerCamelCase names, 1-based positions, the
+item without an ``issuer`` field, documents as inline base64. README.md, "The IssuerService
+port", lists every decision.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime
+from typing import Any
+
+from spyne import ServiceBase, Unicode, rpc
+
+from gateway.domain.issuers import PublicationEvidence
+from gateway.errors import InvalidRequest
+from gateway.services.issuing import MAX_BATCH, IssuingService
+from gateway.services.publishing import DocumentInput, PublicationRequest
+
+from . import issuer_types as t
+from .context import principal_of
+from .types import ServiceEnforcedInteger
+
+
+def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
+    def service() -> IssuingService:
+        if issuing is None:  # only the contract renderer builds the port without services
+            raise RuntimeError("issuing service not configured")
+        return issuing
+
+    class IssuerService(ServiceBase):
+        """NOTESS issuer service: issuing bodies (TGSS, INSS, ISM) publish notifications and
+        communications and follow what happened to them.
+
+        The caller must sign with an entity seal whose organisation identifier is registered as
+        an issuer (gateway issuers add); anything else is refused with NOT_AN_ISSUER. Same
+        WS-Security header as every port (X.509v3 BinarySecurityToken, signature over Body and
+        wsu:Timestamp). PublishNotifications: 1..1000 items, validated whole first (fault
+        INVALID_BATCH lists every problem with its 1-based position and field; nothing is
+        written), idempotent by issuerReference (same content: same id, created=false; other
+        content: fault DUPLICATE_REFERENCE naming the references, nothing written); deadlines
+        are computed by the server. GetPublicationStatus: 1..1000 issuerReference, or a cursor
+        (empty: from the first item) paging through the caller's items; another issuer's
+        reference is answered as unknown; pageSize 1..1000 (default 1000) in cursor mode.
+        Documents: inline base64, within the 10 MiB message
+        limit. Faults carry urn:notess:gateway:fault:v1 error/code.
+        """
+
+        __service_name__ = "IssuerService"
+
+        # Like PrepareReceipt's ids: the 1..1000 limit is documented and enforced by the
+        # service, so a 1,001st item answers BATCH_TOO_LARGE rather than a schema violation.
+        @rpc(t.PublicationItem.customize(
+                 min_occurs=1, max_occurs="unbounded", nillable=False,
+                 doc="1..1000 items (fault BATCH_TOO_LARGE)"),
+             _in_variable_names={"items": "item"}, _returns=t.PublishResult)
+        def PublishNotifications(ctx: Any, items: list[Any] | None) -> t.PublishResult:
+            """Publish a batch of items as the caller's issuer."""
+            batch = [_request(item) for item in items or []]
+            published = service().publish(principal_of(ctx), batch)
+            return t.PublishResult(
+                created=sum(1 for p in published if p.created),
+                item=[t.PublishedItem(position=position,
+                                      issuerReference=request.issuer_reference.strip(),
+                                      id=p.notification_id, created=p.created,
+                                      deadlineAt=p.deadline_at)
+                      for position, (request, p) in enumerate(zip(batch, published,
+                                                                   strict=True), start=1)])
+
+        @rpc(Unicode(max_len=64, max_occurs="unbounded",
+                     doc="1..1000 references (fault BATCH_TOO_LARGE)"), Unicode(max_len=200),
+             ServiceEnforcedInteger(ge=1, le=MAX_BATCH,
+                                    doc="Cursor mode: 1..1000 items a page; default 1000."),
+             _in_variable_names={"references": "issuerReference", "page_size": "pageSize"},
+             _returns=t.PublicationStatusResult)
+        def GetPublicationStatus(ctx: Any, references: list[str] | None, cursor: str | None,
+                                 page_size: int | None) -> t.PublicationStatusResult:
+            """Each item's state, state changes and receipt: by reference, or paged."""
+            if references and cursor is not None:
+                raise InvalidRequest("send issuerReference elements or a cursor, not both",
+                                     field="cursor")
+            if references:
+                found = service().status(principal_of(ctx), references)
+                listed = [_status(r.strip(), e) for r, e in zip(references, found, strict=True)]
+                return t.PublicationStatusResult(count=len(listed), item=listed)
+            if cursor is None:
+                raise InvalidRequest("send 1..1000 issuerReference elements or a cursor",
+                                     code="EMPTY_BATCH", field="issuerReference")
+            page = service().status_page(principal_of(ctx), cursor or None,
+                                         MAX_BATCH if page_size is None else page_size)
+            return t.PublicationStatusResult(
+                count=len(page.items),
+                item=[_status(e.issuer_reference, e) for e in page.items],
+                nextCursor=page.next_cursor)
+
+    return IssuerService
+
+
+def _request(item: Any) -> PublicationRequest:
+    documents = [item.mainDocument] if item.mainDocument is not None else []
+    return PublicationRequest(
+        issuer="", issuer_reference=item.issuerReference or "", kind=_text(item.kind),
+        procedure=item.procedure or "", subject=item.subject or "",
+        recipient=item.recipient or "", ccc=item.ccc or None,
+        category=_text(item.category) or "NORMAL",
+        documents=tuple(_document(d) for d in documents + list(item.annex or [])),
+        made_available_at=_instant(item.madeAvailableAt),
+    )
+
+
+def _text(value: Any) -> str:
+    """Spyne hands Enum inputs over as EnumValue objects (the first member falsy, none equal
+    to its text): their text, or "" when absent."""
+    return "" if value is None else str(value)
+
+
+def _document(upload: Any) -> DocumentInput:
+    name = (upload.name or "").strip()
+    content_type = (upload.contentType or "").strip() or (
+        mimetypes.guess_type(name)[0] or "application/octet-stream")
+    return DocumentInput(name, content_type, b"".join(upload.content or []))
+
+
+def _instant(value: datetime | None) -> datetime | None:
+    return value  # naive values are refused by the publishing rules ("needs an offset")
+
+
+def _status(reference: str, evidence: PublicationEvidence | None) -> t.PublicationStatus:
+    if evidence is None:
+        return t.PublicationStatus(issuerReference=reference, known=False)
+    receipt = evidence.receipt
+    return t.PublicationStatus(
+        issuerReference=evidence.issuer_reference, known=True, id=evidence.notification_id,
+        kind=evidence.kind.value, status=evidence.status.value,
+        madeAvailableAt=evidence.made_available_at, deadlineAt=evidence.deadline_at,
+        change=[t.StateChange(status=c.status.value, at=c.at, actedBy=c.acted_by)
+                for c in evidence.changes],
+        receipt=None if receipt is None else t.ReceiptEvidence(
+            registrationNumber=receipt.registration_number, issuedAt=receipt.issued_at))
