@@ -41,7 +41,7 @@ import zeep
 from lxml import etree
 
 from gateway.bootstrap import build
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.config import Settings
 from gateway.domain.model import Issuer
 from gateway.manifest import read_manifest

@@ -24,7 +24,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from gateway import namespaces as ns
-from gateway.clientsupport import ServerVerifyingSignature
+from gateway.client.transport import ServerVerifyingSignature
 from gateway.domain.clock import SystemClock
 from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import url_with_schema
