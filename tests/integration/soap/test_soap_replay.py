@@ -97,7 +97,8 @@ def _connections_to_both_workers(
     workers = _workers(gateway)
     assert len(workers) == 2, workers
     owned: dict[int, http.client.HTTPConnection] = {}
-    for _ in range(40):
+    # Under load one worker may accept most connections for a while: try long enough.
+    for _ in range(150):
         connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
         connection.request("GET", "/healthz")  # kept alive afterwards
         response = connection.getresponse()
