@@ -4,6 +4,7 @@ with lxml once verified; transport failures retried."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from gateway.client.transport import ServerVerifyingSignature
 FAULT_NS = "urn:notess:gateway:fault:v1"
 TNS = "{urn:notess:gateway:notification:v1}"
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
-RETRIES = 5
+RETRIES = 6
+RETRYABLE_FAULTS = frozenset({"RATE_LIMITED", "SERVICE_UNAVAILABLE"})
+"""Faults the server answers before doing any work (or after rolling it back): ask again."""
 
 
 class AgentError(Exception):
@@ -126,18 +129,27 @@ class Service:
         return result
 
     def _retrying(self, send: Callable[[], Any]) -> Any:
+        """``send`` (which signs afresh each time), again after a transport failure, a
+        non-SOAP 5xx or 429, or a RATE_LIMITED / SERVICE_UNAVAILABLE fault: the server refuses
+        those before doing anything (a rate-limited request's nonce is not even spent) or rolls
+        back, so asking again is safe; exponential back-off with jitter, so several agents
+        behind one limit do not come back in step."""
         for attempt in range(RETRIES):
             try:
                 return send()
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error: Exception = exc
             except TransportError as exc:  # a non-SOAP answer: proxy or server restarting
-                if exc.status_code < 500:
+                if exc.status_code < 500 and exc.status_code != 429:
+                    raise
+                error = exc
+            except Fault as exc:
+                if fault_code(exc) not in RETRYABLE_FAULTS:
                     raise
                 error = exc
             if attempt == RETRIES - 1:
                 raise error
-            time.sleep(0.5 * 2 ** attempt)
+            time.sleep(min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.75, 1.25))
         raise AssertionError("unreachable")
 
 
