@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from agent_world import AgentWorld, EXAMPLES, REPOSITORY, expected_items, seed_requests, soap
+from agent_world import EXAMPLES, REPOSITORY, AgentWorld, expected_items, seed_requests, soap
 
 pytestmark = pytest.mark.postgres
 
