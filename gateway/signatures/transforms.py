@@ -39,6 +39,7 @@ from lxml import etree
 from gateway import namespaces as ns
 from gateway.signatures.findings import FormatError
 from gateway.signatures.nodeset import NodeSet
+from gateway.xmlsig.values import element_children
 
 C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 C14N10_COMMENTS = C14N10 + "#WithComments"
@@ -96,10 +97,6 @@ class C14nMethod:
 DEFAULT_C14N = C14nMethod(C14N10, exclusive=False, with_comments=False)
 
 
-def _elements(parent: etree._Element) -> list[etree._Element]:
-    return [child for child in parent if isinstance(child.tag, str)]
-
-
 def c14n_method(element: etree._Element) -> C14nMethod:
     """A supported canonicalisation (method element or Transform) with its PrefixList."""
     uri = element.get("Algorithm") or ""
@@ -108,7 +105,7 @@ def c14n_method(element: etree._Element) -> C14nMethod:
         raise FormatError(f"Unsupported canonicalisation method {uri[:100]!r}")
     exclusive, with_comments, version_11 = known
     prefixes: tuple[str, ...] = ()
-    children = _elements(element)
+    children = element_children(element)
     if children:
         if not exclusive or len(children) != 1 or children[0].tag != _INCLUSIVE_NAMESPACES:
             raise FormatError("Unexpected content in a canonicalisation method")
@@ -143,7 +140,7 @@ def parse_transforms(transforms: etree._Element | None) -> tuple[Transform, ...]
     """The checked ``ds:Transform`` list of a Reference (FormatError naming what is refused)."""
     if transforms is None:
         return ()
-    children = _elements(transforms)
+    children = element_children(transforms)
     if len(children) > MAX_TRANSFORMS:
         raise FormatError("A reference has too many transforms")
     parsed = []
@@ -158,7 +155,7 @@ def _transform(element: etree._Element) -> Transform:
     algorithm = element.get("Algorithm") or ""
     if algorithm in _C14N:
         return Transform(algorithm, element, c14n=c14n_method(element))
-    content = _elements(element)
+    content = element_children(element)
     if algorithm in (ENVELOPED_SIGNATURE, BASE64):
         if content:
             raise FormatError(f"The {_NAMES[algorithm]} transform takes no parameters")
@@ -189,7 +186,7 @@ def _transform(element: etree._Element) -> Transform:
 
 
 def _expression(element: etree._Element) -> str:
-    if _elements(element):
+    if element_children(element):
         raise FormatError("An XPath element holds only the expression")
     expression = (element.text or "").strip()
     if not expression or len(expression) > MAX_XPATH_CHARS:

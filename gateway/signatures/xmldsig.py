@@ -67,15 +67,15 @@ from gateway.xmlsig.names import (
     TRANSFORMS,
 )
 from gateway.xmlsig.references import IdIndex
-from gateway.xmlsig.values import decode_base64_text
+from gateway.xmlsig.values import decode_base64_text, element_children
 
 _XPOINTER_ID = re.compile(r"#xpointer\(id\('([A-Za-z_][A-Za-z0-9_.\-]{0,127})'\)\)", re.ASCII)
 MANIFEST_TYPE = "http://www.w3.org/2000/09/xmldsig#Manifest"
 MANIFEST = ns.qname(ns.DS, "Manifest")
 
 
-def elements(parent: etree._Element) -> list[etree._Element]:
-    return [child for child in parent if isinstance(child.tag, str)]
+elements = element_children
+"""The child elements of a node (``gateway.xmlsig.values.element_children``)."""
 
 
 def base64_text(element: etree._Element, what: str) -> bytes:

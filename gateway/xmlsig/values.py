@@ -1,5 +1,6 @@
-"""Base64 element values of XML Signature (``ds:DigestValue``, ``ds:SignatureValue``,
-``ds:X509Certificate``; XMLDSig 1.1 §4.3.3.5, §4.2, RFC 2045 §6.8)."""
+"""Values of XML Signature elements: Base64 content (``ds:DigestValue``, ``ds:SignatureValue``,
+``ds:X509Certificate``; XMLDSig 1.1 §4.3.3.5, §4.2, RFC 2045 §6.8) and element children
+(comments and processing instructions between them carry no meaning in the structure)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,8 @@ def decode_base64_text(element: etree._Element, what: str) -> bytes:
     if not value:
         raise ValueError(f"{what} is empty")
     return value
+
+
+def element_children(parent: etree._Element) -> list[etree._Element]:
+    """The child elements of ``parent``, without comments and processing instructions."""
+    return [child for child in parent if isinstance(child.tag, str)]
