@@ -173,9 +173,9 @@ def test_the_page_compares_an_uploaded_pdf_by_digest(gateway: RunningGateway,
 
 def test_unknown_codes_answer_as_fast_as_real_ones(gateway: RunningGateway,
                                                    issued: Any) -> None:
-    """1,000 random well-formed codes give found=false, each about as fast as a look-up of a
-    real code: an unknown code costs one indexed read, as the first step of a real one does, so
-    there is nothing to learn from timing but found / not found. Measured on the service (the
+    """1,000 random well-formed codes give found=false at the speed of a look-up of a real code:
+    an unknown code does a found one's work on a decoy receipt and discards it, so timing does
+    not even tell found from not found. Measured on the service (the
     HTTP route is rate limited), medians, with a generous bound for a shared machine."""
     with gateway.engine.connect() as connection:
         schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
@@ -203,7 +203,8 @@ def test_unknown_codes_answer_as_fast_as_real_ones(gateway: RunningGateway,
     real_ms = statistics.median(real_times) * 1000
     print(f"median look-up: unknown code {unknown_ms:.2f} ms, real code {real_ms:.2f} ms")
     assert unknown_ms < 50 and real_ms < 250
-    assert unknown_ms <= real_ms * 1.5  # an unknown code is never the slow, telling case
+    # Neither is the telling case: an unknown code does a found one's work on a decoy receipt.
+    assert real_ms / 2 <= unknown_ms <= real_ms * 1.5
 
 
 def test_the_served_pdf_reads_as_a_justificante(gateway: RunningGateway, issued: Any,
