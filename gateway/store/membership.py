@@ -34,17 +34,47 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, String, bindparam
+from sqlalchemy import Boolean, ColumnElement, String, TypeDecorator, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeEngine
+
+
+class _ValueList(TypeDecorator[list[Any]]):
+    """One bound list: an array of the operand's type on PostgreSQL, a JSON text on SQLite."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, item_type: TypeEngine[Any]) -> None:
+        super().__init__()
+        self.item_type = item_type
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(self.item_type))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return json.dumps(value)
 
 
 class Membership(ColumnElement[bool]):
     """``expression IN values`` with ``values`` bound as one parameter (see the module)."""
 
-    # Each statement is compiled anew: the values are bound inside the compiler, so a cached
-    # compilation would carry the first call's values.
-    inherit_cache = False
+    # The values are a bound parameter of the element (traversed below), so a cached
+    # compilation is reused with each statement's own values: SQLAlchemy's statement cache
+    # applies (recompiling every id-list statement cost milliseconds per call).
+    inherit_cache = True
+    _traverse_internals = [
+        ("operand", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+        ("search", InternalTraversal.dp_boolean),
+    ]
     type = Boolean()
     # A predicate like ``a IN b``: never wrapped in ``= 1`` / ``= true`` (nor ``= 0`` when
     # negated) by SQLAlchemy; see the module docstring for why that matters.
@@ -53,23 +83,22 @@ class Membership(ColumnElement[bool]):
     def __init__(self, expression: ColumnElement[Any], values: Sequence[Any], *,
                  search: bool = True) -> None:
         self.operand = expression
-        self.values = list(values)
+        self.values = bindparam(None, list(values), type_=_ValueList(expression.type),
+                                unique=True)
         self.search = search
         """False: only a filter on rows read through another index (see the module)."""
 
 
 @compiles(Membership)
 def _membership_json_each(element: Membership, compiler: Any, **kw: Any) -> str:
-    values = bindparam(None, json.dumps(element.values), type_=String(), unique=True)
     operand = compiler.process(element.operand, **kw)
     if not element.search:
         operand = f"+({operand})"
     return (f"{operand} IN "
-            f"(SELECT value FROM json_each({compiler.process(values, **kw)}))")
+            f"(SELECT value FROM json_each({compiler.process(element.values, **kw)}))")
 
 
 @compiles(Membership, "postgresql")
 def _membership_any(element: Membership, compiler: Any, **kw: Any) -> str:
-    values = bindparam(None, element.values, type_=ARRAY(element.operand.type), unique=True)
     return (f"{compiler.process(element.operand, **kw)} = "
-            f"ANY({compiler.process(values, **kw)})")
+            f"ANY({compiler.process(element.values, **kw)})")

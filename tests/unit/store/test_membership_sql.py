@@ -97,9 +97,13 @@ def test_negation_is_not_over_the_membership() -> None:
 def test_the_whole_list_is_one_bound_parameter(backend: str) -> None:
     values = list(range(5000))
     statement = select(c.id).where(Membership(c.id, values))
-    params = statement.compile(dialect=DIALECTS[backend]).params
-    (bound,) = params.values()
-    assert (json.loads(bound) if backend == "sqlite" else bound) == values
+    compiled_statement = statement.compile(dialect=DIALECTS[backend])
+    ((name, bound),) = compiled_statement.params.items()
+    assert bound == values
+    # What reaches the driver: one JSON text on SQLite, one array on PostgreSQL.
+    process = compiled_statement._bind_processors.get(name)
+    sent = process(bound) if process else bound
+    assert (json.loads(sent) if backend == "sqlite" else sent) == values
 
 
 
@@ -115,3 +119,20 @@ def test_a_folded_audience_filters_on_sqlite_and_is_left_to_the_planner_on_postg
 def test_an_id_list_is_searched_on_sqlite() -> None:
     sql = compiled(select(c.id).where(Membership(c.id, [1, 2])), DIALECTS["sqlite"])
     assert sql.endswith("WHERE notification.id IN (SELECT value FROM json_each(?))"), sql
+
+
+def test_a_cached_compilation_is_run_with_each_statements_own_values() -> None:
+    # The element is cacheable (its values are a traversed bound parameter): the second
+    # statement reuses the first one's compiled SQL and must still find its own rows.
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert
+
+    metadata = MetaData()
+    table = Table("t", metadata, Column("id", Integer, primary_key=True))
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(table), [{"id": n} for n in range(1, 11)])
+        found = [sorted(connection.execute(select(table.c.id).where(
+            Membership(table.c.id, wanted))).scalars()) for wanted in ([1, 2], [3], [9, 10, 11])]
+    assert found == [[1, 2], [3], [9, 10]]
+    engine.dispose()
