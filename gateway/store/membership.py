@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Boolean, ColumnElement, String, TypeDecorator, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -70,7 +70,7 @@ class Membership(ColumnElement[bool]):
     # compilation is reused with each statement's own values: SQLAlchemy's statement cache
     # applies (recompiling every id-list statement cost milliseconds per call).
     inherit_cache = True
-    _traverse_internals = [
+    _traverse_internals: ClassVar[list[tuple[str, InternalTraversal]]] = [
         ("operand", InternalTraversal.dp_clauseelement),
         ("values", InternalTraversal.dp_clauseelement),
         ("search", InternalTraversal.dp_boolean),
