@@ -61,8 +61,16 @@ def reattaches_faithfully(signature: etree._Element) -> bool:
     parent = signature.getparent()
     bindings: list[tuple[str | None, str]] = [] if parent is None else list(parent.nsmap.items())
     # The declarations inside the subtree (iterwalk reports them from C; "" is the default).
+    inside: set[tuple[str | None, str]] = set()
     for _, (prefix, uri) in etree.iterwalk(signature, events=("start-ns",)):
-        bindings.append((prefix or None, uri))
+        binding = (prefix or None, uri)
+        # A declaration repeated inside the subtree (or a default namespace declared again
+        # below the same default) is also dropped on insertion, and lxml then leaves an element
+        # under it in no namespace at all (found by the hypothesis test of c14n): work on a copy.
+        if binding in inside or (binding[0] is None and binding in bindings):
+            return False
+        inside.add(binding)
+        bindings.append(binding)
     uri_of: dict[str | None, str] = {}
     prefix_of: dict[str, str | None] = {}
     for prefix, uri in bindings:

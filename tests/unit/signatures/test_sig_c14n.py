@@ -279,6 +279,26 @@ def meaning(tree: etree._ElementTree, signature: etree._Element) -> tuple[bytes 
     )
 
 
+def test_a_default_namespace_redeclared_inside_the_signature_survives_the_digest() -> None:
+    # Found by the property below: lxml drops the inner, redundant xmlns="urn:a" when the
+    # detached subtree is put back and leaves that element in no namespace at all; such a
+    # subtree is now canonicalised on a copy.
+    document = b'<e Id=""><e xmlns:a="urn:b" xmlns="urn:a"><e><e xmlns="urn:a"></e></e></e></e>'
+    root = parse(document)
+    signature = root[0]
+    assert not enveloped.reattaches_faithfully(signature)
+    before = meaning(root.getroottree(), signature)
+    for uri in (EXC_C14N, C14N10):
+        method = C14nMethod(uri, exclusive=uri == EXC_C14N, with_comments=False)
+        expected = libxml2(reparsed_without(document, root, signature),
+                           exclusive=method.exclusive, with_comments=False)
+        assert expected is not None
+        digest = canonical_digest(root.getroottree(), method, with_comments=False,
+                                  hash_name="sha256", excluding=signature, text_heavy=False)
+        assert digest == hashlib.sha256(expected).digest()
+        assert meaning(root.getroottree(), signature) == before
+
+
 @pytest.mark.slow
 @LIBXML
 @given(document=documents(), data=st.data(), text_heavy=st.booleans())
