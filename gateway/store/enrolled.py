@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.enrolment import EnrolledCertificate
 
+from .availability import unavailable_on_failure
 from .models import EnrolledCertificateRow
 from .repositories import integrity_errors_as_conflict
 
@@ -68,7 +69,8 @@ class SqlEnrolledCertificates:
 
     def enrolled(self, kind: str, value: str) -> Sequence[bytes]:
         column = _COLUMNS[kind]
-        with self._session_factory() as session:
+        # A database outage here is SERVICE_UNAVAILABLE (503), as for the replay nonce.
+        with unavailable_on_failure(), self._session_factory() as session:
             return list(session.execute(
                 select(_T.c.certificate)
                 .where(column == value, _T.c.revoked_at.is_(None))

@@ -111,3 +111,16 @@ def test_enrolling_twice_and_revoking_the_unknown_are_refused(
     assert run(capsys, "certs", "enrol", path)[0] != 0
     assert run(capsys, "certs", "revoke", "ab" * 32)[0] != 0
     assert [e[0] for e in events(gateway_env)] == ["certificate.enrolled"]
+
+
+def test_lookup_during_a_database_outage_is_service_unavailable(tmp_path: Path) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from gateway.errors import ServiceUnavailable
+    from gateway.store.engine import create_engine_for
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'missing' / 'nowhere' / 'x.db'}")
+    lookup = SqlEnrolledCertificates(sessionmaker(engine))
+    with pytest.raises(ServiceUnavailable):
+        lookup.enrolled(ReferenceKind.THUMBPRINT_SHA1, "00" * 20)
+    engine.dispose()
