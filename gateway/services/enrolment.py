@@ -41,8 +41,9 @@ def load_certificate(data: bytes) -> x509.Certificate:
 
 
 def enrolment_of(certificate: x509.Certificate, principal: Principal,
-                 at: Clock | None = None) -> EnrolledCertificate:
-    """The enrolment record of ``certificate`` for ``principal`` (lookup keys derived)."""
+                 clock: Clock | None = None) -> EnrolledCertificate:
+    """The enrolment record of ``certificate`` for ``principal`` (lookup keys derived), dated
+    ``clock.now()`` (without a clock, the certificate's notBefore: for tests)."""
     der = certificate.public_bytes(Encoding.DER)
     return EnrolledCertificate(
         fingerprint=hashlib.sha256(der).hexdigest(),
@@ -52,7 +53,7 @@ def enrolment_of(certificate: x509.Certificate, principal: Principal,
         issuer_name=certificate.issuer.rfc4514_string(),
         principal_identifier=principal.identifier,
         certificate=der,
-        enrolled_at=at.now() if at is not None else certificate.not_valid_before_utc,
+        enrolled_at=clock.now() if clock is not None else certificate.not_valid_before_utc,
     )
 
 
