@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.services.access import AccessService
+    from gateway.services.enrolment import EnrolmentService
     from gateway.services.issuing import IssuingService
     from gateway.services.mandates import MandateRegistry
     from gateway.services.notifications import NotificationQueries
@@ -129,6 +130,12 @@ class Container:
 
         return IssuingService(self.uow_factory, self.clock, self.publishing(),
                               self.settings.cursor_secret)
+
+    def enrolment(self) -> EnrolmentService:
+        from gateway.services.enrolment import EnrolmentService
+
+        return EnrolmentService(self.uow_factory, self.clock, self.trust_store(),
+                                min_rsa_key_bits=self.ws_policy().min_rsa_key_bits)
 
     def sweeper(self) -> SweepService:
         from gateway.services.sweeping import SweepService
@@ -243,13 +250,15 @@ class Container:
         from gateway.soap.metrics import GatewayMetrics
         from gateway.soap.refusals import UnauthenticatedRefusals
         from gateway.soap.wsgi import GatewayFront
+        from gateway.store.enrolled import SqlEnrolledCertificates
         from gateway.store.replay import SqlNonceStore, SqlRefusalAudit, SqlRefusalSummaryAudit
         from gateway.web.public import PublicPolicy, PublicVerification
         from gateway.wssec.gate import WsSecurityGate
 
         settings = self.settings
         trust = self.trust_store()
-        gate = WsSecurityGate(self.ws_policy(), trust, SqlNonceStore(self.sessions), self.clock)
+        gate = WsSecurityGate(self.ws_policy(), trust, SqlNonceStore(self.sessions), self.clock,
+                              enrolled=SqlEnrolledCertificates(self.sessions))
         signer = self._response_signer()
         # WSCN-era clients do not process response security: sign, but do not mark it
         # mustUnderstand on that port (../shared/WSCN.md, "Client behaviour to respect").

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway import cli_access, cli_issuers, cli_limits, cli_validate, logs
+from gateway import cli_access, cli_certs, cli_issuers, cli_limits, cli_validate, logs
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_access.add_commands(commands, _container, _instant)
     cli_limits.add_commands(commands, _container)
     cli_issuers.add_commands(commands, _container)
+    cli_certs.add_commands(commands, _container)
     return parser
 
 

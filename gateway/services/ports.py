@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from gateway.domain.audit import AuditEntry, AuditEvent
+from gateway.domain.enrolment import EnrolledCertificate
 from gateway.domain.issuers import IssuerOrganisation, ReceiptEvidence
 from gateway.domain.listing import ListingQuery
 from gateway.domain.model import Issuer, Notification
@@ -141,6 +142,13 @@ class IssuerRegistryRepository(Protocol):
     def all(self) -> list[IssuerOrganisation]: ...
 
 
+class EnrolledCertificateRepository(Protocol):
+    def add(self, entry: EnrolledCertificate) -> None: ...
+    def get(self, fingerprint: str) -> EnrolledCertificate | None: ...
+    def revoke(self, fingerprint: str, at: datetime) -> int: ...
+    def all(self, principal_identifier: str | None = None) -> list[EnrolledCertificate]: ...
+
+
 class UnitOfWork(Protocol):
     # Read-only members: implementations may narrow the repository types (covariance).
     @property
@@ -159,6 +167,8 @@ class UnitOfWork(Protocol):
     def receipts(self) -> ReceiptRepository: ...
     @property
     def issuers(self) -> IssuerRegistryRepository: ...
+    @property
+    def enrolled(self) -> EnrolledCertificateRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

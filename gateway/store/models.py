@@ -339,3 +339,26 @@ class IssuerOrganisationRow(Base):
     organisation_identifier: Mapped[str] = mapped_column(String(IDENTIFIER), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(CODE))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnrolledCertificateRow(Base):
+    """A certificate enrolled for a principal: key references by IssuerSerial, SKI, thumbprint or
+    X509v3 KeyIdentifier may name it (migration 0008; ``gateway certs``)."""
+
+    __tablename__ = "enrolled_certificate"
+    __table_args__ = (
+        Index("ix_enrolled_certificate_thumbprint", "thumbprint_sha1"),
+        Index("ix_enrolled_certificate_ski", "subject_key_identifier"),
+        Index("ix_enrolled_certificate_serial", "serial_number"),
+        Index("ix_enrolled_certificate_principal", "principal_identifier"),
+    )
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thumbprint_sha1: Mapped[str] = mapped_column(String(40))
+    subject_key_identifier: Mapped[str] = mapped_column(String(128))
+    serial_number: Mapped[str] = mapped_column(String(64))
+    issuer_name: Mapped[str] = mapped_column(Text)
+    principal_identifier: Mapped[str] = mapped_column(String(IDENTIFIER))
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import Conflict
 
 from .availability import unavailable_from, unavailable_on_failure
+from .enrolled import EnrolledCertificateRepository
 from .issuers import IssuerRegistryRepository
 from .paging import AudienceMemo
 from .receipts import ReceiptRepository
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     postal: PostalChannelRepository
     receipts: ReceiptRepository
     issuers: IssuerRegistryRepository
+    enrolled: EnrolledCertificateRepository
 
     def __init__(self, session_factory: Callable[[], Session],
                  registry_start: datetime | None = None,
@@ -63,6 +65,7 @@ class SqlUnitOfWork:
         self.postal = PostalChannelRepository(self.session)
         self.receipts = ReceiptRepository(self.session)
         self.issuers = IssuerRegistryRepository(self.session)
+        self.enrolled = EnrolledCertificateRepository(self.session)
         return self
 
     def __exit__(

@@ -27,8 +27,10 @@ canonicalisation; the only write -- the replay nonce -- last, after everything v
 4. XSW defence: the signature must designate the very Body element child of the Envelope and the
    very Timestamp element child of the Security header -- object identity, not Id strings.
 5. Timestamp freshness on the official clock.
-6. KeyInfo -> SecurityTokenReference -> BinarySecurityToken -> X.509 certificate; trust path,
-   validity, revocation, key usage; principal mapping (decoding and mapping memoised per token).
+6. KeyInfo -> SecurityTokenReference -> BinarySecurityToken -> X.509 certificate (or, for an
+   IssuerSerial, SKI, ThumbprintSHA1 or X509v3 KeyIdentifier reference, the certificate
+   *enrolled* for a principal that it names: ``wssec/enrolled.py``); trust path, validity,
+   revocation, key usage; principal mapping (decoding and mapping memoised per certificate).
 7. SignatureValue, then every Reference digest.
 8. Replay nonce remembered until the message could no longer be accepted anyway
    (``min(Expires, Created + timestamp_ttl)``).
@@ -56,11 +58,18 @@ from gateway.errors import GatewayError, InvalidRequest, InvalidSecurity, MustUn
 from gateway.trust.algorithms import SignatureAlgorithm
 from gateway.trust.certificates import TrustStore, check_signing_usage
 from gateway.trust.principals import principal_from_certificate
+from gateway.wssec.enrolled import EnrolledCertificates, resolve, unknown
 from gateway.wssec.policy import SoapVersion, WsSecurityPolicy
 from gateway.wssec.replay import NonceStore, replay_digest
 from gateway.wssec.signature import parse_signature, verify_signature
 from gateway.wssec.timestamp import check_timestamp
-from gateway.wssec.tokens import PublicKey, decode_x509_token, find_signing_token
+from gateway.wssec.tokens import (
+    CertificateReference,
+    PublicKey,
+    ReferenceKind,
+    decode_x509_token,
+    find_signing_token,
+)
 from gateway.xmlsafe import parse_xml
 from gateway.xmlsig.names import SIGNATURE
 from gateway.xmlsig.references import IdIndex
@@ -211,11 +220,15 @@ class WsSecurityGate:
         trust_store: TrustStore,
         nonce_store: NonceStore,
         clock: Clock,
+        enrolled: EnrolledCertificates | None = None,
     ) -> None:
         self.policy = policy
         self.trust_store = trust_store
         self.nonce_store = nonce_store
         self.clock = clock
+        self.enrolled = enrolled
+        """Certificates that IssuerSerial/SKI/Thumbprint/X509KeyIdentifier references may name;
+        None refuses those references (``KEY_INFO_UNSUPPORTED``)."""
         # Per-instance memo of token text -> decoded certificate, key usage and principal verdict.
         self._token_verdict = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._judge_token)
 
@@ -274,13 +287,16 @@ class WsSecurityGate:
             created, expires = now, now + policy.timestamp_ttl
             remember_until, nonce_created = expires, None
 
-        token_element = find_signing_token(
+        token = find_signing_token(
             parsed.key_infos,
             security,
             index,
             require_bsp_token_types=policy.require_bsp_token_types,
         )
-        verdict = self._token_verdict(token_element.text or "")
+        if isinstance(token, CertificateReference):
+            verdict = self._enrolled_verdict(token)
+        else:
+            verdict = self._token_verdict(token.text or "")
         self.trust_store.validate(
             verdict.certificate,
             now,
@@ -313,6 +329,20 @@ class WsSecurityGate:
             soap_version=soap_version,
             signature_algorithm=verified.signature_algorithm,
         )
+
+    def _enrolled_verdict(self, reference: CertificateReference) -> _TokenVerdict:
+        """The verdict on the enrolled certificate a non-token reference names (asked of the
+        store at every request, so ``gateway certs revoke`` takes effect at once on every
+        worker and host)."""
+        if self.enrolled is None:
+            raise InvalidSecurity(
+                "This kind of key reference is not accepted", code="KEY_INFO_UNSUPPORTED")
+        if reference.kind is ReferenceKind.X509_KEY_IDENTIFIER:
+            verdict = self._token_verdict(reference.value)
+            if not self.enrolled.enrolled(reference.kind, verdict.fingerprint):
+                raise unknown()
+            return verdict
+        return self._token_verdict(resolve(reference, self.enrolled))
 
     def _judge_token(self, text: str) -> _TokenVerdict:
         """Decode a token and settle what depends on the certificate alone.
