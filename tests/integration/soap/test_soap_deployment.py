@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -87,6 +88,9 @@ def test_every_log_line_is_json_with_the_correlation_id(served: RunningGateway) 
     assert answer.headers["X-Request-Id"] == request_id
     requests.get(served.base_url + "/healthz", timeout=10)
 
+    deadline = time.monotonic() + 10
+    while request_id not in served.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the access line is written just after the answer
     entries: list[dict[str, Any]] = []
     for number, line in enumerate(served.log_path.read_text().splitlines(), 1):
         try:
