@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -287,3 +288,25 @@ def test_a_replay_sent_to_the_other_host_is_refused(front: Front) -> None:
                            headers=headers, timeout=30)
     front.host_a.assert_fault(replay, faultcode="wsse:InvalidSecurity", code="REPLAY_DETECTED",
                               status=401)
+
+
+def test_the_batch_agent_runs_through_nginx(front: Front, tmp_path: Path) -> None:
+    """Last in this module: the agent accepts the company's notifications (state changes).
+    It trusts the front's certificate as any requests-based client does (REQUESTS_CA_BUNDLE),
+    reads the WSDL over https and posts where it says."""
+    examples = Path(__file__).resolve().parents[3] / "client_examples"
+    company = front.host_a.pki.client("company")
+    posts_before = front.logs.count("POST /NotificationService")
+    run = subprocess.run(
+        [sys.executable, str(examples / "batch_agent.py"),
+         "--url", front.url + "/NotificationService",
+         "--cert", str(company.cert_path), "--key", str(company.key_path),
+         "--server-cert", str(front.host_a.pki.server.cert_path),
+         "--archive", str(tmp_path / "archive"), "--no-progress"],
+        env={**os.environ, "REQUESTS_CA_BUNDLE": str(front.cert)},
+        capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    accepted = re.search(r"accepted=(\d+) ", run.stdout)
+    assert accepted and int(accepted.group(1)) > 0 and "errors=0" in run.stdout, run.stdout
+    time.sleep(0.5)  # the last access lines
+    assert front.logs.count("POST /NotificationService") > posts_before
