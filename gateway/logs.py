@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 _CORRELATION = re.compile(r"correlation_id=([A-Za-z0-9._-]{8,64})")
@@ -35,6 +35,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def json_wanted(command: str | None, flag: bool, environ: Mapping[str, str]) -> bool:
+    """JSON lines for ``serve`` always, for any command given ``--json-logs`` or
+    ``GATEWAY_JSON_LOGS=true`` (the systemd unit and the image set it, so ``db upgrade`` and
+    ``sweep`` write the same lines as the server to the same journal)."""
+    wanted = environ.get("GATEWAY_JSON_LOGS", "").strip().lower() in ("1", "true", "yes", "on")
+    return command == "serve" or flag or wanted
 
 
 def configure(*, verbose: bool = False, json_lines: bool = True) -> None:

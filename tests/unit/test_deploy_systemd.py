@@ -63,3 +63,13 @@ def test_unit_runs_gateway_serve_with_its_directories() -> None:
     assert "GATEWAY_DATA_DIR=/var/lib/notess" in unit["Environment"]
     assert "PROMETHEUS_MULTIPROC_DIR=/run/notess/prometheus" in unit["Environment"]
     assert unit["EnvironmentFile"] == ["/etc/notess/gateway.env"]
+
+
+def test_every_command_logs_json_where_the_unit_runs_it() -> None:
+    from gateway.logs import json_wanted
+
+    assert json_wanted("serve", False, {})
+    assert not json_wanted("sweep", False, {})
+    assert json_wanted("sweep", True, {})
+    assert json_wanted("sweep", False, {"GATEWAY_JSON_LOGS": "true"})
+    assert "GATEWAY_JSON_LOGS=true" in _directives(UNIT.read_text())["Environment"]
