@@ -16,6 +16,13 @@ reads whole requests in the worker's event loop (deadlines for headers, whole re
 keep-alive; bounded accept queue and connections per worker; README "Facing hostile traffic").
 A slow or idle client holds no thread. Its numbers: ``bench/hostile.py``.
 
+Metrics and logs (issue 14): the options include an ``on_starting`` hook that sets and empties
+``PROMETHEUS_MULTIPROC_DIR`` (``<data_dir>/run/prometheus`` unless the environment names one)
+and a ``child_exit`` hook, so ``/metrics`` sums every worker; and ``logger_class`` writes
+gunicorn's error and access lines as JSON on stderr, like the application's
+(``gateway.serving``). ``gateway serve`` runs exactly these options and is what
+``deploy/notess-gateway.service`` and the Dockerfile start.
+
 Workers: ``gthread``, 2 processes x 4 threads on a 2-core host (``GATEWAY_WORKERS``: one process
 per core; ``--threads`` on the gunicorn command line overrides the threads). Chosen from
 ``bench/workers.py`` (issue 7): the real server on PostgreSQL, 4 keep-alive clients on the same

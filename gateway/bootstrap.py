@@ -299,6 +299,7 @@ class Container:
                                             settings.unauthenticated_burst)),
             principal_limits=self.principal_limits(),
             retry_after_seconds=settings.retry_after_seconds,
+            public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
         )
 
     def principal_limits(self) -> PrincipalLimits:

@@ -12,6 +12,7 @@ at once and ``gateway validate`` never loads the database or the SOAP stack.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logs.configure(verbose=args.verbose, json_lines=args.command == "serve" or args.json_logs)
+    logs.configure(verbose=args.verbose,
+                   json_lines=logs.json_wanted(args.command, args.json_logs, os.environ))
     try:
         settings = Settings.from_env()
         if args.database:
@@ -56,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="SQLAlchemy URL (default: GATEWAY_DATABASE_URL, else SQLite in var/)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--json-logs", action="store_true",
-                        help="log JSON lines (always on for serve)")
+                        help="log JSON lines (always on for serve; GATEWAY_JSON_LOGS=true: "
+                             "every command)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = commands.add_parser("db", help="database schema management")

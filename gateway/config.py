@@ -113,12 +113,15 @@ class Settings:
 
     public_url: str = ""
     """Base URL people reach the gateway at (``GATEWAY_PUBLIC_URL``): justificantes print
-    ``<public_url>/verify`` and its QR code. Empty: ``http://<bind>``."""
+    ``<public_url>/verify`` and its QR code, and the published WSDL advertises
+    ``<public_url>/<Service>``. Empty: ``http://<bind>`` for justificantes, and for the WSDL the
+    address the request came to (forwarded by a trusted proxy, see ``trusted_proxies``)."""
 
     trusted_proxies: tuple[str, ...] = ()
     """Reverse proxies (addresses or CIDR networks, ``GATEWAY_TRUSTED_PROXIES`` comma separated)
     whose ``X-Real-IP`` header names the client: the public routes' per-address rate limit keys
-    on it. Empty: the peer address, always."""
+    on it; and whose ``X-Forwarded-Proto``/``X-Forwarded-Host`` make the WSDL's address when
+    ``public_url`` is empty. Empty: the peer address and the request's own Host, always."""
 
     workers: int = 2
     """Gunicorn worker processes for ``gateway serve``."""

@@ -2,30 +2,47 @@
 
 Every line carries the time, level, logger and message; request-scoped lines carry the request's
 correlation id in their text (``correlation_id=…``), the same id the client gets in
-``X-Request-Id`` and in fault details.
+``X-Request-Id`` and in fault details, and the formatter copies it into a ``correlation_id``
+field so it can be searched without parsing messages. Under gunicorn
+(``gateway.serving.JsonGunicornLogger``) its own error lines and access lines go through the
+same formatter, on stderr, the access lines with the response's ``X-Request-Id``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+
+_CORRELATION = re.compile(r"correlation_id=([A-Za-z0-9._-]{8,64})")
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         entry = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
         }
+        if found := _CORRELATION.search(message):
+            entry["correlation_id"] = found.group(1)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def json_wanted(command: str | None, flag: bool, environ: Mapping[str, str]) -> bool:
+    """JSON lines for ``serve`` always, for any command given ``--json-logs`` or
+    ``GATEWAY_JSON_LOGS=true`` (the systemd unit and the image set it, so ``db upgrade`` and
+    ``sweep`` write the same lines as the server to the same journal)."""
+    wanted = environ.get("GATEWAY_JSON_LOGS", "").strip().lower() in ("1", "true", "yes", "on")
+    return command == "serve" or flag or wanted
 
 
 def configure(*, verbose: bool = False, json_lines: bool = True) -> None:

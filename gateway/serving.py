@@ -10,14 +10,27 @@ Connections (issue 14): the worker class is gthread with the requests read by it
 (``gateway.connections``), so slow or idle clients hold no thread; deadlines for headers and
 whole requests, an idle keep-alive limit, a bounded accept queue and per-worker connection cap
 come from ``Settings``.
+
+Metrics (issue 14): every worker has its own counters, so ``/metrics`` answered by one worker
+showed only its share. The master (``on_starting``) puts prometheus-client in multiprocess
+mode: ``PROMETHEUS_MULTIPROC_DIR`` (when the environment does not name one,
+``<data_dir>/run/prometheus``), emptied at start so a previous run's counts do not linger;
+``child_exit`` marks a dead worker's files so its live gauges go (its counters stay counted).
+Any worker then answers ``/metrics`` with the sum over all of them.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from gateway import logs
 from gateway.config import Settings
 from gateway.connections import FrontLimits, fronted_worker
 from gateway.process_memory import bound_allocator, freeze_before_fork
@@ -43,15 +56,74 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_request_line": 8190,
         "limit_request_fields": 100,
         "accesslog": "-",
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s',
+        # JSON on stderr (JsonGunicornLogger): access lines carry the correlation id, which
+        # gateway.logs lifts into its own field.
+        "access_log_format": ('%(h)s "%(r)s" %(s)s %(b)s %(L)ss '
+                              'correlation_id=%({x-request-id}o)s'),
         "errorlog": "-",
+        "logger_class": JsonGunicornLogger,
         "loglevel": "info",
         "proc_name": "notess-gateway",
         # gateway.process_memory: keep the master's imports shared with the workers, and
         # bound each worker's allocator.
         "pre_fork": _pre_fork,
         "post_fork": _post_fork,
+        # Metrics of all workers in /metrics (prometheus-client's multiprocess mode).
+        "on_starting": lambda server: prepare_multiprocess_metrics(settings.data_dir),
+        "child_exit": _child_exit,
     }
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess_metrics(data_dir: Path) -> Path:
+    """Point prometheus-client at a fresh multiprocess directory, before any worker forks.
+
+    The directory named by ``PROMETHEUS_MULTIPROC_DIR`` (the systemd unit's) or
+    ``<data_dir>/run/prometheus``; the previous run's files are removed, since their counts
+    would be added to this run's. Metrics created after this call (each worker's, in
+    ``create_app``) write to it.
+    """
+    directory = Path(os.environ.get(MULTIPROC_ENV) or data_dir / "run" / "prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    # prometheus-client chooses its value class when first imported; the master may have
+    # imported it already (the start-up probe builds an application), so choose again.
+    from prometheus_client import values
+
+    values.ValueClass = values.get_value_class()
+    return directory
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+class JsonGunicornLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn is untyped
+    """Gunicorn's error and access lines as ``gateway.logs`` JSON objects, all on stderr.
+
+    Gunicorn writes plain text by default, and its access log ``-`` to stdout; here every
+    line either writes is one JSON object on stderr, as the application's own lines are
+    (stdout keeps ``gateway serve``'s banner for the person who started it). Run directly
+    (``deploy/gunicorn.conf.py``), the application's loggers get the same JSON handler.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if not logging.getLogger().handlers:
+            logs.configure()
+
+    def _set_handler(self, log: logging.Logger, output: str | None, fmt: logging.Formatter,
+                     stream: Any = None) -> None:
+        if output == "-":
+            stream = sys.stderr
+        super()._set_handler(log, output, logs.JsonFormatter(), stream=stream)
 
 
 def _pre_fork(server: Any, worker: Any) -> None:

@@ -1,7 +1,8 @@
 """Prometheus metrics of the SOAP front, in a registry built per application (not at import).
 
-Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR`` (``deploy/gunicorn.conf.py``
-does) so ``/metrics`` aggregates every worker.
+Under gunicorn with several workers ``PROMETHEUS_MULTIPROC_DIR`` is set by the master before
+it forks (``gateway.serving.prepare_multiprocess_metrics``, for ``gateway serve`` and
+``deploy/gunicorn.conf.py`` alike), so ``/metrics`` aggregates every worker.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Routing is an allow-list (CXF CVE-2012-5633 was an operation reachable around th
 interceptor through GET/query strings):
 
 - ``POST /<Service>`` with no query string: gate -> Spyne. The only way to invoke an operation.
-- ``GET /<Service>?wsdl``: the published contract (no credentials needed to read it).
+- ``GET /<Service>?wsdl``: the published contract (no credentials needed to read it). Its
+  endpoint address is the public one (``public_address``): ``GATEWAY_PUBLIC_URL`` when set,
+  else ``X-Forwarded-Proto``/``X-Forwarded-Host`` when the peer is a trusted proxy
+  (``GATEWAY_TRUSTED_PROXIES``), else the request's own scheme and Host.
 - ``GET /healthz`` (liveness: the process answers), ``GET /readyz`` (readiness: the database
   answers; 503 with ``Retry-After`` while it does not), ``GET /metrics``: operations.
 - ``/verify``, ``/verify/…``, ``/public/…``: public verification by CSV code
@@ -25,9 +28,11 @@ The database unreachable is ``SERVICE_UNAVAILABLE`` (503); both carry ``Retry-Af
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
+import urllib.parse
 import uuid
 import wsgiref.util
 from collections.abc import Callable, Iterable, Mapping
@@ -95,6 +100,10 @@ class GatewayFront:
     without mustUnderstand), by service path."""
     public: PublicRoutes | None = None
     """Public verification by CSV code (``GET /verify``, ``/public/…``), when configured."""
+    public_url: str = ""
+    """``GATEWAY_PUBLIC_URL``: the base the WSDL advertises, whatever the request says."""
+    trusted_proxies: tuple[str, ...] = ()
+    """``GATEWAY_TRUSTED_PROXIES``: peers whose ``X-Forwarded-Proto``/``-Host`` are believed."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -127,7 +136,7 @@ class GatewayFront:
             return self._refuse(start_response, NotFound("no such endpoint", code="NO_SUCH_ENDPOINT"),
                                 environ, correlation_id)
         if method == "GET" and query.lower() == "wsdl":
-            address = wsgiref.util.application_uri(environ).rstrip("/") + path
+            address = public_address(environ, self.public_url, self.trusted_proxies) + path
             return _plain(start_response, "200 OK",
                           render_wsdl(PORT_OF_SERVICE[service_name], address), correlation_id,
                           "text/xml; charset=utf-8")
@@ -263,6 +272,41 @@ class GatewayFront:
             self.metrics.unavailable.inc()
         except Exception:  # the refusal must still be answered if the audit store is down
             log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
+
+
+_FORWARDED_HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
+
+
+def public_address(environ: Mapping[str, Any], public_url: str = "",
+                   trusted_proxies: tuple[str, ...] = ()) -> str:
+    """The base URL clients reach this gateway at, without a trailing slash.
+
+    ``public_url`` (``GATEWAY_PUBLIC_URL``) wins. Otherwise the forwarded scheme and host are
+    taken only from a peer inside ``trusted_proxies``: anyone else could make the published
+    WSDL send its readers (zeep, the batch agent) to an address of their choosing. A forwarded
+    value that is not a plain scheme or host name is ignored.
+    """
+    if public_url:
+        return public_url.rstrip("/")
+    own = wsgiref.util.application_uri(dict(environ)).rstrip("/")
+    if not trusted_proxies or not _is_trusted(str(environ.get("REMOTE_ADDR", "")), trusted_proxies):
+        return own
+    scheme = str(environ.get("HTTP_X_FORWARDED_PROTO", "")).split(",")[0].strip().lower()
+    host = str(environ.get("HTTP_X_FORWARDED_HOST", "")).split(",")[0].strip()
+    if scheme not in ("http", "https"):
+        scheme = str(environ.get("wsgi.url_scheme", "http"))
+    if not host or not _FORWARDED_HOST.match(host):
+        host = str(environ.get("HTTP_HOST", "")) or own.split("://", 1)[1].split("/", 1)[0]
+    script = urllib.parse.quote(str(environ.get("SCRIPT_NAME", "")))
+    return f"{scheme}://{host}{script}".rstrip("/")
+
+
+def _is_trusted(peer: str, trusted_proxies: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
 
 
 def _operation(body: etree._Element) -> str:

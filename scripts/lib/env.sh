@@ -60,12 +60,13 @@ ensure_test_peers() {
   # pdfsig checks the PDF vectors), qpdf (PDFs rewritten by another producer), chromium with its
   # driver (the public verification page in a real browser, via Selenium), Apache Santuario
   # (libxml-security-java) and Bouncy Castle (libbcpkix-java: CMS signers and
-  # counter-signatures), run by a Java 17 JDK. Installed here (never by hand) so a fresh machine
+  # counter-signatures), run by a Java 17 JDK; nginx (the TLS front of deploy/nginx.conf, in
+  # front of two real servers) and systemd-analyze (deploy/notess-gateway.service verified). Installed here (never by hand) so a fresh machine
   # runs what CI runs. Pairs: command:package.
   local missing="" pair tool package
   for pair in xmlsec1:xmlsec1 openssl:openssl curl:curl qpdf:qpdf pdftoppm:poppler-utils \
               pdftotext:poppler-utils pdfsig:poppler-utils chromium:chromium \
-              chromedriver:chromium-driver; do
+              chromedriver:chromium-driver nginx:nginx systemd-analyze:systemd; do
     tool=${pair%%:*} package=${pair#*:}
     command -v "$tool" >/dev/null 2>&1 && continue
     case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac

@@ -418,11 +418,12 @@ def running_gateway(data_dir: Path,
             "GATEWAY_UNAUTHENTICATED_BURST": "1000",
             **(settings_environment or {}),
         })
+        # stderr: the log, JSON lines only (test_soap_deployment.py); stdout: the banner.
         log_path = data_dir / "gateway-serve.log"
-        with log_path.open("wb") as log:
+        with log_path.open("wb") as log, (data_dir / "gateway-serve.out").open("wb") as out:
             process = subprocess.Popen(
                 [*_gateway_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-                env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=environment, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         _wait_until_healthy(process, base_url, log_path)

@@ -15,11 +15,10 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import zeep
-from conftest import GW, RunningGateway, Snapshot, _postgres_url, fault_code
 from lxml import etree
 from sqlalchemy import func, select
 
@@ -30,7 +29,24 @@ from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import url_with_schema
 from gateway.store.models import NotificationDocumentRow, NotificationRow
 
+if TYPE_CHECKING:  # only for types: at run time "conftest" may be tests/unit/soap's
+    from conftest import RunningGateway, Snapshot
+
 pytestmark = pytest.mark.postgres
+
+GW = f"{{{ns.FAULT_DETAIL}}}"
+
+
+def _postgres_url() -> str:
+    return os.environ.get("GATEWAY_TEST_DATABASE_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def fault_code(fault: zeep.exceptions.Fault) -> str | None:
+    """The stable ``gw:code`` in a zeep fault's detail."""
+    if fault.detail is None:
+        return None
+    return fault.detail.findtext(f"{GW}error/{GW}code")
 
 PATH = "/IssuerService"
 
