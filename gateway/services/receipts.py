@@ -317,10 +317,14 @@ class ReceiptService:
                 report.indication.value
             raise InvalidSignature(f"the acknowledgement's signature is {report.indication.value}"
                                    f" ({code})", code=code)
-        if len(report.signatures) != 1:
+        # Counter-signatures (a witness, an approver) sign the signature, not the document: the
+        # report has already judged them (TOTAL_PASSED covers every signature); the caller's
+        # must be the one signature over the acknowledgement.
+        primary = [s for s in report.signatures if s.counter_signature_of is None]
+        if len(primary) != 1:
             raise InvalidSignature("the acknowledgement must carry exactly one signature",
                                    code="ONE_SIGNATURE_REQUIRED")
-        signature = report.signatures[0]
+        signature = primary[0]
         if not signature.covers_whole_document:
             raise InvalidSignature("the signature must cover the whole acknowledgement",
                                    code="PARTIAL_COVERAGE")

@@ -212,9 +212,12 @@ def _validate_signer(
         signature_policy_identifier=policy_identifier,
         signing_time_required=signer.signing_certificate_reference,
     )
+    # A counter-signature signs its parent's signature value, never the document: the policy's
+    # whole-document requirement is the primary signatures' (ETSI EN 319 122-1 §5.2.7).
+    own_policy = policy if parent is None else replace(policy, require_whole_document=False)
     reports = [
         _as_counter_signature(
-            conclude(established, findings, trust=trust, policy=policy, now=now), parent
+            conclude(established, findings, trust=trust, policy=own_policy, now=now), parent
         )
     ]
     if depth >= MAX_NESTING and counter_signers:
