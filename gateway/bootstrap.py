@@ -261,7 +261,7 @@ class Container:
                               enrolled=SqlEnrolledCertificates(self.sessions))
         signer = self._response_signer()
         # WSCN-era clients do not process response security: sign, but do not mark it
-        # mustUnderstand on that port (../shared/WSCN.md, "Client behaviour to respect").
+        # mustUnderstand on that port (docs/WSCN.md, "Client behaviour to respect").
         lenient_signer = self._response_signer(must_understand=False)
         signers = {name: lenient_signer if port in WSCN_PORTS else signer
                    for port, name in PORTS.items()}

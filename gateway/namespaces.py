@@ -57,7 +57,7 @@ ISSUER_SERVICE: Final = "urn:notess:gateway:issuer:v1"
 RECEIPT: Final = "urn:notess:gateway:receipt:v1"
 FAULT_DETAIL: Final = "urn:notess:gateway:fault:v1"
 
-# The administration's own notification web service, WSCN (../shared/WSCN.md): production and
+# The administration's own notification web service, WSCN (docs/WSCN.md): production and
 # test ("pruebas") target namespaces, served by the compatible port (soap.wscn_service).
 WSCN: Final = "http://ws.wscn.infra.gi.org/"
 WSCN_PRUEBAS: Final = "http://ws.pruebas.wscn.infra.gi.org/"

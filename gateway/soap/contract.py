@@ -41,7 +41,7 @@ PORTS = {"notification-service": "NotificationService", "validation-service": "V
 """Contract name -> the path it is served at (``POST /<path>``, ``GET /<path>?wsdl``)."""
 
 WSCN_PORTS = {"wscn": namespaces.WSCN, "wscn-pruebas": namespaces.WSCN_PRUEBAS}
-"""The compatible WSCN port (../shared/WSCN.md) in its production and test namespaces."""
+"""The compatible WSCN port (docs/WSCN.md) in its production and test namespaces."""
 
 
 def port_application(port: str, *, notification: SoapDependencies | None = None,
@@ -102,7 +102,7 @@ PORT_OF_SERVICE = {service: port for port, service in PORTS.items()}
 
 
 def _wscn_names(document: etree._Element) -> None:
-    """The JAX-WS names WSCN's stubs were generated with (../shared/WSCN.md, "Service"):
+    """The JAX-WS names WSCN's stubs were generated with (docs/WSCN.md, "Service"):
     portType ``WSCN``, binding ``WSCNPortBinding``, service ``WSCNService``, port ``WSCNPort``,
     SOAPAction ``urn:<operation>`` and message parts named ``parameters``. Spyne names all four
     after the application and each part after its element."""

@@ -121,7 +121,7 @@ WSCN_SYSTEM_FAULT = "WSCNExcepcionSistema"
 
 
 def wscn_system_fault(error: BaseException, correlation_id: str, tns: str) -> Fault:
-    """The WSCN port's system error (../shared/WSCN.md): a ``soap:Server`` fault whose detail is
+    """The WSCN port's system error (docs/WSCN.md): a ``soap:Server`` fault whose detail is
     a ``WSCNExcepcionSistema`` element in the port's namespace, with a fixed text and the
     correlation id (``describe`` logs the real error; nothing internal reaches the client)."""
     describe(error, correlation_id)  # logs it, with the traceback when unexpected

@@ -2,7 +2,7 @@
 
 WSCN reports functional refusals *inside the normal answer* as ``error{codigo, descripcion,
 identificadorPeticion}`` and system errors as a SOAP fault (``WSCNExcepcionSistema``,
-``soap.faults.wscn_system_fault``). Its codes are not public (../shared/WSCN.md): these are
+``soap.faults.wscn_system_fault``). Its codes are not public (docs/WSCN.md): these are
 ours, documented in README.md ("The WSCN port") and stable. A code not in ``BY_CODE`` falls back
 to its error class (``BY_CLASS``), so a new refusal never becomes a system error by accident.
 ``descripcion`` is a fixed Spanish text followed by our ``gw:code`` in brackets -- the same code

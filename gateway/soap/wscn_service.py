@@ -1,4 +1,4 @@
-"""Port ``WSCN``: the administration's own notification contract (../shared/WSCN.md), as an
+"""Port ``WSCN``: the administration's own notification contract (docs/WSCN.md), as an
 adapter over the same services as ``NotificationService`` -- decode, call the service, encode.
 
 Nothing here decides a rule. Listing is ``NotificationQueries.list_after_item`` (the native
@@ -143,7 +143,7 @@ def wscn_service(deps: SoapDependencies, types: WscnTypes) -> type[ServiceBase]:
     Text = unqualified(Unicode)
 
     class WSCN(ServiceBase):
-        """WSCN-compatible port of the NOTESS gateway (../shared/WSCN.md): the same services,
+        """WSCN-compatible port of the NOTESS gateway (docs/WSCN.md): the same services,
         rules, authorisation and audit as NotificationService, in the administration's own
         contract. Requests carry the same WS-Security header as every port (X.509v3
         BinarySecurityToken, signature over Body and wsu:Timestamp); responses are signed

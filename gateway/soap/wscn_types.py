@@ -1,4 +1,4 @@
-"""The SOAP types of the compatible WSCN port (../shared/WSCN.md, "Types").
+"""The SOAP types of the compatible WSCN port (docs/WSCN.md, "Types").
 
 Names, types and order are WSCN's, not ours, so that a client generated from the original WSDL
 (Axis 1.4 ``WSDL2Java``, CXF ``wsdl2java``) binds unchanged: ``int`` is ``xs:int`` (Java

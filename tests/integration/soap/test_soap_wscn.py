@@ -3,7 +3,7 @@
 zeep, generated from the served WSDL, runs the loop WSCN integrators run (page every role until
 ``hayMas`` is false, request an acceptance, sign it, send it, keep ``pdfNotificacion`` and
 ``selladoTiempo``, reject another, ``verNotificacionAceptada``); plain envelopes shaped like
-../shared/WSCN.md's examples (unqualified children, ``SOAPAction: urn:<operation>``) check the
+docs/WSCN.md's examples (unqualified children, ``SOAPAction: urn:<operation>``) check the
 wire without any client library; the hostile inputs of the issue each come back as the
 documented WSCN ``error`` with no state change and an audit event; and the same actions through
 the native port give the same state, receipts and refusals.
