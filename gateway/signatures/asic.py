@@ -206,29 +206,11 @@ def _cades(
                            "container does not hold exactly one data object (ASiC-S)")
             ]  # fmt: skip
         name = data_objects[0]
-        reports = _validated(
-            lambda: validate_cades(
-                container.entries[path],
-                detached_content=container.entries[name],
-                policy=policy,
-                trust=trust,
-                now=now,
-            ),
-            path,
-            SignatureFormat.CADES,
-        )
+        reports = _validated(validate_cades, SignatureFormat.CADES, container, path, name,
+                             policy, trust, now)
         return [_renamed_scope(report, name, by_uri=False) for report in reports]
-    reports = _validated(
-        lambda: validate_cades(
-            container.entries[path],
-            detached_content=container.entries[manifest_name],
-            policy=policy,
-            trust=trust,
-            now=now,
-        ),
-        path,
-        SignatureFormat.CADES,
-    )
+    reports = _validated(validate_cades, SignatureFormat.CADES, container, path, manifest_name,
+                         policy, trust, now)
     objects, findings = _check_manifest(manifest, container, policy)
     return [
         replace(
@@ -339,17 +321,8 @@ def _xades(
             )
         ]
     name = data_objects[0]
-    reports = _validated(
-        lambda: validate_xades(
-            container.entries[path],
-            detached_content=container.entries[name],
-            policy=policy,
-            trust=trust,
-            now=now,
-        ),
-        path,
-        SignatureFormat.XADES,
-    )
+    reports = _validated(validate_xades, SignatureFormat.XADES, container, path, name,
+                         policy, trust, now)
     return [_unresolved(_renamed_scope(report, name, by_uri=True)) for report in reports]
 
 
@@ -370,10 +343,20 @@ def _unresolved(report: SignatureReport) -> SignatureReport:
 
 
 def _validated(
-    run: Callable[[], tuple[SignatureReport, ...]], path: str, signature_format: SignatureFormat
+    validator: Callable[..., tuple[SignatureReport, ...]],
+    signature_format: SignatureFormat,
+    container: Container,
+    path: str,
+    content: str,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
 ) -> list[SignatureReport]:
+    """``validator`` (``validate_cades`` or ``validate_xades``) on the signature entry ``path``
+    with the entry ``content`` as its detached data; a format failure is its one report."""
     try:
-        reports = run()
+        reports = validator(container.entries[path], detached_content=container.entries[content],
+                            policy=policy, trust=trust, now=now)
     except FormatError as exc:
         return [format_failure(path, signature_format, exc.message)]
     return [_prefixed(path, report) for report in reports]
