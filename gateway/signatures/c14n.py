@@ -117,6 +117,33 @@ def _attribute(value: str) -> str:
     return value
 
 
+def start_tag(
+    qualified: str,
+    declarations: list[tuple[str | None, str]],
+    attributes: list[tuple[str, str, str, str]],
+    rendered: dict[str | None, str],
+) -> tuple[str, dict[str | None, str]]:
+    """A canonical start tag (C14N 1.0 §2.3, shared with ``nodeset``): the namespace
+    declarations sorted by prefix (default first), then ``attributes`` -- (namespace URI, local
+    name, written name, value) tuples -- in their sort order, values escaped; and the
+    namespaces rendered in scope after it (a new dict only when it declares any)."""
+    parts = [f"<{qualified}"]
+    if declarations:
+        rendered = dict(rendered)
+        declarations.sort(key=lambda item: item[0] or "")
+        for declared_prefix, declared_uri in declarations:
+            rendered[declared_prefix] = declared_uri
+            if declared_prefix is None:
+                parts.append(f' xmlns="{_attribute(declared_uri)}"')
+            else:
+                parts.append(f' xmlns:{declared_prefix}="{_attribute(declared_uri)}"')
+    attributes.sort()
+    for _, _, attribute_name, value in attributes:
+        parts.append(f' {attribute_name}="{_attribute(value)}"')
+    parts.append(">")
+    return "".join(parts), rendered
+
+
 def _split(name: str) -> tuple[str, str]:
     """(namespace URI or "", local name) of a Clark-notation name."""
     if name[0] == "{":
@@ -265,21 +292,8 @@ class _Walk:
         declarations = [(p, u) for p, u in utilized.items() if rendered.get(p, "") != u]
         qualified = local if prefix is None else f"{prefix}:{local}"
         if declarations or attributes:
-            parts = [f"<{qualified}"]
-            if declarations:
-                rendered = dict(rendered)
-                declarations.sort(key=lambda item: item[0] or "")
-                for declared_prefix, declared_uri in declarations:
-                    rendered[declared_prefix] = declared_uri
-                    if declared_prefix is None:
-                        parts.append(f' xmlns="{declared_uri}"')
-                    else:
-                        parts.append(f' xmlns:{declared_prefix}="{declared_uri}"')
-            attributes.sort()
-            for _, _, attribute_name, value in attributes:
-                parts.append(f' {attribute_name}="{_attribute(value)}"')
-            parts.append(">")
-            self.markup("".join(parts))
+            tag, rendered = start_tag(qualified, declarations, attributes, rendered)
+            self.markup(tag)
         else:
             self.markup(f"<{qualified}>")
         text = element.text  # each read of .text decodes the node again: read it once

@@ -39,7 +39,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from gateway import namespaces as ns
-from gateway.signatures.c14n import _attribute, _split
+from gateway.signatures.c14n import _split, start_tag
 from gateway.signatures.findings import FormatError
 
 _FLUSH_AT = 64 * 1024
@@ -369,21 +369,8 @@ class _Renderer:
             wanted = dict(nsmap)
             wanted.setdefault(None, "")
         declarations = [(p, u) for p, u in wanted.items() if rendered.get(p, "") != u]
-        if declarations:
-            rendered = dict(rendered)
-        parts = [f"<{qualified}"]
-        declarations.sort(key=lambda item: item[0] or "")
-        for declared_prefix, declared_uri in declarations:
-            rendered[declared_prefix] = declared_uri
-            if declared_prefix is None:
-                parts.append(f' xmlns="{_attribute(declared_uri)}"')
-            else:
-                parts.append(f' xmlns:{declared_prefix}="{_attribute(declared_uri)}"')
-        attributes.sort()
-        for _, _, attribute_name, value in attributes:
-            parts.append(f' {attribute_name}="{_attribute(value)}"')
-        parts.append(">")
-        self.out("".join(parts))
+        tag, rendered = start_tag(qualified, declarations, attributes, rendered)
+        self.out(tag)
         return qualified, rendered
 
     def _refuse_orphans(self, element: etree._Element, rendered: dict[str | None, str]) -> None:
