@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from java_peers import debian_classpath
 
 if TYPE_CHECKING:
     from conftest import RunningGateway
@@ -35,14 +35,7 @@ DATE = r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}"
 
 
 def classpath() -> str:
-    jars = [Path("/usr/share/java") / f"{name}.jar" for name in JARS]
-    missing = [str(j) for j in jars if not j.is_file()]
-    tools = [t for t in ("java", "javac") if shutil.which(t) is None]
-    if missing or tools:
-        pytest.fail("the WSCN Axis test needs Java 17 (javac) and the Debian packages "
-                    "libaxis-java and libwss4j-java (scripts/lib/env.sh ensure_test_peers "
-                    f"installs them); missing: {' '.join(tools + missing)}")
-    return ":".join(str(j) for j in jars)
+    return debian_classpath(JARS, "the WSCN Axis test", "libaxis-java and libwss4j-java")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from java_peers import debian_classpath
 
 if TYPE_CHECKING:
     from conftest import RunningGateway
@@ -36,14 +36,7 @@ CODE = re.compile(r"<(?:\w+:)?code>([A-Z_]+)</(?:\w+:)?code>")
 
 
 def classpath() -> str:
-    jars = [Path("/usr/share/java") / f"{name}.jar" for name in JARS]
-    missing = [str(j) for j in jars if not j.is_file()]
-    tools = [t for t in ("java", "javac") if shutil.which(t) is None]
-    if missing or tools:
-        pytest.fail("the WSS4J key-reference test needs Java 17 (javac) and the Debian package "
-                    "libwss4j-java (scripts/lib/env.sh ensure_test_peers installs it); "
-                    f"missing: {' '.join(tools + missing)}")
-    return ":".join(str(j) for j in jars)
+    return debian_classpath(JARS, "the WSS4J key-reference test", "libwss4j-java")
 
 
 @pytest.fixture(scope="module")
