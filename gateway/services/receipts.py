@@ -127,10 +127,6 @@ class Submission:
         return self.receipts[0]
 
     @property
-    def replayed(self) -> bool:
-        return self.receipts[0].replayed
-
-    @property
     def outcomes(self) -> tuple[ItemOutcome, ...]:
         """Every item's outcome, across the receipts."""
         return tuple(item for view in self.receipts for item in view.content.items)
