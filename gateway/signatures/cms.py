@@ -34,7 +34,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+# tsp registers the ESS signing-certificate(-v2) attribute types with asn1crypto's cms, which
+# does not know them otherwise: read by name below, they were found only when another module
+# happened to import tsp first.
 from asn1crypto import cms, core, parser
+from asn1crypto import tsp as _tsp  # noqa: F401
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 

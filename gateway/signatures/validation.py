@@ -8,6 +8,10 @@ function refuses anything above ``policy.max_document_bytes`` again with ``Limit
 TOTAL_FAILED/FORMAT_FAILURE. A bug surfacing as an unexpected exception is logged with its
 traceback and reported the same way (message ``internal error``), so one bad document cannot
 break a batch; tests assert that no valid-looking input reaches that branch.
+
+Each format's engine is imported when a document of that format first arrives (CAdES, the most
+common and also needed by PAdES, up front): ``gateway validate`` of one CMS file does not load
+the XML stack, and of a folder, each worker loads only the engines of the files it gets.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from datetime import datetime
 
 from gateway.domain.clock import require_aware
 from gateway.errors import LimitExceeded
-from gateway.signatures.asic import validate_asic
 from gateway.signatures.assessment import format_failure
 from gateway.signatures.cades import validate_cades
 from gateway.signatures.detect import detect_format, unwrap_pem
@@ -29,7 +32,6 @@ from gateway.signatures.report import (
     SignatureReport,
     ValidationReport,
 )
-from gateway.signatures.xades import validate_xades
 from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,8 @@ def validate(
     container_objects: tuple[ContainerObject, ...] = ()
     try:
         if detected is SignatureFormat.ASIC:
+            from gateway.signatures.asic import validate_asic  # both XML and CMS engines
+
             signatures, container_objects = validate_asic(
                 document, policy=policy, trust=trust, now=now
             )
@@ -96,6 +100,8 @@ def _dispatch(
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
     if detected is SignatureFormat.XADES:
+        from gateway.signatures.xades import validate_xades  # lxml and the XML-DSig stack
+
         return validate_xades(
             document, detached_content=detached_content, policy=policy, trust=trust, now=now
         )
