@@ -16,9 +16,13 @@ Every file gives exactly one report. A file that cannot be read, is too large or
 signature is a TOTAL_FAILED/FORMAT_FAILURE report, never a stop of the run.
 
 Several files are validated by worker processes. They are forked from the process that already
-built the validator (imports, trust store, CRLs), so the start-up is paid once, not per worker or
-per file; they ignore SIGINT, and an interrupted run terminates them (``KeyboardInterrupt`` is
-raised to the caller once they are gone).
+built the validator (imports, trust store, CRLs, and the CMS engine), so the start-up is paid
+once, not per worker or per file; they ignore SIGINT, and an interrupted run terminates them
+(``KeyboardInterrupt`` is raised to the caller once they are gone). The engines of the other
+formats are imported by a worker when a file needing them first arrives, and files are steered
+by name so that one worker imports pyHanko for the PDFs (and one the XML stack) while the others
+validate the rest; the tasks go out in chunks, two ahead, and the reports come back already
+rendered as JSON (see ``_Workers``).
 """
 
 from __future__ import annotations
@@ -160,7 +164,8 @@ def run(tasks: Sequence[ValidationTask], jobs: int,
     """Reports for ``tasks`` in their order, from ``jobs`` processes (this one when 1).
 
     ``prepare`` first. On ``KeyboardInterrupt`` (or any error) the workers are terminated and
-    joined before the exception goes on.
+    joined before the exception goes on. ``progress`` is called once per file as its report
+    arrives (the reports themselves come out in the order of ``tasks``).
     """
     if jobs <= 1 or len(tasks) <= 1:
         for task in tasks:
@@ -168,40 +173,155 @@ def run(tasks: Sequence[ValidationTask], jobs: int,
             if progress:
                 progress()
         return
-    import multiprocessing  # only when there are workers: one file need not pay for it
-
-    # Workers inherit what is imported before the fork: import every format's module once here
-    # rather than once per worker on its first PDF (pyHanko is most of the start-up).
-    import gateway.signatures.pades  # noqa: F401
-
-    jobs = min(jobs, len(tasks))
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    validation, signature_format = _validation, _signature_format
-    init_args = () if context.get_start_method() == "fork" else (validation, signature_format)
-    pool = context.Pool(jobs, initializer=_worker_started, initargs=init_args)
+    workers = _Workers(tasks, min(jobs, len(tasks)))
     try:
-        # Chunks amortise the pipe round trip of small files; enough of them keep both busy.
-        chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-        for report in pool.imap(validate_task, tasks, chunksize=chunk):
-            yield report
-            if progress:
-                progress()
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
+        workers.start()
+        yield from workers.reports(progress)
+        workers.close()
     finally:
-        pool.join()
+        workers.stop()
 
 
-def _worker_started(*inherited: Any) -> None:
+# Scheduling hints by file name (detection itself is by content, in the worker): the files that
+# need an engine of their own -- pyHanko for PDFs, lxml and the XML-DSig stack for XML -- go to
+# one worker per engine, so that the engine is imported by that worker alone, while the others
+# validate the rest (CMS, whose engine every worker has from the fork, and unknown files).
+_ENGINE_SUFFIXES = {".pdf": "pdf", ".xml": "xml", ".xsig": "xml",
+                    ".asice": "xml", ".sce": "xml", ".asics": "xml", ".scs": "xml"}
+_SHARED = ""
+_ENGINES = ("pdf", "xml")
+_TAKE_OVER = 64
+"""Files of one engine still waiting for which another worker, with nothing else to do, imports
+that engine too (fewer are left to the one that has it: importing pyHanko costs ~40 PDFs)."""
+_CHUNK = 16
+"""The most files sent at once: a round trip per chunk, not per file; smaller near the end."""
+
+
+class _Workers:
+    """``jobs`` worker processes fed chunks of tasks through one pipe each, two chunks ahead.
+
+    The workers are forked from this process once the validator is built, so they start with
+    its imports, trust store and CRLs, and ignore SIGINT (the parent decides, and terminates
+    them). The garbage collector's objects are frozen before the fork: collections in the
+    workers then do not touch, and so copy, the pages they share with the parent.
+    """
+
+    def __init__(self, tasks: Sequence[ValidationTask], jobs: int) -> None:
+        from collections import deque
+
+        self.tasks, self.jobs = tasks, jobs
+        self.queues: dict[str, deque[int]] = {kind: deque() for kind in (_SHARED, *_ENGINES)}
+        for index, task in enumerate(tasks):
+            self.queues[_ENGINE_SUFFIXES.get(task.path.suffix.lower(), _SHARED)].append(index)
+        self.queued = len(tasks)
+        self.owner = {engine: number % jobs for number, engine in enumerate(_ENGINES)}
+        self.engines: list[set[str]] = [set() for _ in range(jobs)]
+        self.in_flight: list[deque[list[int]]] = [deque() for _ in range(jobs)]
+        self.connections: list[Any] = []
+        self.processes: list[Any] = []
+
+    def start(self) -> None:
+        import gc
+        import multiprocessing
+        import signal
+
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        inherited = () if fork else (_validation, _signature_format)
+        gc.freeze()
+        try:  # SIGINT ignored from the fork on: a Ctrl-C now would not reach the children
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: the caller handles signals
+            previous = None
+        try:
+            for _ in range(self.jobs):
+                ours, theirs = context.Pipe()
+                process = context.Process(  # type: ignore[attr-defined]  # typeshed's union
+                    target=_work, args=(theirs, inherited), daemon=True)
+                process.start()
+                self.processes.append(process)
+                self.connections.append(ours)
+                theirs.close()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            gc.unfreeze()
+
+    def reports(self, progress: Callable[[], None] | None) -> Iterator[FileReport]:
+        from multiprocessing.connection import wait
+
+        for worker in range(self.jobs):
+            for _ in range(2):
+                self._send(worker)
+        done: dict[int, FileReport] = {}
+        emitted = 0
+        while emitted < len(self.tasks):
+            busy = [self.connections[worker] for worker in range(self.jobs)
+                    if self.in_flight[worker]]
+            for ready in wait(busy):
+                worker = self.connections.index(ready)
+                try:
+                    reports: list[FileReport] = self.connections[worker].recv()
+                except EOFError:
+                    raise RuntimeError(
+                        f"validation worker {self.processes[worker].pid} died (exit code "
+                        f"{self.processes[worker].exitcode})") from None
+                done.update(zip(self.in_flight[worker].popleft(), reports, strict=True))
+                self._send(worker)
+                if progress:
+                    for _ in reports:
+                        progress()
+            while emitted in done:
+                yield done.pop(emitted)
+                emitted += 1
+
+    def _send(self, worker: int) -> None:
+        """The next chunk for ``worker``: its own engines' files first, then the shared ones,
+        then another engine's when that worker has it already or many such files wait."""
+        mine = [engine for engine, owner in self.owner.items() if owner == worker]
+        others = [engine for engine in _ENGINES if engine not in mine and self.queues[engine]
+                  and (engine in self.engines[worker]
+                       or len(self.queues[engine]) >= _TAKE_OVER)]
+        kind = next((kind for kind in (*mine, _SHARED, *others) if self.queues[kind]), None)
+        if kind is None:
+            return
+        queue = self.queues[kind]
+        size = max(1, min(_CHUNK, self.queued // (4 * self.jobs), len(queue)))
+        chunk = [queue.popleft() for _ in range(size)]
+        self.queued -= size
+        if kind != _SHARED:
+            self.engines[worker].add(kind)
+        self.connections[worker].send([self.tasks[index] for index in chunk])
+        self.in_flight[worker].append(chunk)
+
+    def close(self) -> None:
+        """Tell the workers there is nothing more, and wait for them to exit."""
+        for connection in self.connections:
+            connection.send(None)
+        for process in self.processes:
+            process.join()
+
+    def stop(self) -> None:
+        """Terminate the workers still running (all of them when interrupted) and reap them."""
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            process.join()
+        for connection in self.connections:
+            connection.close()
+
+
+def _work(connection: Any, inherited: tuple[Any, ...]) -> None:
+    """A worker: validate each chunk received and send back its reports, until ``None``."""
     import signal
 
     # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inherited:
         prepare(*inherited)
+    while (chunk := connection.recv()) is not None:
+        connection.send([validate_task(task) for task in chunk])
 
 
 def counts(reports: Iterable[FileReport]) -> dict[str, int]:
