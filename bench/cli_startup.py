@@ -20,7 +20,9 @@ generates in a temporary folder (a demo PKI, trusted through ``GATEWAY_PKI_DIR``
    The process's start-up is included in its wall time; the figure without it (wall minus the
    median start-up of step 1's one-file run) is printed alongside, and so are the CPU times
    (per-file sum against the process and its workers) and the load average: on a loaded machine
-   the wall-clock ratio says more about the neighbours than about the command.
+   the wall-clock ratio says more about the neighbours than about the command. From the CPU
+   times it also prints an estimate of the wall time with free cores: the one-file run's CPU
+   (the start-up, which nothing runs beside) plus the rest of the folder run's CPU divided by N.
 
 The machine has two cores shared with other work: read the ratios, not the seconds, and run it
 twice before believing a difference.
@@ -68,9 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 [*gateway, "validate", str(one_file)],
         }
         timings: dict[str, list[float]] = {name: [] for name in commands}
+        cpu_times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeats):
             for name, command in commands.items():
-                timings[name].append(wall(command, env, expect=(0,)))
+                elapsed, cpu = run(command, env, expect=(0,))
+                timings[name].append(elapsed)
+                cpu_times[name].append(cpu)
         medians = {name: statistics.median(values) for name, values in timings.items()}
         base = medians['python -c "pass"']
         targets = {"gateway --help": 8.0, "gateway validate --help": 8.0}
@@ -81,13 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  target <= {target:.0f}x: {'ok' if median / base <= target else 'MISSED'}")
             print(f"  {name:<34} {median * 1000:8.1f} ms  {median / base:6.1f}x{verdict}")
 
-        batch(folder, env, args.jobs, args.batch_repeats,
-              startup=medians[list(commands)[-1]], gateway=gateway)
+        one_file = list(commands)[-1]
+        batch(folder, env, args.jobs, args.batch_repeats, startup=medians[one_file],
+              startup_cpu=statistics.median(cpu_times[one_file]), gateway=gateway)
     return 0
 
 
 def batch(folder: Path, env: dict[str, str], jobs: int, repeats: int, *, startup: float,
-          gateway: list[str]) -> None:
+          startup_cpu: float, gateway: list[str]) -> None:
     from gateway import validation_run
     from gateway.bootstrap import build
     from gateway.config import Settings
@@ -108,11 +114,10 @@ def batch(folder: Path, env: dict[str, str], jobs: int, repeats: int, *, startup
             cpu_sum += time.process_time() - started_cpu
         sums.append(wall_sum)
         cpu_sums.append(cpu_sum)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        walls.append(wall([*gateway, "validate", "-j", str(jobs), "--format", "jsonl",
-                           str(folder)], env, expect=(3,)))
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        elapsed, cpu = run([*gateway, "validate", "-j", str(jobs), "--format", "jsonl",
+                            str(folder)], env, expect=(3,))
+        walls.append(elapsed)
+        cpus.append(cpu)
     per_file, whole = statistics.median(sums), statistics.median(walls)
     per_file_cpu, whole_cpu = statistics.median(cpu_sums), statistics.median(cpus)
     ideal = per_file / jobs
@@ -129,17 +134,27 @@ def batch(folder: Path, env: dict[str, str], jobs: int, repeats: int, *, startup
     print(f"  CPU: per-file sum {per_file_cpu:.2f} s, whole process with its workers "
           f"{whole_cpu:.2f} s = {whole_cpu / per_file_cpu:.2f}x; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    # What the wall time would be with the cores free: the start-up (CPU of the one-file run)
+    # runs alone, the rest of the CPU is shared by the workers. An estimate, not a measurement.
+    idle = startup_cpu + (whole_cpu - startup_cpu) / jobs
+    print(f"  estimate for free cores from CPU times: start-up {startup_cpu:.2f} s + "
+          f"rest / {jobs} = {idle:.2f} s = {idle / (per_file_cpu / jobs):.2f}x "
+          f"(per-file CPU sum)/{jobs}")
 
 
-def wall(command: list[str], env: dict[str, str], *, expect: tuple[int, ...]) -> float:
+def run(command: list[str], env: dict[str, str], *,
+        expect: tuple[int, ...]) -> tuple[float, float]:
+    """The wall time of ``command``, and the CPU time of it and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode not in expect:
         raise SystemExit(f"{' '.join(command)}: exit {completed.returncode}\n"
                          f"{completed.stderr.decode(errors='replace')}")
-    return elapsed
+    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def make_files(root: Path, count: int) -> tuple[Path, Path]:

@@ -262,10 +262,8 @@ class _Workers:
                 worker = self.connections.index(ready)
                 try:
                     reports: list[FileReport] = self.connections[worker].recv()
-                except EOFError:
-                    raise RuntimeError(
-                        f"validation worker {self.processes[worker].pid} died (exit code "
-                        f"{self.processes[worker].exitcode})") from None
+                except (EOFError, OSError):
+                    raise self._died(worker, emitted) from None
                 done.update(zip(self.in_flight[worker].popleft(), reports, strict=True))
                 self._send(worker)
                 if progress:
@@ -291,8 +289,21 @@ class _Workers:
         self.queued -= size
         if kind != _SHARED:
             self.engines[worker].add(kind)
-        self.connections[worker].send([self.tasks[index] for index in chunk])
         self.in_flight[worker].append(chunk)
+        try:
+            self.connections[worker].send([self.tasks[index] for index in chunk])
+        except OSError:
+            raise self._died(worker, None) from None
+
+    def _died(self, worker: int, reported: int | None) -> Exception:
+        """A worker is gone (the OOM killer, a signal): the run cannot finish."""
+        from gateway.errors import GatewayError
+
+        process = self.processes[worker]
+        process.join(5)
+        done = "" if reported is None else f" after {reported} of {len(self.tasks)} file(s)"
+        return GatewayError(f"validation worker {process.pid} died (exit code "
+                            f"{process.exitcode}){done}", code="VALIDATION_WORKER_DIED")
 
     def close(self) -> None:
         """Tell the workers there is nothing more, and wait for them to exit."""

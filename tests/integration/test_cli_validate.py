@@ -23,7 +23,7 @@ import pytest
 from gateway import cli
 from gateway.domain.clock import FixedClock
 from gateway.pki import DemoPki, generate_demo_pki
-from gateway.signatures import sign_cades, sign_xades_enveloped
+from gateway.signatures import sign_cades, sign_pades, sign_xades_enveloped
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -36,6 +36,7 @@ class SignedFiles:
     detached_content: bytes
     detached_cades: bytes
     tampered_cades: bytes
+    good_pades: bytes
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,20 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> SignedFiles:
         detached_content=b"the contract",
         detached_cades=sign_cades(b"the contract", key, cert, detached=True, clock=clock),
         tampered_cades=bytes(tampered),
+        good_pades=sign_pades(_one_page_pdf(), key, cert, clock=clock),
     )
+
+
+def _one_page_pdf() -> bytes:
+    from io import BytesIO
+
+    from reportlab.pdfgen import canvas
+
+    page = BytesIO()
+    drawing = canvas.Canvas(page)
+    drawing.drawString(72, 720, "Acuse de recibo")
+    drawing.save()
+    return page.getvalue()
 
 
 @pytest.fixture
@@ -103,6 +117,30 @@ def test_a_mixed_folder_gives_one_report_per_file_counts_and_exit_code(
     assert paired["detached_content"] == str(folder / "contract.txt")
     assert err.strip().splitlines()[-1] == (
         "7 file(s): TOTAL_PASSED 4, INDETERMINATE 0, TOTAL_FAILED 3")
+    assert code == 3
+
+
+@pytest.mark.parametrize("jobs", ["2", "3"])
+def test_every_format_mixed_in_a_folder_comes_out_in_order_whichever_worker_had_it(
+        trusted: SignedFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str) -> None:
+    # PDFs and XML are steered to the worker that loads their engine, and there are enough PDFs
+    # for another worker to take some over: the reports still come out one per file, in order.
+    folder = tmp_path / "mix"
+    folder.mkdir()
+    expected: dict[str, str] = {}
+    for number in range(200):
+        kind = ("pdf", "pdf", "xml", "pdf", "p7m", "pdf", "txt", "pdf")[number % 8]
+        content = {"pdf": trusted.good_pades, "xml": trusted.good_xades,
+                   "p7m": trusted.good_cades if number % 4 else trusted.tampered_cades,
+                   "txt": b"not a signature"}[kind]
+        (folder / f"{number:03}.{kind}").write_bytes(content)
+        expected[f"{number:03}.{kind}"] = ("TOTAL_FAILED" if kind == "txt" or content
+                                          is trusted.tampered_cades else "TOTAL_PASSED")
+    code = cli.main(["validate", "-j", jobs, "--format", "jsonl", str(folder)])
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(r["file"]).name for r in reports] == sorted(expected)
+    assert {Path(r["file"]).name: r["indication"] for r in reports} == expected
+    assert {r["format"] for r in reports} == {"PAdES", "XAdES", "CAdES", None}
     assert code == 3
 
 
@@ -162,6 +200,29 @@ def test_ctrl_c_stops_the_workers_cleanly(trusted: SignedFiles, tmp_path: Path) 
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_killed_worker_ends_the_run_with_an_error_not_a_hang(
+        trusted: SignedFiles, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(4000):
+        (folder / f"{number:05}.p7m").write_bytes(trusted.good_cades)
+    env = {**os.environ, "PYTHONPATH": str(REPOSITORY),
+           "GATEWAY_PKI_DIR": str(trusted.pki.directory),
+           "GATEWAY_DATA_DIR": str(tmp_path / "var")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "validate", "-j", "2", "--format", "jsonl",
+         str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()
+    killed, other = _children(process.pid)
+    os.kill(killed, signal.SIGKILL)  # as the OOM killer would
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert f"error: validation worker {killed} died (exit code -9)".encode() in err
+    assert b"Traceback" not in err
+    assert not _alive(other)
 
 
 def _children(pid: int) -> list[int]:
