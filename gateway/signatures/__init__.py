@@ -26,9 +26,9 @@ canonicalisation, bounded by a ``WorkBudget``), ``xml_references`` (what each re
 Manifest entry covers).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from gateway.lazy_names import lazy_names
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
@@ -63,23 +63,12 @@ if TYPE_CHECKING:
 
 # Creation (pyHanko's signers, which pull in aiohttp) and the local TSA are imported on first
 # use: ``gateway validate`` of one small file must not pay for them (issue 18).
-_LAZY = {
+__getattr__ = lazy_names(globals(), {
     **dict.fromkeys(("VisibleStamp", "add_document_timestamp", "sign_cades", "sign_pades",
                      "sign_xades_enveloped"), "gateway.signatures.signing"),
     **dict.fromkeys(("LocalTimeStampAuthority", "TimeStampAuthority", "TimestampRefused",
                      "tsa_wsgi_app"), "gateway.signatures.tsa"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """PEP 562: the creation and TSA names, imported when first asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+})
 
 __all__ = [
     "CertificateInfo",

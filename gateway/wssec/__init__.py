@@ -28,9 +28,9 @@ Stable failure codes (``GatewayError.code``), by class -- ``soap/faults.py`` map
   ``CERTIFICATE_KEY_USAGE``, ``KEY_TOO_WEAK``, ``UNMAPPED_CERTIFICATE``.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from gateway.lazy_names import lazy_names
 from gateway.wssec.policy import CanonicalizationAlgorithm, SoapVersion, WsSecurityPolicy
 from gateway.wssec.replay import InMemoryNonceStore, NonceStore
 
@@ -40,21 +40,10 @@ if TYPE_CHECKING:
 
 # The gate and the response signer (lxml, the XML-DSig stack) are imported on first use: the
 # policy alone is what ``gateway validate`` needs from this package (issue 18).
-_LAZY = {
+__getattr__ = lazy_names(globals(), {
     **dict.fromkeys(("VerifiedRequest", "WsSecurityGate"), "gateway.wssec.gate"),
     "sign_response": "gateway.wssec.response",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """PEP 562: the gate's and the response signer's names, imported when first asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+})
 
 __all__ = [
     "CanonicalizationAlgorithm",

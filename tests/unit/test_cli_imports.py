@@ -99,3 +99,16 @@ def test_database_commands_load_neither_the_server_nor_pdf_rendering_nor_signing
 def test_values_spelled_out_for_the_parser_match_their_source() -> None:
     assert cli_validate.SIGNATURE_FORMATS == tuple(f.value for f in SignatureFormat)
     assert cli_access.REGISTRY_ACTOR == REGISTRY_ACTOR
+
+
+def test_names_exported_lazily_are_found_and_unknown_ones_still_fail() -> None:
+    import gateway.signatures
+    import gateway.wssec
+    from gateway.signatures.signing import sign_cades
+    from gateway.wssec.gate import WsSecurityGate
+
+    assert gateway.signatures.sign_cades is sign_cades
+    assert gateway.wssec.WsSecurityGate is WsSecurityGate
+    with pytest.raises(AttributeError, match="'gateway.wssec' has no attribute 'Gate'"):
+        gateway.wssec.Gate  # noqa: B018
+
