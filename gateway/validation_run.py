@@ -258,6 +258,8 @@ class _Workers:
         while emitted < len(self.tasks):
             busy = [self.connections[worker] for worker in range(self.jobs)
                     if self.in_flight[worker]]
+            if not busy:  # each engine's owner always takes its files: cannot happen
+                raise RuntimeError(f"no worker has work, {len(self.tasks) - emitted} file(s) left")
             for ready in wait(busy):
                 worker = self.connections.index(ready)
                 try:
@@ -331,8 +333,11 @@ def _work(connection: Any, inherited: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inherited:
         prepare(*inherited)
-    while (chunk := connection.recv()) is not None:
-        connection.send([validate_task(task) for task in chunk])
+    try:
+        while (chunk := connection.recv()) is not None:
+            connection.send([validate_task(task) for task in chunk])
+    except (EOFError, BrokenPipeError):  # the parent is gone: nobody to report to
+        return
 
 
 def counts(reports: Iterable[FileReport]) -> dict[str, int]:
