@@ -195,6 +195,10 @@ _TAKE_OVER = 64
 that engine too (fewer are left to the one that has it: importing pyHanko costs ~40 PDFs)."""
 _CHUNK = 16
 """The most files sent at once: a round trip per chunk, not per file; smaller near the end."""
+_HELD_BACK = 2048
+"""Reports held back for the order beyond which every worker takes the earliest files left,
+whatever their engine: when one engine's files come first, the reports of the others (a few KB
+each) do not pile up in memory while they wait."""
 
 
 class _Workers:
@@ -217,6 +221,8 @@ class _Workers:
         self.owner = {engine: number % jobs for number, engine in enumerate(_ENGINES)}
         self.engines: list[set[str]] = [set() for _ in range(jobs)]
         self.in_flight: list[deque[list[int]]] = [deque() for _ in range(jobs)]
+        self.done: dict[int, FileReport] = {}
+        """Reports received before an earlier one, held back for the order."""
         self.connections: list[Any] = []
         self.processes: list[Any] = []
 
@@ -253,7 +259,7 @@ class _Workers:
         for worker in range(self.jobs):
             for _ in range(2):
                 self._send(worker)
-        done: dict[int, FileReport] = {}
+        done = self.done
         emitted = 0
         while emitted < len(self.tasks):
             busy = [self.connections[worker] for worker in range(self.jobs)
@@ -277,14 +283,21 @@ class _Workers:
 
     def _send(self, worker: int) -> None:
         """The next chunk for ``worker``: its own engines' files first, then the shared ones,
-        then another engine's when that worker has it already or many such files wait."""
-        mine = [engine for engine, owner in self.owner.items() if owner == worker]
-        others = [engine for engine in _ENGINES if engine not in mine and self.queues[engine]
-                  and (engine in self.engines[worker]
-                       or len(self.queues[engine]) >= _TAKE_OVER)]
-        kind = next((kind for kind in (*mine, _SHARED, *others) if self.queues[kind]), None)
-        if kind is None:
+        then another engine's when that worker has it already or many such files wait; the
+        earliest files left when too many reports are held back."""
+        waiting = [kind for kind, queue in self.queues.items() if queue]
+        if not waiting:
             return
+        if len(self.done) >= _HELD_BACK:
+            kind = min(waiting, key=lambda kind: self.queues[kind][0])
+        else:
+            mine = [engine for engine, owner in self.owner.items() if owner == worker]
+            others = [engine for engine in _ENGINES if engine not in mine
+                      and (engine in self.engines[worker]
+                           or len(self.queues[engine]) >= _TAKE_OVER)]
+            kind = next((kind for kind in (*mine, _SHARED, *others) if kind in waiting), None)
+            if kind is None:
+                return
         queue = self.queues[kind]
         size = max(1, min(_CHUNK, self.queued // (4 * self.jobs), len(queue)))
         chunk = [queue.popleft() for _ in range(size)]

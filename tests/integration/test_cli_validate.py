@@ -144,6 +144,25 @@ def test_every_format_mixed_in_a_folder_comes_out_in_order_whichever_worker_had_
     assert code == 3
 
 
+def test_files_held_back_for_the_order_make_every_worker_take_the_earliest(
+        trusted: SignedFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # PDFs first: their worker lags while the other validates the CMS files after them. With
+    # the limit of reports held back lowered to 3, the other worker turns to the PDFs early.
+    from gateway import validation_run
+
+    monkeypatch.setattr(validation_run, "_HELD_BACK", 3)
+    folder = tmp_path / "pdf-first"
+    folder.mkdir()
+    for number in range(40):
+        (folder / f"a{number:02}.pdf").write_bytes(trusted.good_pades)
+        (folder / f"b{number:02}.p7m").write_bytes(trusted.good_cades)
+    assert cli.main(["validate", "-j", "2", "--format", "jsonl", str(folder)]) == 0
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(r["file"]).name for r in reports] == sorted(p.name for p in folder.iterdir())
+    assert {r["indication"] for r in reports} == {"TOTAL_PASSED"}
+
+
 def test_a_folder_of_good_signatures_exits_zero_with_a_table(
         trusted: SignedFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = mixed_folder(tmp_path / "docs", trusted)
