@@ -770,6 +770,17 @@ class AuditRepository:
             last = rows[-1].seq
 
 
+_REMEMBER_NONCE = text(
+    "WITH purged AS (DELETE FROM used_nonce WHERE digest IN ("
+    " SELECT digest FROM used_nonce WHERE expires_at <= :now AND digest <> :digest"
+    " LIMIT :batch FOR UPDATE SKIP LOCKED))"
+    " INSERT INTO used_nonce (digest, expires_at) VALUES (:digest, :expires_at)"
+    " ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+    " WHERE used_nonce.expires_at <= :now RETURNING digest")
+"""``NonceRepository.remember`` on PostgreSQL: a row back when the digest is new (or its entry
+had expired), none for a replay."""
+
+
 class NonceRepository:
     """The WS-Security replay cache, shared by every host through the database."""
 
@@ -781,9 +792,18 @@ class NonceRepository:
 
     def remember(self, digest: str, expires_at: datetime, now: datetime) -> bool:
         """Record ``digest`` until ``expires_at``; False if it is already recorded and unexpired
-        (a replay). Race-safe across hosts: the primary key decides, ``ON CONFLICT DO NOTHING``
-        makes the loser see it without aborting its transaction."""
+        (a replay). Race-safe across hosts: the primary key decides, ``ON CONFLICT`` makes the
+        loser see it without aborting its transaction (a concurrent first use holds the row
+        until it commits; the loser then finds it unexpired and is refused).
+
+        On PostgreSQL ONE statement (this runs on every request, bench/wscn.py): the purge of a
+        batch of expired entries (never this digest) is a data-modifying CTE, and an expired
+        entry of this digest is taken over by ``ON CONFLICT DO UPDATE … WHERE expired``."""
         dialect = _dialect(self._session)
+        if dialect == "postgresql":
+            return self._session.execute(_REMEMBER_NONCE, {
+                "digest": digest, "expires_at": expires_at, "now": now,
+                "batch": self.PURGE_BATCH}).first() is not None
         expired = select(_U.c.digest).where(_U.c.expires_at <= now).limit(self.PURGE_BATCH)
         if dialect == "postgresql":
             expired = expired.with_for_update(skip_locked=True)

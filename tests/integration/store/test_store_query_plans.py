@@ -228,7 +228,7 @@ def assert_searches(store: Store, sent: list[Sent], *tables: str) -> None:
     search every one of ``tables`` through an index."""
     seen: set[str] = set()
     explained = [s for s in sent
-                 if s.statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))]
+                 if s.statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH"))]
     assert explained, "nothing was captured"
     for s in explained:
         lines = plan(store, s)
