@@ -112,6 +112,16 @@ CONTENTS_BY_OWNERS_POSTGRESQL = (
 test can EXPLAIN the very text sent."""
 
 _AUDIT_LOCK_KEY = 0x61756469740A  # PostgreSQL advisory lock: "the audit chain is being appended"
+LOCK_AND_READ_AUDIT_END = (
+    f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_KEY}); "
+    f"SELECT seq, hash FROM {_A.name} WHERE seq = (SELECT max(seq) FROM {_A.name})")
+_INSERT_AUDIT_ROW = (f"INSERT INTO {_A.name} ({', '.join(_AUDIT_COLUMNS)}) "
+                     f"VALUES ({', '.join(['%s'] * len(_AUDIT_COLUMNS))})")
+
+
+def _audit_rows(events: Sequence[AuditEvent]) -> list[tuple[object, ...]]:
+    return [(e.seq, e.at, e.event_type, e.actor, e.subject, canonical_json(dict(e.details)),
+             e.prev_hash, e.hash) for e in events]
 
 
 @contextmanager
@@ -717,7 +727,7 @@ class AuditRepository:
         if not entries:
             return []
         if _dialect(self._session) == "postgresql":
-            self._session.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+            return self._append_postgresql(entries, at)
         # The chain's end as ``seq = max(seq)``: both planners answer it from the primary key
         # (SQLite plans ``ORDER BY seq DESC LIMIT 1`` as a SCAN, cheap but opaque to checks).
         last = self._session.execute(
@@ -726,25 +736,37 @@ class AuditRepository:
         ).first()
         seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
         events = link(entries, at, seq, prev_hash)
-        rows = [(e.seq, e.at, e.event_type, e.actor, e.subject, canonical_json(dict(e.details)),
-                 e.prev_hash, e.hash) for e in events]
         with integrity_errors_as_conflict("the audit chain moved on concurrently"):
-            if _dialect(self._session) == "postgresql" and len(rows) > 1:
-                # COPY on the session's own connection: executemany sends a statement per
-                # row, about 100 us of client CPU each when a bulk download audits hundreds.
-                import psycopg  # the postgresql dialect's driver
+            self._session.execute(insert(_A), [dict(zip(_AUDIT_COLUMNS, row, strict=True))
+                                               for row in _audit_rows(events)])
+        return events
 
-                driver = self._session.connection().connection.driver_connection
-                try:
-                    with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-                            _COPY_AUDIT_ROWS) as copy:
+    def _append_postgresql(self, entries: Sequence[AuditEntry], at: datetime
+                           ) -> list[AuditEvent]:
+        """``append_many`` in two round trips on the session's own connection (every request
+        appends; bench/wscn.py): the lock and the read of the chain's end go as ONE simple
+        query of two statements -- each statement takes its own snapshot under READ COMMITTED,
+        so the read sees everything committed before the lock was granted --, then the rows
+        (COPY for several: executemany would send a statement per row)."""
+        import psycopg  # the postgresql dialect's driver
+
+        driver = self._session.connection().connection.driver_connection
+        try:
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(LOCK_AND_READ_AUDIT_END)  # no parameters: one simple query
+                cursor.nextset()
+                last = cursor.fetchone()
+                seq, prev_hash = (last[0] + 1, last[1]) if last is not None else (1, GENESIS_HASH)
+                events = link(entries, at, seq, prev_hash)
+                rows = _audit_rows(events)
+                if len(rows) == 1:
+                    cursor.execute(_INSERT_AUDIT_ROW, rows[0])
+                else:
+                    with cursor.copy(_COPY_AUDIT_ROWS) as copy:
                         for row in rows:
                             copy.write_row(row)
-                except psycopg.errors.IntegrityError as exc:
-                    raise Conflict("the audit chain moved on concurrently") from exc
-            else:
-                self._session.execute(insert(_A), [dict(zip(_AUDIT_COLUMNS, row, strict=True))
-                                                   for row in rows])
+        except psycopg.errors.IntegrityError as exc:
+            raise Conflict("the audit chain moved on concurrently") from exc
         return events
 
     def iter_events(self, after_seq: int = 0, batch_size: int = 1000) -> Iterator[AuditEvent]:
