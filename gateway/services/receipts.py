@@ -245,11 +245,12 @@ class ReceiptService:
         submitted = self._verified_acknowledgement(principal, signed, detached_content, now)
         digest = hashlib.sha256(signed).hexdigest()
         with self.uow_factory() as uow:
-            state = uow.receipts.lock_prepared(submitted.nonce)
+            # One statement: the prepared row, locked, and whether these bytes were receipted.
+            state = uow.receipts.lock_prepared(submitted.nonce, digest)
             if state is None or state.principal != principal.identifier:
                 raise InvalidRequest("no acknowledgement was prepared with this nonce for the "
                                      "caller", code="UNKNOWN_NONCE")
-            existing = uow.receipts.by_digest(digest)
+            existing = uow.receipts.by_digest(digest) if state.receipt_issued else []
             if existing:  # the same signed bytes again: the original receipts
                 return Submission(tuple(ReceiptView(r, parse_server_receipt(r.signed_xml), True)
                                         for r in existing))

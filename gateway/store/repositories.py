@@ -373,21 +373,37 @@ class NotificationRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted))
         if not documents:
+            stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted))
             return {row[0]: _notification(row, ()) for row in self._session.execute(stmt)}
-        return {n.id: n for n in self._load(stmt)}  # type: ignore[misc]
+        return self._load_by_ids(wanted, lock=False)
 
     def lock(self, ids: Sequence[int]) -> dict[int, Notification]:
         """Load ``ids`` holding their rows until the transaction ends (missing ids are absent)."""
-        locking = _dialect(self._session) == "postgresql"
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted)).order_by(_N.c.id)
-        if locking:
+        return self._load_by_ids(wanted, lock=_dialect(self._session) == "postgresql")
+
+    def _load_by_ids(self, wanted: list[int], *, lock: bool) -> dict[int, Notification]:
+        """The notifications ``wanted`` with their documents in ONE statement (a join: every
+        request that names notifications loads them, bench/wscn.py), in id order; ``lock``
+        holds their rows (``FOR UPDATE OF notification``, taken in that order)."""
+        stmt = (select(*_COLUMNS, *_DOCUMENT_COLUMNS[1:])
+                .select_from(_N.outerjoin(_D, _D.c.notification_id == _N.c.id))
+                .where(Membership(_N.c.id, wanted)).order_by(_N.c.id, _D.c.position))
+        if lock:
             stmt = stmt.with_for_update(of=_N)
-        return {n.id: n for n in self._load(stmt)}  # type: ignore[misc]
+        width = len(_COLUMNS)
+        rows: dict[int, tuple[Any, list[Document]]] = {}
+        for row in self._session.execute(stmt):
+            _, documents = rows.setdefault(row[0], (row[:width], []))
+            position, role, name, content_type, sha256, size = row[width:]
+            if position is not None:  # NULLs: a notification without documents
+                documents.append(Document(name, content_type, sha256, size, _ROLES[role],
+                                          position))
+        return {nid: _notification(columns, tuple(documents))
+                for nid, (columns, documents) in rows.items()}
 
     def existing_references(self, issuer: Issuer, references: Iterable[str]) -> set[str]:
         """Which of ``references`` the issuer has already published (for idempotent publishing)."""
