@@ -51,9 +51,10 @@ from gateway.domain.model import (
     Status,
 )
 from gateway.domain.outages import Outage
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, NotFound, ServiceUnavailable
 
 from . import paging
+from .availability import MESSAGE as UNAVAILABLE
 from .membership import Membership
 from .models import (
     AuditEventRow,
@@ -766,7 +767,8 @@ class AuditRepository:
         (COPY for several: executemany would send a statement per row)."""
         import psycopg  # the postgresql dialect's driver
 
-        driver = self._session.connection().connection.driver_connection
+        connection = self._session.connection()
+        driver = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:  # type: ignore[union-attr]
                 cursor.execute(LOCK_AND_READ_AUDIT_END)  # no parameters: one simple query
@@ -783,6 +785,11 @@ class AuditRepository:
                             copy.write_row(row)
         except psycopg.errors.IntegrityError as exc:
             raise Conflict("the audit chain moved on concurrently") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # Below SQLAlchemy: tell the pool, and fail as any lost connection does (503).
+            connection.invalidate(exc)
+            raise ServiceUnavailable(UNAVAILABLE,
+                                     failure_class=f"database {type(exc).__name__}") from exc
         return events
 
     def iter_events(self, after_seq: int = 0, batch_size: int = 1000) -> Iterator[AuditEvent]:

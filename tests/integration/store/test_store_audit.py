@@ -8,9 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import delete, update
+import pytest
+from sqlalchemy import delete, text, update
 
 from gateway.domain.audit import GENESIS_HASH, verify_chain
+from gateway.errors import ServiceUnavailable
 from gateway.store.models import AuditEventRow
 from gateway.store.unit_of_work import SqlUnitOfWork
 
@@ -151,3 +153,19 @@ def blocked_on_lock(database) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError("the second writer never waited for the audit lock")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
+def test_a_connection_lost_while_appending_is_service_unavailable(database):
+    """The append talks to the driver directly on PostgreSQL: a connection lost there is still
+    SERVICE_UNAVAILABLE (503, as anywhere else), the pool drops it, and the next append works."""
+    append_events(database, 1)
+    with pytest.raises(ServiceUnavailable), SqlUnitOfWork(database.session_factory) as uow:
+        pid = uow.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with database.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        uow.audit.append("test", "lost", "l", {}, T0)
+    append_events(database, 1)
+    assert [e.seq for e in stored_events(database)] == [1, 2]
+    assert verify_chain(stored_events(database)) is None
