@@ -219,7 +219,8 @@ class Container:
         return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
                               trust or self.trust_store(), key, cert,  # type: ignore[arg-type]
                               tsa=self.time_stamp_authority(),
-                              verification_url=self.verification_url())
+                              verification_url=self.verification_url(),
+                              rights=self.rights_cache)
 
     def verification_url(self) -> str:
         """The public verification page, as printed on justificantes."""

@@ -274,6 +274,8 @@ class PreparedState:
     acknowledgement: Acknowledgement
     principal: str
     consumed_at: datetime | None
+    receipt_issued: bool = False
+    """Whether receipts were issued for the signed bytes ``lock_prepared`` was asked about."""
 
 
 # -- who receives a receipt -------------------------------------------------------------------

@@ -58,6 +58,7 @@ from gateway.domain.receipts import (
     released_to,
     split_by_reader,
 )
+from gateway.domain.rights import RepresentationFacts
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -96,6 +97,7 @@ from gateway.trust.certificates import TrustStore
 from .batches import check_id_batch
 from .ports import UnitOfWork
 from .refusals import NOT_FOUND_REASON
+from .rights import RightsCache
 
 DEFAULT_ACK_TTL = timedelta(minutes=15)
 
@@ -166,6 +168,16 @@ class ReceiptService:
     """Time-stamps the PAdES signature of PDF receipts (level B-T); without it, level B."""
     verification_url: str = DEFAULT_VERIFICATION_URL
     """The public verification page printed (and QR-coded) on every justificante."""
+    rights: RightsCache | None = None
+    """The caller's sources of right, reused while the registry's change counter holds (the
+    same cache as ``NotificationQueries``; read in each transaction, so a revocation is seen by
+    the next request); without it they are read in full every time."""
+
+    def _facts(self, uow: UnitOfWork, principal: Principal, now: datetime
+               ) -> RepresentationFacts:
+        if self.rights is None:
+            return uow.representation.facts_for(principal, now)
+        return self.rights.rights(uow, principal, now).facts
 
     # -- 1. prepare ------------------------------------------------------------------------------
 
@@ -175,7 +187,7 @@ class ReceiptService:
         now = self.clock.now()
         with self.uow_factory() as uow:
             found = uow.notifications.get_many(ids)
-            facts = uow.representation.facts_for(principal, now)
+            facts = self._facts(uow, principal, now)
             unknown: list[int] = []
             not_pending: list[int] = []
             refused: list[dict[str, object]] = []
@@ -245,11 +257,12 @@ class ReceiptService:
         submitted = self._verified_acknowledgement(principal, signed, detached_content, now)
         digest = hashlib.sha256(signed).hexdigest()
         with self.uow_factory() as uow:
-            state = uow.receipts.lock_prepared(submitted.nonce)
+            # One statement: the prepared row, locked, and whether these bytes were receipted.
+            state = uow.receipts.lock_prepared(submitted.nonce, digest)
             if state is None or state.principal != principal.identifier:
                 raise InvalidRequest("no acknowledgement was prepared with this nonce for the "
                                      "caller", code="UNKNOWN_NONCE")
-            existing = uow.receipts.by_digest(digest)
+            existing = uow.receipts.by_digest(digest) if state.receipt_issued else []
             if existing:  # the same signed bytes again: the original receipts
                 return Submission(tuple(ReceiptView(r, parse_server_receipt(r.signed_xml), True)
                                         for r in existing))
@@ -345,7 +358,7 @@ class ReceiptService:
                                        dict[int, Notification], dict[int, str]]:
         ids = [item.notification_id for item in prepared.items]
         locked = uow.notifications.lock(ids)
-        facts = uow.representation.facts_for(principal, now)
+        facts = self._facts(uow, principal, now)
         effective_at = self.calendar.effective_at(now)
         target = prepared.decision.target
         outcome_of_target = Outcome.ACCEPTED if target is Status.ACCEPTED else Outcome.REJECTED
@@ -407,7 +420,7 @@ class ReceiptService:
         now = self.clock.now()
         view: ReceiptView | None = None
         with self.uow_factory() as uow:
-            facts = uow.representation.facts_for(principal, now)
+            facts = self._facts(uow, principal, now)
             # First an O(1) check on every path, found or not: the receipt's location and ONE
             # notification the caller must be able to see (the id asked for, or one the
             # receipt made final). A refusal then costs what an unknown number or id costs --

@@ -9,7 +9,9 @@ with ``SQLITE_BUSY_SNAPSHOT``; that write lock is what stands in for ``SELECT â€
 driver's own implicit transaction handling is switched off for this (the SQLAlchemy pysqlite
 recipe), which also makes SAVEPOINTs work.
 
-PostgreSQL: ``pool_pre_ping`` (hosts survive a database restart), a connect timeout (an
+PostgreSQL: a pooled connection idle for more than ``PING_AFTER_IDLE_S`` is pinged before use
+and replaced if dead (hosts survive a database restart; ``pool_pre_ping`` pinged before EVERY
+use, a round trip per unit of work -- several per request, bench/wscn.py), a connect timeout (an
 unreachable server must fail a request in seconds, as SERVICE_UNAVAILABLE, not hang its thread),
 every session in UTC, and an optional ``schema`` pinned through ``search_path`` (used by tests
 and benchmarks for isolation).
@@ -18,11 +20,13 @@ and benchmarks for isolation).
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -30,6 +34,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 CONNECT_TIMEOUT_S = 5
 """How long a PostgreSQL connection attempt may take (libpq ``connect_timeout``)."""
+
+PING_AFTER_IDLE_S = 1.0
+"""A pooled PostgreSQL connection unused for longer than this is pinged when checked out.
+
+One used within the last second is not: it answered a moment ago. If the database went away in
+that moment, the statement fails instead of the ping -- a disconnect, which invalidates the
+whole pool, and the request is answered SERVICE_UNAVAILABLE like every request during an
+outage; a database restart takes longer than this, so after one every pooled connection is
+pinged (and replaced) before its first use."""
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -117,9 +130,25 @@ def _postgresql_engine(url: URL, *, schema: str | None, echo: bool) -> Engine:
     if schema is not None:
         _check_schema(schema)
         options.append(f"-csearch_path={schema}")
-    return create_engine(
+    engine = create_engine(
         url.difference_update_query(["options"]),
         echo=echo,
-        pool_pre_ping=True,
         connect_args={"options": " ".join(options), "connect_timeout": CONNECT_TIMEOUT_S},
     )
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since <= PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops it and connects anew (a failure there: SERVICE_UNAVAILABLE).
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
+
+    return engine

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, false, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -77,17 +77,21 @@ class ReceiptRepository:
                 nonce=ack.nonce, issued_at=ack.issued_at, expires_at=ack.expires_at,
                 items=_items_json(ack), consumed_at=None))
 
-    def lock_prepared(self, nonce: str) -> PreparedState | None:
-        """The prepared acknowledgement with ``nonce``, its row held until the transaction ends."""
-        stmt = select(_P).where(_P.c.nonce == nonce)
+    def lock_prepared(self, nonce: str, digest: str | None = None) -> PreparedState | None:
+        """The prepared acknowledgement with ``nonce``, its row held until the transaction ends;
+        with ``digest``, the same statement also says whether receipts were issued for the
+        signed acknowledgement with that SHA-256 (``receipt_issued``; then ``by_digest``)."""
+        issued = (select(_R.c.id).where(_R.c.client_ack_digest == digest).exists()
+                  if digest is not None else false())
+        stmt = select(_P, issued.label("receipt_issued")).where(_P.c.nonce == nonce)
         if self._dialect() == "postgresql":
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(of=_P)
         row = self._session.execute(stmt).first()
         if row is None:
             return None
         ack = Acknowledgement(row.id, row.principal, Decision(row.decision), row.nonce,
                               row.issued_at, row.expires_at, _items(row.items))
-        return PreparedState(ack, row.principal, row.consumed_at)
+        return PreparedState(ack, row.principal, row.consumed_at, bool(row.receipt_issued))
 
     def consume_prepared(self, receipt_id: str, at: datetime) -> None:
         self._session.execute(update(_P).where(_P.c.id == receipt_id, _P.c.consumed_at.is_(None))

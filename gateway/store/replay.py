@@ -25,6 +25,10 @@ class SqlNonceStore:
 
     def remember(self, digest: str, expires_at: datetime, now: datetime) -> bool:
         with SqlUnitOfWork(self._session_factory) as uow:
+            if uow.session.get_bind().dialect.name == "postgresql":
+                # One statement (``NonceRepository.remember``), atomic by itself: no BEGIN and
+                # COMMIT round trips around it.
+                uow.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             fresh = uow.nonces.remember(digest, expires_at, now)
             uow.commit()
         return fresh

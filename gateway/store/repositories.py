@@ -51,9 +51,10 @@ from gateway.domain.model import (
     Status,
 )
 from gateway.domain.outages import Outage
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, NotFound, ServiceUnavailable
 
 from . import paging
+from .availability import MESSAGE as UNAVAILABLE
 from .membership import Membership
 from .models import (
     AuditEventRow,
@@ -112,6 +113,16 @@ CONTENTS_BY_OWNERS_POSTGRESQL = (
 test can EXPLAIN the very text sent."""
 
 _AUDIT_LOCK_KEY = 0x61756469740A  # PostgreSQL advisory lock: "the audit chain is being appended"
+LOCK_AND_READ_AUDIT_END = (
+    f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_KEY}); "
+    f"SELECT seq, hash FROM {_A.name} WHERE seq = (SELECT max(seq) FROM {_A.name})")
+_INSERT_AUDIT_ROW = (f"INSERT INTO {_A.name} ({', '.join(_AUDIT_COLUMNS)}) "
+                     f"VALUES ({', '.join(['%s'] * len(_AUDIT_COLUMNS))})")
+
+
+def _audit_rows(events: Sequence[AuditEvent]) -> list[tuple[object, ...]]:
+    return [(e.seq, e.at, e.event_type, e.actor, e.subject, canonical_json(dict(e.details)),
+             e.prev_hash, e.hash) for e in events]
 
 
 @contextmanager
@@ -363,21 +374,37 @@ class NotificationRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted))
         if not documents:
+            stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted))
             return {row[0]: _notification(row, ()) for row in self._session.execute(stmt)}
-        return {n.id: n for n in self._load(stmt)}  # type: ignore[misc]
+        return self._load_by_ids(wanted, lock=False)
 
     def lock(self, ids: Sequence[int]) -> dict[int, Notification]:
         """Load ``ids`` holding their rows until the transaction ends (missing ids are absent)."""
-        locking = _dialect(self._session) == "postgresql"
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted)).order_by(_N.c.id)
-        if locking:
+        return self._load_by_ids(wanted, lock=_dialect(self._session) == "postgresql")
+
+    def _load_by_ids(self, wanted: list[int], *, lock: bool) -> dict[int, Notification]:
+        """The notifications ``wanted`` with their documents in ONE statement (a join: every
+        request that names notifications loads them, bench/wscn.py), in id order; ``lock``
+        holds their rows (``FOR UPDATE OF notification``, taken in that order)."""
+        stmt = (select(*_COLUMNS, *_DOCUMENT_COLUMNS[1:])
+                .select_from(_N.outerjoin(_D, _D.c.notification_id == _N.c.id))
+                .where(Membership(_N.c.id, wanted)).order_by(_N.c.id, _D.c.position))
+        if lock:
             stmt = stmt.with_for_update(of=_N)
-        return {n.id: n for n in self._load(stmt)}  # type: ignore[misc]
+        width = len(_COLUMNS)
+        rows: dict[int, tuple[Any, list[Document]]] = {}
+        for row in self._session.execute(stmt):
+            _, documents = rows.setdefault(row[0], (row[:width], []))
+            position, role, name, content_type, sha256, size = row[width:]
+            if position is not None:  # NULLs: a notification without documents
+                documents.append(Document(name, content_type, sha256, size, _ROLES[role],
+                                          position))
+        return {nid: _notification(columns, tuple(documents))
+                for nid, (columns, documents) in rows.items()}
 
     def existing_references(self, issuer: Issuer, references: Iterable[str]) -> set[str]:
         """Which of ``references`` the issuer has already published (for idempotent publishing)."""
@@ -717,7 +744,7 @@ class AuditRepository:
         if not entries:
             return []
         if _dialect(self._session) == "postgresql":
-            self._session.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK_KEY)))
+            return self._append_postgresql(entries, at)
         # The chain's end as ``seq = max(seq)``: both planners answer it from the primary key
         # (SQLite plans ``ORDER BY seq DESC LIMIT 1`` as a SCAN, cheap but opaque to checks).
         last = self._session.execute(
@@ -726,25 +753,43 @@ class AuditRepository:
         ).first()
         seq, prev_hash = (last.seq + 1, last.hash) if last is not None else (1, GENESIS_HASH)
         events = link(entries, at, seq, prev_hash)
-        rows = [(e.seq, e.at, e.event_type, e.actor, e.subject, canonical_json(dict(e.details)),
-                 e.prev_hash, e.hash) for e in events]
         with integrity_errors_as_conflict("the audit chain moved on concurrently"):
-            if _dialect(self._session) == "postgresql" and len(rows) > 1:
-                # COPY on the session's own connection: executemany sends a statement per
-                # row, about 100 us of client CPU each when a bulk download audits hundreds.
-                import psycopg  # the postgresql dialect's driver
+            self._session.execute(insert(_A), [dict(zip(_AUDIT_COLUMNS, row, strict=True))
+                                               for row in _audit_rows(events)])
+        return events
 
-                driver = self._session.connection().connection.driver_connection
-                try:
-                    with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-                            _COPY_AUDIT_ROWS) as copy:
+    def _append_postgresql(self, entries: Sequence[AuditEntry], at: datetime
+                           ) -> list[AuditEvent]:
+        """``append_many`` in two round trips on the session's own connection (every request
+        appends; bench/wscn.py): the lock and the read of the chain's end go as ONE simple
+        query of two statements -- each statement takes its own snapshot under READ COMMITTED,
+        so the read sees everything committed before the lock was granted --, then the rows
+        (COPY for several: executemany would send a statement per row)."""
+        import psycopg  # the postgresql dialect's driver
+
+        connection = self._session.connection()
+        driver = connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(LOCK_AND_READ_AUDIT_END)  # no parameters: one simple query
+                cursor.nextset()
+                last = cursor.fetchone()
+                seq, prev_hash = (last[0] + 1, last[1]) if last is not None else (1, GENESIS_HASH)
+                events = link(entries, at, seq, prev_hash)
+                rows = _audit_rows(events)
+                if len(rows) == 1:
+                    cursor.execute(_INSERT_AUDIT_ROW, rows[0])
+                else:
+                    with cursor.copy(_COPY_AUDIT_ROWS) as copy:
                         for row in rows:
                             copy.write_row(row)
-                except psycopg.errors.IntegrityError as exc:
-                    raise Conflict("the audit chain moved on concurrently") from exc
-            else:
-                self._session.execute(insert(_A), [dict(zip(_AUDIT_COLUMNS, row, strict=True))
-                                                   for row in rows])
+        except psycopg.errors.IntegrityError as exc:
+            raise Conflict("the audit chain moved on concurrently") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # Below SQLAlchemy: tell the pool, and fail as any lost connection does (503).
+            connection.invalidate(exc)
+            raise ServiceUnavailable(UNAVAILABLE,
+                                     failure_class=f"database {type(exc).__name__}") from exc
         return events
 
     def iter_events(self, after_seq: int = 0, batch_size: int = 1000) -> Iterator[AuditEvent]:
@@ -770,6 +815,17 @@ class AuditRepository:
             last = rows[-1].seq
 
 
+_REMEMBER_NONCE = text(
+    "WITH purged AS (DELETE FROM used_nonce WHERE digest IN ("
+    " SELECT digest FROM used_nonce WHERE expires_at <= :now AND digest <> :digest"
+    " LIMIT :batch FOR UPDATE SKIP LOCKED))"
+    " INSERT INTO used_nonce (digest, expires_at) VALUES (:digest, :expires_at)"
+    " ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+    " WHERE used_nonce.expires_at <= :now RETURNING digest")
+"""``NonceRepository.remember`` on PostgreSQL: a row back when the digest is new (or its entry
+had expired), none for a replay."""
+
+
 class NonceRepository:
     """The WS-Security replay cache, shared by every host through the database."""
 
@@ -781,9 +837,18 @@ class NonceRepository:
 
     def remember(self, digest: str, expires_at: datetime, now: datetime) -> bool:
         """Record ``digest`` until ``expires_at``; False if it is already recorded and unexpired
-        (a replay). Race-safe across hosts: the primary key decides, ``ON CONFLICT DO NOTHING``
-        makes the loser see it without aborting its transaction."""
+        (a replay). Race-safe across hosts: the primary key decides, ``ON CONFLICT`` makes the
+        loser see it without aborting its transaction (a concurrent first use holds the row
+        until it commits; the loser then finds it unexpired and is refused).
+
+        On PostgreSQL ONE statement (this runs on every request, bench/wscn.py): the purge of a
+        batch of expired entries (never this digest) is a data-modifying CTE, and an expired
+        entry of this digest is taken over by ``ON CONFLICT DO UPDATE … WHERE expired``."""
         dialect = _dialect(self._session)
+        if dialect == "postgresql":
+            return self._session.execute(_REMEMBER_NONCE, {
+                "digest": digest, "expires_at": expires_at, "now": now,
+                "batch": self.PURGE_BATCH}).first() is not None
         expired = select(_U.c.digest).where(_U.c.expires_at <= now).limit(self.PURGE_BATCH)
         if dialect == "postgresql":
             expired = expired.with_for_update(skip_locked=True)

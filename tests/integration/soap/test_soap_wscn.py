@@ -6,7 +6,9 @@ zeep, generated from the served WSDL, runs the loop WSCN integrators run (page e
 docs/WSCN.md's examples (unqualified children, ``SOAPAction: urn:<operation>``) check the
 wire without any client library; the hostile inputs of the issue each come back as the
 documented WSCN ``error`` with no state change and an audit event; and the same actions through
-the native port give the same state, receipts and refusals.
+the native port give the same state, receipts and refusals. The mandate bucket is paged with
+real mandates from the registry (and stops on revocation); the test-environment namespace
+(``/pruebas/WSCN``) runs the whole loop too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +26,13 @@ import zeep
 from lxml import etree
 
 from gateway import namespaces as ns
-from gateway.domain.clock import SystemClock
+from gateway.config import Settings
+from gateway.domain.clock import OFFICIAL_TIMEZONE, SystemClock
+from gateway.receipt_xml import parse_server_receipt
+from gateway.services.mandates import MandateRegistry, new_mandate
 from gateway.signatures import sign_xades_enveloped
+from gateway.store.engine import session_factory
+from gateway.store.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from conftest import RunningGateway
@@ -175,6 +183,52 @@ def test_the_test_environment_namespace_serves_the_same_operations(gw: RunningGa
     assert client.service.solicitarPoderdantes().tienePoderdantes is False
 
 
+def test_the_test_environment_namespace_runs_the_whole_loop(gw: RunningGateway) -> None:
+    """A client generated from the test environment's WSDL (``ws.pruebas.wscn``) runs the same
+    loop as on the production namespace: the answers are in its namespace (zeep would refuse
+    others), and the acts are the same acts (native receipt, state, audit)."""
+    client, native = wscn(gw, path="/pruebas/WSCN"), gw.client("company")
+    everything, calls = page_all(client, 1)
+    assert sorted(everything["propias"]) == sorted(i.id for i in gw.seed.of(gw.pki.company_cif))
+    assert calls > 1
+    accept_id, reject_id = company_notifications(gw)[-5], company_notifications(gw)[-6]
+    assert status(gw, accept_id) == status(gw, reject_id) == "AVAILABLE"
+
+    before = gw.snapshot()
+    acuse = client.service.solicitarAcuseNotificacion(1, None, accept_id, True)
+    assert acuse.error is None and acuse.codigoNotificacion == accept_id
+    answer = client.service.enviarAcuseNotificacion(1, None, xades(gw, acuse.XML))
+    assert answer.error is None, answer.error
+    assert answer.pdfNotificacion == gw.seed.by_id(accept_id).content
+    assert DATE.match(answer.selladoTiempo) and DATE.match(answer.selladoTiempoAcuse)
+    assert audit_types(gw, before) == ["receipt.prepared", "receipt.issued", "content.released"]
+    assert status(gw, accept_id) == "ACCEPTED"
+    assert native.service.GetReceipt(notificationId=accept_id).decision == "ACCEPT"
+
+    rejection = client.service.solicitarAcuseNotificacion(1, None, reject_id, False)
+    rejected = client.service.enviarAcuseNotificacion(1, None, xades(gw, rejection.XML))
+    assert rejected.error is None and rejected.pdfNotificacion is None
+    assert status(gw, reject_id) == "REJECTED"
+
+    again = client.service.verNotificacionAceptada(1, None, accept_id)
+    assert again.error is None and again.pdfNotificacion == answer.pdfNotificacion
+    assert (again.selladoTiempo, again.selladoTiempoAcuse) == (
+        answer.selladoTiempo, answer.selladoTiempoAcuse)
+    assert client.service.verNotificacionAceptada(1, None, reject_id).error.codigo == 6
+
+    # On the wire: the answer's wrapper is in the test namespace, its children unqualified.
+    listed = post_plain(gw, "consultarListadoNotificaciones",
+                        "<rol>1</rol><codigoSiguienteNotificacionPropia>"
+                        f"{accept_id - 1}</codigoSiguienteNotificacionPropia>"
+                        "<codigoSiguienteNotificacionAutorizadoRED>-1"
+                        "</codigoSiguienteNotificacionAutorizadoRED>"
+                        "<codigoSiguienteNotificacionApoderado>-1"
+                        "</codigoSiguienteNotificacionApoderado>",
+                        path="/pruebas/WSCN", namespace=ns.WSCN_PRUEBAS)
+    first = listed.find("listadoNotificaciones/notificacionesPropias")
+    assert (first.findtext("codigo"), first.findtext("estado")) == (str(accept_id), "2")
+
+
 def test_red_bucket_and_principals(gw: RunningGateway) -> None:
     company, agent = gw.client("company"), wscn(gw, "red_agent")
     company.service.AssignReception(ccc=gw.seed.ccc_red, agent=gw.pki.red_agent_cif)
@@ -198,6 +252,119 @@ def test_red_bucket_and_principals(gw: RunningGateway) -> None:
         assert audit_types(gw, before) == ["access.refused"]
     finally:
         company.service.UnassignReception(ccc=gw.seed.ccc_red)
+
+
+def mandates(gateway: RunningGateway) -> MandateRegistry:
+    """The registry ``gateway mandates`` uses, on the running server's own database."""
+    start = Settings().mandate_registry_start
+    assert start is not None
+    registry_start = datetime.combine(start, time(0), tzinfo=OFFICIAL_TIMEZONE)
+    sessions = session_factory(gateway.engine)
+    return MandateRegistry(lambda: SqlUnitOfWork(sessions, registry_start), SystemClock(),
+                           registry_start)
+
+
+def test_mandate_bucket_pages_filters_acts_and_ends_with_revocation(gw: RunningGateway) -> None:
+    """Real mandates (the registry's) through the WSCN port: the holder pages its poderdantes'
+    notifications in the mandate bucket (rol 3) with the cursor, ``identificadorPoderdante``
+    narrows them to one, it signs for one through the mandate, and a revoked mandate stops."""
+    person, native = wscn(gw, "person"), gw.client("person")
+    company = gw.pki.company_cif
+    other = stranger_items(gw)[0].recipient
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    registry = mandates(gw)
+    from_company = registry.add(new_mandate(
+        company, gw.pki.person_nif, ["notifications.read", "notifications.sign",
+                                      "notifications.content"], since))
+    from_other = registry.add(new_mandate(other, gw.pki.person_nif, ["notifications.read"],
+                                          since))
+    revoked: set[int | None] = set()
+    try:
+        principals = person.service.solicitarPoderdantes()
+        assert principals.tienePoderdantes
+        assert sorted(p.identificador for p in principals.poderdantes) == sorted([company, other])
+
+        # The mandate bucket, page by page: no special-category item (the mandates carry no
+        # special-category flag), every item once, oldest first, several pages of 50.
+        company_normal = {i.id for i in gw.seed.of(company) if i.category == "NORMAL"}
+        others = {i.id for i in gw.seed.of(other)}
+        cursors = [-1, -1, -1]
+        pages: list[list[int]] = []
+        while True:
+            listing = person.service.consultarListadoNotificaciones(3, None, *cursors)
+            assert listing.error is None, listing.error
+            assert not listing.notificacionesPropias and not listing.notificacionesAutorizadoRED
+            page = [n.codigo for n in listing.notificacionesApoderado or []]
+            assert all(n.tipoDestinatario == "3" and n.descripcionTipoDestinatario ==
+                       "Apoderado" for n in listing.notificacionesApoderado or [])
+            assert len(page) <= 50
+            if page:
+                assert listing.codigoSiguienteNotificacionApoderado == page[-1]
+            pages.append(page)
+            cursors = [listing.codigoSiguienteNotificacionPropia,
+                       listing.codigoSiguienteNotificacionAutorizadoRED,
+                       listing.codigoSiguienteNotificacionApoderado]
+            assert cursors[:2] == [-1, -1]
+            if not listing.hayMas:
+                break
+        seen = [codigo for page in pages for codigo in page]
+        assert len(seen) == len(set(seen)) and set(seen) == company_normal | others
+        assert len(pages) >= 5 and all(len(page) == 50 for page in pages[:-2])
+        # The same items, in the same order, as the native port's MANDATE role.
+        assert seen == native_pages(native, "MANDATE")
+        # rol 0: the holder's own in the own bucket, its poderdantes' in the mandate bucket.
+        everything, _ = page_all(person, 0)
+        assert sorted(everything["propias"]) == sorted(
+            i.id for i in gw.seed.of(gw.pki.person_nif))
+        assert sorted(everything["apoderado"]) == sorted(seen) and everything["red"] == []
+
+        # identificadorPoderdante: one principal only, in every bucket asked for.
+        only_other, calls = page_all(person, 0, other)
+        assert sorted(only_other["apoderado"]) == sorted(others) and calls == 1
+        assert only_other["propias"] == only_other["red"] == []
+        only_company, calls = page_all(person, 3, company)
+        assert sorted(only_company["apoderado"]) == sorted(company_normal) and calls > 1
+
+        # Acting through the mandate: the acknowledgement is signed by the holder, for the
+        # company's notification; the receipt is the holder's.
+        target = company_notifications(gw)[-7]
+        acuse = person.service.solicitarAcuseNotificacion(3, company, target, True)
+        assert acuse.error is None, acuse.error
+        sent = person.service.enviarAcuseNotificacion(3, company,
+                                                      xades(gw, acuse.XML, "person"))
+        assert sent.error is None, sent.error
+        assert sent.pdfNotificacion == gw.seed.by_id(target).content
+        assert status(gw, target) == "ACCEPTED"
+        receipt = native.service.GetReceipt(notificationId=target)
+        assert receipt.decision == "ACCEPT"
+        assert parse_server_receipt(receipt.signedReceipt).signer == gw.pki.person_nif
+        assert receipt.recipient == company
+        # The other mandate reads only: no acknowledgement through it.
+        own_of_other = min(others)
+        refused = person.service.solicitarAcuseNotificacion(3, other, own_of_other, True)
+        assert refused.error.codigo == 1
+
+        # Revoked: the company's items leave the bucket at once, naming it is refused (and
+        # audited), and it is no longer a poderdante; the other mandate still works.
+        registry.revoke(from_company.id or 0)
+        revoked.add(from_company.id)
+        after, _ = page_all(person, 3)
+        assert sorted(after["apoderado"]) == sorted(others)
+        before = gw.snapshot()
+        listing = person.service.consultarListadoNotificaciones(3, company, -1, -1, -1)
+        assert listing.error.codigo == 2 and not listing.notificacionesApoderado
+        assert not listing.hayMas
+        assert audit_types(gw, before) == ["access.refused"]
+        acuse = person.service.solicitarAcuseNotificacion(
+            3, company, company_notifications(gw)[-8], True)
+        assert acuse.error.codigo == 2 and acuse.XML is None
+        assert [p.identificador for p in person.service.solicitarPoderdantes().poderdantes] \
+            == [other]
+    finally:
+        for mandate in (from_company, from_other):
+            if mandate.id not in revoked:
+                registry.revoke(mandate.id or 0)
+    assert person.service.solicitarPoderdantes().tienePoderdantes is False
 
 
 # --- hostile inputs ---------------------------------------------------------------------------
@@ -284,20 +451,21 @@ def test_unsigned_requests_are_refused_by_the_same_gate(gw: RunningGateway) -> N
 # --- plain envelopes, as WSCN.md shows them -------------------------------------------------------
 
 
-def envelope(operation: str, children: str) -> bytes:
-    return (f'<soapenv:Envelope xmlns:soapenv="{ns.SOAP11_ENV}" xmlns:ws="{WSCN}">'
+def envelope(operation: str, children: str, namespace: str = WSCN) -> bytes:
+    return (f'<soapenv:Envelope xmlns:soapenv="{ns.SOAP11_ENV}" xmlns:ws="{namespace}">'
             f"<soapenv:Header/><soapenv:Body><ws:{operation}>{children}</ws:{operation}>"
             "</soapenv:Body></soapenv:Envelope>").encode()
 
 
-def post_plain(gw: RunningGateway, operation: str, children: str) -> etree._Element:
-    signed = gw.sign_custom(etree.fromstring(envelope(operation, children)))
-    response = gw.post(etree.tostring(signed), path="/WSCN", soap_action=f"urn:{operation}")
+def post_plain(gw: RunningGateway, operation: str, children: str, *, path: str = "/WSCN",
+               namespace: str = WSCN) -> etree._Element:
+    signed = gw.sign_custom(etree.fromstring(envelope(operation, children, namespace)))
+    response = gw.post(etree.tostring(signed), path=path, soap_action=f"urn:{operation}")
     assert response.status_code == 200, response.text[:2000]
     document = etree.fromstring(response.content)
     security = document.find(f"{{{ns.SOAP11_ENV}}}Header/{{{ns.WSSE}}}Security")
     assert security is not None and security.get(f"{{{ns.SOAP11_ENV}}}mustUnderstand") is None
-    answer = document.find(f"{{{ns.SOAP11_ENV}}}Body/{{{WSCN}}}{operation}Response")
+    answer = document.find(f"{{{ns.SOAP11_ENV}}}Body/{{{namespace}}}{operation}Response")
     assert answer is not None
     return answer
 

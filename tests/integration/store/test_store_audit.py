@@ -4,12 +4,15 @@ concurrent appenders never fork the chain."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import delete, update
+import pytest
+from sqlalchemy import delete, text, update
 
 from gateway.domain.audit import GENESIS_HASH, verify_chain
+from gateway.errors import ServiceUnavailable
 from gateway.store.models import AuditEventRow
 from gateway.store.unit_of_work import SqlUnitOfWork
 
@@ -105,3 +108,64 @@ def test_concurrent_appends_never_fork_the_chain(database):
     assert len(events) == 60
     assert [e.seq for e in events] == list(range(1, 61))
     assert verify_chain(events) is None
+
+
+def test_an_append_that_waited_for_the_lock_links_to_what_the_holder_committed(database):
+    """The writer that waits for the chain's lock reads the chain's end only once it has the
+    lock (on PostgreSQL the lock and that read go as one query of two statements): it links
+    to the event the holder committed meanwhile, without a conflict."""
+    append_events(database, 1)
+    waiting: list[BaseException | int] = []
+    with SqlUnitOfWork(database.session_factory) as holder:
+        holder.audit.append("test", "holder", "h", {}, T0)  # holds the lock until commit
+
+        def waiter() -> None:
+            try:
+                with SqlUnitOfWork(database.session_factory) as uow:
+                    waiting.append(uow.audit.append("test", "waiter", "w", {}, T0).seq)
+                    uow.commit()
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+                waiting.append(exc)
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        blocked_on_lock(database)
+        holder.commit()
+    thread.join(timeout=60)
+    assert waiting == [3]
+    events = stored_events(database)
+    assert [(e.seq, e.actor) for e in events] == [(1, "12345678Z"), (2, "holder"), (3, "waiter")]
+    assert verify_chain(events) is None
+
+
+def blocked_on_lock(database) -> None:
+    """Until another session waits for the audit chain's advisory lock (PostgreSQL); SQLite
+    writers queue on the database's write lock, given a moment to get there."""
+    if database.engine.dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with database.engine.connect() as connection:
+            if connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT granted").scalar():
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second writer never waited for the audit lock")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
+def test_a_connection_lost_while_appending_is_service_unavailable(database):
+    """The append talks to the driver directly on PostgreSQL: a connection lost there is still
+    SERVICE_UNAVAILABLE (503, as anywhere else), the pool drops it, and the next append works."""
+    append_events(database, 1)
+    with pytest.raises(ServiceUnavailable), SqlUnitOfWork(database.session_factory) as uow:
+        pid = uow.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with database.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        uow.audit.append("test", "lost", "l", {}, T0)
+    append_events(database, 1)
+    assert [e.seq for e in stored_events(database)] == [1, 2]
+    assert verify_chain(stored_events(database)) is None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from gateway.store.models import UsedNonceRow
+from gateway.store.replay import SqlNonceStore
 from gateway.store.unit_of_work import SqlUnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -55,6 +56,34 @@ def test_racing_hosts_accept_a_signature_exactly_once(database):
     def host() -> None:
         barrier.wait()
         results.append(remember(database, "raced", T0 + timedelta(minutes=5), T0))
+
+    threads = [threading.Thread(target=host) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [False] * 5 + [True]
+
+
+def test_the_gates_store_remembers_at_once_and_exactly_once(database):
+    """``SqlNonceStore`` (what the gate uses; on PostgreSQL one autocommitted statement): a
+    nonce it accepted is visible to every other host at once, an expired one is taken over,
+    and racing hosts accept one signature once."""
+    store = SqlNonceStore(database.session_factory)
+    expires = T0 + timedelta(minutes=5)
+    assert store.remember("sig-s", expires, T0) is True
+    assert count(database) == 1
+    assert store.remember("sig-s", expires, T0 + timedelta(minutes=4)) is False
+    assert remember(database, "sig-s", expires, T0 + timedelta(minutes=4)) is False
+    assert store.remember("sig-s", expires + timedelta(minutes=5), expires) is True
+    assert store.remember("sig-s", expires + timedelta(minutes=5), expires) is False
+
+    results: list[bool] = []
+    barrier = threading.Barrier(6)
+
+    def host() -> None:
+        barrier.wait()
+        results.append(store.remember("raced-s", expires, T0))
 
     threads = [threading.Thread(target=host) for _ in range(6)]
     for thread in threads:

@@ -128,6 +128,14 @@ def test_prepared_acknowledgements_round_trip_and_are_consumed_once(database):
     with SqlUnitOfWork(database.session_factory) as uow:
         assert uow.receipts.lock_prepared("nonce-1").consumed_at == T0
         assert uow.receipts.lock_prepared("other") is None
+        # Asked with the digest of the signed bytes, the same read says whether they were
+        # receipted (SubmitReceipt's replay check, one statement).
+        assert uow.receipts.lock_prepared("nonce-1", "a" * 64).receipt_issued is False
+    issue(database, 2026, "a" * 64, {})
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.receipts.lock_prepared("nonce-1", "a" * 64).receipt_issued is True
+        assert uow.receipts.lock_prepared("nonce-1", "b" * 64).receipt_issued is False
+        assert uow.receipts.lock_prepared("nonce-1").receipt_issued is False
     with pytest.raises(Conflict), SqlUnitOfWork(database.session_factory) as uow:
         uow.receipts.add_prepared(ack, "B12345674")
         uow.commit()
