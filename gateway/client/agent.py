@@ -13,7 +13,6 @@ may also download (``--accept-without-content`` aside).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -274,14 +273,14 @@ class Agent:
         if not ids:
             return
         try:
-            prepared = self.service.call("PrepareReceipt", id=ids, decision=decision)
+            prepared = self.service.call_xml("PrepareReceipt", id=ids, decision=decision)
         except Fault as fault:
             if fault_code(fault) in CHANGED_ITEM_CODES:
                 self.reconcile(ids)  # some changed meanwhile: the still-pending ones go again
                 return
             raise
-        acknowledgement = bytes(prepared.receipt)
         try:
+            acknowledgement = base64_field(prepared, "receipt")
             receipt_id = check_acknowledgement(acknowledgement, decision, items)
         except AgentError as exc:
             self.fail(str(exc))
@@ -296,7 +295,7 @@ class Agent:
                items: list[dict[str, Any]]) -> None:
         ids = [item["id"] for item in items]
         try:
-            result = self.service.call("SubmitReceipt", signedReceipt=signed)
+            result = self.service.call_xml("SubmitReceipt", signedReceipt=signed)
         except Fault as fault:
             code = fault_code(fault)
             self.state.drop_batch(receipt_id)
@@ -308,13 +307,12 @@ class Agent:
             return
         # One receipt per recipient of the batch (the server never shows a company another's
         # items): the first in the answer's own fields, the others in otherReceipt.
-        receipts = []
-        for answer in [result, *(result.otherReceipt or [])]:
-            receipt = self.store_receipt(bytes(answer.signedReceipt), signed)
+        answers = [result, *result.iterfind(f"{TNS}otherReceipt")]
+        receipts = self.store_receipts([base64_field(a, "signedReceipt") for a in answers], signed)
+        for receipt in receipts:
             if receipt.receipt_id != receipt_id or receipt.decision != decision:
                 raise AgentError(f"the receipt {receipt.registration_number} is not for "
                                  f"acknowledgement {receipt_id}")
-            receipts.append(receipt)
         self.record(receipts, receipt_id)
         self.bars.acknowledged.update(len(ids))
         waived = [item["id"] for item in items if not self.may_open(item)]
@@ -325,19 +323,26 @@ class Agent:
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
             self.collect_downloads(block=True)
 
-    def store_receipt(self, document: bytes, signed: bytes | None) -> VerifiedReceipt:
-        try:
-            receipt = verify_server_receipt(document, self.server_cert)
-        except ReceiptInvalid as exc:
-            raise AgentError(f"the server's receipt does not verify: {exc}") from exc
-        if signed is not None:
-            if receipt.acknowledgement_sha256 != hashlib.sha256(signed).hexdigest():
+    def store_receipts(self, documents: list[bytes], signed: bytes | None) -> list[VerifiedReceipt]:
+        """Verify the server's receipts (with ``signed``: that they certify that very
+        acknowledgement), then write them (and ``signed``) to the archive with one sync."""
+        receipts = []
+        for document in documents:
+            try:
+                receipt = verify_server_receipt(document, self.server_cert)
+            except ReceiptInvalid as exc:
+                raise AgentError(f"the server's receipt does not verify: {exc}") from exc
+            if signed is not None and receipt.acknowledgement_sha256 != hashlib.sha256(
+                    signed).hexdigest():
                 raise AgentError(f"receipt {receipt.registration_number} certifies another "
                                  "acknowledgement than the one sent")
-            self.archive.write(self.archive.acknowledgement_path(receipt.receipt_id), signed)
-        self.archive.write(self.archive.receipt_path(receipt.registration_number,
-                                                     receipt.recipient), document)
-        return receipt
+            receipts.append(receipt)
+        files = [(self.archive.receipt_path(receipt.registration_number, receipt.recipient),
+                  document) for receipt, document in zip(receipts, documents, strict=True)]
+        if signed is not None and receipts:
+            files.insert(0, (self.archive.acknowledgement_path(receipts[0].receipt_id), signed))
+        self.archive.write_all(files)
+        return receipts
 
     def record(self, receipts: list[VerifiedReceipt], receipt_id: str | None) -> None:
         self.state.record_receipts([ReceiptRecord(
@@ -371,7 +376,7 @@ class Agent:
             except Fault as fault:
                 self.fail(f"notification {item_id}: no receipt ({fault_code(fault)})")
                 continue
-            receipt = self.store_receipt(bytes(result.signedReceipt), None)
+            [receipt] = self.store_receipts([bytes(result.signedReceipt)], None)
             self.record([receipt], None)
             decided = [i for i, outcome in receipt.items if outcome in ("ACCEPTED", "REJECTED")]
             covered.update(decided)
@@ -455,7 +460,9 @@ class Agent:
                 else:
                     result = self.with_retry(lambda: self.service.call(
                         "GetContent", id=doc.notification_id, document=doc.position))
-                    self.keep(doc, path, result.document.sha256, bytes(result.data))
+                    data = bytes(result.data)
+                    check_content(doc, result.document.sha256, data)
+                    self.archive.write(path, data)
                 self.bars.content.update(doc.size)
             self.finished.put((doc, self.archive.relative(path)))
         except (AgentError, ZeepError, requests.RequestException, OSError, ValueError) as exc:
@@ -490,19 +497,28 @@ class Agent:
             if not isinstance(exc, Exception):
                 raise
             return
+        checked: list[tuple[PendingDocument, Path, bytes]] = []
         for content in result.iterfind(f"{TNS}content"):
             doc = wanted.pop((int(content.findtext(f"{TNS}notificationId") or 0),
                               int(content.findtext(f"{TNS}document/{TNS}position") or -1)), None)
             if doc is None:
                 continue  # a document of the same notification this run already has
             try:
-                path = self.archive.document_path(doc)
-                data = base64.b64decode(content.findtext(f"{TNS}data") or "", validate=True)
-                self.keep(doc, path, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
+                data = binascii.a2b_base64(content.findtext(f"{TNS}data") or "",
+                                           strict_mode=True)
+                check_content(doc, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
+                checked.append((doc, self.archive.document_path(doc), data))
+            except (AgentError, ValueError, binascii.Error) as exc:
+                self.finished.put((doc, exc))
+        try:  # all of the batch's documents on disk with one sync
+            self.archive.write_all([(path, data) for _, path, data in checked])
+        except OSError as exc:
+            for doc, _, _ in checked:
+                self.finished.put((doc, exc))
+        else:
+            for doc, path, _ in checked:
                 self.bars.content.update(doc.size)
                 self.finished.put((doc, self.archive.relative(path)))
-            except (AgentError, OSError, ValueError, binascii.Error) as exc:
-                self.finished.put((doc, exc))
         by_notification: dict[int, list[PendingDocument]] = {}
         for key in list(wanted):
             by_notification.setdefault(key[0], []).append(wanted.pop(key))
@@ -530,12 +546,6 @@ class Agent:
         for docs_of in by_notification.values():
             for doc in docs_of:
                 self.finished.put((doc, AgentError("the server answered without this document")))
-
-    def keep(self, doc: PendingDocument, path: Path, signed_sha256: str, data: bytes) -> None:
-        """Write a downloaded document, if it is the one listed and signed."""
-        if hashlib.sha256(data).hexdigest() != doc.sha256 or signed_sha256 != doc.sha256:
-            raise AgentError("content does not match the SHA-256 listed and signed")
-        self.archive.write(path, data)
 
     def stream(self, doc: PendingDocument, path: Path) -> None:
         """A large document goes to disk as it arrives (``gateway.client.download``: the
@@ -642,6 +652,20 @@ class Refusal(NamedTuple):
     notificationId: int  # the contract's name
     code: str
     message: str
+
+
+def check_content(doc: PendingDocument, signed_sha256: str, data: bytes) -> None:
+    """A downloaded document must be the one listed and signed."""
+    if hashlib.sha256(data).hexdigest() != doc.sha256 or signed_sha256 != doc.sha256:
+        raise AgentError("content does not match the SHA-256 listed and signed")
+
+
+def base64_field(element: etree._Element, name: str) -> bytes:
+    """The bytes of a base64Binary child of a verified answer."""
+    try:
+        return binascii.a2b_base64(element.findtext(TNS + name) or "", strict_mode=True)
+    except binascii.Error as exc:
+        raise AgentError(f"the server's {name} is not base64: {exc}") from exc
 
 
 def info_from_xml(item: etree._Element) -> dict[str, Any]:

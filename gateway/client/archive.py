@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from gateway.client.state import PendingDocument
 
 # --- the archive ------------------------------------------------------------------------------
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(2)`` (the ``os`` module lacks it), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return cast(Callable[[int], int], function)
+
+
+_syncfs = _load_syncfs()
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -23,9 +42,19 @@ def safe_name(name: str) -> str:
 
 
 class Archive:
-    """Files are written to ``.partial/`` (same file system), fsync'ed, then renamed into
-    place: a reader never sees half a file, and an interrupted write leaves only a temporary
-    file that the next run removes."""
+    """Every file is written under a temporary name beside its final one (``.<name>.partial``,
+    same directory, so the same file system), made durable, then renamed into place: a reader
+    never sees half a file. The temporary name is fixed, so what an interrupted run left is
+    overwritten and renamed away when the next run writes that file again (large documents,
+    streamed, use ``.partial/`` at the root, emptied at start).
+
+    Durable writes come in groups (``write_all``): the files of a group are written, then put on
+    disk with one ``syncfs`` of the archive's file system (Linux; ``fsync`` of each file
+    elsewhere), then renamed. One sync per group instead of one ``fsync`` per file: a
+    ``GetContents`` batch brings a few hundred documents, and a file system commits its journal
+    once for them all (about 10x less wall time here, bench/e2e_agent.py). Nothing is recorded
+    in the state before ``write_all`` returns, so a crash loses only what the next run fetches
+    again."""
 
     def __init__(self, root: Path, *, fsync: bool) -> None:
         self.root = root
@@ -34,6 +63,7 @@ class Archive:
         self.partial.mkdir(parents=True, exist_ok=True)
         for stray in self.partial.iterdir():  # left by an interrupted run
             stray.unlink()
+        self._folders: set[str] = set()  # made this run (a set's add is thread-safe)
 
     def document_path(self, doc: PendingDocument) -> Path:
         return (self.root / safe_name(doc.recipient) / str(doc.notification_id)
@@ -59,13 +89,48 @@ class Archive:
     def write(self, path: Path, data: bytes, *, durable: bool = True) -> None:
         """``data`` as ``path``, atomically; on disk before returning when ``durable`` (and
         fsync is on). A non-durable file is one the state can always rebuild (an entry)."""
-        with self.temporary(path) as temporary:
-            with temporary.open("wb") as out:
+        self.write_all([(path, data)], durable=durable)
+
+    def write_all(self, files: Sequence[tuple[Path, bytes]], *, durable: bool = True) -> None:
+        """Each ``(path, data)`` written whole under its temporary name, all of them on disk
+        (when ``durable`` and fsync is on) with one sync, then each renamed into place."""
+        written = []
+        for path, data in files:
+            temporary = self.ensure_folder(path.parent) / f".{path.name}.partial"
+            with open(temporary, "wb") as out:
                 out.write(data)
-                if durable and self.fsync:
+                if durable and self.fsync and len(files) == 1:
                     out.flush()
                     os.fsync(out.fileno())
-            self.place(temporary, path)
+            written.append((temporary, path))
+        if durable and self.fsync and len(files) > 1:
+            self.sync([temporary for temporary, _ in written])
+        for temporary, path in written:
+            os.replace(temporary, path)
+
+    def sync(self, paths: Sequence[Path]) -> None:
+        """Put these files (and whatever else is pending on the archive's file system) on
+        disk: one ``syncfs`` where the C library has it, else ``fsync`` of each."""
+        if _syncfs is not None:
+            descriptor = os.open(self.root, os.O_RDONLY)
+            try:
+                if _syncfs(descriptor) != 0:
+                    error = ctypes.get_errno()
+                    raise OSError(error, os.strerror(error), str(self.root))
+            finally:
+                os.close(descriptor)
+            return
+        for path in paths:
+            with open(path, "rb+") as written:
+                os.fsync(written.fileno())
+
+    def ensure_folder(self, folder: Path) -> Path:
+        """``folder`` made (with its parents) once per run: an archive has a folder per item."""
+        key = str(folder)
+        if key not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(key)
+        return folder
 
     @contextmanager
     def temporary(self, path: Path) -> Iterator[Path]:
