@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import re
@@ -36,6 +37,7 @@ _syncfs = _load_syncfs()
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+@functools.lru_cache(maxsize=4096)  # recipients' names come back with every item
 def safe_name(name: str) -> str:
     cleaned = _UNSAFE.sub("_", name).lstrip(".")[:100]
     return cleaned or "document"
@@ -96,15 +98,20 @@ class Archive:
         (when ``durable`` and fsync is on) with one sync, then each renamed into place."""
         written = []
         for path, data in files:
-            temporary = self.ensure_folder(path.parent) / f".{path.name}.partial"
-            with open(temporary, "wb") as out:
-                out.write(data)
+            temporary = f"{self.ensure_folder(path.parent)}/.{path.name}.partial"
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                                 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(descriptor, view):]
                 if durable and self.fsync and len(files) == 1:
-                    out.flush()
-                    os.fsync(out.fileno())
+                    os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
             written.append((temporary, path))
         if durable and self.fsync and len(files) > 1:
-            self.sync([temporary for temporary, _ in written])
+            self.sync([Path(temporary) for temporary, _ in written])
         for temporary, path in written:
             os.replace(temporary, path)
 
