@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import os
 import queue
 import sys
 import time
@@ -338,18 +339,17 @@ class Agent:
                 raise AgentError(f"receipt {receipt.registration_number} certifies another "
                                  "acknowledgement than the one sent")
             receipts.append(receipt)
-        files = [(self.archive.receipt_path(receipt.registration_number, receipt.recipient),
+        files = [(self.archive.receipt_name(receipt.registration_number, receipt.recipient),
                   document) for receipt, document in zip(receipts, documents, strict=True)]
         if signed is not None and receipts:
-            files.insert(0, (self.archive.acknowledgement_path(receipts[0].receipt_id), signed))
+            files.insert(0, (self.archive.acknowledgement_name(receipts[0].receipt_id), signed))
         self.archive.write_all(files)
         return receipts
 
     def record(self, receipts: list[VerifiedReceipt], receipt_id: str | None) -> None:
         self.state.record_receipts([ReceiptRecord(
             receipt.registration_number, receipt.csv_code, receipt.decision, receipt.issued_at,
-            self.archive.relative(self.archive.receipt_path(receipt.registration_number,
-                                                            receipt.recipient)),
+            self.archive.receipt_name(receipt.registration_number, receipt.recipient),
             dict(receipt.items)) for receipt in receipts], receipt_id)
 
     # -- reconciling with the server ---------------------------------------------------------
@@ -397,7 +397,8 @@ class Agent:
             if not intact:
                 self.state.forget_document(notification_id, position)
         lost = [item_id for item_id, recipient in self.state.archived_entries()
-                if not self.archive.entry_path(recipient, item_id).is_file()]
+                if not os.path.isfile(self.archive.file(self.archive.entry_name(recipient,
+                                                                                item_id)))]
         if lost:
             self.state.unarchive(lost)
 
@@ -454,7 +455,8 @@ class Agent:
         """(worker thread) One document into the archive, unless a previous run already put it
         there without recording it. The outcome goes to ``finished`` for the main thread."""
         try:
-            path = self.archive.document_path(doc)
+            name = self.archive.document_name(doc)
+            path = self.archive.path(name)
             if file_sha256(path) != doc.sha256:
                 if doc.size > self.stream_above:
                     self.with_retry(lambda: self.stream(doc, path))
@@ -463,9 +465,9 @@ class Agent:
                         "GetContent", id=doc.notification_id, document=doc.position))
                     data = bytes(result.data)
                     check_content(doc, result.document.sha256, data)
-                    self.archive.write(path, data)
+                    self.archive.write(name, data)
                 self.bars.content.update(doc.size)
-            self.finished.put((doc, self.archive.relative(path)))
+            self.finished.put((doc, name))
         except (AgentError, ZeepError, requests.RequestException, OSError, ValueError) as exc:
             self.finished.put((doc, exc))
         except BaseException as exc:  # never leave the main thread waiting for this one
@@ -481,10 +483,10 @@ class Agent:
         try:
             for doc in docs:
                 key = (doc.notification_id, doc.position)
-                path = self.archive.document_path(doc)
-                if file_sha256(path) == doc.sha256:  # an earlier run wrote it, unrecorded
-                    reported.add(key)
-                    self.finished.put((doc, self.archive.relative(path)))
+                name = self.archive.document_name(doc)
+                if file_sha256(self.archive.file(name)) == doc.sha256:  # an earlier run wrote
+                    reported.add(key)                                   # it, unrecorded
+                    self.finished.put((doc, name))
                 else:
                     wanted[key] = doc
             if not wanted:
@@ -498,7 +500,7 @@ class Agent:
             if not isinstance(exc, Exception):
                 raise
             return
-        checked: list[tuple[PendingDocument, Path, bytes]] = []
+        checked: list[tuple[PendingDocument, str, bytes]] = []
         for content in result.iterfind(f"{TNS}content"):
             doc = wanted.pop((int(content.findtext(f"{TNS}notificationId") or 0),
                               int(content.findtext(f"{TNS}document/{TNS}position") or -1)), None)
@@ -508,18 +510,18 @@ class Agent:
                 data = binascii.a2b_base64(content.findtext(f"{TNS}data") or "",
                                            strict_mode=True)
                 check_content(doc, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
-                checked.append((doc, self.archive.document_path(doc), data))
+                checked.append((doc, self.archive.document_name(doc), data))
             except (AgentError, ValueError, binascii.Error) as exc:
                 self.finished.put((doc, exc))
         try:  # all of the batch's documents on disk with one sync
-            self.archive.write_all([(path, data) for _, path, data in checked])
+            self.archive.write_all([(name, data) for _, name, data in checked])
         except OSError as exc:
             for doc, _, _ in checked:
                 self.finished.put((doc, exc))
         else:
-            for doc, path, _ in checked:
+            for doc, name, _ in checked:
                 self.bars.content.update(doc.size)
-                self.finished.put((doc, self.archive.relative(path)))
+                self.finished.put((doc, name))
         by_notification: dict[int, list[PendingDocument]] = {}
         for key in list(wanted):
             by_notification.setdefault(key[0], []).append(wanted.pop(key))
@@ -621,7 +623,7 @@ class Agent:
                 "documents": [{**d, "file": item.files.get(d["position"])}
                               for d in metadata["documents"]],
             })
-            files.append((self.archive.entry_path(metadata["recipient"], metadata["id"]),
+            files.append((self.archive.entry_name(metadata["recipient"], metadata["id"]),
                           orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)))
         # Not made durable (a thousand per batch, on the main thread): an entry lost in a crash
         # is found missing by check_archive and written again.

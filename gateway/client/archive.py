@@ -65,40 +65,56 @@ class Archive:
         self.partial.mkdir(parents=True, exist_ok=True)
         for stray in self.partial.iterdir():  # left by an interrupted run
             stray.unlink()
+        self._base = str(root)
         self._folders: set[str] = set()  # made this run (a set's add is thread-safe)
 
-    def document_path(self, doc: PendingDocument) -> Path:
-        return (self.root / safe_name(doc.recipient) / str(doc.notification_id)
-                / f"{doc.position:02d}-{safe_name(doc.name)}")
+    # Files are named by their path under the root, "/"-separated ("B12345674/17/00-acto.pdf"):
+    # strings, not Path objects, which cost the agent more than writing the entries did.
 
-    def entry_path(self, recipient: str, notification_id: int) -> Path:
-        return self.root / safe_name(recipient) / str(notification_id) / "notification.json"
+    def document_name(self, doc: PendingDocument) -> str:
+        return (f"{safe_name(doc.recipient)}/{doc.notification_id}/"
+                f"{doc.position:02d}-{safe_name(doc.name)}")
 
-    def receipt_path(self, registration_number: str, recipient: str | None) -> Path:
+    def entry_name(self, recipient: str, notification_id: int) -> str:
+        return f"{safe_name(recipient)}/{notification_id}/notification.json"
+
+    def receipt_name(self, registration_number: str, recipient: str | None) -> str:
         """A receipt goes into its recipient's folder: the folder of one company holds nothing
         about another (a receipt from before receipts were split per recipient, which may list
         several, stays in ``receipts/``)."""
-        folder = self.root / safe_name(recipient) if recipient else self.root
-        return folder / "receipts" / f"{registration_number.replace('/', '-')}.xml"
+        folder = f"{safe_name(recipient)}/" if recipient else ""
+        return f"{folder}receipts/{registration_number.replace('/', '-')}.xml"
 
-    def acknowledgement_path(self, receipt_id: str) -> Path:
+    def acknowledgement_name(self, receipt_id: str) -> str:
         """The signed acknowledgement: the signer's own record, listing every item it named."""
-        return self.root / "acknowledgements" / f"{safe_name(receipt_id)}.xml"
+        return f"acknowledgements/{safe_name(receipt_id)}.xml"
+
+    def file(self, name: str) -> str:
+        """The file system path of the archive's file ``name``."""
+        return f"{self._base}/{name}"
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def document_path(self, doc: PendingDocument) -> Path:
+        return self.path(self.document_name(doc))
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def write(self, path: Path, data: bytes, *, durable: bool = True) -> None:
-        """``data`` as ``path``, atomically; on disk before returning when ``durable`` (and
-        fsync is on). A non-durable file is one the state can always rebuild (an entry)."""
-        self.write_all([(path, data)], durable=durable)
+    def write(self, name: str, data: bytes, *, durable: bool = True) -> None:
+        """``data`` as the archive's file ``name``, atomically; on disk before returning when
+        ``durable`` (and fsync is on). A non-durable file is one the state can always rebuild
+        (an entry)."""
+        self.write_all([(name, data)], durable=durable)
 
-    def write_all(self, files: Sequence[tuple[Path, bytes]], *, durable: bool = True) -> None:
-        """Each ``(path, data)`` written whole under its temporary name, all of them on disk
+    def write_all(self, files: Sequence[tuple[str, bytes]], *, durable: bool = True) -> None:
+        """Each ``(name, data)`` written whole under its temporary name, all of them on disk
         (when ``durable`` and fsync is on) with one sync, then each renamed into place."""
         written = []
-        for path, data in files:
-            temporary = f"{self.ensure_folder(path.parent)}/.{path.name}.partial"
+        for name, data in files:
+            folder, _, base = self.file(name).rpartition("/")
+            temporary = f"{self.ensure_folder(folder)}/.{base}.partial"
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
                                  0o644)
             try:
@@ -109,13 +125,13 @@ class Archive:
                     os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            written.append((temporary, path))
+            written.append((temporary, f"{folder}/{base}"))
         if durable and self.fsync and len(files) > 1:
-            self.sync([Path(temporary) for temporary, _ in written])
-        for temporary, path in written:
-            os.replace(temporary, path)
+            self.sync([temporary for temporary, _ in written])
+        for temporary, target in written:
+            os.replace(temporary, target)
 
-    def sync(self, paths: Sequence[Path]) -> None:
+    def sync(self, paths: Sequence[str]) -> None:
         """Put these files (and whatever else is pending on the archive's file system) on
         disk: one ``syncfs`` where the C library has it, else ``fsync`` of each."""
         if _syncfs is not None:
@@ -131,12 +147,11 @@ class Archive:
             with open(path, "rb+") as written:
                 os.fsync(written.fileno())
 
-    def ensure_folder(self, folder: Path) -> Path:
+    def ensure_folder(self, folder: str) -> str:
         """``folder`` made (with its parents) once per run: an archive has a folder per item."""
-        key = str(folder)
-        if key not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._folders.add(key)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         return folder
 
     @contextmanager
@@ -162,9 +177,9 @@ class Archive:
         os.replace(temporary, path)
 
 
-def file_sha256(path: Path) -> str | None:
+def file_sha256(path: str | Path) -> str | None:
     try:
-        with path.open("rb") as source:
+        with open(path, "rb") as source:
             return hashlib.file_digest(source, "sha256").hexdigest()
     except FileNotFoundError:
         return None

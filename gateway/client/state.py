@@ -300,12 +300,6 @@ class AgentState:
             "SELECT id FROM item WHERE status IN ('ACCEPTED', 'REJECTED') "
             "AND registration_number IS NULL AND batch_id IS NULL ORDER BY id")]
 
-    def receipt_path(self, registration_number: str) -> tuple[str, str, str] | None:
-        """(path, CSV code, issue time) of a stored receipt."""
-        row = self._db.execute("SELECT path, csv_code, issued_at FROM receipt "
-                               "WHERE registration_number = ?", (registration_number,)).fetchone()
-        return (row[0], row[1], row[2]) if row else None
-
     # -- documents and the archive -------------------------------------------------------------
 
     def documents_to_download(self, ids: Sequence[int] | None = None) -> list[PendingDocument]:
