@@ -451,8 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         bare = statistics.median(echo)
         per_item = server_seconds / n
         ratio = per_item / bare
-        client_seconds = ((usage_after.ru_utime - usage_before.ru_utime)
-                          + (usage_after.ru_stime - usage_before.ru_stime))
+        client_user = usage_after.ru_utime - usage_before.ru_utime
+        client_system = usage_after.ru_stime - usage_before.ru_stime
+        client_seconds = client_user + client_system
         sum_mb = sampler.peak_sum_kib / 1024
         pss_mb = sampler.peak_pss_kib / 1024
         print(f"  bare Spyne echo request (in-process): {bare * 1e6:.0f} us CPU "
@@ -475,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"PostgreSQL backends {database_seconds:.1f} s "
                         f"({database_seconds / n * 1e6:,.0f} us per notification)")
         print(f"  apart: {database_cpu}; agent {client_seconds:.1f} s CPU "
-              f"({client_seconds / n * 1e6:,.0f} us per notification)")
+              f"({client_seconds / n * 1e6:,.0f} us per notification; user {client_user:.1f} s, "
+              f"system {client_system:.1f} s)")
         if problems:
             print("  CHECK FAILED: " + "; ".join(problems))
             return 1

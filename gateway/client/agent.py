@@ -13,10 +13,9 @@ may also download (``--accept-without-content`` aside).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
-import json
+import os
 import queue
 import sys
 import time
@@ -27,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -53,6 +53,7 @@ from gateway.client.service import (
 from gateway.client.state import AgentState, PendingDocument, ReceiptRecord
 from gateway.client.xades import XadesSigner
 
+DOCUMENT_TAG = f"{TNS}document"
 RECEIPT_NS = "urn:notess:gateway:receipt:v1"
 R = f"{{{RECEIPT_NS}}}"
 MAX_BATCH = 1000
@@ -274,14 +275,14 @@ class Agent:
         if not ids:
             return
         try:
-            prepared = self.service.call("PrepareReceipt", id=ids, decision=decision)
+            prepared = self.service.call_xml("PrepareReceipt", id=ids, decision=decision)
         except Fault as fault:
             if fault_code(fault) in CHANGED_ITEM_CODES:
                 self.reconcile(ids)  # some changed meanwhile: the still-pending ones go again
                 return
             raise
-        acknowledgement = bytes(prepared.receipt)
         try:
+            acknowledgement = base64_field(prepared, "receipt")
             receipt_id = check_acknowledgement(acknowledgement, decision, items)
         except AgentError as exc:
             self.fail(str(exc))
@@ -296,7 +297,7 @@ class Agent:
                items: list[dict[str, Any]]) -> None:
         ids = [item["id"] for item in items]
         try:
-            result = self.service.call("SubmitReceipt", signedReceipt=signed)
+            result = self.service.call_xml("SubmitReceipt", signedReceipt=signed)
         except Fault as fault:
             code = fault_code(fault)
             self.state.drop_batch(receipt_id)
@@ -308,13 +309,12 @@ class Agent:
             return
         # One receipt per recipient of the batch (the server never shows a company another's
         # items): the first in the answer's own fields, the others in otherReceipt.
-        receipts = []
-        for answer in [result, *(result.otherReceipt or [])]:
-            receipt = self.store_receipt(bytes(answer.signedReceipt), signed)
+        answers = [result, *result.iterfind(f"{TNS}otherReceipt")]
+        receipts = self.store_receipts([base64_field(a, "signedReceipt") for a in answers], signed)
+        for receipt in receipts:
             if receipt.receipt_id != receipt_id or receipt.decision != decision:
                 raise AgentError(f"the receipt {receipt.registration_number} is not for "
                                  f"acknowledgement {receipt_id}")
-            receipts.append(receipt)
         self.record(receipts, receipt_id)
         self.bars.acknowledged.update(len(ids))
         waived = [item["id"] for item in items if not self.may_open(item)]
@@ -325,25 +325,31 @@ class Agent:
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
             self.collect_downloads(block=True)
 
-    def store_receipt(self, document: bytes, signed: bytes | None) -> VerifiedReceipt:
-        try:
-            receipt = verify_server_receipt(document, self.server_cert)
-        except ReceiptInvalid as exc:
-            raise AgentError(f"the server's receipt does not verify: {exc}") from exc
-        if signed is not None:
-            if receipt.acknowledgement_sha256 != hashlib.sha256(signed).hexdigest():
+    def store_receipts(self, documents: list[bytes], signed: bytes | None) -> list[VerifiedReceipt]:
+        """Verify the server's receipts (with ``signed``: that they certify that very
+        acknowledgement), then write them (and ``signed``) to the archive with one sync."""
+        receipts = []
+        for document in documents:
+            try:
+                receipt = verify_server_receipt(document, self.server_cert)
+            except ReceiptInvalid as exc:
+                raise AgentError(f"the server's receipt does not verify: {exc}") from exc
+            if signed is not None and receipt.acknowledgement_sha256 != hashlib.sha256(
+                    signed).hexdigest():
                 raise AgentError(f"receipt {receipt.registration_number} certifies another "
                                  "acknowledgement than the one sent")
-            self.archive.write(self.archive.acknowledgement_path(receipt.receipt_id), signed)
-        self.archive.write(self.archive.receipt_path(receipt.registration_number,
-                                                     receipt.recipient), document)
-        return receipt
+            receipts.append(receipt)
+        files = [(self.archive.receipt_name(receipt.registration_number, receipt.recipient),
+                  document) for receipt, document in zip(receipts, documents, strict=True)]
+        if signed is not None and receipts:
+            files.insert(0, (self.archive.acknowledgement_name(receipts[0].receipt_id), signed))
+        self.archive.write_all(files)
+        return receipts
 
     def record(self, receipts: list[VerifiedReceipt], receipt_id: str | None) -> None:
         self.state.record_receipts([ReceiptRecord(
             receipt.registration_number, receipt.csv_code, receipt.decision, receipt.issued_at,
-            self.archive.relative(self.archive.receipt_path(receipt.registration_number,
-                                                            receipt.recipient)),
+            self.archive.receipt_name(receipt.registration_number, receipt.recipient),
             dict(receipt.items)) for receipt in receipts], receipt_id)
 
     # -- reconciling with the server ---------------------------------------------------------
@@ -371,7 +377,7 @@ class Agent:
             except Fault as fault:
                 self.fail(f"notification {item_id}: no receipt ({fault_code(fault)})")
                 continue
-            receipt = self.store_receipt(bytes(result.signedReceipt), None)
+            [receipt] = self.store_receipts([bytes(result.signedReceipt)], None)
             self.record([receipt], None)
             decided = [i for i, outcome in receipt.items if outcome in ("ACCEPTED", "REJECTED")]
             covered.update(decided)
@@ -391,7 +397,8 @@ class Agent:
             if not intact:
                 self.state.forget_document(notification_id, position)
         lost = [item_id for item_id, recipient in self.state.archived_entries()
-                if not self.archive.entry_path(recipient, item_id).is_file()]
+                if not os.path.isfile(self.archive.file(self.archive.entry_name(recipient,
+                                                                                item_id)))]
         if lost:
             self.state.unarchive(lost)
 
@@ -448,16 +455,19 @@ class Agent:
         """(worker thread) One document into the archive, unless a previous run already put it
         there without recording it. The outcome goes to ``finished`` for the main thread."""
         try:
-            path = self.archive.document_path(doc)
+            name = self.archive.document_name(doc)
+            path = self.archive.path(name)
             if file_sha256(path) != doc.sha256:
                 if doc.size > self.stream_above:
                     self.with_retry(lambda: self.stream(doc, path))
                 else:
                     result = self.with_retry(lambda: self.service.call(
                         "GetContent", id=doc.notification_id, document=doc.position))
-                    self.keep(doc, path, result.document.sha256, bytes(result.data))
+                    data = bytes(result.data)
+                    check_content(doc, result.document.sha256, data)
+                    self.archive.write(name, data)
                 self.bars.content.update(doc.size)
-            self.finished.put((doc, self.archive.relative(path)))
+            self.finished.put((doc, name))
         except (AgentError, ZeepError, requests.RequestException, OSError, ValueError) as exc:
             self.finished.put((doc, exc))
         except BaseException as exc:  # never leave the main thread waiting for this one
@@ -473,10 +483,10 @@ class Agent:
         try:
             for doc in docs:
                 key = (doc.notification_id, doc.position)
-                path = self.archive.document_path(doc)
-                if file_sha256(path) == doc.sha256:  # an earlier run wrote it, unrecorded
-                    reported.add(key)
-                    self.finished.put((doc, self.archive.relative(path)))
+                name = self.archive.document_name(doc)
+                if file_sha256(self.archive.file(name)) == doc.sha256:  # an earlier run wrote
+                    reported.add(key)                                   # it, unrecorded
+                    self.finished.put((doc, name))
                 else:
                     wanted[key] = doc
             if not wanted:
@@ -490,19 +500,28 @@ class Agent:
             if not isinstance(exc, Exception):
                 raise
             return
+        checked: list[tuple[PendingDocument, str, bytes]] = []
         for content in result.iterfind(f"{TNS}content"):
             doc = wanted.pop((int(content.findtext(f"{TNS}notificationId") or 0),
                               int(content.findtext(f"{TNS}document/{TNS}position") or -1)), None)
             if doc is None:
                 continue  # a document of the same notification this run already has
             try:
-                path = self.archive.document_path(doc)
-                data = base64.b64decode(content.findtext(f"{TNS}data") or "", validate=True)
-                self.keep(doc, path, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
-                self.bars.content.update(doc.size)
-                self.finished.put((doc, self.archive.relative(path)))
-            except (AgentError, OSError, ValueError, binascii.Error) as exc:
+                data = binascii.a2b_base64(content.findtext(f"{TNS}data") or "",
+                                           strict_mode=True)
+                check_content(doc, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
+                checked.append((doc, self.archive.document_name(doc), data))
+            except (AgentError, ValueError, binascii.Error) as exc:
                 self.finished.put((doc, exc))
+        try:  # all of the batch's documents on disk with one sync
+            self.archive.write_all([(name, data) for _, name, data in checked])
+        except OSError as exc:
+            for doc, _, _ in checked:
+                self.finished.put((doc, exc))
+        else:
+            for doc, name, _ in checked:
+                self.bars.content.update(doc.size)
+                self.finished.put((doc, name))
         by_notification: dict[int, list[PendingDocument]] = {}
         for key in list(wanted):
             by_notification.setdefault(key[0], []).append(wanted.pop(key))
@@ -530,12 +549,6 @@ class Agent:
         for docs_of in by_notification.values():
             for doc in docs_of:
                 self.finished.put((doc, AgentError("the server answered without this document")))
-
-    def keep(self, doc: PendingDocument, path: Path, signed_sha256: str, data: bytes) -> None:
-        """Write a downloaded document, if it is the one listed and signed."""
-        if hashlib.sha256(data).hexdigest() != doc.sha256 or signed_sha256 != doc.sha256:
-            raise AgentError("content does not match the SHA-256 listed and signed")
-        self.archive.write(path, data)
 
     def stream(self, doc: PendingDocument, path: Path) -> None:
         """A large document goes to disk as it arrives (``gateway.client.download``: the
@@ -596,25 +609,25 @@ class Agent:
             return
         ready = self.state.ready_to_archive(ids)
         statuses: dict[int, str] = {}
-        for item_id in ready:
-            metadata, status, registration_number, paths = self.state.entry(item_id)
-            receipt = self.state.receipt_path(registration_number) if registration_number else None
+        files = []
+        for item in self.state.entries(ready):
+            metadata, status, receipt = item.metadata, item.status, item.receipt
             if metadata["kind"] == "COMMUNICATION":
-                status = statuses[item_id] = "READ"  # opening it did that
+                status = statuses[metadata["id"]] = "READ"  # opening it did that
             entry = {key: metadata[key] for key in ENTRY_FIELDS}
             entry.update({
-                "status": status, "registrationNumber": registration_number,
+                "status": status, "registrationNumber": item.registration_number,
                 "csvCode": receipt[1] if receipt else None,
                 "receipt": receipt[0] if receipt else None,
                 "decidedAt": receipt[2] if receipt else None,
-                "documents": [{**d, "file": paths.get(d["position"])}
+                "documents": [{**d, "file": item.files.get(d["position"])}
                               for d in metadata["documents"]],
             })
-            # Not fsync'ed one by one (a thousand per batch, on the main thread): an entry
-            # lost in a crash is found missing by check_archive and written again.
-            self.archive.write(self.archive.entry_path(metadata["recipient"], item_id),
-                               json.dumps(entry, indent=2, sort_keys=True).encode(),
-                               durable=False)
+            files.append((self.archive.entry_name(metadata["recipient"], metadata["id"]),
+                          orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)))
+        # Not made durable (a thousand per batch, on the main thread): an entry lost in a crash
+        # is found missing by check_archive and written again.
+        self.archive.write_all(files, durable=False)
         if ready:
             self.state.mark_archived(ready, statuses)
 
@@ -644,27 +657,49 @@ class Refusal(NamedTuple):
     message: str
 
 
+def check_content(doc: PendingDocument, signed_sha256: str, data: bytes) -> None:
+    """A downloaded document must be the one listed and signed."""
+    if hashlib.sha256(data).hexdigest() != doc.sha256 or signed_sha256 != doc.sha256:
+        raise AgentError("content does not match the SHA-256 listed and signed")
+
+
+def base64_field(element: etree._Element, name: str) -> bytes:
+    """The bytes of a base64Binary child of a verified answer."""
+    try:
+        return binascii.a2b_base64(element.findtext(TNS + name) or "", strict_mode=True)
+    except binascii.Error as exc:
+        raise AgentError(f"the server's {name} is not base64: {exc}") from exc
+
+
 def info_from_xml(item: etree._Element) -> dict[str, Any]:
     """A ``NotificationInfo`` element as plain JSON-able data (what the state and archive
-    keep); instants as ``datetime.isoformat`` writes them, whatever form the server used."""
-    def text(name: str) -> str | None:
-        return item.findtext(TNS + name)
+    keep); instants as ``datetime.isoformat`` writes them, whatever form the server used.
+    A thousand per page: the children are read in one pass rather than searched by name."""
+    fields: dict[str, str] = {}
+    documents = []
+    skip = len(TNS)
+    for child in item.iterchildren(tag=etree.Element):  # elements only, no comments
+        if child.tag == DOCUMENT_TAG:
+            document = {part.tag[skip:]: part.text or ""
+                        for part in child.iterchildren(tag=etree.Element)}
+            documents.append({
+                "position": int(document.get("position") or 0), "role": document.get("role"),
+                "name": document.get("name"), "contentType": document.get("contentType"),
+                "sha256": document.get("sha256"), "size": int(document.get("size") or 0)})
+        else:
+            fields[child.tag[skip:]] = child.text or ""
 
     def when(name: str) -> str | None:
-        value = text(name)
+        value = fields.get(name)
         return datetime.fromisoformat(value).isoformat() if value else None
 
     return {
-        "id": int(text("id") or 0), "kind": text("kind"), "issuer": text("issuer"),
-        "issuerReference": text("issuerReference"), "procedure": text("procedure"),
-        "subject": text("subject"), "recipient": text("recipient"), "ccc": text("ccc"),
-        "role": text("role"), "category": text("category"),
+        "id": int(fields.get("id") or 0), "kind": fields.get("kind"),
+        "issuer": fields.get("issuer"), "issuerReference": fields.get("issuerReference"),
+        "procedure": fields.get("procedure"), "subject": fields.get("subject"),
+        "recipient": fields.get("recipient"), "ccc": fields.get("ccc"),
+        "role": fields.get("role"), "category": fields.get("category"),
         "madeAvailableAt": when("madeAvailableAt"), "deadlineAt": when("deadlineAt"),
-        "status": text("status"), "statusAt": when("statusAt"),
-        "documents": [{"position": int(d.findtext(TNS + "position") or 0),
-                       "role": d.findtext(TNS + "role"), "name": d.findtext(TNS + "name"),
-                       "contentType": d.findtext(TNS + "contentType"),
-                       "sha256": d.findtext(TNS + "sha256"),
-                       "size": int(d.findtext(TNS + "size") or 0)}
-                      for d in item.iterfind(TNS + "document")],
+        "status": fields.get("status"), "statusAt": when("statusAt"),
+        "documents": documents,
     }

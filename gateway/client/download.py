@@ -30,33 +30,22 @@ from typing import Any
 
 import requests
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 from zeep.exceptions import Fault, SignatureVerificationFailed
 
 from gateway import namespaces as ns
 from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
+from gateway.client.xmldsig import (
+    EXC_C14N,
+    SignatureInvalid,
+    c14n,
+    digest_name,
+    verify_signature_value,
+)
 
 MAX_ENVELOPE_BYTES = 1024 * 1024
 """The response around the document (headers, signature, metadata) is never larger than this."""
 
-_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-_DIGESTS = {
-    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
-}
-_SIGNATURES: dict[str, hashes.HashAlgorithm] = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256(),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384(),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512(),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": hashes.SHA256(),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": hashes.SHA384(),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": hashes.SHA512(),
-}
 _DS = f"{{{ns.DS}}}"
 _TNS = f"{{{ns.NOTIFICATION_SERVICE}}}"
 _WSU_ID = f"{{{ns.WSU}}}Id"
@@ -249,8 +238,7 @@ def _data_element(body: etree._Element, placeholder: bytes) -> etree._Element:
 
 
 def _c14n(element: etree._Element) -> bytes:
-    octets: bytes = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
-    return octets
+    return c14n(element)
 
 
 def _split(octets: bytes, placeholder: bytes) -> tuple[bytes, bytes]:
@@ -269,11 +257,10 @@ def _reference_to(envelope: etree._Element, element: etree._Element) -> etree._E
 
 
 def _digest_name(reference: etree._Element) -> str:
-    method = reference.find(f"{_DS}DigestMethod")
-    name = _DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
-    if name is None:
-        raise SignatureVerificationFailed("digest algorithm not accepted")
-    return name
+    try:
+        return digest_name(reference)
+    except SignatureInvalid as exc:
+        raise SignatureVerificationFailed(str(exc)) from exc
 
 
 def _verify_signed_info(envelope: etree._Element, body: etree._Element,
@@ -284,14 +271,9 @@ def _verify_signed_info(envelope: etree._Element, body: etree._Element,
     signed_info = signature.find(f"{_DS}SignedInfo") if signature is not None else None
     if signature is None or signed_info is None:
         raise SignatureVerificationFailed("the response is not signed")
-    c14n_method = signed_info.find(f"{_DS}CanonicalizationMethod")
-    method = signed_info.find(f"{_DS}SignatureMethod")
-    if c14n_method is None or c14n_method.get("Algorithm") != _EXC_C14N or method is None \
-            or method.get("Algorithm") not in _SIGNATURES:
-        raise SignatureVerificationFailed("signature algorithms not accepted")
     for reference in signed_info.iterfind(f"{_DS}Reference"):
         transforms = reference.findall(f"{_DS}Transforms/{_DS}Transform")
-        if [t.get("Algorithm") for t in transforms] != [_EXC_C14N] or len(transforms[0]):
+        if [t.get("Algorithm") for t in transforms] != [EXC_C14N] or len(transforms[0]):
             raise SignatureVerificationFailed("reference transforms not accepted")
         targets = envelope.xpath("//*[@wsu:Id=$i]", namespaces={"wsu": ns.WSU},
                                  i=(reference.get("URI") or "#")[1:])
@@ -306,18 +288,7 @@ def _verify_signed_info(envelope: etree._Element, body: etree._Element,
             digest = hashlib.new(name, _c14n(targets[0])).digest()
         if base64.b64decode(reference.findtext(f"{_DS}DigestValue") or "") != digest:
             raise SignatureVerificationFailed("digest mismatch")
-    value = base64.b64decode(signature.findtext(f"{_DS}SignatureValue") or "")
-    algorithm = _SIGNATURES[method.get("Algorithm", "")]
-    key = certificate.public_key()
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(value, _c14n(signed_info), padding.PKCS1v15(), algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            half = len(value) // 2
-            der = encode_dss_signature(int.from_bytes(value[:half], "big"),
-                                       int.from_bytes(value[half:], "big"))
-            key.verify(der, _c14n(signed_info), ec.ECDSA(algorithm))
-        else:
-            raise SignatureVerificationFailed("unsupported server key")
-    except InvalidSignature as exc:
-        raise SignatureVerificationFailed("signature value mismatch") from exc
+        verify_signature_value(signature, certificate)
+    except SignatureInvalid as exc:
+        raise SignatureVerificationFailed(str(exc)) from exc

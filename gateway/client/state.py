@@ -21,13 +21,14 @@ What it records, and why each fact lets a restart avoid repeating work:
 from __future__ import annotations
 
 import fcntl
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 SCHEMA_VERSION = "1"
 
@@ -105,6 +106,17 @@ class OpenBatch:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """An item's archive entry as the state knows it."""
+
+    metadata: dict[str, Any]
+    status: str
+    registration_number: str | None
+    receipt: tuple[str, str, str] | None  # path, CSV code, issue time of its stored receipt
+    files: dict[int, str]  # written documents by position
+
+
+@dataclass(frozen=True)
 class PendingDocument:
     notification_id: int
     position: int
@@ -167,19 +179,19 @@ class AgentState:
     def record_listing(self, items: Sequence[dict[str, Any]]) -> None:
         """Insert new items, refresh the status of known ones, mark all as seen in this run."""
         with self.transaction() as db:
-            for item in items:
-                db.execute(
-                    "INSERT INTO item (id, kind, recipient, role, status, metadata, seen_run) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "status = CASE WHEN item.outcome IS NULL THEN excluded.status "
-                    "ELSE item.status END, seen_run = excluded.seen_run",
-                    (item["id"], item["kind"], item["recipient"], item["role"], item["status"],
-                     json.dumps(item, sort_keys=True), self.run))
-                db.executemany(
-                    "INSERT OR IGNORE INTO document (notification_id, position, name, sha256, "
-                    "size) VALUES (?, ?, ?, ?, ?)",
-                    [(item["id"], d["position"], d["name"], d["sha256"], d["size"])
-                     for d in item["documents"]])
+            db.executemany(
+                "INSERT INTO item (id, kind, recipient, role, status, metadata, seen_run) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "status = CASE WHEN item.outcome IS NULL THEN excluded.status "
+                "ELSE item.status END, seen_run = excluded.seen_run",
+                [(item["id"], item["kind"], item["recipient"], item["role"], item["status"],
+                  orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode(), self.run)
+                 for item in items])
+            db.executemany(
+                "INSERT OR IGNORE INTO document (notification_id, position, name, sha256, "
+                "size) VALUES (?, ?, ?, ?, ?)",
+                [(item["id"], d["position"], d["name"], d["sha256"], d["size"])
+                 for item in items for d in item["documents"]])
 
     def set_status(self, statuses: dict[int, str]) -> None:
         with self.transaction() as db:
@@ -188,14 +200,14 @@ class AgentState:
 
     def metadata(self, item_id: int) -> dict[str, Any]:
         row = self._db.execute("SELECT metadata FROM item WHERE id = ?", (item_id,)).fetchone()
-        return dict(json.loads(row[0]))
+        return dict(orjson.loads(row[0]))
 
     def undecided(self, exclude: set[int]) -> list[dict[str, Any]]:
         """Pending notifications in no open batch (the caller drops those it chose to skip)."""
         rows = self._db.execute(
             "SELECT id, metadata FROM item WHERE kind = 'NOTIFICATION' AND status = 'AVAILABLE' "
             "AND batch_id IS NULL AND outcome IS NULL ORDER BY id").fetchall()
-        return [json.loads(metadata) for item_id, metadata in rows if item_id not in exclude]
+        return [orjson.loads(metadata) for item_id, metadata in rows if item_id not in exclude]
 
     def unseen_pending(self, role: str | None, principal: str | None) -> list[int]:
         """Items this run's listing should have shown (same filters) but did not: something
@@ -288,12 +300,6 @@ class AgentState:
             "SELECT id FROM item WHERE status IN ('ACCEPTED', 'REJECTED') "
             "AND registration_number IS NULL AND batch_id IS NULL ORDER BY id")]
 
-    def receipt_path(self, registration_number: str) -> tuple[str, str, str] | None:
-        """(path, CSV code, issue time) of a stored receipt."""
-        row = self._db.execute("SELECT path, csv_code, issued_at FROM receipt "
-                               "WHERE registration_number = ?", (registration_number,)).fetchone()
-        return (row[0], row[1], row[2]) if row else None
-
     # -- documents and the archive -------------------------------------------------------------
 
     def documents_to_download(self, ids: Sequence[int] | None = None) -> list[PendingDocument]:
@@ -348,15 +354,21 @@ class AgentState:
                  "AND d.path IS NULL AND (i.outcome = 'ACCEPTED' OR i.kind = 'COMMUNICATION'))")
         return [row[0] for row in self._select(query, "i.id", ids)]
 
-    def entry(self, item_id: int) -> tuple[dict[str, Any], str, str | None, dict[int, str]]:
-        """(metadata, status, registration number, written files by position) of one item."""
-        metadata, status, registration_number = self._db.execute(
-            "SELECT metadata, status, registration_number FROM item WHERE id = ?",
-            (item_id,)).fetchone()
-        paths = dict(self._db.execute("SELECT position, path FROM document "
-                                      "WHERE notification_id = ? AND path IS NOT NULL "
-                                      "AND path != ?", (item_id, WAIVED)).fetchall())
-        return json.loads(metadata), status, registration_number, paths
+    def entries(self, item_ids: Sequence[int]) -> list[Entry]:
+        """What the archive entries of these items say, read in bulk (a thousand per batch)."""
+        documents: dict[int, dict[int, str]] = {}
+        for notification_id, position, path in self._select(
+                "SELECT notification_id, position, path FROM document WHERE path IS NOT NULL "
+                "AND path != ''", "notification_id", item_ids):
+            documents.setdefault(notification_id, {})[position] = path
+        rows = self._select(
+            "SELECT i.id, i.metadata, i.status, i.registration_number, r.path, r.csv_code, "
+            "r.issued_at FROM item i LEFT JOIN receipt r "
+            "ON r.registration_number = i.registration_number WHERE 1 = 1", "i.id", item_ids)
+        return [Entry(orjson.loads(metadata), status, number,
+                      (path, csv_code, issued_at) if path is not None else None,
+                      documents.get(item_id, {}))
+                for item_id, metadata, status, number, path, csv_code, issued_at in rows]
 
     def archived_entries(self) -> list[tuple[int, str]]:
         """(id, recipient) of every item whose notification.json was written."""

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from reportlab.pdfgen.canvas import Canvas
 
 from gateway.domain.calendar import WorkingCalendar
 from gateway.domain.clock import FixedClock
@@ -289,7 +292,7 @@ def test_a_person_reads_every_field(pki: Pki, tmp_path: Path) -> None:
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5_000
 
 
-def test_the_qr_code_and_the_stamp_are_there(pki: Pki) -> None:
+def test_the_qr_code_and_the_stamp_are_there(pki: Pki, tmp_path: Path) -> None:
     document = _readable()
     signed = service(pki, tsa=False).render_signed_pdf(document)
     embedded = PdfFileReader(BytesIO(signed)).embedded_signatures[0]
@@ -297,4 +300,26 @@ def test_the_qr_code_and_the_stamp_are_there(pki: Pki) -> None:
     rect = [float(v) for v in widget["/Rect"]] if "/Rect" in widget else \
         [float(v) for v in widget["/Kids"][0]["/Rect"]]
     assert rect[2] - rect[0] > 100 and rect[3] - rect[1] > 30  # visible, not a 0x0 field
-    assert document.qr_url() == f"https://notess.example/verify?code={document.receipt.csv_code}"
+    # The QR code, as a phone reads it off the page: rendered by poppler, decoded by zxing-cpp.
+    assert _qr_codes(signed, tmp_path) == [
+        f"https://notess.example/verify?code={document.receipt.csv_code}"]
+
+
+def test_a_qr_code_is_found_only_when_printed(tmp_path: Path) -> None:
+    """The decoder really reads the page: a PDF without a QR code yields none."""
+    canvas_pdf = BytesIO()
+    canvas = Canvas(canvas_pdf)
+    canvas.drawString(72, 720, "Justificante sin QR")
+    canvas.save()
+    assert _qr_codes(canvas_pdf.getvalue(), tmp_path) == []
+
+
+def _qr_codes(pdf: bytes, tmp_path: Path) -> list[str]:
+    """The text of every QR code on the first page, rendered at 150 dpi."""
+    source = tmp_path / "qr.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", "-singlefile",
+                    str(source), str(tmp_path / "qr")], check=True)
+    with Image.open(tmp_path / "qr.png") as page:
+        found = zxingcpp.read_barcodes(page.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    return [code.text for code in found]
