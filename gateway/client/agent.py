@@ -540,12 +540,14 @@ class Agent:
     def stream(self, doc: PendingDocument, path: Path) -> None:
         """A large document goes to disk as it arrives (``gateway.client.download``: the
         server's signature and the stated SHA-256 are checked while streaming) instead of
-        through zeep, which holds the whole response, several times over, in memory."""
+        through zeep, which holds the whole response, several times over, in memory. When the
+        connection breaks (a worker restarting), it is asked again from where it broke
+        (``resume``), with the back-off of every other call (``Service.retry``)."""
         with self.archive.temporary(path) as temporary:
-            downloaded = download_content(
+            downloaded = self.service.retry(lambda: download_content(
                 self.service.endpoint, self.service.signature, self.server_cert_path,
                 doc.notification_id, temporary, document=doc.position,
-                session=self.service.session, timeout=self.service.timeout)
+                session=self.service.session, timeout=self.service.timeout, resume=True))
             if downloaded.sha256 != doc.sha256 or file_sha256(temporary) != doc.sha256:
                 raise AgentError("content does not match the SHA-256 listed and signed")
             self.archive.commit(temporary, path)
