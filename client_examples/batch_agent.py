@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         if bars is not None:
             bars.close()
     summary = {**state.counts(), "skipped": len(agent.skipped), "errors": len(agent.errors),
-               "seconds": round(time.monotonic() - started, 3)}
+               "retried": service.retried, "seconds": round(time.monotonic() - started, 3)}
     state.close()
     if args.json:
         print(json.dumps(summary))

@@ -71,6 +71,8 @@ class Service:
         self._timeout = timeout
         self._settings = zeep.Settings(xml_huge_tree=True)  # large base64 documents
         self._local = threading.local()
+        self._retried = 0
+        self._retried_lock = threading.Lock()
         first = self.retry(lambda: self._new_client(wsdl))  # the server may be restarting
         self._document = first.wsdl
         self._endpoint = endpoint
@@ -116,6 +118,11 @@ class Service:
     @property
     def timeout(self) -> float:
         return self._timeout
+
+    @property
+    def retried(self) -> int:
+        """Calls asked again so far (transport failures, 5xx/429, retryable faults)."""
+        return self._retried
 
     def _note_retry_after(self, response: requests.Response, *_: Any, **__: Any) -> None:
         """(requests response hook) The last answer's ``Retry-After``, for ``retry``."""
@@ -180,6 +187,8 @@ class Service:
                 error = exc
             if attempt == RETRIES - 1:
                 raise error
+            with self._retried_lock:
+                self._retried += 1
             time.sleep(backoff_seconds(attempt, getattr(self._local, "retry_after", None)))
         raise AssertionError("unreachable")
 

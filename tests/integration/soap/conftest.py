@@ -376,11 +376,13 @@ def running_gateway(data_dir: Path,
                     seed_requests: SeedRequests = _seed_requests, *,
                     postgres_url: str | None = None,
                     settings_environment: Mapping[str, str] | None = None,
+                    workers: int = 2,
                     ) -> Iterator[RunningGateway]:
     """A gateway of its own: fresh schema, demo PKI in ``data_dir``, the notifications
     ``seed_requests`` makes published, ``gateway serve`` with two workers; all gone at exit.
     ``postgres_url`` (default: the shared test database) and extra ``GATEWAY_*`` settings for
-    the server are the attack tests' (a throw-away cluster, small limits)."""
+    the server are the attack tests' (a throw-away cluster, small limits); ``workers``
+    gunicorn workers (the worker-kill test wants more than two)."""
     schema = f"soap_{os.getpid()}_{secrets.token_hex(4)}"
     postgres_url = postgres_url or _postgres_url()
     admin = create_engine_for(postgres_url)
@@ -422,7 +424,7 @@ def running_gateway(data_dir: Path,
         log_path = data_dir / "gateway-serve.log"
         with log_path.open("wb") as log, (data_dir / "gateway-serve.out").open("wb") as out:
             process = subprocess.Popen(
-                [*_gateway_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                [*_gateway_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
                 env=environment, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
