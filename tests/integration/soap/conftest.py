@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -329,6 +330,26 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def throwaway_cluster() -> Iterator[tuple[str, str, str]]:
+    """A PostgreSQL cluster of its own (pg_createcluster, trust auth on loopback), dropped after,
+    for the tests that stop the database (the outage test, the metrics test).
+
+    Yields (version, name, url). The shared cluster on 5432 is never touched."""
+    if shutil.which("pg_createcluster") is None:
+        pytest.fail("pg_createcluster (postgresql-common) is needed for the outage tests")
+    version = max(os.listdir("/usr/lib/postgresql"), key=int)
+    name = f"gwoutage{os.getpid()}"
+    port = _free_port()
+    subprocess.run(["pg_createcluster", version, name, "-p", str(port), "--start", "--",
+                    "--auth=trust"], check=True, capture_output=True, timeout=120)
+    try:
+        yield version, name, f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(["pg_dropcluster", version, name, "--stop"], check=False,
+                       capture_output=True, timeout=120)
 
 
 def _postgres_url() -> str:
