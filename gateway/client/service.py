@@ -35,7 +35,7 @@ from gateway.client.transport import ServerVerifyingSignature
 FAULT_NS = "urn:notess:gateway:fault:v1"
 TNS = "{urn:notess:gateway:notification:v1}"
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
-RETRIES = 8
+RETRIES = 12
 RETRYABLE_FAULTS = frozenset({"RATE_LIMITED", "SERVICE_UNAVAILABLE"})
 """Faults the server answers before doing any work (or after rolling it back): ask again."""
 MAX_BACKOFF_S = 8.0
