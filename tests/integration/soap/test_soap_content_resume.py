@@ -16,11 +16,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 import zeep
+from breaking_proxy import BreakingProxy
 
 from gateway.client.download import download_content, partial_path
 from gateway.pki import DemoPki
@@ -91,85 +89,6 @@ def test_an_offset_beyond_the_document_is_refused(resume_gateway: RunningGateway
         resume_gateway.client("company").service.GetContent(id=item_id,
                                                              offset=len(content) + 1)
     assert gw_code(refused.value) == "INVALID_OFFSET"
-
-
-# --- a proxy that breaks answers --------------------------------------------------------------
-
-
-@dataclass
-class BreakingProxy:
-    """Loopback TCP proxy to ``upstream``. The n-th connection's answer is cut after
-    ``cuts[n]`` bytes (None: passed whole); ``corrupt`` flips one byte at that position of a
-    cut answer. Every request's bytes are kept in ``requests``, the answers' lengths (as
-    passed on) in ``answered``."""
-
-    upstream: tuple[str, int]
-    cuts: list[int | None]
-    corrupt: int | None = None
-    requests: list[bytes] = field(default_factory=list)
-    answered: list[int] = field(default_factory=list)
-    _listener: socket.socket = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def close(self) -> None:
-        self._listener.close()
-
-    def _serve(self) -> None:
-        number = 0
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            cut = self.cuts[number] if number < len(self.cuts) else None
-            number += 1
-            self.requests.append(b"")
-            threading.Thread(target=self._relay, args=(client, cut, len(self.requests) - 1),
-                             daemon=True).start()
-
-    def _relay(self, client: socket.socket, cut: int | None, index: int) -> None:
-        upstream = socket.create_connection(self.upstream)
-
-        def forward_requests() -> None:
-            try:
-                while data := client.recv(65536):
-                    self.requests[index] += data
-                    upstream.sendall(data)
-            except OSError:
-                pass
-
-        threading.Thread(target=forward_requests, daemon=True).start()
-        sent = 0
-        try:
-            while data := upstream.recv(65536):
-                if cut is not None:
-                    data = data[:cut - sent]
-                    if self.corrupt is not None and sent <= self.corrupt < sent + len(data):
-                        changed = bytearray(data)  # another base64 letter: still base64
-                        at = self.corrupt - sent
-                        changed[at] = ord("B") if changed[at] == ord("A") else ord("A")
-                        data = bytes(changed)
-                client.sendall(data)
-                sent += len(data)
-                if cut is not None and sent >= cut:
-                    break
-        except OSError:
-            pass
-        finally:
-            self.answered.append(sent)
-            for end in (client, upstream):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                end.close()
 
 
 def _offsets(sent: list[bytes]) -> list[int]:
