@@ -21,8 +21,9 @@ connection broke (``requests.RequestException``: reset, refused, truncated) is k
 next call asks ``GetContent`` for the bytes from its size on (the signed request's ``offset``;
 the signed answer states the same ``offset``). The document's sha256 and size the server signs
 are the whole document's, so what is checked at the end is the sha256 of the assembled file:
-bytes received before the break are trusted only once the whole checks out. If it does not, the
-part is dropped and the document fetched again from the start, once.
+bytes received before the break are trusted only once the whole checks out. If it does not (or
+the part is longer than the document: ``INVALID_OFFSET``), the part is dropped and the document
+fetched again from the start, once.
 """
 
 from __future__ import annotations
@@ -121,8 +122,15 @@ def download_content(service_url: str, signature: ServerVerifyingSignature,
             with partial.open("ab" if offset else "wb") as sink:
                 downloaded = _receive(chunks, sink, certificate, target, prefix, offset)
             os.replace(partial, target)
-    except (requests.RequestException, Fault):
-        raise  # the connection broke (or a fault, before anything was written): resumable
+    except requests.RequestException:
+        raise  # the connection broke: what arrived stays in the part, to resume from
+    except Fault as fault:  # answered before anything was written: the part stays...
+        if not offset or _fault_code(fault) != "INVALID_OFFSET":
+            raise
+        partial.unlink(missing_ok=True)  # ...unless it is longer than the document
+        return download_content(service_url, signature, server_cert, notification_id, target,
+                                document=document, session=session, timeout=timeout,
+                                chunk_bytes=chunk_bytes, resume=False)
     except ResumedMismatch:
         partial.unlink(missing_ok=True)  # the bytes kept from before do not fit: start over
         return download_content(service_url, signature, server_cert, notification_id, target,
@@ -136,6 +144,11 @@ def download_content(service_url: str, signature: ServerVerifyingSignature,
 
 class ResumedMismatch(ValueError):
     """A resumed download whose assembled bytes fail the stated sha256."""
+
+
+def _fault_code(fault: Fault) -> str | None:
+    detail = fault.detail
+    return detail.findtext(f".//{{{ns.FAULT_DETAIL}}}code") if detail is not None else None
 
 
 def _signed_request(signature: ServerVerifyingSignature, notification_id: int,

@@ -172,6 +172,17 @@ def test_a_corrupted_prefix_is_caught_and_the_document_fetched_again(
     assert _offsets(proxy.requests) == [0, kept, 0]  # resumed, refused, then fetched whole
 
 
+def test_a_part_longer_than_the_document_is_dropped(resume_gateway: RunningGateway,
+                                                    tmp_path: Path) -> None:
+    item_id, content = _item(resume_gateway, "RESUME-SMALL")
+    target = tmp_path / "small.bin"
+    partial_path(target).write_bytes(b"X" * (len(content) + 10))  # INVALID_OFFSET for it
+    download_content(resume_gateway.service_url, resume_gateway.signer("company"),
+                     resume_gateway.pki.server.cert_path, item_id, target, resume=True)
+    assert target.read_bytes() == content
+    assert not partial_path(target).exists()
+
+
 def test_without_resume_a_left_part_is_not_trusted(resume_gateway: RunningGateway,
                                                    tmp_path: Path) -> None:
     item_id, content = _item(resume_gateway, "RESUME-SMALL")
