@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
-from zeep.exceptions import Fault, SignatureVerificationFailed
+from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
 from gateway import namespaces as ns
 from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
@@ -114,7 +114,7 @@ def download_content(service_url: str, signature: ServerVerifyingSignature,
                 "SOAPAction": '"GetContent"'}) as response:
             chunks = response.iter_content(chunk_size=chunk_bytes)
             if response.status_code != 200:
-                _raise_fault(_bounded(chunks), certificate)
+                _raise_fault(_bounded(chunks), certificate, response.status_code)
             prefix = hashlib.sha256()
             if offset:
                 with partial.open("rb") as received:
@@ -178,8 +178,12 @@ def _bounded(chunks: Any) -> bytes:
     return bytes(received)
 
 
-def _raise_fault(data: bytes, certificate: x509.Certificate) -> None:
-    envelope = etree.fromstring(data, _parser())
+def _raise_fault(data: bytes, certificate: x509.Certificate, status: int) -> None:
+    try:
+        envelope = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:  # not SOAP at all: a proxy, a server restarting
+        raise TransportError(f"HTTP {status} without a fault",  # type: ignore[no-untyped-call]
+                             status_code=status) from exc
     _check_signed_parts(envelope)
     body = _body(envelope)
     _verify_signed_info(envelope, body, None, certificate)

@@ -26,7 +26,7 @@ from typing import Any
 import requests
 import zeep
 from lxml import etree
-from zeep.exceptions import Fault, TransportError
+from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 from zeep.loader import parse_xml
 from zeep.transports import Transport
 
@@ -125,8 +125,10 @@ class Service:
         return self._retried
 
     def _note_retry_after(self, response: requests.Response, *_: Any, **__: Any) -> None:
-        """(requests response hook) The last answer's ``Retry-After``, for ``retry``."""
+        """(requests response hook) The last answer's ``Retry-After`` and status, for
+        ``retry``."""
         self._local.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        self._local.status = response.status_code
 
     def call(self, operation: str, **arguments: Any) -> Any:
         """One operation, retried on transport failures (each retry is signed afresh)."""
@@ -167,11 +169,17 @@ class Service:
         back-off with jitter, so several agents behind one limit do not come back in step, and
         never sooner than the answer's ``Retry-After``."""
         for attempt in range(RETRIES):
-            self._local.retry_after = None
+            self._local.retry_after = self._local.status = None
             try:
                 return send()
             except TRANSPORT_ERRORS as exc:
                 error: Exception = exc
+            except SignatureVerificationFailed as exc:
+                # An unsigned 429/503 (the per-address limit before the gate, a proxy): only a
+                # wait to lose by asking again. Any other answer that fails verification is not.
+                if getattr(self._local, "status", None) not in (429, 503):
+                    raise
+                error = exc
             except requests.HTTPError as exc:  # the WSDL fetch: zeep raises for its status
                 status = exc.response.status_code if exc.response is not None else 0
                 if status < 500 and status != 429:

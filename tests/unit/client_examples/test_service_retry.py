@@ -14,9 +14,10 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from zeep.exceptions import TransportError
+from zeep.exceptions import SignatureVerificationFailed, TransportError
 
 from gateway.client import service as service_module
+from gateway.client.download import download_content
 from gateway.client.service import Service, backoff_seconds, retry_after_seconds
 from gateway.pki import DemoPki, generate_demo_pki
 
@@ -24,10 +25,19 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 WSDL = REPOSITORY / "wsdl" / "notification-service.wsdl"
 
 
+UNSIGNED_FAULT = (
+    b'<?xml version="1.0" encoding="UTF-8"?><soap:Envelope '
+    b'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+    b"<faultcode>soap:Client.RateLimited</faultcode><faultstring>slow down</faultstring>"
+    b'<detail><gw:error xmlns:gw="urn:notess:gateway:fault:v1"><gw:code>RATE_LIMITED</gw:code>'
+    b"</gw:error></detail></soap:Fault></soap:Body></soap:Envelope>")
+
+
 class ScriptedServer:
     """Loopback HTTP server answering its n-th request as ``script[n]`` says: ``reset`` (close
     without a word), ``cut`` (a 200 announcing more than it sends), ``wsdl`` (the contract), or
-    a status code (``"503 30"``: with ``Retry-After: 30``; a plain-text body)."""
+    a status code (``"503 30"``: with ``Retry-After: 30``; a plain-text body, or with ``soap``
+    last an unsigned SOAP fault)."""
 
     def __init__(self, script: list[str]) -> None:
         self.script = script
@@ -73,11 +83,14 @@ class ScriptedServer:
             client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: "
                            + str(len(data)).encode() + b"\r\nConnection: close\r\n\r\n" + data)
             return
-        status, *retry_after = step.split()
-        extra = f"Retry-After: {retry_after[0]}\r\n".encode() if retry_after else b""
-        client.sendall(f"HTTP/1.1 {status} Scripted\r\n".encode() + extra +
-                       b"Content-Type: text/plain\r\nContent-Length: 2\r\n"
-                       b"Connection: close\r\n\r\nno")
+        status, *rest = step.split()
+        extra = f"Retry-After: {rest[0]}\r\n".encode() if rest and rest[0].isdigit() else b""
+        body, kind = b"no", b"text/plain"
+        if rest and rest[-1] == "soap":  # an unsigned SOAP fault (the per-address limit's)
+            body, kind = UNSIGNED_FAULT, b"text/xml; charset=utf-8"
+        client.sendall(f"HTTP/1.1 {status} Scripted\r\n".encode() + extra + b"Content-Type: "
+                       + kind + f"\r\nContent-Length: {len(body)}\r\n".encode()
+                       + b"Connection: close\r\n\r\n" + body)
 
     def close(self) -> None:
         self.listener.close()
@@ -116,7 +129,8 @@ def test_the_wsdl_fetch_at_start_up_rides_out_a_restart(pki: DemoPki,
 
 def test_a_call_is_asked_again_on_transient_failures_only(pki: DemoPki,
                                                           slept: list[float]) -> None:
-    server = ScriptedServer(["cut", "429 7", "reset", "502", "404"])
+    script = ["cut", "429 7", "reset", "502", "429 3 soap", "404"]
+    server = ScriptedServer(script)
     try:
         service = _service(pki, str(WSDL), server.url)
         with pytest.raises(TransportError) as refused:
@@ -124,9 +138,39 @@ def test_a_call_is_asked_again_on_transient_failures_only(pki: DemoPki,
     finally:
         server.close()
     assert refused.value.status_code == 404  # not transient: given up at once
-    assert server.served == ["cut", "429 7", "reset", "502", "404"]
-    assert service.retried == 4 and len(slept) == 4
-    assert slept[1] >= 7
+    assert server.served == script
+    assert service.retried == 5 and len(slept) == 5
+    assert slept[1] >= 7 and slept[4] >= 3
+
+
+def test_an_unsigned_fault_with_another_status_is_not_retried(pki: DemoPki,
+                                                             slept: list[float]) -> None:
+    server = ScriptedServer(["400 soap", "404"])
+    try:
+        service = _service(pki, str(WSDL), server.url)
+        with pytest.raises(SignatureVerificationFailed):
+            service.call("GetOfficialTime")
+    finally:
+        server.close()
+    assert server.served == ["400 soap"] and service.retried == 0 and not slept
+
+
+def test_a_streamed_download_is_asked_again_on_transient_failures(
+        pki: DemoPki, slept: list[float], tmp_path: Path) -> None:
+    script = ["503 2", "reset", "cut", "429 soap", "404"]
+    server = ScriptedServer(script)
+    try:
+        service = _service(pki, str(WSDL), server.url)
+        with pytest.raises(TransportError) as refused:
+            service.retry(lambda: download_content(
+                service.endpoint, service.signature, pki.server.cert_path, 1,
+                tmp_path / "doc.bin", session=service.session, resume=True))
+    finally:
+        server.close()
+    assert refused.value.status_code == 404
+    assert server.served == script
+    assert service.retried == 4 and slept[0] >= 2
+    assert not (tmp_path / "doc.bin").exists()
 
 
 def test_retry_after_is_read_as_seconds_or_a_date() -> None:
