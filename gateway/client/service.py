@@ -4,7 +4,8 @@ with lxml once verified; transport failures retried.
 
 Riding out restarts (issue 14): every call, and the WSDL fetch at start-up, is asked again after
 a transport failure (connection reset or refused, a response cut short, a timeout), a non-SOAP
-5xx or 429, or a RATE_LIMITED / SERVICE_UNAVAILABLE fault, with exponential back-off and jitter,
+5xx or 429, an unsigned 429/503 fault (the per-address limit before the gate), or a RATE_LIMITED /
+SERVICE_UNAVAILABLE fault, with exponential back-off and jitter,
 waiting at least what the answer's ``Retry-After`` says. Asking again is safe for every
 operation the agent sends: the reads are idempotent; PrepareReceipt asked twice leaves one
 acknowledgement unused (it expires); SubmitReceipt carries the same signed acknowledgement bytes
