@@ -164,7 +164,8 @@ class Service:
 
     def retry(self, send: Callable[[], Any]) -> Any:
         """``send`` (which signs afresh each time), again after a transport failure, a
-        non-SOAP 5xx or 429, or a RATE_LIMITED / SERVICE_UNAVAILABLE fault: the server refuses
+        non-SOAP 5xx or 429, an unsigned 429/503, or a RATE_LIMITED / SERVICE_UNAVAILABLE
+        fault: the server refuses
         those before doing anything (a rate-limited request's nonce is not even spent) or rolls
         back, so asking again is safe (see the module doc for the signing calls); exponential
         back-off with jitter, so several agents behind one limit do not come back in step, and
@@ -217,7 +218,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²" or "٣", which str.isdigit accepts
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -182,7 +182,8 @@ def test_retry_after_is_read_as_seconds_or_a_date() -> None:
     past = retry_after_seconds(format_datetime(datetime.now(UTC) - timedelta(hours=1),
                                                usegmt=True))
     assert past == 0.0
-    for hostile in (None, "", "-3", "soon", "1e9", "Mon, 99 Foo 2026 25:61:00 GMT", "5; drop"):
+    for hostile in (None, "", "-3", "soon", "1e9", "Mon, 99 Foo 2026 25:61:00 GMT", "5; drop",
+                    "²", "٣", "Mon, 07 Dec 2026 10:00:00"):
         assert retry_after_seconds(hostile) is None, hostile
 
 
