@@ -21,6 +21,10 @@ signing or downloading anything twice. A signed acknowledgement is recorded befo
 and, on restart, sent again byte for byte: the server then returns the original receipt.
 Notifications the server shows as decided without a receipt in the archive get theirs with
 GetReceipt.
+The server restarting under it (workers killed, a deployment, the database away for a moment)
+does not end the run: every call is asked again after a connection reset or refused, an answer
+cut short, a 5xx or 429, with back-off and honouring ``Retry-After``; a streamed download
+resumes where it broke. The summary line's ``retried=`` counts those calls.
 ``--resync`` lists every status (not just pending) to rebuild an archive or a lost state file.
 
 Archive layout (``--archive DIR``)::
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if bars is not None:
             bars.close()
     summary = {**state.counts(), "skipped": len(agent.skipped), "errors": len(agent.errors),
-               "seconds": round(time.monotonic() - started, 3)}
+               "retried": service.retried, "seconds": round(time.monotonic() - started, 3)}
     state.close()
     if args.json:
         print(json.dumps(summary))

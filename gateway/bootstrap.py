@@ -295,7 +295,8 @@ class Container:
                 trusted_proxies=settings.trusted_proxies)),
             junk=UnauthenticatedRefusals(
                 SqlRefusalSummaryAudit(self.sessions, self.clock),
-                lambda code: metrics.unauthenticated_refusals.labels(code).inc()),
+                lambda code: metrics.unauthenticated_refusals.labels(code).inc(),
+                pending=metrics.refusal_summary_pending),
             source_limits=SourceLimits(Rate(settings.unauthenticated_rate_per_second,
                                             settings.unauthenticated_burst)),
             principal_limits=self.principal_limits(),

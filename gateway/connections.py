@@ -23,6 +23,11 @@ already accepts connections and parks kept-alive ones):
 
 The accept queue is the listener's ``backlog``; a worker stops accepting at
 ``worker_connections`` open connections (gthread's rule), so what the kernel holds is bounded.
+
+What waits is visible in ``/metrics`` (prometheus-client's multiprocess mode, summed over the
+live workers; set every loop turn): ``gateway_front_connections`` (open),
+``gateway_front_reading_connections`` (a request being received, or kept alive and idle) and
+``gateway_front_waiting_requests`` (complete requests waiting for a free thread).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
+from prometheus_client import CollectorRegistry, Gauge
 
 _HEADER_END = b"\r\n\r\n"
 _READ_CHUNK = 256 * 1024
@@ -202,6 +208,13 @@ class FrontedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is un
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading: dict[TConn, _Reading] = {}
+        self.gauges: FrontGauges | None = None
+        self.in_pool = 0
+        """Requests handed to the thread pool and not finished (being served, or waiting)."""
+
+    def init_process(self) -> None:
+        self.gauges = FrontGauges()  # in the worker, after the fork (multiprocess files)
+        super().init_process()
 
     # connections arrive ---------------------------------------------------------------------
 
@@ -268,6 +281,9 @@ class FrontedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is un
 
     def murder_keepalived(self, force: bool = False) -> None:
         super().murder_keepalived(force)
+        if self.gauges is not None:  # called every loop turn
+            self.gauges.observe(self.nr_conns, len(self.reading),
+                                max(0, self.in_pool - self.cfg.threads))
         now = time.monotonic()
         # A stopping worker waits for requests being received, not for silent connections.
         late = [conn for conn, reading in self.reading.items()
@@ -291,7 +307,12 @@ class FrontedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is un
 
     # after a response -----------------------------------------------------------------------
 
+    def enqueue_req(self, conn: TConn) -> None:
+        self.in_pool += 1
+        super().enqueue_req(conn)
+
     def finish_request(self, conn: TConn, fs: Any) -> None:
+        self.in_pool -= 1
         try:
             keep = bool(fs.result()) if not fs.cancelled() else False
         except Exception:  # noqa: BLE001  # handle() logged it; the connection just closes
@@ -308,6 +329,32 @@ class FrontedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is un
             return
         self.nr_conns -= 1
         conn.close(graceful=keep)
+
+
+class FrontGauges:
+    """The connection front's gauges (module docstring), on a registry of their own: in
+    multiprocess mode every worker's values reach ``/metrics`` through the shared files."""
+
+    def __init__(self) -> None:
+        registry = CollectorRegistry()
+        self.connections = Gauge("gateway_front_connections", "Open client connections",
+                                 registry=registry, multiprocess_mode="livesum")
+        self.reading = Gauge("gateway_front_reading_connections",
+                             "Connections being read by the front (or idle, kept alive)",
+                             registry=registry, multiprocess_mode="livesum")
+        self.waiting = Gauge("gateway_front_waiting_requests",
+                             "Complete requests waiting for a free worker thread",
+                             registry=registry, multiprocess_mode="livesum")
+        self._last: tuple[int, int, int] | None = None
+
+    def observe(self, connections: int, reading: int, waiting: int) -> None:
+        values = (connections, reading, waiting)
+        if values == self._last:
+            return
+        self._last = values
+        self.connections.set(connections)
+        self.reading.set(reading)
+        self.waiting.set(waiting)
 
 
 def _send_best_effort(sock: socket.socket, data: bytes) -> None:

@@ -36,7 +36,7 @@ from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault
 
 from gateway.client.archive import Archive, file_sha256
-from gateway.client.download import download_content
+from gateway.client.download import download_content, partial_path
 from gateway.client.receipts import (
     ReceiptInvalid,
     VerifiedReceipt,
@@ -45,6 +45,7 @@ from gateway.client.receipts import (
 from gateway.client.rules import Rules
 from gateway.client.service import (
     TNS,
+    TRANSPORT_ERRORS,
     AgentError,
     Service,
     describe,
@@ -553,12 +554,24 @@ class Agent:
     def stream(self, doc: PendingDocument, path: Path) -> None:
         """A large document goes to disk as it arrives (``gateway.client.download``: the
         server's signature and the stated SHA-256 are checked while streaming) instead of
-        through zeep, which holds the whole response, several times over, in memory."""
+        through zeep, which holds the whole response, several times over, in memory. When the
+        connection breaks (a worker restarting), it is asked again from where it broke
+        (``resume``), with the back-off of every other call (``Service.retry``); as long as
+        the attempts keep bringing bytes, the retries do not run out."""
         with self.archive.temporary(path) as temporary:
-            downloaded = download_content(
-                self.service.endpoint, self.service.signature, self.server_cert_path,
-                doc.notification_id, temporary, document=doc.position,
-                session=self.service.session, timeout=self.service.timeout)
+            part = partial_path(temporary)
+            while True:
+                before = part.stat().st_size if part.exists() else 0
+                try:
+                    downloaded = self.service.retry(lambda: download_content(
+                        self.service.endpoint, self.service.signature, self.server_cert_path,
+                        doc.notification_id, temporary, document=doc.position,
+                        session=self.service.session, timeout=self.service.timeout,
+                        resume=True))
+                    break
+                except TRANSPORT_ERRORS:
+                    if not part.exists() or part.stat().st_size <= before:
+                        raise
             if downloaded.sha256 != doc.sha256 or file_sha256(temporary) != doc.sha256:
                 raise AgentError("content does not match the SHA-256 listed and signed")
             self.archive.commit(temporary, path)

@@ -15,6 +15,15 @@ only once the whole response checked out:
 
 Memory stays bounded by the head and tail of the response (a few kilobytes) and one network chunk.
 A fault answer is verified the same way and raised as ``zeep.exceptions.Fault``.
+
+Resuming (issue 14): with ``resume=True`` a ``<target>.part`` left by a download whose
+connection broke (``requests.RequestException``: reset, refused, truncated) is kept, and the
+next call asks ``GetContent`` for the bytes from its size on (the signed request's ``offset``;
+the signed answer states the same ``offset``). The document's sha256 and size the server signs
+are the whole document's, so what is checked at the end is the sha256 of the assembled file:
+bytes received before the break are trusted only once the whole checks out. If it does not (or
+the part is longer than the document: ``INVALID_OFFSET``), the part is dropped and the document
+fetched again from the start, once.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from typing import Any
 import requests
 from cryptography import x509
 from lxml import etree
-from zeep.exceptions import Fault, SignatureVerificationFailed
+from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
 from gateway import namespaces as ns
 from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
@@ -64,40 +73,80 @@ class DownloadedContent:
     path: Path
 
 
+def partial_path(target: Path) -> Path:
+    """Where the bytes of ``target`` are written while they arrive (kept to resume)."""
+    return target.with_name(target.name + ".part")
+
+
 def download_content(service_url: str, signature: ServerVerifyingSignature,
                      server_cert: Path, notification_id: int, target: Path, *,
                      document: int = 0, session: requests.Session | None = None,
-                     timeout: float = 300.0, chunk_bytes: int = 1024 * 1024) -> DownloadedContent:
+                     timeout: float = 300.0, chunk_bytes: int = 1024 * 1024,
+                     resume: bool = False) -> DownloadedContent:
     """``GetContent(notification_id, document)`` written to ``target`` (see the module doc).
 
     Raises ``zeep.exceptions.Fault`` for a (verified) fault, ``SignatureVerificationFailed``
     when the response is not exactly what the server signed, ``ValueError`` when the bytes do not
-    match the sha256 the server states; ``target`` is then left untouched."""
+    match the sha256 the server states; ``target`` is then left untouched. A transport failure
+    (``requests.RequestException``) leaves ``<target>.part`` for a call with ``resume=True``
+    to continue from; without ``resume`` any such part is discarded first."""
     certificate = x509.load_pem_x509_certificate(Path(server_cert).read_bytes())
-    request = _signed_request(signature, notification_id, document)
+    partial = partial_path(target)
+    if not resume:
+        partial.unlink(missing_ok=True)
+    offset = partial.stat().st_size if partial.exists() else 0
+    request = _signed_request(signature, notification_id, document, offset)
     http = session or requests.Session()
-    with http.post(service_url, data=request, stream=True, timeout=timeout, headers={
-            "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"GetContent"'}) as response:
-        chunks = response.iter_content(chunk_size=chunk_bytes)
-        if response.status_code != 200:
-            _raise_fault(_bounded(chunks), certificate)
-        partial = target.with_name(target.name + ".part")
-        try:
-            with partial.open("wb") as sink:
-                downloaded = _receive(chunks, sink, certificate, target)
+    try:
+        with http.post(service_url, data=request, stream=True, timeout=timeout, headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": '"GetContent"'}) as response:
+            chunks = response.iter_content(chunk_size=chunk_bytes)
+            if response.status_code != 200:
+                _raise_fault(_bounded(chunks), certificate, response.status_code)
+            prefix = hashlib.sha256()
+            if offset:
+                with partial.open("rb") as received:
+                    prefix = hashlib.file_digest(received, "sha256")
+            with partial.open("ab" if offset else "wb") as sink:
+                downloaded = _receive(chunks, sink, certificate, target, prefix, offset)
             os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
+    except requests.RequestException:
+        raise  # the connection broke: what arrived stays in the part, to resume from
+    except Fault as fault:  # answered before anything was written: the part stays...
+        if not offset or _fault_code(fault) != "INVALID_OFFSET":
             raise
+        partial.unlink(missing_ok=True)  # ...unless it is longer than the document
+        return download_content(service_url, signature, server_cert, notification_id, target,
+                                document=document, session=session, timeout=timeout,
+                                chunk_bytes=chunk_bytes, resume=False)
+    except ResumedMismatch:
+        partial.unlink(missing_ok=True)  # the bytes kept from before do not fit: start over
+        return download_content(service_url, signature, server_cert, notification_id, target,
+                                document=document, session=session, timeout=timeout,
+                                chunk_bytes=chunk_bytes, resume=False)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return downloaded
 
 
+class ResumedMismatch(ValueError):
+    """A resumed download whose assembled bytes fail the stated sha256."""
+
+
+def _fault_code(fault: Fault) -> str | None:
+    detail = fault.detail
+    return detail.findtext(f".//{{{ns.FAULT_DETAIL}}}code") if detail is not None else None
+
+
 def _signed_request(signature: ServerVerifyingSignature, notification_id: int,
-                    document: int) -> bytes:
+                    document: int, offset: int = 0) -> bytes:
+    resume = f"<ns0:offset>{int(offset)}</ns0:offset>" if offset else ""
     envelope = etree.fromstring(
         f'<soap-env:Envelope xmlns:soap-env="{ns.SOAP11_ENV}"><soap-env:Body>'
         f'<ns0:GetContent xmlns:ns0="{ns.NOTIFICATION_SERVICE}"><ns0:id>{int(notification_id)}'
-        f"</ns0:id><ns0:document>{int(document)}</ns0:document></ns0:GetContent>"
+        f"</ns0:id><ns0:document>{int(document)}</ns0:document>{resume}</ns0:GetContent>"
         "</soap-env:Body></soap-env:Envelope>".encode())
     signature.apply(envelope, {})
     octets: bytes = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
@@ -118,8 +167,12 @@ def _bounded(chunks: Any) -> bytes:
     return bytes(received)
 
 
-def _raise_fault(data: bytes, certificate: x509.Certificate) -> None:
-    envelope = etree.fromstring(data, _parser())
+def _raise_fault(data: bytes, certificate: x509.Certificate, status: int) -> None:
+    try:
+        envelope = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:  # not SOAP at all: a proxy, a server restarting
+        raise TransportError(f"HTTP {status} without a fault",  # type: ignore[no-untyped-call]
+                             status_code=status) from exc
     _check_signed_parts(envelope)
     body = _body(envelope)
     _verify_signed_info(envelope, body, None, certificate)
@@ -130,8 +183,8 @@ def _raise_fault(data: bytes, certificate: x509.Certificate) -> None:
                 code=fault.findtext("faultcode"), detail=fault.find("detail"))
 
 
-def _receive(chunks: Any, sink: Any, certificate: x509.Certificate,
-             target: Path) -> DownloadedContent:
+def _receive(chunks: Any, sink: Any, certificate: x509.Certificate, target: Path,
+             content_digest: Any, offset: int) -> DownloadedContent:
     iterator = iter(chunks)
     received = bytearray()
     found = None
@@ -154,7 +207,7 @@ def _receive(chunks: Any, sink: Any, certificate: x509.Certificate,
     body_digest = hashlib.new(_digest_name(_reference_to(skeleton, body)))
     body_digest.update(canonical_head)
 
-    content_digest, size, pending, padded = hashlib.sha256(), 0, b"", False
+    size, pending, padded = offset, b"", False
     tail = bytearray()
     while True:
         end = segment.find(b"<")
@@ -198,7 +251,12 @@ def _receive(chunks: Any, sink: Any, certificate: x509.Certificate,
     assert result is not None
     stated_sha256 = result.findtext(f"{_TNS}document/{_TNS}sha256") or ""
     stated_size = result.findtext(f"{_TNS}document/{_TNS}size") or "-1"
+    if int(result.findtext(f"{_TNS}offset") or "0") != offset:
+        raise SignatureVerificationFailed("the answer resumes elsewhere than asked")
     if content_digest.hexdigest() != stated_sha256 or size != int(stated_size):
+        if offset:
+            raise ResumedMismatch("the resumed document does not match the sha256 the server "
+                                  "states")
         raise ValueError("the document does not match the sha256 the server states")
     return DownloadedContent(
         notification_id=int(result.findtext(f"{_TNS}notificationId") or 0),

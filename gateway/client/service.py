@@ -1,14 +1,27 @@
 """The gateway's native service as the batch agent calls it: zeep clients, one per thread, every
 request signed and every response verified with the server certificate; the bulk answers read
-with lxml once verified; transport failures retried."""
+with lxml once verified; transport failures retried.
+
+Riding out restarts (issue 14): every call, and the WSDL fetch at start-up, is asked again after
+a transport failure (connection reset or refused, a response cut short, a timeout), a non-SOAP
+5xx or 429, an unsigned 429/503 fault (the per-address limit before the gate), or a RATE_LIMITED /
+SERVICE_UNAVAILABLE fault, with exponential back-off and jitter,
+waiting at least what the answer's ``Retry-After`` says. Asking again is safe for every
+operation the agent sends: the reads are idempotent; PrepareReceipt asked twice leaves one
+acknowledgement unused (it expires); SubmitReceipt carries the same signed acknowledgement bytes
+(only the WS-Security envelope around them is signed afresh), and the server answers a signed
+acknowledgement it already registered with the receipts it issued then, never twice.
+"""
 
 from __future__ import annotations
 
 import base64
+import email.utils
 import random
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +29,7 @@ import requests
 import urllib3
 import zeep
 from lxml import etree
-from zeep.exceptions import Fault, TransportError
+from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 from zeep.transports import Transport
 
 from gateway.client.transport import ServerVerifyingSignature
@@ -27,9 +40,16 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP_BODY = f"{{{SOAP_ENV}}}Body"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           huge_tree=True)  # large base64 documents; no DTD, no entities
-RETRIES = 6
+RETRIES = 12
 RETRYABLE_FAULTS = frozenset({"RATE_LIMITED", "SERVICE_UNAVAILABLE"})
 """Faults the server answers before doing any work (or after rolling it back): ask again."""
+MAX_BACKOFF_S = 8.0
+MAX_RETRY_AFTER_S = 120.0
+"""A server's ``Retry-After`` is honoured up to this; beyond it the agent waits this long."""
+TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError)
+"""Reset, refused, timed out, or the answer cut short (``IncompleteRead``)."""
 
 
 class AgentError(Exception):
@@ -56,7 +76,9 @@ class Service:
         self._timeout = timeout
         self._settings = zeep.Settings(xml_huge_tree=True)  # large base64 documents
         self._local = threading.local()
-        first = self._new_client(wsdl)
+        self._retried = 0
+        self._retried_lock = threading.Lock()
+        first = self.retry(lambda: self._new_client(wsdl))  # the server may be restarting
         self._document = first.wsdl
         self._endpoint = endpoint
         self._local.client = first
@@ -64,6 +86,7 @@ class Service:
     def _new_client(self, wsdl: Any) -> zeep.Client:
         key, cert, server_cert = self._credentials
         transport = Transport(timeout=self._timeout, operation_timeout=self._timeout)
+        transport.session.hooks["response"].append(self._note_retry_after)
         client = zeep.Client(wsdl, wsse=ServerVerifyingSignature(key, cert, server_cert),
                              transport=transport, settings=self._settings)
         return client
@@ -101,9 +124,20 @@ class Service:
     def timeout(self) -> float:
         return self._timeout
 
+    @property
+    def retried(self) -> int:
+        """Calls asked again so far (transport failures, 5xx/429, retryable faults)."""
+        return self._retried
+
+    def _note_retry_after(self, response: requests.Response, *_: Any, **__: Any) -> None:
+        """(requests response hook) The last answer's ``Retry-After`` and status, for
+        ``retry``."""
+        self._local.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        self._local.status = response.status_code
+
     def call(self, operation: str, **arguments: Any) -> Any:
         """One operation, retried on transport failures (each retry is signed afresh)."""
-        return self._retrying(lambda: getattr(self._service(), operation)(**arguments))
+        return self.retry(lambda: getattr(self._service(), operation)(**arguments))
 
     def call_xml(self, operation: str, **arguments: Any) -> etree._Element:
         """``call`` for the bulk operations (listing pages, document batches, acknowledgements),
@@ -135,20 +169,34 @@ class Service:
                     raise requests.ConnectionError(exc) from exc
             return read_answer(operation, status, content, signature)
 
-        result: etree._Element = self._retrying(send)
+        result: etree._Element = self.retry(send)
         return result
 
-    def _retrying(self, send: Callable[[], Any]) -> Any:
+    def retry(self, send: Callable[[], Any]) -> Any:
         """``send`` (which signs afresh each time), again after a transport failure, a
-        non-SOAP 5xx or 429, or a RATE_LIMITED / SERVICE_UNAVAILABLE fault: the server refuses
+        non-SOAP 5xx or 429, an unsigned 429/503, or a RATE_LIMITED / SERVICE_UNAVAILABLE
+        fault: the server refuses
         those before doing anything (a rate-limited request's nonce is not even spent) or rolls
-        back, so asking again is safe; exponential back-off with jitter, so several agents
-        behind one limit do not come back in step."""
+        back, so asking again is safe (see the module doc for the signing calls); exponential
+        back-off with jitter, so several agents behind one limit do not come back in step, and
+        never sooner than the answer's ``Retry-After``."""
         for attempt in range(RETRIES):
+            self._local.retry_after = self._local.status = None
             try:
                 return send()
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSPORT_ERRORS as exc:
                 error: Exception = exc
+            except SignatureVerificationFailed as exc:
+                # An unsigned 429/503 (the per-address limit before the gate, a proxy): only a
+                # wait to lose by asking again. Any other answer that fails verification is not.
+                if getattr(self._local, "status", None) not in (429, 503):
+                    raise
+                error = exc
+            except requests.HTTPError as exc:  # the WSDL fetch: zeep raises for its status
+                status = exc.response.status_code if exc.response is not None else 0
+                if status < 500 and status != 429:
+                    raise
+                error = exc
             except TransportError as exc:  # a non-SOAP answer: proxy or server restarting
                 if exc.status_code < 500 and exc.status_code != 429:
                     raise
@@ -159,9 +207,36 @@ class Service:
                 error = exc
             if attempt == RETRIES - 1:
                 raise error
-            time.sleep(min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.75, 1.25))
+            with self._retried_lock:
+                self._retried += 1
+            time.sleep(backoff_seconds(attempt, getattr(self._local, "retry_after", None)))
         raise AssertionError("unreachable")
 
+
+def backoff_seconds(attempt: int, retry_after: float | None) -> float:
+    """How long to wait before attempt ``attempt + 1``: exponential from 0.5 s up to
+    ``MAX_BACKOFF_S``, times a jitter of ±25 %, and at least ``retry_after`` (capped)."""
+    backoff = min(MAX_BACKOFF_S, 0.5 * 2 ** attempt) * random.uniform(0.75, 1.25)
+    if retry_after is None:
+        return backoff
+    return max(backoff, min(retry_after, MAX_RETRY_AFTER_S) * random.uniform(1.0, 1.1))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP ``Retry-After`` (delay-seconds, or an HTTP date) as seconds from now; None when
+    absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():  # not "²" or "٣", which str.isdigit accepts
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 BULK_OPERATIONS: dict[str, tuple[str, ...]] = {

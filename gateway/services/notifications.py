@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gateway.domain.audit import AuditEntry
 from gateway.domain.authorization import Action, Decision, decide
@@ -84,6 +84,8 @@ class ContentStream:
     notification: VisibleNotification
     document: Document
     chunks: Callable[[], Iterator[bytes]]
+    offset: int = 0
+    """Where ``chunks()`` starts in the document (a resumed download)."""
 
 
 MAX_CONTENTS_ITEMS = 1000
@@ -225,9 +227,15 @@ class NotificationQueries:
         return Content(stream.notification, stream.document, b"".join(stream.chunks()))
 
     def open_content(self, principal: Principal, notification_id: int,
-                     position: int = 0) -> ContentStream:
+                     position: int = 0, offset: int = 0) -> ContentStream:
         """The main document (position 0) or an annex. A notification's content is released
         only once ACCEPTED; opening a communication marks it READ (audited).
+
+        ``offset`` > 0 resumes a download that broke (issue 14): ``chunks()`` then yields the
+        document's bytes from ``offset`` on (``ContentStream.offset``). The whole document is
+        still read and checked against its sha256 on every pass -- only what is sent is
+        shorter -- and the client checks the sha256 of what it assembled. An offset beyond the
+        document's size is ``INVALID_OFFSET``.
 
         A document of up to ``CONTENT_INLINE_BYTES`` is read and checked inside the releasing
         transaction; a larger one is read later, slice by slice, each slice in a short
@@ -255,6 +263,10 @@ class NotificationQueries:
             if document is None or first is None:
                 raise NotFound(f"notification {notification_id} has no document {position}",
                                code="DOCUMENT_NOT_FOUND", field="document")
+            if not 0 <= offset <= document.size:
+                raise InvalidRequest(f"offset {offset} is beyond the document's "
+                                     f"{document.size} bytes", code="INVALID_OFFSET",
+                                     field="offset")
             if whole:
                 _check_content(first, document, notification_id)
             elif notification.kind is ItemKind.COMMUNICATION and status is Status.AVAILABLE:
@@ -270,16 +282,19 @@ class NotificationQueries:
             if marked:
                 uow.audit.append("communication.read", principal.acts_for, str(notification_id),
                                  {"role": _role(decision).value}, now)
+            released: dict[str, Any] = {"document": position, "sha256": document.sha256,
+                                        "role": _role(decision).value}
+            if offset:
+                released["offset"] = offset
             uow.audit.append("content.released", principal.acts_for, str(notification_id),
-                             {"document": position, "sha256": document.sha256,
-                              "role": _role(decision).value}, now)
+                             released, now)
             uow.commit()
         visible = VisibleNotification(_as_of(notification, now), _role(decision))
         if whole:
-            data = first
-            return ContentStream(visible, document, lambda: iter((data,)))
+            data = first[offset:] if offset else first
+            return ContentStream(visible, document, lambda: iter((data,)), offset)
         return ContentStream(visible, document,
-                             lambda: self._slices(notification_id, document))
+                             lambda: self._slices(notification_id, document, offset), offset)
 
     def contents(self, principal: Principal, ids: Sequence[int]) -> ContentBatch:
         """Every document of many notifications in one transaction (bulk downloads): the same
@@ -422,13 +437,14 @@ class NotificationQueries:
             uow.notifications.save_statuses(list(marked.values()))
         return {**current, **marked}, set(marked)
 
-    def _slices(self, notification_id: int, document: Document) -> Iterator[bytes]:
+    def _slices(self, notification_id: int, document: Document,
+                start: int = 0) -> Iterator[bytes]:
         def read(offset: int, length: int) -> bytes | None:
             with self.uow_factory() as uow:  # one short transaction per slice
                 return uow.notifications.content_slice(notification_id, document.position,
                                                        offset, length)
 
-        return _checked_slices(document, notification_id, read)
+        return _checked_slices(document, notification_id, read, start)
 
     def _authorised(self, uow: UnitOfWork, principal: Principal, action: Action,
                     notification_id: int, now: datetime) -> tuple[Notification, Decision]:
@@ -460,9 +476,10 @@ def _check_content(data: bytes, document: Document, notification_id: int) -> Non
 
 
 def _checked_slices(document: Document, notification_id: int,
-                    read: Callable[[int, int], bytes | None]) -> Iterator[bytes]:
+                    read: Callable[[int, int], bytes | None], start: int = 0) -> Iterator[bytes]:
     """``document`` in slices of ``CONTENT_SLICE_BYTES`` from ``read(offset, length)``, then
-    ``RuntimeError`` if they were not exactly the bytes its size and sha256 name."""
+    ``RuntimeError`` if they were not exactly the bytes its size and sha256 name. Only the
+    bytes from ``start`` on are yielded; those before are read to be checked."""
     digest = hashlib.sha256()
     offset = 0
     while offset < document.size:
@@ -471,7 +488,8 @@ def _checked_slices(document: Document, notification_id: int,
             break
         digest.update(piece)
         offset += len(piece)
-        yield piece
+        if offset > start:
+            yield piece[max(0, start - (offset - len(piece))):]
     if offset != document.size or digest.hexdigest() != document.sha256:
         raise RuntimeError(
             f"stored content of {notification_id}/{document.position} is corrupt")

@@ -28,11 +28,17 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from gateway import namespaces
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
 from gateway.wssec.response import BodyCanonicalForm
 
-from .context import ENVIRON_ENVELOPE, ENVIRON_VERIFIED, correlation_of
-from .faults import GW, WSCN_SYSTEM_FAULT, http_status_line, spyne_fault
+from .context import (
+    ENVIRON_DATABASE_FAILURE,
+    ENVIRON_ENVELOPE,
+    ENVIRON_FAULT_CODE,
+    ENVIRON_VERIFIED,
+    correlation_of,
+)
+from .faults import GW, WSCN_SYSTEM_FAULT, fault_code_of, http_status_line, spyne_fault
 from .splice import (
     ENVIRON_RESPONSE_LENGTH,
     ENVIRON_SPLICE,
@@ -161,12 +167,15 @@ class GatewayApplication(Application):  # type: ignore[misc]
         except Fault:
             raise
         except Exception as exc:  # every error leaves as a fault from soap.faults
+            if isinstance(exc, ServiceUnavailable):
+                ctx.transport.req_env[ENVIRON_DATABASE_FAILURE] = exc.failure_class
             raise spyne_fault(exc, correlation_of(ctx)) from exc
 
 
 class GatewayWsgiApplication(WsgiApplication):  # type: ignore[misc]
     def handle_error(self, p_ctx: Any, others: Any, error: Any, start_response: Any) -> Any:
         p_ctx.out_error = _as_gateway_fault(error, correlation_of(p_ctx))
+        p_ctx.transport.req_env[ENVIRON_FAULT_CODE] = fault_code_of(p_ctx.out_error)
         return super().handle_error(p_ctx, others, p_ctx.out_error, start_response)
 
 

@@ -44,5 +44,5 @@ def base64_pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 def data_splice(content: ContentStream) -> Splice:
     """The base64 of ``content`` as the text of ``ContentResult/data``, read on demand."""
-    return Splice.streamed(DATA_PATH, base64_length(content.document.size),
+    return Splice.streamed(DATA_PATH, base64_length(content.document.size - content.offset),
                            lambda: base64_pieces(content.chunks()))

@@ -24,7 +24,8 @@ from . import listing_xml
 from . import types as t
 from .splice import Splice
 
-CONTENT_FIELDS = ("notificationId", "document", "status", "data")
+CONTENT_FIELDS = ("notificationId", "document", "status", "offset", "data")
+"""``offset`` is optional and only GetContent (a resumed download) ever states it: never written."""
 REFUSAL_FIELDS = ("notificationId", "code", "message")
 RESULT_FIELDS = ("count", "content", "refused")
 

@@ -17,6 +17,9 @@ from gateway.services.representation import RepresentationService
 ENVIRON_VERIFIED = "notess.verified"
 ENVIRON_ENVELOPE = "notess.envelope"
 ENVIRON_CORRELATION = "notess.correlation_id"
+# ...and by ``soap.application`` when a call ends in a fault, for ``soap.metrics``.
+ENVIRON_FAULT_CODE = "notess.fault_code"
+ENVIRON_DATABASE_FAILURE = "notess.database_failure"
 
 
 @dataclass(frozen=True)

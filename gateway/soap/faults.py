@@ -88,6 +88,16 @@ def spyne_fault(error: BaseException, correlation_id: str) -> Fault:
     return fault
 
 
+def fault_code_of(fault: Fault) -> str:
+    """The stable code a Spyne fault carries (``gw:code``), or its detail's name (the WSCN
+    port's system error), for metrics."""
+    detail = fault.detail
+    if isinstance(detail, etree._Element):
+        code = detail.findtext(f".//{GW}code") if detail.tag != GW + "code" else detail.text
+        return code or etree.QName(detail).localname
+    return INTERNAL_CODE
+
+
 def http_status_line(status: int, strict_wsi: bool) -> str:
     """The HTTP status a fault travels with.
 

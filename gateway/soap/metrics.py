@@ -2,7 +2,9 @@
 
 Under gunicorn with several workers ``PROMETHEUS_MULTIPROC_DIR`` is set by the master before
 it forks (``gateway.serving.prepare_multiprocess_metrics``, for ``gateway serve`` and
-``deploy/gunicorn.conf.py`` alike), so ``/metrics`` aggregates every worker.
+``deploy/gunicorn.conf.py`` alike), so ``/metrics`` aggregates every worker: counters are
+summed, gauges summed over the live workers (``livesum``). The names are listed in the README
+("Metrics"); ``gateway.connections`` adds the connection front's gauges.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -45,6 +48,30 @@ class GatewayMetrics:
             "gateway_service_unavailable_total",
             "Requests answered SERVICE_UNAVAILABLE (database unreachable)", registry=self.registry,
         )
+        self.faults = Counter(
+            "gateway_faults_total", "SOAP faults answered, by stable code (gw:code)", ["code"],
+            registry=self.registry,
+        )
+        self.database_errors = Counter(
+            "gateway_database_errors_total",
+            "Database failures met (a request answered SERVICE_UNAVAILABLE, an audit write or a "
+            "readiness probe that failed), by failure class", ["failure_class"],
+            registry=self.registry,
+        )
+        self.refusal_summary_sources = Gauge(
+            "gateway_refusal_summary_pending_sources",
+            "Sources of unauthenticated refusals counted but not yet summarised in the audit",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.refusal_summary_refusals = Gauge(
+            "gateway_refusal_summary_pending_refusals",
+            "Unauthenticated refusals counted but not yet summarised in the audit",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+
+    def refusal_summary_pending(self, sources: int, refusals: int) -> None:
+        self.refusal_summary_sources.set(sources)
+        self.refusal_summary_refusals.set(refusals)
 
     def observe(self, service: str, operation: str, outcome: str, seconds: float) -> None:
         self.requests.labels(service or "-", operation, outcome).inc()

@@ -95,12 +95,19 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
             return notification_info(queries.get(principal_of(ctx), _id(id)))
 
         @rpc(Long(min_occurs=1, nillable=False), Integer(ge=0, doc="0 (default) is the main document"),
+             Long(ge=0, doc="resume a broken download: the document's bytes from this offset "
+                            "on (default 0; beyond its size: fault INVALID_OFFSET); sha256 and "
+                            "size still describe the whole document"),
              _returns=t.ContentResult)
-        def GetContent(ctx: Any, id: int, document: int | None) -> t.ContentResult:
+        def GetContent(ctx: Any, id: int, document: int | None,
+                       offset: int | None) -> t.ContentResult:
             """A document of an ACCEPTED notification, or of a communication (marks it READ)."""
-            content = queries.open_content(principal_of(ctx), _id(id), document or 0)
+            content = queries.open_content(principal_of(ctx), _id(id), document or 0, offset or 0)
             splice_response(ctx, content_stream.data_splice(content))  # streamed into data
-            return content_result(content.notification, content.document, b"")
+            result = content_result(content.notification, content.document, b"")
+            if content.offset:
+                result.offset = content.offset
+            return result
 
         @rpc(Long(max_occurs="unbounded", nillable=False,
                   doc="1..1000 notification ids (fault BATCH_TOO_LARGE), none twice "

@@ -6,7 +6,8 @@ Junk -- unsigned, malformed, untrusted, wrong path -- says nothing about anyone 
 any rate; one chain append each (under the chain's global lock) let a flood slow every good
 client and grow the log without bound (issue 14). So here:
 
-- every one is counted (``gateway_unauthenticated_refusals_total{code}``);
+- every one is counted (``gateway_unauthenticated_refusals_total{code}``), and what waits for
+  the next summary is a gauge (``gateway_refusal_summary_pending_sources`` / ``_refusals``);
 - a log line per source and interval (``LogThrottle``), with a sample correlation id;
 - one aggregated ``security.refused.unauthenticated`` audit event per source and interval,
   written by a background thread, never in the request's thread: the chain's lock is not taken
@@ -41,9 +42,12 @@ class _SourceTally:
 
 class UnauthenticatedRefusals:
     def __init__(self, write_summary: SummaryWriter, count: Callable[[str], None],
-                 interval_s: float = 60.0, max_sources: int = 1000) -> None:
+                 interval_s: float = 60.0, max_sources: int = 1000,
+                 pending: Callable[[int, int], None] | None = None) -> None:
         self._write_summary = write_summary
         self._count = count
+        self._pending = pending or (lambda sources, refusals: None)
+        self._refusals = 0
         self._interval_s = interval_s
         self._max_sources = max_sources
         self._lock = threading.Lock()
@@ -62,6 +66,8 @@ class UnauthenticatedRefusals:
             tally = self._tallies.setdefault(key, _SourceTally())
             tally.codes[error.code] += 1
             tally.sample_correlation_id = tally.sample_correlation_id or correlation_id
+            self._refusals += 1
+            self._pending(len(self._tallies), self._refusals)
             if self._flusher is None:  # started lazily: the worker process, after the fork
                 self._flusher = threading.Thread(target=self._run, name="refusal-summaries",
                                                  daemon=True)
@@ -73,6 +79,8 @@ class UnauthenticatedRefusals:
         with self._lock:
             tallies, self._tallies = self._tallies, {}
             since, self._since = self._since, time.time()
+            self._refusals = 0
+            self._pending(0, 0)
         if not tallies:
             return
         until = self._since

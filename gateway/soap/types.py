@@ -130,6 +130,9 @@ class ContentResult(ComplexModel):
         ("notificationId", Long(min_occurs=1, nillable=False)),
         ("document", DocumentInfo.customize(min_occurs=1, nillable=False)),
         ("status", StatusType.customize(min_occurs=1, nillable=False)),
+        ("offset", Long(min_occurs=0, nillable=False,
+                        doc="Where data starts in the document, when GetContent was asked to "
+                            "resume (absent: 0).")),
         ("data", ByteArray(min_occurs=1, nillable=False, doc="The document bytes (base64).")),
     ]
 

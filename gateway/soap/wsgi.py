@@ -54,7 +54,13 @@ from gateway.wssec.gate import WsSecurityGate
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
-from .context import ENVIRON_CORRELATION, ENVIRON_ENVELOPE, ENVIRON_VERIFIED
+from .context import (
+    ENVIRON_CORRELATION,
+    ENVIRON_DATABASE_FAILURE,
+    ENVIRON_ENVELOPE,
+    ENVIRON_FAULT_CODE,
+    ENVIRON_VERIFIED,
+)
 from .contract import PORT_OF_SERVICE, render_wsdl
 from .faults import fault_envelope, http_status_line
 from .limits import PrincipalLimits, SourceLimits
@@ -120,6 +126,7 @@ class GatewayFront:
         if method == "GET" and path == "/readyz" and not query:
             if self.health():
                 return _plain(start_response, "200 OK", b"ready\n", correlation_id)
+            self.metrics.database_errors.labels("readiness").inc()
             return _plain(start_response, "503 Service Unavailable", b"database unavailable\n",
                           correlation_id, extra=[("Retry-After", str(self.retry_after_seconds))])
         if path == "/tsa" and self.tsa is not None and not query:
@@ -195,6 +202,10 @@ class GatewayFront:
                 # Spyne sends a generator without a length; we know it (soap.splice).
                 headers.append(("Content-Length", str(streamed_length)))
             outcome = "ok" if status.startswith("200") else "fault"
+            if environ.get(ENVIRON_FAULT_CODE):
+                self.metrics.faults.labels(environ[ENVIRON_FAULT_CODE]).inc()
+            if environ.get(ENVIRON_DATABASE_FAILURE):
+                self.metrics.database_errors.labels(environ[ENVIRON_DATABASE_FAILURE]).inc()
             if status.startswith("503"):
                 self.metrics.unavailable.inc()
                 headers.append(("Retry-After", str(self.retry_after_seconds)))
@@ -229,9 +240,11 @@ class GatewayFront:
         remote = str(environ.get("REMOTE_ADDR", "")) or "-"
         headers = [("Content-Type", "text/xml; charset=utf-8"), ("X-Request-Id", correlation_id),
                    *(extra or [])]
+        self.metrics.faults.labels(error.code).inc()
         if isinstance(error, ServiceUnavailable):
             # the audit store is the database that just failed: counted and logged instead
             self.metrics.unavailable.inc()
+            self.metrics.database_errors.labels(error.failure_class).inc()
             headers.append(("Retry-After", str(self.retry_after_seconds)))
         elif isinstance(error, RateLimited) and not sign:
             headers.append(("Retry-After", str(error.retry_after)))  # counted by its caller
@@ -268,8 +281,9 @@ class GatewayFront:
                 "code": error.code, "fault": error.fault_code, "remote": remote,
                 "path": str(environ.get("PATH_INFO", "")), "correlation_id": correlation_id,
             })
-        except ServiceUnavailable:  # answered anyway; the outage is logged once per interval
+        except ServiceUnavailable as failure:  # answered anyway; logged once per interval
             self.metrics.unavailable.inc()
+            self.metrics.database_errors.labels(failure.failure_class).inc()
         except Exception:  # the refusal must still be answered if the audit store is down
             log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
 

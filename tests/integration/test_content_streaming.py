@@ -21,6 +21,7 @@ from gateway.bootstrap import Container, build
 from gateway.config import Settings
 from gateway.domain.model import Status
 from gateway.domain.principal import Principal, PrincipalKind
+from gateway.errors import InvalidRequest
 from gateway.services import notifications
 from gateway.services.publishing import DocumentInput, PublicationRequest
 
@@ -107,3 +108,42 @@ def test_a_corrupt_large_communication_is_not_marked_read(container: Container) 
     with container.engine.connect() as connection:
         assert connection.execute(text(
             "SELECT count(*) FROM audit_event")).scalar_one() == events_before
+
+
+@pytest.mark.parametrize("offset", [1, notifications.CONTENT_SLICE_BYTES,
+                                    notifications.CONTENT_SLICE_BYTES + 7, -1, 0])
+def test_a_resumed_download_gets_the_bytes_from_its_offset(container: Container,
+                                                           offset: int) -> None:
+    data = os.urandom(notifications.CONTENT_INLINE_BYTES + 5_000)
+    offset = len(data) if offset < 0 else offset
+    item_id = publish_communication(container, data)
+
+    stream = container.queries().open_content(CALLER, item_id, 0, offset)
+
+    assert stream.offset == offset
+    for _ in range(2):
+        assert b"".join(stream.chunks()) == data[offset:]
+    small = publish_communication(container, b"a small document")
+    assert b"".join(container.queries().open_content(CALLER, small, 0, 2).chunks()) == \
+        b"small document"
+
+
+def test_a_resumed_pass_still_checks_the_bytes_before_its_offset(container: Container) -> None:
+    """The part the client already holds is not sent again but still read and checked: a
+    document corrupted there fails the pass as any other."""
+    data = os.urandom(notifications.CONTENT_INLINE_BYTES + 5_000)
+    item_id = publish_communication(container, data)
+    stream = container.queries().open_content(CALLER, item_id, 0, len(data) - 10)
+    corrupt(container, item_id, at=3)
+
+    with pytest.raises(RuntimeError, match="corrupt"):
+        for _ in stream.chunks():
+            pass
+
+
+@pytest.mark.parametrize("size", [16, notifications.CONTENT_INLINE_BYTES + 1])
+def test_an_offset_beyond_the_document_is_refused(container: Container, size: int) -> None:
+    item_id = publish_communication(container, os.urandom(size))
+    with pytest.raises(InvalidRequest) as refused:
+        container.queries().open_content(CALLER, item_id, 0, size + 1)
+    assert refused.value.code == "INVALID_OFFSET"

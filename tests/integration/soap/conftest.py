@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -331,6 +332,26 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.fixture
+def throwaway_cluster() -> Iterator[tuple[str, str, str]]:
+    """A PostgreSQL cluster of its own (pg_createcluster, trust auth on loopback), dropped after,
+    for the tests that stop the database (the outage test, the metrics test).
+
+    Yields (version, name, url). The shared cluster on 5432 is never touched."""
+    if shutil.which("pg_createcluster") is None:
+        pytest.fail("pg_createcluster (postgresql-common) is needed for the outage tests")
+    version = max(os.listdir("/usr/lib/postgresql"), key=int)
+    name = f"gwoutage{os.getpid()}"
+    port = _free_port()
+    subprocess.run(["pg_createcluster", version, name, "-p", str(port), "--start", "--",
+                    "--auth=trust"], check=True, capture_output=True, timeout=120)
+    try:
+        yield version, name, f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(["pg_dropcluster", version, name, "--stop"], check=False,
+                       capture_output=True, timeout=120)
+
+
 def _postgres_url() -> str:
     return os.environ.get("GATEWAY_TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
 
@@ -376,11 +397,13 @@ def running_gateway(data_dir: Path,
                     seed_requests: SeedRequests = _seed_requests, *,
                     postgres_url: str | None = None,
                     settings_environment: Mapping[str, str] | None = None,
+                    workers: int = 2,
                     ) -> Iterator[RunningGateway]:
     """A gateway of its own: fresh schema, demo PKI in ``data_dir``, the notifications
     ``seed_requests`` makes published, ``gateway serve`` with two workers; all gone at exit.
     ``postgres_url`` (default: the shared test database) and extra ``GATEWAY_*`` settings for
-    the server are the attack tests' (a throw-away cluster, small limits)."""
+    the server are the attack tests' (a throw-away cluster, small limits); ``workers``
+    gunicorn workers (the worker-kill test wants more than two)."""
     schema = f"soap_{os.getpid()}_{secrets.token_hex(4)}"
     postgres_url = postgres_url or _postgres_url()
     admin = create_engine_for(postgres_url)
@@ -422,7 +445,7 @@ def running_gateway(data_dir: Path,
         log_path = data_dir / "gateway-serve.log"
         with log_path.open("wb") as log, (data_dir / "gateway-serve.out").open("wb") as out:
             process = subprocess.Popen(
-                [*_gateway_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                [*_gateway_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
                 env=environment, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )

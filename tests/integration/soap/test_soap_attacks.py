@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -335,31 +334,6 @@ def test_security_header_for_another_actor_is_not_ours(attacked: RunningGateway)
 
 
 # --- the database stopped and started mid-load ---------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def throwaway_cluster() -> Iterator[tuple[str, str, str]]:
-    """A PostgreSQL cluster of its own (pg_createcluster, trust auth on loopback), dropped after.
-
-    Yields (version, name, url). The shared cluster on 5432 is never touched."""
-    if shutil.which("pg_createcluster") is None:
-        pytest.fail("pg_createcluster (postgresql-common) is needed for the outage test")
-    version = max(os.listdir("/usr/lib/postgresql"), key=int)
-    name = f"gwoutage{os.getpid()}"
-    port = _free_port()
-    subprocess.run(["pg_createcluster", version, name, "-p", str(port), "--start", "--",
-                    "--auth=trust"], check=True, capture_output=True, timeout=120)
-    try:
-        yield version, name, f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(["pg_dropcluster", version, name, "--stop"], check=False,
-                       capture_output=True, timeout=120)
 
 
 def test_database_outage_answers_soap_faults_and_recovers(

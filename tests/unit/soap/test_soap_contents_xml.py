@@ -143,7 +143,8 @@ def body_c14n(response: Response) -> bytes:
 
 def test_the_fast_path_knows_the_current_contract() -> None:
     assert contents_xml.WRITES_CONTRACT
-    assert contents_xml.CONTENT_FIELDS == ("notificationId", "document", "status", "data")
+    assert contents_xml.CONTENT_FIELDS == ("notificationId", "document", "status", "offset",
+                                           "data")
     assert contents_xml.REFUSAL_FIELDS == ("notificationId", "code", "message")
 
 
