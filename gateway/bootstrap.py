@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gateway.services.publishing import PublishingService
     from gateway.services.receipts import ReceiptService
     from gateway.services.representation import RepresentationService
+    from gateway.services.rotation import RotationService
     from gateway.services.rights import RightsCache
     from gateway.services.sweeping import SweepService
     from gateway.services.validation import SignatureValidation
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from gateway.trust.certificates import TrustStore
     from gateway.wssec import WsSecurityPolicy
     from gateway.wssec.response import BodyCanonicalForm
+    from gateway.wssec.signing_keys import Announcement, SigningKeys
 
 
 def _rights_cache() -> RightsCache:
@@ -269,6 +271,7 @@ class Container:
             queries=self.queries(), representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
             access=self.access(),
+            server_certificates=self.server_certificates(),
         )
         validation = self.signature_validation(trust)
         issuing = self.issuing()
@@ -300,6 +303,7 @@ class Container:
             principal_limits=self.principal_limits(),
             retry_after_seconds=settings.retry_after_seconds,
             public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
+            server_certificates=self.server_certificates(),
         )
 
     def principal_limits(self) -> PrincipalLimits:
@@ -333,11 +337,12 @@ class Container:
             return False
         return True
 
-    def _response_signer(self, *, must_understand: bool = True) -> ResponseSigner | None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        from gateway.wssec.response import sign_response
+    @cached_property
+    def signing_keys(self) -> SigningKeys | None:
+        """The configured server certificate and key, and those ``gateway pki rotate``
+        scheduled (read from the database every few seconds); None when responses go unsigned."""
+        from gateway.store.server_certificates import SqlServerCertificates
+        from gateway.wssec.signing_keys import SigningKeys, load_credential
 
         settings = self.settings
         key_path, cert_path = settings.effective_server_key, settings.effective_server_cert
@@ -347,13 +352,36 @@ class Container:
             raise InvalidRequest(
                 f"response signing is on but {key_path} or {cert_path} is missing "
                 "(set GATEWAY_SIGN_RESPONSES=false to run unsigned)", code="NO_SERVER_KEY")
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return SigningKeys(load_credential(cert_path.read_bytes(), key_path),
+                           SqlServerCertificates(self.sessions).all)
+
+    def server_certificates(self) -> Callable[[], Announcement] | None:
+        """What ``GetServerCertificates`` and ``GET /server-certificates`` publish now."""
+        keys, clock = self.signing_keys, self.clock
+        if keys is None:
+            return None
+        return lambda: keys.announcement(clock.now())
+
+    def rotation(self) -> RotationService:
+        from gateway.services.rotation import RotationService
+        from gateway.store.server_certificates import SqlServerCertificates
+
+        return RotationService(SqlServerCertificates(self.sessions), self.clock)
+
+    def _response_signer(self, *, must_understand: bool = True) -> ResponseSigner | None:
+        from gateway.wssec.response import sign_response
+
+        keys = self.signing_keys
+        if keys is None:
+            return None
         clock = self.clock
 
         def sign(envelope: etree._Element, *,
                  body_canonical: BodyCanonicalForm | None = None) -> None:
-            sign_response(envelope, key, cert, clock,  # type: ignore[arg-type]
+            # The key is chosen by the clock for each response: a scheduled rotation takes
+            # effect at its instant in every worker (``wssec.signing_keys``).
+            credential = keys.at(clock.now())
+            sign_response(envelope, credential.key, credential.certificate, clock,
                           body_canonical=body_canonical, must_understand=must_understand)
 
         return sign
@@ -373,7 +401,8 @@ SERVER_MODULES = (
     "gateway.soap.context", "gateway.soap.contract", "gateway.soap.limits", "gateway.soap.metrics",
     "gateway.soap.refusals", "gateway.soap.wsgi", "gateway.store.buckets", "gateway.store.limits",
     "gateway.store.engine", "gateway.store.migrate", "gateway.store.paging",
-    "gateway.store.replay", "gateway.store.unit_of_work", "gateway.web.public", "gateway.wssec",
+    "gateway.store.replay", "gateway.store.server_certificates", "gateway.store.unit_of_work",
+    "gateway.web.public", "gateway.wssec", "gateway.wssec.signing_keys",
 )
 """What ``wsgi_app`` and the services it wires import when they are built."""
 

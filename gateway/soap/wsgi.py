@@ -8,6 +8,9 @@ interceptor through GET/query strings):
   endpoint address is the public one (``public_address``): ``GATEWAY_PUBLIC_URL`` when set,
   else ``X-Forwarded-Proto``/``X-Forwarded-Host`` when the peer is a trusted proxy
   (``GATEWAY_TRUSTED_PROXIES``), else the request's own scheme and Host.
+- ``GET /server-certificates``: the response-signing certificate now and the next one
+  announced (PEM bundle with explanatory lines; ``wssec.signing_keys.pem_bundle``). Public
+  information: a client trusts a next certificate only from the signed ``GetServerCertificates``.
 - ``GET /healthz`` (liveness: the process answers), ``GET /readyz`` (readiness: the database
   answers; 503 with ``Retry-After`` while it does not), ``GET /metrics``: operations.
 - ``/verify``, ``/verify/…``, ``/public/…``: public verification by CSV code
@@ -51,6 +54,7 @@ from gateway.errors import (
     ServiceUnavailable,
 )
 from gateway.wssec.gate import WsSecurityGate
+from gateway.wssec.signing_keys import Announcement, pem_bundle
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
@@ -104,6 +108,8 @@ class GatewayFront:
     """``GATEWAY_PUBLIC_URL``: the base the WSDL advertises, whatever the request says."""
     trusted_proxies: tuple[str, ...] = ()
     """``GATEWAY_TRUSTED_PROXIES``: peers whose ``X-Forwarded-Proto``/``-Host`` are believed."""
+    server_certificates: Callable[[], Announcement] | None = None
+    """The response-signing certificates announced (``GET /server-certificates``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -127,6 +133,10 @@ class GatewayFront:
             return self.tsa(environ, start_response)
         if self.public is not None and self.public.serves(path):
             return self.public(environ, start_response)
+        if method == "GET" and path == "/server-certificates" and not query \
+                and self.server_certificates is not None:
+            return _plain(start_response, "200 OK", pem_bundle(self.server_certificates()),
+                          correlation_id, "application/pem-certificate-chain")
         if method == "GET" and path == "/metrics" and not query:
             body, content_type = self.metrics.render()
             return _plain(start_response, "200 OK", body, correlation_id, content_type)
