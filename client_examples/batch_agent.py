@@ -50,6 +50,7 @@ from typing import Any
 
 import requests
 import xmlsec
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from zeep.exceptions import Error as ZeepError
 
@@ -60,6 +61,7 @@ from gateway.client.receipts import (
     load_certificate,
 )
 from gateway.client.rules import RulesError, load_rules
+from gateway.client.server_certs import KnownCertificate, ServerCertificates
 from gateway.client.service import AgentError, Service, describe
 from gateway.client.state import AgentState, StateMismatch
 
@@ -164,13 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     bars: Bars | None = None
     agent: Agent | None = None
     try:
-        service = Service(wsdl, endpoint, args.cert, args.key, args.server_cert, args.timeout)
+        # The pinned certificate and those announced by a rotation, learnt by earlier runs.
+        certificates = ServerCertificates(server_cert, [
+            KnownCertificate(x509.load_der_x509_certificate(der), active_from)
+            for der, active_from in state.server_certificates()])
+        service = Service(wsdl, endpoint, args.cert, args.key, certificates, args.timeout)
         bars = Bars.open(True if args.no_progress else None)
         agent = Agent(service, state, Archive(args.archive, fsync=not args.no_fsync), rules,
                       signer, server_cert, bars, args.batch_size, args.page_size, args.workers,
                       args.role, args.principal, args.resync, args.stream_above,
                       args.server_cert, contents_bytes=args.contents_bytes,
-                      accept_without_content=args.accept_without_content)
+                      accept_without_content=args.accept_without_content,
+                      certificates=certificates)
         agent.run()
         agent.shutdown(interrupted=False)
     except KeyboardInterrupt:

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from gateway.services.publishing import PublishingService
     from gateway.services.receipts import ReceiptService
     from gateway.services.representation import RepresentationService
-    from gateway.services.rotation import RotationService
     from gateway.services.rights import RightsCache
+    from gateway.services.rotation import RotationService
     from gateway.services.sweeping import SweepService
     from gateway.services.validation import SignatureValidation
     from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy

@@ -43,6 +43,7 @@ from gateway.client.receipts import (
     verify_server_receipt,
 )
 from gateway.client.rules import Rules
+from gateway.client.server_certs import Announced, ServerCertificates, describe_upcoming
 from gateway.client.service import (
     TNS,
     AgentError,
@@ -151,6 +152,8 @@ class Agent:
     server_cert_path: Path
     contents_bytes: int = 4 * 2**20
     accept_without_content: bool = False
+    certificates: ServerCertificates | None = None
+    """The server certificates accepted across an announced rotation (``server_certs``)."""
     content_rights: dict[tuple[str, str], bool] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
@@ -169,6 +172,7 @@ class Agent:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.learn_server_certificates()
         self.content_rights = self.load_content_rights()
         self.check_archive()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
@@ -193,6 +197,28 @@ class Agent:
         while self.queued:
             self.collect_downloads(block=True)
         self.archive_entries(None)
+
+    def learn_server_certificates(self) -> None:
+        """Ask which certificates sign the server's responses now and next
+        (GetServerCertificates, verified like every response: so only a certificate already
+        accepted can announce another); record the new ones and warn of any not active yet."""
+        if self.certificates is None:
+            return
+        try:
+            answer = self.service.call("GetServerCertificates") or []
+        except Fault as fault:  # a server that does not sign, or predates rotation
+            tqdm.write(f"notice: server certificates not announced ({fault_code(fault)})",
+                       file=sys.stderr)
+            return
+        added = self.certificates.learn([
+            Announced(str(entry.role), bytes(entry.certificate), str(entry.sha256),
+                      entry.activeFrom) for entry in answer])
+        if added:
+            self.state.record_server_certificates(
+                (entry.sha256, entry.der, entry.active_from) for entry in added
+                if entry.active_from is not None)
+        for entry in self.certificates.upcoming():
+            tqdm.write(f"warning: {describe_upcoming(entry)}", file=sys.stderr)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         cursor = None
@@ -543,7 +569,8 @@ class Agent:
         through zeep, which holds the whole response, several times over, in memory."""
         with self.archive.temporary(path) as temporary:
             downloaded = download_content(
-                self.service.endpoint, self.service.signature, self.server_cert_path,
+                self.service.endpoint, self.service.signature,
+                self.certificates or self.server_cert_path,
                 doc.notification_id, temporary, document=doc.position,
                 session=self.service.session, timeout=self.service.timeout)
             if downloaded.sha256 != doc.sha256 or file_sha256(temporary) != doc.sha256:

@@ -38,7 +38,11 @@ from lxml import etree
 from zeep.exceptions import Fault, SignatureVerificationFailed
 
 from gateway import namespaces as ns
+from gateway.client.server_certs import ServerCertificates, signing_certificate
 from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
+
+Accepted = x509.Certificate | ServerCertificates
+"""The pinned server certificate, or those a rotation announced (``server_certs``)."""
 
 MAX_ENVELOPE_BYTES = 1024 * 1024
 """The response around the document (headers, signature, metadata) is never larger than this."""
@@ -76,7 +80,8 @@ class DownloadedContent:
 
 
 def download_content(service_url: str, signature: ServerVerifyingSignature,
-                     server_cert: Path, notification_id: int, target: Path, *,
+                     server_cert: Path | ServerCertificates, notification_id: int,
+                     target: Path, *,
                      document: int = 0, session: requests.Session | None = None,
                      timeout: float = 300.0, chunk_bytes: int = 1024 * 1024) -> DownloadedContent:
     """``GetContent(notification_id, document)`` written to ``target`` (see the module doc).
@@ -84,7 +89,9 @@ def download_content(service_url: str, signature: ServerVerifyingSignature,
     Raises ``zeep.exceptions.Fault`` for a (verified) fault, ``SignatureVerificationFailed``
     when the response is not exactly what the server signed, ``ValueError`` when the bytes do not
     match the sha256 the server states; ``target`` is then left untouched."""
-    certificate = x509.load_pem_x509_certificate(Path(server_cert).read_bytes())
+    certificate: Accepted = (
+        server_cert if isinstance(server_cert, ServerCertificates)
+        else x509.load_pem_x509_certificate(Path(server_cert).read_bytes()))
     request = _signed_request(signature, notification_id, document)
     http = session or requests.Session()
     with http.post(service_url, data=request, stream=True, timeout=timeout, headers={
@@ -129,7 +136,7 @@ def _bounded(chunks: Any) -> bytes:
     return bytes(received)
 
 
-def _raise_fault(data: bytes, certificate: x509.Certificate) -> None:
+def _raise_fault(data: bytes, certificate: Accepted) -> None:
     envelope = etree.fromstring(data, _parser())
     _check_signed_parts(envelope)
     body = _body(envelope)
@@ -141,7 +148,7 @@ def _raise_fault(data: bytes, certificate: x509.Certificate) -> None:
                 code=fault.findtext("faultcode"), detail=fault.find("detail"))
 
 
-def _receive(chunks: Any, sink: Any, certificate: x509.Certificate,
+def _receive(chunks: Any, sink: Any, certificate: Accepted,
              target: Path) -> DownloadedContent:
     iterator = iter(chunks)
     received = bytearray()
@@ -277,9 +284,12 @@ def _digest_name(reference: etree._Element) -> str:
 
 
 def _verify_signed_info(envelope: etree._Element, body: etree._Element,
-                        body_digest: bytes | None, certificate: x509.Certificate) -> None:
+                        body_digest: bytes | None, accepted: Accepted) -> None:
     """Every reference's digest (the Body's as computed while streaming, when given) and the
-    signature value over SignedInfo with the pinned server certificate."""
+    signature value over SignedInfo with the pinned server certificate (or the accepted one
+    the response names, across a rotation)."""
+    certificate = (signing_certificate(envelope, accepted)
+                   if isinstance(accepted, ServerCertificates) else accepted)
     signature = envelope.find(f".//{{{ns.WSSE}}}Security/{_DS}Signature")
     signed_info = signature.find(f"{_DS}SignedInfo") if signature is not None else None
     if signature is None or signed_info is None:
