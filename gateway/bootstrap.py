@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from gateway.services.enrolment import EnrolmentService
     from gateway.services.issuing import IssuingService
     from gateway.services.mandates import MandateRegistry
-    from gateway.services.notifications import NotificationQueries
+    from gateway.services.notifications import ByteQuota, NotificationQueries
     from gateway.services.outages import OutageService
     from gateway.services.ports import UnitOfWork
     from gateway.services.publishing import PublishingService
@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from gateway.services.validation import SignatureValidation
     from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy
     from gateway.soap.application import ResponseSigner
-    from gateway.soap.limits import PrincipalLimits
+    from gateway.soap.limits import ContentByteLimits, PrincipalLimits
     from gateway.soap.wsgi import GatewayFront
+    from gateway.store.buckets import SharedBuckets
     from gateway.store.limits import SqlRateLimitOverrides
     from gateway.store.paging import AudienceMemo
     from gateway.trust.certificates import TrustStore
@@ -154,12 +155,15 @@ class Container:
 
         upgrade(self.engine)
 
-    def queries(self) -> NotificationQueries:
+    def queries(self, byte_quota: ByteQuota | None = None) -> NotificationQueries:
+        """Reading notifications; ``byte_quota`` charges the document bytes each download
+        releases (the server's ``content_byte_limits``; none for commands)."""
         from gateway.services.notifications import NotificationQueries
 
         return NotificationQueries(self.uow_factory, self.clock, self.calendar,
                                    self.settings.cursor_secret, self.settings.max_page_size,
-                                   self.rights_cache, self.settings.max_contents_bytes)
+                                   self.rights_cache, self.settings.max_contents_bytes,
+                                   byte_quota=byte_quota)
 
     def representation(self) -> RepresentationService:
         from gateway.services.representation import RepresentationService
@@ -268,7 +272,8 @@ class Container:
         signers = {name: lenient_signer if port in WSCN_PORTS else signer
                    for port, name in PORTS.items()}
         deps = SoapDependencies(
-            queries=self.queries(), representation=self.representation(), clock=self.clock,
+            queries=self.queries(self.content_byte_limits().charge),
+            representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
             access=self.access(),
             server_certificates=self.server_certificates(),
@@ -310,7 +315,6 @@ class Container:
         """Per-principal rates: settings per kind, overrides in the database, buckets shared by
         this host's workers in ``<data_dir>/run/rate-buckets.sqlite3``."""
         from gateway.soap.limits import PrincipalLimits
-        from gateway.store.buckets import SharedBuckets
         from gateway.store.limits import SqlRateLimitOverrides
 
         settings = self.settings
@@ -318,8 +322,27 @@ class Container:
             Rate(settings.rate_per_second, settings.rate_burst),
             {kind.upper(): Rate(*rate) for kind, rate in settings.rate_per_kind.items()},
             SqlRateLimitOverrides(self.sessions).all,
-            SharedBuckets(settings.data_dir / "run" / "rate-buckets.sqlite3"),
+            self.shared_buckets,
         )
+
+    @cached_property
+    def shared_buckets(self) -> SharedBuckets:
+        """This host's token buckets, shared by its workers (``<data_dir>/run``)."""
+        from gateway.store.buckets import SharedBuckets
+
+        return SharedBuckets(self.settings.data_dir / "run" / "rate-buckets.sqlite3")
+
+    def content_byte_limits(self) -> ContentByteLimits:
+        """Document bytes per hour per principal: settings per kind, overrides in the database,
+        byte buckets in the host's shared file."""
+        from gateway.soap.limits import ContentByteLimits
+        from gateway.store.limits import SqlRateLimitOverrides
+
+        settings = self.settings
+        return ContentByteLimits(
+            settings.content_bytes_per_hour,
+            {kind.upper(): per_hour for kind, per_hour in settings.content_bytes_per_kind.items()},
+            SqlRateLimitOverrides(self.sessions).bytes_all, self.shared_buckets)
 
     def rate_limit_overrides(self) -> SqlRateLimitOverrides:
         from gateway.store.limits import SqlRateLimitOverrides

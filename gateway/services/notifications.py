@@ -123,6 +123,11 @@ class ContentBatch:
     refused: tuple[ContentRefusal, ...]
 
 
+ByteQuota = Callable[[Principal, int], None]
+"""Charges a principal the document bytes a download is about to release, before any is read;
+raises ``RateLimited`` (``soap.limits.ContentByteLimits``: bytes per hour)."""
+
+
 @dataclass(frozen=True)
 class NotificationQueries:
     uow_factory: Callable[[], UnitOfWork]
@@ -132,6 +137,7 @@ class NotificationQueries:
     max_page_size: int = 1000
     rights: RightsCache = field(default_factory=RightsCache)
     contents_budget: int = CONTENTS_BUDGET_BYTES
+    byte_quota: ByteQuota | None = None
 
     def list(
         self, principal: Principal, listing_filter: ListingFilter, cursor: str | None,
@@ -247,6 +253,8 @@ class NotificationQueries:
                     code="NOT_ACCEPTED",
                 )
             document = next((d for d in notification.documents if d.position == position), None)
+            if document is not None and self.byte_quota is not None:
+                self.byte_quota(principal, document.size)  # decided before a byte is read
             whole = document is not None and document.size <= CONTENT_INLINE_BYTES
             first = None
             if document is not None:  # a large document is only looked for here, not read
@@ -328,6 +336,8 @@ class NotificationQueries:
                         f"{CONTENT_INLINE_BYTES} bytes: fetch it with GetContent")
                 else:
                     candidates.append((notification, _role(decision)))
+            if candidates and self.byte_quota is not None:  # decided before a byte is read
+                self.byte_quota(principal, planned_bytes(candidates, self.contents_budget))
             released, data = self._fill_budget(uow, candidates, refused)
             current, marked = self._mark_read(uow, [n for n, _ in released], principal, now)
             contents: builtins.list[Content] = []
@@ -451,6 +461,18 @@ class NotificationQueries:
                     f"({decision.reason.value})", field="id")
             raise NotFound(f"notification {notification_id} not found")
         return notification, decision
+
+
+def planned_bytes(candidates: Sequence[tuple[Notification, Role]], budget: int) -> int:
+    """The document bytes ``_fill_budget`` will release of ``candidates`` if none is corrupt:
+    whole notifications in order while ``budget`` lasts, the first always."""
+    planned = 0
+    for notification, _ in candidates:
+        size = sum(d.size for d in notification.documents)
+        if planned and size > budget - planned:
+            continue
+        planned += size
+    return planned
 
 
 def _check_content(data: bytes, document: Document, notification_id: int) -> None:

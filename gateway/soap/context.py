@@ -19,6 +19,9 @@ from gateway.wssec.signing_keys import Announcement
 ENVIRON_VERIFIED = "notess.verified"
 ENVIRON_ENVELOPE = "notess.envelope"
 ENVIRON_CORRELATION = "notess.correlation_id"
+ENVIRON_RETRY_AFTER = "notess.retry_after"
+"""Set by the application when a service refused with RATE_LIMITED (document bytes): the
+seconds the front sends as ``Retry-After`` with the 429."""
 
 
 @dataclass(frozen=True)

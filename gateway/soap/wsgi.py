@@ -25,7 +25,9 @@ Every refusal is a SOAP fault from ``soap.faults``, signed like any response. A 
 the signature was verified is an audit event in the chain; one before (junk) is counted and
 summarised by ``soap.refusals`` and drains its source's bucket (``soap.limits``), and a source
 whose bucket is empty is refused before its body is even parsed (429, unsigned). A verified
-principal over its rate is refused right after the signature check (429, ``RATE_LIMITED``).
+principal over its rate is refused right after the signature check (429, ``RATE_LIMITED``);
+one over its document bytes per hour is refused by the content service before it reads the
+document (429, ``RATE_LIMITED``, ``Retry-After`` from its byte bucket).
 The database unreachable is ``SERVICE_UNAVAILABLE`` (503); both carry ``Retry-After``.
 """
 
@@ -58,7 +60,12 @@ from gateway.wssec.signing_keys import Announcement, pem_bundle
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
-from .context import ENVIRON_CORRELATION, ENVIRON_ENVELOPE, ENVIRON_VERIFIED
+from .context import (
+    ENVIRON_CORRELATION,
+    ENVIRON_ENVELOPE,
+    ENVIRON_RETRY_AFTER,
+    ENVIRON_VERIFIED,
+)
 from .contract import PORT_OF_SERVICE, render_wsdl
 from .faults import fault_envelope, http_status_line
 from .limits import PrincipalLimits, SourceLimits
@@ -208,6 +215,9 @@ class GatewayFront:
             if status.startswith("503"):
                 self.metrics.unavailable.inc()
                 headers.append(("Retry-After", str(self.retry_after_seconds)))
+            elif status.startswith("429"):  # document bytes per hour (soap.limits)
+                self.metrics.rate_limited.labels("bytes").inc()
+                headers.append(("Retry-After", str(environ.get(ENVIRON_RETRY_AFTER, 1))))
             self.metrics.observe(service_name, operation, outcome, time.perf_counter() - started)
             return start_response(status, headers, *args)
 
