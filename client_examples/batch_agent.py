@@ -21,6 +21,9 @@ signing or downloading anything twice. A signed acknowledgement is recorded befo
 and, on restart, sent again byte for byte: the server then returns the original receipt.
 Notifications the server shows as decided without a receipt in the archive get theirs with
 GetReceipt.
+Each run first asks ``GetServerCertificates``: a next server certificate announced over a
+response verified with the current one is kept in the state file, warned about until it takes
+over, and accepted from its activation instant (``gateway/client/server_certs.py``).
 ``--resync`` lists every status (not just pending) to rebuild an archive or a lost state file.
 
 Archive layout (``--archive DIR``)::
