@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from gateway.trust.certificates import TrustStore
     from gateway.wssec import WsSecurityPolicy
     from gateway.wssec.response import BodyCanonicalForm
-    from gateway.wssec.signing_keys import Announcement, SigningKeys
+    from gateway.wssec.signing_keys import Announcement, PrivateKey, SigningKeys
 
 
 def _rights_cache() -> RightsCache:
@@ -208,8 +208,9 @@ class Container:
 
     def receipts(self, trust: TrustStore | None = None) -> ReceiptService:
         """Signed acknowledgements are judged by the validation policy, whole-document only
-        (the receipt is one element); receipts are signed with the server key when present, and PDF
-        receipts are time-stamped by the local TSA when it is configured."""
+        (the receipt is one element); receipts are signed with the server key when present (the
+        one ``signing_keys`` picks by the clock), and PDF receipts are time-stamped by the local
+        TSA when it is configured."""
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
@@ -222,10 +223,19 @@ class Container:
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         policy = replace(signature_policy(self.ws_policy(), self.settings),
                          require_whole_document=True)
+        # Receipts and justificantes follow the response-signing rotation (``pki rotate``).
+        keys = self.signing_keys if self.settings.sign_responses and key is not None else None
+
+        def credentials_at(now: datetime) -> tuple[PrivateKey, x509.Certificate]:
+            assert keys is not None
+            credential = keys.at(now)
+            return credential.key, credential.certificate
+
         return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
                               trust or self.trust_store(), key, cert,  # type: ignore[arg-type]
                               tsa=self.time_stamp_authority(),
-                              verification_url=self.verification_url())
+                              verification_url=self.verification_url(),
+                              credentials_at=credentials_at if keys is not None else None)
 
     def verification_url(self) -> str:
         """The public verification page, as printed on justificantes."""
@@ -272,7 +282,7 @@ class Container:
         signers = {name: lenient_signer if port in WSCN_PORTS else signer
                    for port, name in PORTS.items()}
         deps = SoapDependencies(
-            queries=self.queries(self.content_byte_limits().charge),
+            queries=self.queries(self.content_byte_limits().charger),
             representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
             access=self.access(),

@@ -33,13 +33,14 @@ from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from tqdm import tqdm
 from zeep.exceptions import Error as ZeepError
-from zeep.exceptions import Fault
+from zeep.exceptions import Fault, SignatureVerificationFailed
 
 from gateway.client.archive import Archive, file_sha256
 from gateway.client.download import download_content
 from gateway.client.receipts import (
     ReceiptInvalid,
     VerifiedReceipt,
+    receipt_signer,
     verify_server_receipt,
 )
 from gateway.client.rules import Rules
@@ -351,9 +352,20 @@ class Agent:
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
             self.collect_downloads(block=True)
 
+    def receipt_certificate(self, document: bytes) -> x509.Certificate:
+        """The server certificate a receipt must verify with: the one its signature names when
+        that one is accepted (a rotation announced it), else the pinned one."""
+        der = receipt_signer(document) if self.certificates is not None else None
+        if self.certificates is None or der is None:
+            return self.server_cert
+        try:
+            return self.certificates.accepted(der)
+        except SignatureVerificationFailed:
+            return self.server_cert  # and the receipt fails: signed by another certificate
+
     def store_receipt(self, document: bytes, signed: bytes | None) -> VerifiedReceipt:
         try:
-            receipt = verify_server_receipt(document, self.server_cert)
+            receipt = verify_server_receipt(document, self.receipt_certificate(document))
         except ReceiptInvalid as exc:
             raise AgentError(f"the server's receipt does not verify: {exc}") from exc
         if signed is not None:

@@ -123,9 +123,11 @@ class ContentBatch:
     refused: tuple[ContentRefusal, ...]
 
 
-ByteQuota = Callable[[Principal, int], None]
-"""Charges a principal the document bytes a download is about to release, before any is read;
-raises ``RateLimited`` (``soap.limits.ContentByteLimits``: bytes per hour)."""
+ByteQuota = Callable[[Principal], Callable[[int], None]]
+"""The principal's byte charger (``soap.limits.ContentByteLimits.charger``: bytes per hour),
+obtained *before* the transaction (finding the principal's allowance may read the database);
+called with the document bytes a download is about to release, before any is read, it raises
+``RateLimited``."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ class NotificationQueries:
         also checked once inside the releasing transaction, which a corrupt one then does not
         commit."""
         now = self.clock.now()
+        charge = self.byte_quota(principal) if self.byte_quota is not None else None
         with self.uow_factory() as uow:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
                                                       notification_id, now)
@@ -253,8 +256,8 @@ class NotificationQueries:
                     code="NOT_ACCEPTED",
                 )
             document = next((d for d in notification.documents if d.position == position), None)
-            if document is not None and self.byte_quota is not None:
-                self.byte_quota(principal, document.size)  # decided before a byte is read
+            if document is not None and charge is not None:
+                charge(document.size)  # decided before a byte is read
             whole = document is not None and document.size <= CONTENT_INLINE_BYTES
             first = None
             if document is not None:  # a large document is only looked for here, not read
@@ -301,6 +304,7 @@ class NotificationQueries:
         refused: dict[int, ContentRefusal] = {}
         audit: list[AuditEntry] = []
         actor = principal.acts_for
+        charge = self.byte_quota(principal) if self.byte_quota is not None else None
         with self.uow_factory() as uow:
             facts = self.rights.rights(uow, principal, now).facts
             found = uow.notifications.get_many(ids)
@@ -336,8 +340,8 @@ class NotificationQueries:
                         f"{CONTENT_INLINE_BYTES} bytes: fetch it with GetContent")
                 else:
                     candidates.append((notification, _role(decision)))
-            if candidates and self.byte_quota is not None:  # decided before a byte is read
-                self.byte_quota(principal, planned_bytes(candidates, self.contents_budget))
+            if candidates and charge is not None:  # decided before a byte is read
+                charge(planned_bytes(candidates, self.contents_budget))
             released, data = self._fill_budget(uow, candidates, refused)
             current, marked = self._mark_read(uow, [n for n, _ in released], principal, now)
             contents: builtins.list[Content] = []

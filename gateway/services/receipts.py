@@ -166,6 +166,9 @@ class ReceiptService:
     """Time-stamps the PAdES signature of PDF receipts (level B-T); without it, level B."""
     verification_url: str = DEFAULT_VERIFICATION_URL
     """The public verification page printed (and QR-coded) on every justificante."""
+    credentials_at: Callable[[datetime], tuple[PrivateKey, x509.Certificate]] | None = None
+    """The server key and certificate that sign at an instant (a scheduled rotation,
+    ``wssec.signing_keys``); without it, ``server_key``/``server_cert`` always."""
 
     # -- 1. prepare ------------------------------------------------------------------------------
 
@@ -244,6 +247,8 @@ class ReceiptService:
         now = self.clock.now()
         submitted = self._verified_acknowledgement(principal, signed, detached_content, now)
         digest = hashlib.sha256(signed).hexdigest()
+        # Before the transaction: choosing the key may read the rotation schedule.
+        signing = self._signing_credentials(now)
         with self.uow_factory() as uow:
             state = uow.receipts.lock_prepared(submitted.nonce)
             if state is None or state.principal != principal.identifier:
@@ -280,7 +285,7 @@ class ReceiptService:
                     registration_number=content.registration_number,
                     csv_code=content.csv_code, signer=principal.identifier,
                     decision=prepared.decision, issued_at=now,
-                    signed_xml=self._sign(build_server_receipt(content)),
+                    signed_xml=self._sign(build_server_receipt(content), signing),
                     client_ack_digest=digest, notification_ids=tuple(sorted(part_changed)),
                     recipient=part.recipient, signer_name=principal.name or None,
                     signer_role=",".join(sorted({roles[n] for n in part_changed
@@ -383,14 +388,25 @@ class ReceiptService:
                              {"action": Action.SIGN.value, "items": refused}, now)
         return outcomes, changed, locked, roles
 
-    def _sign(self, document: bytes) -> bytes:
-        key, cert = self._server_credentials()
+    def _sign(self, document: bytes,
+              credentials: tuple[PrivateKey, x509.Certificate] | None) -> bytes:
+        if credentials is None:
+            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+        key, cert = credentials
         return sign_xades_enveloped(document, key, cert, clock=self.clock)
 
-    def _server_credentials(self) -> tuple[PrivateKey, x509.Certificate]:
+    def _signing_credentials(self, now: datetime) -> tuple[PrivateKey, x509.Certificate] | None:
+        if self.credentials_at is not None:  # receipts follow the response-signing rotation
+            return self.credentials_at(now)
         if self.server_key is None or self.server_cert is None:
-            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+            return None
         return self.server_key, self.server_cert
+
+    def _server_credentials(self) -> tuple[PrivateKey, x509.Certificate]:
+        credentials = self._signing_credentials(self.clock.now())
+        if credentials is None:
+            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+        return credentials
 
     # -- 3. read ---------------------------------------------------------------------------------
 

@@ -111,12 +111,21 @@ class ContentByteLimits:
         override = self._overrides.get(principal.identifier)
         return override or self._per_kind.get(principal.kind.value, self._default)
 
+    def charger(self, principal: Principal) -> Callable[[int], None]:
+        """``charge`` with the principal's allowance found now: call it before a database
+        transaction (the overrides may be read), the charger inside (it touches only the
+        host's bucket file)."""
+        per_hour = self.per_hour_for(principal)
+        return lambda size: self._charge(principal, per_hour, size)
+
     def charge(self, principal: Principal, size: int) -> None:
         """Take ``size`` bytes from the principal's allowance or raise RATE_LIMITED (nothing
         taken), with the seconds until they are back."""
+        self._charge(principal, self.per_hour_for(principal), size)
+
+    def _charge(self, principal: Principal, per_hour: int, size: int) -> None:
         if size <= 0:
             return
-        per_hour = self.per_hour_for(principal)
         wait = self._buckets.take("bytes:" + bucket_key(principal), bytes_per_hour(per_hour),
                                   float(size))
         if wait > 0:

@@ -40,6 +40,7 @@ from gateway import namespaces as ns
 from gateway.bootstrap import Container, build
 from gateway.client.agent import AcknowledgementSigner, Agent, Bars
 from gateway.client.archive import Archive
+from gateway.client.receipts import receipt_signer
 from gateway.client.rules import load_rules
 from gateway.client.server_certs import Announced, KnownCertificate, ServerCertificates
 from gateway.client.service import Service
@@ -266,6 +267,10 @@ def test_the_agent_verifies_responses_before_across_and_after_the_activation(
     archive = world.tmp / "agent" / "archive" / world.pki.company_cif
     documents = sorted(path.name for path in archive.glob("*/*-*.txt"))
     assert len(documents) == 18  # every document of the three runs, verified and stored
+    # The server's receipts follow the rotation too, and the agent verified both kinds.
+    signers = {hashlib.sha256(receipt_signer(path.read_bytes()) or b"").hexdigest()
+               for path in archive.glob("receipts/*.xml")}
+    assert signers == {old, new}
 
     # A client that never learnt of the rotation refuses the new signer: nothing is trusted
     # silently.
