@@ -34,21 +34,22 @@ class BucketState:
     """Monotonic-ish seconds (a wall clock shared by the processes that share the bucket)."""
 
 
-def take(state: BucketState | None, rate: Rate, now: float,
-         cost: float = 1.0) -> tuple[BucketState, float]:
+def take(state: BucketState | None, rate: Rate, now: float, cost: float = 1.0, *,
+         force: bool = False) -> tuple[BucketState, float]:
     """The bucket after a request costing ``cost`` tokens at ``now`` and 0.0, or unchanged and
     the seconds to wait.
 
     A cost above the bucket's size (a document larger than an hour's allowance) needs a full
     bucket and leaves it in debt: the next requests wait until the debt is paid back, so the
-    sustained rate holds whatever the sizes."""
+    sustained rate holds whatever the sizes. ``force`` takes the cost whatever the bucket holds
+    (what is counted but may not be refused), leaving a debt the same way."""
     if state is None:
         tokens = float(rate.burst)
     else:
         elapsed = max(0.0, now - state.updated)
         tokens = min(float(rate.burst), state.tokens + elapsed * rate.per_second)
     needed = min(cost, float(rate.burst))
-    if tokens >= needed:
+    if force or tokens >= needed:
         return BucketState(tokens - cost, now), 0.0
     return BucketState(tokens, now), (needed - tokens) / rate.per_second
 

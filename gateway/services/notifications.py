@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from gateway.domain.audit import AuditEntry
 from gateway.domain.authorization import Action, Decision, decide
@@ -123,11 +123,16 @@ class ContentBatch:
     refused: tuple[ContentRefusal, ...]
 
 
-ByteQuota = Callable[[Principal], Callable[[int], None]]
+class ByteCharger(Protocol):
+    """Charges the document bytes a download is about to release, before any is read: raises
+    ``RateLimited`` over the allowance, unless ``refuse`` is false (then only counts)."""
+
+    def __call__(self, size: int, *, refuse: bool = True) -> None: ...
+
+
+ByteQuota = Callable[[Principal], ByteCharger]
 """The principal's byte charger (``soap.limits.ContentByteLimits.charger``: bytes per hour),
-obtained *before* the transaction (finding the principal's allowance may read the database);
-called with the document bytes a download is about to release, before any is read, it raises
-``RateLimited``."""
+obtained *before* the transaction: finding the principal's allowance may read the database."""
 
 
 @dataclass(frozen=True)
@@ -227,15 +232,18 @@ class NotificationQueries:
             uow.commit()  # keeps the refusal audit event, if any
         return VisibleNotification(_as_of(notification, now), _role(decision))
 
-    def content(self, principal: Principal, notification_id: int, position: int = 0) -> Content:
+    def content(self, principal: Principal, notification_id: int, position: int = 0, *,
+                refusable: bool = True) -> Content:
         """``open_content`` with the whole document in memory."""
-        stream = self.open_content(principal, notification_id, position)
+        stream = self.open_content(principal, notification_id, position, refusable=refusable)
         return Content(stream.notification, stream.document, b"".join(stream.chunks()))
 
     def open_content(self, principal: Principal, notification_id: int,
-                     position: int = 0) -> ContentStream:
+                     position: int = 0, *, refusable: bool = True) -> ContentStream:
         """The main document (position 0) or an annex. A notification's content is released
-        only once ACCEPTED; opening a communication marks it READ (audited).
+        only once ACCEPTED; opening a communication marks it READ (audited). Its bytes count
+        against the caller's bytes per hour (``byte_quota``), refused over it unless not
+        ``refusable`` (the document that answers an acceptance already made).
 
         A document of up to ``CONTENT_INLINE_BYTES`` is read and checked inside the releasing
         transaction; a larger one is read later, slice by slice, each slice in a short
@@ -257,7 +265,7 @@ class NotificationQueries:
                 )
             document = next((d for d in notification.documents if d.position == position), None)
             if document is not None and charge is not None:
-                charge(document.size)  # decided before a byte is read
+                charge(document.size, refuse=refusable)  # decided before a byte is read
             whole = document is not None and document.size <= CONTENT_INLINE_BYTES
             first = None
             if document is not None:  # a large document is only looked for here, not read

@@ -32,6 +32,7 @@ from gateway.domain.principal import Principal
 from gateway.domain.rates import Rate, bytes_per_hour, retry_after_seconds
 from gateway.errors import GatewayError, RateLimited
 from gateway.logs import LogThrottle
+from gateway.services.notifications import ByteCharger
 from gateway.store.buckets import ProcessBuckets, SharedBuckets
 
 log = logging.getLogger("gateway.limits")
@@ -111,23 +112,28 @@ class ContentByteLimits:
         override = self._overrides.get(principal.identifier)
         return override or self._per_kind.get(principal.kind.value, self._default)
 
-    def charger(self, principal: Principal) -> Callable[[int], None]:
+    def charger(self, principal: Principal) -> ByteCharger:
         """``charge`` with the principal's allowance found now: call it before a database
         transaction (the overrides may be read), the charger inside (it touches only the
         host's bucket file)."""
         per_hour = self.per_hour_for(principal)
-        return lambda size: self._charge(principal, per_hour, size)
 
-    def charge(self, principal: Principal, size: int) -> None:
+        def charge(size: int, *, refuse: bool = True) -> None:
+            self._charge(principal, per_hour, size, refuse)
+        return charge
+
+    def charge(self, principal: Principal, size: int, *, refuse: bool = True) -> None:
         """Take ``size`` bytes from the principal's allowance or raise RATE_LIMITED (nothing
-        taken), with the seconds until they are back."""
-        self._charge(principal, self.per_hour_for(principal), size)
+        taken), with the seconds until they are back. ``refuse=False`` counts them whatever
+        the allowance holds (a document that comes with an act already done: WSCN's
+        acceptance answer)."""
+        self._charge(principal, self.per_hour_for(principal), size, refuse)
 
-    def _charge(self, principal: Principal, per_hour: int, size: int) -> None:
+    def _charge(self, principal: Principal, per_hour: int, size: int, refuse: bool) -> None:
         if size <= 0:
             return
         wait = self._buckets.take("bytes:" + bucket_key(principal), bytes_per_hour(per_hour),
-                                  float(size))
+                                  float(size), force=not refuse)
         if wait > 0:
             _throttled.log(logging.INFO, f"bytes:{principal.acts_for}",
                            "document bytes refused to %s: %d B/h spent", principal.acts_for,

@@ -118,6 +118,19 @@ def test_downloads_stop_at_the_allowance_with_retry_after_from_the_bucket(
     detail = etree.fromstring(again.content).find(f".//{{{ns.WSCN}}}WSCNExcepcionSistema")
     assert detail is not None and "RATE_LIMITED" in (detail.findtext("mensaje") or "")
 
+    # An acceptance is answered with its document even now (the act is done; the bytes are
+    # counted, and put off what comes next).
+    other = next(i for i in own if i.kind == "NOTIFICATION" and i.category == "NORMAL"
+                 and i.ccc is None and i.id != notification.id)
+    late = _accept_over_wscn(limited, other.id, "company")
+    assert late.error is None and late.pdfNotificacion == other.content
+    assert _status(limited, other.id) == "ACCEPTED"
+    with wscn.settings(raw_response=True):
+        assert wscn.service.verNotificacionAceptada(1, None, other.id).status_code == 429
+    later = limited.post(etree.tostring(limited.signed("GetContent", id=second.id)),
+                         soap_action="GetContent")  # signed afresh: a refusal spent the nonce
+    assert later.status_code == 429 and int(later.headers["Retry-After"]) > retry_after
+
     # Another principal is not held back by the company's allowance.
     person_item = limited.seed.of(limited.pki.person_nif)[0]
     served = _accept_over_wscn(limited, person_item.id, "person")

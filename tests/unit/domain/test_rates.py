@@ -122,3 +122,13 @@ def test_an_override_replaces_the_kinds_allowance(tmp_path: Path) -> None:
         limits.charge(_person("12345678Z"), 50)  # the override's 100, not the kind's 3600
     limits.charge(_person("87654321X"), 60)
     limits.charge(_person("87654321X"), 50)
+
+
+def test_bytes_that_may_not_be_refused_are_counted_as_a_debt(tmp_path: Path) -> None:
+    limits = ContentByteLimits(3600, {}, dict, SharedBuckets(tmp_path / "b.sqlite3", lambda: 0.0))
+    person = _person("12345678Z")
+    limits.charge(person, 3000)
+    limits.charge(person, 3000, refuse=False)  # an acceptance's own document: served
+    with pytest.raises(RateLimited) as refused:
+        limits.charge(person, 1)
+    assert refused.value.retry_after == 2401  # the 2,400 bytes of debt, then one more
