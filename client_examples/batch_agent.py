@@ -25,6 +25,9 @@ The server restarting under it (workers killed, a deployment, the database away 
 does not end the run: every call is asked again after a connection reset or refused, an answer
 cut short, a 5xx or 429, with back-off and honouring ``Retry-After``; a streamed download
 resumes where it broke. The summary line's ``retried=`` counts those calls.
+Each run first asks ``GetServerCertificates``: a next server certificate announced over a
+response verified with the current one is kept in the state file, warned about until it takes
+over, and accepted from its activation instant (``gateway/client/server_certs.py``).
 ``--resync`` lists every status (not just pending) to rebuild an archive or a lost state file.
 
 Archive layout (``--archive DIR``)::
@@ -54,6 +57,7 @@ from typing import Any
 
 import requests
 import xmlsec
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from zeep.exceptions import Error as ZeepError
 
@@ -64,6 +68,7 @@ from gateway.client.receipts import (
     load_certificate,
 )
 from gateway.client.rules import RulesError, load_rules
+from gateway.client.server_certs import KnownCertificate, ServerCertificates
 from gateway.client.service import AgentError, Service, describe
 from gateway.client.state import AgentState, StateMismatch
 
@@ -168,13 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     bars: Bars | None = None
     agent: Agent | None = None
     try:
-        service = Service(wsdl, endpoint, args.cert, args.key, args.server_cert, args.timeout)
+        # The pinned certificate and those announced by a rotation, learnt by earlier runs.
+        certificates = ServerCertificates(server_cert, [
+            KnownCertificate(x509.load_der_x509_certificate(der), active_from)
+            for der, active_from in state.server_certificates()])
+        service = Service(wsdl, endpoint, args.cert, args.key, certificates, args.timeout)
         bars = Bars.open(True if args.no_progress else None)
         agent = Agent(service, state, Archive(args.archive, fsync=not args.no_fsync), rules,
                       signer, server_cert, bars, args.batch_size, args.page_size, args.workers,
                       args.role, args.principal, args.resync, args.stream_above,
                       args.server_cert, contents_bytes=args.contents_bytes,
-                      accept_without_content=args.accept_without_content)
+                      accept_without_content=args.accept_without_content,
+                      certificates=certificates)
         agent.run()
         agent.shutdown(interrupted=False)
     except KeyboardInterrupt:

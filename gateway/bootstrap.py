@@ -35,24 +35,27 @@ if TYPE_CHECKING:
     from gateway.services.enrolment import EnrolmentService
     from gateway.services.issuing import IssuingService
     from gateway.services.mandates import MandateRegistry
-    from gateway.services.notifications import NotificationQueries
+    from gateway.services.notifications import ByteQuota, NotificationQueries
     from gateway.services.outages import OutageService
     from gateway.services.ports import UnitOfWork
     from gateway.services.publishing import PublishingService
     from gateway.services.receipts import ReceiptService
     from gateway.services.representation import RepresentationService
     from gateway.services.rights import RightsCache
+    from gateway.services.rotation import RotationService
     from gateway.services.sweeping import SweepService
     from gateway.services.validation import SignatureValidation
     from gateway.signatures import LocalTimeStampAuthority, SignaturePolicy
     from gateway.soap.application import ResponseSigner
-    from gateway.soap.limits import PrincipalLimits
+    from gateway.soap.limits import ContentByteLimits, PrincipalLimits
     from gateway.soap.wsgi import GatewayFront
+    from gateway.store.buckets import SharedBuckets
     from gateway.store.limits import SqlRateLimitOverrides
     from gateway.store.paging import AudienceMemo
     from gateway.trust.certificates import TrustStore
     from gateway.wssec import WsSecurityPolicy
     from gateway.wssec.response import BodyCanonicalForm
+    from gateway.wssec.signing_keys import Announcement, PrivateKey, SigningKeys
 
 
 def _rights_cache() -> RightsCache:
@@ -152,12 +155,15 @@ class Container:
 
         upgrade(self.engine)
 
-    def queries(self) -> NotificationQueries:
+    def queries(self, byte_quota: ByteQuota | None = None) -> NotificationQueries:
+        """Reading notifications; ``byte_quota`` charges the document bytes each download
+        releases (the server's ``content_byte_limits``; none for commands)."""
         from gateway.services.notifications import NotificationQueries
 
         return NotificationQueries(self.uow_factory, self.clock, self.calendar,
                                    self.settings.cursor_secret, self.settings.max_page_size,
-                                   self.rights_cache, self.settings.max_contents_bytes)
+                                   self.rights_cache, self.settings.max_contents_bytes,
+                                   byte_quota=byte_quota)
 
     def representation(self) -> RepresentationService:
         from gateway.services.representation import RepresentationService
@@ -202,8 +208,9 @@ class Container:
 
     def receipts(self, trust: TrustStore | None = None) -> ReceiptService:
         """Signed acknowledgements are judged by the validation policy, whole-document only
-        (the receipt is one element); receipts are signed with the server key when present, and PDF
-        receipts are time-stamped by the local TSA when it is configured."""
+        (the receipt is one element); receipts are signed with the server key when present (the
+        one ``signing_keys`` picks by the clock), and PDF receipts are time-stamped by the local
+        TSA when it is configured."""
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
@@ -216,11 +223,20 @@ class Container:
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         policy = replace(signature_policy(self.ws_policy(), self.settings),
                          require_whole_document=True)
+        # Receipts and justificantes follow the response-signing rotation (``pki rotate``).
+        keys = self.signing_keys if self.settings.sign_responses and key is not None else None
+
+        def credentials_at(now: datetime) -> tuple[PrivateKey, x509.Certificate]:
+            assert keys is not None
+            credential = keys.at(now)
+            return credential.key, credential.certificate
+
         return ReceiptService(self.uow_factory, self.clock, self.calendar, policy,
                               trust or self.trust_store(), key, cert,  # type: ignore[arg-type]
                               tsa=self.time_stamp_authority(),
                               verification_url=self.verification_url(),
-                              rights=self.rights_cache)
+                              rights=self.rights_cache,
+                              credentials_at=credentials_at if keys is not None else None)
 
     def verification_url(self) -> str:
         """The public verification page, as printed on justificantes."""
@@ -267,9 +283,11 @@ class Container:
         signers = {name: lenient_signer if port in WSCN_PORTS else signer
                    for port, name in PORTS.items()}
         deps = SoapDependencies(
-            queries=self.queries(), representation=self.representation(), clock=self.clock,
+            queries=self.queries(self.content_byte_limits().charger),
+            representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
             access=self.access(),
+            server_certificates=self.server_certificates(),
         )
         validation = self.signature_validation(trust)
         issuing = self.issuing()
@@ -302,13 +320,13 @@ class Container:
             principal_limits=self.principal_limits(),
             retry_after_seconds=settings.retry_after_seconds,
             public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
+            server_certificates=self.server_certificates(),
         )
 
     def principal_limits(self) -> PrincipalLimits:
         """Per-principal rates: settings per kind, overrides in the database, buckets shared by
         this host's workers in ``<data_dir>/run/rate-buckets.sqlite3``."""
         from gateway.soap.limits import PrincipalLimits
-        from gateway.store.buckets import SharedBuckets
         from gateway.store.limits import SqlRateLimitOverrides
 
         settings = self.settings
@@ -316,8 +334,27 @@ class Container:
             Rate(settings.rate_per_second, settings.rate_burst),
             {kind.upper(): Rate(*rate) for kind, rate in settings.rate_per_kind.items()},
             SqlRateLimitOverrides(self.sessions).all,
-            SharedBuckets(settings.data_dir / "run" / "rate-buckets.sqlite3"),
+            self.shared_buckets,
         )
+
+    @cached_property
+    def shared_buckets(self) -> SharedBuckets:
+        """This host's token buckets, shared by its workers (``<data_dir>/run``)."""
+        from gateway.store.buckets import SharedBuckets
+
+        return SharedBuckets(self.settings.data_dir / "run" / "rate-buckets.sqlite3")
+
+    def content_byte_limits(self) -> ContentByteLimits:
+        """Document bytes per hour per principal: settings per kind, overrides in the database,
+        byte buckets in the host's shared file."""
+        from gateway.soap.limits import ContentByteLimits
+        from gateway.store.limits import SqlRateLimitOverrides
+
+        settings = self.settings
+        return ContentByteLimits(
+            settings.content_bytes_per_hour,
+            {kind.upper(): per_hour for kind, per_hour in settings.content_bytes_per_kind.items()},
+            SqlRateLimitOverrides(self.sessions).bytes_all, self.shared_buckets)
 
     def rate_limit_overrides(self) -> SqlRateLimitOverrides:
         from gateway.store.limits import SqlRateLimitOverrides
@@ -335,11 +372,12 @@ class Container:
             return False
         return True
 
-    def _response_signer(self, *, must_understand: bool = True) -> ResponseSigner | None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        from gateway.wssec.response import sign_response
+    @cached_property
+    def signing_keys(self) -> SigningKeys | None:
+        """The configured server certificate and key, and those ``gateway pki rotate``
+        scheduled (read from the database every few seconds); None when responses go unsigned."""
+        from gateway.store.server_certificates import SqlServerCertificates
+        from gateway.wssec.signing_keys import SigningKeys, load_credential
 
         settings = self.settings
         key_path, cert_path = settings.effective_server_key, settings.effective_server_cert
@@ -349,13 +387,36 @@ class Container:
             raise InvalidRequest(
                 f"response signing is on but {key_path} or {cert_path} is missing "
                 "(set GATEWAY_SIGN_RESPONSES=false to run unsigned)", code="NO_SERVER_KEY")
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return SigningKeys(load_credential(cert_path.read_bytes(), key_path),
+                           SqlServerCertificates(self.sessions).all)
+
+    def server_certificates(self) -> Callable[[], Announcement] | None:
+        """What ``GetServerCertificates`` and ``GET /server-certificates`` publish now."""
+        keys, clock = self.signing_keys, self.clock
+        if keys is None:
+            return None
+        return lambda: keys.announcement(clock.now())
+
+    def rotation(self) -> RotationService:
+        from gateway.services.rotation import RotationService
+        from gateway.store.server_certificates import SqlServerCertificates
+
+        return RotationService(SqlServerCertificates(self.sessions), self.clock)
+
+    def _response_signer(self, *, must_understand: bool = True) -> ResponseSigner | None:
+        from gateway.wssec.response import sign_response
+
+        keys = self.signing_keys
+        if keys is None:
+            return None
         clock = self.clock
 
         def sign(envelope: etree._Element, *,
                  body_canonical: BodyCanonicalForm | None = None) -> None:
-            sign_response(envelope, key, cert, clock,  # type: ignore[arg-type]
+            # The key is chosen by the clock for each response: a scheduled rotation takes
+            # effect at its instant in every worker (``wssec.signing_keys``).
+            credential = keys.at(clock.now())
+            sign_response(envelope, credential.key, credential.certificate, clock,
                           body_canonical=body_canonical, must_understand=must_understand)
 
         return sign
@@ -375,7 +436,8 @@ SERVER_MODULES = (
     "gateway.soap.context", "gateway.soap.contract", "gateway.soap.limits", "gateway.soap.metrics",
     "gateway.soap.refusals", "gateway.soap.wsgi", "gateway.store.buckets", "gateway.store.limits",
     "gateway.store.engine", "gateway.store.migrate", "gateway.store.paging",
-    "gateway.store.replay", "gateway.store.unit_of_work", "gateway.web.public", "gateway.wssec",
+    "gateway.store.replay", "gateway.store.server_certificates", "gateway.store.unit_of_work",
+    "gateway.web.public", "gateway.wssec", "gateway.wssec.signing_keys",
 )
 """What ``wsgi_app`` and the services it wires import when they are built."""
 

@@ -12,6 +12,7 @@ at once and ``gateway validate`` never loads the database or the SOAP stack.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -112,6 +113,23 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="create a demo CA, server, TSA and client certificates (unencrypted keys)")
     pki_demo.add_argument("--force", action="store_true", help="replace an existing demo PKI")
     pki_demo.set_defaults(handler=_pki_demo)
+    rotate = pki_commands.add_parser(
+        "rotate", help="schedule the next response-signing certificate (announced until --at)",
+        description="Clients fetch the next certificate with GetServerCertificates (or GET "
+                    "/server-certificates) over a response signed by the current one; from --at "
+                    "every worker signs with the new key. The key must be at the same path on "
+                    "every host. Audited (server_certificate.scheduled).")
+    rotate.add_argument("--next", dest="certificate", type=Path, required=True,
+                        help="the next server certificate (PEM or DER)")
+    rotate.add_argument("--key", type=Path, required=True, help="its private key (PEM)")
+    rotate.add_argument("--at", type=_instant, required=True,
+                        help="activation instant, ISO 8601 with an offset")
+    rotate.add_argument("--by", default="OPERATOR", help="operator (for the audit log)")
+    rotate.set_defaults(handler=_pki_rotate)
+    certificates = pki_commands.add_parser(
+        "certificates", help="the response-signing certificate now, the next one and the "
+                             "schedule (JSON)")
+    certificates.set_defaults(handler=_pki_certificates)
 
     audit = commands.add_parser("audit", help="the hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -373,6 +391,33 @@ def _pki_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  server:       {pki.server.cert_path}")
     for name, credential in sorted(pki.clients.items()):
         print(f"  client {name:<22} {credential.cert_path}")
+    return 0
+
+
+def _pki_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    entry = _container(settings).rotation().schedule(
+        args.certificate.read_bytes(), args.key, args.at, args.by)
+    print(json.dumps({"scheduled": entry.fingerprint, "active_from": entry.active_from.isoformat(),
+                      "key_path": entry.key_path}))
+    return 0
+
+
+def _pki_certificates(args: argparse.Namespace, settings: Settings) -> int:
+    container = _container(settings)
+    keys = container.signing_keys
+    announced = {}
+    if keys is not None:
+        announcement = keys.announcement(container.clock.now())
+        announced = {role: None if credential is None else {
+            "sha256": credential.fingerprint,
+            "subject": credential.certificate.subject.rfc4514_string(),
+            "active_from": credential.active_from.isoformat() if credential.active_from else None}
+            for role, credential in (("current", announcement.current),
+                                     ("next", announcement.next))}
+    print(json.dumps({**announced, "scheduled": [
+        {"sha256": entry.fingerprint, "active_from": entry.active_from.isoformat(),
+         "scheduled_at": entry.scheduled_at.isoformat(), "key_path": entry.key_path}
+        for entry in container.rotation().scheduled()]}, indent=2))
     return 0
 
 

@@ -154,6 +154,15 @@ class Settings:
     rate_per_kind: Mapping[str, tuple[float, int]] = field(default_factory=dict)
     """(rate, burst) per principal kind, e.g. ``GATEWAY_RATE_LIMIT_ENTITY=50/100`` (kinds: PERSON, ENTITY, REPRESENTATIVE)."""
 
+    content_bytes_per_hour: int = 8 * 2**30
+    """Document bytes one principal may download per hour (GetContent, GetContents, streamed
+    downloads, WSCN verNotificacionAceptada): an hour's allowance at once, refilled evenly.
+    Per kind in ``content_bytes_per_kind``, per principal in ``gateway limits set
+    --bytes-per-hour``."""
+
+    content_bytes_per_kind: Mapping[str, int] = field(default_factory=dict)
+    """Bytes per hour per principal kind, e.g. ``GATEWAY_CONTENT_BYTES_PER_HOUR_PERSON=1073741824``."""
+
     unauthenticated_rate_per_second: float = 50.0
     """Requests per second one source address may send before the gate (per worker)."""
 
@@ -290,6 +299,15 @@ class Settings:
             key = name.upper()
             if (v := get(key)) is not None:
                 changes[name] = _positive_float(f"GATEWAY_{key}", v)
+        if (v := get("CONTENT_BYTES_PER_HOUR")) is not None:
+            changes["content_bytes_per_hour"] = _positive_int("GATEWAY_CONTENT_BYTES_PER_HOUR", v)
+        bytes_per_kind: dict[str, int] = {}
+        for key in [k for k in values if k.startswith("GATEWAY_CONTENT_BYTES_PER_HOUR_")]:
+            consumed.add(key)
+            bytes_per_kind[key.removeprefix("GATEWAY_CONTENT_BYTES_PER_HOUR_").upper()] = \
+                _positive_int(key, values[key].strip())
+        if bytes_per_kind:
+            changes["content_bytes_per_kind"] = bytes_per_kind
         per_kind: dict[str, tuple[float, int]] = {}
         for key in [k for k in values if k.startswith("GATEWAY_RATE_LIMIT_")]:
             consumed.add(key)

@@ -33,16 +33,18 @@ from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from tqdm import tqdm
 from zeep.exceptions import Error as ZeepError
-from zeep.exceptions import Fault
+from zeep.exceptions import Fault, SignatureVerificationFailed
 
 from gateway.client.archive import Archive, file_sha256
 from gateway.client.download import download_content, partial_path
 from gateway.client.receipts import (
     ReceiptInvalid,
     VerifiedReceipt,
+    receipt_signer,
     verify_server_receipt,
 )
 from gateway.client.rules import Rules
+from gateway.client.server_certs import Announced, ServerCertificates, describe_upcoming
 from gateway.client.service import (
     TNS,
     TRANSPORT_ERRORS,
@@ -153,6 +155,8 @@ class Agent:
     server_cert_path: Path
     contents_bytes: int = 4 * 2**20
     accept_without_content: bool = False
+    certificates: ServerCertificates | None = None
+    """The server certificates accepted across an announced rotation (``server_certs``)."""
     content_rights: dict[tuple[str, str], bool] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     skipped: set[int] = field(default_factory=set)
@@ -171,6 +175,7 @@ class Agent:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.learn_server_certificates()
         self.content_rights = self.load_content_rights()
         self.check_archive()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
@@ -195,6 +200,28 @@ class Agent:
         while self.queued:
             self.collect_downloads(block=True)
         self.archive_entries(None)
+
+    def learn_server_certificates(self) -> None:
+        """Ask which certificates sign the server's responses now and next
+        (GetServerCertificates, verified like every response: so only a certificate already
+        accepted can announce another); record the new ones and warn of any not active yet."""
+        if self.certificates is None:
+            return
+        try:
+            answer = self.service.call("GetServerCertificates") or []
+        except Fault as fault:  # a server that does not sign, or predates rotation
+            tqdm.write(f"notice: server certificates not announced ({fault_code(fault)})",
+                       file=sys.stderr)
+            return
+        added = self.certificates.learn([
+            Announced(str(entry.role), bytes(entry.certificate), str(entry.sha256),
+                      entry.activeFrom) for entry in answer])
+        if added:
+            self.state.record_server_certificates(
+                (entry.sha256, entry.der, entry.active_from) for entry in added
+                if entry.active_from is not None)
+        for entry in self.certificates.upcoming():
+            tqdm.write(f"warning: {describe_upcoming(entry)}", file=sys.stderr)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         cursor = None
@@ -326,13 +353,24 @@ class Agent:
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
             self.collect_downloads(block=True)
 
+    def receipt_certificate(self, document: bytes) -> x509.Certificate:
+        """The server certificate a receipt must verify with: the one its signature names when
+        that one is accepted (a rotation announced it), else the pinned one."""
+        der = receipt_signer(document) if self.certificates is not None else None
+        if self.certificates is None or der is None:
+            return self.server_cert
+        try:
+            return self.certificates.accepted(der)
+        except SignatureVerificationFailed:
+            return self.server_cert  # and the receipt fails: signed by another certificate
+
     def store_receipts(self, documents: list[bytes], signed: bytes | None) -> list[VerifiedReceipt]:
         """Verify the server's receipts (with ``signed``: that they certify that very
         acknowledgement), then write them (and ``signed``) to the archive with one sync."""
         receipts = []
         for document in documents:
             try:
-                receipt = verify_server_receipt(document, self.server_cert)
+                receipt = verify_server_receipt(document, self.receipt_certificate(document))
             except ReceiptInvalid as exc:
                 raise AgentError(f"the server's receipt does not verify: {exc}") from exc
             if signed is not None and receipt.acknowledgement_sha256 != hashlib.sha256(
@@ -564,7 +602,8 @@ class Agent:
                 before = part.stat().st_size if part.exists() else 0
                 try:
                     downloaded = self.service.retry(lambda: download_content(
-                        self.service.endpoint, self.service.signature, self.server_cert_path,
+                        self.service.endpoint, self.service.signature,
+                        self.certificates or self.server_cert_path,
                         doc.notification_id, temporary, document=doc.position,
                         session=self.service.session, timeout=self.service.timeout,
                         resume=True))

@@ -43,6 +43,7 @@ from lxml import etree
 from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
 from gateway import namespaces as ns
+from gateway.client.server_certs import ServerCertificates, signing_certificate
 from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
 from gateway.client.xmldsig import (
     EXC_C14N,
@@ -51,6 +52,9 @@ from gateway.client.xmldsig import (
     digest_name,
     verify_signature_value,
 )
+
+Accepted = x509.Certificate | ServerCertificates
+"""The pinned server certificate, or those a rotation announced (``server_certs``)."""
 
 MAX_ENVELOPE_BYTES = 1024 * 1024
 """The response around the document (headers, signature, metadata) is never larger than this."""
@@ -79,7 +83,8 @@ def partial_path(target: Path) -> Path:
 
 
 def download_content(service_url: str, signature: ServerVerifyingSignature,
-                     server_cert: Path, notification_id: int, target: Path, *,
+                     server_cert: Path | ServerCertificates, notification_id: int,
+                     target: Path, *,
                      document: int = 0, session: requests.Session | None = None,
                      timeout: float = 300.0, chunk_bytes: int = 1024 * 1024,
                      resume: bool = False) -> DownloadedContent:
@@ -90,7 +95,9 @@ def download_content(service_url: str, signature: ServerVerifyingSignature,
     match the sha256 the server states; ``target`` is then left untouched. A transport failure
     (``requests.RequestException``) leaves ``<target>.part`` for a call with ``resume=True``
     to continue from; without ``resume`` any such part is discarded first."""
-    certificate = x509.load_pem_x509_certificate(Path(server_cert).read_bytes())
+    certificate: Accepted = (
+        server_cert if isinstance(server_cert, ServerCertificates)
+        else x509.load_pem_x509_certificate(Path(server_cert).read_bytes()))
     partial = partial_path(target)
     if not resume:
         partial.unlink(missing_ok=True)
@@ -167,7 +174,7 @@ def _bounded(chunks: Any) -> bytes:
     return bytes(received)
 
 
-def _raise_fault(data: bytes, certificate: x509.Certificate, status: int) -> None:
+def _raise_fault(data: bytes, certificate: Accepted, status: int) -> None:
     try:
         envelope = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:  # not SOAP at all: a proxy, a server restarting
@@ -183,7 +190,7 @@ def _raise_fault(data: bytes, certificate: x509.Certificate, status: int) -> Non
                 code=fault.findtext("faultcode"), detail=fault.find("detail"))
 
 
-def _receive(chunks: Any, sink: Any, certificate: x509.Certificate, target: Path,
+def _receive(chunks: Any, sink: Any, certificate: Accepted, target: Path,
              content_digest: Any, offset: int) -> DownloadedContent:
     iterator = iter(chunks)
     received = bytearray()
@@ -322,9 +329,12 @@ def _digest_name(reference: etree._Element) -> str:
 
 
 def _verify_signed_info(envelope: etree._Element, body: etree._Element,
-                        body_digest: bytes | None, certificate: x509.Certificate) -> None:
+                        body_digest: bytes | None, accepted: Accepted) -> None:
     """Every reference's digest (the Body's as computed while streaming, when given) and the
-    signature value over SignedInfo with the pinned server certificate."""
+    signature value over SignedInfo with the pinned server certificate (or the accepted one
+    the response names, across a rotation)."""
+    certificate = (signing_certificate(envelope, accepted)
+                   if isinstance(accepted, ServerCertificates) else accepted)
     signature = envelope.find(f".//{{{ns.WSSE}}}Security/{_DS}Signature")
     signed_info = signature.find(f"{_DS}SignedInfo") if signature is not None else None
     if signature is None or signed_info is None:

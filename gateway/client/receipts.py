@@ -89,6 +89,21 @@ def load_certificate(path: Path) -> x509.Certificate:
         raise ReceiptInvalid(f"{path} is not an X.509 certificate: {exc}") from exc
 
 
+def receipt_signer(document: bytes) -> bytes | None:
+    """The DER of the certificate a receipt's signature embeds (to choose which accepted server
+    certificate it must verify with, across a rotation), or None."""
+    try:
+        root = etree.fromstring(document, _parser())
+    except etree.XMLSyntaxError:
+        return None
+    embedded = root.findtext(f"{{{DS_NS}}}Signature/{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/"
+                             f"{{{DS_NS}}}X509Certificate")
+    try:
+        return base64.b64decode("".join(embedded.split()), validate=True) if embedded else None
+    except ValueError:
+        return None
+
+
 def verify_server_receipt(document: bytes, server_certificate: x509.Certificate) -> VerifiedReceipt:
     """Verify ``document`` with the server certificate; return what it certifies.
 

@@ -32,6 +32,7 @@ from lxml import etree
 from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 from zeep.transports import Transport
 
+from gateway.client.server_certs import ServerCertificates
 from gateway.client.transport import ServerVerifyingSignature
 
 FAULT_NS = "urn:notess:gateway:fault:v1"
@@ -71,7 +72,7 @@ class Service:
     certificate (``ServerVerifyingSignature``)."""
 
     def __init__(self, wsdl: str, endpoint: str | None, cert: Path, key: Path,
-                 server_cert: Path, timeout: float) -> None:
+                 server_cert: Path | ServerCertificates, timeout: float) -> None:
         self._credentials = (key, cert, server_cert)
         self._timeout = timeout
         self._settings = zeep.Settings(xml_huge_tree=True)  # large base64 documents

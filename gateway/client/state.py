@@ -16,6 +16,9 @@ What it records, and why each fact lets a restart avoid repeating work:
   batch was never sent: it is dropped and its notifications are prepared again.
 - ``document``: each document's expected SHA-256 and, once written to the archive, its path.
 - ``receipt``: each stored server receipt, by registration number.
+- ``server_certificate``: the server certificates announced by ``GetServerCertificates`` over a
+  verified response (``server_certs``), with the instant each signs from: a later run accepts
+  them without asking again, and a ``--server-cert`` changed to one of them keeps this state.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +70,11 @@ CREATE TABLE IF NOT EXISTS batch (
     signed BLOB,
     registration_number TEXT
 );
+CREATE TABLE IF NOT EXISTS server_certificate (
+    sha256 TEXT PRIMARY KEY,
+    certificate BLOB NOT NULL,         -- DER
+    active_from TEXT NOT NULL          -- ISO 8601, UTC
+);
 CREATE TABLE IF NOT EXISTS receipt (
     registration_number TEXT PRIMARY KEY,
     csv_code TEXT NOT NULL,
@@ -75,6 +84,9 @@ CREATE TABLE IF NOT EXISTS receipt (
 );
 """
 
+
+SERVER_CERTIFICATE_KEY = "server_certificate_sha256"
+"""The identity key naming the pinned server certificate (``bind``)."""
 
 WAIVED = ""
 """``document.path`` of a document the agent will not fetch (its right does not include it)."""
@@ -164,7 +176,12 @@ class AgentState:
     def bind(self, identity: dict[str, str]) -> None:
         """Refuse a state file made for another certificate or service; count the runs."""
         stored = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        known_servers = {row[0] for row in self._db.execute(
+            "SELECT sha256 FROM server_certificate")}
         for key, value in identity.items():
+            if key == SERVER_CERTIFICATE_KEY and value in known_servers:
+                identity = {**identity, key: stored.get(key, value)}  # announced: same server
+                continue
             if key in stored and stored[key] != value:
                 raise StateMismatch(f"state file {self.path} was made with {key}={stored[key]!r},"
                                     f" not {value!r}; use another --state/--archive")
@@ -173,6 +190,23 @@ class AgentState:
                            [*identity.items(), ("schema", SCHEMA_VERSION),
                             ("runs", str(int(stored.get("runs", "0")) + 1))])
         self.run = int(stored.get("runs", "0")) + 1
+
+    # -- server certificates ----------------------------------------------------------------
+
+    def server_certificates(self) -> list[tuple[bytes, datetime]]:
+        """(DER, active from) of every announced server certificate recorded."""
+        return [(bytes(der), datetime.fromisoformat(active_from)) for der, active_from in
+                self._db.execute("SELECT certificate, active_from FROM server_certificate "
+                                 "ORDER BY active_from")]
+
+    def record_server_certificates(self, entries: Iterable[tuple[str, bytes, datetime]]) -> None:
+        """Record announced certificates (sha256, DER, active from) learnt over a verified
+        response."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO server_certificate (sha256, certificate, "
+                           "active_from) VALUES (?, ?, ?)",
+                           [(sha256, der, active_from.isoformat())
+                            for sha256, der, active_from in entries])
 
     # -- listing -----------------------------------------------------------------------------
 

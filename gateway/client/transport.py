@@ -7,6 +7,10 @@ response with the server's certificate. It passes RSA-SHA256/SHA-256 explicitly:
 defaults are RSA-SHA1/SHA-1, which the gateway refuses (DESIGN.md §5). zeep's signer also adds
 no ``wsu:Timestamp``, which the gateway requires: ``apply`` adds one (Created now, Expires after
 ``ttl``) before signing, so the signature covers Body and Timestamp.
+
+The server certificate is a file (pinned) or a ``ServerCertificates`` (``server_certs``: the
+pinned one and those announced by a rotation): the response's own token says which it claims,
+and only an accepted certificate's key verifies it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import xmlsec
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from zeep import ns
 from zeep.exceptions import SignatureVerificationFailed
@@ -28,10 +34,12 @@ from zeep.wsse.signature import (
 )
 from zeep.wsse.utils import WSU, ensure_id, get_security_header
 
+from gateway.client.server_certs import ServerCertificates, signing_certificate
+
 
 class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep is untyped
     def __init__(self, key_file: str | Path, cert_file: str | Path,
-                 server_cert_file: str | Path | None, *, ttl: timedelta = timedelta(minutes=5),
+                 server_cert_file: str | Path | ServerCertificates | None, *, ttl: timedelta = timedelta(minutes=5),
                  **kwargs: Any) -> None:
         self.ttl = ttl
         kwargs.setdefault("signature_method", xmlsec.constants.TransformRsaSha256)
@@ -41,13 +49,19 @@ class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep i
         # (xmlsec copies the key into each signature context, so sharing it is safe).
         self._sign_key = _make_sign_key(self.key_data, self.cert_data, self.password)
         self._server_key = None
-        if server_cert_file is not None:
+        self.certificates: ServerCertificates | None = None
+        self._keys: dict[bytes, Any] = {}
+        if isinstance(server_cert_file, ServerCertificates):
+            self.certificates = server_cert_file
+        elif server_cert_file is not None:
             self._server_key = xmlsec.Key.from_file(str(server_cert_file),
                                                     xmlsec.constants.KeyDataFormatCertPem)
 
     def apply(self, envelope: etree._Element, headers: dict[str, str]) -> tuple[Any, Any]:
         security = get_security_header(envelope)
-        created = datetime.now(UTC).replace(microsecond=0)
+        # The clock of the certificate set, when given (the client's one clock: tests control it).
+        now = self.certificates.now() if self.certificates is not None else datetime.now(UTC)
+        created = now.astimezone(UTC).replace(microsecond=0)
         timestamp = WSU.Timestamp(
             WSU.Created(created.strftime("%Y-%m-%dT%H:%M:%SZ")),
             WSU.Expires((created + self.ttl).strftime("%Y-%m-%dT%H:%M:%SZ")),
@@ -59,11 +73,24 @@ class ServerVerifyingSignature(BinarySignature):  # type: ignore[misc]  # zeep i
         return envelope, headers
 
     def verify(self, envelope: etree._Element) -> etree._Element:
+        if self.certificates is not None:
+            _check_signed_parts(envelope)
+            _verify_envelope_with_key(envelope, self._key_of(
+                signing_certificate(envelope, self.certificates)))
+            return envelope
         if self._server_key is None:
             return envelope  # the caller chose not to verify responses
         _check_signed_parts(envelope)
         _verify_envelope_with_key(envelope, self._server_key)
         return envelope
+
+    def _key_of(self, certificate: x509.Certificate) -> Any:
+        der = certificate.public_bytes(Encoding.DER)
+        key = self._keys.get(der)
+        if key is None:
+            key = self._keys[der] = xmlsec.Key.from_memory(
+                certificate.public_bytes(Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem)
+        return key
 
 
 def _check_signed_parts(envelope: etree._Element) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from gateway.domain.audit import AuditEntry
 from gateway.domain.authorization import Action, Decision, decide
@@ -125,6 +125,18 @@ class ContentBatch:
     refused: tuple[ContentRefusal, ...]
 
 
+class ByteCharger(Protocol):
+    """Charges the document bytes a download is about to release, before any is read: raises
+    ``RateLimited`` over the allowance, unless ``refuse`` is false (then only counts)."""
+
+    def __call__(self, size: int, *, refuse: bool = True) -> None: ...
+
+
+ByteQuota = Callable[[Principal], ByteCharger]
+"""The principal's byte charger (``soap.limits.ContentByteLimits.charger``: bytes per hour),
+obtained *before* the transaction: finding the principal's allowance may read the database."""
+
+
 @dataclass(frozen=True)
 class NotificationQueries:
     uow_factory: Callable[[], UnitOfWork]
@@ -134,6 +146,7 @@ class NotificationQueries:
     max_page_size: int = 1000
     rights: RightsCache = field(default_factory=RightsCache)
     contents_budget: int = CONTENTS_BUDGET_BYTES
+    byte_quota: ByteQuota | None = None
 
     def list(
         self, principal: Principal, listing_filter: ListingFilter, cursor: str | None,
@@ -221,15 +234,19 @@ class NotificationQueries:
             uow.commit()  # keeps the refusal audit event, if any
         return VisibleNotification(_as_of(notification, now), _role(decision))
 
-    def content(self, principal: Principal, notification_id: int, position: int = 0) -> Content:
+    def content(self, principal: Principal, notification_id: int, position: int = 0, *,
+                refusable: bool = True) -> Content:
         """``open_content`` with the whole document in memory."""
-        stream = self.open_content(principal, notification_id, position)
+        stream = self.open_content(principal, notification_id, position, refusable=refusable)
         return Content(stream.notification, stream.document, b"".join(stream.chunks()))
 
     def open_content(self, principal: Principal, notification_id: int,
-                     position: int = 0, offset: int = 0) -> ContentStream:
+                     position: int = 0, offset: int = 0, *,
+                     refusable: bool = True) -> ContentStream:
         """The main document (position 0) or an annex. A notification's content is released
-        only once ACCEPTED; opening a communication marks it READ (audited).
+        only once ACCEPTED; opening a communication marks it READ (audited). Its bytes count
+        against the caller's bytes per hour (``byte_quota``), refused over it unless not
+        ``refusable`` (the document that answers an acceptance already made).
 
         ``offset`` > 0 resumes a download that broke (issue 14): ``chunks()`` then yields the
         document's bytes from ``offset`` on (``ContentStream.offset``). The whole document is
@@ -244,6 +261,7 @@ class NotificationQueries:
         also checked once inside the releasing transaction, which a corrupt one then does not
         commit."""
         now = self.clock.now()
+        charge = self.byte_quota(principal) if self.byte_quota is not None else None
         with self.uow_factory() as uow:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
                                                       notification_id, now)
@@ -255,6 +273,8 @@ class NotificationQueries:
                     code="NOT_ACCEPTED",
                 )
             document = next((d for d in notification.documents if d.position == position), None)
+            if document is not None and charge is not None:
+                charge(document.size, refuse=refusable)  # decided before a byte is read
             whole = document is not None and document.size <= CONTENT_INLINE_BYTES
             first = None
             if document is not None:  # a large document is only looked for here, not read
@@ -308,6 +328,7 @@ class NotificationQueries:
         refused: dict[int, ContentRefusal] = {}
         audit: list[AuditEntry] = []
         actor = principal.acts_for
+        charge = self.byte_quota(principal) if self.byte_quota is not None else None
         with self.uow_factory() as uow:
             facts = self.rights.rights(uow, principal, now).facts
             found = uow.notifications.get_many(ids)
@@ -343,6 +364,8 @@ class NotificationQueries:
                         f"{CONTENT_INLINE_BYTES} bytes: fetch it with GetContent")
                 else:
                     candidates.append((notification, _role(decision)))
+            if candidates and charge is not None:  # decided before a byte is read
+                charge(planned_bytes(candidates, self.contents_budget))
             released, data = self._fill_budget(uow, candidates, refused)
             current, marked = self._mark_read(uow, [n for n, _ in released], principal, now)
             contents: builtins.list[Content] = []
@@ -467,6 +490,18 @@ class NotificationQueries:
                     f"({decision.reason.value})", field="id")
             raise NotFound(f"notification {notification_id} not found")
         return notification, decision
+
+
+def planned_bytes(candidates: Sequence[tuple[Notification, Role]], budget: int) -> int:
+    """The document bytes ``_fill_budget`` will release of ``candidates`` if none is corrupt:
+    whole notifications in order while ``budget`` lasts, the first always."""
+    planned = 0
+    for notification, _ in candidates:
+        size = sum(d.size for d in notification.documents)
+        if planned and size > budget - planned:
+            continue
+        planned += size
+    return planned
 
 
 def _check_content(data: bytes, document: Document, notification_id: int) -> None:

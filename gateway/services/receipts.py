@@ -178,6 +178,9 @@ class ReceiptService:
         if self.rights is None:
             return uow.representation.facts_for(principal, now)
         return self.rights.rights(uow, principal, now).facts
+    credentials_at: Callable[[datetime], tuple[PrivateKey, x509.Certificate]] | None = None
+    """The server key and certificate that sign at an instant (a scheduled rotation,
+    ``wssec.signing_keys``); without it, ``server_key``/``server_cert`` always."""
 
     # -- 1. prepare ------------------------------------------------------------------------------
 
@@ -256,6 +259,8 @@ class ReceiptService:
         now = self.clock.now()
         submitted = self._verified_acknowledgement(principal, signed, detached_content, now)
         digest = hashlib.sha256(signed).hexdigest()
+        # Before the transaction: choosing the key may read the rotation schedule.
+        signing = self._signing_credentials(now)
         with self.uow_factory() as uow:
             # One statement: the prepared row, locked, and whether these bytes were receipted.
             state = uow.receipts.lock_prepared(submitted.nonce, digest)
@@ -293,7 +298,7 @@ class ReceiptService:
                     registration_number=content.registration_number,
                     csv_code=content.csv_code, signer=principal.identifier,
                     decision=prepared.decision, issued_at=now,
-                    signed_xml=self._sign(build_server_receipt(content)),
+                    signed_xml=self._sign(build_server_receipt(content), signing),
                     client_ack_digest=digest, notification_ids=tuple(sorted(part_changed)),
                     recipient=part.recipient, signer_name=principal.name or None,
                     signer_role=",".join(sorted({roles[n] for n in part_changed
@@ -396,14 +401,25 @@ class ReceiptService:
                              {"action": Action.SIGN.value, "items": refused}, now)
         return outcomes, changed, locked, roles
 
-    def _sign(self, document: bytes) -> bytes:
-        key, cert = self._server_credentials()
+    def _sign(self, document: bytes,
+              credentials: tuple[PrivateKey, x509.Certificate] | None) -> bytes:
+        if credentials is None:
+            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+        key, cert = credentials
         return sign_xades_enveloped(document, key, cert, clock=self.clock)
 
-    def _server_credentials(self) -> tuple[PrivateKey, x509.Certificate]:
+    def _signing_credentials(self, now: datetime) -> tuple[PrivateKey, x509.Certificate] | None:
+        if self.credentials_at is not None:  # receipts follow the response-signing rotation
+            return self.credentials_at(now)
         if self.server_key is None or self.server_cert is None:
-            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+            return None
         return self.server_key, self.server_cert
+
+    def _server_credentials(self) -> tuple[PrivateKey, x509.Certificate]:
+        credentials = self._signing_credentials(self.clock.now())
+        if credentials is None:
+            raise GatewayError("the server has no signing key for receipts", code="NO_SERVER_KEY")
+        return credentials
 
     # -- 3. read ---------------------------------------------------------------------------------
 

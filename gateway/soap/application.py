@@ -28,13 +28,14 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from gateway import namespaces
-from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
+from gateway.errors import GatewayError, InvalidRequest, RateLimited, ServiceUnavailable
 from gateway.wssec.response import BodyCanonicalForm
 
 from .context import (
     ENVIRON_DATABASE_FAILURE,
     ENVIRON_ENVELOPE,
     ENVIRON_FAULT_CODE,
+    ENVIRON_RETRY_AFTER,
     ENVIRON_VERIFIED,
     correlation_of,
 )
@@ -164,12 +165,20 @@ class GatewayApplication(Application):  # type: ignore[misc]
     def call_wrapper(self, ctx: Any) -> Any:
         try:
             return super().call_wrapper(ctx)
-        except Fault:
+        except Fault as fault:
+            _note_retry_after(ctx, fault.__cause__)  # a port's own fault (WSCN) made of it
             raise
         except Exception as exc:  # every error leaves as a fault from soap.faults
             if isinstance(exc, ServiceUnavailable):
                 ctx.transport.req_env[ENVIRON_DATABASE_FAILURE] = exc.failure_class
+            _note_retry_after(ctx, exc)
             raise spyne_fault(exc, correlation_of(ctx)) from exc
+
+
+def _note_retry_after(ctx: Any, error: BaseException | None) -> None:
+    """A RATE_LIMITED refusal's ``Retry-After`` for the front (``ENVIRON_RETRY_AFTER``)."""
+    if isinstance(error, RateLimited):
+        ctx.transport.req_env[ENVIRON_RETRY_AFTER] = error.retry_after
 
 
 class GatewayWsgiApplication(WsgiApplication):  # type: ignore[misc]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from gateway.services.access import AccessService
 from gateway.services.notifications import NotificationQueries
 from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
+from gateway.wssec.signing_keys import Announcement
 
 # WSGI environ keys set by ``soap.wsgi`` once the gate has verified the request.
 ENVIRON_VERIFIED = "notess.verified"
@@ -20,6 +22,9 @@ ENVIRON_CORRELATION = "notess.correlation_id"
 # ...and by ``soap.application`` when a call ends in a fault, for ``soap.metrics``.
 ENVIRON_FAULT_CODE = "notess.fault_code"
 ENVIRON_DATABASE_FAILURE = "notess.database_failure"
+ENVIRON_RETRY_AFTER = "notess.retry_after"
+"""Set by the application when a service refused with RATE_LIMITED (document bytes): the
+seconds the front sends as ``Retry-After`` with the 429."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class SoapDependencies:
     official_zone: ZoneInfo
     receipts: ReceiptService | None = None
     access: AccessService | None = None
+    server_certificates: Callable[[], Announcement] | None = None
+    """The response-signing certificate now and the next announced (GetServerCertificates)."""
 
 
 def principal_of(ctx: Any) -> Principal:

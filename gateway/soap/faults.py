@@ -20,7 +20,7 @@ from lxml import etree
 from spyne.model.fault import Fault
 
 from gateway import namespaces
-from gateway.errors import GatewayError, ItemProblem, ServiceUnavailable
+from gateway.errors import GatewayError, ItemProblem, RateLimited, ServiceUnavailable
 from gateway.logs import LogThrottle
 
 log = logging.getLogger("gateway.soap")
@@ -135,6 +135,8 @@ def wscn_system_fault(error: BaseException, correlation_id: str, tns: str) -> Fa
     a ``WSCNExcepcionSistema`` element in the port's namespace, with a fixed text and the
     correlation id (``describe`` logs the real error; nothing internal reaches the client)."""
     describe(error, correlation_id)  # logs it, with the traceback when unexpected
+    if isinstance(error, RateLimited):  # document bytes per hour: 429 and Retry-After
+        return _wscn_rate_limited(error, correlation_id, tns)
     detail = etree.Element(f"{{{tns}}}{WSCN_SYSTEM_FAULT}", nsmap={"wscn": tns})
     etree.SubElement(detail, "mensaje").text = (
         f"error del sistema; indique el identificador {correlation_id}")
@@ -143,4 +145,18 @@ def wscn_system_fault(error: BaseException, correlation_id: str, tns: str) -> Fa
                                                   f"correlation id {correlation_id}",
                   detail=detail)
     fault.http_status = 500
+    return fault
+
+
+def _wscn_rate_limited(error: RateLimited, correlation_id: str, tns: str) -> Fault:
+    """The WSCN port's system error for a client over its document bytes per hour: HTTP 429
+    (the front adds ``Retry-After``) and the reason, with our ``gw:code``, in the text."""
+    detail = etree.Element(f"{{{tns}}}{WSCN_SYSTEM_FAULT}", nsmap={"wscn": tns})
+    etree.SubElement(detail, "mensaje").text = (
+        f"límite de descarga superado; reintente en {error.retry_after} s (RATE_LIMITED)")
+    etree.SubElement(detail, "identificadorPeticion").text = correlation_id
+    fault = Fault(faultcode="Server", faultstring=f"{WSCN_SYSTEM_FAULT}: RATE_LIMITED: retry "
+                                                  f"after {error.retry_after} s; correlation id "
+                                                  f"{correlation_id}", detail=detail)
+    fault.http_status = 429
     return fault

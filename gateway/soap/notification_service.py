@@ -22,6 +22,7 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.services.access import AccessService
 from gateway.services.notifications import VisibleNotification
 from gateway.services.receipts import ReceiptService, ReceiptView
+from gateway.wssec.signing_keys import SigningCredential
 
 from . import content_stream, contents_xml, listing_xml
 from . import types as t
@@ -136,6 +137,20 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
             now = deps.clock.now()
             return t.OfficialTime(now=now, timeZone=deps.official_zone.key,
                                   localTime=now.astimezone(deps.official_zone))
+
+        @rpc(_returns=Array(t.ServerCertificateInfo))
+        def GetServerCertificates(ctx: Any) -> list[t.ServerCertificateInfo]:
+            """The certificate that signs responses now and, when a rotation is scheduled, the
+            next one with the instant it takes over (no rights needed beyond a valid
+            signature). Clients learn the next certificate here, over a response signed by the
+            current one, and accept it from its activeFrom."""
+            if deps.server_certificates is None:
+                raise GatewayError("responses are not signed", code="NOT_CONFIGURED")
+            announcement = deps.server_certificates()
+            return [server_certificate_info(role, credential)
+                    for role, credential in (("CURRENT", announcement.current),
+                                             ("NEXT", announcement.next))
+                    if credential is not None]
 
         @rpc(t.Identifier, _returns=t.PostalChannelInfo)
         def GetPostalChannel(ctx: Any, recipient: str | None) -> t.PostalChannelInfo:
@@ -372,6 +387,15 @@ def content_result(item: VisibleNotification, document: Document,
 def document_info(d: Document) -> t.DocumentInfo:
     return t.DocumentInfo(position=d.position, role=d.role.value, name=d.name,
                           contentType=d.content_type, sha256=d.sha256, size=d.size)
+
+
+def server_certificate_info(role: str,
+                            credential: SigningCredential) -> t.ServerCertificateInfo:
+    certificate = credential.certificate
+    return t.ServerCertificateInfo(
+        role=role, certificate=[credential.der], sha256=credential.fingerprint,
+        subject=certificate.subject.rfc4514_string(), notAfter=certificate.not_valid_after_utc,
+        activeFrom=credential.active_from)
 
 
 def postal_info(channel: PostalChannel) -> t.PostalChannelInfo:

@@ -167,6 +167,30 @@ class ContentsResult(ComplexModel):
     ]
 
 
+ServerCertificateRoleType = SpyneEnum(
+    "CURRENT", "NEXT", type_name="ServerCertificateRole",
+    doc="CURRENT signs responses now; NEXT takes over at its activeFrom.").customize(
+    __namespace__=NS)
+
+
+class ServerCertificateInfo(ComplexModel):
+    """A response-signing certificate of the server. Accept a NEXT certificate only from a
+    response you verified with the CURRENT one (or one accepted the same way), and from its
+    activeFrom on: responses are signed with it from that instant."""
+
+    __namespace__ = NS
+    _type_info = [
+        ("role", ServerCertificateRoleType.customize(min_occurs=1, nillable=False)),
+        ("certificate", ByteArray(min_occurs=1, nillable=False, doc="DER, base64")),
+        ("sha256", Unicode(min_occurs=1, nillable=False, pattern="[0-9a-f]{64}",
+                           doc="SHA-256 of the DER")),
+        ("subject", Unicode(min_occurs=1, nillable=False)),
+        ("notAfter", Timestamp.customize(min_occurs=1, nillable=False)),
+        ("activeFrom", Timestamp.customize(doc="When it starts (or started) signing; absent "
+                                               "for the configured certificate")),
+    ]
+
+
 class OfficialTime(ComplexModel):
     __namespace__ = NS
     _type_info = [

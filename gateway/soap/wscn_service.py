@@ -123,11 +123,13 @@ def wscn_service(deps: SoapDependencies, types: WscnTypes) -> type[ServiceBase]:
         )
 
     def recuperada(ctx: Any, notification_id: int, accepted_now: bool,
-                   receipt_time: datetime | None) -> Any:
+                   receipt_time: datetime | None, *, refusable: bool = True) -> Any:
         """The answer of enviar/ver: the main document and the act's official time (only once
-        ACCEPTED: ``content`` refuses otherwise), and the receipt's time when given."""
-        content = queries.content(principal_of(ctx), notification_id, 0) if accepted_now \
-            else None
+        ACCEPTED: ``content`` refuses otherwise), and the receipt's time when given. The
+        document answering an acceptance just made (not ``refusable``) is counted against the
+        caller's bytes per hour but never refused: the act is done and must be answered."""
+        content = queries.content(principal_of(ctx), notification_id, 0,
+                                  refusable=refusable) if accepted_now else None
         if content is None:
             seen = queries.get(principal_of(ctx), notification_id).notification
             return types.NotificacionRecuperada(
@@ -229,7 +231,8 @@ def wscn_service(deps: SoapDependencies, types: WscnTypes) -> type[ServiceBase]:
                     return refusal(types.NotificacionRecuperada, item.notification_id,
                                    OUTCOME_CODES[item.outcome.value], correlation_of(ctx))
                 return recuperada(ctx, item.notification_id,
-                                  item.outcome is Outcome.ACCEPTED, receipt.content.issued_at)
+                                  item.outcome is Outcome.ACCEPTED, receipt.content.issued_at,
+                                  refusable=False)
 
             return answer(ctx, types.NotificacionRecuperada, 0, run)
 

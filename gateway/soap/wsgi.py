@@ -8,6 +8,9 @@ interceptor through GET/query strings):
   endpoint address is the public one (``public_address``): ``GATEWAY_PUBLIC_URL`` when set,
   else ``X-Forwarded-Proto``/``X-Forwarded-Host`` when the peer is a trusted proxy
   (``GATEWAY_TRUSTED_PROXIES``), else the request's own scheme and Host.
+- ``GET /server-certificates``: the response-signing certificate now and the next one
+  announced (PEM bundle with explanatory lines; ``wssec.signing_keys.pem_bundle``). Public
+  information: a client trusts a next certificate only from the signed ``GetServerCertificates``.
 - ``GET /healthz`` (liveness: the process answers), ``GET /readyz`` (readiness: the database
   answers; 503 with ``Retry-After`` while it does not), ``GET /metrics``: operations.
 - ``/verify``, ``/verify/…``, ``/public/…``: public verification by CSV code
@@ -22,7 +25,9 @@ Every refusal is a SOAP fault from ``soap.faults``, signed like any response. A 
 the signature was verified is an audit event in the chain; one before (junk) is counted and
 summarised by ``soap.refusals`` and drains its source's bucket (``soap.limits``), and a source
 whose bucket is empty is refused before its body is even parsed (429, unsigned). A verified
-principal over its rate is refused right after the signature check (429, ``RATE_LIMITED``).
+principal over its rate is refused right after the signature check (429, ``RATE_LIMITED``);
+one over its document bytes per hour is refused by the content service before it reads the
+document (429, ``RATE_LIMITED``, ``Retry-After`` from its byte bucket).
 The database unreachable is ``SERVICE_UNAVAILABLE`` (503); both carry ``Retry-After``.
 """
 
@@ -51,6 +56,7 @@ from gateway.errors import (
     ServiceUnavailable,
 )
 from gateway.wssec.gate import WsSecurityGate
+from gateway.wssec.signing_keys import Announcement, pem_bundle
 from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
@@ -59,6 +65,7 @@ from .context import (
     ENVIRON_DATABASE_FAILURE,
     ENVIRON_ENVELOPE,
     ENVIRON_FAULT_CODE,
+    ENVIRON_RETRY_AFTER,
     ENVIRON_VERIFIED,
 )
 from .contract import PORT_OF_SERVICE, render_wsdl
@@ -110,6 +117,8 @@ class GatewayFront:
     """``GATEWAY_PUBLIC_URL``: the base the WSDL advertises, whatever the request says."""
     trusted_proxies: tuple[str, ...] = ()
     """``GATEWAY_TRUSTED_PROXIES``: peers whose ``X-Forwarded-Proto``/``-Host`` are believed."""
+    server_certificates: Callable[[], Announcement] | None = None
+    """The response-signing certificates announced (``GET /server-certificates``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -134,6 +143,10 @@ class GatewayFront:
             return self.tsa(environ, start_response)
         if self.public is not None and self.public.serves(path):
             return self.public(environ, start_response)
+        if method == "GET" and path == "/server-certificates" and not query \
+                and self.server_certificates is not None:
+            return _plain(start_response, "200 OK", pem_bundle(self.server_certificates()),
+                          correlation_id, "application/pem-certificate-chain")
         if method == "GET" and path == "/metrics" and not query:
             body, content_type = self.metrics.render()
             return _plain(start_response, "200 OK", body, correlation_id, content_type)
@@ -209,6 +222,9 @@ class GatewayFront:
             if status.startswith("503"):
                 self.metrics.unavailable.inc()
                 headers.append(("Retry-After", str(self.retry_after_seconds)))
+            elif status.startswith("429"):  # document bytes per hour (soap.limits)
+                self.metrics.rate_limited.labels("bytes").inc()
+                headers.append(("Retry-After", str(environ.get(ENVIRON_RETRY_AFTER, 1))))
             self.metrics.observe(service_name, operation, outcome, time.perf_counter() - started)
             return start_response(status, headers, *args)
 

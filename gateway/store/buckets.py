@@ -53,8 +53,9 @@ class SharedBuckets:
             self._local.connection = connection
         return connection
 
-    def take(self, key: str, rate: Rate) -> float:
-        """Take a token from ``key``'s bucket: 0.0, or the seconds until one is back."""
+    def take(self, key: str, rate: Rate, cost: float = 1.0, *, force: bool = False) -> float:
+        """Take ``cost`` tokens from ``key``'s bucket: 0.0, or the seconds until they are
+        back (``domain.rates.take``; ``force``: taken anyway)."""
         now = self._clock()
         try:
             connection = self._connection()
@@ -63,7 +64,7 @@ class SharedBuckets:
                 row = connection.execute("SELECT tokens, updated FROM bucket WHERE key = ?",
                                          (key,)).fetchone()
                 state = BucketState(row[0], row[1]) if row else None
-                after, wait = take(state, rate, now)
+                after, wait = take(state, rate, now, cost, force=force)
                 connection.execute(
                     "INSERT INTO bucket (key, tokens, updated) VALUES (?, ?, ?) ON CONFLICT(key)"
                     " DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated",

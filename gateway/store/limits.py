@@ -1,4 +1,6 @@
-"""Per-principal rate-limit overrides in the shared database (``gateway limits``; issue 14)."""
+"""Per-principal rate-limit overrides in the shared database (``gateway limits``; issue 14):
+requests per second (``rate_limit_override``) and document bytes per hour
+(``byte_rate_override``, migration 0009)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.rates import Rate
 
 from .availability import unavailable_on_failure
-from .models import RateLimitOverrideRow
+from .models import ByteRateOverrideRow, RateLimitOverrideRow
 
 
 class SqlRateLimitOverrides:
@@ -32,9 +34,28 @@ class SqlRateLimitOverrides:
                 row.per_second, row.burst = rate.per_second, rate.burst
             session.commit()
 
-    def clear(self, principal: str) -> bool:
+    def bytes_all(self) -> Mapping[str, int]:
+        """Document bytes per hour by principal."""
         with unavailable_on_failure(), self._session_factory() as session:
-            removed = session.execute(delete(RateLimitOverrideRow)
-                                      .where(RateLimitOverrideRow.principal == principal))
+            rows = session.execute(select(ByteRateOverrideRow)).scalars().all()
+            return {row.principal: row.bytes_per_hour for row in rows}
+
+    def set_bytes(self, principal: str, per_hour: int) -> None:
+        if per_hour < 1:
+            raise ValueError("bytes per hour must be positive")
+        with unavailable_on_failure(), self._session_factory() as session:
+            row = session.get(ByteRateOverrideRow, principal)
+            if row is None:
+                session.add(ByteRateOverrideRow(principal=principal, bytes_per_hour=per_hour))
+            else:
+                row.bytes_per_hour = per_hour
             session.commit()
-            return bool(getattr(removed, "rowcount", 0))
+
+    def clear(self, principal: str) -> bool:
+        """Remove both overrides of ``principal``; whether it had any."""
+        with unavailable_on_failure(), self._session_factory() as session:
+            removed = sum(int(getattr(session.execute(delete(row).where(
+                row.principal == principal)), "rowcount", 0))
+                for row in (RateLimitOverrideRow, ByteRateOverrideRow))
+            session.commit()
+            return bool(removed)

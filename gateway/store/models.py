@@ -296,6 +296,29 @@ class RateLimitOverrideRow(Base):
     burst: Mapped[int] = mapped_column(Integer)
 
 
+class ByteRateOverrideRow(Base):
+    """A principal's own document bytes per hour, replacing its kind's (``gateway limits set
+    --bytes-per-hour``; issue 14)."""
+
+    __tablename__ = "byte_rate_override"
+
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bytes_per_hour: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServerCertificateRow(Base):
+    """A response-signing certificate scheduled by ``gateway pki rotate`` (migration 0009): it
+    signs from ``active_from`` with the key at ``key_path`` (the same path on every host)."""
+
+    __tablename__ = "server_certificate"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    key_path: Mapped[str] = mapped_column(Text)
+    active_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class AuditEventRow(Base):
     """The hash-chained audit log; ``seq`` is assigned by the appender under a lock, gap-free."""
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
 from gateway import namespaces as ns
@@ -160,3 +162,21 @@ def test_local_tsa_answers_rfc3161_queries(gateway: RunningGateway) -> None:
             capture_output=True, text=True, check=False)
         assert verified.returncode == 0, verified.stdout + verified.stderr
     assert requests.get(gateway.base_url + "/tsa", timeout=10).status_code == 405
+
+
+def test_server_certificates_are_published_on_both_routes(gateway: RunningGateway) -> None:
+    """``GET /server-certificates`` (a PEM bundle, no credentials) and GetServerCertificates
+    (signed, any valid caller: the RED agent holds no rights of the company's) name the
+    certificate that signs responses; with no rotation scheduled there is no next one."""
+    server = gateway.pki.server.certificate().fingerprint(hashes.SHA256()).hex()
+    bundle = requests.get(gateway.base_url + "/server-certificates", timeout=10)
+    assert bundle.status_code == 200
+    assert [c.fingerprint(hashes.SHA256()).hex()
+            for c in x509.load_pem_x509_certificates(bundle.content)] == [server]
+    assert "# current response-signing certificate" in bundle.text
+    assert requests.get(gateway.base_url + "/server-certificates?x=1", timeout=10).status_code \
+        == 404
+    answer = gateway.client("red_agent").service.GetServerCertificates()
+    assert [(str(entry.role), entry.sha256) for entry in answer] == [("CURRENT", server)]
+    assert x509.load_der_x509_certificate(bytes(answer[0].certificate)) \
+        == gateway.pki.server.certificate()
