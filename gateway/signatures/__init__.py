@@ -30,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
+from gateway.signatures.detached import DetachedDocument
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     CertificateInfo,
@@ -83,6 +84,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CertificateInfo",
+    "DetachedDocument",
     "DocumentDigestAlgorithm",
     "DocumentSignatureAlgorithm",
     "Finding",

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -40,6 +41,7 @@ from gateway import namespaces as ns
 from gateway.errors import GatewayError
 from gateway.signatures import c14n, crypto, signature_method
 from gateway.signatures.assessment import Established, conclude, format_failure
+from gateway.signatures.detached import DetachedDocument
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.key_value import key_value, same_key
 from gateway.signatures.nodeset import WorkBudget
@@ -87,6 +89,7 @@ def validate_xades(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    detached: Sequence[DetachedDocument] = (),
 ) -> tuple[SignatureReport, ...]:
     """Validate every signature of an XML document; FormatError when none can be found.
 
@@ -94,7 +97,13 @@ def validate_xades(
     inside QualifyingProperties too (``counter_signature_of`` names the signature they sign);
     the ones that cannot be validated -- a document-level refusal such as a duplicated Id, more
     than ``policy.max_signatures`` signatures, an unexpected error -- as FORMAT_FAILURE with the
-    reason."""
+    reason.
+
+    ``detached_content`` is one anonymous detached document; ``detached`` named ones, paired
+    with the references by URI (``gateway.signatures.detached``)."""
+    documents = tuple(detached)
+    if detached_content is not None:
+        documents += (DetachedDocument(detached_content),)
     try:
         root = parse_xml(
             document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth
@@ -136,7 +145,7 @@ def validate_xades(
                 identifiers[signature],
                 root,
                 index,
-                detached_content,
+                documents,
                 policy,
                 trust,
                 now,
@@ -169,7 +178,7 @@ def _validate_one(
     identifier: str,
     root: etree._Element,
     index: IdIndex,
-    detached_content: bytes | None,
+    detached: tuple[DetachedDocument, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -182,7 +191,7 @@ def _validate_one(
             identifier,
             root,
             index,
-            detached_content,
+            detached,
             policy,
             trust,
             now,
@@ -284,7 +293,7 @@ def _validate(
     identifier: str,
     root: etree._Element,
     index: IdIndex,
-    detached_content: bytes | None,
+    detached: tuple[DetachedDocument, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -357,7 +366,7 @@ def _validate(
         root,
         index,
         signed_properties,
-        detached_content,
+        detached,
         findings,
         policy,
         text_heavy,
