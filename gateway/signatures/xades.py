@@ -19,8 +19,10 @@ Per ``ds:Signature`` of the document, counter-signatures inside QualifyingProper
 5. ``SigningTime`` (claimed) and ``SignaturePolicyIdentifier`` (EPES: identifier and
    SigPolicyHash reported, the policy itself not processed; SignaturePolicyImplied warned).
 6. ``SignatureTimeStamp`` tokens over the canonicalised ``ds:SignatureValue`` (EN 319 132-1
-   §5.3; C14N 1.0 when the element names none), then path validation and acceptance
-   (``assessment.conclude``).
+   §5.3; C14N 1.0 when the element names none); validation data and ``ArchiveTimeStamp``
+   (``xades_archive``: levels LT and LTA; signature time-stamps judged at the time a valid
+   archive time-stamp proves), then path validation -- with the carried CRLs and OCSP responses
+   as evidence -- and acceptance (``assessment.conclude``).
 
 What was signed is reported per reference with the exact element path; ``covers_whole_document``
 is true only for ``URI=""``, a reference to the root element, the signature's own Objects in an
@@ -35,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from cryptography import x509
 from lxml import etree
 
 from gateway import namespaces as ns
@@ -55,6 +58,7 @@ from gateway.signatures.report import (
 )
 from gateway.signatures.timestamps import validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
+from gateway.signatures.xades_archive import archive_timestamps, revocation_values
 from gateway.signatures.xades_signer import (
     QUALIFYING_PROPERTIES_TAGS,
     SIGNED_PROPERTIES_TAGS,
@@ -73,11 +77,14 @@ from gateway.signatures.xmldsig import (
     x509_certificates,
 )
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues
 from gateway.xmlsafe import parse_xml
 from gateway.xmlsig.names import SIGNATURE
 from gateway.xmlsig.references import IdIndex
 
 INTERNAL_ERROR = "internal error"
+MAX_REVOCATION_VALUES = 256
+"""CRLs and OCSP responses one signature may carry."""
 logger = logging.getLogger(__name__)
 _DS = f"{{{ns.DS}}}"
 
@@ -253,6 +260,8 @@ def _signature_timestamps(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    revocation: RevocationValues,
+    carried: tuple[x509.Certificate, ...],
 ) -> tuple[TimestampReport, ...]:
     if qualifying is None:
         return ()
@@ -283,6 +292,8 @@ def _signature_timestamps(
                 trust=trust,
                 policy=policy,
                 now=now,
+                revocation_values=revocation,
+                carried=carried,
             )
         )
     return tuple(reports)
@@ -395,7 +406,28 @@ def _validate(
             findings.warnings.append(
                 "The signature policy is implied (SignaturePolicyImplied): not identified"
             )
-    timestamps = _signature_timestamps(qualifying, xades, structure, policy, trust, now)
+    revocation = revocation_values(qualifying, xades, max_values=MAX_REVOCATION_VALUES)
+    archives = archive_timestamps(
+        qualifying,
+        xades,
+        structure,
+        root,
+        index,
+        detached,
+        policy=policy,
+        trust=trust,
+        now=now,
+        revocation=revocation,
+        carried=identified.carried,
+        budget=budget,
+    )
+    # A valid archive time-stamp proves the signature time-stamps existed at its genTime: they
+    # are judged then (past signature validation, EN 319 102-1 §5.6.2.1).
+    proven = min((ts.generation_time for ts in archives if ts.passed and ts.generation_time),
+                 default=now)
+    timestamps = _signature_timestamps(
+        qualifying, xades, structure, policy, trust, proven, revocation, identified.carried
+    ) + archives
     established = Established(
         identifier=identifier,
         format=SignatureFormat.XADES,
@@ -415,5 +447,6 @@ def _validate(
         signature_policy_digest=None if signature_policy is None else signature_policy.digest,
         signing_time_required=signed_properties is not None,
         carried_certificates=identified.carried,
+        revocation_values=revocation,
     )
     return conclude(established, findings, trust=trust, policy=policy, now=now)
