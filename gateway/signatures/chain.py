@@ -39,7 +39,6 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
@@ -185,12 +184,11 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
             candidates.append(certificate)
     if not candidates:
         return trust  # the usual case: KeyInfo holds the leaf only
-    known = {member.fingerprint(hashes.SHA256()) for member in trust.certificates}
+    known = set(trust.certificates)  # certificates compare and hash by their DER
     extra: list[x509.Certificate] = []
     for certificate in candidates:
-        fingerprint = certificate.fingerprint(hashes.SHA256())
-        if fingerprint not in known:
-            known.add(fingerprint)
+        if certificate not in known:
+            known.add(certificate)
             extra.append(certificate)
     if not extra:
         return trust

@@ -147,7 +147,7 @@ def archive_timestamps(
             )
             continue
         try:
-            octets = _archive_input(
+            octets = archive_input(
                 stamp,
                 children[:position],
                 qualifying,
@@ -177,7 +177,7 @@ def archive_timestamps(
     return tuple(reports)
 
 
-def _archive_input(
+def archive_input(
     stamp: etree._Element,
     before: list[etree._Element],
     qualifying: etree._Element,
@@ -189,6 +189,8 @@ def _archive_input(
     policy: SignaturePolicy,
     budget: WorkBudget | None,
 ) -> bytes:
+    """The octets an ArchiveTimeStamp's imprint covers (rules in the module docstring);
+    ``before`` are the unsigned signature properties that precede ``stamp``."""
     method_element = stamp.find(f"{_DS}CanonicalizationMethod")
     method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
 

@@ -24,6 +24,8 @@ a valid time-stamp proves the signature existed (None without one):
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -175,13 +177,20 @@ def _names_issuer(single: ocsp.OCSPSingleResponse, issuer: x509.Certificate) -> 
     name = single.hash_algorithm.name
     if name not in _CERT_ID_HASHES:
         return False
-    parsed = asn1_x509.Certificate.load(issuer.public_bytes(Encoding.DER))
-    subject = parsed.subject
-    key = parsed.public_key
-    return bool(
-        getattr(subject, name) == single.issuer_name_hash
-        and getattr(key, name) == single.issuer_key_hash
+    return _cert_id_hashes(issuer.public_bytes(Encoding.DER), name) == (
+        single.issuer_name_hash,
+        single.issuer_key_hash,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _cert_id_hashes(issuer_der: bytes, hash_name: str) -> tuple[bytes, bytes]:
+    """The CertID hashes of an issuer (RFC 6960 §4.1.1): of its subject's DER and of its
+    public key's BIT STRING value."""
+    parsed = asn1_x509.Certificate.load(issuer_der)
+    name_hash = hashlib.new(hash_name, parsed.subject.dump()).digest()
+    key_hash = hashlib.new(hash_name, parsed.public_key["public_key"].contents[1:]).digest()
+    return name_hash, key_hash
 
 
 def _authenticated(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:

@@ -17,12 +17,13 @@ later, when the demo CRLs are long stale: the trust directory then holds fresh C
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from sig_lta import C14N_10, add_archive_timestamp, add_validation_data
+from sig_lta import C14N_10, EXC_C14N, add_archive_timestamp, add_validation_data
 from sig_ocsp import ocsp_response
 from sig_scenarios import PKI_NOW
 from sig_vectors import describe, issue_leaf, local_tsa, make_crl, only, own_sign, trust_store
@@ -218,3 +219,42 @@ def test_signer_revoked_before_the_archive_time_stamp_is_revoked(
     assert result == (Indication.TOTAL_FAILED, SubIndication.REVOKED), describe(report)
     assert signature.revocation_time == revoked_at
     assert all(ts.passed for ts in signature.timestamps), describe(report)
+
+
+def test_extend_xades_writes_what_validation_and_the_independent_rules_accept(
+    pki: DemoPki, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from asn1crypto import cms
+    from lxml import etree
+    from sig_lta import archive_input
+
+    from gateway.signatures.xades_extend import extend_xades
+
+    signer = issue_leaf(
+        pki, tmp_path, "extended", not_before=PKI_NOW - DAY, not_after=PKI_NOW + 300 * DAY
+    )
+    signed = own_sign("xades", signer, at=SIGNED_AT, tsa=local_tsa(pki, SIGNED_AT)).document
+    extended = extend_xades(
+        signed,
+        certificates=[signer.certificate, pki.issuing_ca.certificate()],
+        crls=[root_crl_at(pki, SIGNED_AT + DAY)],
+        responses=[
+            ocsp_response(leaf, pki.issuing_ca, this_update=SIGNED_AT + DAY)
+            for leaf in (signer.certificate, pki.tsa.certificate())
+        ],
+        tsa=local_tsa(pki, ARCHIVED_AT),
+    )
+    result, signature, report = judge(extended, fresh_trust(pki))
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+    assert signature.level == "XAdES-BASELINE-LTA"
+    # The imprint is the one sig_lta computes by its own reading of EN 319 132-1 §5.5.2.2.
+    root = etree.fromstring(extended)
+    stamp = root.find(".//{http://uri.etsi.org/01903/v1.4.1#}ArchiveTimeStamp")
+    token = base64.b64decode(stamp[-1].text)
+    stamp.getparent().remove(stamp)
+    signature_element = root.find(".//{http://www.w3.org/2000/09/xmldsig#}Signature")
+    expected = hashlib.sha256(archive_input(root, signature_element, EXC_C14N)).digest()
+    tst_info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
+    assert tst_info["message_imprint"]["hashed_message"].native == expected
