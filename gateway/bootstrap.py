@@ -401,6 +401,7 @@ def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> Signatu
         min_rsa_key_bits=ws_policy.min_rsa_key_bits, check_revocation=ws_policy.check_revocation,
         require_revocation_info=ws_policy.require_revocation_info,
         max_document_bytes=settings.max_message_bytes,
+        weak_algorithms_until=settings.weak_algorithms_until,
     )
 
 

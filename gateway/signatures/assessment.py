@@ -121,6 +121,11 @@ def conclude(
             for position, member in enumerate(assessment.chain)
         )
     _acceptance(established, findings, policy, now, valid_timestamps)
+    for name in findings.excuse_weak(lambda name: policy.weak_algorithm_accepted(name, poe)):
+        findings.warnings.append(
+            f"{name} is accepted: a time-stamp proves the signature existed before the date the "
+            "policy accepts it until"
+        )
     return SignatureReport(
         identifier=established.identifier,
         format=established.format,

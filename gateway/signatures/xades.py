@@ -367,11 +367,11 @@ def _validate(
                 "The signature value does not verify",
             )
     if not policy.allows_signature(key_kind, hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"The signature algorithm {key_kind}-{hash_name} is not accepted",
-        )
+        message = f"The signature algorithm {key_kind}-{hash_name} is not accepted"
+        if policy.allows_signature(key_kind, "sha256"):  # only the hash is weak: it may be dated
+            findings.add_weak_algorithm(hash_name, message)
+        else:
+            findings.add(Step.ACCEPTANCE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, message)
     signed_data_objects = data_objects(
         structure,
         root,

@@ -154,9 +154,8 @@ def identify_signer(
     if hash_name is None:
         raise FormatError("The signing-certificate digest algorithm is unknown")
     if not policy.allows_digest(hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+        findings.add_weak_algorithm(
+            hash_name,
             f"The signing-certificate reference uses {hash_name}, which is not accepted",
         )
     serial = _referenced_serial(cert, tag, xades)

@@ -157,10 +157,8 @@ def _hash_name(reference: Reference, findings: Findings, policy: SignaturePolicy
     if hash_name is None:
         raise FormatError("A reference uses an unknown digest algorithm")
     if not policy.allows_digest(hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"A reference digest uses {hash_name}, which is not accepted",
+        findings.add_weak_algorithm(
+            hash_name, f"A reference digest uses {hash_name}, which is not accepted"
         )
     return hash_name
 
