@@ -178,7 +178,8 @@ class Container:
         from gateway.trust.certificates import TrustStore
 
         trust_dir = self.settings.effective_trust_dir
-        if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
+        if not trust_dir.is_dir() or not (
+                any(trust_dir.glob("*.pem")) or any(trust_dir.glob("tl/*.pem"))):
             raise InvalidRequest(
                 f"no trusted CA certificates in {trust_dir}: run 'gateway pki demo' for a demo "
                 "PKI or set GATEWAY_TRUST_DIR", code="NO_TRUST_ANCHORS")

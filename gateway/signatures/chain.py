@@ -194,7 +194,11 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
         return trust
     crls = [crl for ca in trust.certificates for crl in trust.crls_for(ca)]
     return TrustStore(
-        [*trust.certificates, *extra], crls, cache_size=16, ocsp_responses=trust.ocsp_responses
+        [*trust.certificates, *extra],
+        crls,
+        cache_size=16,
+        ocsp_responses=trust.ocsp_responses,
+        extra_anchors=trust.anchors,  # trusted-list anchors need not be self-signed
     )
 
 

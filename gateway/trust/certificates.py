@@ -20,7 +20,8 @@ on CRLs, unchanged.
 
 Layout: every PEM file under the trust directory is read; self-signed certificates are the
 anchors, the others are intermediates that must themselves chain to an anchor (and are checked
-against the anchor's CRL). CRL files (PEM or DER) must be signed by one of those CAs, else loading
+against the anchor's CRL). Every certificate under ``tl/`` is an anchor, self-signed or not: the
+services an EU trusted list grants (``gateway trust import-tl``, ``gateway.trust.trusted_lists``). CRL files (PEM or DER) must be signed by one of those CAs, else loading
 fails: a CRL we cannot authenticate is a configuration error, not a soft failure.
 
 Results -- good and bad -- are cached per (fingerprint, revocation settings) and an entry is only
@@ -165,12 +166,17 @@ class TrustStore:
         cache_size: int = 4096,
         failure_cache_ttl: timedelta = timedelta(minutes=5),
         ocsp_responses: Iterable[ocsp.OCSPResponse] = (),
+        extra_anchors: Iterable[x509.Certificate] = (),
     ) -> None:
         pool = list(certificates)
+        explicit = list(extra_anchors)
         self._anchors = [cert for cert in pool if _is_self_signed(cert)]
+        self._anchors += [cert for cert in explicit if cert not in self._anchors]
         if not self._anchors:
             raise ValueError("the trust store needs at least one self-signed CA certificate")
-        self._intermediates = [cert for cert in pool if not _is_self_signed(cert)]
+        self._intermediates = [
+            cert for cert in pool if not _is_self_signed(cert) and cert not in self._anchors
+        ]
         self._store = Store(self._anchors)
         self._max_chain_depth = max_chain_depth
         ca_policy = (
@@ -207,11 +213,16 @@ class TrustStore:
         cache_size: int = 4096,
         failure_cache_ttl: timedelta = timedelta(minutes=5),
     ) -> TrustStore:
-        """Load ``trust_dir/*.pem`` (CA certificates) and ``crl_dir/*`` (CRLs, PEM or DER;
-        ``*.ocsp``: DER OCSP responses)."""
+        """Load ``trust_dir/*.pem`` (CA certificates), ``trust_dir/tl/*.pem`` (anchors from
+        trusted lists) and ``crl_dir/*`` (CRLs, PEM or DER; ``*.ocsp``: DER OCSP responses)."""
         certificates = [
             cert
             for path in sorted(trust_dir.glob("*.pem"))
+            for cert in _load_pem_certificates(path)
+        ]
+        listed = [
+            cert
+            for path in sorted((trust_dir / "tl").glob("*.pem"))
             for cert in _load_pem_certificates(path)
         ]
         crls = []
@@ -231,6 +242,7 @@ class TrustStore:
             cache_size=cache_size,
             failure_cache_ttl=failure_cache_ttl,
             ocsp_responses=responses,
+            extra_anchors=listed,
         )
 
     def _crl_issuer(self, crl: x509.CertificateRevocationList) -> x509.Certificate:
