@@ -406,7 +406,9 @@ def _validate(
             findings.warnings.append(
                 "The signature policy is implied (SignaturePolicyImplied): not identified"
             )
-    revocation = revocation_values(qualifying, xades, max_values=MAX_REVOCATION_VALUES)
+    revocation = revocation_values(
+        qualifying, xades, max_values=MAX_REVOCATION_VALUES, warnings=findings.warnings
+    )
     archives = archive_timestamps(
         qualifying,
         xades,

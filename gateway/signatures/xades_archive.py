@@ -5,7 +5,8 @@
   ``xades141:TimeStampValidationData``: ``CRLValues/EncapsulatedCRLValue`` (DER CRLs) and
   ``OCSPValues/EncapsulatedOCSPValue`` (DER OCSPResponse). They are evidence for
   ``gateway.trust.revocation``, which authenticates each item against the issuer it speaks for:
-  carrying a value proves nothing by itself. An unreadable value is FORMAT_FAILURE.
+  carrying a value proves nothing by itself. An unreadable value is no evidence: ignored with a
+  warning (unsigned data must not turn a valid signature into a failed one).
 * ``ArchiveTimeStamp`` -- ``xades141:ArchiveTimeStamp`` (1.4.1, EN 319 132-1) or the 1.3.2 form
   in the XAdES namespace itself -- with an ``EncapsulatedTimeStamp``. Its message imprint covers,
   canonicalised with its ``ds:CanonicalizationMethod`` (C14N 1.0 when absent) and concatenated
@@ -70,9 +71,10 @@ def _unsigned_signature_properties(
 
 
 def revocation_values(
-    qualifying: etree._Element | None, xades: str, *, max_values: int
+    qualifying: etree._Element | None, xades: str, *, max_values: int, warnings: list[str]
 ) -> RevocationValues:
-    """The CRLs and OCSP responses the signature carries (not authenticated here)."""
+    """The CRLs and OCSP responses the signature carries (not authenticated here); unreadable
+    ones are left out with a warning."""
     properties = _unsigned_signature_properties(qualifying, xades)
     if properties is None:
         return RevocationValues()
@@ -85,15 +87,15 @@ def revocation_values(
         for element in container.iterfind(f"{xades}CRLValues/{xades}EncapsulatedCRLValue"):
             try:
                 crls.append(x509.load_der_x509_crl(base64_text(element, "EncapsulatedCRLValue")))
-            except ValueError as exc:
-                raise FormatError("A carried CRL (EncapsulatedCRLValue) cannot be read") from exc
+            except (FormatError, ValueError):
+                warnings.append("A carried CRL (EncapsulatedCRLValue) cannot be read: ignored")
         for element in container.iterfind(f"{xades}OCSPValues/{xades}EncapsulatedOCSPValue"):
             try:
                 responses.append(load_ocsp_response(base64_text(element, "EncapsulatedOCSPValue")))
-            except ValueError as exc:
-                raise FormatError(
-                    "A carried OCSP response (EncapsulatedOCSPValue) cannot be read"
-                ) from exc
+            except (FormatError, ValueError):
+                warnings.append(
+                    "A carried OCSP response (EncapsulatedOCSPValue) cannot be read: ignored"
+                )
         if len(crls) + len(responses) > max_values:
             raise FormatError("The signature carries too many revocation values")
     return RevocationValues(tuple(crls), tuple(responses))

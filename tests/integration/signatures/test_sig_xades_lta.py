@@ -258,3 +258,34 @@ def test_extend_xades_writes_what_validation_and_the_independent_rules_accept(
     expected = hashlib.sha256(archive_input(root, signature_element, EXC_C14N)).digest()
     tst_info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
     assert tst_info["message_imprint"]["hashed_message"].native == expected
+
+
+@pytest.mark.parametrize("version", ["1.3.2", "1.4.1"])
+def test_xmlsec1_signature_time_stamped_by_openssl_extended_to_lta(
+    version, pki: DemoPki, signer
+) -> None:
+    """The base signature by xmlsec1, its SignatureTimeStamp by openssl ts, then LT and LTA."""
+    from sig_vectors import OpenSslTsa
+    from test_sig_xades_versions import add_signature_timestamp, sign
+
+    company = signer("company")
+    stamped = add_signature_timestamp(sign(company, version), version, OpenSslTsa(pki.tsa))
+    with_data = lt(
+        pki,
+        stamped,
+        [company.certificate, pki.tsa.certificate(), pki.issuing_ca.certificate()],
+        SIGNED_AT + timedelta(hours=1),
+    )
+    archived = add_archive_timestamp(with_data, local_tsa(pki, ARCHIVED_AT))
+    result, signature, report = judge(archived, fresh_trust(pki))
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+    assert signature.level == "XAdES-BASELINE-LTA"
+    # Its twin with a carried OCSP response altered after archiving: HASH_FAILURE of the archive
+    # time-stamp, the signature back at LT.
+    marker = b"<xades:EncapsulatedOCSPValue>"
+    position = archived.index(marker) + len(marker) + 40
+    flipped = archived[:position] + (b"A" if archived[position:position + 1] != b"A" else b"B")
+    flipped += archived[position + 1:]
+    result, signature, report = judge(flipped, fresh_trust(pki))
+    assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE, describe(report)
+    assert signature.level == "XAdES-BASELINE-LT"
