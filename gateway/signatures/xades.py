@@ -56,7 +56,7 @@ from gateway.signatures.report import (
     TimestampKind,
     TimestampReport,
 )
-from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
 from gateway.signatures.xades_archive import archive_timestamps, revocation_values
 from gateway.signatures.xades_signer import (
@@ -276,11 +276,15 @@ def _signature_timestamps(
             method_element = stamp.find(f"{xades}HashDataInfo/{_DS}Transforms/{_DS}Transform")
             if method_element is None:
                 method_element = stamp.find(f"{xades}HashDataInfo/{xades}Transforms/{_DS}Transform")
-        method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
         token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
         if token_element is None:
             continue  # XMLTimeStamp is not supported; nothing to prove existence with
-        token = base64_text(token_element, "EncapsulatedTimeStamp")
+        try:  # unsigned: an unusable time-stamp fails on its own, never the signature
+            method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
+            token = base64_text(token_element, "EncapsulatedTimeStamp")
+        except FormatError as exc:
+            reports.append(failed_timestamp(TimestampKind.SIGNATURE_TIMESTAMP, b"", exc.message))
+            continue
         octets = canonical_octets(
             structure.signature_value_element, method, with_comments=method.with_comments
         )

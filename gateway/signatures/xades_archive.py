@@ -138,7 +138,11 @@ def archive_timestamps(
                 )
             )
             continue
-        token = base64_text(token_element, "EncapsulatedTimeStamp")
+        try:
+            token = base64_text(token_element, "EncapsulatedTimeStamp")
+        except FormatError as exc:  # unsigned: the stamp fails, not the signature
+            reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, b"", exc.message))
+            continue
         if stamp.find(f"{xades}Include") is not None:
             reports.append(
                 failed_timestamp(

@@ -107,7 +107,17 @@ def ocsp_evidence(
     response: ocsp.OCSPResponse, certificate: x509.Certificate, issuer: x509.Certificate
 ) -> Evidence | None:
     """The OCSP response's word on ``certificate``, or None when it is not authenticated by
-    ``issuer``, says nothing about this certificate, or says ``unknown``."""
+    ``issuer``, says nothing about this certificate, says ``unknown``, or cannot be read (its
+    fields are parsed lazily: a malformed one surfaces here)."""
+    try:
+        return _ocsp_evidence(response, certificate, issuer)
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+
+
+def _ocsp_evidence(
+    response: ocsp.OCSPResponse, certificate: x509.Certificate, issuer: x509.Certificate
+) -> Evidence | None:
     if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         return None
     single = _single_response(response, certificate, issuer)
@@ -125,11 +135,14 @@ def ocsp_evidence(
 
 def responds_for(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:
     """Whether ``issuer`` authenticates ``response`` (the trust directory's load-time check)."""
-    return (
-        response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
-        and _authenticated(response, issuer)
-        and any(_names_issuer(single, issuer) for single in response.responses)
-    )
+    try:
+        return (
+            response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+            and _authenticated(response, issuer)
+            and any(_names_issuer(single, issuer) for single in response.responses)
+        )
+    except (ValueError, UnsupportedAlgorithm):
+        return False
 
 
 def judge(evidence: Iterable[Evidence], *, now: datetime, poe: datetime | None) -> RevocationStatus:
