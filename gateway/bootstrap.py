@@ -184,7 +184,8 @@ class Container:
         from gateway.trust.certificates import TrustStore
 
         trust_dir = self.settings.effective_trust_dir
-        if not trust_dir.is_dir() or not any(trust_dir.glob("*.pem")):
+        if not trust_dir.is_dir() or not (
+                any(trust_dir.glob("*.pem")) or any(trust_dir.glob("tl/*.pem"))):
             raise InvalidRequest(
                 f"no trusted CA certificates in {trust_dir}: run 'gateway pki demo' for a demo "
                 "PKI or set GATEWAY_TRUST_DIR", code="NO_TRUST_ANCHORS")
@@ -465,6 +466,7 @@ def signature_policy(ws_policy: WsSecurityPolicy, settings: Settings) -> Signatu
         min_rsa_key_bits=ws_policy.min_rsa_key_bits, check_revocation=ws_policy.check_revocation,
         require_revocation_info=ws_policy.require_revocation_info,
         max_document_bytes=settings.max_message_bytes,
+        weak_algorithms_until=settings.weak_algorithms_until,
     )
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway import cli_access, cli_certs, cli_issuers, cli_limits, cli_validate, logs
+from gateway import cli_access, cli_certs, cli_issuers, cli_limits, cli_trust, cli_validate, logs
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     cli_validate.add_command(commands)
+    cli_trust.add_commands(commands)
 
     contract = commands.add_parser(
         "contract", help="check or rewrite the committed WSDL/XSD (wsdl/, xsd/) from the code")

@@ -49,8 +49,12 @@ def add_command(commands: Any) -> None:
     validate.add_argument("--glob", default="*", metavar="PATTERN",
                           help="in folders, only file names matching PATTERN, e.g. '*.p7s' "
                                "(default: every file; hidden ones skipped)")
-    validate.add_argument("--detached", type=Path, metavar="CONTENT",
-                          help="the signed content of one detached signature named otherwise")
+    validate.add_argument("--detached", type=Path, metavar="CONTENT", action="append",
+                          default=[],
+                          help="the signed content of one detached signature named otherwise; "
+                               "repeat it for a XAdES signing several documents (matched to "
+                               "its references by URI: the path relative to the signature's "
+                               "folder, or the file name)")
     validate.add_argument("--format", choices=("json", "etsi-xml", "jsonl", "table"),
                           help="json or etsi-xml: one file's report; jsonl: one JSON report per "
                                "line; table: one line per file (default: json for one file, "

@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from gateway.errors import InvalidRequest
@@ -103,6 +103,11 @@ class Settings:
     max_validation_documents: int = 20
     """Documents one ValidateSignatures call may carry (each a full validation); more get a
     LimitExceeded fault (TOO_MANY_DOCUMENTS). The message size bounds their bytes."""
+
+    weak_algorithms_until: tuple[tuple[str, datetime], ...] = ()
+    """Hash algorithms refused today but accepted in signed documents proven (by a time-stamp) to
+    exist before a date (``GATEWAY_WEAK_ALGORITHMS_UNTIL=sha1=2016-01-01T00:00:00Z``, comma
+    separated); ``SignaturePolicy.weak_algorithms_until``. The WS-Security gate never uses it."""
 
     strict_wsi_fault_status: bool = False
     """Send every SOAP fault with HTTP 500 (WS-I BP R1126) instead of a status by error class
@@ -276,6 +281,8 @@ class Settings:
         if (v := get("MAX_VALIDATION_DOCUMENTS")) is not None:
             changes["max_validation_documents"] = _positive_int(
                 "GATEWAY_MAX_VALIDATION_DOCUMENTS", v)
+        if (v := get("WEAK_ALGORITHMS_UNTIL")) is not None:
+            changes["weak_algorithms_until"] = _dated_algorithms(v)
         if (v := get("FAULT_HTTP_STATUS")) is not None:
             if v not in ("by-class", "500"):
                 raise InvalidRequest("GATEWAY_FAULT_HTTP_STATUS is by-class or 500",
@@ -368,6 +375,22 @@ def _positive_float(name: str, raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise InvalidRequest(f"{name} must be a positive number", field=name)
     return value
+
+
+def _dated_algorithms(raw: str) -> tuple[tuple[str, datetime], ...]:
+    """``sha1=2016-01-01T00:00:00Z,sha224=...`` -> ((name, aware instant), ...)."""
+    dated = []
+    for item in raw.split(","):
+        name, _, when = item.strip().partition("=")
+        try:
+            instant = datetime.fromisoformat(when.strip())
+        except ValueError:
+            instant = None
+        if not name.strip() or instant is None or instant.tzinfo is None:
+            raise InvalidRequest("GATEWAY_WEAK_ALGORITHMS_UNTIL is name=ISO-8601 instant with a "
+                                 "time zone, comma separated", field="GATEWAY_WEAK_ALGORITHMS_UNTIL")
+        dated.append((name.strip().lower(), instant))
+    return tuple(dated)
 
 
 def _positive_int(name: str, raw: str) -> int:

@@ -1,7 +1,8 @@
 """The receipt documents on the wire (``xsd/receipt.xsd``, namespace ``urn:notess:gateway:receipt:v1``).
 
 Two documents: the ``Acknowledgement`` the server prepares and the caller signs (XAdES-BES
-enveloped, or CAdES-BES over these exact bytes), and the ``ServerReceipt`` the server signs. The
+enveloped, enveloping -- inside ``ds:Object``, as XML or Base64: ``enveloped_object_content`` --
+or detached, or CAdES-BES over these exact bytes), and the ``ServerReceipt`` the server signs. The
 builders write them, the parsers read them strictly: every element in its place, nothing unknown
 (apart from one ``ds:Signature`` as the last child of an enveloped-signed document), so what is
 parsed is what the signature covered. Library errors are translated here (STYLE.md habit 2).
@@ -9,6 +10,8 @@ parsed is what the signature covered. Library errors are translated here (STYLE.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -26,11 +29,16 @@ from gateway.domain.receipts import (
     RegistrationNumber,
     ServerReceipt,
 )
-from gateway.errors import InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest
 from gateway.xmlsafe import parse_xml
+from gateway.xmlsig.references import IdIndex
 
 R = f"{{{ns.RECEIPT}}}"
 _SIGNATURE = ns.qname(ns.DS, "Signature")
+_OBJECT = ns.qname(ns.DS, "Object")
+_PLAIN_C14N = frozenset({"c14n", "c14n11", "exc-c14n"})
+"""Transforms (report names) an XML acknowledgement may be signed with: canonicalisation without
+comments, which leaves the acknowledgement as parsed."""
 _NSMAP = {"rcpt": ns.RECEIPT}
 
 
@@ -201,6 +209,42 @@ def parse_server_receipt(document: bytes | etree._Element) -> ServerReceipt:
     assert isinstance(decision, Decision)
     return ServerReceipt(registration, csv_code, issued_at, receipt_id, signer, decision, digest,
                          tuple(items), recipient)
+
+
+def is_signature_document(document: bytes) -> bool:
+    """Whether the document's root is a ``ds:Signature`` (enveloping or detached XAdES)."""
+    return bool(_root(document).tag == _SIGNATURE)
+
+
+def enveloped_object_content(document: bytes, uri: str, transforms: tuple[str, ...]) -> bytes:
+    """The data an enveloping signature's reference ``uri`` signs: a ``ds:Object`` child of the
+    ``ds:Signature`` root, holding one XML element (returned as exclusive C14N without comments:
+    the octets that were digested, up to the namespaces it does not use) or, with the one
+    transform ``base64``, Base64 text (returned decoded). The reference must be a bare-name
+    ``#id``; anything else is refused, so that what is parsed is what was signed."""
+    root = _root(document)
+    if root.tag != _SIGNATURE or not uri.startswith("#"):
+        _malformed("the signed acknowledgement must be a ds:Object of the signature (#id)")
+    try:
+        element = IdIndex.build(root).resolve(uri)
+    except GatewayError:
+        _malformed("the signed ds:Object is not found")
+    if element.tag != _OBJECT or element.getparent() is not root:
+        _malformed("the signed acknowledgement must be a ds:Object of the signature")
+    if transforms == ("base64",):
+        text = "".join(element.xpath("string(.)").split())  # text nodes only, as the transform
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            _malformed("the signed ds:Object is not Base64")
+    if len(transforms) > 1 or not set(transforms) <= _PLAIN_C14N:
+        raise InvalidRequest("sign the acknowledgement's ds:Object with canonicalisation or "
+                             "Base64 only", code="UNSUPPORTED_FORMAT", field="signedReceipt")
+    children = [child for child in element if isinstance(child.tag, str)]
+    stray = (element.text or "").strip() or any((child.tail or "").strip() for child in element)
+    if len(children) != 1 or stray:
+        _malformed("the signed ds:Object must hold the acknowledgement alone")
+    return bytes(etree.tostring(children[0], method="c14n", exclusive=True, with_comments=False))
 
 
 def cms_encapsulated_content(der: bytes) -> bytes | None:

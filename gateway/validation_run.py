@@ -10,7 +10,9 @@ of the tools that make such signatures:
 When the content file exists it is validated as that signature's content and gets no report of
 its own; a ``.p7s``/``.xsig`` without its content is validated alone (an enveloping signature, or
 a detached one that then fails for want of content). ``--detached`` pairs one signature with a
-content file of any name.
+content file of any name; given several times, with several documents, which a detached XAdES
+matches to its references by URI (the file's path relative to the signature's folder, or its
+name; ``gateway.signatures.detached``).
 
 Every file gives exactly one report. A file that cannot be read, is too large or is not a
 signature is a TOTAL_FAILED/FORMAT_FAILURE report, never a stop of the run.
@@ -49,6 +51,14 @@ class ValidationTask:
 
     path: Path
     detached_content: Path | None = None
+    """The content paired by name (``doc.xml.xsig`` -> ``doc.xml``) or the one ``--detached``."""
+    more_detached: tuple[Path, ...] = ()
+    """Further ``--detached`` documents."""
+
+    @property
+    def detached(self) -> tuple[Path, ...]:
+        first = () if self.detached_content is None else (self.detached_content,)
+        return first + self.more_detached
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class FileReport:
 
 
 def collect(paths: Sequence[Path], pattern: str = "*",
-            detached_content: Path | None = None) -> list[ValidationTask]:
+            detached: Sequence[Path] = ()) -> list[ValidationTask]:
     """The tasks for ``paths`` (files, and directories searched recursively for ``pattern``).
 
     A path that does not exist stays a task: its report says it cannot be read.
@@ -82,8 +92,8 @@ def collect(paths: Sequence[Path], pattern: str = "*",
         else:
             found.append(path)
     found = list(dict.fromkeys(found))  # named twice, reported once
-    if detached_content is not None:
-        return [ValidationTask(path, detached_content) for path in found]
+    if detached:
+        return [ValidationTask(path, detached[0], tuple(detached[1:])) for path in found]
     contents = {path: _content_of(path) for path in found}
     paired = {content for content in contents.values() if content is not None}
     return [ValidationTask(path, contents[path]) for path in found if path not in paired]
@@ -120,7 +130,10 @@ def validate_task(task: ValidationTask) -> FileReport:
     report = validate_file(task)
     line = json.dumps({
         "file": str(task.path),
-        "detached_content": str(task.detached_content) if task.detached_content else None,
+        # One path as text (the convention's pair, one --detached); several as a list.
+        "detached_content": (
+            [str(path) for path in task.detached] if len(task.detached) > 1
+            else str(task.detached_content) if task.detached_content else None),
         **report.to_dict(),
     })
     return FileReport(
@@ -131,24 +144,32 @@ def validate_task(task: ValidationTask) -> FileReport:
 
 def validate_file(task: ValidationTask) -> ValidationReport:
     from gateway.errors import GatewayError
+    from gateway.signatures import DetachedDocument
 
     validation = _validation
     if validation is None:
         raise RuntimeError("prepare() the validator first")
     limit = validation.policy.max_document_bytes
     try:
-        files = [task.path] + ([task.detached_content] if task.detached_content else [])
+        files = [task.path, *task.detached]
         for file in files:
             if file.stat().st_size > limit:  # refuse before reading a huge file whole
                 return _format_failure(validation, f"{file} is larger than {limit} bytes")
         document = task.path.read_bytes()
-        content = task.detached_content.read_bytes() if task.detached_content else None
+        detached = tuple(DetachedDocument(path.read_bytes(), _name_from(task.path, path))
+                         for path in task.detached)
     except OSError as exc:
         return _format_failure(validation, f"cannot read {exc.filename}: {exc.strerror}")
     try:
-        return validation.validate(document, content, _signature_format)
+        return validation.validate(document, None, _signature_format, detached=detached)
     except GatewayError as exc:  # LimitExceeded: the file grew since stat()
         return _format_failure(validation, exc.message)
+
+
+def _name_from(signature: Path, content: Path) -> str:
+    """The content's path as a reference of the signature would name it: relative to the
+    signature's folder (``annex/a.xml``, ``../a.xml``)."""
+    return os.path.relpath(content.absolute(), signature.absolute().parent).replace(os.sep, "/")
 
 
 def _format_failure(validation: SignatureValidation, message: str) -> ValidationReport:

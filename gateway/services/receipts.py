@@ -3,8 +3,9 @@
 1. ``prepare``: the caller names up to 1000 notifications it may sign and a decision; the server
    stores an ``Acknowledgement`` (nonce, 15-minute window, every document's SHA-256) and returns
    it unsigned. Ids the caller may not sign, or that are no longer pending, are refused by name.
-2. ``submit``: the caller returns it signed (XAdES-BES enveloped, or CAdES-BES attached or
-   detached over the exact bytes). The signature must reach TOTAL_PASSED, cover the whole
+2. ``submit``: the caller returns it signed (XAdES-BES enveloped, enveloping -- the
+   acknowledgement inside ``ds:Object``, as XML or Base64 -- or detached over it, or CAdES-BES
+   attached or detached over the exact bytes). The signature must reach TOTAL_PASSED, cover the whole
    document, and be the WS-Security caller's (or the person behind a representative caller);
    the signed acknowledgement must match the prepared one exactly. Then, in ONE transaction:
    lock the notifications, re-authorise, move the eligible ones, split the items into one
@@ -78,6 +79,8 @@ from gateway.receipt_xml import (
     build_acknowledgement,
     build_server_receipt,
     cms_encapsulated_content,
+    enveloped_object_content,
+    is_signature_document,
     parse_acknowledgement,
     parse_server_receipt,
 )
@@ -85,6 +88,8 @@ from gateway.signatures import (
     Indication,
     SignatureFormat,
     SignaturePolicy,
+    SignatureReport,
+    SignedObjectKind,
     TimeStampAuthority,
     VisibleStamp,
     sign_pades,
@@ -347,7 +352,11 @@ class ReceiptService:
             raise InvalidSignature("the acknowledgement must be signed by the caller",
                                    code="SIGNER_NOT_CALLER")
         if report.format is SignatureFormat.XADES:
-            return parse_acknowledgement(signed, allow_signature=True)
+            if not is_signature_document(signed):  # enveloped: the acknowledgement is the root
+                return parse_acknowledgement(signed, allow_signature=True)
+            return parse_acknowledgement(
+                _signed_xades_content(signed, signature, detached_content),
+                allow_signature=False)
         if report.format is SignatureFormat.CADES:
             content = cms_encapsulated_content(signed)
             content = content if content is not None else detached_content
@@ -543,6 +552,33 @@ class ReceiptService:
         with self.uow_factory() as uow:
             receipt = uow.receipts.by_csv(canonical)
         return None if receipt is None else self._pdf_of(receipt)[0]
+
+
+def _signed_xades_content(signed: bytes, signature: SignatureReport,
+                          detached_content: bytes | None) -> bytes:
+    """The acknowledgement an enveloping or detached XAdES signs (its root is ``ds:Signature``).
+
+    The signature must sign one data object besides its SignedProperties, and it must be the
+    whole acknowledgement: a ``ds:Object`` of the signature (XML or Base64:
+    ``receipt_xml.enveloped_object_content``) or the detached content, as sent, with no
+    transform but a canonicalisation. Anything else is refused before any state changes."""
+    data = [item for item in signature.signed_data_objects
+            if item.manifest is None and item.kind is not SignedObjectKind.SIGNED_PROPERTIES]
+    if len(data) != 1 or not data[0].covers_whole_document:
+        raise InvalidSignature("the signature must sign the acknowledgement alone, whole",
+                               code="PARTIAL_COVERAGE")
+    item = data[0]
+    if item.kind is SignedObjectKind.DETACHED_CONTENT:
+        if detached_content is None or any(t not in ("c14n", "c14n11", "exc-c14n")
+                                           for t in item.transforms):
+            raise InvalidRequest("a detached XAdES signs the acknowledgement sent as "
+                                 "detachedContent, with no transform but canonicalisation",
+                                 code="MALFORMED_RECEIPT", field="detachedContent")
+        return detached_content
+    if item.kind is not SignedObjectKind.XML_ELEMENT:
+        raise InvalidSignature("the signature must sign the acknowledgement alone, whole",
+                               code="PARTIAL_COVERAGE")
+    return enveloped_object_content(signed, item.identifier, item.transforms)
 
 
 def _same_party(signer: Principal, caller: Principal) -> bool:

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from gateway.domain.clock import Clock
 from gateway.errors import InvalidRequest, LimitExceeded
-from gateway.signatures import SignatureFormat, SignaturePolicy, ValidationReport, validate
+from gateway.signatures import (
+    DetachedDocument,
+    SignatureFormat,
+    SignaturePolicy,
+    ValidationReport,
+    validate,
+)
 from gateway.trust.certificates import TrustStore
 
 
@@ -23,6 +29,8 @@ class DocumentToValidate:
     detached_content: bytes | None = None
     signature_format: SignatureFormat | None = None
     """Skips detection when given."""
+    detached: tuple[DetachedDocument, ...] = ()
+    """Named detached documents, matched by a detached XAdES's reference URIs."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +42,11 @@ class SignatureValidation:
     """Documents one ``validate_each`` call may carry (``Settings.max_validation_documents``)."""
 
     def validate(self, document: bytes, detached_content: bytes | None = None,
-                 signature_format: SignatureFormat | None = None) -> ValidationReport:
+                 signature_format: SignatureFormat | None = None, *,
+                 detached: Sequence[DetachedDocument] = ()) -> ValidationReport:
         return validate(document, detached_content=detached_content, format=signature_format,
-                        policy=self.policy, trust=self.trust, now=self.clock.now())
+                        policy=self.policy, trust=self.trust, now=self.clock.now(),
+                        detached=detached)
 
     def validate_each(self, documents: Sequence[DocumentToValidate]) -> tuple[ValidationReport, ...]:
         """One report per document, in order; a bad document is a report, never a fault.
@@ -50,5 +60,6 @@ class SignatureValidation:
             raise LimitExceeded(
                 f"at most {self.max_documents_per_call} documents per call",
                 code="BATCH_TOO_LARGE", field="document")
-        return tuple(self.validate(d.document, d.detached_content, d.signature_format)
+        return tuple(self.validate(d.document, d.detached_content, d.signature_format,
+                                   detached=d.detached)
                      for d in documents)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from gateway.lazy_names import lazy_names
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
+from gateway.signatures.detached import DetachedDocument
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
     CertificateInfo,
@@ -72,6 +73,7 @@ __getattr__ = lazy_names(globals(), {
 
 __all__ = [
     "CertificateInfo",
+    "DetachedDocument",
     "DocumentDigestAlgorithm",
     "DocumentSignatureAlgorithm",
     "Finding",

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from gateway.signatures.chain import assess_certificate
+from gateway.signatures.chain import NO_REVOCATION_VALUES, assess_certificate
 from gateway.signatures.findings import Findings, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
@@ -33,6 +33,13 @@ from gateway.signatures.report import (
     TimestampReport,
 )
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues
+
+_TIMESTAMP_NAMES = {
+    TimestampKind.SIGNATURE_TIMESTAMP: "signature time-stamp",
+    TimestampKind.DOCUMENT_TIMESTAMP: "document time-stamp",
+    TimestampKind.ARCHIVE_TIMESTAMP: "archive time-stamp",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,8 @@ class Established:
     carried_certificates: tuple[x509.Certificate, ...] = ()
     """Certificates the signature carries (XAdES KeyInfo, CertificateValues): candidates for the
     intermediates of the signer's path, never anchors."""
+    revocation_values: RevocationValues = NO_REVOCATION_VALUES
+    """CRLs and OCSP responses the signature carries (XAdES RevocationValues): evidence."""
 
 
 def format_failure(
@@ -80,11 +89,7 @@ def conclude(
     valid_timestamps = [ts for ts in established.timestamps if ts.passed]
     for timestamp in established.timestamps:
         if not timestamp.passed and timestamp.sub_indication is not None:
-            what = (
-                "signature time-stamp"
-                if timestamp.kind is TimestampKind.SIGNATURE_TIMESTAMP
-                else "document time-stamp"
-            )
+            what = _TIMESTAMP_NAMES[timestamp.kind]
             findings.warnings.append(
                 f"A {what} is not valid ({timestamp.sub_indication.value}) and was ignored"
             )
@@ -106,6 +111,7 @@ def conclude(
             poe=poe,
             claimed_signing_time=claimed,
             carried=established.carried_certificates,
+            revocation_values=established.revocation_values,
         )
         findings.extend(Step.CHAIN, assessment.findings)
         findings.warnings.extend(assessment.warnings)
@@ -115,6 +121,11 @@ def conclude(
             for position, member in enumerate(assessment.chain)
         )
     _acceptance(established, findings, policy, now, valid_timestamps)
+    for name in findings.excuse_weak(lambda name: policy.weak_algorithm_accepted(name, poe)):
+        findings.warnings.append(
+            f"{name} is accepted: a time-stamp proves the signature existed before the date the "
+            "policy accepts it until"
+        )
     return SignatureReport(
         identifier=established.identifier,
         format=established.format,
@@ -132,6 +143,7 @@ def conclude(
         signature_policy_digest=established.signature_policy_digest,
         revocation_time=revocation_time,
         warnings=tuple(findings.warnings),
+        validation_data=bool(established.revocation_values),
     )
 
 

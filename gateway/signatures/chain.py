@@ -18,8 +18,10 @@ Rules, with ``poe`` the best signature time a valid time-stamp proved (None with
   provably existed before the certificate); without, OUT_OF_BOUNDS_NO_POE.
 * Leaf expired at ``control``: OUT_OF_BOUNDS_NO_POE -- unless both the POE and the signer's own
   claimed signing time are after expiry, then TOTAL_FAILED/EXPIRED.
-* Revocation (newest CRL current at the *validation* time, for every certificate of the path):
-  revoked after the POE is fine; revoked at or before it is TOTAL_FAILED/REVOKED when the claimed
+* Revocation, for every certificate of the path, from the trust directory's CRLs and OCSP
+  responses and those the signature carries (``gateway.trust.revocation``: authenticated; known
+  when an item is current at the validation time or was issued after the POE; any item saying
+  revoked gives the revocation time): revoked after the POE is fine; revoked at or before it is TOTAL_FAILED/REVOKED when the claimed
   signing time is after the revocation too (the signer and the time-stamp agree it was signed by
   a revoked key), otherwise REVOKED_NO_POE; without a POE, REVOKED_NO_POE (REVOKED_CA_NO_POE for
   a CA). No current CRL for an issuer that has CRLs, or none at all when the policy requires it:
@@ -37,7 +39,6 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
@@ -45,6 +46,9 @@ from gateway.signatures.crypto import key_is_strong_enough
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues, gather, judge
+
+NO_REVOCATION_VALUES = RevocationValues()
 
 
 class Purpose(Enum):
@@ -117,23 +121,21 @@ def _revocation(
     certificate: x509.Certificate,
     issuer: x509.Certificate,
     now: datetime,
+    poe: datetime | None,
     require_info: bool,
+    carried: RevocationValues,
 ) -> _Revocation:
-    crls = _crls_for(trust, issuer)
-    if not crls:
+    evidence = gather(
+        certificate,
+        issuer,
+        trusted_crls=_crls_for(trust, issuer),
+        crls=carried.crls,
+        responses=(*trust.ocsp_responses, *carried.responses),
+    )
+    if not evidence:
         return _Revocation(known=not require_info)
-    current = [
-        crl
-        for crl in crls
-        if crl.last_update_utc <= now and (crl.next_update_utc is None or now < crl.next_update_utc)
-    ]
-    if not current:
-        return _Revocation(known=False)
-    newest = max(current, key=lambda crl: crl.last_update_utc)
-    entry = newest.get_revoked_certificate_by_serial_number(certificate.serial_number)
-    if entry is None:
-        return _Revocation(known=True)
-    return _Revocation(known=True, revoked_at=entry.revocation_date_utc)
+    status = judge(evidence, now=now, poe=poe)
+    return _Revocation(known=status.known, revoked_at=status.revoked_at)
 
 
 def _usage_findings(certificate: x509.Certificate, purpose: Purpose) -> list[Finding]:
@@ -182,17 +184,22 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
             candidates.append(certificate)
     if not candidates:
         return trust  # the usual case: KeyInfo holds the leaf only
-    known = {member.fingerprint(hashes.SHA256()) for member in trust.certificates}
+    known = set(trust.certificates)  # certificates compare and hash by their DER
     extra: list[x509.Certificate] = []
     for certificate in candidates:
-        fingerprint = certificate.fingerprint(hashes.SHA256())
-        if fingerprint not in known:
-            known.add(fingerprint)
+        if certificate not in known:
+            known.add(certificate)
             extra.append(certificate)
     if not extra:
         return trust
     crls = [crl for ca in trust.certificates for crl in trust.crls_for(ca)]
-    return TrustStore([*trust.certificates, *extra], crls, cache_size=16)
+    return TrustStore(
+        [*trust.certificates, *extra],
+        crls,
+        cache_size=16,
+        ocsp_responses=trust.ocsp_responses,
+        extra_anchors=trust.anchors,  # trusted-list anchors need not be self-signed
+    )
 
 
 def _path(
@@ -215,9 +222,11 @@ def assess_certificate(
     poe: datetime | None = None,
     claimed_signing_time: datetime | None = None,
     carried: tuple[x509.Certificate, ...] = (),
+    revocation_values: RevocationValues = NO_REVOCATION_VALUES,
 ) -> ChainAssessment:
     """Validate ``certificate`` for ``purpose`` following the rules in the module docstring;
-    ``carried`` are the certificates the signature itself holds (possible intermediates)."""
+    ``carried`` are the certificates the signature itself holds (possible intermediates),
+    ``revocation_values`` the CRLs and OCSP responses it holds (XAdES-LT)."""
     trust = with_carried(trust, carried)
     # Path problems come first (EN 319 102-1 §5.2.6 before the constraints of §5.2.8).
     findings: list[Finding] = []
@@ -292,7 +301,15 @@ def assess_certificate(
     warnings: list[str] = []
     if policy.check_revocation:
         for subject, issuer in itertools.pairwise(chain):
-            status = _revocation(trust, subject, issuer, now, policy.require_revocation_info)
+            status = _revocation(
+                trust,
+                subject,
+                issuer,
+                now,
+                poe,
+                policy.require_revocation_info,
+                revocation_values,
+            )
             if not status.known:
                 findings.append(
                     Finding(

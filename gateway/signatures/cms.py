@@ -204,8 +204,13 @@ def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> l
 
 
 def _same_name(first: Any, second: Any) -> bool:
-    # Identical encodings first; RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not.
-    return bool(first.dump() == second.dump() or first == second)
+    # Identical encodings first (without the explicit tag a GeneralName puts on a Name);
+    # RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not.
+    return bool(
+        first.dump() == second.dump()
+        or first.untag().dump() == second.untag().dump()
+        or first == second
+    )
 
 
 def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:

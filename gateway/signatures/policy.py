@@ -20,7 +20,7 @@ Derive variants with ``dataclasses.replace`` or :meth:`SignaturePolicy.from_allo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
 from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
@@ -116,6 +116,14 @@ class SignaturePolicy:
     representative_policies: frozenset[str] | None = None
     """Passed to ``principal_from_certificate`` when mapping the signer to a principal."""
 
+    weak_algorithms_until: tuple[tuple[str, datetime], ...] = ()
+    """Algorithm policy with dates (ETSI TS 119 312; EN 319 102-1 §5.6.2.5): hash names
+    (``sha1``) refused today but accepted for a signature a time-stamp proves existed before the
+    date, as digests and as the hash of a signature algorithm. A refused algorithm with a date and
+    no such proof is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE_NO_POE; without a date,
+    CRYPTO_CONSTRAINTS_FAILURE. Applies to XAdES references, signature methods and
+    signing-certificate digests."""
+
     def __post_init__(self) -> None:
         if not self.signature_algorithms or not self.digest_algorithms:
             raise ValueError("signature and digest allow-lists must not be empty")
@@ -132,6 +140,8 @@ class SignaturePolicy:
             raise ValueError("future_signing_time_tolerance must not be negative")
         if self.timestamp_order_tolerance < timedelta(0):
             raise ValueError("timestamp_order_tolerance must not be negative")
+        if any(until.tzinfo is None for _, until in self.weak_algorithms_until):
+            raise ValueError("weak_algorithms_until dates must be timezone-aware")
 
     @classmethod
     def from_allow_lists(
@@ -168,6 +178,16 @@ class SignaturePolicy:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]  # keys are this class's own fields
+
+    def weak_algorithm_accepted(self, hash_name: str, proven_at: datetime | None) -> bool | None:
+        """Whether a refused hash is accepted for a signature proven to exist at ``proven_at``:
+        True, False (no date for it, or proven too late), None (dated, but no proof)."""
+        until = dict(self.weak_algorithms_until).get(hash_name)
+        if until is None:
+            return False
+        if proven_at is None:
+            return None
+        return proven_at < until
 
     def allows_digest(self, hash_name: str) -> bool:
         """Whether a digest named like hashlib (``sha256``) is on an allow-list."""

@@ -137,6 +137,8 @@ class TimestampKind(str, Enum):
     """Over the signature value (XAdES SignatureTimeStamp, CMS signature-time-stamp)."""
     DOCUMENT_TIMESTAMP = "DOCUMENT_TIMESTAMP"
     """A PAdES document time-stamp covering a later revision than the signature."""
+    ARCHIVE_TIMESTAMP = "ARCHIVE_TIMESTAMP"
+    """A XAdES ArchiveTimeStamp over the signature and its validation data (level LTA)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +283,9 @@ class SignatureReport(_Judged):
     counter_signature_of: str | None = None
     """The identifier of the signature this one countersigns (XML: whose QualifyingProperties
     hold it; CMS: whose countersignature unsigned attribute holds it)."""
+    validation_data: bool = False
+    """The signature carries revocation values (XAdES RevocationValues, CRLs or OCSP): with a
+    signature time-stamp, level LT."""
 
     @property
     def passed(self) -> bool:
@@ -298,14 +303,21 @@ class SignatureReport(_Judged):
 
     @property
     def level(self) -> str:
-        """``XAdES-BASELINE-B`` / ``-T``; ``XML-NOT-ETSI`` (etc.) without a signed certificate
-        reference."""
+        """``XAdES-BASELINE-B`` / ``-T`` / ``-LT`` / ``-LTA`` (EN 319 132-1 §6); ``XML-NOT-ETSI``
+        (etc.) without a signed certificate reference. T: a valid time-stamp over the
+        signature; LT: T and the signature carries its revocation data; LTA: LT and a valid
+        archive time-stamp."""
         if self.format is None:
             return "UNKNOWN"
         if not self.signing_certificate_reference:
             return _NOT_ETSI[self.format]
-        timestamped = any(ts.passed for ts in self.timestamps)
-        return f"{self.format.value}-BASELINE-{'T' if timestamped else 'B'}"
+        valid = [ts.kind for ts in self.timestamps if ts.passed]
+        level = "B"
+        if any(kind is not TimestampKind.ARCHIVE_TIMESTAMP for kind in valid):
+            level = "T"
+            if self.validation_data:
+                level = "LTA" if TimestampKind.ARCHIVE_TIMESTAMP in valid else "LT"
+        return f"{self.format.value}-BASELINE-{level}"
 
 
 _NOT_ETSI = {

@@ -22,13 +22,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from cryptography import x509
+
 from gateway.signatures import crypto
-from gateway.signatures.chain import Purpose, assess_certificate
+from gateway.signatures.chain import NO_REVOCATION_VALUES, Purpose, assess_certificate
 from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import CertificateInfo, SubIndication, TimestampKind, TimestampReport
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues
 
 ImprintSource = Callable[[str], bytes]
 """Digest of the time-stamped data under the named hash (``sha256``)."""
@@ -42,8 +45,12 @@ def validate_timestamp(
     trust: TrustStore,
     policy: SignaturePolicy,
     now: datetime,
+    revocation_values: RevocationValues = NO_REVOCATION_VALUES,
+    carried: tuple[x509.Certificate, ...] = (),
 ) -> TimestampReport:
-    """Validate one DER TimeStampToken against the data it should cover."""
+    """Validate one DER TimeStampToken against the data it should cover, at ``now`` (the
+    validation time, or the time a later archive time-stamp proves it existed);
+    ``revocation_values`` are CRLs and OCSP responses the signature carries."""
     findings = Findings()
     try:
         signed_data = load_signed_data(token)
@@ -102,7 +109,13 @@ def validate_timestamp(
         certificate = signer.certificate
         tsa = CertificateInfo.from_certificate(certificate)
         assessment = assess_certificate(
-            certificate, trust=trust, policy=policy, now=now, purpose=Purpose.TIME_STAMPING
+            certificate,
+            trust=trust,
+            policy=policy,
+            now=now,
+            purpose=Purpose.TIME_STAMPING,
+            revocation_values=revocation_values,
+            carried=carried,
         )
         findings.extend(Step.CHAIN, assessment.findings)
         if generation_time < certificate.not_valid_before_utc:

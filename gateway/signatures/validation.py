@@ -17,12 +17,14 @@ the XML stack, and of a folder, each worker loads only the engines of the files 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.domain.clock import require_aware
 from gateway.errors import LimitExceeded
 from gateway.signatures.assessment import format_failure
 from gateway.signatures.cades import validate_cades
+from gateway.signatures.detached import DetachedDocument
 from gateway.signatures.detect import detect_format, unwrap_pem
 from gateway.signatures.findings import FormatError
 from gateway.signatures.policy import SignaturePolicy
@@ -47,17 +49,24 @@ def validate(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    detached: Sequence[DetachedDocument] = (),
 ) -> ValidationReport:
     """Validate every signature in ``document`` at ``now`` (ETSI EN 319 102-1).
 
     ``format`` skips detection; ``detached_content`` is the signed data of a detached XAdES or
     CAdES signature (ignored when the CMS encapsulates its content, and for PDF and ASiC, whose
-    data objects are inside). ``now`` is the
+    data objects are inside); ``detached`` several named documents, which a detached XAdES
+    pairs with its references by URI (``gateway.signatures.detached``; CAdES signs one). ``now``
+    is the
     validation time (timezone-aware; the official clock's). Raises ``LimitExceeded`` only for
     oversized input.
     """
     require_aware(now, "now")
-    for value, name in ((document, "document"), (detached_content or b"", "detached content")):
+    documents = tuple(detached)
+    if detached_content is not None:
+        documents += (DetachedDocument(detached_content),)
+    sizes = [(document, "document")] + [(d.content, "detached content") for d in documents]
+    for value, name in sizes:
         if len(value) > policy.max_document_bytes:
             raise LimitExceeded(
                 f"The {name} is larger than {policy.max_document_bytes} bytes",
@@ -80,7 +89,7 @@ def validate(
                 document, policy=policy, trust=trust, now=now
             )
         else:
-            signatures = _dispatch(detected, document, detached_content, policy, trust, now)
+            signatures = _dispatch(detected, document, documents, policy, trust, now)
     except FormatError as exc:
         signatures = (format_failure("document", detected, exc.message),)
     except RecursionError:
@@ -94,7 +103,7 @@ def validate(
 def _dispatch(
     detected: SignatureFormat,
     document: bytes,
-    detached_content: bytes | None,
+    detached: tuple[DetachedDocument, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -103,12 +112,18 @@ def _dispatch(
         from gateway.signatures.xades import validate_xades  # lxml and the XML-DSig stack
 
         return validate_xades(
-            document, detached_content=detached_content, policy=policy, trust=trust, now=now
+            document, detached_content=None, detached=detached, policy=policy, trust=trust, now=now
         )
     if detected is SignatureFormat.CADES:
+        if len(detached) > 1:
+            raise FormatError(f"A CAdES signature signs one detached document, not {len(detached)}")
         der = unwrap_pem(document) or document
         return validate_cades(
-            der, detached_content=detached_content, policy=policy, trust=trust, now=now
+            der,
+            detached_content=detached[0].content if detached else None,
+            policy=policy,
+            trust=trust,
+            now=now,
         )
     from gateway.signatures.pades import validate_pades  # pyHanko's reader: PDFs only
 

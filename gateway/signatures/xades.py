@@ -19,8 +19,10 @@ Per ``ds:Signature`` of the document, counter-signatures inside QualifyingProper
 5. ``SigningTime`` (claimed) and ``SignaturePolicyIdentifier`` (EPES: identifier and
    SigPolicyHash reported, the policy itself not processed; SignaturePolicyImplied warned).
 6. ``SignatureTimeStamp`` tokens over the canonicalised ``ds:SignatureValue`` (EN 319 132-1
-   §5.3; C14N 1.0 when the element names none), then path validation and acceptance
-   (``assessment.conclude``).
+   §5.3; C14N 1.0 when the element names none); validation data and ``ArchiveTimeStamp``
+   (``xades_archive``: levels LT and LTA; signature time-stamps judged at the time a valid
+   archive time-stamp proves), then path validation -- with the carried CRLs and OCSP responses
+   as evidence -- and acceptance (``assessment.conclude``).
 
 What was signed is reported per reference with the exact element path; ``covers_whole_document``
 is true only for ``URI=""``, a reference to the root element, the signature's own Objects in an
@@ -31,15 +33,18 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from cryptography import x509
 from lxml import etree
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
 from gateway.signatures import c14n, crypto, signature_method
 from gateway.signatures.assessment import Established, conclude, format_failure
+from gateway.signatures.detached import DetachedDocument
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.key_value import key_value, same_key
 from gateway.signatures.nodeset import WorkBudget
@@ -51,8 +56,9 @@ from gateway.signatures.report import (
     TimestampKind,
     TimestampReport,
 )
-from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
+from gateway.signatures.xades_archive import archive_timestamps, revocation_values
 from gateway.signatures.xades_signer import (
     QUALIFYING_PROPERTIES_TAGS,
     SIGNED_PROPERTIES_TAGS,
@@ -71,11 +77,14 @@ from gateway.signatures.xmldsig import (
     x509_certificates,
 )
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues
 from gateway.xmlsafe import parse_xml
 from gateway.xmlsig.names import SIGNATURE
 from gateway.xmlsig.references import IdIndex
 
 INTERNAL_ERROR = "internal error"
+MAX_REVOCATION_VALUES = 256
+"""CRLs and OCSP responses one signature may carry."""
 logger = logging.getLogger(__name__)
 _DS = f"{{{ns.DS}}}"
 
@@ -87,6 +96,7 @@ def validate_xades(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    detached: Sequence[DetachedDocument] = (),
 ) -> tuple[SignatureReport, ...]:
     """Validate every signature of an XML document; FormatError when none can be found.
 
@@ -94,7 +104,13 @@ def validate_xades(
     inside QualifyingProperties too (``counter_signature_of`` names the signature they sign);
     the ones that cannot be validated -- a document-level refusal such as a duplicated Id, more
     than ``policy.max_signatures`` signatures, an unexpected error -- as FORMAT_FAILURE with the
-    reason."""
+    reason.
+
+    ``detached_content`` is one anonymous detached document; ``detached`` named ones, paired
+    with the references by URI (``gateway.signatures.detached``)."""
+    documents = tuple(detached)
+    if detached_content is not None:
+        documents += (DetachedDocument(detached_content),)
     try:
         root = parse_xml(
             document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth
@@ -136,7 +152,7 @@ def validate_xades(
                 identifiers[signature],
                 root,
                 index,
-                detached_content,
+                documents,
                 policy,
                 trust,
                 now,
@@ -169,7 +185,7 @@ def _validate_one(
     identifier: str,
     root: etree._Element,
     index: IdIndex,
-    detached_content: bytes | None,
+    detached: tuple[DetachedDocument, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -182,7 +198,7 @@ def _validate_one(
             identifier,
             root,
             index,
-            detached_content,
+            detached,
             policy,
             trust,
             now,
@@ -244,6 +260,8 @@ def _signature_timestamps(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    revocation: RevocationValues,
+    carried: tuple[x509.Certificate, ...],
 ) -> tuple[TimestampReport, ...]:
     if qualifying is None:
         return ()
@@ -258,11 +276,15 @@ def _signature_timestamps(
             method_element = stamp.find(f"{xades}HashDataInfo/{_DS}Transforms/{_DS}Transform")
             if method_element is None:
                 method_element = stamp.find(f"{xades}HashDataInfo/{xades}Transforms/{_DS}Transform")
-        method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
         token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
         if token_element is None:
             continue  # XMLTimeStamp is not supported; nothing to prove existence with
-        token = base64_text(token_element, "EncapsulatedTimeStamp")
+        try:  # unsigned: an unusable time-stamp fails on its own, never the signature
+            method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
+            token = base64_text(token_element, "EncapsulatedTimeStamp")
+        except FormatError as exc:
+            reports.append(failed_timestamp(TimestampKind.SIGNATURE_TIMESTAMP, b"", exc.message))
+            continue
         octets = canonical_octets(
             structure.signature_value_element, method, with_comments=method.with_comments
         )
@@ -274,6 +296,8 @@ def _signature_timestamps(
                 trust=trust,
                 policy=policy,
                 now=now,
+                revocation_values=revocation,
+                carried=carried,
             )
         )
     return tuple(reports)
@@ -284,7 +308,7 @@ def _validate(
     identifier: str,
     root: etree._Element,
     index: IdIndex,
-    detached_content: bytes | None,
+    detached: tuple[DetachedDocument, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -347,17 +371,17 @@ def _validate(
                 "The signature value does not verify",
             )
     if not policy.allows_signature(key_kind, hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"The signature algorithm {key_kind}-{hash_name} is not accepted",
-        )
+        message = f"The signature algorithm {key_kind}-{hash_name} is not accepted"
+        if policy.allows_signature(key_kind, "sha256"):  # only the hash is weak: it may be dated
+            findings.add_weak_algorithm(hash_name, message)
+        else:
+            findings.add(Step.ACCEPTANCE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, message)
     signed_data_objects = data_objects(
         structure,
         root,
         index,
         signed_properties,
-        detached_content,
+        detached,
         findings,
         policy,
         text_heavy,
@@ -386,7 +410,30 @@ def _validate(
             findings.warnings.append(
                 "The signature policy is implied (SignaturePolicyImplied): not identified"
             )
-    timestamps = _signature_timestamps(qualifying, xades, structure, policy, trust, now)
+    revocation = revocation_values(
+        qualifying, xades, max_values=MAX_REVOCATION_VALUES, warnings=findings.warnings
+    )
+    archives = archive_timestamps(
+        qualifying,
+        xades,
+        structure,
+        root,
+        index,
+        detached,
+        policy=policy,
+        trust=trust,
+        now=now,
+        revocation=revocation,
+        carried=identified.carried,
+        budget=budget,
+    )
+    # A valid archive time-stamp proves the signature time-stamps existed at its genTime: they
+    # are judged then (past signature validation, EN 319 102-1 §5.6.2.1).
+    proven = min((ts.generation_time for ts in archives if ts.passed and ts.generation_time),
+                 default=now)
+    timestamps = _signature_timestamps(
+        qualifying, xades, structure, policy, trust, proven, revocation, identified.carried
+    ) + archives
     established = Established(
         identifier=identifier,
         format=SignatureFormat.XADES,
@@ -406,5 +453,6 @@ def _validate(
         signature_policy_digest=None if signature_policy is None else signature_policy.digest,
         signing_time_required=signed_properties is not None,
         carried_certificates=identified.carried,
+        revocation_values=revocation,
     )
     return conclude(established, findings, trust=trust, policy=policy, now=now)

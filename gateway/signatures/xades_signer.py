@@ -84,16 +84,20 @@ def digest_alg_and_value(container: etree._Element, xades: str) -> tuple[str, by
 
 
 def certificate_values(qualifying: etree._Element | None, xades: str) -> list[bytes]:
-    """DER certificates of the unsigned ``CertificateValues`` (EN 319 132-1 §5.5.1)."""
+    """DER certificates of the unsigned ``CertificateValues`` (EN 319 132-1 §5.5.1); a value
+    that is not Base64 is left out (unsigned data: it can only fail to help build the path)."""
     if qualifying is None:
         return []
-    return [
-        base64_text(element, "EncapsulatedX509Certificate")
-        for element in qualifying.iterfind(
-            f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties/"
-            f"{xades}CertificateValues/{xades}EncapsulatedX509Certificate"
-        )
-    ]
+    found = []
+    for element in qualifying.iterfind(
+        f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties/"
+        f"{xades}CertificateValues/{xades}EncapsulatedX509Certificate"
+    ):
+        try:
+            found.append(base64_text(element, "EncapsulatedX509Certificate"))
+        except FormatError:
+            continue
+    return found
 
 
 def _readable(ders: list[bytes]) -> list[x509.Certificate]:
@@ -154,9 +158,8 @@ def identify_signer(
     if hash_name is None:
         raise FormatError("The signing-certificate digest algorithm is unknown")
     if not policy.allows_digest(hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+        findings.add_weak_algorithm(
+            hash_name,
             f"The signing-certificate reference uses {hash_name}, which is not accepted",
         )
     serial = _referenced_serial(cert, tag, xades)

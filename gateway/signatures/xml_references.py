@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from gateway import namespaces as ns
+from gateway.signatures.detached import DetachedDocument, document_for
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.nodeset import WorkBudget
 from gateway.signatures.policy import SignaturePolicy
@@ -56,7 +57,8 @@ class _Context:
     structure: SignatureStructure
     root: etree._Element
     index: IdIndex
-    detached_content: bytes | None
+    detached: tuple[DetachedDocument, ...]
+    external_references: int
     policy: SignaturePolicy
     text_heavy: bool
     budget: WorkBudget | None
@@ -67,7 +69,7 @@ def data_objects(
     root: etree._Element,
     index: IdIndex,
     signed_properties: etree._Element | None,
-    detached_content: bytes | None,
+    detached: tuple[DetachedDocument, ...],
     findings: Findings,
     policy: SignaturePolicy,
     text_heavy: bool,
@@ -75,15 +77,11 @@ def data_objects(
 ) -> tuple[SignedDataObject, ...]:
     """Resolve and digest every reference of SignedInfo, then the entries of the Manifests
     they designate."""
-    context = _Context(structure, root, index, detached_content, policy, text_heavy, budget)
-    signed_properties_seen = False
     external = [reference for reference in structure.references if not reference.is_same_document]
-    if len(external) > 1:
-        findings.add(
-            Step.CRYPTO,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            "Only one detached data object can be supplied",
-        )
+    context = _Context(
+        structure, root, index, detached, len(external), policy, text_heavy, budget
+    )
+    signed_properties_seen = False
     items: list[SignedDataObject] = []
     references_left = policy.max_references - len(structure.references)
     for reference in structure.references:
@@ -122,17 +120,18 @@ def data_objects(
                     "another element; checked as a plain reference"
                 )
         else:
-            if detached_content is None or len(external) > 1:
-                if detached_content is None:
-                    findings.add(
-                        Step.CRYPTO,
-                        SubIndication.SIGNED_DATA_NOT_FOUND,
-                        "The detached content was not supplied",
-                    )
+            document = document_for(reference.uri, detached, len(external))
+            if document is None:
+                findings.add(
+                    Step.CRYPTO,
+                    SubIndication.SIGNED_DATA_NOT_FOUND,
+                    "The detached content of reference "
+                    f"{(reference.uri or '(no URI)')[:100]!r} was not supplied",
+                )
                 continue
             computed = external_digest(
                 reference,
-                detached_content,
+                document.content,
                 structure.element,
                 hash_name,
                 max_depth=policy.max_xml_depth,
@@ -158,10 +157,8 @@ def _hash_name(reference: Reference, findings: Findings, policy: SignaturePolicy
     if hash_name is None:
         raise FormatError("A reference uses an unknown digest algorithm")
     if not policy.allows_digest(hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"A reference digest uses {hash_name}, which is not accepted",
+        findings.add_weak_algorithm(
+            hash_name, f"A reference digest uses {hash_name}, which is not accepted"
         )
     return hash_name
 
@@ -229,11 +226,13 @@ def _manifest_entry(
         if target.element is not None and target.element.tag == MANIFEST:
             item = replace(item, covers_whole_document=False)  # nested: not followed
     else:
-        if context.detached_content is None:
+        # A manifest entry is matched by its URI (or is the only document supplied).
+        document = document_for(reference.uri, context.detached, 1 + context.external_references)
+        if document is None:
             raise FormatError("its detached content was not supplied")
         computed = external_digest(
             reference,
-            context.detached_content,
+            document.content,
             context.structure.element,
             hash_name,
             max_depth=context.policy.max_xml_depth,

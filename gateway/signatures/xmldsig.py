@@ -440,6 +440,34 @@ def transformed_digest(
     return Digested(value, narrowed)
 
 
+def transformed_octets(
+    reference: Reference,
+    data: NodeSet | bytes,
+    signature: etree._Element,
+    *,
+    max_depth: int,
+    node_set_method: C14nMethod,
+) -> bytes:
+    """The octets a reference's processing yields (XMLDSig §4.4.3.2), for time-stamps over
+    references (XAdES ArchiveTimeStamp, EN 319 132-1 §5.5.2.2): what its last transform outputs,
+    a node-set left at the end canonicalised with ``node_set_method`` (the time-stamp's)."""
+    transforms = reference.transforms
+    final: C14nMethod | None = None
+    if transforms and transforms[-1].c14n is not None:
+        final, transforms = transforms[-1].c14n, transforms[:-1]
+    for transform in transforms:
+        data = _apply(transform, data, signature, max_depth)
+    if isinstance(data, bytes):
+        if final is None:
+            return data
+        data = _parsed(data, max_depth)
+    method = final or node_set_method
+    nodes = data if data.with_comments and method.with_comments else data.without_comments()
+    chunks: list[bytes] = []
+    nodeset.render(nodes, _mode(method), chunks.append)
+    return b"".join(chunks)
+
+
 def same_document_digest(
     reference: Reference,
     target: Target,

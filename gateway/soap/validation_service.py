@@ -26,6 +26,9 @@ from gateway.signatures import (
     SubIndication,
     ValidationReport,
 )
+from gateway.signatures import (
+    DetachedDocument as DetachedContent,
+)
 
 from .context import principal_of
 
@@ -100,6 +103,18 @@ class ValidationResult(ComplexModel):
     ]
 
 
+class DetachedDocument(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("name", Unicode(max_len=1024, doc="The name a detached XAdES reference URI gives it "
+                                           "(a relative path, percent-decoded)")),
+        ("content", ByteArray(min_occurs=1, nillable=False)),
+    ]
+
+
+DetachedDocuments = DetachedDocument.customize(max_occurs=20)
+
+
 class SignedDocument(ComplexModel):
     __namespace__ = NS
     _type_info: ClassVar[list[tuple[str, Any]]] = [
@@ -107,6 +122,7 @@ class SignedDocument(ComplexModel):
         ("document", ByteArray(min_occurs=1, nillable=False)),
         ("detachedContent", ByteArray),
         ("format", FormatType),
+        ("detachedDocument", DetachedDocuments),
     ]
 
 
@@ -170,18 +186,24 @@ def validation_service(validation: SignatureValidation,
 
         __service_name__ = "ValidationService"
 
-        @rpc(ByteArray(min_occurs=1, nillable=False), ByteArray, FormatType,
+        @rpc(ByteArray(min_occurs=1, nillable=False), ByteArray, FormatType, DetachedDocuments,
              _in_variable_names={"detached_content": "detachedContent",
-                                 "signature_format": "format"},
+                                 "signature_format": "format",
+                                 "detached_documents": "detachedDocument"},
              _returns=ValidationResult)
         def ValidateSignature(ctx: Any, document: list[bytes], detached_content: list[bytes] | None,
-                              signature_format: str | None) -> ValidationResult:
-            """Validate every signature in the document; never a fault for a bad signature."""
+                              signature_format: str | None,
+                              detached_documents: list[DetachedDocument] | None
+                              ) -> ValidationResult:
+            """Validate every signature in the document; never a fault for a bad signature.
+            A detached signature's content is detachedContent (one), or detachedDocument
+            (several, each with the name its reference URI gives it)."""
             principal_of(ctx)  # the gate authenticated the caller; any trusted caller may validate
             report = validation.validate(
                 b"".join(document or []),
                 b"".join(detached_content) if detached_content else None,
                 SignatureFormat(signature_format) if signature_format else None,
+                detached=_detached(detached_documents),
             )
             return validation_result(report)
 
@@ -216,12 +238,18 @@ def validation_service(validation: SignatureValidation,
     return ValidationService
 
 
+def _detached(sent: list[DetachedDocument] | None) -> tuple[DetachedContent, ...]:
+    return tuple(DetachedContent(b"".join(item.content or []), item.name or None)
+                 for item in sent or [] if item is not None)
+
+
 def _document(sent: SignedDocument) -> DocumentToValidate:
     return DocumentToValidate(
         document=b"".join(sent.document or []),
         detached_content=b"".join(sent.detachedContent) if sent.detachedContent else None,
         # Inside a complex type Spyne gives its own enum value, not the string: compare text.
         signature_format=SignatureFormat(str(sent.format)) if sent.format else None,
+        detached=_detached(sent.detachedDocument),
     )
 
 

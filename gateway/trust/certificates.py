@@ -11,13 +11,17 @@ certificates (ETSI EN 319 412-2) do not carry:
   (:func:`check_signing_usage`).
 
 What the pyca validator does not do, we do here: CRL revocation of the leaf and of every
-intermediate (RFC 5280 §6.3, full CRLs only: no delta CRLs, no indirect CRLs, no OCSP). A CRL is
+intermediate (RFC 5280 §6.3, full CRLs only: no delta CRLs, no indirect CRLs). A CRL is
 consulted for a certificate when its issuer has one configured; a stale CRL (``nextUpdate`` passed)
-fails closed (``REVOCATION_UNKNOWN``).
+fails closed (``REVOCATION_UNKNOWN``). OCSP responses placed next to the CRLs (``*.ocsp``, DER,
+each authenticated by a trusted CA when loaded) are held for the signature engine
+(``ocsp_responses``, judged with ``gateway.trust.revocation``); the WS-Security gate's check stays
+on CRLs, unchanged.
 
 Layout: every PEM file under the trust directory is read; self-signed certificates are the
 anchors, the others are intermediates that must themselves chain to an anchor (and are checked
-against the anchor's CRL). CRL files (PEM or DER) must be signed by one of those CAs, else loading
+against the anchor's CRL). Every certificate under ``tl/`` is an anchor, self-signed or not: the
+services an EU trusted list grants (``gateway trust import-tl``, ``gateway.trust.trusted_lists``). CRL files (PEM or DER) must be signed by one of those CAs, else loading
 fails: a CRL we cannot authenticate is a configuration error, not a soft failure.
 
 Results -- good and bad -- are cached per (fingerprint, revocation settings) and an entry is only
@@ -41,6 +45,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -51,6 +56,7 @@ from cryptography.x509.verification import (
 )
 
 from gateway.errors import AuthenticationError
+from gateway.trust.revocation import load_ocsp_response, responds_for
 
 MAX_CHAIN_DEPTH = 4
 """Intermediates allowed between leaf and anchor (real Spanish PKIs use one or two)."""
@@ -159,12 +165,18 @@ class TrustStore:
         max_chain_depth: int = MAX_CHAIN_DEPTH,
         cache_size: int = 4096,
         failure_cache_ttl: timedelta = timedelta(minutes=5),
+        ocsp_responses: Iterable[ocsp.OCSPResponse] = (),
+        extra_anchors: Iterable[x509.Certificate] = (),
     ) -> None:
         pool = list(certificates)
+        explicit = list(extra_anchors)
         self._anchors = [cert for cert in pool if _is_self_signed(cert)]
+        self._anchors += [cert for cert in explicit if cert not in self._anchors]
         if not self._anchors:
             raise ValueError("the trust store needs at least one self-signed CA certificate")
-        self._intermediates = [cert for cert in pool if not _is_self_signed(cert)]
+        self._intermediates = [
+            cert for cert in pool if not _is_self_signed(cert) and cert not in self._anchors
+        ]
         self._store = Store(self._anchors)
         self._max_chain_depth = max_chain_depth
         ca_policy = (
@@ -182,6 +194,10 @@ class TrustStore:
         for crl in crls:
             issuer = self._crl_issuer(crl)
             self._crls.setdefault(crl.issuer, []).append(_Crl(crl, issuer))
+        self._ocsp = tuple(ocsp_responses)
+        for response in self._ocsp:
+            if not any(responds_for(response, ca) for ca in self._anchors + self._intermediates):
+                raise ValueError("an OCSP response is not signed for a trusted CA")
         self._cache: OrderedDict[tuple[str, bool, bool], _Entry] = OrderedDict()
         self._cache_size = cache_size
         self._failure_ttl = failure_cache_ttl
@@ -197,21 +213,36 @@ class TrustStore:
         cache_size: int = 4096,
         failure_cache_ttl: timedelta = timedelta(minutes=5),
     ) -> TrustStore:
-        """Load ``trust_dir/*.pem`` (CA certificates) and ``crl_dir/*`` (CRLs, PEM or DER)."""
+        """Load ``trust_dir/*.pem`` (CA certificates), ``trust_dir/tl/*.pem`` (anchors from
+        trusted lists) and ``crl_dir/*`` (CRLs, PEM or DER; ``*.ocsp``: DER OCSP responses)."""
         certificates = [
             cert
             for path in sorted(trust_dir.glob("*.pem"))
             for cert in _load_pem_certificates(path)
         ]
+        listed = [
+            cert
+            for path in sorted((trust_dir / "tl").glob("*.pem"))
+            for cert in _load_pem_certificates(path)
+        ]
         crls = []
+        responses = []
         if crl_dir is not None and crl_dir.is_dir():
-            crls = [_load_crl(path) for path in sorted(crl_dir.iterdir()) if path.is_file()]
+            files = [path for path in sorted(crl_dir.iterdir()) if path.is_file()]
+            crls = [_load_crl(path) for path in files if path.suffix.lower() != ".ocsp"]
+            responses = [
+                load_ocsp_response(path.read_bytes())
+                for path in files
+                if path.suffix.lower() == ".ocsp"
+            ]
         return cls(
             certificates,
             crls,
             max_chain_depth=max_chain_depth,
             cache_size=cache_size,
             failure_cache_ttl=failure_cache_ttl,
+            ocsp_responses=responses,
+            extra_anchors=listed,
         )
 
     def _crl_issuer(self, crl: x509.CertificateRevocationList) -> x509.Certificate:
@@ -227,6 +258,11 @@ class TrustStore:
     def crls_for(self, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
         """The authenticated CRLs held for certificates issued by ``issuer``."""
         return [entry.crl for entry in self._crls.get(issuer.subject, ()) if entry.issuer == issuer]
+
+    @property
+    def ocsp_responses(self) -> tuple[ocsp.OCSPResponse, ...]:
+        """The OCSP responses of the trust directory (each signed for one of its CAs)."""
+        return self._ocsp
 
     @property
     def certificates(self) -> tuple[x509.Certificate, ...]:

@@ -57,7 +57,7 @@ def offenders(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
     ["--help"], ["validate", "--help"], ["contract", "--help"], ["audit", "verify", "--help"],
     ["mandates", "list", "--help"], ["access", "--help"], ["issuers", "add", "--help"], ["certs", "enrol", "--help"], ["serve", "--help"],
     ["pki", "rotate", "--help"], ["limits", "set", "--help"],
-    ["import", "--help"],
+    ["import", "--help"], ["trust", "import-tl", "--help"],
 ])
 def test_help_imports_no_heavy_stack(argv: list[str]) -> None:
     modules = loaded_after(*argv)

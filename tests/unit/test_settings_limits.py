@@ -35,3 +35,33 @@ def test_a_bad_budget_is_refused_naming_the_setting(tmp_path: Path, raw: str) ->
     with pytest.raises(InvalidRequest, match="GATEWAY_MAX_CONTENTS_BYTES"):
         Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
                            "GATEWAY_MAX_CONTENTS_BYTES": raw})
+
+
+def test_dated_weak_algorithms_reach_the_signature_policy(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.bootstrap import signature_policy
+
+    settings = Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
+                                  "GATEWAY_WEAK_ALGORITHMS_UNTIL":
+                                      "SHA1=2016-01-01T00:00:00Z, sha224=2020-06-30T12:00:00+02:00"})
+    container = build(settings)
+    try:
+        policy = signature_policy(container.ws_policy(), settings)
+    finally:
+        container.dispose()
+    assert policy.weak_algorithms_until == (
+        ("sha1", datetime(2016, 1, 1, tzinfo=UTC)),
+        ("sha224", datetime(2020, 6, 30, 10, tzinfo=UTC)),
+    )
+    assert policy.weak_algorithm_accepted("sha1", datetime(2015, 12, 31, tzinfo=UTC))
+    assert not policy.weak_algorithm_accepted("sha1", datetime(2016, 1, 2, tzinfo=UTC))
+    assert policy.weak_algorithm_accepted("sha1", None) is None
+    assert policy.weak_algorithm_accepted("md5", datetime(2000, 1, 1, tzinfo=UTC)) is False
+
+
+@pytest.mark.parametrize("raw", ["sha1", "sha1=yesterday", "sha1=2016-01-01", "=2016-01-01T00:00Z"])
+def test_a_bad_algorithm_date_is_refused_naming_the_setting(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(InvalidRequest, match="GATEWAY_WEAK_ALGORITHMS_UNTIL"):
+        Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
+                           "GATEWAY_WEAK_ALGORITHMS_UNTIL": raw})

@@ -416,12 +416,18 @@ def xmlsec_sign(
     id_attrs: Sequence[str] = (XADES_SP_ID_ATTR,),
     url_map: dict[str, bytes] | None = None,
     node_id: str | None = None,
+    beside: dict[str, bytes] | None = None,
 ) -> bytes:
     """Sign a template with the ``xmlsec1`` CLI (Debian's xmlsec1, OpenSSL backend); with
-    ``node_id``, the ``Signature`` with that Id (the others are left as they are)."""
+    ``node_id``, the ``Signature`` with that Id (the others are left as they are). ``beside``:
+    files written next to the template (relative path -> content), which xmlsec1 (run in that
+    folder) reads for relative reference URIs."""
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         (folder / "template.xml").write_bytes(template)
+        for relative, content in (beside or {}).items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_bytes(content)
         command = [
             "xmlsec1",
             "--sign",
@@ -439,7 +445,7 @@ def xmlsec_sign(
             path.write_bytes(content)
             command += [f"--url-map:{url}", str(path)]
         command.append(str(folder / "template.xml"))
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True, cwd=folder)
         return (folder / "signed.xml").read_bytes()
 
 

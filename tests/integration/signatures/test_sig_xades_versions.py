@@ -181,10 +181,23 @@ def test_signature_timestamp_gives_level_t(version, pki, signer, trust, policy) 
     result, signature, report = judge(document, trust, policy)
     assert result == PASSED, describe(report)
     assert signature.level == "XAdES-BASELINE-T", describe(report)
-    # Twin: a token over other octets is no proof of existence (ignored, with a warning).
+    # Twin: a token over other octets is no proof of existence. The time-stamp itself fails
+    # (TOTAL_FAILED/HASH_FAILURE, in the JSON and the ETSI report); the signature stays at B.
     other = add_signature_timestamp(
         sign(signer("company"), version), version, tsa, imprint_of=b"other octets"
     )
     result, signature, report = judge(other, trust, policy)
     assert result == PASSED and signature.level == "XAdES-BASELINE-B", describe(report)
-    assert any("time-stamp" in warning for warning in signature.warnings)
+    assert signature.proof_of_existence is None
+    [stamp] = signature.timestamps
+    assert (stamp.indication, stamp.sub_indication) == (
+        Indication.TOTAL_FAILED,
+        SubIndication.HASH_FAILURE,
+    )
+    [stamp_json] = report.to_dict()["signatures"][0]["timestamps"]
+    assert (stamp_json["indication"], stamp_json["sub_indication"]) == (
+        "TOTAL_FAILED",
+        "HASH_FAILURE",
+    )
+    assert b"urn:etsi:019102:mainindication:total-failed" in report.to_etsi_xml()
+    assert any("time-stamp is not valid (HASH_FAILURE)" in w for w in signature.warnings)

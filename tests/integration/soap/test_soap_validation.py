@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import xmlsec_xades
 import zeep
 from lxml import etree
 
@@ -85,3 +86,43 @@ def test_validate_command_prints_json_and_etsi_xml(gateway: RunningGateway, tmp_
     broken.write_bytes(b"not a signature")
     assert cli.main(["validate", str(broken)]) == 3
     assert json.loads(capsys.readouterr().out)["sub_indication"] == "FORMAT_FAILURE"
+
+
+def test_validate_signature_takes_several_detached_documents(gateway: RunningGateway) -> None:
+    files = {"annex 1.xml": b"<annex>one</annex>", "docs/contract.pdf": b"%PDF- two"}
+    signed = xmlsec_xades.detached(gateway.pki.client("person"), files)
+    service = _validation_client(gateway).service
+    documents = [{"name": name, "content": content} for name, content in reversed(files.items())]
+    result = service.ValidateSignature(document=signed, detachedDocument=documents)
+    assert (result.indication, result.subIndication) == ("TOTAL_PASSED", None)
+    assert [o.identifier for o in result.signature[0].signedObject][:2] == [
+        "annex%201.xml", "docs/contract.pdf"]
+    result = service.ValidateSignature(document=signed, detachedDocument=documents[:1])
+    assert (result.indication, result.subIndication) == ("INDETERMINATE", "SIGNED_DATA_NOT_FOUND")
+    documents[0]["content"] = b"%PDF- Two"
+    result = service.ValidateSignature(document=signed, detachedDocument=documents)
+    assert (result.indication, result.subIndication) == ("TOTAL_FAILED", "HASH_FAILURE")
+
+
+def test_validate_command_takes_several_detached_documents(
+        gateway: RunningGateway, tmp_path: Any, capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("GATEWAY_PKI_DIR", str(gateway.pki.directory))
+    files = {"annex 1.xml": b"<annex>one</annex>", "docs/contract.pdf": b"%PDF- two"}
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "ack.xsig").write_bytes(
+        xmlsec_xades.detached(gateway.pki.client("person"), files))
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    arguments = ["validate", str(tmp_path / "ack.xsig"),
+                 "--detached", str(tmp_path / "docs" / "contract.pdf"),
+                 "--detached", str(tmp_path / "annex 1.xml")]
+    assert cli.main(arguments) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["indication"] == "TOTAL_PASSED"
+    assert [o["identifier"] for o in report["signatures"][0]["signed_data_objects"]][:2] == [
+        "annex%201.xml", "docs/contract.pdf"]
+    assert cli.main(arguments[:4]) == 3  # the annex left out
+    assert json.loads(capsys.readouterr().out)["sub_indication"] == "SIGNED_DATA_NOT_FOUND"
+    (tmp_path / "annex 1.xml").write_bytes(b"<annex>One</annex>")
+    assert cli.main(arguments) == 3
+    assert json.loads(capsys.readouterr().out)["sub_indication"] == "HASH_FAILURE"

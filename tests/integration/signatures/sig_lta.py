@@ -1,0 +1,139 @@
+"""Extending a XAdES-T to LT and LTA in the tests, independently of the engine's code.
+
+The validation data (CertificateValues, RevocationValues with CRLs and OCSP responses) is
+appended to UnsignedSignatureProperties, then an ArchiveTimeStamp whose imprint this module
+computes itself with lxml's canonicalisation, following EN 319 132-1 §5.5.2.2 for the shapes
+these tests use: the references ``URI=""`` + enveloped-signature + a canonicalisation, and
+``#id`` + a canonicalisation; SignedInfo, SignatureValue, KeyInfo; the unsigned signature
+properties before the time-stamp; Objects other than the QualifyingProperties one (none here).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
+from lxml import etree
+
+from gateway import namespaces as ns
+
+DS = f"{{{ns.DS}}}"
+C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
+
+def _c14n(node: etree._Element | etree._ElementTree, algorithm: str) -> bytes:
+    return etree.tostring(node, method="c14n", exclusive=algorithm == EXC_C14N, with_comments=False)
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _properties(root: etree._Element) -> tuple[etree._Element, str]:
+    for namespace in (
+        ns.XADES,
+        "http://uri.etsi.org/01903/v1.1.1#",
+        "http://uri.etsi.org/01903/v1.2.2#",
+    ):
+        found = root.find(f".//{{{namespace}}}UnsignedSignatureProperties")
+        if found is not None:
+            return found, f"{{{namespace}}}"
+    raise AssertionError("no UnsignedSignatureProperties: sign with a TSA first")
+
+
+def add_validation_data(
+    document: bytes,
+    *,
+    certificates: Sequence[x509.Certificate] = (),
+    crls: Sequence[x509.CertificateRevocationList] = (),
+    responses: Sequence[ocsp.OCSPResponse] = (),
+) -> bytes:
+    """XAdES-LT: CertificateValues and RevocationValues appended to the unsigned properties."""
+    root = etree.fromstring(document)
+    properties, xades = _properties(root)
+    if certificates:
+        values = etree.SubElement(properties, f"{xades}CertificateValues")
+        for certificate in certificates:
+            etree.SubElement(values, f"{xades}EncapsulatedX509Certificate").text = _b64(
+                certificate.public_bytes(Encoding.DER)
+            )
+    revocation = etree.SubElement(properties, f"{xades}RevocationValues")
+    if crls:
+        crl_values = etree.SubElement(revocation, f"{xades}CRLValues")
+        for crl in crls:
+            etree.SubElement(crl_values, f"{xades}EncapsulatedCRLValue").text = _b64(
+                crl.public_bytes(Encoding.DER)
+            )
+    if responses:
+        ocsp_values = etree.SubElement(revocation, f"{xades}OCSPValues")
+        for response in responses:
+            etree.SubElement(ocsp_values, f"{xades}EncapsulatedOCSPValue").text = _b64(
+                response.public_bytes(Encoding.DER)
+            )
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` but not the text after it (lxml's remove() takes the tail along)."""
+    parent, tail = element.getparent(), element.tail or ""
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def archive_input(root: etree._Element, signature: etree._Element, c14n: str) -> bytes:
+    """The ArchiveTimeStamp imprint input for the signature as it stands (time-stamp to come)."""
+    parts = []
+    signed_info = signature.find(f"{DS}SignedInfo")
+    for reference in signed_info.iterfind(f"{DS}Reference"):
+        uri = reference.get("URI")
+        transforms = [
+            t.get("Algorithm") for t in reference.iterfind(f"{DS}Transforms/{DS}Transform")
+        ]
+        if uri == "" and transforms[:1] == [ENVELOPED]:
+            assert len(transforms) == 2, transforms
+            stripped = copy.deepcopy(root)
+            for inner in stripped.iter(f"{DS}Signature"):
+                if inner.get("Id") == signature.get("Id"):
+                    _remove_keeping_tail(inner)
+                    break
+            parts.append(_c14n(stripped.getroottree(), transforms[1]))
+        else:
+            assert uri.startswith("#") and len(transforms) == 1, (uri, transforms)
+            target = root.xpath("//*[@Id=$id]", id=uri[1:])[0]
+            parts.append(_c14n(target, transforms[0]))
+    parts.append(_c14n(signed_info, c14n))
+    parts.append(_c14n(signature.find(f"{DS}SignatureValue"), c14n))
+    key_info = signature.find(f"{DS}KeyInfo")
+    if key_info is not None:
+        parts.append(_c14n(key_info, c14n))
+    properties, _ = _properties(signature)
+    parts.extend(_c14n(child, c14n) for child in properties if isinstance(child.tag, str))
+    return b"".join(parts)
+
+
+def add_archive_timestamp(
+    document: bytes, tsa, *, form: str = "1.4.1", c14n: str = EXC_C14N
+) -> bytes:
+    """XAdES-LTA: an ArchiveTimeStamp (``form`` 1.4.1: xades141; 1.3.2: the XAdES namespace)
+    stamped by ``tsa`` over the signature as it stands."""
+    root = etree.fromstring(document)
+    signature = root.find(f".//{DS}Signature")
+    properties, xades = _properties(signature)
+    octets = archive_input(root, signature, c14n)
+    token = tsa.timestamp(hashlib.sha256(octets).digest(), "sha256")
+    tag = f"{{{ns.XADES141}}}ArchiveTimeStamp" if form == "1.4.1" else f"{xades}ArchiveTimeStamp"
+    stamp = etree.SubElement(properties, tag, nsmap={"xades141": ns.XADES141})
+    etree.SubElement(stamp, f"{DS}CanonicalizationMethod").set("Algorithm", c14n)
+    etree.SubElement(stamp, f"{xades}EncapsulatedTimeStamp").text = _b64(token)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
