@@ -199,9 +199,22 @@ def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> l
     return found
 
 
+_SAME_NAMES: dict[tuple[bytes, bytes], bool] = {}
+_SAME_NAMES_MAX = 512
+
+
 def _same_name(first: Any, second: Any) -> bool:
-    # Identical encodings first; RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not.
-    return bool(first.dump() == second.dump() or first == second)
+    # Identical encodings first; RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not,
+    # memoised by the two encodings (bounded: emptied when full).
+    key = (first.dump(), second.dump())
+    if key[0] == key[1]:
+        return True
+    known = _SAME_NAMES.get(key)
+    if known is None:
+        if len(_SAME_NAMES) >= _SAME_NAMES_MAX:
+            _SAME_NAMES.clear()
+        known = _SAME_NAMES[key] = bool(first == second)
+    return known
 
 
 def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:
@@ -220,9 +233,15 @@ def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | Non
     return None
 
 
+_ATTRIBUTE_OIDS: dict[str, str] = {}
+
+
 def _single_attribute(attributes: Any, name: str) -> Any | None:
     """The one value of attribute ``name``; FormatError when repeated or multi-valued."""
-    found = [attribute for attribute in attributes if attribute["type"].native == name]
+    oid = _ATTRIBUTE_OIDS.get(name) or _ATTRIBUTE_OIDS.setdefault(
+        name, cms.CMSAttributeType.unmap(name)
+    )
+    found = [attribute for attribute in attributes if attribute["type"].dotted == oid]
     if not found:
         return None
     if len(found) > 1 or len(found[0]["values"]) != 1:
@@ -282,12 +301,12 @@ def _check_ess_reference(
     findings: Findings,
 ) -> bool:
     """Check ESS signing-certificate(-v2); True when one is present and matches."""
-    present = False
+    referenced = False
     for name, v1 in (("signing_certificate_v2", False), ("signing_certificate", True)):
         value = _single_attribute(signed_attrs, name)
         if value is None:
             continue
-        present = True
+        referenced = True
         certs = value["certs"]
         if len(certs) == 0:
             raise FormatError("The signing-certificate attribute is empty")
@@ -306,7 +325,7 @@ def _check_ess_reference(
             continue
         matches = hmac.compare_digest(expected, first["cert_hash"].native)
         issuer_serial = first["issuer_serial"]
-        if matches and issuer_serial.native is not None:
+        if matches and present(issuer_serial):
             matches = issuer_serial["serial_number"].native == asn1_cert.serial_number and any(
                 general_name.name == "directory_name"
                 and _same_name(general_name.chosen, asn1_cert.issuer)
@@ -325,7 +344,7 @@ def _check_ess_reference(
                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 f"The signing-certificate reference uses {hash_name}, which is not accepted",
             )
-    return present
+    return referenced
 
 
 def verify_signer(

@@ -53,7 +53,7 @@ from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from gateway.signatures import crypto
+from gateway.signatures import crypto, pdf_tokens
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
@@ -74,6 +74,7 @@ from gateway.signatures.timestamps import validate_timestamp
 from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
+pdf_tokens.install()
 
 
 STRICT_NOTE = "The PDF has syntax a strict reader refuses; it was read leniently"
