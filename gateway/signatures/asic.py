@@ -18,8 +18,8 @@ holds the signatures (``*.p7s`` CAdES, ``*signatures*.xml`` XAdES) and, for CAdE
   it; each ``DataObjectReference`` is then checked against its entry (missing:
   SIGNED_DATA_NOT_FOUND, different digest: HASH_FAILURE) and reported as a signed data object.
 * XAdES: detached over the container's data object when there is exactly one (its reference
-  must name that entry); a XAdES signature over several data objects is not validated here yet
-  (INDETERMINATE/SIGNED_DATA_NOT_FOUND, saying so).
+  must name that entry); over several (ASiC-E), each external ``ds:Reference`` resolves to the
+  entry its URI names, percent-decoded (a URI naming no entry: SIGNED_DATA_NOT_FOUND).
 
 Every data object is reported with the signatures that cover it (``ContainerObject``).
 """
@@ -206,11 +206,13 @@ def _cades(
                            "container does not hold exactly one data object (ASiC-S)")
             ]  # fmt: skip
         name = data_objects[0]
-        reports = _validated(validate_cades, SignatureFormat.CADES, container, path, name,
-                             policy, trust, now)
+        reports = _validated(
+            validate_cades, SignatureFormat.CADES, container, path, name, policy, trust, now
+        )
         return [_renamed_scope(report, name, by_uri=False) for report in reports]
-    reports = _validated(validate_cades, SignatureFormat.CADES, container, path, manifest_name,
-                         policy, trust, now)
+    reports = _validated(
+        validate_cades, SignatureFormat.CADES, container, path, manifest_name, policy, trust, now
+    )
     objects, findings = _check_manifest(manifest, container, policy)
     return [
         replace(
@@ -313,17 +315,42 @@ def _xades(
     now: datetime,
 ) -> list[SignatureReport]:
     if len(data_objects) != 1:
-        return [
-            _not_found(
-                path,
-                SignatureFormat.XADES,
-                "XAdES over several container data objects is not validated yet",
+        # ASiC-E: each ds:Reference names its entry by URI (percent-decoded)
+        entries = {name: container.entries[name] for name in data_objects}
+        try:
+            found = validate_xades(
+                container.entries[path],
+                detached_content=entries,
+                policy=policy,
+                trust=trust,
+                now=now,
             )
+        except FormatError as exc:
+            return [format_failure(path, SignatureFormat.XADES, exc.message)]
+        return [
+            _unresolved(_named_entries(_prefixed(path, report), entries)) for report in found
         ]
     name = data_objects[0]
-    reports = _validated(validate_xades, SignatureFormat.XADES, container, path, name,
-                         policy, trust, now)
+    reports = _validated(
+        validate_xades, SignatureFormat.XADES, container, path, name, policy, trust, now
+    )
     return [_unresolved(_renamed_scope(report, name, by_uri=True)) for report in reports]
+
+
+def _named_entries(report: SignatureReport, entries: dict[str, bytes]) -> SignatureReport:
+    """Each detached object whose decoded URI names a container entry is that entry."""
+    return replace(
+        report,
+        signed_data_objects=tuple(
+            replace(
+                item, kind=SignedObjectKind.CONTAINER_ENTRY, identifier=unquote(item.identifier)
+            )
+            if item.kind is SignedObjectKind.DETACHED_CONTENT
+            and unquote(item.identifier) in entries
+            else item
+            for item in report.signed_data_objects
+        ),
+    )
 
 
 def _unresolved(report: SignatureReport) -> SignatureReport:
@@ -355,8 +382,13 @@ def _validated(
     """``validator`` (``validate_cades`` or ``validate_xades``) on the signature entry ``path``
     with the entry ``content`` as its detached data; a format failure is its one report."""
     try:
-        reports = validator(container.entries[path], detached_content=container.entries[content],
-                            policy=policy, trust=trust, now=now)
+        reports = validator(
+            container.entries[path],
+            detached_content=container.entries[content],
+            policy=policy,
+            trust=trust,
+            now=now,
+        )
     except FormatError as exc:
         return [format_failure(path, signature_format, exc.message)]
     return [_prefixed(path, report) for report in reports]

@@ -60,7 +60,7 @@ from gateway.signatures.xades_signer import (
     identify_signer,
     policy_identifier,
 )
-from gateway.signatures.xml_references import data_objects
+from gateway.signatures.xml_references import DetachedContent, data_objects
 from gateway.signatures.xmldsig import (
     SignatureStructure,
     base64_text,
@@ -83,7 +83,7 @@ _DS = f"{{{ns.DS}}}"
 def validate_xades(
     document: bytes,
     *,
-    detached_content: bytes | None,
+    detached_content: DetachedContent,
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -169,7 +169,7 @@ def _validate_one(
     identifier: str,
     root: etree._Element,
     index: IdIndex,
-    detached_content: bytes | None,
+    detached_content: DetachedContent,
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -284,7 +284,7 @@ def _validate(
     identifier: str,
     root: etree._Element,
     index: IdIndex,
-    detached_content: bytes | None,
+    detached_content: DetachedContent,
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,

@@ -21,7 +21,9 @@ transform left out more than ``ds:Signature`` elements.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -50,13 +52,24 @@ SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
 """The Type this engine writes (XAdES 1.3.2 on); any of ``SIGNED_PROPERTIES_TYPES`` is read."""
 _REFERENCE = ns.qname(ns.DS, "Reference")
 
+DetachedContent = bytes | Mapping[str, bytes] | None
+"""What an external reference resolves to: one detached data object (a signature with one
+external reference), or data objects by name (an ASiC container's entries: a reference's URI,
+percent-decoded, names its entry)."""
+
+
+def _external(reference_uri: str | None, detached_content: DetachedContent) -> bytes | None:
+    if isinstance(detached_content, Mapping):
+        return detached_content.get(unquote(reference_uri or ""))
+    return detached_content
+
 
 @dataclass(frozen=True)
 class _Context:
     structure: SignatureStructure
     root: etree._Element
     index: IdIndex
-    detached_content: bytes | None
+    detached_content: DetachedContent
     policy: SignaturePolicy
     text_heavy: bool
     budget: WorkBudget | None
@@ -67,7 +80,7 @@ def data_objects(
     root: etree._Element,
     index: IdIndex,
     signed_properties: etree._Element | None,
-    detached_content: bytes | None,
+    detached_content: DetachedContent,
     findings: Findings,
     policy: SignaturePolicy,
     text_heavy: bool,
@@ -78,7 +91,8 @@ def data_objects(
     context = _Context(structure, root, index, detached_content, policy, text_heavy, budget)
     signed_properties_seen = False
     external = [reference for reference in structure.references if not reference.is_same_document]
-    if len(external) > 1:
+    by_name = isinstance(detached_content, Mapping)
+    if len(external) > 1 and not by_name:
         findings.add(
             Step.CRYPTO,
             SubIndication.SIGNED_DATA_NOT_FOUND,
@@ -122,17 +136,20 @@ def data_objects(
                     "another element; checked as a plain reference"
                 )
         else:
-            if detached_content is None or len(external) > 1:
-                if detached_content is None:
+            content = _external(reference.uri, detached_content)
+            if content is None or (len(external) > 1 and not by_name):
+                if content is None:
                     findings.add(
                         Step.CRYPTO,
                         SubIndication.SIGNED_DATA_NOT_FOUND,
-                        "The detached content was not supplied",
+                        f"The data object {(reference.uri or '')[:100]!r} was not supplied"
+                        if by_name
+                        else "The detached content was not supplied",
                     )
                 continue
             computed = external_digest(
                 reference,
-                detached_content,
+                content,
                 structure.element,
                 hash_name,
                 max_depth=policy.max_xml_depth,
@@ -229,11 +246,12 @@ def _manifest_entry(
         if target.element is not None and target.element.tag == MANIFEST:
             item = replace(item, covers_whole_document=False)  # nested: not followed
     else:
-        if context.detached_content is None:
+        content = _external(reference.uri, context.detached_content)
+        if content is None:
             raise FormatError("its detached content was not supplied")
         computed = external_digest(
             reference,
-            context.detached_content,
+            content,
             context.structure.element,
             hash_name,
             max_depth=context.policy.max_xml_depth,

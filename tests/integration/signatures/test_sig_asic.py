@@ -10,6 +10,7 @@ import hashlib
 import zipfile
 from dataclasses import replace
 from io import BytesIO
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -238,3 +239,66 @@ def test_mutated_containers_are_a_report_never_an_exception(data, asic_e, trust,
 @pytest.fixture(scope="session")
 def asic_e(signer) -> bytes:
     return _asic_e(signer)
+
+
+# --- XAdES over several data objects (ASiC-E), by URI ------------------------------------------
+
+ANNEX = "annexes/annex 1.txt"
+ANNEX_URI = "annexes/annex%201.txt"
+
+
+def _xmlsec1_xades_over(signer, objects: dict[str, bytes]) -> bytes:
+    """xmlsec1 signs a XAdES whose references name several entries (URI -> content); its
+    ``--url-map`` takes the URI percent-decoded (the plain name), as it resolves it."""
+    references = [(uri, (), None) for uri in objects]
+    references.append(("#sig-1-sp", (EXC_C14N,), SIGNED_PROPERTIES_TYPE))
+    properties = xades_signed_properties(
+        "sig-1", signer("company").certificate, signing_time=PKI_NOW
+    )
+    template = signature_template(references=references, objects=properties).encode()
+    plain = {unquote(uri): content for uri, content in objects.items()}
+    return xmlsec_sign(template, signer("company"), url_map=plain)
+
+
+def _asic_e_xades(signer, *, annex: bytes = OTHER) -> bytes:
+    signed = _xmlsec1_xades_over(signer, {"invoice.xml": DATA, ANNEX_URI: OTHER})
+    return container(
+        [
+            ("invoice.xml", DATA),
+            (ANNEX, annex),
+            ("notes.txt", b"not signed"),
+            ("META-INF/signatures001.xml", signed),
+        ]
+    )
+
+
+def test_asic_e_xades_over_several_data_objects(signer, trust, policy) -> None:
+    report, found = _result(_asic_e_xades(signer), trust, policy)
+    assert [verdict for _, verdict in found] == [PASSED], describe(report)
+    (identifier,) = (name for name, _ in found)
+    assert _coverage(report) == {
+        "invoice.xml": (identifier,),
+        ANNEX: (identifier,),
+        "notes.txt": (),
+    }
+    entries = [
+        item.identifier
+        for item in report.signatures[0].signed_data_objects
+        if item.kind is SignedObjectKind.CONTAINER_ENTRY
+    ]
+    assert entries == ["invoice.xml", ANNEX]
+
+
+def test_asic_e_xades_tampered_and_missing_entries(signer, trust, policy) -> None:
+    report, found = _result(_asic_e_xades(signer, annex=OTHER + b"!"), trust, policy)
+    assert [verdict for _, verdict in found] == [HASH_FAILURE], describe(report)
+    assert ANNEX_URI in report.signatures[0].findings[0].message
+    signed = _xmlsec1_xades_over(signer, {"invoice.xml": DATA, ANNEX_URI: OTHER})
+    without_annex = container(
+        [("invoice.xml", DATA), ("notes.txt", b"x"), ("META-INF/signatures001.xml", signed)]
+    )
+    report, found = _result(without_annex, trust, policy)
+    assert [verdict for _, verdict in found] == [
+        (Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND)
+    ], describe(report)
+    assert _coverage(report)["notes.txt"] == ()
