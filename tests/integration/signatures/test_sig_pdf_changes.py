@@ -62,7 +62,8 @@ ALLOWED = {
 def test_certification_permissions(permission, change, form, pki, signer, trust, policy) -> None:
     certified = pyhanko_certify(form, signer("company"), field="Author", certify=permission)
     assert verdicts(certified, trust, policy)[1] == [PASSED]
-    report, results = verdicts(CHANGES[change](pki, certified), trust, policy)
+    changed = CHANGES[change](pki, certified)
+    report, results = verdicts(changed, trust, policy)
     author = report.signatures[0]
     if change in ALLOWED[permission]:
         assert results == [PASSED], describe(report)
@@ -71,6 +72,11 @@ def test_certification_permissions(permission, change, form, pki, signer, trust,
         assert f"DocMDP permission P={permission.value}" in author.findings[0].message
         assert "signed revision itself is intact" in author.findings[0].message
     assert not author.covers_whole_document
+    # the tampered twin: a byte inside every signed range; now the digest fails as well
+    report, _ = verdicts(tamper_signed_comment(changed), trust, policy)
+    found = [finding.sub_indication for finding in report.signatures[0].findings]
+    assert SubIndication.HASH_FAILURE in found, describe(report)
+    assert report.signatures[0].indication is Indication.TOTAL_FAILED
 
 
 @pytest.mark.parametrize("permission", [MDPPerm.FILL_FORMS, MDPPerm.ANNOTATE])
