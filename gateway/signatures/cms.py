@@ -217,13 +217,21 @@ def _same_name(first: Any, second: Any) -> bool:
     return known
 
 
+def _issued_by(name: Any, item: _Embedded) -> bool:
+    """Whether the asn1crypto ``name`` is ``item``'s issuer: its DER against the certificate's
+    issuer as ``cryptography`` encodes it first (no parse), RFC 5280 comparison otherwise."""
+    if name.dump() == item.certificate.issuer.public_bytes():
+        return True
+    return _same_name(name, item.asn1.issuer)
+
+
 def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:
     sid = signer_info["sid"]
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
         for item in embedded:
-            if item.certificate.serial_number == serial and _same_name(item.asn1.issuer, issuer):
+            if item.certificate.serial_number == serial and _issued_by(issuer, item):
                 return item
     elif sid.name == "subject_key_identifier":
         key_id = sid.chosen.native
@@ -233,15 +241,20 @@ def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | Non
     return None
 
 
-_ATTRIBUTE_OIDS: dict[str, str] = {}
+_AttributeIndex = dict[str, list[Any]]
+"""Attributes by the dotted OID of their type (one pass over a SignerInfo's attributes)."""
 
 
-def _single_attribute(attributes: Any, name: str) -> Any | None:
+def _attribute_index(attributes: Any) -> _AttributeIndex:
+    index: _AttributeIndex = {}
+    for attribute in attributes:
+        index.setdefault(attribute["type"].dotted, []).append(attribute)
+    return index
+
+
+def _single_attribute(index: _AttributeIndex, name: str) -> Any | None:
     """The one value of attribute ``name``; FormatError when repeated or multi-valued."""
-    oid = _ATTRIBUTE_OIDS.get(name) or _ATTRIBUTE_OIDS.setdefault(
-        name, cms.CMSAttributeType.unmap(name)
-    )
-    found = [attribute for attribute in attributes if attribute["type"].dotted == oid]
+    found = index.get(cms.CMSAttributeType.unmap(name), [])
     if not found:
         return None
     if len(found) > 1 or len(found[0]["values"]) != 1:
@@ -294,9 +307,8 @@ def _signature_mechanism(signer_info: Any, digest_name: str) -> _Mechanism:
 
 
 def _check_ess_reference(
-    signed_attrs: Any,
-    asn1_cert: Any,
-    certificate_der: bytes,
+    signed_attrs: _AttributeIndex,
+    signer: _Embedded,
     policy: SignaturePolicy,
     findings: Findings,
 ) -> bool:
@@ -315,7 +327,7 @@ def _check_ess_reference(
         if v1:
             findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
         try:
-            expected = crypto.digest(hash_name, certificate_der)
+            expected = crypto.digest(hash_name, signer.der)
         except crypto.UnknownAlgorithm:
             findings.add(
                 Step.ACCEPTANCE,
@@ -326,9 +338,9 @@ def _check_ess_reference(
         matches = hmac.compare_digest(expected, first["cert_hash"].native)
         issuer_serial = first["issuer_serial"]
         if matches and present(issuer_serial):
-            matches = issuer_serial["serial_number"].native == asn1_cert.serial_number and any(
-                general_name.name == "directory_name"
-                and _same_name(general_name.chosen, asn1_cert.issuer)
+            serial = signer.certificate.serial_number
+            matches = issuer_serial["serial_number"].native == serial and any(
+                general_name.name == "directory_name" and _issued_by(general_name.chosen, signer)
                 for general_name in issuer_serial["issuer"]
             )
         if not matches:
@@ -388,12 +400,13 @@ def _verify_signer(
     signature_value = signer_info["signature"].native
     signing_time: datetime | None = None
     message_digest: Any | None = None
+    index = _attribute_index(signed_attrs) if has_signed_attrs else {}
     if has_signed_attrs:
-        time_value = _single_attribute(signed_attrs, "signing_time")
+        time_value = _single_attribute(index, "signing_time")
         if time_value is not None:
             signing_time = time_value.native
-        content_type = _single_attribute(signed_attrs, "content_type")
-        message_digest = _single_attribute(signed_attrs, "message_digest")
+        content_type = _single_attribute(index, "content_type")
+        message_digest = _single_attribute(index, "message_digest")
         if counter_signature:
             if message_digest is None:
                 raise FormatError("A counter-signature's signed attributes need message-digest")
@@ -485,7 +498,7 @@ def _verify_signer(
         )
     reference = False
     if has_signed_attrs:
-        reference = _check_ess_reference(signed_attrs, signer.asn1, signer.der, policy, findings)
+        reference = _check_ess_reference(index, signer, policy, findings)
     if (
         not reference
         and policy.require_signing_certificate_reference
