@@ -220,7 +220,10 @@ def _same_name(first: Any, second: Any) -> bool:
 def _issued_by(name: Any, item: _Embedded) -> bool:
     """Whether the asn1crypto ``name`` is ``item``'s issuer: its DER against the certificate's
     issuer as ``cryptography`` encodes it first (no parse), RFC 5280 comparison otherwise."""
-    if name.dump() == item.certificate.issuer.public_bytes():
+    encoded = name.dump()
+    if getattr(name, "explicit", None):  # a GeneralName's [4] EXPLICIT Name: its inner DER
+        encoded = parser.parse(encoded)[4]
+    if encoded == item.certificate.issuer.public_bytes():
         return True
     return _same_name(name, item.asn1.issuer)
 
