@@ -244,20 +244,29 @@ def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | Non
     return None
 
 
-_AttributeIndex = dict[str, list[Any]]
-"""Attributes by the dotted OID of their type (one pass over a SignerInfo's attributes)."""
+_AttributeIndex = dict[bytes, list[Any]]
+"""Attributes by the encoded OID of their type (one pass over a SignerInfo's attributes, with
+no OID decoding)."""
+_ATTRIBUTE_KEYS: dict[str, bytes] = {}
 
 
 def _attribute_index(attributes: Any) -> _AttributeIndex:
     index: _AttributeIndex = {}
     for attribute in attributes:
-        index.setdefault(attribute["type"].dotted, []).append(attribute)
+        index.setdefault(attribute["type"].contents, []).append(attribute)
     return index
+
+
+def _attribute_key(name: str) -> bytes:
+    key = _ATTRIBUTE_KEYS.get(name)
+    if key is None:
+        key = _ATTRIBUTE_KEYS[name] = cms.CMSAttributeType(name).contents
+    return key
 
 
 def _single_attribute(index: _AttributeIndex, name: str) -> Any | None:
     """The one value of attribute ``name``; FormatError when repeated or multi-valued."""
-    found = index.get(cms.CMSAttributeType.unmap(name), [])
+    found = index.get(_attribute_key(name), [])
     if not found:
         return None
     if len(found) > 1 or len(found[0]["values"]) != 1:
