@@ -91,3 +91,12 @@ def _at(data: bytes, start: int) -> BytesIO:
     stream = BytesIO(data)
     stream.seek(min(start, len(data)))
     return stream
+
+
+def test_long_hex_strings_across_chunks_match_pyhanko() -> None:
+    # a /Contents-sized body and more: several 64 KiB chunks, line breaks, an odd digit count
+    body = (bytes(range(256)).hex().encode() + b"\n") * 600 + b"a"
+    for tail in (b">", b"> trailing", b"%comment\n>", b""):
+        data = b"<" + body + tail
+        expected = outcome(pdf_tokens.ORIGINAL_READ_HEX_STRING, _at(data, 0))
+        assert outcome(pdf_tokens.read_hex_string_from_stream, _at(data, 0)) == expected
