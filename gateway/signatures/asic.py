@@ -18,8 +18,16 @@ holds the signatures (``*.p7s`` CAdES, ``*signatures*.xml`` XAdES) and, for CAdE
   it; each ``DataObjectReference`` is then checked against its entry (missing:
   SIGNED_DATA_NOT_FOUND, different digest: HASH_FAILURE) and reported as a signed data object.
 * XAdES: detached over the container's data object when there is exactly one (its reference
-  must name that entry); a XAdES signature over several data objects is not validated here yet
-  (INDETERMINATE/SIGNED_DATA_NOT_FOUND, saying so).
+  must name that entry); over several (ASiC-E), each external ``ds:Reference`` resolves to the
+  entry its URI names, percent-decoded (a URI naming no entry: SIGNED_DATA_NOT_FOUND).
+
+* Time-stamps (EN 319 162-1 §4.3.2, §4.4.2): ``META-INF/timestamp*.tst`` is an RFC 3161 token.
+  In ASiC-S (no manifest names it) its imprint covers the one data object; in ASiC-E it covers
+  the ASiCManifest (or ``ASiCArchiveManifest``) whose ``SigReference`` names it, whose entries
+  are then checked as for CAdES (an archive manifest may list ``META-INF/`` entries too: the
+  signatures and manifests it preserves). Each is reported as an entry of its own (format ASiC,
+  level ASiC-BASELINE-T when valid, the TSA as signer, genTime as the claimed time), failing
+  as its token or the covered entries fail (a changed entry: HASH_FAILURE).
 
 Every data object is reported with the signatures that cover it (``ContainerObject``).
 """
@@ -52,7 +60,9 @@ from gateway.signatures.report import (
     SignedDataObject,
     SignedObjectKind,
     SubIndication,
+    TimestampKind,
 )
+from gateway.signatures.timestamps import validate_timestamp
 from gateway.signatures.xades import validate_xades
 from gateway.trust.certificates import TrustStore
 from gateway.xmlsafe import parse_xml
@@ -150,15 +160,18 @@ def validate_asic(
     data_objects = container.data_objects
     cades = sorted(name for name in container.entries if _is_signature(name, ".p7s"))
     xades = sorted(name for name in container.entries if _is_signature(name, ".xml"))
-    if not cades and not xades:
+    stamps = sorted(name for name in container.entries if _is_timestamp(name))
+    if not cades and not xades and not stamps:
         raise FormatError("The container holds no signature")
-    if len(cades) + len(xades) > policy.max_signatures:
+    if len(cades) + len(xades) + len(stamps) > policy.max_signatures:
         raise FormatError("The container holds too many signatures")
     reports: list[SignatureReport] = []
     for name in cades:
         reports.extend(_cades(container, name, data_objects, policy, trust, now))
     for name in xades:
         reports.extend(_xades(container, name, data_objects, policy, trust, now))
+    for name in stamps:
+        reports.append(_timestamp(container, name, data_objects, policy, trust, now))
     reports = [
         replace(report, warnings=(*container.warnings, *report.warnings)) for report in reports
     ]
@@ -186,6 +199,70 @@ def _is_signature(name: str, suffix: str) -> bool:
     return "signature" in base.lower() and "/" not in base
 
 
+def _is_timestamp(name: str) -> bool:
+    if not name.startswith("META-INF/") or not name.endswith(".tst"):
+        return False
+    base = name[len("META-INF/") :]
+    return "timestamp" in base.lower() and "/" not in base
+
+
+def _timestamp(
+    container: Container,
+    path: str,
+    data_objects: list[str],
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+) -> SignatureReport:
+    """An ASiC time-stamp token over its data object (ASiC-S) or its manifest (ASiC-E)."""
+    manifest_name, manifest = _manifest_for(container, path, policy)
+    objects: tuple[SignedDataObject, ...]
+    if manifest is None:
+        if len(data_objects) != 1:
+            return _not_found(path, SignatureFormat.ASIC, "No ASiCManifest references this "
+                              "time-stamp (ASiC-E) and the container does not hold exactly one "
+                              "data object (ASiC-S)")  # fmt: skip
+        covered = container.entries[data_objects[0]]
+        findings: tuple[Finding, ...] = ()
+        objects = ()
+        covered_name = data_objects[0]
+    else:
+        covered = container.entries[manifest_name]
+        objects, findings = _check_manifest(
+            manifest, container, policy, preserved={path, manifest_name}
+        )
+        covered_name = manifest_name
+    report = validate_timestamp(
+        container.entries[path],
+        kind=TimestampKind.DOCUMENT_TIMESTAMP,
+        imprint_of=lambda hash_name: crypto.digest(hash_name, covered),
+        trust=trust,
+        policy=policy,
+        now=now,
+    )
+    try:
+        digest = crypto.digest(report.imprint_algorithm or "", covered)
+    except crypto.UnknownAlgorithm:
+        digest = b""
+    scope = SignedDataObject(
+        kind=SignedObjectKind.CONTAINER_ENTRY,
+        identifier=covered_name,
+        digest_algorithm=report.imprint_algorithm or "",
+        digest=digest,
+        covers_whole_document=False,
+    )
+    return SignatureReport(
+        identifier=path,
+        format=SignatureFormat.ASIC,
+        findings=report.findings + (findings if report.passed else ()),
+        signer=report.tsa,
+        claimed_signing_time=report.generation_time,
+        signed_data_objects=(scope, *objects),
+        timestamps=(report,),
+        signing_certificate_reference=report.passed,
+    )
+
+
 def _prefixed(path: str, report: SignatureReport) -> SignatureReport:
     return replace(report, identifier=f"{path}/{report.identifier}")
 
@@ -206,11 +283,13 @@ def _cades(
                            "container does not hold exactly one data object (ASiC-S)")
             ]  # fmt: skip
         name = data_objects[0]
-        reports = _validated(validate_cades, SignatureFormat.CADES, container, path, name,
-                             policy, trust, now)
+        reports = _validated(
+            validate_cades, SignatureFormat.CADES, container, path, name, policy, trust, now
+        )
         return [_renamed_scope(report, name, by_uri=False) for report in reports]
-    reports = _validated(validate_cades, SignatureFormat.CADES, container, path, manifest_name,
-                         policy, trust, now)
+    reports = _validated(
+        validate_cades, SignatureFormat.CADES, container, path, manifest_name, policy, trust, now
+    )
     objects, findings = _check_manifest(manifest, container, policy)
     return [
         replace(
@@ -231,7 +310,7 @@ def _manifest_for(
         if not name.endswith(".xml"):
             continue
         root = _parse(data, policy)
-        if root.tag != f"{{{ASIC_NS}}}ASiCManifest":
+        if root.tag not in (f"{{{ASIC_NS}}}ASiCManifest", f"{{{ASIC_NS}}}ASiCArchiveManifest"):
             continue
         reference = root.find(f"{{{ASIC_NS}}}SigReference")
         if reference is not None and unquote(reference.get("URI") or "") == signature_path:
@@ -247,9 +326,14 @@ def _parse(data: bytes, policy: SignaturePolicy) -> etree._Element:
 
 
 def _check_manifest(
-    manifest: etree._Element, container: Container, policy: SignaturePolicy
+    manifest: etree._Element,
+    container: Container,
+    policy: SignaturePolicy,
+    *,
+    preserved: set[str] | None = None,
 ) -> tuple[tuple[SignedDataObject, ...], tuple[Finding, ...]]:
-    """The manifest's data object references, checked against the entries."""
+    """The manifest's data object references, checked against the entries. With ``preserved``
+    (a time-stamp's manifest), ``META-INF/`` entries other than those named may be listed."""
     objects: list[SignedDataObject] = []
     findings = Findings()
     for reference in manifest.findall(f"{{{ASIC_NS}}}DataObjectReference"):
@@ -258,7 +342,8 @@ def _check_manifest(
         value = reference.findtext(f"{{{DS_NS}}}DigestValue") or ""
         hash_name = crypto.XML_DIGESTS.get("" if method is None else method.get("Algorithm") or "")
         data = container.entries.get(uri)
-        if data is None or _is_meta(uri):
+        meta_allowed = preserved is not None and uri != "mimetype" and uri not in preserved
+        if data is None or (_is_meta(uri) and not meta_allowed):
             findings.add(
                 Step.CRYPTO,
                 SubIndication.SIGNED_DATA_NOT_FOUND,
@@ -313,17 +398,40 @@ def _xades(
     now: datetime,
 ) -> list[SignatureReport]:
     if len(data_objects) != 1:
-        return [
-            _not_found(
-                path,
-                SignatureFormat.XADES,
-                "XAdES over several container data objects is not validated yet",
+        # ASiC-E: each ds:Reference names its entry by URI (percent-decoded)
+        entries = {name: container.entries[name] for name in data_objects}
+        try:
+            found = validate_xades(
+                container.entries[path],
+                detached_content=entries,
+                policy=policy,
+                trust=trust,
+                now=now,
             )
-        ]
+        except FormatError as exc:
+            return [format_failure(path, SignatureFormat.XADES, exc.message)]
+        return [_unresolved(_named_entries(_prefixed(path, report), entries)) for report in found]
     name = data_objects[0]
-    reports = _validated(validate_xades, SignatureFormat.XADES, container, path, name,
-                         policy, trust, now)
+    reports = _validated(
+        validate_xades, SignatureFormat.XADES, container, path, name, policy, trust, now
+    )
     return [_unresolved(_renamed_scope(report, name, by_uri=True)) for report in reports]
+
+
+def _named_entries(report: SignatureReport, entries: dict[str, bytes]) -> SignatureReport:
+    """Each detached object whose decoded URI names a container entry is that entry."""
+    return replace(
+        report,
+        signed_data_objects=tuple(
+            replace(
+                item, kind=SignedObjectKind.CONTAINER_ENTRY, identifier=unquote(item.identifier)
+            )
+            if item.kind is SignedObjectKind.DETACHED_CONTENT
+            and unquote(item.identifier) in entries
+            else item
+            for item in report.signed_data_objects
+        ),
+    )
 
 
 def _unresolved(report: SignatureReport) -> SignatureReport:
@@ -355,8 +463,13 @@ def _validated(
     """``validator`` (``validate_cades`` or ``validate_xades``) on the signature entry ``path``
     with the entry ``content`` as its detached data; a format failure is its one report."""
     try:
-        reports = validator(container.entries[path], detached_content=container.entries[content],
-                            policy=policy, trust=trust, now=now)
+        reports = validator(
+            container.entries[path],
+            detached_content=container.entries[content],
+            policy=policy,
+            trust=trust,
+            now=now,
+        )
     except FormatError as exc:
         return [format_failure(path, signature_format, exc.message)]
     return [_prefixed(path, report) for report in reports]

@@ -203,14 +203,34 @@ def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> l
     return found
 
 
+_SAME_NAMES: dict[tuple[bytes, bytes], bool] = {}
+_SAME_NAMES_MAX = 512
+
+
 def _same_name(first: Any, second: Any) -> bool:
-    # Identical encodings first (without the explicit tag a GeneralName puts on a Name);
-    # RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not.
-    return bool(
-        first.dump() == second.dump()
-        or first.untag().dump() == second.untag().dump()
-        or first == second
-    )
+    # Identical encodings first (also without the explicit tag a GeneralName puts on a
+    # Name); RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not,
+    # memoised by the two encodings (bounded: emptied when full).
+    key = (first.dump(), second.dump())
+    if key[0] == key[1] or first.untag().dump() == second.untag().dump():
+        return True
+    known = _SAME_NAMES.get(key)
+    if known is None:
+        if len(_SAME_NAMES) >= _SAME_NAMES_MAX:
+            _SAME_NAMES.clear()
+        known = _SAME_NAMES[key] = bool(first == second)
+    return known
+
+
+def _issued_by(name: Any, item: _Embedded) -> bool:
+    """Whether the asn1crypto ``name`` is ``item``'s issuer: its DER against the certificate's
+    issuer as ``cryptography`` encodes it first (no parse), RFC 5280 comparison otherwise."""
+    encoded = name.dump()
+    if getattr(name, "explicit", None):  # a GeneralName's [4] EXPLICIT Name: its inner DER
+        encoded = parser.parse(encoded)[4]
+    if encoded == item.certificate.issuer.public_bytes():
+        return True
+    return _same_name(name, item.asn1.issuer)
 
 
 def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:
@@ -219,7 +239,7 @@ def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | Non
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
         for item in embedded:
-            if item.certificate.serial_number == serial and _same_name(item.asn1.issuer, issuer):
+            if item.certificate.serial_number == serial and _issued_by(issuer, item):
                 return item
     elif sid.name == "subject_key_identifier":
         key_id = sid.chosen.native
@@ -229,9 +249,29 @@ def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | Non
     return None
 
 
-def _single_attribute(attributes: Any, name: str) -> Any | None:
+_AttributeIndex = dict[bytes, list[Any]]
+"""Attributes by the encoded OID of their type (one pass over a SignerInfo's attributes, with
+no OID decoding)."""
+_ATTRIBUTE_KEYS: dict[str, bytes] = {}
+
+
+def _attribute_index(attributes: Any) -> _AttributeIndex:
+    index: _AttributeIndex = {}
+    for attribute in attributes:
+        index.setdefault(attribute["type"].contents, []).append(attribute)
+    return index
+
+
+def _attribute_key(name: str) -> bytes:
+    key = _ATTRIBUTE_KEYS.get(name)
+    if key is None:
+        key = _ATTRIBUTE_KEYS[name] = cms.CMSAttributeType(name).contents
+    return key
+
+
+def _single_attribute(index: _AttributeIndex, name: str) -> Any | None:
     """The one value of attribute ``name``; FormatError when repeated or multi-valued."""
-    found = [attribute for attribute in attributes if attribute["type"].native == name]
+    found = index.get(_attribute_key(name), [])
     if not found:
         return None
     if len(found) > 1 or len(found[0]["values"]) != 1:
@@ -284,19 +324,18 @@ def _signature_mechanism(signer_info: Any, digest_name: str) -> _Mechanism:
 
 
 def _check_ess_reference(
-    signed_attrs: Any,
-    asn1_cert: Any,
-    certificate_der: bytes,
+    signed_attrs: _AttributeIndex,
+    signer: _Embedded,
     policy: SignaturePolicy,
     findings: Findings,
 ) -> bool:
     """Check ESS signing-certificate(-v2); True when one is present and matches."""
-    present = False
+    referenced = False
     for name, v1 in (("signing_certificate_v2", False), ("signing_certificate", True)):
         value = _single_attribute(signed_attrs, name)
         if value is None:
             continue
-        present = True
+        referenced = True
         certs = value["certs"]
         if len(certs) == 0:
             raise FormatError("The signing-certificate attribute is empty")
@@ -305,7 +344,7 @@ def _check_ess_reference(
         if v1:
             findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
         try:
-            expected = crypto.digest(hash_name, certificate_der)
+            expected = crypto.digest(hash_name, signer.der)
         except crypto.UnknownAlgorithm:
             findings.add(
                 Step.ACCEPTANCE,
@@ -315,10 +354,10 @@ def _check_ess_reference(
             continue
         matches = hmac.compare_digest(expected, first["cert_hash"].native)
         issuer_serial = first["issuer_serial"]
-        if matches and issuer_serial.native is not None:
-            matches = issuer_serial["serial_number"].native == asn1_cert.serial_number and any(
-                general_name.name == "directory_name"
-                and _same_name(general_name.chosen, asn1_cert.issuer)
+        if matches and present(issuer_serial):
+            serial = signer.certificate.serial_number
+            matches = issuer_serial["serial_number"].native == serial and any(
+                general_name.name == "directory_name" and _issued_by(general_name.chosen, signer)
                 for general_name in issuer_serial["issuer"]
             )
         if not matches:
@@ -334,7 +373,7 @@ def _check_ess_reference(
                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 f"The signing-certificate reference uses {hash_name}, which is not accepted",
             )
-    return present
+    return referenced
 
 
 def verify_signer(
@@ -378,12 +417,13 @@ def _verify_signer(
     signature_value = signer_info["signature"].native
     signing_time: datetime | None = None
     message_digest: Any | None = None
+    index = _attribute_index(signed_attrs) if has_signed_attrs else {}
     if has_signed_attrs:
-        time_value = _single_attribute(signed_attrs, "signing_time")
+        time_value = _single_attribute(index, "signing_time")
         if time_value is not None:
             signing_time = time_value.native
-        content_type = _single_attribute(signed_attrs, "content_type")
-        message_digest = _single_attribute(signed_attrs, "message_digest")
+        content_type = _single_attribute(index, "content_type")
+        message_digest = _single_attribute(index, "message_digest")
         if counter_signature:
             if message_digest is None:
                 raise FormatError("A counter-signature's signed attributes need message-digest")
@@ -475,7 +515,7 @@ def _verify_signer(
         )
     reference = False
     if has_signed_attrs:
-        reference = _check_ess_reference(signed_attrs, signer.asn1, signer.der, policy, findings)
+        reference = _check_ess_reference(index, signer, policy, findings)
     if (
         not reference
         and policy.require_signing_certificate_reference

@@ -92,12 +92,30 @@ RSA_PSS = "http://www.w3.org/2007/05/xmldsig-more#rsa-pss"
 (``gateway.signatures.signature_method``)."""
 
 
+_LOADED: dict[bytes, x509.Certificate | None] = {}
+_LOADED_MAX = 512
+
+
 def load_certificate(der: bytes) -> x509.Certificate | None:
     """A DER certificate whose fields all parse, or None.
 
     ``cryptography`` parses certificates lazily: a corrupt subject or extension would otherwise
     surface later, wherever the field is first read. Reading them here keeps that at the seam.
+    Memoised by DER (bounded: the table is emptied when full): the same signers' and CAs'
+    certificates arrive again and again, and a certificate object is immutable.
     """
+    try:
+        return _LOADED[der]
+    except KeyError:
+        pass
+    certificate = _load_certificate(der)
+    if len(_LOADED) >= _LOADED_MAX:
+        _LOADED.clear()
+    _LOADED[der] = certificate
+    return certificate
+
+
+def _load_certificate(der: bytes) -> x509.Certificate | None:
     try:
         certificate = x509.load_der_x509_certificate(der)
         _ = (certificate.subject, certificate.issuer, certificate.serial_number)

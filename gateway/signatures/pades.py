@@ -8,10 +8,14 @@ formats share one notion of trust, revocation and algorithm policy.
 Per ``/Sig`` signature:
 
 * coverage: the byte range must cover the whole revision it was added in (else FORMAT_FAILURE);
-* later incremental updates must be ones the signature permits -- pyHanko's default diff policy
-  judged against the DocMDP level (certification) or, for approval signatures, "form filling and
-  annotations, nothing else". Anything more (new page content, replaced objects) is
-  TOTAL_FAILED/HASH_FAILURE: the bytes that were signed no longer make up the document shown;
+* the signature's own bytes: its byte-range digest (HASH_FAILURE when it fails, nothing else);
+* later incremental updates (``pdf_changes``), judged against the DocMDP permission in force
+  (certification or ``/Lock``) and the signature's FieldMDP lock: pages added or removed, a
+  locked field changed, or changes beyond P=1/2/3 are TOTAL_FAILED/FORMAT_FAILURE on that
+  signature with a message, its signed revision intact; other changes that no permission
+  forbids pass with a warning;
+* a CMS that encapsulates content (other than ``adbe.pkcs7.sha1``) is FORMAT_FAILURE: a PDF
+  signature's CMS must be detached;
 * the CMS checks (HASH_FAILURE / SIG_CRYPTO_FAILURE / NO_SIGNING_CERTIFICATE_FOUND /
   CRYPTO_CONSTRAINTS_FAILURE);
 * proof of existence from the CMS signature-time-stamp attribute (PAdES B-T) and from every valid
@@ -45,16 +49,16 @@ from asn1crypto import cms
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult
-from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from gateway.signatures import crypto
+from gateway.signatures import crypto, pdf_tokens
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.pdf_changes import judge
 from gateway.signatures.pdf_legacy import validate_x509_rsa_sha1
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
@@ -70,12 +74,17 @@ from gateway.signatures.timestamps import validate_timestamp
 from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
+pdf_tokens.install()
 
 
 STRICT_NOTE = "The PDF has syntax a strict reader refuses; it was read leniently"
 HYBRID_NOTE = "The PDF is a hybrid-reference file (xref table and stream); it was read leniently"
 DECRYPTED_NOTE = "The PDF is encrypted; it was opened with the empty user password"
 PKCS7_SHA1 = "/adbe.pkcs7.sha1"
+ENCAPSULATED = (
+    "The CMS signature in the PDF encapsulates content: it must be detached "
+    "(only the adbe.pkcs7.sha1 sub-filter carries the byte range digest)"
+)
 X509_RSA_SHA1 = "/adbe.x509.rsa_sha1"
 
 
@@ -168,8 +177,18 @@ def validate_pades(
     document_timestamps = [
         (stamp.signed_revision, _document_timestamp(stamp, policy, trust, now)) for stamp in stamps
     ]
+    permissions = _permissions(regular)
     return tuple(
-        _validate_one(signature, position, document_timestamps, opened.notes, policy, trust, now)
+        _validate_one(
+            signature,
+            position,
+            _permission_in_force(signature, permissions),
+            document_timestamps,
+            opened.notes,
+            policy,
+            trust,
+            now,
+        )
         for position, signature in enumerate(regular, start=1)
     ) + tuple(others)
 
@@ -232,16 +251,42 @@ def _claimed_time(signature: EmbeddedPdfSignature, signed_time: datetime | None)
     return parsed
 
 
-def _integrity(signature: EmbeddedPdfSignature, findings: Findings) -> bool:
-    """Coverage and modification analysis; True when the file ends with this signature."""
+def _permissions(embedded: list[EmbeddedPdfSignature]) -> list[tuple[int, MDPPerm]]:
+    """(revision, DocMDP permission) of every certification or ``/Lock`` with a ``/P``."""
+    found = []
+    for signature in embedded:
+        try:
+            level = signature.docmdp_level
+        except Exception:  # noqa: BLE001 - an unreadable DocMDP /Reference: the strictest
+            level = MDPPerm.NO_CHANGES
+        if level is not None:
+            found.append((int(signature.signed_revision), level))
+    return found
+
+
+def _permission_in_force(
+    signature: EmbeddedPdfSignature, permissions: list[tuple[int, MDPPerm]]
+) -> MDPPerm | None:
+    levels = [level for revision, level in permissions if revision <= signature.signed_revision]
+    return min(levels, key=lambda level: level.value) if levels else None
+
+
+def _integrity(
+    signature: EmbeddedPdfSignature, permission: MDPPerm | None, findings: Findings
+) -> bool:
+    """Coverage and modification analysis; True when the file ends with this signature.
+
+    The signature's own bytes are judged by its digest (``verify_signer``: HASH_FAILURE); what
+    later revisions changed is judged by ``pdf_changes`` against the permissions in force, and
+    flagged as FORMAT_FAILURE without calling the signed bytes tampered.
+    """
     try:
         signature.compute_integrity_info(  # type: ignore[no-untyped-call]  # pyHanko seam
-            diff_policy=DEFAULT_DIFF_POLICY, skip_diff=False
+            skip_diff=True
         )
-        summary = signature.summarise_integrity_info()
-    except Exception as exc:  # pyHanko's diff analysis on hostile revisions
+        coverage = signature.coverage
+    except Exception as exc:  # pyHanko on hostile revisions
         raise FormatError("The signature's revisions cannot be analysed") from exc
-    coverage = summary["coverage"]
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         findings.add(
             Step.FORMAT,
@@ -249,20 +294,18 @@ def _integrity(signature: EmbeddedPdfSignature, findings: Findings) -> bool:
             "The byte range does not cover the revision the signature belongs to",
         )
         return False
-    if summary["docmdp_ok"] is False:
-        diff = summary["diff_result"]
-        level = diff.modification_level.name if isinstance(diff, DiffResult) else "OTHER"
-        findings.add(
-            Step.CRYPTO,
-            SubIndication.HASH_FAILURE,
-            f"The document was modified after signing beyond what the signature permits ({level})",
-        )
+    judgement = judge(signature, permission)
+    if judgement.violation is not None:
+        findings.add(Step.FORMAT, SubIndication.FORMAT_FAILURE, judgement.violation)
+    if judgement.warning is not None:
+        findings.warnings.append(judgement.warning)
     return bool(coverage == SignatureCoverageLevel.ENTIRE_FILE)
 
 
 def _validate_one(
     signature: EmbeddedPdfSignature,
     position: int,
+    permission: MDPPerm | None,
     document_timestamps: list[tuple[int, TimestampReport]],
     notes: tuple[str, ...],
     policy: SignaturePolicy,
@@ -276,10 +319,12 @@ def _validate_one(
     findings = Findings()
     findings.warnings.extend(notes)
     try:
-        whole_file = _integrity(signature, findings)
+        whole_file = _integrity(signature, permission, findings)
         content_digest = _digest_of(signature)
         if str(signature.sig_object.get("/SubFilter", "")) == PKCS7_SHA1:
             content_digest = _pkcs7_sha1_content(signature, findings)
+        elif present(signature.signed_data["encap_content_info"]["content"]):
+            raise FormatError(ENCAPSULATED)
         signer = verify_signer(
             signature.signed_data,
             signature.signer_info,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from gateway.signatures.algorithms import DocumentDigestAlgorithm, DocumentSignatureAlgorithm
 from gateway.trust.algorithms import DigestAlgorithm, SignatureAlgorithm
@@ -191,22 +192,34 @@ class SignaturePolicy:
 
     def allows_digest(self, hash_name: str) -> bool:
         """Whether a digest named like hashlib (``sha256``) is on an allow-list."""
-        return any(
-            algorithm.hashlib_name == hash_name for algorithm in self.digest_algorithms
-        ) or any(algorithm.hashlib_name == hash_name for algorithm in self.extra_digest_algorithms)
+        return hash_name in self._digest_names
+
+    @cached_property
+    def _digest_names(self) -> frozenset[str]:
+        # computed once per policy (frozen: its lists never change)
+        return frozenset(algorithm.hashlib_name for algorithm in self.digest_algorithms) | (
+            frozenset(algorithm.hashlib_name for algorithm in self.extra_digest_algorithms)
+        )
 
     def allows_signature(self, key_type: str, hash_name: str) -> bool:
         """Whether ``rsa``/``rsa-pss``/``ecdsa``/``ed25519``/``ed448`` with the named hash is on
         an allow-list (``dsa`` never is)."""
         if key_type == "rsa-pss" and self.allows_signature("rsa", hash_name):
             return True  # PSS is accepted wherever PKCS#1 v1.5 with the same hash is
-        if any(
-            algorithm.key_kind == key_type and algorithm.hash_name == hash_name
-            for algorithm in self.extra_signature_algorithms
-        ):
+        if (key_type, hash_name) in self._extra_signatures:
             return True
         prefix = {"rsa": "RSA_", "ecdsa": "ECDSA_"}.get(key_type)
         if prefix is None:
             return False
-        wanted = prefix + hash_name.upper()
-        return any(algorithm.name == wanted for algorithm in self.signature_algorithms)
+        return prefix + hash_name.upper() in self._signature_names
+
+    @cached_property
+    def _extra_signatures(self) -> frozenset[tuple[str, str]]:
+        return frozenset(
+            (algorithm.key_kind, algorithm.hash_name)
+            for algorithm in self.extra_signature_algorithms
+        )
+
+    @cached_property
+    def _signature_names(self) -> frozenset[str]:
+        return frozenset(algorithm.name for algorithm in self.signature_algorithms)

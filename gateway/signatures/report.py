@@ -192,6 +192,23 @@ class CertificateInfo:
         *,
         representative_policies: frozenset[str] | None = None,
     ) -> CertificateInfo:
+        """Memoised by DER and policies (bounded): the same certificates come back each call."""
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        key = (der, representative_policies)
+        known = _CERTIFICATE_INFOS.get(key)
+        if known is None:
+            if len(_CERTIFICATE_INFOS) >= _CERTIFICATE_INFOS_MAX:
+                _CERTIFICATE_INFOS.clear()
+            known = _CERTIFICATE_INFOS[key] = cls._build(certificate, der, representative_policies)
+        return known
+
+    @classmethod
+    def _build(
+        cls,
+        certificate: x509.Certificate,
+        der: bytes,
+        representative_policies: frozenset[str] | None,
+    ) -> CertificateInfo:
         fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
         try:
             principal: Principal | None = principal_from_certificate(
@@ -208,9 +225,13 @@ class CertificateInfo:
             not_before=certificate.not_valid_before_utc,
             not_after=certificate.not_valid_after_utc,
             sha256=fingerprint,
-            der=certificate.public_bytes(serialization.Encoding.DER),
+            der=der,
             principal=principal,
         )
+
+
+_CERTIFICATE_INFOS: dict[tuple[bytes, frozenset[str] | None], CertificateInfo] = {}
+_CERTIFICATE_INFOS_MAX = 512
 
 
 @dataclass(frozen=True, slots=True)

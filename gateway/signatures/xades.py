@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -66,7 +66,7 @@ from gateway.signatures.xades_signer import (
     identify_signer,
     policy_identifier,
 )
-from gateway.signatures.xml_references import data_objects
+from gateway.signatures.xml_references import DetachedContent, data_objects
 from gateway.signatures.xmldsig import (
     SignatureStructure,
     base64_text,
@@ -92,7 +92,7 @@ _DS = f"{{{ns.DS}}}"
 def validate_xades(
     document: bytes,
     *,
-    detached_content: bytes | None,
+    detached_content: DetachedContent,
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
@@ -106,10 +106,14 @@ def validate_xades(
     than ``policy.max_signatures`` signatures, an unexpected error -- as FORMAT_FAILURE with the
     reason.
 
-    ``detached_content`` is one anonymous detached document; ``detached`` named ones, paired
-    with the references by URI (``gateway.signatures.detached``)."""
+    ``detached_content`` is one anonymous detached document, or documents by name (an ASiC
+    container's entries); ``detached`` named ones; references are paired with them by URI,
+    percent-decoded (``gateway.signatures.detached``)."""
     documents = tuple(detached)
-    if detached_content is not None:
+    if isinstance(detached_content, Mapping):  # data objects by name (an ASiC container)
+        documents += tuple(DetachedDocument(data, name)
+                           for name, data in detached_content.items())
+    elif detached_content is not None:
         documents += (DetachedDocument(detached_content),)
     try:
         root = parse_xml(

@@ -21,6 +21,7 @@ transform left out more than ``ds:Signature`` elements.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from lxml import etree
@@ -50,6 +51,10 @@ from gateway.xmlsig.references import IdIndex
 SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
 """The Type this engine writes (XAdES 1.3.2 on); any of ``SIGNED_PROPERTIES_TYPES`` is read."""
 _REFERENCE = ns.qname(ns.DS, "Reference")
+
+DetachedContent = bytes | Mapping[str, bytes] | None
+"""What ``validate_xades`` takes as detached content: one data object, or data objects by name
+(an ASiC container's entries), each turned into a ``detached.DetachedDocument``."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from asn1crypto import core
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.writer import PageObject
 from pyhanko.sign import signers
+from pyhanko.sign.fields import FieldMDPSpec, MDPPerm, SigFieldSpec
 from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
 from pyhanko.sign.signers.pdf_byterange import SignatureObject
 from sig_vectors import Signer
@@ -181,3 +184,107 @@ def tamper_signed_comment(pdf: bytes) -> bytes:
     meaningless to a parser, so only the digests can notice."""
     position = pdf.index(b"\n%", 0, 64) + 2
     return pdf[:position] + bytes([pdf[position] ^ 0x01]) + pdf[position + 1 :]
+
+
+# --- changes after signing (issue 13, point 6) ---------------------------------------------------
+
+
+def reportlab_form() -> bytes:
+    """A one-page form as reportlab writes it: two empty text fields, ``name`` and ``city``."""
+    from reportlab.pdfgen import canvas
+
+    output = BytesIO()
+    page = canvas.Canvas(output, pagesize=(300, 300), invariant=1)
+    page.drawString(20, 260, "Application form")
+    page.acroForm.textfield(name="name", x=20, y=200, width=200, height=20)
+    page.acroForm.textfield(name="city", x=20, y=150, width=200, height=20)
+    page.showPage()
+    page.save()
+    return output.getvalue()
+
+
+def pyhanko_certify(
+    pdf: bytes,
+    signer: Signer,
+    *,
+    field: str,
+    certify: MDPPerm | None = None,
+    lock: FieldMDPSpec | None = None,
+) -> bytes:
+    """pyHanko's signer: a certification with DocMDP ``certify``, or an approval signature whose
+    new field carries the FieldMDP ``lock``."""
+    simple = signers.SimpleSigner.load(str(signer.key_path), str(signer.cert_path))
+    assert simple is not None
+    meta = signers.PdfSignatureMetadata(
+        field_name=field,
+        md_algorithm="sha256",
+        certify=certify is not None,
+        docmdp_permissions=certify or MDPPerm.FILL_FORMS,
+    )
+    spec = SigFieldSpec(field, field_mdp_spec=lock) if lock is not None else None
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    return signers.sign_pdf(writer, meta, signer=simple, new_field_spec=spec).getvalue()
+
+
+def _update(pdf: bytes, change: Callable[[IncrementalPdfFileWriter], None]) -> bytes:
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    change(writer)
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def fill_field(pdf: bytes, name: str, value: str) -> bytes:
+    """Form filling in an incremental update: the field's ``/V`` set, as a viewer does."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        for reference in writer.root["/AcroForm"]["/Fields"]:
+            field = reference.get_object()
+            if field.get("/T") == name:
+                field[generic.NameObject("/V")] = generic.TextStringObject(value)
+                writer.mark_update(reference)
+
+    return _update(pdf, change)
+
+
+def add_comment(pdf: bytes) -> bytes:
+    """A text annotation (a sticky note) added to the first page in an incremental update."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        page_ref = writer.root["/Pages"]["/Kids"].raw_get(0)
+        page = page_ref.get_object()
+        note = writer.add_object(
+            generic.DictionaryObject(
+                {
+                    generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                    generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                    generic.NameObject("/Rect"): generic.ArrayObject(
+                        [generic.NumberObject(v) for v in (10, 10, 30, 30)]
+                    ),
+                    generic.NameObject("/Contents"): generic.TextStringObject("Seen"),
+                }
+            )
+        )
+        existing = page.get("/Annots")
+        annots = generic.ArrayObject(
+            [existing.raw_get(i) for i in range(len(existing))] if existing is not None else []
+        )
+        annots.append(note)
+        page[generic.NameObject("/Annots")] = annots
+        writer.mark_update(page_ref)
+
+    return _update(pdf, change)
+
+
+def add_page(pdf: bytes) -> bytes:
+    """A blank page appended in an incremental update."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        writer.insert_page(
+            PageObject(
+                contents=writer.add_object(generic.StreamObject(stream_data=b"")),
+                media_box=generic.ArrayObject([generic.NumberObject(v) for v in (0, 0, 300, 300)]),
+            )
+        )
+
+    return _update(pdf, change)

@@ -10,6 +10,7 @@ import hashlib
 import zipfile
 from dataclasses import replace
 from io import BytesIO
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from sig_scenarios import PKI_NOW, VALIDATION_TIME
 from sig_vectors import (
     EXC_C14N,
     SIGNED_PROPERTIES_TYPE,
+    OpenSslTsa,
     describe,
     signature_template,
     xades_signed_properties,
@@ -45,7 +47,13 @@ def container(entries: list[tuple[str, bytes]], *, mimetype: bytes | None = ASIC
     return output.getvalue()
 
 
-def manifest(signature: str, objects: list[tuple[str, bytes]]) -> bytes:
+def manifest(
+    signature: str,
+    objects: list[tuple[str, bytes]],
+    *,
+    root: str = "ASiCManifest",
+    mime: str = "application/pkcs7-signature",
+) -> bytes:
     references = "".join(
         f'<DataObjectReference URI="{name}">'
         '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>'
@@ -55,10 +63,10 @@ def manifest(signature: str, objects: list[tuple[str, bytes]]) -> bytes:
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        '<ASiCManifest xmlns="http://uri.etsi.org/02918/v1.2.1#" '
+        f'<{root} xmlns="http://uri.etsi.org/02918/v1.2.1#" '
         'xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
-        f'<SigReference URI="{signature}" MimeType="application/pkcs7-signature"/>'
-        f"{references}</ASiCManifest>"
+        f'<SigReference URI="{signature}" MimeType="{mime}"/>'
+        f"{references}</{root}>"
     ).encode()
 
 
@@ -238,3 +246,143 @@ def test_mutated_containers_are_a_report_never_an_exception(data, asic_e, trust,
 @pytest.fixture(scope="session")
 def asic_e(signer) -> bytes:
     return _asic_e(signer)
+
+
+# --- XAdES over several data objects (ASiC-E), by URI ------------------------------------------
+
+ANNEX = "annexes/annex 1.txt"
+ANNEX_URI = "annexes/annex%201.txt"
+
+
+def _xmlsec1_xades_over(signer, objects: dict[str, bytes]) -> bytes:
+    """xmlsec1 signs a XAdES whose references name several entries (URI -> content); its
+    ``--url-map`` takes the URI percent-decoded (the plain name), as it resolves it."""
+    references = [(uri, (), None) for uri in objects]
+    references.append(("#sig-1-sp", (EXC_C14N,), SIGNED_PROPERTIES_TYPE))
+    properties = xades_signed_properties(
+        "sig-1", signer("company").certificate, signing_time=PKI_NOW
+    )
+    template = signature_template(references=references, objects=properties).encode()
+    plain = {unquote(uri): content for uri, content in objects.items()}
+    return xmlsec_sign(template, signer("company"), url_map=plain)
+
+
+def _asic_e_xades(signer, *, annex: bytes = OTHER) -> bytes:
+    signed = _xmlsec1_xades_over(signer, {"invoice.xml": DATA, ANNEX_URI: OTHER})
+    return container(
+        [
+            ("invoice.xml", DATA),
+            (ANNEX, annex),
+            ("notes.txt", b"not signed"),
+            ("META-INF/signatures001.xml", signed),
+        ]
+    )
+
+
+def test_asic_e_xades_over_several_data_objects(signer, trust, policy) -> None:
+    report, found = _result(_asic_e_xades(signer), trust, policy)
+    assert [verdict for _, verdict in found] == [PASSED], describe(report)
+    (identifier,) = (name for name, _ in found)
+    assert _coverage(report) == {
+        "invoice.xml": (identifier,),
+        ANNEX: (identifier,),
+        "notes.txt": (),
+    }
+    entries = [
+        item.identifier
+        for item in report.signatures[0].signed_data_objects
+        if item.kind is SignedObjectKind.CONTAINER_ENTRY
+    ]
+    assert entries == ["invoice.xml", ANNEX]
+
+
+def test_asic_e_xades_tampered_and_missing_entries(signer, trust, policy) -> None:
+    report, found = _result(_asic_e_xades(signer, annex=OTHER + b"!"), trust, policy)
+    assert [verdict for _, verdict in found] == [HASH_FAILURE], describe(report)
+    assert ANNEX_URI in report.signatures[0].findings[0].message
+    signed = _xmlsec1_xades_over(signer, {"invoice.xml": DATA, ANNEX_URI: OTHER})
+    without_annex = container(
+        [("invoice.xml", DATA), ("notes.txt", b"x"), ("META-INF/signatures001.xml", signed)]
+    )
+    report, found = _result(without_annex, trust, policy)
+    assert [verdict for _, verdict in found] == [
+        (Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND)
+    ], describe(report)
+    assert _coverage(report)["notes.txt"] == ()
+
+
+# --- ASiC time-stamps (openssl ts as the TSA) ----------------------------------------------------
+
+TST_MIME = "application/vnd.etsi.timestamp-token"
+STAMPED = (Indication.TOTAL_PASSED, None)
+
+
+def _token(pki, data: bytes) -> bytes:
+    return OpenSslTsa(pki.tsa).timestamp(hashlib.sha256(data).digest(), "sha256")
+
+
+def test_asic_s_time_stamp_over_the_data_object(pki, trust, policy) -> None:
+    token = _token(pki, DATA)
+    document = container(
+        [("invoice.xml", DATA), ("META-INF/timestamp.tst", token)], mimetype=ASIC_S
+    )
+    report, found = _result(document, trust, policy)
+    assert found == (("META-INF/timestamp.tst", STAMPED),), describe(report)
+    stamp = report.signatures[0]
+    assert stamp.format is SignatureFormat.ASIC and stamp.level == "ASiC-BASELINE-T"
+    assert stamp.claimed_signing_time == stamp.timestamps[0].generation_time
+    assert _coverage(report) == {"invoice.xml": ("META-INF/timestamp.tst",)}
+    twin = container(
+        [("invoice.xml", DATA + b" "), ("META-INF/timestamp.tst", token)], mimetype=ASIC_S
+    )
+    report, found = _result(twin, trust, policy)
+    assert found == (("META-INF/timestamp.tst", HASH_FAILURE),), describe(report)
+
+
+def _asic_e_archive(pki, signer, *, changed: bytes = OTHER, stamped: bytes | None = None):
+    """ASiC-E with a CAdES signature over its ASiCManifest, then an ASiCArchiveManifest over the
+    data, the signature and that manifest, time-stamped by openssl ts."""
+    listed = [("invoice.xml", DATA), ("attachments/scan.bin", OTHER)]
+    signed_manifest = manifest("META-INF/signature001.p7s", listed)
+    signature = openssl_cms(signed_manifest, signer("company"))
+    archive = manifest(
+        "META-INF/timestamp001.tst",
+        [
+            *listed,
+            ("META-INF/signature001.p7s", signature),
+            ("META-INF/ASiCManifest001.xml", signed_manifest),
+        ],
+        root="ASiCArchiveManifest",
+        mime=TST_MIME,
+    )
+    token = _token(pki, stamped or archive)
+    return container(
+        [
+            ("invoice.xml", DATA),
+            ("attachments/scan.bin", changed),
+            ("META-INF/ASiCManifest001.xml", signed_manifest),
+            ("META-INF/signature001.p7s", signature),
+            ("META-INF/ASiCArchiveManifest.xml", archive),
+            ("META-INF/timestamp001.tst", token),
+        ]
+    )
+
+
+def test_asic_e_archive_manifest_time_stamp(pki, signer, trust, policy) -> None:
+    report, found = _result(_asic_e_archive(pki, signer), trust, policy)
+    assert found == ((E_ID, PASSED), ("META-INF/timestamp001.tst", STAMPED)), describe(report)
+    assert _coverage(report) == {
+        "invoice.xml": (E_ID, "META-INF/timestamp001.tst"),
+        "attachments/scan.bin": (E_ID, "META-INF/timestamp001.tst"),
+    }
+    stamped = [item.identifier for item in report.signatures[1].signed_data_objects]
+    assert stamped[0] == "META-INF/ASiCArchiveManifest.xml"
+    assert "META-INF/signature001.p7s" in stamped
+
+
+def test_asic_e_time_stamp_tampered_twins(pki, signer, trust, policy) -> None:
+    report, found = _result(_asic_e_archive(pki, signer, changed=OTHER + b"!"), trust, policy)
+    assert found == ((E_ID, HASH_FAILURE), ("META-INF/timestamp001.tst", HASH_FAILURE))
+    # a time-stamp over another manifest than the one in the container
+    report, found = _result(_asic_e_archive(pki, signer, stamped=b"<other/>"), trust, policy)
+    assert found == ((E_ID, PASSED), ("META-INF/timestamp001.tst", HASH_FAILURE)), describe(report)

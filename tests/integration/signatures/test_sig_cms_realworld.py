@@ -71,7 +71,7 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
     two = openssl_resign(attached, company_ec)
     (
         bc_ed25519, bc_ed448, bc_plain, bc_sha3, bc_counter, bc_nested_counter,
-        bc_pss, bc_ecdsa384, bc_counter_two, bc_ed25519_counter,
+        bc_pss, bc_ecdsa384, bc_counter_two, bc_ed25519_counter, bc_sha512, bc_ecdsa256,
     ) = bouncy_castle(
         [
             BcJob("sign", "Ed25519", ed25519, CONTENT),
@@ -84,6 +84,8 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
             BcJob("sign", "SHA384withECDSA", company_ec, CONTENT),
             BcJob("countersign", "SHA256withRSA", company, two),
             BcJob("countersign", "Ed25519", ed25519, attached),
+            BcJob("sign", "SHA512withRSA", company, CONTENT),
+            BcJob("sign", "SHA256withECDSA", company_ec, CONTENT),
         ]
     )  # fmt: skip
     ber = openssl_cms(CONTENT, company, "-nodetach", "-stream")
@@ -95,6 +97,11 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
     )  # fmt: skip
     enveloped_pdf = openssl_cms(pdf, company, "-nodetach")
     counter, second = "signer-1/counter-1", "signer-2/counter-1"
+    detached_rsa = openssl_cms(CONTENT, company)
+    detached_ecdsa = openssl_cms(CONTENT, company_ec, "-md", "sha384")
+    detached_ber = openssl_cms(CONTENT, company, "-stream")
+    sha512 = openssl_cms(CONTENT, company, "-nodetach", "-md", "sha512")
+    changed = CONTENT.replace(b"peer", b"Peer", 1)
     nested = openssl_cms(attached, company_ec, "-nodetach", "-econtent_type", "pkcs7-signedData")
     return [
         CmsVector(
@@ -205,6 +212,31 @@ def _build(pki: DemoPki, signer: Callable[[str], Signer], folder: Path) -> list[
             _flip_signature(bc_ed25519_counter),
             ((ONE, SIG_CRYPTO_FAILURE), (counter, HASH_FAILURE)),
         ),
+        CmsVector(
+            "openssl-detached-rsa", "openssl", detached_rsa, ((ONE, PASSED),),
+            detached_rsa, ((ONE, HASH_FAILURE),), detached=CONTENT, twin_detached=changed,
+        ),
+        CmsVector(
+            "openssl-detached-ecdsa-sha384", "openssl", detached_ecdsa, ((ONE, PASSED),),
+            detached_ecdsa, ((ONE, HASH_FAILURE),), detached=CONTENT, twin_detached=changed,
+        ),
+        CmsVector(
+            "openssl-stream-ber-detached", "openssl", detached_ber, ((ONE, PASSED),),
+            _flip_signature(detached_ber), ((ONE, SIG_CRYPTO_FAILURE),), detached=CONTENT,
+            twin_detached=CONTENT, warning="BER",
+        ),
+        CmsVector(
+            "openssl-rsa-sha512", "openssl", sha512, ((ONE, PASSED),),
+            _flip_content(sha512), ((ONE, HASH_FAILURE),),
+        ),
+        CmsVector(
+            "bc-rsa-sha512", "bouncycastle", bc_sha512, ((ONE, PASSED),),
+            _flip_content(bc_sha512), ((ONE, HASH_FAILURE),),
+        ),
+        CmsVector(
+            "bc-ecdsa-sha256", "bouncycastle", bc_ecdsa256, ((ONE, PASSED),),
+            _flip_signature(bc_ecdsa256), ((ONE, SIG_CRYPTO_FAILURE),),
+        ),
     ]  # fmt: skip
 
 
@@ -231,7 +263,9 @@ NAMES = (
     "openssl-certificate-trailing-data", "bc-ed25519", "bc-ed448", "bc-ecdsa-plain",
     "bc-rsa-sha3-256", "bc-counter-signature", "bc-nested-counter-signature",
     "openssl-ecdsa-stream-ber", "openssl-rsa-pss-sha384", "bc-rsa-pss-sha256", "bc-ecdsa-sha384",
-    "bc-counter-on-openssl-resign", "bc-ed25519-counter-signature",
+    "bc-counter-on-openssl-resign", "bc-ed25519-counter-signature", "openssl-detached-rsa",
+    "openssl-detached-ecdsa-sha384", "openssl-stream-ber-detached", "openssl-rsa-sha512",
+    "bc-rsa-sha512", "bc-ecdsa-sha256",
 )  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 expected indication of every signature, a tampered twin, and poppler's ``pdfsig`` as the
 independent check of both. Producers: qpdf (cross-reference streams, AES-256 and AES-128
 encryption with the empty user password, ``--check`` of the hybrid file), pyHanko's signer,
-openssl (the legacy sub-filters' CMS and PKCS #1 values)."""
+openssl (the legacy sub-filters' CMS and PKCS #1 values), reportlab (forms certified with
+DocMDP P=1/2/3 or approved with a FieldMDP lock by pyHanko, then filled, commented or signed
+again as permitted)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,19 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm
 from sig_cms_vectors import FORMAT_FAILURE, HASH_FAILURE, PASSED, SIG_CRYPTO_FAILURE
 from sig_pdf_vectors import (
+    add_comment,
+    fill_field,
     hybrid_update,
     legacy_sign,
     pdfsig,
+    pyhanko_certify,
     pyhanko_sign,
     qpdf,
     qpdf_check,
+    reportlab_form,
     tamper_signed_comment,
     trailer_size_slip,
 )
@@ -49,7 +56,9 @@ NAMES = (
     "qpdf-object-streams", "qpdf-aes256-empty-password", "qpdf-aes128-empty-password",
     "hybrid-reference", "trailer-size-slip", "adbe-pkcs7-sha1", "adbe-x509-rsa-sha1",
     "legacy-then-pades", "qpdf-linearized", "qpdf-object-streams-ecdsa",
-    "qpdf-aes256-two-signatures",
+    "qpdf-aes256-two-signatures", "reportlab-certified-p1", "reportlab-certified-p2-filled",
+    "reportlab-certified-p3-commented", "reportlab-approval-filled-commented",
+    "reportlab-field-lock-other-field-filled", "reportlab-certified-p2-then-approval",
 )  # fmt: skip
 
 
@@ -60,6 +69,7 @@ def pdf_corpus(signer) -> dict[str, PdfVector]:
     hybrid = hybrid_update(pdf)
     assert "No syntax or stream encoding errors" in qpdf_check(hybrid)
     rsa_sha1 = legacy_sign(pdf, company, "/adbe.x509.rsa_sha1")
+    form = reportlab_form()
     vectors = [
         PdfVector(
             "qpdf-object-streams",
@@ -134,6 +144,50 @@ def pdf_corpus(signer) -> dict[str, PdfVector]:
             (("Sig1", PASSED), ("Sig2", PASSED)), (VALID, VALID),
             (("Sig1", HASH_FAILURE), ("Sig2", HASH_FAILURE)), (MISMATCH, MISMATCH),
             warning="empty user password",
+        ),
+        # reportlab forms, certified (DocMDP) or approved by pyHanko's signer, then changed as
+        # the permission allows (issue 13, point 6)
+        PdfVector(
+            "reportlab-certified-p1",
+            pyhanko_certify(form, company, field="Author", certify=MDPPerm.NO_CHANGES),
+            (("Author", PASSED),), (VALID,), (("Author", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            "reportlab-certified-p2-filled",
+            fill_field(
+                pyhanko_certify(form, company, field="Author", certify=MDPPerm.FILL_FORMS),
+                "name", "Alice",
+            ),
+            (("Author", PASSED),), (VALID,), (("Author", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            "reportlab-certified-p3-commented",
+            add_comment(pyhanko_certify(form, company_ec, field="Author",
+                                        certify=MDPPerm.ANNOTATE)),
+            (("Author", PASSED),), (VALID,), (("Author", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            "reportlab-approval-filled-commented",
+            add_comment(fill_field(pyhanko_certify(form, company, field="Sig1"), "city", "Ly")),
+            (("Sig1", PASSED),), (VALID,), (("Sig1", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            "reportlab-field-lock-other-field-filled",
+            fill_field(
+                pyhanko_certify(form, company, field="Approve",
+                                lock=FieldMDPSpec(FieldMDPAction.INCLUDE, fields=["name"])),
+                "city", "Lyon",
+            ),
+            (("Approve", PASSED),), (VALID,), (("Approve", HASH_FAILURE),), (MISMATCH,),
+        ),
+        PdfVector(
+            "reportlab-certified-p2-then-approval",
+            pyhanko_certify(
+                pyhanko_certify(form, company, field="Author", certify=MDPPerm.FILL_FORMS),
+                company_ec, field="Approver",
+            ),
+            (("Author", PASSED), ("Approver", PASSED)), (VALID, VALID),
+            (("Author", HASH_FAILURE), ("Approver", HASH_FAILURE)), (MISMATCH, MISMATCH),
         ),
     ]  # fmt: skip
     return {vector.name: vector for vector in vectors}
