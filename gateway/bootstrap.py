@@ -123,7 +123,8 @@ class Container:
     def publishing(self) -> PublishingService:
         from gateway.services.publishing import PublishingService
 
-        return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
+        return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy,
+                                 self.settings.max_document_bytes)
 
     def issuing(self) -> IssuingService:
         from gateway.services.issuing import IssuingService
@@ -246,10 +247,12 @@ class Container:
         from gateway.soap.application import GatewayWsgiApplication
         from gateway.soap.context import SoapDependencies, activate_invitations_on_call
         from gateway.soap.contract import PORTS, WSCN_PORTS, port_application
+        from gateway.soap.issuer_service import DOCUMENT_CONTENT
         from gateway.soap.limits import SourceLimits
         from gateway.soap.metrics import GatewayMetrics
         from gateway.soap.refusals import UnauthenticatedRefusals
         from gateway.soap.wsgi import GatewayFront
+        from gateway.soap.xop import XopLimits
         from gateway.store.enrolled import SqlEnrolledCertificates
         from gateway.store.replay import SqlNonceStore, SqlRefusalAudit, SqlRefusalSummaryAudit
         from gateway.web.public import PublicPolicy, PublicVerification
@@ -300,6 +303,9 @@ class Container:
             principal_limits=self.principal_limits(),
             retry_after_seconds=settings.retry_after_seconds,
             public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
+            xop_parents={PORTS["issuer-service"]: DOCUMENT_CONTENT},
+            xop_limits=XopLimits(settings.max_message_bytes, settings.max_document_bytes,
+                                 settings.max_upload_bytes),
         )
 
     def principal_limits(self) -> PrincipalLimits:

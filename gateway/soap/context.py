@@ -17,6 +17,8 @@ from gateway.services.representation import RepresentationService
 ENVIRON_VERIFIED = "notess.verified"
 ENVIRON_ENVELOPE = "notess.envelope"
 ENVIRON_CORRELATION = "notess.correlation_id"
+ENVIRON_ATTACHMENTS = "notess.attachments"
+"""MTOM requests: the element each ``xop:Include`` stood in -> its ``xop.Attachment``."""
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,12 @@ class DocumentUpload(ComplexModel):
         ("name", Unicode(**Present, doc="File name, 1..200 characters.")),
         ("contentType", Unicode(doc="Media type; default from the name's "
                                                   "extension, else application/octet-stream.")),
-        ("content", ByteArray(**Present, doc="The document bytes, base64 inline.")),
+        ("content", ByteArray(**Present, doc="The document bytes: base64 inline, or (MTOM) "
+                                             "an xop:Include naming a multipart/related part "
+                                             "up to GATEWAY_MAX_DOCUMENT_BYTES.")),
+        ("sha256", Unicode(doc="SHA-256 of the bytes, 64 hex digits (optional): checked "
+                               "against the bytes received, so that the signature over the "
+                               "Body also binds an attachment's content.")),
     ]
 
 
@@ -81,6 +86,8 @@ class PublishedItem(ComplexModel):
                                             "(idempotent replay); nothing was written.")),
         ("deadlineAt", Timestamp.customize(doc="Computed by the server; absent for "
                                                "communications.")),
+        ("documentSha256", Unicode(max_occurs=51, doc="SHA-256 (hex) of each document as "
+                                                      "stored, main document first.")),
     ]
 
 

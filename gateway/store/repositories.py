@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -113,6 +113,9 @@ test can EXPLAIN the very text sent."""
 
 _AUDIT_LOCK_KEY = 0x61756469740A  # PostgreSQL advisory lock: "the audit chain is being appended"
 
+Content = bytes | Callable[[], bytes]
+"""A document's bytes, or how to read them at insert time (a spooled MTOM part)."""
+
 
 @contextmanager
 def integrity_errors_as_conflict(message: str, code: str = "CONFLICT") -> Iterator[None]:
@@ -170,7 +173,7 @@ class NotificationRepository:
 
     def add_many(
         self,
-        items: Sequence[tuple[Notification, Sequence[bytes]]],
+        items: Sequence[tuple[Notification, Sequence[Content]]],
         *,
         base_deadlines: Sequence[datetime | None] | None = None,
     ) -> list[int]:
@@ -187,7 +190,7 @@ class NotificationRepository:
         )
 
     def _insert(
-        self, items: Sequence[tuple[Notification, Sequence[bytes], datetime | None]]
+        self, items: Sequence[tuple[Notification, Sequence[Content], datetime | None]]
     ) -> list[int]:
         if not items:
             return []
@@ -206,15 +209,25 @@ class NotificationRepository:
                 self._session.execute(insert(_N), rows)
             documents: list[dict[str, object]] = []
             contents: list[dict[str, object]] = []
+            deferred: list[tuple[int, int, Callable[[], bytes]]] = []
             for new_id, (notification, content, _) in zip(ids, items, strict=True):
                 for document, data in zip(notification.documents, content, strict=True):
                     documents.append(_document_values(new_id, document))
+                    if callable(data):
+                        deferred.append((new_id, document.position, data))
+                        continue
                     contents.append(
                         {"notification_id": new_id, "position": document.position, "content": data}
                     )
             if documents:
                 self._session.execute(insert(_D), documents)
+            if contents:
                 self._session.execute(insert(_C), contents)
+            for new_id, position, read in deferred:
+                # A spooled document: read, inserted and dropped one at a time, so a batch of
+                # large MTOM documents never sits in memory together.
+                self._session.execute(insert(_C), {"notification_id": new_id,
+                                                   "position": position, "content": read()})
         return ids
 
     def _allocate_ids(self, count: int) -> list[int]:
