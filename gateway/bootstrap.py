@@ -127,10 +127,19 @@ class Container:
                                  self.settings.max_document_bytes)
 
     def issuing(self) -> IssuingService:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         from gateway.services.issuing import IssuingService
 
+        key_path, cert_path = self.settings.effective_server_key, self.settings.effective_server_cert
+        key = cert = None
+        if key_path.is_file() and cert_path.is_file():
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return IssuingService(self.uow_factory, self.clock, self.publishing(),
-                              self.settings.cursor_secret)
+                              self.settings.cursor_secret, key, cert,  # type: ignore[arg-type]
+                              self.time_stamp_authority(), self.calendar.timezone)
 
     def enrolment(self) -> EnrolmentService:
         from gateway.services.enrolment import EnrolmentService

@@ -450,6 +450,9 @@ class NotificationQueries:
                     f"notification {notification_id}: {_MISSING[action]} "
                     f"({decision.reason.value})", field="id")
             raise NotFound(f"notification {notification_id} not found")
+        # The first access is evidence for the issuer (GetEvidence) and ends its right to
+        # cancel the item: recorded once, in the transaction that serves it.
+        uow.notifications.mark_accessed([notification_id], principal.acts_for, now)
         return notification, decision
 
 

@@ -51,6 +51,9 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
         are computed by the server. GetPublicationStatus: 1..1000 issuerReference, or a cursor
         (empty: from the first item) paging through the caller's items; another issuer's
         reference is answered as unknown; pageSize 1..1000 (default 1000) in cursor mode.
+        GetEvidence: the item's life (made available, first accessed, final state, each at its
+        official time, and the receipt's SHA-256) as an XML document XAdES-signed by the server
+        and as a PAdES-signed PDF; another issuer's reference is UNKNOWN_REFERENCE.
         Documents: inline base64 within the message limit (10 MiB by default), or MTOM/XOP
         attachments (multipart/related, type application/xop+xml) up to the document limit
         (256 MiB by default); the signature covers the Body with its xop:Include elements,
@@ -112,6 +115,17 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
                 count=len(page.items),
                 item=[_status(e.issuer_reference, e) for e in page.items],
                 nextCursor=page.next_cursor)
+
+        @rpc(Unicode(max_len=64, min_occurs=1, nillable=False),
+             _in_variable_names={"reference": "issuerReference"},
+             _returns=t.EvidenceResult)
+        def GetEvidence(ctx: Any, reference: str | None) -> t.EvidenceResult:
+            """The server-signed evidence (XML and PDF) of one of the caller's items."""
+            signed = service().evidence(principal_of(ctx), reference or "")
+            status = signed.evidence.status
+            return t.EvidenceResult(issuerReference=status.issuer_reference,
+                                    id=status.notification_id, status=status.status.value,
+                                    evidence=[signed.xml], evidencePdf=[signed.pdf])
 
     return IssuerService
 

@@ -140,3 +140,17 @@ class PublicationStatusResult(ComplexModel):
         ("item", PublicationStatus.customize(max_occurs=MAX_BATCH)),
         ("nextCursor", Unicode(doc="Cursor mode only; absent on the last page.")),
     ]
+
+
+class EvidenceResult(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("issuerReference", Unicode(**Required)),
+        ("id", Long(**Required)),
+        ("status", StatusType.customize(**Required)),
+        ("evidence", ByteArray(**Required, doc="The evidence document (namespace "
+                                               "urn:notess:gateway:evidence:v1), XAdES-BES "
+                                               "enveloped-signed by the server.")),
+        ("evidencePdf", ByteArray(**Required, doc="The same facts as a PDF, PAdES-signed by "
+                                                  "the server (B-T with the local TSA).")),
+    ]

@@ -57,6 +57,7 @@ from . import paging
 from .membership import Membership
 from .models import (
     AuditEventRow,
+    NotificationAccessRow,
     NotificationContentRow,
     NotificationDocumentRow,
     NotificationRow,
@@ -67,6 +68,7 @@ from .models import (
 _N = cast(Table, NotificationRow.__table__)
 _D = cast(Table, NotificationDocumentRow.__table__)
 _C = cast(Table, NotificationContentRow.__table__)
+_X = cast(Table, NotificationAccessRow.__table__)
 _O = cast(Table, OutageRow.__table__)
 _A = cast(Table, AuditEventRow.__table__)
 _U = cast(Table, UsedNonceRow.__table__)
@@ -411,6 +413,22 @@ class NotificationRepository:
         stmt = select(*_COLUMNS).where(
             _N.c.issuer == issuer.value, Membership(_N.c.issuer_reference, wanted))
         return {n.issuer_reference: n for n in self._load(stmt)}
+
+    def mark_accessed(self, ids: Iterable[int], by: str, at: datetime) -> None:
+        """Record the first access to each of ``ids`` (later ones change nothing)."""
+        rows = [{"notification_id": i, "accessed_at": at, "accessed_by": by}
+                for i in sorted(set(ids))]
+        if not rows:
+            return
+        dialect_insert = (postgresql_insert if _dialect(self._session) == "postgresql"
+                          else sqlite_insert)
+        self._session.execute(dialect_insert(_X).on_conflict_do_nothing(), rows)
+
+    def first_access(self, notification_id: int) -> tuple[datetime, str] | None:
+        """When the item was first accessed and by whom (``mark_accessed``), if ever."""
+        row = self._session.execute(select(_X.c.accessed_at, _X.c.accessed_by).where(
+            _X.c.notification_id == notification_id)).first()
+        return None if row is None else (row[0], row[1])
 
     def of_issuer_after(self, issuer: Issuer, after_id: int | None,
                         limit: int) -> list[Notification]:
