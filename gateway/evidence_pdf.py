@@ -16,7 +16,7 @@ from gateway.receipt_pdf import official_time_text
 
 _EVENT_TEXT = {"MADE_AVAILABLE": "Puesta a disposicion", "ACCESSED": "Acceso",
                "ACCEPTED": "Aceptada", "REJECTED": "Rechazada", "EXPIRED": "Expirada (rechazo)",
-               "READ": "Leida"}
+               "READ": "Leida", "CANCELLED": "Anulada por el emisor"}
 
 
 def render_evidence_pdf(evidence: ItemEvidence, *, zone: ZoneInfo) -> bytes:
@@ -49,6 +49,9 @@ def render_evidence_pdf(evidence: ItemEvidence, *, zone: ZoneInfo) -> bytes:
         actor = f" por {change.acted_by}" if change.acted_by else ""
         canvas.drawString(60, y, f"{_EVENT_TEXT[kind]}: "
                                  f"{official_time_text(change.at, zone)}{actor}")
+        if kind == "CANCELLED" and evidence.cancel_reason:
+            y -= 14
+            canvas.drawString(72, y, f"Motivo: {evidence.cancel_reason[:110]}")
     if status.receipt is not None:
         y -= 26
         canvas.drawString(50, y, f"Justificante {status.receipt.registration_number}, "

@@ -4,7 +4,7 @@
 ``Evidence`` holds the item (issuer, reference, id, kind, recipient), its documents by SHA-256,
 then one ``Event`` per step -- ``MADE_AVAILABLE``, ``ACCESSED`` (first access: detail opened,
 receipt prepared or content released), then the final state (``ACCEPTED``, ``REJECTED``,
-``EXPIRED`` or ``READ``) -- each at its official time (UTC, ``Z``) with the identifier who acted,
+``EXPIRED``, ``READ`` or ``CANCELLED`` with the issuer's reason) -- each at its official time (UTC, ``Z``) with the identifier who acted,
 and the ``Receipt`` that made it final with the SHA-256 of its signed XML. The server signs it
 XAdES-BES enveloped (``signatures.sign_xades_enveloped``), so ``gateway validate`` and
 ``xmlsec1 --verify`` both check it. Rendering only: no I/O, no clock.
@@ -23,7 +23,8 @@ from gateway.domain.model import Status
 E = f"{{{ns.EVIDENCE}}}"
 
 EVENT_OF_STATUS = {Status.AVAILABLE: "MADE_AVAILABLE", Status.ACCEPTED: "ACCEPTED",
-                   Status.REJECTED: "REJECTED", Status.EXPIRED: "EXPIRED", Status.READ: "READ"}
+                   Status.REJECTED: "REJECTED", Status.EXPIRED: "EXPIRED", Status.READ: "READ",
+                   Status.CANCELLED: "CANCELLED"}
 
 
 def official(instant: datetime) -> str:
@@ -61,6 +62,8 @@ def build_evidence(evidence: ItemEvidence) -> bytes:
         event = etree.SubElement(life, E + "Event", type=kind, at=official(change.at))
         if change.acted_by:
             event.set("actedBy", change.acted_by)
+        if kind == "CANCELLED" and evidence.cancel_reason:
+            event.set("reason", evidence.cancel_reason)
     if status.receipt is not None:
         etree.SubElement(root, E + "Receipt",
                          registrationNumber=status.receipt.registration_number,

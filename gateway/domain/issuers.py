@@ -106,6 +106,20 @@ class ItemEvidence:
     accessed: StateChange | None
     receipt_sha256: str | None
     generated_at: datetime
+    cancel_reason: str | None = None
+    """The issuer's reason, when it cancelled the item."""
 
     def __post_init__(self) -> None:
         require_aware(self.generated_at, "generated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """``CancelNotification``'s answer: the item, when it was cancelled, why, and whether an
+    earlier call had already done it (idempotent replay)."""
+
+    notification_id: int
+    issuer_reference: str
+    cancelled_at: datetime
+    reason: str
+    already_cancelled: bool

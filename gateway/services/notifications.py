@@ -96,7 +96,7 @@ holds more than this plus its base64."""
 
 
 CONTENT_REFUSAL_CODES = ("NOT_FOUND", "NOT_AUTHORISED", "NOT_ACCEPTED", "TOO_LARGE", "DEFERRED",
-                         "CONTENT_UNAVAILABLE")
+                         "CONTENT_UNAVAILABLE", "CANCELLED")
 
 
 class ContentRefusal(NamedTuple):
@@ -104,6 +104,7 @@ class ContentRefusal(NamedTuple):
 
     - ``NOT_FOUND``: no such notification, or not one the caller may open (one answer for both);
     - ``NOT_ACCEPTED``: a notification not (yet) ACCEPTED -- its content is not released;
+    - ``CANCELLED``: withdrawn by its issuer (``CancelNotification``) -- never released;
     - ``TOO_LARGE``: a document above ``CONTENT_INLINE_BYTES``: fetch it with ``open_content``,
       which streams it;
     - ``DEFERRED``: the answer reached ``CONTENTS_BUDGET_BYTES``: ask again;
@@ -240,6 +241,10 @@ class NotificationQueries:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
                                                       notification_id, now)
             status = notification.status_as_of(now)
+            if status is Status.CANCELLED:
+                uow.commit()
+                raise InvalidState("the issuer cancelled this item; its content is withdrawn",
+                                   code="CANCELLED")
             if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
                 uow.commit()
                 raise InvalidState(
@@ -318,7 +323,10 @@ class NotificationQueries:
                             f"notification {notification_id} not found")
                     continue
                 status = notification.status_as_of(now)
-                if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
+                if status is Status.CANCELLED:
+                    refused[notification_id] = ContentRefusal(
+                        notification_id, "CANCELLED", "the issuer cancelled this item")
+                elif notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
                     refused[notification_id] = ContentRefusal(
                         notification_id, "NOT_ACCEPTED", "content is released only after "
                         f"acceptance; the notification is {status.value}")

@@ -54,6 +54,9 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
         GetEvidence: the item's life (made available, first accessed, final state, each at its
         official time, and the receipt's SHA-256) as an XML document XAdES-signed by the server
         and as a PAdES-signed PDF; another issuer's reference is UNKNOWN_REFERENCE.
+        CancelNotification: withdraws an item nobody has accessed yet (else ALREADY_ACCESSED;
+        a final or overdue one NOT_PENDING); it leaves every listing and its recipient sees it
+        CANCELLED; idempotent (alreadyCancelled=true); another issuer's is UNKNOWN_REFERENCE.
         Documents: inline base64 within the message limit (10 MiB by default), or MTOM/XOP
         attachments (multipart/related, type application/xop+xml) up to the document limit
         (256 MiB by default); the signature covers the Body with its xop:Include elements,
@@ -126,6 +129,18 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
             return t.EvidenceResult(issuerReference=status.issuer_reference,
                                     id=status.notification_id, status=status.status.value,
                                     evidence=[signed.xml], evidencePdf=[signed.pdf])
+
+        @rpc(Unicode(max_len=64, min_occurs=1, nillable=False),
+             Unicode(min_occurs=1, nillable=False, doc="1..500 characters."),
+             _in_variable_names={"reference": "issuerReference"},
+             _returns=t.CancelResult)
+        def CancelNotification(ctx: Any, reference: str | None,
+                               reason: str | None) -> t.CancelResult:
+            """Withdraw one of the caller's items while nobody has accessed it."""
+            done = service().cancel(principal_of(ctx), reference or "", reason or "")
+            return t.CancelResult(issuerReference=done.issuer_reference, id=done.notification_id,
+                                  status="CANCELLED", cancelledAt=done.cancelled_at,
+                                  reason=done.reason, alreadyCancelled=done.already_cancelled)
 
     return IssuerService
 

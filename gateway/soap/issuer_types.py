@@ -38,7 +38,7 @@ CategoryType = _enum([m.value for m in Category], "Category",
                      "SPECIAL marks special-category personal data (default NORMAL).")
 StatusType = _enum([m.value for m in Status], "Status",
                    "AVAILABLE until ACCEPTED, REJECTED or EXPIRED (notifications) or READ "
-                   "(communications).")
+                   "(communications), or CANCELLED by its issuer (CancelNotification).")
 
 
 class DocumentUpload(ComplexModel):
@@ -153,4 +153,18 @@ class EvidenceResult(ComplexModel):
                                                "enveloped-signed by the server.")),
         ("evidencePdf", ByteArray(**Required, doc="The same facts as a PDF, PAdES-signed by "
                                                   "the server (B-T with the local TSA).")),
+    ]
+
+
+class CancelResult(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("issuerReference", Unicode(**Required)),
+        ("id", Long(**Required)),
+        ("status", StatusType.customize(**Required, doc="CANCELLED.")),
+        ("cancelledAt", Timestamp.customize(**Required, doc="Official time of the "
+                                                            "cancellation.")),
+        ("reason", Unicode(**Required, doc="The reason given when it was cancelled.")),
+        ("alreadyCancelled", Boolean(**Required, doc="true: cancelled by an earlier call "
+                                                     "(idempotent replay); nothing changed.")),
     ]

@@ -113,6 +113,18 @@ class NotificationAccessRow(Base):
     accessed_by: Mapped[str] = mapped_column(String(IDENTIFIER))
 
 
+class NotificationCancellationRow(Base):
+    """Why the issuer cancelled an item (migration 0009); the item's status says when."""
+
+    __tablename__ = "notification_cancellation"
+
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notification.id", ondelete="CASCADE",
+                          name="fk_notification_cancellation_notification"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(500))
+
+
 class NotificationContentRow(Base):
     __tablename__ = "notification_content"
 

@@ -58,6 +58,7 @@ from .membership import Membership
 from .models import (
     AuditEventRow,
     NotificationAccessRow,
+    NotificationCancellationRow,
     NotificationContentRow,
     NotificationDocumentRow,
     NotificationRow,
@@ -69,6 +70,7 @@ _N = cast(Table, NotificationRow.__table__)
 _D = cast(Table, NotificationDocumentRow.__table__)
 _C = cast(Table, NotificationContentRow.__table__)
 _X = cast(Table, NotificationAccessRow.__table__)
+_K = cast(Table, NotificationCancellationRow.__table__)
 _O = cast(Table, OutageRow.__table__)
 _A = cast(Table, AuditEventRow.__table__)
 _U = cast(Table, UsedNonceRow.__table__)
@@ -429,6 +431,16 @@ class NotificationRepository:
         row = self._session.execute(select(_X.c.accessed_at, _X.c.accessed_by).where(
             _X.c.notification_id == notification_id)).first()
         return None if row is None else (row[0], row[1])
+
+    def record_cancellation(self, notification_id: int, reason: str) -> None:
+        """The issuer's reason for cancelling the item (its status says when and who)."""
+        self._session.execute(insert(_K), {"notification_id": notification_id,
+                                           "reason": reason})
+
+    def cancellation_reason(self, notification_id: int) -> str | None:
+        reason: str | None = self._session.execute(
+            select(_K.c.reason).where(_K.c.notification_id == notification_id)).scalar()
+        return reason
 
     def of_issuer_after(self, issuer: Issuer, after_id: int | None,
                         limit: int) -> list[Notification]:

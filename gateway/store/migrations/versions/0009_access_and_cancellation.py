@@ -1,4 +1,4 @@
-"""When an item was first accessed, and by whom (issue 17: the issuer's evidence).
+"""When an item was first accessed and by whom, and why its issuer cancelled it (issue 17).
 
 One row per notification or communication, written once -- the first time anyone who may see it
 opens its detail (GetNotification), prepares a receipt for it or is released its content
@@ -6,7 +6,11 @@ opens its detail (GetNotification), prepares a receipt for it or is released its
 "accessed" step of the item's life. A table of its own rather than columns of ``notification``:
 the listing queries and their indexes stay as they are.
 
-Revision ID: 0009_notification_access
+``notification_cancellation`` holds the issuer's reason for an item it cancelled
+(``CancelNotification``); the cancellation itself is the item's status ``CANCELLED``, its time
+``status_at`` and who ``acted_by``, like any other final state.
+
+Revision ID: 0009_access_and_cancellation
 Revises: 0008_enrolled_certificates
 Create Date: 2026-12-07 15:00:00
 """
@@ -18,7 +22,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_notification_access"
+revision: str = "0009_access_and_cancellation"
 down_revision: str | None = "0008_enrolled_certificates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -37,7 +41,17 @@ def upgrade() -> None:
                                 name="fk_notification_access_notification",
                                 ondelete="CASCADE"),
     )
+    op.create_table(
+        "notification_cancellation",
+        sa.Column("notification_id", BigId, nullable=False),
+        sa.Column("reason", sa.String(500), nullable=False),
+        sa.PrimaryKeyConstraint("notification_id", name="pk_notification_cancellation"),
+        sa.ForeignKeyConstraint(["notification_id"], ["notification.id"],
+                                name="fk_notification_cancellation_notification",
+                                ondelete="CASCADE"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notification_cancellation")
     op.drop_table("notification_access")

@@ -1,5 +1,6 @@
-"""``GetEvidence`` (issue 17) against a real ``gateway serve``: an item's life, signed by the
-server, checked by ``gateway validate`` and by Debian's ``xmlsec1``.
+"""``GetEvidence`` and ``CancelNotification`` (issue 17) against a real ``gateway serve``: an
+item's life, signed by the server, checked by ``gateway validate`` and by Debian's ``xmlsec1``;
+an item withdrawn by its issuer before anyone accessed it.
 """
 
 from __future__ import annotations
@@ -151,3 +152,97 @@ def test_another_issuers_item_is_unknown(gw: RunningGateway) -> None:
         zeep.Client(gw.base_url + PATH + "?wsdl", wsse=gw.signer("company")).service.GetEvidence(
             issuerReference="EV-2")
     assert caught.value.detail.findtext(f"{GW}error/{GW}code") == "NOT_AN_ISSUER"
+
+
+def code(caught: pytest.ExceptionInfo[zeep.exceptions.Fault]) -> str | None:
+    return caught.value.detail.findtext(f"{GW}error/{GW}code")
+
+
+def listed(gw: RunningGateway) -> tuple[set[int], set[int]]:
+    """The company's ids in the native listing (every page) and in the WSCN listing."""
+    native: set[int] = set()
+    client, cursor = gw.client("company"), None
+    while True:
+        page = client.service.ListNotifications(pageSize=1000, cursor=cursor)
+        native |= {i.id for i in page.item or []}
+        cursor = page.nextCursor
+        if cursor is None:
+            break
+    wscn = zeep.Client(f"{gw.base_url}/WSCN?wsdl", wsse=gw.signer("company"))
+    seen, cursors = set(), [-1, -1, -1]
+    while True:
+        answer = wscn.service.consultarListadoNotificaciones(1, None, *cursors)
+        seen |= {n.codigo for n in answer.notificacionesPropias or []}
+        cursors = [answer.codigoSiguienteNotificacionPropia,
+                   answer.codigoSiguienteNotificacionAutorizadoRED,
+                   answer.codigoSiguienteNotificacionApoderado]
+        if not answer.hayMas:
+            return native, seen
+
+
+def unchanged_but_audit(gw: RunningGateway, before: Any) -> None:
+    after = gw.snapshot()
+    assert sorted(name for name, digest in after.digests.items()
+                  if before.digests.get(name) != digest and name != "used_nonce") == []
+
+
+def test_a_cancelled_item_leaves_the_listings_and_shows_cancelled(gw: RunningGateway) -> None:
+    notification_id = publish(gw, "CX-1")
+    assert all(notification_id in ids for ids in listed(gw))
+    tgss = issuer(gw)
+    before = gw.snapshot()
+    done = tgss.service.CancelNotification(issuerReference="CX-1", reason="Emitida por error")
+    assert (done.id, done.status, done.alreadyCancelled) == (notification_id, "CANCELLED", False)
+    assert [e for e, _ in gw.audit_since(before)] == ["notification.cancelled"]
+
+    assert not any(notification_id in ids for ids in listed(gw))
+    company = gw.client("company")
+    pending = company.service.ListNotifications(pageSize=1000, status="AVAILABLE").item or []
+    assert notification_id not in {i.id for i in pending}
+    seen = company.service.GetNotification(id=notification_id)
+    assert seen.status == "CANCELLED"
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        company.service.PrepareReceipt(id=[notification_id], decision="ACCEPT")
+    assert code(caught) == "NOT_PENDING"
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        company.service.GetContent(id=notification_id)
+    assert code(caught) == "CANCELLED"
+
+    # Idempotent: the first cancellation is answered again and nothing changes.
+    settled = gw.snapshot()
+    again = tgss.service.CancelNotification(issuerReference="CX-1", reason="Otro motivo")
+    assert (again.alreadyCancelled, again.cancelledAt, again.reason) == (
+        True, done.cancelledAt, "Emitida por error")
+    unchanged_but_audit(gw, settled)
+    assert [e for e, _ in gw.audit_since(settled)] == ["publication.cancel_replayed"]
+
+    status = tgss.service.GetPublicationStatus(issuerReference=["CX-1"]).item[0]
+    assert [(c.status, c.actedBy) for c in status.change] == [
+        ("AVAILABLE", None), ("CANCELLED", gw.pki.issuer_tgss_cif)]
+    evidence = tgss.service.GetEvidence(issuerReference="CX-1").evidence
+    cancelled = etree.fromstring(evidence).find(f"{EV}Events/{EV}Event[@type='CANCELLED']")
+    assert cancelled is not None and cancelled.get("reason") == "Emitida por error"
+
+
+def test_an_accessed_item_cannot_be_cancelled(gw: RunningGateway) -> None:
+    notification_id = publish(gw, "CX-2")
+    gw.client("company").service.GetNotification(id=notification_id)
+    before = gw.snapshot()
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        issuer(gw).service.CancelNotification(issuerReference="CX-2", reason="Tarde")
+    assert code(caught) == "ALREADY_ACCESSED"
+    unchanged_but_audit(gw, before)
+    assert gw.audit_since(before) == []
+    assert all(notification_id in ids for ids in listed(gw))
+
+
+def test_another_issuers_item_cannot_be_cancelled(gw: RunningGateway) -> None:
+    notification_id = publish(gw, "CX-3")
+    before = gw.snapshot()
+    for client, reference in ((issuer(gw, "issuer_inss"), "CX-3"), (issuer(gw), "CX-NEVER")):
+        with pytest.raises(zeep.exceptions.Fault) as caught:
+            client.service.CancelNotification(issuerReference=reference, reason="Ajena")
+        assert code(caught) == "UNKNOWN_REFERENCE"
+    unchanged_but_audit(gw, before)
+    assert gw.audit_since(before) == []
+    assert all(notification_id in ids for ids in listed(gw))
