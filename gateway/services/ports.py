@@ -31,7 +31,7 @@ from gateway.domain.rights import (
     RepresentationFacts,
 )
 
-Content = bytes | Callable[[], bytes]
+Content = bytes | Callable[[], Iterable[bytes]]
 """A document's bytes, or how to read them when they are stored (a spooled MTOM part: read
 once, inserted, dropped before the next one is read)."""
 

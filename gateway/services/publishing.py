@@ -8,7 +8,7 @@ one bad item writes nothing. The deadline is computed here, once, by the server.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -38,6 +38,10 @@ MAX_TEXT = {"issuer_reference": 64, "procedure": 200, "subject": 500, "name": 20
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 """Default cap of one document (``GATEWAY_MAX_DOCUMENT_BYTES``; ``PublishingService``)."""
 MAX_ANNEXES = 50
+EAGER_STAGED_BYTES = 16 * 1024 * 1024
+"""Staged (MTOM) documents of one batch read before the bulk insert, up to this many bytes in
+all: small attachments go in with the batch's one multi-row insert; the rest are read and
+inserted one at a time (``NotificationRepository.add_many``), so memory stays bounded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,8 @@ class StagedContent:
 
     size: int
     sha256: str
-    read: Callable[[], bytes]
+    chunks: Callable[[], Iterable[bytes]]
+    """The bytes in slices, read when the document is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +76,9 @@ class DocumentInput:
         return hashlib.sha256(self.content).hexdigest()
 
     @property
-    def stored(self) -> bytes | Callable[[], bytes]:
-        """What the store inserts: the bytes, or how to read them at that moment."""
-        return self.staged.read if self.staged is not None else self.content
+    def stored(self) -> bytes | Callable[[], Iterable[bytes]]:
+        """What the store inserts: the bytes, or how to read them (in slices) at that moment."""
+        return self.staged.chunks if self.staged is not None else self.content
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +251,16 @@ class PublishingService:
         if not items:
             return []
         now = self.clock.now()
+        budget = [EAGER_STAGED_BYTES]
+
+        def stored(document: DocumentInput) -> bytes | Callable[[], Iterable[bytes]]:
+            if document.staged is not None and document.staged.size <= budget[0]:
+                budget[0] -= document.staged.size
+                return b"".join(document.staged.chunks())
+            return document.stored
+
         ids = uow.notifications.add_many(
-            [(notification, [d.stored for d in request.documents])
+            [(notification, [stored(d) for d in request.documents])
              for notification, request in zip(items, batch, strict=True)],
             base_deadlines=bases,
         )

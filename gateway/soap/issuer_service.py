@@ -173,7 +173,7 @@ def _document(upload: Any, part: Attachment | None) -> DocumentInput:
     declared = (upload.sha256 or "").strip() or None
     if part is not None:
         return DocumentInput(name, content_type, b"",
-                             StagedContent(part.size, part.sha256, part.read), declared)
+                             StagedContent(part.size, part.sha256, part.chunks), declared)
     return DocumentInput(name, content_type, b"".join(upload.content or []),
                          declared_sha256=declared)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -75,10 +75,11 @@ class Attachment:
     sha256: str
     file: IO[bytes]
 
-    def read(self) -> bytes:
-        """The part's bytes (read once, when the store inserts them)."""
+    def chunks(self) -> Iterator[bytes]:
+        """The part's bytes in slices (read when the store inserts them)."""
         self.file.seek(0)
-        return self.file.read()
+        while chunk := self.file.read(READ_SLICE * 4):
+            yield chunk
 
     def close(self) -> None:
         self.file.close()

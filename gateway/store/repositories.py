@@ -117,8 +117,10 @@ test can EXPLAIN the very text sent."""
 
 _AUDIT_LOCK_KEY = 0x61756469740A  # PostgreSQL advisory lock: "the audit chain is being appended"
 
-Content = bytes | Callable[[], bytes]
-"""A document's bytes, or how to read them at insert time (a spooled MTOM part)."""
+Content = bytes | Callable[[], Iterable[bytes]]
+"""A document's bytes, or how to read them in slices at insert time (a spooled MTOM part)."""
+_COPY_CONTENT = f"COPY {_C.name} (notification_id, position, content) FROM STDIN"
+"""PostgreSQL: one document streamed into its row, slice by slice (``_stream_content``)."""
 
 
 @contextmanager
@@ -213,7 +215,7 @@ class NotificationRepository:
                 self._session.execute(insert(_N), rows)
             documents: list[dict[str, object]] = []
             contents: list[dict[str, object]] = []
-            deferred: list[tuple[int, int, Callable[[], bytes]]] = []
+            deferred: list[tuple[int, int, Callable[[], Iterable[bytes]]]] = []
             for new_id, (notification, content, _) in zip(ids, items, strict=True):
                 for document, data in zip(notification.documents, content, strict=True):
                     documents.append(_document_values(new_id, document))
@@ -228,11 +230,29 @@ class NotificationRepository:
             if contents:
                 self._session.execute(insert(_C), contents)
             for new_id, position, read in deferred:
-                # A spooled document: read, inserted and dropped one at a time, so a batch of
-                # large MTOM documents never sits in memory together.
-                self._session.execute(insert(_C), {"notification_id": new_id,
-                                                   "position": position, "content": read()})
+                self._stream_content(new_id, position, read())
         return ids
+
+    def _stream_content(self, notification_id: int, position: int,
+                        chunks: Iterable[bytes]) -> None:
+        """Store a spooled document without holding it: on PostgreSQL a ``COPY`` row whose
+        bytea (hex) is written slice by slice, so neither this process nor the driver ever has
+        the whole document; on SQLite (no streaming insert) read whole, one document at a time.
+        """
+        if _dialect(self._session) != "postgresql":
+            self._session.execute(insert(_C), {"notification_id": notification_id,
+                                               "position": position,
+                                               "content": b"".join(chunks)})
+            return
+        driver = self._session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                _COPY_CONTENT) as copy:
+            # COPY text format: "\\x" is the escaped "\x" that starts bytea's hex input; hex
+            # digits need no escaping.
+            copy.write(f"{notification_id}\t{position}\t\\\\x".encode())
+            for chunk in chunks:
+                copy.write(chunk.hex().encode("ascii"))
+            copy.write(b"\n")
 
     def _allocate_ids(self, count: int) -> list[int]:
         if _dialect(self._session) == "postgresql":
