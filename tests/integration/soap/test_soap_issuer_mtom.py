@@ -2,7 +2,8 @@
 
 zeep cannot send MTOM (it only reads multipart responses), so the envelope is zeep's, its
 documents' ``content`` replaced by ``xop:Include`` elements, signed as the zeep client signs, and
-sent as ``multipart/related`` with requests. The gateway is this module's own, with a 12 MiB
+sent as ``multipart/related`` with requests. A Java peer (``wss4j_mtom/MtomPublish.java``: WSS4J
+signs, JavaMail frames the multipart; Debian packages, compiled here) sends one too. The gateway is this module's own, with a 12 MiB
 document cap so that "larger than the message limit (10 MiB)" and "larger than the document
 limit" are both cheap to send.
 """
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 import zeep
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from java_peers import debian_classpath
 from lxml import etree
 from sqlalchemy import func, select
 
@@ -245,3 +248,37 @@ def test_other_ports_refuse_mtom(gw: RunningGateway) -> None:
     response = gw.post(body, path="/NotificationService", content_type=content_type)
     assert response.status_code == 400
     assert code_of(response) == "MTOM_NOT_ACCEPTED"
+
+
+JAVA_SOURCE = Path(__file__).with_name("wss4j_mtom") / "MtomPublish.java"
+JAVA_JARS = ("wss4j", "xmlsec", "commons-logging", "slf4j-api", "commons-codec", "javax.mail",
+             "javax.activation")
+
+
+def test_a_java_peer_publishes_with_mtom(gw: RunningGateway, tmp_path: Path) -> None:
+    """WSS4J's signature over a Body holding the xop:Include and JavaMail's multipart framing
+    (boundary, part headers, CRLFs) are read as ours are."""
+    cp = debian_classpath(JAVA_JARS, "the Java MTOM peer", "libwss4j-java libmail-java "
+                                                          "libactivation-java")
+    subprocess.run(["javac", "-nowarn", "-d", str(tmp_path), "-cp", cp, str(JAVA_SOURCE)],
+                   check=True, capture_output=True, timeout=300)
+    credential = gw.pki.client("issuer_tgss")
+    store = tmp_path / "issuer.p12"
+    store.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"client", credential.private_key(), credential.certificate(), None,
+        BestAvailableEncryption(b"changeit")))
+    document = tmp_path / "java.pdf"
+    data = b"%PDF-1.4 java " + os.urandom(3 * MiB)
+    document.write_bytes(data)
+    result = subprocess.run(
+        ["java", "-cp", f"{tmp_path}:{cp}", "MtomPublish", gw.base_url + PATH, str(store),
+         "changeit", "client", "JAVA-MTOM-1", gw.pki.company_cif, str(document)],
+        check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    first, _, body = result.stdout.partition("\n")
+    assert first == "STATUS 200", body[-3000:]
+    answer = etree.fromstring(body.strip().encode())
+    published = answer.find(f".//{I}PublishNotificationsResult/{I}item")
+    assert published is not None and published.findtext(f"{I}created") == "true"
+    assert stored(gw, int(published.findtext(f"{I}id") or 0)) == [
+        (hashlib.sha256(data).hexdigest(), len(data), data)]
