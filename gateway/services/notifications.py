@@ -338,6 +338,8 @@ class NotificationQueries:
                     candidates.append((notification, _role(decision)))
             released, data = self._fill_budget(uow, candidates, refused)
             current, marked = self._mark_read(uow, [n for n, _ in released], principal, now)
+            uow.notifications.mark_accessed([n.id for n, _ in released if n.id is not None],
+                                            actor, now)
             contents: builtins.list[Content] = []
             for notification, role in released:
                 item_id = notification.id

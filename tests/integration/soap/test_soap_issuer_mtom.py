@@ -243,6 +243,37 @@ def test_an_attachment_that_differs_from_its_signed_digest_is_refused(
     hostile(gw, body, content_type, "INVALID_BATCH")
 
 
+def test_a_chunked_mtom_upload_beyond_the_message_limit_is_read_as_a_stream(
+        gw: RunningGateway) -> None:
+    """No Content-Length: the connection front hands the request over once the chunks pass
+    its buffering cap, and the gateway reads the rest from the socket."""
+    data = os.urandom(11 * MiB)
+    body, content_type = multipart(one_item(gw, "CHUNKED-1", b"cid:a@x"), [("a@x", data)])
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), MiB):
+            yield body[start:start + MiB]
+
+    response = send(gw, chunks(), content_type)  # type: ignore[arg-type]
+    assert response.status_code == 200, response.text[:2000]
+    published = etree.fromstring(response.content).find(f".//{I}PublishNotificationsResult/{I}item")
+    assert published is not None
+    assert stored(gw, int(published.findtext(f"{I}id") or 0)) == [
+        (hashlib.sha256(data).hexdigest(), len(data), data)]
+
+
+def test_an_include_outside_a_document_is_refused(gw: RunningGateway) -> None:
+    client = zeep.Client(gw.base_url + PATH + "?wsdl")
+    envelope = client.create_message(client.service, "PublishNotifications", item=[
+        item(gw, "WHERE-1", [("d.pdf", b"%PDF inline")])])
+    subject = envelope.find(f".//{I}subject")
+    assert subject is not None
+    subject.text = None
+    etree.SubElement(subject, f"{{{XOP_NS}}}Include", href="cid:a@x")
+    body, content_type = multipart(gw.sign(envelope, "issuer_tgss"), [("a@x", b"text")])
+    hostile(gw, body, content_type, "XOP_NOT_ALLOWED")
+
+
 def test_other_ports_refuse_mtom(gw: RunningGateway) -> None:
     body, content_type = multipart(b"<x/>", [])
     response = gw.post(body, path="/NotificationService", content_type=content_type)
