@@ -12,20 +12,23 @@ with one ``--document-kib`` document each:
 - **IssuerService**: one ``PublishNotifications`` of the same items (other references) through
   the complete WSGI application of ``gateway serve`` (``Container.wsgi_app``: WS-Security gate,
   Spyne, ``IssuingService``, signed response), in-process, timed around the WSGI call (the
-  client's signing of the request is outside the window).
+  client's signing of the request is outside the window), documents inline in base64;
+- **IssuerService MTOM**: the same again (other references) with every document an MTOM/XOP
+  attachment of a ``multipart/related`` request (``soap.xop``: streamed, hashed, spooled).
 
 Wall time is what counts (most of the work is PostgreSQL's, in another process); CPU time of
 this process is printed too. Prints items/s of each and the ratio IssuerService/import
 (issue 17 target: <= 1.5x the time, i.e. >= 1/1.5 of import's rate).
 
 A 1,000-item batch of 20 KiB documents is about 27 MiB of base64: above the default 10 MiB
-message limit, so the bench raises ``max_message_bytes`` to 64 MiB (MTOM, which would avoid the
-base64 and the limit, is not built).
+message limit, so the bench raises ``max_message_bytes`` to 64 MiB for the base64 requests. The
+MTOM request's envelope is well under the limit (the documents travel as raw parts).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -46,6 +49,7 @@ from gateway.config import Settings
 from gateway.domain.model import Issuer
 from gateway.manifest import read_manifest
 from gateway.pki import DemoPki, generate_demo_pki
+from gateway.soap.xop import XOP_NS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from receipts import DEFAULT_POSTGRES_URL, open_store
@@ -84,9 +88,34 @@ def soap_items(pki: DemoPki, prefix: str, count: int, size: int) -> list[dict[st
             for index in range(count)]
 
 
-def call(app: Any, body: bytes, path: str, action: str) -> tuple[float, float, bytes]:
+BOUNDARY = "bench-publish-boundary"
+MTOM_TYPE = (f'multipart/related; type="application/xop+xml"; boundary="{BOUNDARY}"; '
+             'start="<root@bench>"; start-info="text/xml"')
+
+
+def mtom_request(envelope: etree._Element, signer: Any,
+                 parts: dict[str, bytes]) -> bytes:
+    """Each document's content (a ``cid:`` marker) as an xop:Include, signed, then the
+    multipart body: the envelope part and one binary part per document."""
+    for content in envelope.iter("{urn:notess:gateway:issuer:v1}content"):
+        marker = base64.b64decode(content.text or "").decode()
+        content.text = None
+        etree.SubElement(content, f"{{{XOP_NS}}}Include", href=marker)
+    signer.apply(envelope, {})
+    chunks = [f"--{BOUNDARY}\r\nContent-Type: application/xop+xml; type=\"text/xml\"\r\n"
+              "Content-ID: <root@bench>\r\n\r\n".encode(), etree.tostring(envelope), b"\r\n"]
+    for content_id, data in parts.items():
+        chunks += [f"--{BOUNDARY}\r\nContent-Type: application/pdf\r\n"
+                   f"Content-Transfer-Encoding: binary\r\nContent-ID: <{content_id}>\r\n\r\n"
+                   .encode(), data, b"\r\n"]
+    chunks.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(chunks)
+
+
+def call(app: Any, body: bytes, path: str, action: str,
+         content_type: str = "text/xml; charset=utf-8") -> tuple[float, float, bytes]:
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type,
         "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
         "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
         "SERVER_NAME": "localhost", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
@@ -114,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     imports: list[tuple[float, float]] = []
     soaps: list[tuple[float, float]] = []
+    mtoms: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         workdir = Path(tmp)
         pki = generate_demo_pki(workdir / "pki", now=datetime.now(UTC))
@@ -149,11 +179,25 @@ def main(argv: list[str] | None = None) -> int:
                                                      "PublishNotifications")
                 created = etree.fromstring(response).findtext(f"{SOAP}Body//{{*}}created")
                 assert created == str(n), response[:500]
+
+                items = soap_items(pki, f"MTOM{batch}", n, size)
+                parts: dict[str, bytes] = {}
+                for index, entry in enumerate(items):
+                    parts[f"d{index}@bench"] = entry["mainDocument"]["content"]
+                    entry["mainDocument"]["content"] = f"cid:d{index}@bench".encode()
+                mtom_body = mtom_request(client.create_message(
+                    client.service, "PublishNotifications", item=items), signer, parts)
+                mtom_wall, mtom_cpu, response = call(app, mtom_body, "/IssuerService",
+                                                     "PublishNotifications", MTOM_TYPE)
+                created = etree.fromstring(response).findtext(f"{SOAP}Body//{{*}}created")
+                assert created == str(n), response[:500]
                 if batch:
                     imports.append((wall, cpu))
                     soaps.append((soap_wall, soap_cpu))
+                    mtoms.append((mtom_wall, mtom_cpu))
                     print(f"batch {batch}: import {wall:6.2f} s, IssuerService {soap_wall:6.2f} s "
-                          f"({len(body) / 2**20:.1f} MiB request)", flush=True)
+                          f"({len(body) / 2**20:.1f} MiB request), MTOM {mtom_wall:6.2f} s "
+                          f"({len(mtom_body) / 2**20:.1f} MiB request)", flush=True)
         finally:
             container.dispose()
             remove()
@@ -164,10 +208,15 @@ def main(argv: list[str] | None = None) -> int:
           f"({statistics.median(c for _, c in imports) / n * 1e3:.2f} ms CPU/item here)")
     print(f"PublishNotifications:  {n / soap_wall:8.0f} items/s "
           f"({statistics.median(c for _, c in soaps) / n * 1e3:.2f} ms CPU/item here)")
+    mtom_wall = statistics.median(w for w, _ in mtoms)
+    print(f"PublishNotifications MTOM: {n / mtom_wall:4.0f} items/s "
+          f"({statistics.median(c for _, c in mtoms) / n * 1e3:.2f} ms CPU/item here)")
     ratio = soap_wall / import_wall
-    print(f"time ratio IssuerService/import: {ratio:.2f} (target <= {TARGET_RATIO}; "
-          f"{n}-item batches, {args.document_kib} KiB documents, median of {args.batches})")
-    return 0 if ratio <= TARGET_RATIO else 1
+    mtom_ratio = mtom_wall / import_wall
+    print(f"time ratio IssuerService/import: {ratio:.2f}, MTOM/import: {mtom_ratio:.2f} "
+          f"(target <= {TARGET_RATIO}; {n}-item batches, {args.document_kib} KiB documents, "
+          f"median of {args.batches})")
+    return 0 if max(ratio, mtom_ratio) <= TARGET_RATIO else 1
 
 
 if __name__ == "__main__":

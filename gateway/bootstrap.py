@@ -126,13 +126,23 @@ class Container:
     def publishing(self) -> PublishingService:
         from gateway.services.publishing import PublishingService
 
-        return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy)
+        return PublishingService(self.uow_factory, self.clock, self.calendar, self.deadline_policy,
+                                 self.settings.max_document_bytes)
 
     def issuing(self) -> IssuingService:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         from gateway.services.issuing import IssuingService
 
+        key_path, cert_path = self.settings.effective_server_key, self.settings.effective_server_cert
+        key = cert = None
+        if key_path.is_file() and cert_path.is_file():
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         return IssuingService(self.uow_factory, self.clock, self.publishing(),
-                              self.settings.cursor_secret)
+                              self.settings.cursor_secret, key, cert,  # type: ignore[arg-type]
+                              self.time_stamp_authority(), self.calendar.timezone)
 
     def enrolment(self) -> EnrolmentService:
         from gateway.services.enrolment import EnrolmentService
@@ -264,10 +274,12 @@ class Container:
         from gateway.soap.application import GatewayWsgiApplication
         from gateway.soap.context import SoapDependencies, activate_invitations_on_call
         from gateway.soap.contract import PORTS, WSCN_PORTS, port_application
+        from gateway.soap.issuer_service import DOCUMENT_CONTENT
         from gateway.soap.limits import SourceLimits
         from gateway.soap.metrics import GatewayMetrics
         from gateway.soap.refusals import UnauthenticatedRefusals
         from gateway.soap.wsgi import GatewayFront
+        from gateway.soap.xop import XopLimits
         from gateway.store.enrolled import SqlEnrolledCertificates
         from gateway.store.replay import SqlNonceStore, SqlRefusalAudit, SqlRefusalSummaryAudit
         from gateway.web.public import PublicPolicy, PublicVerification
@@ -322,6 +334,9 @@ class Container:
             retry_after_seconds=settings.retry_after_seconds,
             public_url=settings.public_url, trusted_proxies=settings.trusted_proxies,
             server_certificates=self.server_certificates(),
+            xop_parents={PORTS["issuer-service"]: DOCUMENT_CONTENT},
+            xop_limits=XopLimits(settings.max_message_bytes, settings.max_document_bytes,
+                                 settings.max_upload_bytes),
         )
 
     def principal_limits(self) -> PrincipalLimits:

@@ -100,6 +100,14 @@ class Settings:
     max_message_bytes: int = 10 * 1024 * 1024
     """Largest request body accepted; larger ones get a LimitExceeded fault (HTTP 413)."""
 
+    max_document_bytes: int = 256 * 1024 * 1024
+    """Largest document an issuer may publish (``PublishNotifications``, ``gateway import``);
+    documents above the message cap travel as MTOM attachments."""
+
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    """Largest MTOM (multipart/related) request body to ``IssuerService``: the envelope and
+    every attachment together. Attachments are spooled to disk, not held in memory."""
+
     max_validation_documents: int = 20
     """Documents one ValidateSignatures call may carry (each a full validation); more get a
     LimitExceeded fault (TOO_MANY_DOCUMENTS). The message size bounds their bytes."""
@@ -278,6 +286,9 @@ class Settings:
                 seconds=_positive_int("GATEWAY_FUTURE_SKEW_SECONDS", v))
         if (v := get("MAX_MESSAGE_BYTES")) is not None:
             changes["max_message_bytes"] = _positive_int("GATEWAY_MAX_MESSAGE_BYTES", v)
+        for name in ("max_document_bytes", "max_upload_bytes"):
+            if (v := get(name.upper())) is not None:
+                changes[name] = _positive_int(f"GATEWAY_{name.upper()}", v)
         if (v := get("MAX_VALIDATION_DOCUMENTS")) is not None:
             changes["max_validation_documents"] = _positive_int(
                 "GATEWAY_MAX_VALIDATION_DOCUMENTS", v)

@@ -19,7 +19,11 @@ already accepts connections and parks kept-alive ones):
    answered 408 (best effort, non-blocking) and closed.
 5. A request whose body is announced larger than the gateway's cap is handed over at the end of
    its headers, unread: the application refuses it (413) without reading it, and a thread reads
-   past the buffer only for the few seconds gunicorn spends draining it.
+   past the buffer only for the few seconds gunicorn spends draining it. The one exception is
+   an MTOM upload to ``IssuerService`` (``soap.xop``): the application reads it from the socket
+   in slices, up to ``GATEWAY_MAX_UPLOAD_BYTES``, and spools its attachments to disk; so the
+   cap here (``GATEWAY_MAX_MESSAGE_BYTES``) is also the most one request holds in memory, never
+   the size of an upload (each read still waits at most a few seconds for data).
 
 The accept queue is the listener's ``backlog``; a worker stops accepting at
 ``worker_connections`` open connections (gthread's rule), so what the kernel holds is bounded.

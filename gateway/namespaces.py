@@ -55,6 +55,8 @@ NOTIFICATION_SERVICE: Final = "urn:notess:gateway:notification:v1"
 VALIDATION_SERVICE: Final = "urn:notess:gateway:validation:v1"
 ISSUER_SERVICE: Final = "urn:notess:gateway:issuer:v1"
 RECEIPT: Final = "urn:notess:gateway:receipt:v1"
+EVIDENCE: Final = "urn:notess:gateway:evidence:v1"
+"""The issuer's evidence of an item's life (``GetEvidence``; ``gateway.evidence_xml``)."""
 FAULT_DETAIL: Final = "urn:notess:gateway:fault:v1"
 
 # The administration's own notification web service, WSCN (docs/WSCN.md): production and
@@ -82,6 +84,7 @@ PREFIXES: Final[dict[str, str]] = {
     "val": VALIDATION_SERVICE,
     "iss": ISSUER_SERVICE,
     "rcpt": RECEIPT,
+    "ev": EVIDENCE,
     "fault": FAULT_DETAIL,
 }
 """Conventional prefixes, for XPath expressions and for the documents the gateway writes."""

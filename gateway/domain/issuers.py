@@ -82,3 +82,44 @@ class PublicationEvidence:
         return cls(notification.id, notification.issuer_reference, notification.kind,
                    notification.status, notification.made_available_at, notification.deadline_at,
                    tuple(changes), receipt)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEvidence:
+    position: int
+    role: str
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemEvidence:
+    """What ``GetEvidence`` certifies about one of the issuer's items: its life (made
+    available, first accessed, final state) at official times, its documents by digest, and the
+    receipt that made it final with the SHA-256 of the receipt's signed XML."""
+
+    status: PublicationEvidence
+    issuer: str
+    recipient: str
+    documents: tuple[DocumentEvidence, ...]
+    accessed: StateChange | None
+    receipt_sha256: str | None
+    generated_at: datetime
+    cancel_reason: str | None = None
+    """The issuer's reason, when it cancelled the item."""
+
+    def __post_init__(self) -> None:
+        require_aware(self.generated_at, "generated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """``CancelNotification``'s answer: the item, when it was cancelled, why, and whether an
+    earlier call had already done it (idempotent replay)."""
+
+    notification_id: int
+    issuer_reference: str
+    cancelled_at: datetime
+    reason: str
+    already_cancelled: bool

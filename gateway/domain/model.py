@@ -28,6 +28,9 @@ class Status(str, Enum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     READ = "READ"
+    CANCELLED = "CANCELLED"
+    """Withdrawn by its issuer before anyone accessed it (``CancelNotification``): in no
+    listing any more, still in the audit chain and shown as such by ``GetNotification``."""
 
     @property
     def is_final(self) -> bool:
@@ -57,10 +60,11 @@ class DocumentRole(str, Enum):
 # Every legal move, per kind. Anything not listed raises InvalidState.
 TRANSITIONS: dict[ItemKind, dict[Status, frozenset[Status]]] = {
     ItemKind.NOTIFICATION: {
-        Status.AVAILABLE: frozenset({Status.ACCEPTED, Status.REJECTED, Status.EXPIRED}),
+        Status.AVAILABLE: frozenset({Status.ACCEPTED, Status.REJECTED, Status.EXPIRED,
+                                     Status.CANCELLED}),
     },
     ItemKind.COMMUNICATION: {
-        Status.AVAILABLE: frozenset({Status.READ}),
+        Status.AVAILABLE: frozenset({Status.READ, Status.CANCELLED}),
     },
 }
 
@@ -176,7 +180,7 @@ class Notification:
             require_aware(effective_at, "effective_at")
         if target is Status.EXPIRED:
             return self.expire(at)
-        if target in (Status.ACCEPTED, Status.REJECTED) and self.is_overdue(at):
+        if target in (Status.ACCEPTED, Status.REJECTED, Status.CANCELLED) and self.is_overdue(at):
             raise InvalidState("the notification's deadline has passed", code="EXPIRED")
         if at < self.made_available_at:
             raise InvalidState("an item cannot change before it was made available",

@@ -26,14 +26,36 @@ import hmac
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+from cryptography import x509
 
 from gateway.domain.audit import AuditEntry
 from gateway.domain.clock import Clock
 from gateway.domain.identifiers import normalise_entity_id
-from gateway.domain.issuers import IssuerOrganisation, PublicationEvidence
-from gateway.domain.model import Issuer
+from gateway.domain.issuers import (
+    Cancellation,
+    DocumentEvidence,
+    IssuerOrganisation,
+    ItemEvidence,
+    PublicationEvidence,
+    StateChange,
+)
+from gateway.domain.model import Issuer, Status
 from gateway.domain.principal import Principal, PrincipalKind
-from gateway.errors import AuthorizationError, InvalidRequest, LimitExceeded, NotFound
+from gateway.errors import (
+    AuthorizationError,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+)
+from gateway.evidence_pdf import render_evidence_pdf
+from gateway.evidence_xml import build_evidence
+from gateway.signatures import TimeStampAuthority, sign_pades, sign_xades_enveloped
+from gateway.signatures.cms_signing import PrivateKey
 
 from .ports import UnitOfWork
 from .publishing import PublicationRequest, Published, PublishingService
@@ -42,8 +64,11 @@ MAX_BATCH = 1000
 """Items per ``PublishNotifications`` and references per ``GetPublicationStatus``."""
 
 REGISTRY_ACTOR = "REGISTRY"
+MAX_REASON = 500
+"""Characters of a cancellation's reason."""
 
 _CURSOR_DOMAIN = b"notess/issuer-status-cursor/v1"
+_OFFICIAL_ZONE = ZoneInfo("Europe/Madrid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +77,28 @@ class StatusPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SignedEvidence:
+    """``GetEvidence``'s answer: the XAdES-signed XML and the PAdES-signed PDF."""
+
+    evidence: ItemEvidence
+    xml: bytes
+    pdf: bytes
+
+
 @dataclass(frozen=True)
 class IssuingService:
     uow_factory: Callable[[], UnitOfWork]
     clock: Clock
     publishing: PublishingService
     cursor_secret: bytes
+    server_key: PrivateKey | None = None
+    """Signs evidence documents (the server's seal, as for receipts)."""
+    server_cert: x509.Certificate | None = None
+    tsa: TimeStampAuthority | None = None
+    """The local TSA: evidence PDFs are then PAdES B-T."""
+    zone: ZoneInfo = _OFFICIAL_ZONE
+    """Official time zone, for the PDF's wording (the XML is in UTC)."""
 
     # -- who ----------------------------------------------------------------------------------
 
@@ -130,6 +171,97 @@ class IssuingService:
                       if n.id is not None)
         return StatusPage(items, self._encode(items[-1].notification_id, issuer)
                           if more and items else None)
+
+    # -- cancel -------------------------------------------------------------------------------
+
+    def cancel(self, principal: Principal, reference: str, reason: str) -> Cancellation:
+        """Withdraw one of the caller's items while nobody has accessed it (README,
+        "CancelNotification"). Idempotent: cancelling a cancelled item answers the first
+        cancellation and changes nothing. Another issuer's reference is UNKNOWN_REFERENCE."""
+        issuer = self.issuer_of(principal)
+        wanted, why = reference.strip(), " ".join(reason.split())
+        if not why or len(why) > MAX_REASON:
+            raise InvalidRequest(f"a reason of 1 to {MAX_REASON} characters is required",
+                                 field="reason")
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            found = uow.notifications.by_references(issuer, [wanted] if wanted else [])
+            stored = found.get(wanted)
+            # The row is locked: an acceptance or a first access racing this call either
+            # commits first (and is seen below) or finds the item CANCELLED.
+            locked = (uow.notifications.lock([stored.id]) if stored is not None
+                      and stored.id is not None else {})
+            notification = locked.get(stored.id) if stored is not None and stored.id else None
+            if notification is None or notification.id is None:
+                raise NotFound(f"this issuer published nothing under {wanted!r}",
+                               code="UNKNOWN_REFERENCE", field="issuerReference")
+            if notification.status is Status.CANCELLED:
+                earlier = uow.notifications.cancellation_reason(notification.id) or ""
+                self._append(uow, principal, issuer, "publication.cancel_replayed",
+                             {"reference": wanted, "id": notification.id})
+                uow.commit()
+                return Cancellation(notification.id, wanted, notification.status_at, earlier,
+                                    True)
+            access = uow.notifications.first_access(notification.id)
+            if access is not None or notification.acted_by is not None:
+                raise Conflict(f"{wanted!r} was already accessed by its recipient side and can "
+                               "no longer be cancelled", code="ALREADY_ACCESSED",
+                               field="issuerReference")
+            if notification.status_as_of(now) is not Status.AVAILABLE:
+                raise InvalidState(f"{wanted!r} is {notification.status_as_of(now).value} and "
+                                   "can no longer be cancelled", code="NOT_PENDING",
+                                   field="issuerReference")
+            cancelled = notification.transition(Status.CANCELLED, now, by=principal.identifier)
+            uow.notifications.save_status(cancelled)
+            uow.notifications.record_cancellation(notification.id, why)
+            uow.audit.append("notification.cancelled", issuer.value, str(notification.id),
+                             {"reference": wanted, "reason": why,
+                              "organisation": principal.identifier,
+                              "recipient": notification.recipient}, now)
+            uow.commit()
+        return Cancellation(notification.id, wanted, now, why, False)
+
+    # -- evidence -----------------------------------------------------------------------------
+
+    def evidence(self, principal: Principal, reference: str) -> SignedEvidence:
+        """The signed evidence of one of the caller's items (README, "GetEvidence"); another
+        issuer's reference is ``UNKNOWN_REFERENCE``, exactly like one nobody published."""
+        issuer = self.issuer_of(principal)
+        wanted = reference.strip()
+        if self.server_key is None or self.server_cert is None:
+            raise GatewayError("the server has no signing key for evidence",
+                               code="NO_SERVER_KEY")
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            found = uow.notifications.by_references(issuer, [wanted] if wanted else [])
+            notification = found.get(wanted)
+            if notification is None or notification.id is None:
+                raise NotFound(f"this issuer published nothing under {wanted!r}",
+                               code="UNKNOWN_REFERENCE", field="issuerReference")
+            issued = uow.receipts.by_notification(notification.id)
+            receipts = uow.receipts.evidence_of([notification.id])
+            access = uow.notifications.first_access(notification.id)
+            reason = (uow.notifications.cancellation_reason(notification.id)
+                      if notification.status is Status.CANCELLED else None)
+            self._append(uow, principal, issuer, "publication.evidence_issued",
+                         {"reference": wanted, "id": notification.id})
+            uow.commit()
+        status = PublicationEvidence.of(notification, receipts.get(notification.id))
+        accessed = (StateChange(Status.AVAILABLE, access[0], access[1])
+                    if access is not None else None)
+        evidence = ItemEvidence(
+            status=status, issuer=issuer.value, recipient=notification.recipient,
+            documents=tuple(DocumentEvidence(d.position, d.role.value, d.name, d.sha256, d.size)
+                            for d in sorted(notification.documents, key=lambda d: d.position)),
+            accessed=accessed,
+            receipt_sha256=(hashlib.sha256(issued.signed_xml).hexdigest()
+                            if issued is not None else None),
+            generated_at=now, cancel_reason=reason)
+        xml = sign_xades_enveloped(build_evidence(evidence), self.server_key, self.server_cert,
+                                   clock=self.clock)
+        pdf = sign_pades(render_evidence_pdf(evidence, zone=self.zone), self.server_key,
+                         self.server_cert, clock=self.clock, tsa=self.tsa)
+        return SignedEvidence(evidence, xml, pdf)
 
     # -- the registry (operators) ---------------------------------------------------------
 

@@ -98,7 +98,7 @@ holds more than this plus its base64."""
 
 
 CONTENT_REFUSAL_CODES = ("NOT_FOUND", "NOT_AUTHORISED", "NOT_ACCEPTED", "TOO_LARGE", "DEFERRED",
-                         "CONTENT_UNAVAILABLE")
+                         "CONTENT_UNAVAILABLE", "CANCELLED")
 
 
 class ContentRefusal(NamedTuple):
@@ -106,6 +106,7 @@ class ContentRefusal(NamedTuple):
 
     - ``NOT_FOUND``: no such notification, or not one the caller may open (one answer for both);
     - ``NOT_ACCEPTED``: a notification not (yet) ACCEPTED -- its content is not released;
+    - ``CANCELLED``: withdrawn by its issuer (``CancelNotification``) -- never released;
     - ``TOO_LARGE``: a document above ``CONTENT_INLINE_BYTES``: fetch it with ``open_content``,
       which streams it;
     - ``DEFERRED``: the answer reached ``CONTENTS_BUDGET_BYTES``: ask again;
@@ -266,6 +267,10 @@ class NotificationQueries:
             notification, decision = self._authorised(uow, principal, Action.CONTENT,
                                                       notification_id, now)
             status = notification.status_as_of(now)
+            if status is Status.CANCELLED:
+                uow.commit()
+                raise InvalidState("the issuer cancelled this item; its content is withdrawn",
+                                   code="CANCELLED")
             if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
                 uow.commit()
                 raise InvalidState(
@@ -354,7 +359,10 @@ class NotificationQueries:
                             f"notification {notification_id} not found")
                     continue
                 status = notification.status_as_of(now)
-                if notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
+                if status is Status.CANCELLED:
+                    refused[notification_id] = ContentRefusal(
+                        notification_id, "CANCELLED", "the issuer cancelled this item")
+                elif notification.kind is ItemKind.NOTIFICATION and status is not Status.ACCEPTED:
                     refused[notification_id] = ContentRefusal(
                         notification_id, "NOT_ACCEPTED", "content is released only after "
                         f"acceptance; the notification is {status.value}")
@@ -368,6 +376,8 @@ class NotificationQueries:
                 charge(planned_bytes(candidates, self.contents_budget))
             released, data = self._fill_budget(uow, candidates, refused)
             current, marked = self._mark_read(uow, [n for n, _ in released], principal, now)
+            uow.notifications.mark_accessed([n.id for n, _ in released if n.id is not None],
+                                            actor, now)
             contents: builtins.list[Content] = []
             for notification, role in released:
                 item_id = notification.id
@@ -489,6 +499,9 @@ class NotificationQueries:
                     f"notification {notification_id}: {_MISSING[action]} "
                     f"({decision.reason.value})", field="id")
             raise NotFound(f"notification {notification_id} not found")
+        # The first access is evidence for the issuer (GetEvidence) and ends its right to
+        # cancel the item: recorded once, in the transaction that serves it.
+        uow.notifications.mark_accessed([notification_id], principal.acts_for, now)
         return notification, decision
 
 

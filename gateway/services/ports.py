@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -31,10 +31,14 @@ from gateway.domain.rights import (
     RepresentationFacts,
 )
 
+Content = bytes | Callable[[], Iterable[bytes]]
+"""A document's bytes, or how to read them when they are stored (a spooled MTOM part: read
+once, inserted, dropped before the next one is read)."""
+
 
 class NotificationRepository(Protocol):
     def add_many(
-        self, items: Sequence[tuple[Notification, Sequence[bytes]]], *,
+        self, items: Sequence[tuple[Notification, Sequence[Content]]], *,
         base_deadlines: Sequence[datetime | None] | None = None,
     ) -> list[int]: ...
     def get(self, notification_id: int) -> Notification | None: ...
@@ -42,6 +46,10 @@ class NotificationRepository(Protocol):
     def get_many(self, ids: Iterable[int], *,
                  documents: bool = True) -> dict[int, Notification]: ...
     def existing_references(self, issuer: Issuer, references: Iterable[str]) -> set[str]: ...
+    def mark_accessed(self, ids: Iterable[int], by: str, at: datetime) -> None: ...
+    def first_access(self, notification_id: int) -> tuple[datetime, str] | None: ...
+    def record_cancellation(self, notification_id: int, reason: str) -> None: ...
+    def cancellation_reason(self, notification_id: int) -> str | None: ...
     def by_references(self, issuer: Issuer,
                       references: Iterable[str]) -> dict[str, Notification]: ...
     def of_issuer_after(self, issuer: Issuer, after_id: int | None,

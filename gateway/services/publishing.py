@@ -8,7 +8,7 @@ one bad item writes nothing. The deadline is computed here, once, by the server.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -35,8 +35,24 @@ from .ports import UnitOfWork
 E = TypeVar("E", bound=Enum)
 
 MAX_TEXT = {"issuer_reference": 64, "procedure": 200, "subject": 500, "name": 200}
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+"""Default cap of one document (``GATEWAY_MAX_DOCUMENT_BYTES``; ``PublishingService``)."""
 MAX_ANNEXES = 50
+EAGER_STAGED_BYTES = 16 * 1024 * 1024
+"""Staged (MTOM) documents of one batch read before the bulk insert, up to this many bytes in
+all: small attachments go in with the batch's one multi-row insert; the rest are read and
+inserted one at a time (``NotificationRepository.add_many``), so memory stays bounded."""
+
+
+@dataclass(frozen=True, slots=True)
+class StagedContent:
+    """A document already received elsewhere (an MTOM part spooled by ``soap.xop``): its size
+    and SHA-256 were computed on the way in; ``read`` returns its bytes when it is stored."""
+
+    size: int
+    sha256: str
+    chunks: Callable[[], Iterable[bytes]]
+    """The bytes in slices, read when the document is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +60,25 @@ class DocumentInput:
     name: str
     content_type: str
     content: bytes
+    staged: StagedContent | None = None
+    """When set, the document's bytes (``content`` is then empty)."""
+    declared_sha256: str | None = None
+    """The SHA-256 (hex) the sender stated for the bytes; a mismatch is an item problem."""
+
+    @property
+    def size(self) -> int:
+        return self.staged.size if self.staged is not None else len(self.content)
+
+    @property
+    def sha256(self) -> str:
+        if self.staged is not None:
+            return self.staged.sha256
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def stored(self) -> bytes | Callable[[], Iterable[bytes]]:
+        """What the store inserts: the bytes, or how to read them (in slices) at that moment."""
+        return self.staged.chunks if self.staged is not None else self.content
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +132,8 @@ class Published:
     notification_id: int
     created: bool
     deadline_at: datetime | None = None
+    document_sha256: tuple[str, ...] = ()
+    """The SHA-256 (hex) of each stored document, main document first."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +144,7 @@ class PublishingService:
     clock: Clock
     calendar: WorkingCalendar
     policy: DeadlinePolicy
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
 
     def validate(
         self, batch: Sequence[PublicationRequest], outages: Sequence[Outage] = ()
@@ -201,8 +239,10 @@ class PublishingService:
             if ids:
                 uow.commit()
         created = dict(zip(fresh, ids, strict=True))
-        return [Published(created[i], True, items[i].deadline_at) if i in created
-                else Published(existing[i].id or 0, False, existing[i].deadline_at)
+        return [Published(created[i], True, items[i].deadline_at, _digests(items[i]))
+                if i in created else
+                Published(existing[i].id or 0, False, existing[i].deadline_at,
+                          _digests(existing[i]))
                 for i in range(len(items))]
 
     def _store(self, uow: UnitOfWork, items: Sequence[Notification],
@@ -211,8 +251,16 @@ class PublishingService:
         if not items:
             return []
         now = self.clock.now()
+        budget = [EAGER_STAGED_BYTES]
+
+        def stored(document: DocumentInput) -> bytes | Callable[[], Iterable[bytes]]:
+            if document.staged is not None and document.staged.size <= budget[0]:
+                budget[0] -= document.staged.size
+                return b"".join(document.staged.chunks())
+            return document.stored
+
         ids = uow.notifications.add_many(
-            [(notification, [d.content for d in request.documents])
+            [(notification, [stored(d) for d in request.documents])
              for notification, request in zip(items, batch, strict=True)],
             base_deadlines=bases,
         )
@@ -223,6 +271,10 @@ class PublishingService:
                  "reference": notification.issuer_reference, **audit_details}, now,
             )
         return ids
+
+
+def _digests(notification: Notification) -> tuple[str, ...]:
+    return tuple(d.sha256 for d in sorted(notification.documents, key=lambda d: d.position))
 
 
 def same_publication(stored: Notification, sent: Notification, time_was_sent: bool) -> bool:
@@ -281,7 +333,7 @@ def _build(position: int, request: PublicationRequest, now: datetime,
         made_available_at = now
     elif made_available_at > now:
         problem("made_available_at", "cannot be in the future (official time governs)")
-    documents = _documents(request.documents, problem)
+    documents = _documents(request.documents, problem, service.max_document_bytes)
     if problems or issuer is None or kind is None or category is None or recipient is None:
         return None
     deadline_at = base_deadline_at = None
@@ -299,8 +351,8 @@ def _build(position: int, request: PublicationRequest, now: datetime,
     ), base_deadline_at
 
 
-def _documents(inputs: Sequence[DocumentInput],
-               problem: Callable[[str, str], None]) -> tuple[Document, ...]:
+def _documents(inputs: Sequence[DocumentInput], problem: Callable[[str, str], None],
+               max_bytes: int) -> tuple[Document, ...]:
     if not inputs:
         problem("documents", "a main document is required")
         return ()
@@ -311,13 +363,18 @@ def _documents(inputs: Sequence[DocumentInput],
         label = "main_document" if position == 0 else f"annex {position}"
         if not document.name.strip() or len(document.name) > MAX_TEXT["name"]:
             problem(label, "needs a name of 1 to 200 characters")
-        if len(document.content) > MAX_DOCUMENT_BYTES:
-            problem(label, f"is larger than {MAX_DOCUMENT_BYTES} bytes")
-        if not document.content:
+        size, sha256 = document.size, document.sha256
+        if size > max_bytes:
+            problem(label, f"is larger than {max_bytes} bytes")
+        if not size:
             problem(label, "is empty")
+        declared = (document.declared_sha256 or "").strip().lower()
+        if declared and declared != sha256:
+            problem(label, "does not match its sha256 (the bytes received differ from the "
+                           "digest in the signed message)")
         documents.append(Document(
             name=document.name.strip(), content_type=document.content_type,
-            sha256=hashlib.sha256(document.content).hexdigest(), size=len(document.content),
+            sha256=sha256, size=size,
             role=DocumentRole.MAIN if position == 0 else DocumentRole.ANNEX, position=position,
         ))
     return tuple(documents)

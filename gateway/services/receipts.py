@@ -233,6 +233,7 @@ class ReceiptService:
                     for i in ids),
             )
             uow.receipts.add_prepared(ack, principal.identifier)
+            uow.notifications.mark_accessed(ids, principal.acts_for, now)
             uow.audit.append("receipt.prepared", principal.acts_for, ack.receipt_id,
                              {"decision": decision.value, "items": len(ids)}, now)
             uow.commit()

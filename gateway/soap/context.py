@@ -25,6 +25,8 @@ ENVIRON_DATABASE_FAILURE = "notess.database_failure"
 ENVIRON_RETRY_AFTER = "notess.retry_after"
 """Set by the application when a service refused with RATE_LIMITED (document bytes): the
 seconds the front sends as ``Retry-After`` with the 429."""
+ENVIRON_ATTACHMENTS = "notess.attachments"
+"""MTOM requests: the element each ``xop:Include`` stood in -> its ``xop.Attachment``."""
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,16 @@ from spyne import ServiceBase, Unicode, rpc
 from gateway.domain.issuers import PublicationEvidence
 from gateway.errors import InvalidRequest
 from gateway.services.issuing import MAX_BATCH, IssuingService
-from gateway.services.publishing import DocumentInput, PublicationRequest
+from gateway.services.publishing import DocumentInput, PublicationRequest, StagedContent
 
 from . import issuer_types as t
-from .context import principal_of
+from .context import ENVIRON_ATTACHMENTS, principal_of
 from .types import ServiceEnforcedInteger
+from .xop import Attachment, attachments_by_position
+
+_NS = f"{{{t.NS}}}"
+DOCUMENT_CONTENT = f"{_NS}content"
+"""The one element an MTOM ``xop:Include`` may stand in (``soap.xop``)."""
 
 
 def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
@@ -46,8 +51,17 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
         are computed by the server. GetPublicationStatus: 1..1000 issuerReference, or a cursor
         (empty: from the first item) paging through the caller's items; another issuer's
         reference is answered as unknown; pageSize 1..1000 (default 1000) in cursor mode.
-        Documents: inline base64, within the 10 MiB message
-        limit. Faults carry urn:notess:gateway:fault:v1 error/code.
+        GetEvidence: the item's life (made available, first accessed, final state, each at its
+        official time, and the receipt's SHA-256) as an XML document XAdES-signed by the server
+        and as a PAdES-signed PDF; another issuer's reference is UNKNOWN_REFERENCE.
+        CancelNotification: withdraws an item nobody has accessed yet (else ALREADY_ACCESSED;
+        a final or overdue one NOT_PENDING); it leaves every listing and its recipient sees it
+        CANCELLED; idempotent (alreadyCancelled=true); another issuer's is UNKNOWN_REFERENCE.
+        Documents: inline base64 within the message limit (10 MiB by default), or MTOM/XOP
+        attachments (multipart/related, type application/xop+xml) up to the document limit
+        (256 MiB by default); the signature covers the Body with its xop:Include elements,
+        and an optional sha256 per document binds the attachment's bytes. Faults carry
+        urn:notess:gateway:fault:v1 error/code.
         """
 
         __service_name__ = "IssuerService"
@@ -60,14 +74,22 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
              _in_variable_names={"items": "item"}, _returns=t.PublishResult)
         def PublishNotifications(ctx: Any, items: list[Any] | None) -> t.PublishResult:
             """Publish a batch of items as the caller's issuer."""
-            batch = [_request(item) for item in items or []]
+            attachments = ctx.transport.req_env.get(ENVIRON_ATTACHMENTS) or {}
+            parts: list[list[Attachment | None]] = (
+                attachments_by_position(ctx.in_body_doc, f"{_NS}item",
+                                        (f"{_NS}mainDocument", f"{_NS}annex"),
+                                        DOCUMENT_CONTENT, attachments)
+                if attachments else [])
+            batch = [_request(item, parts[i] if i < len(parts) else [])
+                     for i, item in enumerate(items or [])]
             published = service().publish(principal_of(ctx), batch)
             return t.PublishResult(
                 created=sum(1 for p in published if p.created),
                 item=[t.PublishedItem(position=position,
                                       issuerReference=request.issuer_reference.strip(),
                                       id=p.notification_id, created=p.created,
-                                      deadlineAt=p.deadline_at)
+                                      deadlineAt=p.deadline_at,
+                                      documentSha256=list(p.document_sha256))
                       for position, (request, p) in enumerate(zip(batch, published,
                                                                    strict=True), start=1)])
 
@@ -97,17 +119,42 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
                 item=[_status(e.issuer_reference, e) for e in page.items],
                 nextCursor=page.next_cursor)
 
+        @rpc(Unicode(max_len=64, min_occurs=1, nillable=False),
+             _in_variable_names={"reference": "issuerReference"},
+             _returns=t.EvidenceResult)
+        def GetEvidence(ctx: Any, reference: str | None) -> t.EvidenceResult:
+            """The server-signed evidence (XML and PDF) of one of the caller's items."""
+            signed = service().evidence(principal_of(ctx), reference or "")
+            status = signed.evidence.status
+            return t.EvidenceResult(issuerReference=status.issuer_reference,
+                                    id=status.notification_id, status=status.status.value,
+                                    evidence=[signed.xml], evidencePdf=[signed.pdf])
+
+        @rpc(Unicode(max_len=64, min_occurs=1, nillable=False),
+             Unicode(min_occurs=1, nillable=False, doc="1..500 characters."),
+             _in_variable_names={"reference": "issuerReference"},
+             _returns=t.CancelResult)
+        def CancelNotification(ctx: Any, reference: str | None,
+                               reason: str | None) -> t.CancelResult:
+            """Withdraw one of the caller's items while nobody has accessed it."""
+            done = service().cancel(principal_of(ctx), reference or "", reason or "")
+            return t.CancelResult(issuerReference=done.issuer_reference, id=done.notification_id,
+                                  status="CANCELLED", cancelledAt=done.cancelled_at,
+                                  reason=done.reason, alreadyCancelled=done.already_cancelled)
+
     return IssuerService
 
 
-def _request(item: Any) -> PublicationRequest:
+def _request(item: Any, parts: list[Attachment | None]) -> PublicationRequest:
     documents = [item.mainDocument] if item.mainDocument is not None else []
+    uploads = documents + list(item.annex or [])
     return PublicationRequest(
         issuer="", issuer_reference=item.issuerReference or "", kind=_text(item.kind),
         procedure=item.procedure or "", subject=item.subject or "",
         recipient=item.recipient or "", ccc=item.ccc or None,
         category=_text(item.category) or "NORMAL",
-        documents=tuple(_document(d) for d in documents + list(item.annex or [])),
+        documents=tuple(_document(d, parts[i] if i < len(parts) else None)
+                        for i, d in enumerate(uploads)),
         made_available_at=_instant(item.madeAvailableAt),
     )
 
@@ -118,11 +165,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _document(upload: Any) -> DocumentInput:
+def _document(upload: Any, part: Attachment | None) -> DocumentInput:
+    """Inline base64 (Spyne decoded it), or the MTOM part the content element named."""
     name = (upload.name or "").strip()
     content_type = (upload.contentType or "").strip() or (
         mimetypes.guess_type(name)[0] or "application/octet-stream")
-    return DocumentInput(name, content_type, b"".join(upload.content or []))
+    declared = (upload.sha256 or "").strip() or None
+    if part is not None:
+        return DocumentInput(name, content_type, b"",
+                             StagedContent(part.size, part.sha256, part.chunks), declared)
+    return DocumentInput(name, content_type, b"".join(upload.content or []),
+                         declared_sha256=declared)
 
 
 def _instant(value: datetime | None) -> datetime | None:

@@ -38,7 +38,7 @@ CategoryType = _enum([m.value for m in Category], "Category",
                      "SPECIAL marks special-category personal data (default NORMAL).")
 StatusType = _enum([m.value for m in Status], "Status",
                    "AVAILABLE until ACCEPTED, REJECTED or EXPIRED (notifications) or READ "
-                   "(communications).")
+                   "(communications), or CANCELLED by its issuer (CancelNotification).")
 
 
 class DocumentUpload(ComplexModel):
@@ -47,7 +47,12 @@ class DocumentUpload(ComplexModel):
         ("name", Unicode(**Present, doc="File name, 1..200 characters.")),
         ("contentType", Unicode(doc="Media type; default from the name's "
                                                   "extension, else application/octet-stream.")),
-        ("content", ByteArray(**Present, doc="The document bytes, base64 inline.")),
+        ("content", ByteArray(**Present, doc="The document bytes: base64 inline, or (MTOM) "
+                                             "an xop:Include naming a multipart/related part "
+                                             "up to GATEWAY_MAX_DOCUMENT_BYTES.")),
+        ("sha256", Unicode(doc="SHA-256 of the bytes, 64 hex digits (optional): checked "
+                               "against the bytes received, so that the signature over the "
+                               "Body also binds an attachment's content.")),
     ]
 
 
@@ -81,6 +86,8 @@ class PublishedItem(ComplexModel):
                                             "(idempotent replay); nothing was written.")),
         ("deadlineAt", Timestamp.customize(doc="Computed by the server; absent for "
                                                "communications.")),
+        ("documentSha256", Unicode(max_occurs=51, doc="SHA-256 (hex) of each document as "
+                                                      "stored, main document first.")),
     ]
 
 
@@ -132,4 +139,32 @@ class PublicationStatusResult(ComplexModel):
         ("count", Integer(**Required)),
         ("item", PublicationStatus.customize(max_occurs=MAX_BATCH)),
         ("nextCursor", Unicode(doc="Cursor mode only; absent on the last page.")),
+    ]
+
+
+class EvidenceResult(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("issuerReference", Unicode(**Required)),
+        ("id", Long(**Required)),
+        ("status", StatusType.customize(**Required)),
+        ("evidence", ByteArray(**Required, doc="The evidence document (namespace "
+                                               "urn:notess:gateway:evidence:v1), XAdES-BES "
+                                               "enveloped-signed by the server.")),
+        ("evidencePdf", ByteArray(**Required, doc="The same facts as a PDF, PAdES-signed by "
+                                                  "the server (B-T with the local TSA).")),
+    ]
+
+
+class CancelResult(ComplexModel):
+    __namespace__ = NS
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("issuerReference", Unicode(**Required)),
+        ("id", Long(**Required)),
+        ("status", StatusType.customize(**Required, doc="CANCELLED.")),
+        ("cancelledAt", Timestamp.customize(**Required, doc="Official time of the "
+                                                            "cancellation.")),
+        ("reason", Unicode(**Required, doc="The reason given when it was cancelled.")),
+        ("alreadyCancelled", Boolean(**Required, doc="true: cancelled by an earlier call "
+                                                     "(idempotent replay); nothing changed.")),
     ]

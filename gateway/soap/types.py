@@ -34,7 +34,8 @@ KindType = _enum(ItemKind, "ItemKind", "NOTIFICATION needs an accept/reject ackn
                  "COMMUNICATION is informative.")
 IssuerType = _enum(Issuer, "Issuer", "The administration that issued the act.")
 StatusType = _enum(Status, "Status", "AVAILABLE until ACCEPTED, REJECTED or EXPIRED "
-                   "(notifications) or READ (communications); final states never change.")
+                   "(notifications) or READ (communications), or CANCELLED by the issuer "
+                   "before anyone accessed it; final states never change.")
 CategoryType = _enum(Category, "Category", "SPECIAL marks special-category personal data.")
 RoleType = _enum(Role, "Role", "How the caller comes to see the item.")
 DocumentRoleType = _enum(DocumentRole, "DocumentRole", "MAIN document or ANNEX.")

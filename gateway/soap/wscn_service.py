@@ -56,6 +56,7 @@ STATES: dict[Status, tuple[int, str]] = {
     Status.REJECTED: (3, "Rechazada"),
     Status.EXPIRED: (4, "Rechazada por transcurso del plazo"),
     Status.READ: (5, "Leída"),
+    Status.CANCELLED: (6, "Anulada por el emisor"),
 }
 """Our status -> WSCN ``estado`` and ``descripcionEstado`` (2 = accepted, as WSCN clients
 expect; the other numbers are ours)."""

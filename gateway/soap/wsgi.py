@@ -61,6 +61,7 @@ from gateway.xmlsafe import parse_xml
 
 from .application import GatewayWsgiApplication, ResponseSigner
 from .context import (
+    ENVIRON_ATTACHMENTS,
     ENVIRON_CORRELATION,
     ENVIRON_DATABASE_FAILURE,
     ENVIRON_ENVELOPE,
@@ -74,6 +75,7 @@ from .limits import PrincipalLimits, SourceLimits
 from .metrics import GatewayMetrics
 from .refusals import UnauthenticatedRefusals
 from .splice import ENVIRON_RESPONSE_LENGTH
+from .xop import XopLimits, XopPackage, is_multipart, read_package, resolve_includes
 
 log = logging.getLogger("gateway.http")
 
@@ -119,6 +121,11 @@ class GatewayFront:
     """``GATEWAY_TRUSTED_PROXIES``: peers whose ``X-Forwarded-Proto``/``-Host`` are believed."""
     server_certificates: Callable[[], Announcement] | None = None
     """The response-signing certificates announced (``GET /server-certificates``)."""
+    xop_parents: Mapping[str, str] | None = None
+    """Services that accept MTOM/XOP requests (``soap.xop``), each with the one element tag an
+    ``xop:Include`` may stand in (a document's ``content``); other services refuse them."""
+    xop_limits: XopLimits | None = None
+    """Caps of an MTOM request (root part, one attachment, the whole body)."""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         supplied = environ.get("HTTP_X_REQUEST_ID", "")
@@ -179,9 +186,16 @@ class GatewayFront:
                 return self._refuse(start_response, error, environ, correlation_id,
                                     authenticated=False, sign=False)
         operations: list[str] = []
+        package: XopPackage | None = None
+        xop_parent = (self.xop_parents or {}).get(service_name)
         try:
-            envelope = parse_xml(self._read_body(environ), max_bytes=self.max_message_bytes,
+            package = self._read_package(environ, service_name, xop_parent)
+            raw = package.root if package is not None else self._read_body(environ)
+            envelope = parse_xml(raw, max_bytes=self.max_message_bytes,
                                  max_depth=self.gate.policy.max_depth)
+            del raw
+            if package is not None:
+                package.root = b""  # parsed: the tree is all that is needed now
 
             def admit(body: etree._Element, principal: Principal) -> None:
                 operations.append("")  # the signature is verified: refusals are now audited
@@ -192,8 +206,14 @@ class GatewayFront:
 
             verified = self.gate.verify(envelope, admit)
             operation = operations[0]
+            if package is not None or xop_parent is not None:
+                # After the signature check: the includes it covered name the parts.
+                environ[ENVIRON_ATTACHMENTS] = resolve_includes(
+                    envelope, package or XopPackage(b""), xop_parent)
         except GatewayError as error:
-            status = 413 if error.code == "MESSAGE_TOO_LARGE" else None
+            if package is not None:
+                package.close()
+            status = 413 if error.code in _TOO_LARGE else None
             if isinstance(error, RateLimited):
                 self.metrics.rate_limited.labels("principal").inc()
             self.metrics.observe(service_name, "-", "refused", time.perf_counter() - started)
@@ -228,14 +248,27 @@ class GatewayFront:
             self.metrics.observe(service_name, operation, outcome, time.perf_counter() - started)
             return start_response(status, headers, *args)
 
-        return service(environ, _start)  # type: ignore[no-any-return]
+        try:
+            return service(environ, _start)  # type: ignore[no-any-return]
+        finally:  # the operation ran: its attachments were stored (or refused)
+            if package is not None:
+                package.close()
+            environ.pop(ENVIRON_ATTACHMENTS, None)
+
+    def _read_package(self, environ: dict[str, Any], service_name: str,
+                      xop_parent: str | None) -> XopPackage | None:
+        """An MTOM request's parts (``soap.xop``), or None for a plain SOAP request."""
+        content_type = str(environ.get("CONTENT_TYPE", ""))
+        if not is_multipart(content_type):
+            return None
+        if xop_parent is None or self.xop_limits is None:
+            raise InvalidRequest(f"{service_name} does not accept MTOM (multipart) requests",
+                                 code="MTOM_NOT_ACCEPTED")
+        return read_package(environ["wsgi.input"], content_type, _declared_length(environ),
+                            self.xop_limits)
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
-        raw_length = environ.get("CONTENT_LENGTH") or ""
-        try:
-            declared = int(raw_length) if raw_length else None
-        except ValueError as exc:
-            raise InvalidRequest("Content-Length is not a number", code="BAD_CONTENT_LENGTH") from exc
+        declared = _declared_length(environ)
         if declared is not None and declared > self.max_message_bytes:
             raise LimitExceeded(f"the message exceeds {self.max_message_bytes} bytes",
                                 code="MESSAGE_TOO_LARGE")
@@ -302,6 +335,17 @@ class GatewayFront:
             self.metrics.database_errors.labels(failure.failure_class).inc()
         except Exception:  # the refusal must still be answered if the audit store is down
             log.exception("could not audit a refused request, correlation_id=%s", correlation_id)
+
+
+_TOO_LARGE = ("MESSAGE_TOO_LARGE", "ATTACHMENT_TOO_LARGE")
+
+
+def _declared_length(environ: Mapping[str, Any]) -> int | None:
+    raw_length = environ.get("CONTENT_LENGTH") or ""
+    try:
+        return int(raw_length) if raw_length else None
+    except ValueError as exc:
+        raise InvalidRequest("Content-Length is not a number", code="BAD_CONTENT_LENGTH") from exc
 
 
 _FORWARDED_HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")

@@ -100,6 +100,31 @@ class NotificationDocumentRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
 
 
+class NotificationAccessRow(Base):
+    """The first access to an item (migration 0010): written once, never changed."""
+
+    __tablename__ = "notification_access"
+
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notification.id", ondelete="CASCADE",
+                          name="fk_notification_access_notification"), primary_key=True
+    )
+    accessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accessed_by: Mapped[str] = mapped_column(String(IDENTIFIER))
+
+
+class NotificationCancellationRow(Base):
+    """Why the issuer cancelled an item (migration 0010); the item's status says when."""
+
+    __tablename__ = "notification_cancellation"
+
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notification.id", ondelete="CASCADE",
+                          name="fk_notification_cancellation_notification"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(500))
+
+
 class NotificationContentRow(Base):
     __tablename__ = "notification_content"
 

@@ -235,6 +235,8 @@ def filter_conditions(
         conditions.append(c.kind == f.kind.value)
     if f.status is not None:
         conditions.append(_status_condition(f.status, as_of))
+    else:  # a cancelled item leaves every listing (CancelNotification)
+        conditions.append(c.status != Status.CANCELLED.value)
     if f.made_available_from is not None:
         conditions.append(c.made_available_at >= f.made_available_from)
     if f.made_available_to is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -58,6 +58,8 @@ from .availability import MESSAGE as UNAVAILABLE
 from .membership import Membership
 from .models import (
     AuditEventRow,
+    NotificationAccessRow,
+    NotificationCancellationRow,
     NotificationContentRow,
     NotificationDocumentRow,
     NotificationRow,
@@ -68,6 +70,8 @@ from .models import (
 _N = cast(Table, NotificationRow.__table__)
 _D = cast(Table, NotificationDocumentRow.__table__)
 _C = cast(Table, NotificationContentRow.__table__)
+_X = cast(Table, NotificationAccessRow.__table__)
+_K = cast(Table, NotificationCancellationRow.__table__)
 _O = cast(Table, OutageRow.__table__)
 _A = cast(Table, AuditEventRow.__table__)
 _U = cast(Table, UsedNonceRow.__table__)
@@ -123,6 +127,11 @@ _INSERT_AUDIT_ROW = (f"INSERT INTO {_A.name} ({', '.join(_AUDIT_COLUMNS)}) "
 def _audit_rows(events: Sequence[AuditEvent]) -> list[tuple[object, ...]]:
     return [(e.seq, e.at, e.event_type, e.actor, e.subject, canonical_json(dict(e.details)),
              e.prev_hash, e.hash) for e in events]
+
+Content = bytes | Callable[[], Iterable[bytes]]
+"""A document's bytes, or how to read them in slices at insert time (a spooled MTOM part)."""
+_COPY_CONTENT = f"COPY {_C.name} (notification_id, position, content) FROM STDIN"
+"""PostgreSQL: one document streamed into its row, slice by slice (``_stream_content``)."""
 
 
 @contextmanager
@@ -181,7 +190,7 @@ class NotificationRepository:
 
     def add_many(
         self,
-        items: Sequence[tuple[Notification, Sequence[bytes]]],
+        items: Sequence[tuple[Notification, Sequence[Content]]],
         *,
         base_deadlines: Sequence[datetime | None] | None = None,
     ) -> list[int]:
@@ -198,7 +207,7 @@ class NotificationRepository:
         )
 
     def _insert(
-        self, items: Sequence[tuple[Notification, Sequence[bytes], datetime | None]]
+        self, items: Sequence[tuple[Notification, Sequence[Content], datetime | None]]
     ) -> list[int]:
         if not items:
             return []
@@ -217,16 +226,44 @@ class NotificationRepository:
                 self._session.execute(insert(_N), rows)
             documents: list[dict[str, object]] = []
             contents: list[dict[str, object]] = []
+            deferred: list[tuple[int, int, Callable[[], Iterable[bytes]]]] = []
             for new_id, (notification, content, _) in zip(ids, items, strict=True):
                 for document, data in zip(notification.documents, content, strict=True):
                     documents.append(_document_values(new_id, document))
+                    if callable(data):
+                        deferred.append((new_id, document.position, data))
+                        continue
                     contents.append(
                         {"notification_id": new_id, "position": document.position, "content": data}
                     )
             if documents:
                 self._session.execute(insert(_D), documents)
+            if contents:
                 self._session.execute(insert(_C), contents)
+            for new_id, position, read in deferred:
+                self._stream_content(new_id, position, read())
         return ids
+
+    def _stream_content(self, notification_id: int, position: int,
+                        chunks: Iterable[bytes]) -> None:
+        """Store a spooled document without holding it: on PostgreSQL a ``COPY`` row whose
+        bytea (hex) is written slice by slice, so neither this process nor the driver ever has
+        the whole document; on SQLite (no streaming insert) read whole, one document at a time.
+        """
+        if _dialect(self._session) != "postgresql":
+            self._session.execute(insert(_C), {"notification_id": notification_id,
+                                               "position": position,
+                                               "content": b"".join(chunks)})
+            return
+        driver = self._session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                _COPY_CONTENT) as copy:
+            # COPY text format: "\\x" is the escaped "\x" that starts bytea's hex input; hex
+            # digits need no escaping.
+            copy.write(f"{notification_id}\t{position}\t\\\\x".encode())
+            for chunk in chunks:
+                copy.write(chunk.hex().encode("ascii"))
+            copy.write(b"\n")
 
     def _allocate_ids(self, count: int) -> list[int]:
         if _dialect(self._session) == "postgresql":
@@ -425,6 +462,32 @@ class NotificationRepository:
         stmt = select(*_COLUMNS).where(
             _N.c.issuer == issuer.value, Membership(_N.c.issuer_reference, wanted))
         return {n.issuer_reference: n for n in self._load(stmt)}
+
+    def mark_accessed(self, ids: Iterable[int], by: str, at: datetime) -> None:
+        """Record the first access to each of ``ids`` (later ones change nothing)."""
+        rows = [{"notification_id": i, "accessed_at": at, "accessed_by": by}
+                for i in sorted(set(ids))]
+        if not rows:
+            return
+        dialect_insert = (postgresql_insert if _dialect(self._session) == "postgresql"
+                          else sqlite_insert)
+        self._session.execute(dialect_insert(_X).on_conflict_do_nothing(), rows)
+
+    def first_access(self, notification_id: int) -> tuple[datetime, str] | None:
+        """When the item was first accessed and by whom (``mark_accessed``), if ever."""
+        row = self._session.execute(select(_X.c.accessed_at, _X.c.accessed_by).where(
+            _X.c.notification_id == notification_id)).first()
+        return None if row is None else (row[0], row[1])
+
+    def record_cancellation(self, notification_id: int, reason: str) -> None:
+        """The issuer's reason for cancelling the item (its status says when and who)."""
+        self._session.execute(insert(_K), {"notification_id": notification_id,
+                                           "reason": reason})
+
+    def cancellation_reason(self, notification_id: int) -> str | None:
+        reason: str | None = self._session.execute(
+            select(_K.c.reason).where(_K.c.notification_id == notification_id)).scalar()
+        return reason
 
     def of_issuer_after(self, issuer: Issuer, after_id: int | None,
                         limit: int) -> list[Notification]:

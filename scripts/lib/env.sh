@@ -109,6 +109,9 @@ ensure_test_peers() {
   [ -f /usr/share/java/xmlsec.jar ] || missing="$missing libxml-security-java"
   [ -f /usr/share/java/axis.jar ] || missing="$missing libaxis-java"
   [ -f /usr/share/java/wss4j.jar ] || missing="$missing libwss4j-java"
+  # JavaMail frames the MTOM request of test_soap_issuer_mtom.py's Java peer.
+  [ -f /usr/share/java/javax.mail.jar ] || missing="$missing libmail-java"
+  [ -f /usr/share/java/javax.activation.jar ] || missing="$missing libactivation-java"
   [ -z "$missing" ] && return 0
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""

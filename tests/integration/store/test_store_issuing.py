@@ -106,3 +106,65 @@ def test_no_issuer_no_publication(container: Container, principal: Principal) ->
         container.issuing().publish(principal, [request("X-1")])
     assert refused.value.code == "NOT_AN_ISSUER"
     assert notification_count(container) == 0
+
+
+def test_staged_documents_are_stored_whole_eagerly_or_streamed(
+        container: Container, database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MTOM documents (``StagedContent``): the small ones go in with the batch's insert, the
+    rest are streamed one by one (PostgreSQL: COPY, hex slices) -- the bytes stored are the
+    bytes sent, with the size and SHA-256 computed when they were received."""
+    import hashlib
+
+    from gateway.services import publishing
+    from gateway.services.publishing import StagedContent
+
+    monkeypatch.setattr(publishing, "EAGER_STAGED_BYTES", 300_000)
+    sent = {f"S-{i}": bytes(range(256)) * (1000 * (i + 1)) + bytes([i]) for i in range(3)}
+
+    def staged(data: bytes) -> StagedContent:
+        return StagedContent(len(data), hashlib.sha256(data).hexdigest(),
+                             lambda: (data[i:i + 65_536] for i in range(0, len(data), 65_536)))
+
+    batch = [PublicationRequest(
+        issuer="", issuer_reference=reference, kind="COMMUNICATION", procedure="P",
+        subject="S", recipient=RECIPIENT, ccc=None, category="NORMAL",
+        documents=(DocumentInput("a.pdf", "application/pdf", b"", staged(data)),
+                   DocumentInput("b.txt", "text/plain", b"inline " + data[:10])))
+        for reference, data in sent.items()]
+    published = container.issuing().publish(seal(TGSS_CIF), batch)
+    with SqlUnitOfWork(database.session_factory) as uow:
+        for (reference, data), item in zip(sent.items(), published, strict=True):
+            assert uow.notifications.content(item.notification_id, 0) == data, reference
+            assert uow.notifications.content(item.notification_id, 1) == b"inline " + data[:10]
+            assert item.document_sha256[0] == hashlib.sha256(data).hexdigest()
+
+
+def test_cancel_only_before_any_access_and_idempotently(container: Container) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.errors import InvalidRequest, NotFound
+
+    issuing = container.issuing()
+    _, second = issuing.publish(seal(TGSS_CIF), [request("C-1"), request("C-2")])
+    with container.unit_of_work() as uow:
+        uow.notifications.mark_accessed([second.notification_id], RECIPIENT,
+                                        datetime.now(UTC))
+        uow.notifications.mark_accessed([second.notification_id], "X", datetime.now(UTC))
+        uow.commit()
+        access = uow.notifications.first_access(second.notification_id)
+        assert access is not None and access[1] == RECIPIENT  # the first access is kept
+    done = issuing.cancel(seal(TGSS_CIF), "C-1", "  Error   de emisión ")
+    assert (done.reason, done.already_cancelled) == ("Error de emisión", False)
+    again = issuing.cancel(seal(TGSS_CIF), "C-1", "otro")
+    assert (again.cancelled_at, again.reason, again.already_cancelled) == (
+        done.cancelled_at, "Error de emisión", True)
+    with pytest.raises(Conflict) as refused:
+        issuing.cancel(seal(TGSS_CIF), "C-2", "tarde")
+    assert refused.value.code == "ALREADY_ACCESSED"
+    with pytest.raises(NotFound) as unknown:
+        issuing.cancel(seal(INSS_CIF), "C-1", "ajena")
+    assert unknown.value.code == "UNKNOWN_REFERENCE"
+    with pytest.raises(InvalidRequest):
+        issuing.cancel(seal(TGSS_CIF), "C-2", "   ")
+    status = issuing.status(seal(TGSS_CIF), ["C-1", "C-2"])
+    assert [s.status if s else None for s in status] == [Status.CANCELLED, Status.AVAILABLE]

@@ -31,6 +31,9 @@ LEGAL = {
     (ItemKind.NOTIFICATION, Status.AVAILABLE, Status.REJECTED),
     (ItemKind.NOTIFICATION, Status.AVAILABLE, Status.EXPIRED),
     (ItemKind.COMMUNICATION, Status.AVAILABLE, Status.READ),
+    # Withdrawn by the issuer (CancelNotification; the service checks nobody accessed it).
+    (ItemKind.NOTIFICATION, Status.AVAILABLE, Status.CANCELLED),
+    (ItemKind.COMMUNICATION, Status.AVAILABLE, Status.CANCELLED),
 }
 
 

@@ -52,4 +52,4 @@ def test_dates_are_typed_and_codes_are_enumerations():
     assert types["status"] == "tns:Status"
     status = schema.find(f"{{{namespaces.XSD}}}simpleType[@name='Status']")
     values = [e.get("value") for e in status.iter(f"{{{namespaces.XSD}}}enumeration")]
-    assert values == ["AVAILABLE", "ACCEPTED", "REJECTED", "EXPIRED", "READ"]
+    assert values == ["AVAILABLE", "ACCEPTED", "REJECTED", "EXPIRED", "READ", "CANCELLED"]
