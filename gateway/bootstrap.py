@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from gateway.services.access import AccessService
     from gateway.services.enrolment import EnrolmentService
+    from gateway.services.events import EventsService
     from gateway.services.issuing import IssuingService
     from gateway.services.mandates import MandateRegistry
     from gateway.services.notifications import NotificationQueries
@@ -136,6 +137,18 @@ class Container:
 
         return EnrolmentService(self.uow_factory, self.clock, self.trust_store(),
                                 min_rsa_key_bits=self.ws_policy().min_rsa_key_bits)
+
+    def events(self) -> EventsService:
+        from gateway.domain.callbacks import CallbackPolicy
+        from gateway.domain.events import RetryPolicy
+        from gateway.services.events import EventsService
+
+        settings = self.settings
+        return EventsService(
+            self.uow_factory, self.clock,
+            CallbackPolicy.parse(settings.events_allowed_callbacks, settings.events_allow_http),
+            source=(settings.public_url or f"http://{settings.bind}").rstrip("/"),
+            retry=RetryPolicy(max_attempts=settings.events_max_attempts))
 
     def sweeper(self) -> SweepService:
         from gateway.services.sweeping import SweepService

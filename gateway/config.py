@@ -163,6 +163,22 @@ class Settings:
     retry_after_seconds: int = 5
     """``Retry-After`` sent with SERVICE_UNAVAILABLE (database unreachable)."""
 
+    events_allowed_callbacks: str = ""
+    """Where event callbacks may point (``GATEWAY_EVENTS_ALLOWED_CALLBACKS``): comma-separated
+    host names, addresses and CIDR networks (``gateway.domain.callbacks``). Empty: no
+    subscription can be made (no callback is ever contacted)."""
+
+    events_allow_http: bool = False
+    """Let callbacks use plain ``http`` (loopback receivers in labs and tests); default https
+    only."""
+
+    events_max_attempts: int = 12
+    """Attempts after which an event delivery is dead-lettered (``gateway subscriptions
+    redeliver`` sends it again)."""
+
+    events_ca_file: Path | None = None
+    """Extra CA certificates (PEM) trusted for https callbacks, besides the system's."""
+
     extra: Mapping[str, str] = field(default_factory=dict)
     """Unrecognised ``GATEWAY_*`` keys, kept so later components can read their own."""
 
@@ -290,6 +306,14 @@ class Settings:
             key = name.upper()
             if (v := get(key)) is not None:
                 changes[name] = _positive_float(f"GATEWAY_{key}", v)
+        if (v := get("EVENTS_ALLOWED_CALLBACKS")) is not None:
+            changes["events_allowed_callbacks"] = v
+        if (v := get("EVENTS_ALLOW_HTTP")) is not None:
+            changes["events_allow_http"] = _boolean("GATEWAY_EVENTS_ALLOW_HTTP", v)
+        if (v := get("EVENTS_MAX_ATTEMPTS")) is not None:
+            changes["events_max_attempts"] = _positive_int("GATEWAY_EVENTS_MAX_ATTEMPTS", v)
+        if (v := get("EVENTS_CA_FILE")) is not None:
+            changes["events_ca_file"] = Path(v)
         per_kind: dict[str, tuple[float, int]] = {}
         for key in [k for k in values if k.startswith("GATEWAY_RATE_LIMIT_")]:
             consumed.add(key)
