@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -148,7 +148,9 @@ class Container:
             self.uow_factory, self.clock,
             CallbackPolicy.parse(settings.events_allowed_callbacks, settings.events_allow_http),
             source=(settings.public_url or f"http://{settings.bind}").rstrip("/"),
-            retry=RetryPolicy(max_attempts=settings.events_max_attempts))
+            retry=RetryPolicy(max_attempts=settings.events_max_attempts,
+                              base=timedelta(seconds=settings.events_retry_base_seconds)),
+            lease=timedelta(seconds=settings.events_lease_seconds))
 
     def sweeper(self) -> SweepService:
         from gateway.services.sweeping import SweepService

@@ -176,6 +176,14 @@ class Settings:
     """Attempts after which an event delivery is dead-lettered (``gateway subscriptions
     redeliver`` sends it again)."""
 
+    events_retry_base_seconds: float = 2.0
+    """First back-off step after a failed delivery; it doubles per attempt (jittered, capped at
+    an hour)."""
+
+    events_lease_seconds: int = 60
+    """How long a claimed delivery is held by the process sending it; if that process dies, the
+    delivery is sent again after this."""
+
     events_ca_file: Path | None = None
     """Extra CA certificates (PEM) trusted for https callbacks, besides the system's."""
 
@@ -312,6 +320,11 @@ class Settings:
             changes["events_allow_http"] = _boolean("GATEWAY_EVENTS_ALLOW_HTTP", v)
         if (v := get("EVENTS_MAX_ATTEMPTS")) is not None:
             changes["events_max_attempts"] = _positive_int("GATEWAY_EVENTS_MAX_ATTEMPTS", v)
+        if (v := get("EVENTS_RETRY_BASE_SECONDS")) is not None:
+            changes["events_retry_base_seconds"] = _positive_float(
+                "GATEWAY_EVENTS_RETRY_BASE_SECONDS", v)
+        if (v := get("EVENTS_LEASE_SECONDS")) is not None:
+            changes["events_lease_seconds"] = _positive_int("GATEWAY_EVENTS_LEASE_SECONDS", v)
         if (v := get("EVENTS_CA_FILE")) is not None:
             changes["events_ca_file"] = Path(v)
         per_kind: dict[str, tuple[float, int]] = {}
