@@ -283,14 +283,14 @@ class Container:
         deps = SoapDependencies(
             queries=self.queries(), representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
-            access=self.access(),
+            access=self.access(), events=(events := self.events()),
         )
         validation = self.signature_validation(trust)
         issuing = self.issuing()
         services = {
             name: GatewayWsgiApplication(port_application(
                 port, notification=deps, validation=validation, receipts=deps.receipts,
-                issuing=issuing,
+                issuing=issuing, events=events,
                 response_signer=signers[name],
                 strict_wsi_status=settings.strict_wsi_fault_status))
             for port, name in PORTS.items()

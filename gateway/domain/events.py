@@ -202,10 +202,12 @@ class Subscription:
     principals: frozenset[str] = field(default_factory=frozenset)
     cccs: frozenset[str] = field(default_factory=frozenset)
     removed_at: datetime | None = None
+    after_seq: int = 0
+    """The audit seq it was made at: only later events are delivered to it."""
 
     def wants(self, event: Event, recipient: str | None, ccc: str | None) -> bool:
-        """Type and filter only; the right to see the item is decided elsewhere."""
-        if event.type not in self.event_types:
+        """Time, type and filter only; the right to see the item is decided elsewhere."""
+        if event.seq <= self.after_seq or event.type not in self.event_types:
             return False
         if self.principals and recipient is not None and recipient not in self.principals:
             return False

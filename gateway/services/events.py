@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from base64 import b64encode
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from gateway.domain.audit import AuditEvent
@@ -122,13 +122,16 @@ class EventsService:
                     f"at most {MAX_SUBSCRIPTIONS_PER_OWNER} subscriptions per subscriber",
                     code="TOO_MANY_SUBSCRIPTIONS", field="url")
             stored = uow.events.add_subscription(subscription)
-            uow.audit.append("subscription.added", principal.acts_for, f"subscription:{stored.id}",
+            added = uow.audit.append("subscription.added", principal.acts_for, f"subscription:{stored.id}",
                              {"owner": owner.identifier, "url": url,
                               "types": sorted(t.value for t in types),
                               "principals": sorted(stored.principals),
                               "cccs": sorted(stored.cccs)}, now)
+            # It hears of what happens from now on, never of the history before it.
+            assert stored.id is not None
+            uow.events.start_after(stored.id, added.seq)
             uow.commit()
-        return stored
+        return replace(stored, after_seq=added.seq)
 
     def subscriptions(self, owner: Owner) -> list[Subscription]:
         with self.uow_factory() as uow:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
 from gateway.services.access import AccessService
+from gateway.services.events import EventsService
 from gateway.services.notifications import NotificationQueries
 from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
@@ -27,6 +28,7 @@ class SoapDependencies:
     official_zone: ZoneInfo
     receipts: ReceiptService | None = None
     access: AccessService | None = None
+    events: EventsService | None = None
 
 
 def principal_of(ctx: Any) -> Principal:

@@ -18,6 +18,8 @@ from gateway import namespaces
 from gateway.domain.model import Category, ItemKind, Status
 from gateway.services.issuing import MAX_BATCH
 
+from .types import subscription_info_type
+
 NS = namespaces.ISSUER_SERVICE
 
 Timestamp = DateTime(timezone=True)
@@ -133,3 +135,6 @@ class PublicationStatusResult(ComplexModel):
         ("item", PublicationStatus.customize(max_occurs=MAX_BATCH)),
         ("nextCursor", Unicode(doc="Cursor mode only; absent on the last page.")),
     ]
+
+
+SubscriptionInfo = subscription_info_type(NS)

@@ -54,7 +54,7 @@ def _subscription(row: Any) -> Subscription:
         url=row.url, event_types=frozenset(EventType(t) for t in row.event_types.split()),
         secret=row.secret, created_at=row.created_at, owner_person=row.owner_person,
         issuer=row.issuer, principals=frozenset(row.principals.split()),
-        cccs=frozenset(row.cccs.split()), removed_at=row.removed_at)
+        cccs=frozenset(row.cccs.split()), removed_at=row.removed_at, after_seq=row.after_seq)
 
 
 class EventRepository:
@@ -71,6 +71,7 @@ class EventRepository:
             event_types=_words(t.value for t in subscription.event_types),
             principals=_words(subscription.principals), cccs=_words(subscription.cccs),
             secret=subscription.secret, created_at=subscription.created_at,
+            after_seq=subscription.after_seq,
         ).returning(_S.c.id)).scalar_one()
         return replace(subscription, id=int(new_id))
 
@@ -86,6 +87,10 @@ class EventRepository:
         if active_only:
             stmt = stmt.where(_S.c.removed_at.is_(None))
         return [_subscription(r) for r in self._session.execute(stmt)]
+
+    def start_after(self, subscription_id: int, seq: int) -> None:
+        self._session.execute(update(_S).where(_S.c.id == subscription_id)
+                              .values(after_seq=seq))
 
     def remove_subscription(self, subscription_id: int, at: datetime) -> bool:
         result = cast(CursorResult[Any], self._session.execute(

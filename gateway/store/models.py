@@ -386,6 +386,7 @@ class EventSubscriptionRow(Base):
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    after_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class EventDeliveryRow(Base):

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(128), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("after_seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_event_subscription"),
     )
     op.create_index("ix_event_subscription_owner", "event_subscription", ["owner_identifier"])
