@@ -253,11 +253,20 @@ class _Audience:
             for subscription in self._subscriptions:
                 if not self._hears(subscription, event):
                     continue
-                body = body or cloud_event(event, source)
+                body = body or cloud_event(self._described(event), source)
                 assert subscription.id is not None
                 out.append(NewDelivery(subscription.id, event.id, event.seq * 10_000 + event.index,
                                        event.item_key, event.type.value, body))
         return out
+
+    def _described(self, event: Event) -> Event:
+        """An item event names the item's recipient and kind (what its listing shows to
+        anyone who may hear of it), so a receiver knows whom to act for."""
+        if len(event.item_ids) != 1 or event.type is EventType.RECEIPT_ISSUED:
+            return event
+        item = self._items[event.item_ids[0]]
+        return replace(event, data={**event.data, "recipient": item.recipient,
+                                    "kind": item.kind.value})
 
     def _hears(self, subscription: Subscription, event: Event) -> bool:
         items = [self._items.get(i) for i in event.item_ids]
