@@ -218,9 +218,9 @@ class EventsService:
             return
         now = self.clock.now()
         with self.uow_factory() as uow:
+            uow.events.delivered([d.id for d, outcome in outcomes if outcome.ok], now)
             for delivery, outcome in outcomes:
                 if outcome.ok:
-                    uow.events.delivered(delivery.id, now)
                     continue
                 attempts = delivery.attempts + 1
                 delay = self.retry.delay(attempts)

@@ -82,6 +82,7 @@ class Receiver:
                 self.send_response(204)
                 self.end_headers()
 
+        ThreadingHTTPServer.request_queue_size = 256  # not 5: the deliverer sends in parallel
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
