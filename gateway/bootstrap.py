@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from gateway.services.access import AccessService
     from gateway.services.enrolment import EnrolmentService
+    from gateway.services.events import EventsService
     from gateway.services.issuing import IssuingService
     from gateway.services.mandates import MandateRegistry
     from gateway.services.notifications import ByteQuota, NotificationQueries
@@ -149,6 +150,20 @@ class Container:
 
         return EnrolmentService(self.uow_factory, self.clock, self.trust_store(),
                                 min_rsa_key_bits=self.ws_policy().min_rsa_key_bits)
+
+    def events(self) -> EventsService:
+        from gateway.domain.callbacks import CallbackPolicy
+        from gateway.domain.events import RetryPolicy
+        from gateway.services.events import EventsService
+
+        settings = self.settings
+        return EventsService(
+            self.uow_factory, self.clock,
+            CallbackPolicy.parse(settings.events_allowed_callbacks, settings.events_allow_http),
+            source=(settings.public_url or f"http://{settings.bind}").rstrip("/"),
+            retry=RetryPolicy(max_attempts=settings.events_max_attempts,
+                              base=timedelta(seconds=settings.events_retry_base_seconds)),
+            lease=timedelta(seconds=settings.events_lease_seconds))
 
     def sweeper(self) -> SweepService:
         from gateway.services.sweeping import SweepService
@@ -299,7 +314,7 @@ class Container:
             queries=self.queries(self.content_byte_limits().charger),
             representation=self.representation(), clock=self.clock,
             official_zone=self.calendar.timezone, receipts=(receipts := self.receipts(trust)),
-            access=self.access(),
+            access=self.access(), events=(events := self.events()),
             server_certificates=self.server_certificates(),
         )
         validation = self.signature_validation(trust)
@@ -307,7 +322,7 @@ class Container:
         services = {
             name: GatewayWsgiApplication(port_application(
                 port, notification=deps, validation=validation, receipts=deps.receipts,
-                issuing=issuing,
+                issuing=issuing, events=events,
                 response_signer=signers[name],
                 strict_wsi_status=settings.strict_wsi_fault_status))
             for port, name in PORTS.items()

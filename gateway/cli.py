@@ -21,7 +21,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway import cli_access, cli_certs, cli_issuers, cli_limits, cli_trust, cli_validate, logs
+from gateway import (
+    cli_access,
+    cli_certs,
+    cli_events,
+    cli_issuers,
+    cli_limits,
+    cli_trust,
+    cli_validate,
+    logs,
+)
 from gateway.config import Settings
 from gateway.errors import GatewayError
 
@@ -156,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_limits.add_commands(commands, _container)
     cli_issuers.add_commands(commands, _container)
     cli_certs.add_commands(commands, _container)
+    cli_events.add_commands(commands, _container)
     return parser
 
 

@@ -185,6 +185,30 @@ class Settings:
     retry_after_seconds: int = 5
     """``Retry-After`` sent with SERVICE_UNAVAILABLE (database unreachable)."""
 
+    events_allowed_callbacks: str = ""
+    """Where event callbacks may point (``GATEWAY_EVENTS_ALLOWED_CALLBACKS``): comma-separated
+    host names, addresses and CIDR networks (``gateway.domain.callbacks``). Empty: no
+    subscription can be made (no callback is ever contacted)."""
+
+    events_allow_http: bool = False
+    """Let callbacks use plain ``http`` (loopback receivers in labs and tests); default https
+    only."""
+
+    events_max_attempts: int = 12
+    """Attempts after which an event delivery is dead-lettered (``gateway subscriptions
+    redeliver`` sends it again)."""
+
+    events_retry_base_seconds: float = 2.0
+    """First back-off step after a failed delivery; it doubles per attempt (jittered, capped at
+    an hour)."""
+
+    events_lease_seconds: int = 60
+    """How long a claimed delivery is held by the process sending it; if that process dies, the
+    delivery is sent again after this."""
+
+    events_ca_file: Path | None = None
+    """Extra CA certificates (PEM) trusted for https callbacks, besides the system's."""
+
     extra: Mapping[str, str] = field(default_factory=dict)
     """Unrecognised ``GATEWAY_*`` keys, kept so later components can read their own."""
 
@@ -326,6 +350,19 @@ class Settings:
                 _positive_int(key, values[key].strip())
         if bytes_per_kind:
             changes["content_bytes_per_kind"] = bytes_per_kind
+        if (v := get("EVENTS_ALLOWED_CALLBACKS")) is not None:
+            changes["events_allowed_callbacks"] = v
+        if (v := get("EVENTS_ALLOW_HTTP")) is not None:
+            changes["events_allow_http"] = _boolean("GATEWAY_EVENTS_ALLOW_HTTP", v)
+        if (v := get("EVENTS_MAX_ATTEMPTS")) is not None:
+            changes["events_max_attempts"] = _positive_int("GATEWAY_EVENTS_MAX_ATTEMPTS", v)
+        if (v := get("EVENTS_RETRY_BASE_SECONDS")) is not None:
+            changes["events_retry_base_seconds"] = _positive_float(
+                "GATEWAY_EVENTS_RETRY_BASE_SECONDS", v)
+        if (v := get("EVENTS_LEASE_SECONDS")) is not None:
+            changes["events_lease_seconds"] = _positive_int("GATEWAY_EVENTS_LEASE_SECONDS", v)
+        if (v := get("EVENTS_CA_FILE")) is not None:
+            changes["events_ca_file"] = Path(v)
         per_kind: dict[str, tuple[float, int]] = {}
         for key in [k for k in values if k.startswith("GATEWAY_RATE_LIMIT_")]:
             consumed.add(key)

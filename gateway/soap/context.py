@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from gateway.domain.clock import Clock
 from gateway.domain.principal import Principal
 from gateway.services.access import AccessService
+from gateway.services.events import EventsService
 from gateway.services.notifications import NotificationQueries
 from gateway.services.receipts import ReceiptService
 from gateway.services.representation import RepresentationService
@@ -39,6 +40,7 @@ class SoapDependencies:
     access: AccessService | None = None
     server_certificates: Callable[[], Announcement] | None = None
     """The response-signing certificate now and the next announced (GetServerCertificates)."""
+    events: EventsService | None = None
 
 
 def principal_of(ctx: Any) -> Principal:

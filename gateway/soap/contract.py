@@ -18,6 +18,7 @@ from spyne.interface.wsdl import Wsdl11
 
 from gateway import namespaces
 from gateway.domain.clock import SystemClock
+from gateway.services.events import EventsService
 from gateway.services.issuing import IssuingService
 from gateway.services.receipts import ReceiptService
 from gateway.services.validation import SignatureValidation
@@ -48,6 +49,7 @@ def port_application(port: str, *, notification: SoapDependencies | None = None,
                      validation: SignatureValidation | None = None,
                      receipts: ReceiptService | None = None,
                      issuing: IssuingService | None = None,
+                     events: EventsService | None = None,
                      response_signer: ResponseSigner | None = None,
                      strict_wsi_status: bool = False) -> GatewayApplication:
     """The Spyne application of one port. Without collaborators it describes the types only
@@ -63,7 +65,7 @@ def port_application(port: str, *, notification: SoapDependencies | None = None,
         else:
             service, tns = notification_service(deps), namespaces.NOTIFICATION_SERVICE
     elif port == "issuer-service":
-        service, tns = issuer_service(issuing), namespaces.ISSUER_SERVICE
+        service, tns = issuer_service(issuing, events), namespaces.ISSUER_SERVICE
     elif port == "validation-service":
         service = validation_service(validation, receipts)  # type: ignore[arg-type]
         tns = namespaces.VALIDATION_SERVICE

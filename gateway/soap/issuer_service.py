@@ -14,14 +14,16 @@ import mimetypes
 from datetime import datetime
 from typing import Any
 
-from spyne import ServiceBase, Unicode, rpc
+from spyne import Array, Boolean, Long, ServiceBase, Unicode, rpc
 
 from gateway.domain.issuers import PublicationEvidence
 from gateway.errors import InvalidRequest
+from gateway.services.events import EventsService, Owner
 from gateway.services.issuing import MAX_BATCH, IssuingService
 from gateway.services.publishing import DocumentInput, PublicationRequest, StagedContent
 
 from . import issuer_types as t
+from . import subscriptions
 from .context import ENVIRON_ATTACHMENTS, principal_of
 from .types import ServiceEnforcedInteger
 from .xop import Attachment, attachments_by_position
@@ -31,7 +33,8 @@ DOCUMENT_CONTENT = f"{_NS}content"
 """The one element an MTOM ``xop:Include`` may stand in (``soap.xop``)."""
 
 
-def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
+def issuer_service(issuing: IssuingService | None,
+                   events: EventsService | None = None) -> type[ServiceBase]:
     def service() -> IssuingService:
         if issuing is None:  # only the contract renderer builds the port without services
             raise RuntimeError("issuing service not configured")
@@ -141,6 +144,36 @@ def issuer_service(issuing: IssuingService | None) -> type[ServiceBase]:
             return t.CancelResult(issuerReference=done.issuer_reference, id=done.notification_id,
                                   status="CANCELLED", cancelledAt=done.cancelled_at,
                                   reason=done.reason, alreadyCancelled=done.already_cancelled)
+
+        # Event subscriptions (issue 17): an issuer hears of its own items only.
+        @rpc(Unicode(min_occurs=1, nillable=False, max_len=2048,
+                     doc="https callback allowed by the operator (CALLBACK_NOT_ALLOWED)"),
+             Unicode(max_len=64, max_occurs="unbounded",
+                     doc="notification.published, .accepted, .rejected, .expired, .read, "
+                         ".cancelled, receipt.issued; none: every type"),
+             _in_variable_names={"event_types": "eventType"},
+             _returns=t.SubscriptionInfo)
+        def SubscribeEvents(ctx: Any, url: str,
+                            event_types: list[str] | None) -> t.SubscriptionInfo:
+            """Be told of what happens to the caller's items (published, accepted, rejected,
+            expired, read, cancelled, receipt issued): CloudEvents 1.0 JSON POSTed to ``url``,
+            signed per Standard Webhooks with the returned secret (shown once)."""
+            return subscriptions.subscribe(events, owner(ctx), url, event_types, None, None,
+                                           t.SubscriptionInfo)
+
+        @rpc(_returns=Array(t.SubscriptionInfo))
+        def ListSubscriptions(ctx: Any) -> list[t.SubscriptionInfo]:
+            """The issuer's event subscriptions (without their secrets)."""
+            return subscriptions.listed(events, owner(ctx), t.SubscriptionInfo)
+
+        @rpc(Long(min_occurs=1, nillable=False), _returns=Boolean)
+        def Unsubscribe(ctx: Any, id: int) -> bool:
+            """Remove one of the issuer's subscriptions."""
+            return subscriptions.unsubscribe(events, owner(ctx), id)
+
+    def owner(ctx: Any) -> Owner:
+        principal = principal_of(ctx)
+        return Owner(principal, service().issuer_of(principal))
 
     return IssuerService
 

@@ -18,6 +18,8 @@ from gateway import namespaces
 from gateway.domain.model import Category, ItemKind, Status
 from gateway.services.issuing import MAX_BATCH
 
+from .types import subscription_info_type
+
 NS = namespaces.ISSUER_SERVICE
 
 Timestamp = DateTime(timezone=True)
@@ -168,3 +170,6 @@ class CancelResult(ComplexModel):
         ("alreadyCancelled", Boolean(**Required, doc="true: cancelled by an earlier call "
                                                      "(idempotent replay); nothing changed.")),
     ]
+
+
+SubscriptionInfo = subscription_info_type(NS)

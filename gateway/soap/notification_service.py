@@ -20,11 +20,12 @@ from gateway.domain.receipts import Decision
 from gateway.domain.rights import AccessGrant, AccessManager
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.services.access import AccessService
+from gateway.services.events import Owner
 from gateway.services.notifications import VisibleNotification
 from gateway.services.receipts import ReceiptService, ReceiptView
 from gateway.wssec.signing_keys import SigningCredential
 
-from . import content_stream, contents_xml, listing_xml
+from . import content_stream, contents_xml, listing_xml, subscriptions
 from . import types as t
 from .context import SoapDependencies, principal_of
 from .splice import splice_response
@@ -79,6 +80,32 @@ def notification_service(deps: SoapDependencies) -> type[ServiceBase]:
                 item=[notification_info(item) for item in page.items],
                 nextCursor=page.next_cursor,
             )
+
+        @rpc(Unicode(min_occurs=1, nillable=False, max_len=2048,
+                     doc="https callback allowed by the operator (CALLBACK_NOT_ALLOWED)"),
+             t.EventTypeName.customize(max_occurs="unbounded", doc="none: every type"),
+             t.Identifier.customize(max_occurs="unbounded",
+                                    doc="only events about these recipients"),
+             t.Ccc.customize(max_occurs="unbounded", doc="only events about these CCCs"),
+             _in_variable_names={"event_types": "eventType", "principals": "principal"},
+             _returns=t.SubscriptionInfo)
+        def SubscribeEvents(ctx: Any, url: str, event_types: list[str] | None,
+                            principals: list[str] | None,
+                            cccs: list[str] | None) -> t.SubscriptionInfo:
+            """Be told of changes to the items the caller may see: CloudEvents 1.0 JSON POSTed
+            to ``url``, signed per Standard Webhooks with the returned secret (shown once)."""
+            return subscriptions.subscribe(deps.events, Owner(principal_of(ctx)), url,
+                                           event_types, principals, cccs)
+
+        @rpc(_returns=Array(t.SubscriptionInfo))
+        def ListSubscriptions(ctx: Any) -> list[t.SubscriptionInfo]:
+            """The caller's event subscriptions (without their secrets)."""
+            return subscriptions.listed(deps.events, Owner(principal_of(ctx)))
+
+        @rpc(Long(min_occurs=1, nillable=False), _returns=Boolean)
+        def Unsubscribe(ctx: Any, id: int) -> bool:
+            """Remove one of the caller's subscriptions; what it was still owed is dropped."""
+            return subscriptions.unsubscribe(deps.events, Owner(principal_of(ctx)), id)
 
         @rpc(_returns=Array(t.PrincipalInfo))
         def ListPrincipals(ctx: Any) -> list[t.PrincipalInfo]:

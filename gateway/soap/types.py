@@ -125,6 +125,33 @@ class PrincipalInfo(ComplexModel):
     ]
 
 
+EventTypeName = Unicode(max_len=64, doc="notification.published, .accepted, .rejected, "
+                        ".expired, .read, .cancelled, receipt.issued, representation.changed")
+
+
+def subscription_info_type(namespace: str) -> type[ComplexModel]:
+    """``SubscriptionInfo`` in a port's namespace (each port keeps one schema of its own)."""
+
+    class SubscriptionInfo(ComplexModel):
+        """An event subscription; ``secret`` (whsec_...) only in SubscribeEvents' answer."""
+
+        __namespace__ = namespace
+        _type_info = [
+            ("id", Long(min_occurs=1, nillable=False)),
+            ("url", Unicode(min_occurs=1, nillable=False)),
+            ("eventType", Unicode(max_len=64, max_occurs="unbounded")),
+            ("principal", Unicode(max_len=32, max_occurs="unbounded")),
+            ("ccc", Unicode(max_len=20, max_occurs="unbounded")),
+            ("createdAt", DateTime(timezone=True, min_occurs=1, nillable=False)),
+            ("secret", Unicode),
+        ]
+
+    return SubscriptionInfo
+
+
+SubscriptionInfo = subscription_info_type(NS)
+
+
 class ContentResult(ComplexModel):
     __namespace__ = NS
     _type_info = [

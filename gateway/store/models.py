@@ -410,3 +410,66 @@ class EnrolledCertificateRow(Base):
     certificate: Mapped[bytes] = mapped_column(LargeBinary)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EventSubscriptionRow(Base):
+    """A subscriber's callback for events (issue 17; ``SubscribeEvents``, migration 0009).
+
+    ``event_types``, ``principals`` and ``cccs`` are space-separated lists (empty: no filter for
+    the last two). The secret signs every delivery (Standard Webhooks, HMAC-SHA256).
+    """
+
+    __tablename__ = "event_subscription"
+    __table_args__ = (Index("ix_event_subscription_owner", "owner_identifier"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    owner_kind: Mapped[str] = mapped_column(String(CODE))
+    owner_identifier: Mapped[str] = mapped_column(String(IDENTIFIER))
+    owner_person: Mapped[str | None] = mapped_column(String(IDENTIFIER), nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(CODE), nullable=True)
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[str] = mapped_column(Text)
+    principals: Mapped[str] = mapped_column(Text, default="")
+    cccs: Mapped[str] = mapped_column(Text, default="")
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    after_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventDeliveryRow(Base):
+    """One event owed to one subscription: pending (with its next attempt), delivered or dead.
+
+    The body is rendered once, when the event is fanned out, so every attempt sends the same
+    bytes under the same id. ``item_key`` keeps deliveries to a subscription in order per item.
+    """
+
+    __tablename__ = "event_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_event_delivery_due", "state", "next_attempt_at"),
+        Index("ix_event_delivery_order", "subscription_id", "item_key", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("event_subscription.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    item_key: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(CODE))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EventCursorRow(Base):
+    """How far the fan-out has read the audit chain (one row, locked while it advances)."""
+
+    __tablename__ = "event_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)

@@ -21,6 +21,7 @@ from gateway.errors import Conflict
 
 from .availability import unavailable_from, unavailable_on_failure
 from .enrolled import EnrolledCertificateRepository
+from .events import EventRepository
 from .issuers import IssuerRegistryRepository
 from .paging import AudienceMemo
 from .receipts import ReceiptRepository
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     receipts: ReceiptRepository
     issuers: IssuerRegistryRepository
     enrolled: EnrolledCertificateRepository
+    events: EventRepository
 
     def __init__(self, session_factory: Callable[[], Session],
                  registry_start: datetime | None = None,
@@ -66,6 +68,7 @@ class SqlUnitOfWork:
         self.receipts = ReceiptRepository(self.session)
         self.issuers = IssuerRegistryRepository(self.session)
         self.enrolled = EnrolledCertificateRepository(self.session)
+        self.events = EventRepository(self.session)
         return self
 
     def __exit__(

@@ -112,14 +112,31 @@ ensure_test_peers() {
   # JavaMail frames the MTOM request of test_soap_issuer_mtom.py's Java peer.
   [ -f /usr/share/java/javax.mail.jar ] || missing="$missing libmail-java"
   [ -f /usr/share/java/javax.activation.jar ] || missing="$missing libactivation-java"
-  [ -z "$missing" ] && return 0
-  if command -v apt-get >/dev/null 2>&1; then
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing test peers:$missing" >&2
-    $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2
-  else
-    echo "error: the tests need the Debian packages$missing" >&2
-    return 1
+  # Node.js runs the npm peers (the Standard Webhooks reference receiver, tests/peers/).
+  command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+  command -v npm >/dev/null 2>&1 || missing="$missing npm"
+  if [ -n "$missing" ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+      local sudo=""
+      [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      echo "installing test peers:$missing" >&2
+      $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq $missing >&2 || return 1
+    else
+      echo "error: the tests need the Debian packages$missing" >&2
+      return 1
+    fi
   fi
+  ensure_npm_peers
+}
+
+ensure_npm_peers() {
+  # npm packages the tests run as independent peers, pinned by each folder's package-lock.json.
+  local folder
+  for folder in tests/peers/*/; do
+    [ -f "$folder/package-lock.json" ] || continue
+    [ -d "$folder/node_modules" ] && [ "$folder/node_modules" -nt "$folder/package-lock.json" ] &&
+      continue
+    echo "installing npm peers in $folder" >&2
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error >&2) || return 1
+  done
 }

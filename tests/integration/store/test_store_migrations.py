@@ -42,9 +42,9 @@ def test_upgrade_of_an_empty_database_records_head_and_is_idempotent(database, t
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0010_access_and_cancellation"
+        assert current_revision(engine) == "0011_events"
         upgrade(engine)  # nothing left to do
-        assert current_revision(engine) == "0010_access_and_cancellation"
+        assert current_revision(engine) == "0011_events"
     finally:
         engine.dispose()
         if cleanup:
