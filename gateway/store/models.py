@@ -413,7 +413,7 @@ class EnrolledCertificateRow(Base):
 
 
 class EventSubscriptionRow(Base):
-    """A subscriber's callback for events (issue 17; ``SubscribeEvents``, migration 0009).
+    """A subscriber's callback for events (issue 17; ``SubscribeEvents``, migration 0011).
 
     ``event_types``, ``principals`` and ``cccs`` are space-separated lists (empty: no filter for
     the last two). The secret signs every delivery (Standard Webhooks, HMAC-SHA256).
