@@ -204,7 +204,7 @@ def _same_name(first: Any, second: Any) -> bool:
     # RFC 5280 §7.1 comparison (asn1crypto's, slow) only if not.
     return bool(
         first.dump() == second.dump()
-        or first.untag().dump() == second.untag().dump()
+        or first.chosen.dump() == second.chosen.dump()  # the RDNSequence itself
         or first == second
     )
 
@@ -311,7 +311,7 @@ def _check_ess_reference(
             continue
         matches = hmac.compare_digest(expected, first["cert_hash"].native)
         issuer_serial = first["issuer_serial"]
-        if matches and issuer_serial.native is not None:
+        if matches and not isinstance(issuer_serial, core.Void):  # .native parses names: slow
             matches = issuer_serial["serial_number"].native == asn1_cert.serial_number and any(
                 general_name.name == "directory_name"
                 and _same_name(general_name.chosen, asn1_cert.issuer)

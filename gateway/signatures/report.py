@@ -20,6 +20,7 @@ ISO 8601 UTC times, Base64 for binary values) and :meth:`ValidationReport.to_ets
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -192,6 +193,13 @@ class CertificateInfo:
         *,
         representative_policies: frozenset[str] | None = None,
     ) -> CertificateInfo:
+        # The same CAs and time-stamping units recur in every report: describe each once.
+        return _certificate_info(certificate, representative_policies)
+
+    @classmethod
+    def _describe(
+        cls, certificate: x509.Certificate, representative_policies: frozenset[str] | None
+    ) -> CertificateInfo:
         fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
         try:
             principal: Principal | None = principal_from_certificate(
@@ -211,6 +219,15 @@ class CertificateInfo:
             der=certificate.public_bytes(serialization.Encoding.DER),
             principal=principal,
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate_info(
+    certificate: x509.Certificate, representative_policies: frozenset[str] | None
+) -> CertificateInfo:
+    """``CertificateInfo._describe``, memoised: certificates hash and compare by their DER, and
+    the description is a frozen value."""
+    return CertificateInfo._describe(certificate, representative_policies)
 
 
 @dataclass(frozen=True, slots=True)
