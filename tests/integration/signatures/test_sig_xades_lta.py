@@ -343,3 +343,23 @@ def test_certificates_in_time_stamp_validation_data_complete_the_paths(
     assert result == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND), (
         describe(report)
     )
+
+
+def test_properties_not_validated_are_named(pki: DemoPki, signer, trust) -> None:
+    """XAdES-X time-stamps and content time-stamps are not validated: the report says so."""
+    signed = own_sign(
+        "xades", signer("company"), at=SIGNED_AT, tsa=local_tsa(pki, SIGNED_AT)
+    ).document
+    extra = (
+        b"<xades:SigAndRefsTimeStamp><xades:EncapsulatedTimeStamp>AAAA"
+        b"</xades:EncapsulatedTimeStamp></xades:SigAndRefsTimeStamp>"
+    )
+    document = signed.replace(
+        b"</xades:UnsignedSignatureProperties>", extra + b"</xades:UnsignedSignatureProperties>"
+    )
+    report = validate(document, policy=_policy(), trust=trust, now=SIGNED_AT + DAY)
+    signature = only(report)
+    assert signature.indication is Indication.TOTAL_PASSED, describe(report)
+    assert "Not validated (reported only): XAdES-X time-stamp (SigAndRefsTimeStamp)" in (
+        signature.warnings
+    )
