@@ -214,6 +214,9 @@ def _same_name(first: Any, second: Any) -> bool:
     key = (first.dump(), second.dump())
     if key[0] == key[1] or first.untag().dump() == second.untag().dump():
         return True
+    if getattr(first, "chosen", None) is not None and getattr(second, "chosen", None) is not None \
+            and first.chosen.dump() == second.chosen.dump():  # the RDNSequence itself
+        return True
     known = _SAME_NAMES.get(key)
     if known is None:
         if len(_SAME_NAMES) >= _SAME_NAMES_MAX:

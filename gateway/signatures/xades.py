@@ -58,7 +58,11 @@ from gateway.signatures.report import (
 )
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
-from gateway.signatures.xades_archive import archive_timestamps, revocation_values
+from gateway.signatures.xades_archive import (
+    archive_timestamps,
+    revocation_values,
+    unvalidated_properties,
+)
 from gateway.signatures.xades_signer import (
     QUALIFYING_PROPERTIES_TAGS,
     SIGNED_PROPERTIES_TAGS,
@@ -417,6 +421,7 @@ def _validate(
     revocation = revocation_values(
         qualifying, xades, max_values=MAX_REVOCATION_VALUES, warnings=findings.warnings
     )
+    findings.warnings.extend(unvalidated_properties(qualifying))
     archives = archive_timestamps(
         qualifying,
         xades,

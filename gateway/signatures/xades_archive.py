@@ -70,6 +70,34 @@ def _unsigned_signature_properties(
     return qualifying.find(f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties")
 
 
+NOT_VALIDATED = {
+    "SigAndRefsTimeStamp": "XAdES-X time-stamp (SigAndRefsTimeStamp)",
+    "SigAndRefsTimeStampV2": "XAdES-X time-stamp (SigAndRefsTimeStampV2)",
+    "RefsOnlyTimeStamp": "XAdES-X time-stamp (RefsOnlyTimeStamp)",
+    "RefsOnlyTimeStampV2": "XAdES-X time-stamp (RefsOnlyTimeStampV2)",
+    "AttrAuthoritiesCertValues": "attribute authorities' certificates (AttrAuthoritiesCertValues)",
+    "AttributeRevocationValues": "attribute certificates' revocation values",
+    "AllDataObjectsTimeStamp": "content time-stamp (AllDataObjectsTimeStamp)",
+    "IndividualDataObjectsTimeStamp": "content time-stamp (IndividualDataObjectsTimeStamp)",
+}
+"""Qualifying properties this engine does not validate: each one found is reported (a warning
+naming it), never silently taken as checked."""
+
+
+def unvalidated_properties(qualifying: etree._Element | None) -> list[str]:
+    """Warnings naming the qualifying properties present that are not validated."""
+    if qualifying is None:
+        return []
+    found = []
+    for element in qualifying.iter():
+        if not isinstance(element.tag, str):
+            continue
+        what = NOT_VALIDATED.get(etree.QName(element).localname)
+        if what is not None and what not in found:
+            found.append(what)
+    return [f"Not validated (reported only): {what}" for what in found]
+
+
 def revocation_values(
     qualifying: etree._Element | None, xades: str, *, max_values: int, warnings: list[str]
 ) -> RevocationValues:

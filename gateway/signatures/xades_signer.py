@@ -84,15 +84,20 @@ def digest_alg_and_value(container: etree._Element, xades: str) -> tuple[str, by
 
 
 def certificate_values(qualifying: etree._Element | None, xades: str) -> list[bytes]:
-    """DER certificates of the unsigned ``CertificateValues`` (EN 319 132-1 §5.5.1); a value
+    """DER certificates of the unsigned ``CertificateValues`` (EN 319 132-1 §5.5.1, also inside
+    ``TimeStampValidationData``); a value
     that is not Base64 is left out (unsigned data: it can only fail to help build the path)."""
     if qualifying is None:
         return []
     found = []
-    for element in qualifying.iterfind(
-        f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties/"
-        f"{xades}CertificateValues/{xades}EncapsulatedX509Certificate"
-    ):
+    properties = f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties/"
+    values = f"{xades}CertificateValues/{xades}EncapsulatedX509Certificate"
+    for element in [
+        *qualifying.iterfind(properties + values),
+        # XAdES 1.4.1 TimeStampValidationData: the time-stamping units' paths (EN 319 132-1
+        # §5.5.3), as DSS writes them in LT and LTA signatures.
+        *qualifying.iterfind(f"{properties}{{{ns.XADES141}}}TimeStampValidationData/{values}"),
+    ]:
         try:
             found.append(base64_text(element, "EncapsulatedX509Certificate"))
         except FormatError:

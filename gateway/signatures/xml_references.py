@@ -100,6 +100,11 @@ def data_objects(
                 if target.element is None or target.element is not signed_properties:
                     raise FormatError("A SignedProperties reference designates another element")
                 signed_properties_seen = True
+            if reference.element.get("URI") is None:
+                findings.warnings.append(
+                    "A reference without URI has the enveloped-signature transform: it was "
+                    'taken as the whole document (URI="")'
+                )
             scope = root if target.element is None else target.element
             if next(scope.iter(etree.Comment), None) is not None:
                 # Same-document references never sign comments (XMLDSig §4.3.3.3): text split by

@@ -165,11 +165,18 @@ def parse_reference(element: etree._Element) -> Reference:
     tags = [child.tag for child in children]
     if tags not in ([TRANSFORMS, DIGEST_METHOD, DIGEST_VALUE], [DIGEST_METHOD, DIGEST_VALUE]):
         raise FormatError("A Reference holds (Transforms), DigestMethod and DigestValue, in order")
+    transforms = parse_transforms(children[0] if len(children) == 3 else None)
+    uri = element.get("URI")
+    if uri is None and any(t.algorithm == ENVELOPED_SIGNATURE for t in transforms):
+        # xmldsigjs/xadesjs omit URI on their enveloped references. The enveloped-signature
+        # transform only applies to the document holding the signature (XMLDSig §6.6.4), so no
+        # detached content can be meant: read it as URI="" (the report warns).
+        uri = ""
     return Reference(
         element=element,
-        uri=element.get("URI"),
+        uri=uri,
         type=element.get("Type"),
-        transforms=parse_transforms(children[0] if len(children) == 3 else None),
+        transforms=transforms,
         digest_uri=children[-2].get("Algorithm") or "",
         digest_value=base64_text(children[-1], "DigestValue"),
     )

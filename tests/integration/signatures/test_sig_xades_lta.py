@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from sig_lta import C14N_10, EXC_C14N, add_archive_timestamp, add_validation_data
 from sig_ocsp import ocsp_response
@@ -289,3 +290,76 @@ def test_xmlsec1_signature_time_stamped_by_openssl_extended_to_lta(
     result, signature, report = judge(flipped, fresh_trust(pki))
     assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE, describe(report)
     assert signature.level == "XAdES-BASELINE-LT"
+
+
+def test_certificates_in_time_stamp_validation_data_complete_the_paths(
+    pki: DemoPki, tmp_path: Path
+) -> None:
+    """The issuing CA only inside xades141:TimeStampValidationData (as DSS writes LT/LTA), and
+    a trust directory holding the root alone: the signer's and the TSU's paths are built."""
+    from lxml import etree
+
+    from gateway import namespaces as ns
+    from gateway.trust.certificates import TrustStore
+
+    signer = issue_leaf(
+        pki, tmp_path, "tsvd", not_before=PKI_NOW - DAY, not_after=PKI_NOW + 300 * DAY
+    )
+    signed = own_sign("xades", signer, at=SIGNED_AT, tsa=local_tsa(pki, SIGNED_AT)).document
+    # The signer's and the TSU's certificates and OCSP responses, then the CA moved into TSVD.
+    with_data = lt(
+        pki, signed, [signer.certificate, pki.tsa.certificate()], SIGNED_AT + timedelta(hours=1)
+    )
+    root = etree.fromstring(with_data)
+    xades = f"{{{ns.XADES}}}"
+    properties = root.find(f".//{xades}UnsignedSignatureProperties")
+    values = properties.find(f"{xades}CertificateValues")
+    properties.remove(values)
+    validation_data = etree.SubElement(properties, f"{{{ns.XADES141}}}TimeStampValidationData")
+    validation_data.append(values)
+    etree.SubElement(values, f"{xades}EncapsulatedX509Certificate").text = base64.b64encode(
+        pki.issuing_ca.certificate().public_bytes(Encoding.DER)
+    ).decode()
+    document = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+    # The trust directory holds the root and its CRL; validation two days after signing, while
+    # the carried OCSP responses are current.
+    at = SIGNED_AT + 2 * DAY
+    root_only = TrustStore(
+        [pki.root_ca.certificate()],
+        [make_crl(pki.root_ca, [], this_update=at - DAY, next_update=at + 6 * DAY)],
+    )
+
+    def judge(document: bytes, trust):
+        report = validate(document, policy=_policy(), trust=trust, now=at)
+        signature = only(report)
+        return (signature.indication, signature.sub_indication), signature, report
+
+    result, signature, report = judge(document, root_only)
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+    assert signature.level == "XAdES-BASELINE-LT"
+    # Without them, no path.
+    bare = document.replace(b"TimeStampValidationData", b"NotValidationData")
+    result, _, report = judge(bare, root_only)
+    assert result == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND), (
+        describe(report)
+    )
+
+
+def test_properties_not_validated_are_named(pki: DemoPki, signer, trust) -> None:
+    """XAdES-X time-stamps and content time-stamps are not validated: the report says so."""
+    signed = own_sign(
+        "xades", signer("company"), at=SIGNED_AT, tsa=local_tsa(pki, SIGNED_AT)
+    ).document
+    extra = (
+        b"<xades:SigAndRefsTimeStamp><xades:EncapsulatedTimeStamp>AAAA"
+        b"</xades:EncapsulatedTimeStamp></xades:SigAndRefsTimeStamp>"
+    )
+    document = signed.replace(
+        b"</xades:UnsignedSignatureProperties>", extra + b"</xades:UnsignedSignatureProperties>"
+    )
+    report = validate(document, policy=_policy(), trust=trust, now=SIGNED_AT + DAY)
+    signature = only(report)
+    assert signature.indication is Indication.TOTAL_PASSED, describe(report)
+    assert "Not validated (reported only): XAdES-X time-stamp (SigAndRefsTimeStamp)" in (
+        signature.warnings
+    )
