@@ -209,6 +209,8 @@ def _same_name(first: Any, second: Any) -> bool:
     key = (first.dump(), second.dump())
     if key[0] == key[1]:
         return True
+    if len(key[0]) + len(key[1]) > 8192:  # hostile sizes are compared, not kept
+        return bool(first == second)
     known = _SAME_NAMES.get(key)
     if known is None:
         if len(_SAME_NAMES) >= _SAME_NAMES_MAX:
