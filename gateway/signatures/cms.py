@@ -217,6 +217,8 @@ def _same_name(first: Any, second: Any) -> bool:
     if getattr(first, "chosen", None) is not None and getattr(second, "chosen", None) is not None \
             and first.chosen.dump() == second.chosen.dump():  # the RDNSequence itself
         return True
+    if len(key[0]) + len(key[1]) > 8192:  # hostile sizes are compared, not kept
+        return bool(first == second)
     known = _SAME_NAMES.get(key)
     if known is None:
         if len(_SAME_NAMES) >= _SAME_NAMES_MAX:

@@ -94,6 +94,9 @@ RSA_PSS = "http://www.w3.org/2007/05/xmldsig-more#rsa-pss"
 
 _LOADED: dict[bytes, x509.Certificate | None] = {}
 _LOADED_MAX = 512
+_MEMO_MAX_BYTES = 16 * 1024
+"""Memoised certificates are at most this large (real ones are a few KiB): the table stays
+within 8 MiB whatever documents arrive."""
 
 
 def load_certificate(der: bytes) -> x509.Certificate | None:
@@ -101,9 +104,12 @@ def load_certificate(der: bytes) -> x509.Certificate | None:
 
     ``cryptography`` parses certificates lazily: a corrupt subject or extension would otherwise
     surface later, wherever the field is first read. Reading them here keeps that at the seam.
-    Memoised by DER (bounded: the table is emptied when full): the same signers' and CAs'
-    certificates arrive again and again, and a certificate object is immutable.
+    Memoised by DER (bounded: at most 512 entries of at most 16 KiB, emptied when full): the
+    same signers' and CAs' certificates arrive again and again, and a certificate object is
+    immutable.
     """
+    if len(der) > _MEMO_MAX_BYTES:  # hostile sizes are not kept
+        return _load_certificate(der)
     try:
         return _LOADED[der]
     except KeyError:

@@ -175,8 +175,41 @@ POLICY = StandardDiffPolicy(
 )
 
 
-def _page_count(root: Any) -> int:
-    return int(root["/Pages"]["/Count"])
+_MAX_PAGE_NODES = 100_000
+
+
+def _resolved(value: Any) -> Any:
+    """An indirect reference followed, an encrypted object (historical revisions) decrypted."""
+    for _ in range(4):
+        if isinstance(value, generic.IndirectObject):
+            value = value.get_object()  # type: ignore[no-untyped-call]
+        elif isinstance(value, generic.DecryptedObjectProxy):
+            value = value.decrypted
+        else:
+            break
+    return value
+
+
+def _pages(root: Any) -> tuple[int, int]:
+    """(``/Count`` of the page tree, pages found walking its ``/Kids``): a revision that adds a
+    page without updating ``/Count`` (or the reverse) changes one of the two."""
+    tree = _resolved(root["/Pages"])
+    declared = int(_resolved(tree["/Count"]))
+    found, seen, pending = 0, 0, [(tree, 0)]
+    while pending:
+        node, depth = pending.pop()
+        node = _resolved(node)
+        seen += 1
+        if seen > _MAX_PAGE_NODES or depth > 64:
+            raise ValueError("page tree too large or too deep")
+        has_kids = isinstance(node, generic.DictionaryObject) and "/Kids" in node
+        kids = node.raw_get("/Kids") if has_kids else None
+        kids = _resolved(kids)
+        if not isinstance(kids, generic.ArrayObject):
+            found += 1
+            continue
+        pending.extend((kids.raw_get(i), depth + 1) for i in range(len(kids)))
+    return declared, found
 
 
 def field_lock(signature: EmbeddedPdfSignature) -> FieldMDPSpec | None:
@@ -203,13 +236,14 @@ def judge(signature: EmbeddedPdfSignature, permission: MDPPerm | None) -> Judgem
         return Judgement(ModificationLevel.NONE)
     reader = signature.reader
     try:
-        before = _page_count(reader.get_historical_root(signature.signed_revision))
-        after = _page_count(reader.root)
+        before = _pages(reader.get_historical_root(signature.signed_revision))
+        after = _pages(reader.root)
     except Exception:  # noqa: BLE001 - a page tree that cannot be read counts as a change
         return Judgement(ModificationLevel.OTHER, violation=UNANALYSABLE)
     if before != after:
         return Judgement(
-            ModificationLevel.OTHER, violation=PAGES_CHANGED.format(before=before, after=after)
+            ModificationLevel.OTHER,
+            violation=PAGES_CHANGED.format(before=before[1], after=after[1]),
         )
     try:
         result = POLICY.review_file(

@@ -194,6 +194,8 @@ class CertificateInfo:
     ) -> CertificateInfo:
         """Memoised by DER and policies (bounded): the same certificates come back each call."""
         der = certificate.public_bytes(serialization.Encoding.DER)
+        if len(der) > 16 * 1024:  # hostile sizes are not kept
+            return cls._build(certificate, der, representative_policies)
         key = (der, representative_policies)
         known = _CERTIFICATE_INFOS.get(key)
         if known is None:

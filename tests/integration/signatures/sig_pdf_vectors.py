@@ -288,3 +288,24 @@ def add_page(pdf: bytes) -> bytes:
         )
 
     return _update(pdf, change)
+
+
+def add_page_keeping_count(pdf: bytes) -> bytes:
+    """A page slipped into the page tree's ``/Kids`` with ``/Count`` left as it was."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        pages_ref = writer.root.raw_get("/Pages")
+        pages = pages_ref.get_object()
+        page = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Page"),
+                generic.NameObject("/Parent"): pages_ref,
+                generic.NameObject("/MediaBox"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (0, 0, 300, 300)]
+                ),
+            }
+        )
+        pages["/Kids"].append(writer.add_object(page))
+        writer.mark_update(pages_ref)
+
+    return _update(pdf, change)

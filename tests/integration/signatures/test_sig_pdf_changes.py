@@ -13,6 +13,7 @@ from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm
 from sig_pdf_vectors import (
     add_comment,
     add_page,
+    add_page_keeping_count,
     fill_field,
     legacy_sign,
     pyhanko_certify,
@@ -115,6 +116,10 @@ def test_pages_added_after_signing_are_flagged(form, signer, trust, policy) -> N
     report, results = verdicts(add_page(signed), trust, policy)
     assert results == [FLAGGED], describe(report)
     assert "Pages were added to or removed" in report.signatures[0].findings[0].message
+    # a page slipped into /Kids with /Count left unchanged is found all the same
+    report, results = verdicts(add_page_keeping_count(signed), trust, policy)
+    assert results == [FLAGGED], describe(report)
+    assert "(1 -> 2)" in report.signatures[0].findings[0].message
 
 
 def test_content_change_judged_by_the_permission_in_force(form, signer, trust, policy) -> None:
