@@ -174,12 +174,17 @@ def publish(gw: RunningGateway, unsigned: zeep.Client, items: Sequence[Planned],
         "Content-Type": content_type, "SOAPAction": '"PublishNotifications"'})
 
 
-def answered(response: requests.Response) -> list[tuple[str, int, bool]]:
+def answered(response: requests.Response, items: Sequence[Planned]
+             ) -> list[tuple[str, int, bool]]:
+    """(reference, id, created) per item; the digest the server computed of each document
+    (inline or attachment) is the one sent."""
     assert response.status_code == 200, response.text[:2000]
     root = etree.fromstring(response.content)
+    answers = list(root.iterfind(f".//{I}PublishNotificationsResult/{I}item"))
+    assert [[d.text for d in e.iterfind(f"{I}documentSha256")] for e in answers] == [
+        [hashlib.sha256(p.document).hexdigest()] for p in items]
     return [(e.findtext(f"{I}issuerReference") or "", int(e.findtext(f"{I}id") or 0),
-             e.findtext(f"{I}created") == "true")
-            for e in root.iterfind(f".//{I}PublishNotificationsResult/{I}item")]
+             e.findtext(f"{I}created") == "true") for e in answers]
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -311,7 +316,7 @@ def test_an_issuer_publishes_a_red_agent_accepts_from_events_and_gets_evidence(
         ids: dict[str, int] = {}
         for start in range(0, ITEMS, BATCH):
             batch = planned[start:start + BATCH]
-            answer = answered(publish(gw, unsigned, batch))
+            answer = answered(publish(gw, unsigned, batch), batch)
             assert [(ref, created) for ref, _, created in answer] == [
                 (p.reference, True) for p in batch]
             ids.update((ref, notification_id) for ref, notification_id, _ in answer)
@@ -326,7 +331,7 @@ def test_an_issuer_publishes_a_red_agent_accepts_from_events_and_gets_evidence(
         # 2. The first batch again: the same ids, nothing written.
         started = time.monotonic()
         before = gw.snapshot()
-        again = answered(publish(gw, unsigned, planned[:BATCH]))
+        again = answered(publish(gw, unsigned, planned[:BATCH]), planned[:BATCH])
         assert again == [(p.reference, ids[p.reference], False) for p in planned[:BATCH]]
         settled = {"used_nonce"}  # the replay cache: every signed request adds its nonce
         after = gw.snapshot()
@@ -445,7 +450,12 @@ def test_an_issuer_publishes_a_red_agent_accepts_from_events_and_gets_evidence(
         pki.company_cif, COMPANY_2, COMPANY_3}, runs
     assert all(run["exit"] in (0, 130) for run in runs), runs
     del receiving_status  # SIGTERM while idle (or during a run that had nothing left)
+    # The agent archived every item it may see, each document byte for byte as published
+    # (inline or MTOM).
     assert len(list(archive.glob("*/*/notification.json"))) == len(visible)
+    for item_id, p in visible.items():
+        [document] = archive.glob(f"{p.recipient}/{item_id}/*-{p.reference}.pdf")
+        assert document.read_bytes() == p.document
 
     # 6. The issuer's status shows each step of every item.
     started = time.monotonic()
