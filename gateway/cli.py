@@ -280,8 +280,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"IssuerService seals: {issuers}")
     _print_walkthrough(settings)
     if args.serve:
+        from gateway.serving import delivery_beside
+
         container.dispose()
-        return _serve(argparse.Namespace(bind=None, workers=None), settings)
+        # The events' delivery process runs beside the server and stops with it.
+        with delivery_beside(settings) as delivery:
+            print(f"event delivery: gateway events deliver (pid {delivery.pid}); "
+                  "subscribers' callbacks must be in GATEWAY_EVENTS_ALLOWED_CALLBACKS",
+                  flush=True)
+            return _serve(argparse.Namespace(bind=None, workers=None), settings)
     return 0
 
 

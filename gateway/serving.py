@@ -17,13 +17,21 @@ mode: ``PROMETHEUS_MULTIPROC_DIR`` (when the environment does not name one,
 ``<data_dir>/run/prometheus``), emptied at start so a previous run's counts do not linger;
 ``child_exit`` marks a dead worker's files so its live gauges go (its counters stay counted).
 Any worker then answers ``/metrics`` with the sum over all of them.
+
+Event delivery (issue 17) is a process of its own, ``gateway events deliver``, never a thread of
+the server: ``gateway demo --serve`` starts one beside the server (``delivery_beside``) and
+stops it when the server stops; production runs it as its own service, on one host or several.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +162,34 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]  # gunicorn is untyp
 
 def serve(settings: Settings) -> None:
     GatewayServer(settings).run()
+
+
+DELIVERY_STOP_TIMEOUT_S = 30.0
+
+
+@contextmanager
+def delivery_beside(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    """``gateway events deliver`` as a child process on the settings' database while the
+    ``with`` block runs (the server), then stopped: SIGTERM (it finishes the round it is in
+    and exits 0), SIGKILL only if it has not ended after ``DELIVERY_STOP_TIMEOUT_S``.
+
+    It inherits the environment (every other ``GATEWAY_*`` setting: the callback allow-list,
+    retries ...) and the terminal: a Ctrl-C reaches it as it reaches the server, and its log
+    lines join the server's."""
+    # The URL through the environment, not the command line: ``ps`` would show a password.
+    environment = {**os.environ, "GATEWAY_DATABASE_URL": settings.effective_database_url}
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "events", "deliver"],
+                               env=environment, stdin=subprocess.DEVNULL)
+    owner = os.getpid()
+    try:
+        yield process
+    finally:
+        # gunicorn's forked workers leave through this block too (their SystemExit): only the
+        # process that started the deliverer stops it.
+        if os.getpid() == owner and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=DELIVERY_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
