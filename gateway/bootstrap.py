@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gateway.config import Settings
@@ -131,19 +131,24 @@ class Container:
                                  self.settings.max_document_bytes)
 
     def issuing(self) -> IssuingService:
+        from gateway.services.issuing import IssuingService
+
+        return IssuingService(self.uow_factory, self.clock, self.publishing(),
+                              self.settings.cursor_secret, self._server_seal,
+                              self.calendar.timezone)
+
+    def _server_seal(self) -> tuple[Any, Any, Any] | None:
+        """The server's signing key and certificate and the local TSA, when configured: loaded
+        only when needed (``IssuingService.evidence``), never by registry commands."""
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
-        from gateway.services.issuing import IssuingService
-
         key_path, cert_path = self.settings.effective_server_key, self.settings.effective_server_cert
-        key = cert = None
-        if key_path.is_file() and cert_path.is_file():
-            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        return IssuingService(self.uow_factory, self.clock, self.publishing(),
-                              self.settings.cursor_secret, key, cert,  # type: ignore[arg-type]
-                              self.time_stamp_authority(), self.calendar.timezone)
+        if not key_path.is_file() or not cert_path.is_file():
+            return None
+        return (serialization.load_pem_private_key(key_path.read_bytes(), password=None),
+                x509.load_pem_x509_certificate(cert_path.read_bytes()),
+                self.time_stamp_authority())
 
     def enrolment(self) -> EnrolmentService:
         from gateway.services.enrolment import EnrolmentService

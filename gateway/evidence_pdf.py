@@ -14,9 +14,11 @@ from gateway.domain.issuers import ItemEvidence
 from gateway.evidence_xml import events
 from gateway.receipt_pdf import official_time_text
 
-_EVENT_TEXT = {"MADE_AVAILABLE": "Puesta a disposicion", "ACCESSED": "Acceso",
-               "ACCEPTED": "Aceptada", "REJECTED": "Rechazada", "EXPIRED": "Expirada (rechazo)",
-               "READ": "Leida", "CANCELLED": "Anulada por el emisor"}
+_EVENT_TEXT = {"MADE_AVAILABLE": "Puesta a disposición", "ACCESSED": "Acceso",
+               "ACCEPTED": "Aceptada", "REJECTED": "Rechazada",
+               "EXPIRED": "Rechazada por transcurso del plazo", "READ": "Leída",
+               "CANCELLED": "Anulada por el emisor"}
+_BOTTOM = 60
 
 
 def render_evidence_pdf(evidence: ItemEvidence, *, zone: ZoneInfo) -> bytes:
@@ -27,7 +29,7 @@ def render_evidence_pdf(evidence: ItemEvidence, *, zone: ZoneInfo) -> bytes:
     height = A4[1]
     y = height - 60
     canvas.setFont("Helvetica-Bold", 14)
-    canvas.drawString(50, y, "Evidencia de la notificacion electronica")
+    canvas.drawString(50, y, "Evidencia de la notificación electrónica")
     canvas.setFont("Helvetica", 10)
     lines = [
         ("Emisor", evidence.issuer), ("Referencia", status.issuer_reference),
@@ -63,8 +65,12 @@ def render_evidence_pdf(evidence: ItemEvidence, *, zone: ZoneInfo) -> bytes:
     y -= 26
     canvas.drawString(50, y, "Documentos (SHA-256)")
     canvas.setFont("Courier", 8)
-    for d in evidence.documents:
+    for d in evidence.documents:  # up to 51: continued on further pages
         y -= 14
+        if y < _BOTTOM:
+            canvas.showPage()
+            canvas.setFont("Courier", 8)
+            y = height - 60
         canvas.drawString(60, y, f"{d.position} {d.role} {d.sha256} {d.size} B")
     canvas.showPage()
     canvas.save()

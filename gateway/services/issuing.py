@@ -26,9 +26,8 @@ import hmac
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from cryptography import x509
 
 from gateway.domain.audit import AuditEntry
 from gateway.domain.clock import Clock
@@ -52,13 +51,17 @@ from gateway.errors import (
     LimitExceeded,
     NotFound,
 )
-from gateway.evidence_pdf import render_evidence_pdf
-from gateway.evidence_xml import build_evidence
-from gateway.signatures import TimeStampAuthority, sign_pades, sign_xades_enveloped
-from gateway.signatures.cms_signing import PrivateKey
 
 from .ports import UnitOfWork
 from .publishing import PublicationRequest, Published, PublishingService
+
+if TYPE_CHECKING:  # the signing stack loads only when evidence is asked for (issue 18)
+    from cryptography import x509
+
+    from gateway.signatures import TimeStampAuthority
+    from gateway.signatures.cms_signing import PrivateKey
+
+    ServerSeal = tuple[PrivateKey, x509.Certificate, TimeStampAuthority | None]
 
 MAX_BATCH = 1000
 """Items per ``PublishNotifications`` and references per ``GetPublicationStatus``."""
@@ -92,11 +95,10 @@ class IssuingService:
     clock: Clock
     publishing: PublishingService
     cursor_secret: bytes
-    server_key: PrivateKey | None = None
-    """Signs evidence documents (the server's seal, as for receipts)."""
-    server_cert: x509.Certificate | None = None
-    tsa: TimeStampAuthority | None = None
-    """The local TSA: evidence PDFs are then PAdES B-T."""
+    server_seal: Callable[[], ServerSeal | None] | None = None
+    """The server's key, certificate and local TSA (evidence PDFs are then PAdES B-T), loaded
+    on the first ``GetEvidence``: registry commands never load the signing stack. ``None``
+    (or a callable answering ``None``): no signing key, evidence is ``NO_SERVER_KEY``."""
     zone: ZoneInfo = _OFFICIAL_ZONE
     """Official time zone, for the PDF's wording (the XML is in UTC)."""
 
@@ -228,9 +230,15 @@ class IssuingService:
         issuer's reference is ``UNKNOWN_REFERENCE``, exactly like one nobody published."""
         issuer = self.issuer_of(principal)
         wanted = reference.strip()
-        if self.server_key is None or self.server_cert is None:
+        from gateway.evidence_pdf import render_evidence_pdf
+        from gateway.evidence_xml import build_evidence
+        from gateway.signatures import sign_pades, sign_xades_enveloped
+
+        seal = self.server_seal() if self.server_seal is not None else None
+        if seal is None:
             raise GatewayError("the server has no signing key for evidence",
                                code="NO_SERVER_KEY")
+        key, cert, tsa = seal
         now = self.clock.now()
         with self.uow_factory() as uow:
             found = uow.notifications.by_references(issuer, [wanted] if wanted else [])
@@ -257,10 +265,9 @@ class IssuingService:
             receipt_sha256=(hashlib.sha256(issued.signed_xml).hexdigest()
                             if issued is not None else None),
             generated_at=now, cancel_reason=reason)
-        xml = sign_xades_enveloped(build_evidence(evidence), self.server_key, self.server_cert,
-                                   clock=self.clock)
-        pdf = sign_pades(render_evidence_pdf(evidence, zone=self.zone), self.server_key,
-                         self.server_cert, clock=self.clock, tsa=self.tsa)
+        xml = sign_xades_enveloped(build_evidence(evidence), key, cert, clock=self.clock)
+        pdf = sign_pades(render_evidence_pdf(evidence, zone=self.zone), key, cert,
+                         clock=self.clock, tsa=tsa)
         return SignedEvidence(evidence, xml, pdf)
 
     # -- the registry (operators) ---------------------------------------------------------

@@ -88,7 +88,7 @@ def test_validate_loads_neither_the_server_nor_the_database_nor_pdf_rendering(
                         "gateway.wssec.gate")) == []
 
 
-@pytest.mark.parametrize("argv", [["audit", "verify"], ["mandates", "list"]])
+@pytest.mark.parametrize("argv", [["audit", "verify"], ["mandates", "list"], ["issuers", "list"]])
 def test_database_commands_load_neither_the_server_nor_pdf_rendering_nor_signing(
         argv: list[str], tmp_path: Path) -> None:
     modules = loaded_after("--database", f"sqlite:///{tmp_path / 'gateway.db'}", *argv,

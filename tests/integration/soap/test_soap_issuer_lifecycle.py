@@ -23,6 +23,7 @@ from gateway import namespaces as ns
 from gateway.domain.clock import SystemClock
 from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import url_with_schema
+from gateway.store.models import AuditEventRow
 
 if TYPE_CHECKING:
     from conftest import RunningGateway
@@ -201,6 +202,10 @@ def test_a_cancelled_item_leaves_the_listings_and_shows_cancelled(gw: RunningGat
     assert notification_id not in {i.id for i in pending}
     seen = company.service.GetNotification(id=notification_id)
     assert seen.status == "CANCELLED"
+    # Its history: only a listing that asks for CANCELLED shows it.
+    history = company.service.ListNotifications(pageSize=1000, status="CANCELLED").item or []
+    assert [i.id for i in history] == [notification_id]
+    assert history[0].status == "CANCELLED"
     with pytest.raises(zeep.exceptions.Fault) as caught:
         company.service.PrepareReceipt(id=[notification_id], decision="ACCEPT")
     assert code(caught) == "NOT_PENDING"
@@ -222,6 +227,20 @@ def test_a_cancelled_item_leaves_the_listings_and_shows_cancelled(gw: RunningGat
     evidence = tgss.service.GetEvidence(issuerReference="CX-1").evidence
     cancelled = etree.fromstring(evidence).find(f"{EV}Events/{EV}Event[@type='CANCELLED']")
     assert cancelled is not None and cancelled.get("reason") == "Emitida por error"
+
+    # It stays in the audit chain, which still verifies.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    verified = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "audit", "verify"],
+        env={**environment, "GATEWAY_DATABASE_URL": gw.database_url,
+             "GATEWAY_DATA_DIR": str(gw.log_path.parent)},
+        capture_output=True, text=True, check=False, cwd=ROOT)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with gw.engine.connect() as connection:
+        trail = connection.execute(select(AuditEventRow.event_type).where(
+            AuditEventRow.subject == str(notification_id)).order_by(AuditEventRow.seq)).scalars()
+        assert [e for e in trail if e.startswith("notification.")] == [
+            "notification.published", "notification.cancelled"]
 
 
 def test_an_accessed_item_cannot_be_cancelled(gw: RunningGateway) -> None:
