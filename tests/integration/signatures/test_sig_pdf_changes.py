@@ -6,7 +6,7 @@ intact; only a byte-range digest that fails is HASH_FAILURE."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm
@@ -20,7 +20,7 @@ from sig_pdf_vectors import (
     reportlab_form,
     tamper_signed_comment,
 )
-from sig_scenarios import PKI_NOW, VALIDATION_TIME
+from sig_scenarios import VALIDATION_TIME
 from sig_vectors import describe, local_tsa, modify_pdf_page
 
 from gateway.signatures import Indication, SubIndication, add_document_timestamp, validate
@@ -41,8 +41,10 @@ def form() -> bytes:
 
 
 def _stamp(pki, document: bytes) -> bytes:
-    # pyHanko's signer takes the system clock, later than PKI_NOW: the time-stamp comes after
-    return add_document_timestamp(document, local_tsa(pki, PKI_NOW + timedelta(minutes=10)))
+    # pyHanko's signer takes the system clock: the time-stamp must come after the signing,
+    # however long after the PKI (PKI_NOW) this test runs on a loaded machine
+    return add_document_timestamp(document, local_tsa(pki, datetime.now(UTC).replace(
+        microsecond=0) + timedelta(minutes=1)))
 
 
 CHANGES = {

@@ -49,8 +49,6 @@ GATEWAY = Path(sys.executable).with_name("gateway")
 
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[tuple[str, SqlUnitOfWork]]:
-    from conftest import postgres_url
-
     schema = f"ev_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine_for(postgres_url())
     with admin.begin() as connection:
@@ -65,6 +63,11 @@ def pg(tmp_path: Path) -> Iterator[tuple[str, SqlUnitOfWork]]:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def postgres_url() -> str:
+    return os.environ.get("GATEWAY_TEST_DATABASE_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def item(n: int, ccc: str | None) -> Notification:

@@ -61,7 +61,7 @@ class Unsigned(ReceiptService):
         assert self.prepared is not None
         return self.prepared
 
-    def _sign(self, document: bytes) -> bytes:
+    def _sign(self, document: bytes, credentials: object = None) -> bytes:
         return document
 
 
