@@ -43,18 +43,16 @@ from lxml import etree
 from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
 from gateway import namespaces as ns
-from gateway.client.server_certs import ServerCertificates, signing_certificate
-from gateway.client.transport import ServerVerifyingSignature, _check_signed_parts
-from gateway.client.xmldsig import (
-    EXC_C14N,
-    SignatureInvalid,
-    c14n,
-    digest_name,
-    verify_signature_value,
+from gateway.client.server_certs import ServerCertificates
+from gateway.client.transport import (
+    Accepted,
+    ServerVerifyingSignature,
+    _check_signed_parts,
+    _digest_name,
+    _reference_to,
+    _verify_signed_info,
 )
-
-Accepted = x509.Certificate | ServerCertificates
-"""The pinned server certificate, or those a rotation announced (``server_certs``)."""
+from gateway.client.xmldsig import c14n
 
 MAX_ENVELOPE_BYTES = 1024 * 1024
 """The response around the document (headers, signature, metadata) is never larger than this."""
@@ -311,52 +309,3 @@ def _split(octets: bytes, placeholder: bytes) -> tuple[bytes, bytes]:
     if not found or placeholder in tail:
         raise SignatureVerificationFailed("the document is not where the signature says")
     return head, tail
-
-
-def _reference_to(envelope: etree._Element, element: etree._Element) -> etree._Element:
-    uri = f"#{element.get(_WSU_ID)}"
-    for reference in envelope.iterfind(f".//{_DS}SignedInfo/{_DS}Reference"):
-        if reference.get("URI") == uri:
-            return reference
-    raise SignatureVerificationFailed("the Body is not signed")
-
-
-def _digest_name(reference: etree._Element) -> str:
-    try:
-        return digest_name(reference)
-    except SignatureInvalid as exc:
-        raise SignatureVerificationFailed(str(exc)) from exc
-
-
-def _verify_signed_info(envelope: etree._Element, body: etree._Element,
-                        body_digest: bytes | None, accepted: Accepted) -> None:
-    """Every reference's digest (the Body's as computed while streaming, when given) and the
-    signature value over SignedInfo with the pinned server certificate (or the accepted one
-    the response names, across a rotation)."""
-    certificate = (signing_certificate(envelope, accepted)
-                   if isinstance(accepted, ServerCertificates) else accepted)
-    signature = envelope.find(f".//{{{ns.WSSE}}}Security/{_DS}Signature")
-    signed_info = signature.find(f"{_DS}SignedInfo") if signature is not None else None
-    if signature is None or signed_info is None:
-        raise SignatureVerificationFailed("the response is not signed")
-    for reference in signed_info.iterfind(f"{_DS}Reference"):
-        transforms = reference.findall(f"{_DS}Transforms/{_DS}Transform")
-        if [t.get("Algorithm") for t in transforms] != [EXC_C14N] or len(transforms[0]):
-            raise SignatureVerificationFailed("reference transforms not accepted")
-        targets = envelope.xpath("//*[@wsu:Id=$i]", namespaces={"wsu": ns.WSU},
-                                 i=(reference.get("URI") or "#")[1:])
-        if len(targets) != 1:
-            raise SignatureVerificationFailed("reference does not resolve")
-        name = _digest_name(reference)
-        if targets[0] is body and body_digest is not None:
-            if name != _digest_name(_reference_to(envelope, body)):
-                raise SignatureVerificationFailed("two digests for the Body")
-            digest = body_digest
-        else:
-            digest = hashlib.new(name, _c14n(targets[0])).digest()
-        if base64.b64decode(reference.findtext(f"{_DS}DigestValue") or "") != digest:
-            raise SignatureVerificationFailed("digest mismatch")
-    try:
-        verify_signature_value(signature, certificate)
-    except SignatureInvalid as exc:
-        raise SignatureVerificationFailed(str(exc)) from exc

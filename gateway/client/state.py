@@ -309,19 +309,17 @@ class AgentState:
                 db.execute("UPDATE batch SET state = 'done', registration_number = ? "
                            "WHERE receipt_id = ?", (receipts[0].registration_number, receipt_id))
                 db.execute("UPDATE item SET batch_id = NULL WHERE batch_id = ?", (receipt_id,))
+            final, other = [], []
             for receipt in receipts:
                 for item_id, outcome in receipt.outcomes.items():
                     if outcome in ("ACCEPTED", "REJECTED"):
-                        db.execute("UPDATE item SET outcome = ?, status = ?, "
-                                   "registration_number = ? WHERE id = ?",
-                                   (outcome, final_status[outcome], receipt.registration_number,
-                                    item_id))
-                    elif outcome == "EXPIRED":
-                        db.execute("UPDATE item SET status = 'EXPIRED' WHERE id = ? "
-                                   "AND outcome IS NULL", (item_id,))
-                    else:  # ALREADY_FINAL, NOT_AUTHORISED, NOT_FOUND: ask the server
-                        db.execute("UPDATE item SET status = 'UNKNOWN' WHERE id = ? "
-                                   "AND outcome IS NULL", (item_id,))
+                        final.append((outcome, final_status[outcome],
+                                      receipt.registration_number, item_id))
+                    else:  # EXPIRED; ALREADY_FINAL, NOT_AUTHORISED, NOT_FOUND: ask the server
+                        other.append(("EXPIRED" if outcome == "EXPIRED" else "UNKNOWN", item_id))
+            db.executemany("UPDATE item SET outcome = ?, status = ?, registration_number = ? "
+                           "WHERE id = ?", final)
+            db.executemany("UPDATE item SET status = ? WHERE id = ? AND outcome IS NULL", other)
 
     def unknown_status(self) -> list[int]:
         return [row[0] for row in self._db.execute(

@@ -103,6 +103,12 @@ def test_the_newcomer_path_archives_the_red_agents_work(tmp_path: Path) -> None:
     environment.update({"GATEWAY_BIND": f"127.0.0.1:{port}", "GATEWAY_PUBLIC_URL": base_url,
                         "PYTHONPATH": os.pathsep.join(
                             [str(REPOSITORY), *filter(None, [os.environ.get("PYTHONPATH")])])})
+    # The script must find this environment installed: never let it run pip here, where an
+    # editable install would point the test's own .venv at this temporary directory.
+    installed = subprocess.run(["bash", "-c", ". scripts/lib/env.sh; already_installed client"],
+                               cwd=home, env=environment, capture_output=True, text=True,
+                               timeout=60, check=False)
+    assert installed.returncode == 0, installed.stderr
     log = tmp_path / "demo.log"
     with log.open("wb") as output:
         demo = subprocess.Popen(["./scripts/demo"], cwd=home, env=environment,

@@ -247,6 +247,28 @@ def test_a_tampered_batch_fails_verification(
         verify_signature(response.body.replace(encoded, forged))
 
 
+def test_a_tampered_large_document_fails_verification(
+    port: Callable[..., InProcessPort], pki: DemoPki, verify_signature: Callable[[bytes], None]
+) -> None:
+    """Documents above a few KiB are hashed by the client without canonicalising their base64
+    (``gateway.client.xmldsig.canonical_digest``): one changed character still fails."""
+    from zeep.exceptions import SignatureVerificationFailed
+
+    data = bytes(range(256)) * 120  # 30 KiB, 40 KiB of base64
+    batch = batch_of(released(notification(1, documents=1), [data]), [])
+    response = port(ContentsQueries(batch=batch), pki).call("GetContents", id="5001")
+    verify_signature(response.body)
+    encoded = base64.b64encode(data)
+    middle = len(encoded) // 2
+    forged = encoded[:middle] + (b"A" if encoded[middle:middle + 1] != b"A" else b"B") \
+        + encoded[middle + 1:]
+    assert response.body.count(encoded) == 1
+    with pytest.raises(SignatureVerificationFailed):
+        verify_signature(response.body.replace(encoded, forged))
+    with pytest.raises(SignatureVerificationFailed):  # nor one character less
+        verify_signature(response.body.replace(encoded, encoded[:-4]))
+
+
 def test_text_xml_cannot_carry_is_a_server_fault_on_both_paths(
     port: Callable[..., InProcessPort], monkeypatch: pytest.MonkeyPatch
 ) -> None:
