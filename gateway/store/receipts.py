@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, false, func, insert, select, update
+from sqlalchemy import Table, false, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ from .models import (
     RegistrationCounterRow,
 )
 from .repositories import integrity_errors_as_conflict
+from .types import UTCDateTime
 
 _P = cast(Table, PreparedReceiptRow.__table__)
 _R = cast(Table, ReceiptRow.__table__)
@@ -59,6 +60,29 @@ def _items_json(ack: Acknowledgement) -> str:
 def _items(raw: str) -> tuple[AcknowledgedItem, ...]:
     return tuple(AcknowledgedItem(int(nid), tuple(DocumentDigest(int(p), r, s) for p, r, s in docs))
                  for nid, docs in json.loads(raw))
+
+
+_RECEIPT_COLUMNS = ("registration_number", "year", "sequence", "csv_code", "signer", "decision",
+                    "issued_at", "signed_xml", "client_ack_digest", "recipient", "signer_name",
+                    "signer_role")
+_INSERT_RECEIPT_WITH_ITEMS = text(
+    f"WITH r AS (INSERT INTO {_R.name} ({', '.join(_RECEIPT_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _RECEIPT_COLUMNS)}) RETURNING id) "
+    f"INSERT INTO {_I.name} (receipt_id, notification_id, outcome) "
+    "SELECT r.id, i.notification_id, i.outcome FROM r, "
+    "unnest(CAST(:item_ids AS bigint[]), CAST(:item_outcomes AS varchar[])) "
+    "AS i(notification_id, outcome)")
+"""PostgreSQL: one receipt and its items in one statement (``ReceiptRepository.add_many``)."""
+
+
+def _receipt_values(r: IssuedReceipt) -> dict[str, object]:
+    return {"registration_number": str(r.registration_number),
+            "year": r.registration_number.year,
+            "sequence": r.registration_number.sequence, "csv_code": r.csv_code,
+            "signer": r.signer, "decision": r.decision.value, "issued_at": r.issued_at,
+            "signed_xml": r.signed_xml, "client_ack_digest": r.client_ack_digest,
+            "recipient": r.recipient, "signer_name": r.signer_name,
+            "signer_role": r.signer_role}
 
 
 class ReceiptRepository:
@@ -135,16 +159,19 @@ class ReceiptRepository:
             return
         with integrity_errors_as_conflict("a notification already has a final receipt",
                                           code="ALREADY_FINAL"):
+            if len(receipts) == 1 and self._dialect() == "postgresql":
+                # The usual case (one recipient): the receipt and its items in ONE statement.
+                receipt, outcomes = receipts[0]
+                self._session.execute(_INSERT_RECEIPT_WITH_ITEMS, {
+                    **_receipt_values(receipt),
+                    "issued_at": UTCDateTime().process_bind_param(  # its checks, as typed
+                        receipt.issued_at, self._session.get_bind().dialect),
+                    "item_ids": sorted(outcomes),
+                    "item_outcomes": [outcomes[n].value for n in sorted(outcomes)]})
+                return
             keys = self._session.execute(
                 insert(_R).returning(_R.c.id, sort_by_parameter_order=True),
-                [{"registration_number": str(r.registration_number),
-                  "year": r.registration_number.year,
-                  "sequence": r.registration_number.sequence, "csv_code": r.csv_code,
-                  "signer": r.signer, "decision": r.decision.value, "issued_at": r.issued_at,
-                  "signed_xml": r.signed_xml, "client_ack_digest": r.client_ack_digest,
-                  "recipient": r.recipient, "signer_name": r.signer_name,
-                  "signer_role": r.signer_role}
-                 for r, _ in receipts]).scalars().all()
+                [_receipt_values(r) for r, _ in receipts]).scalars().all()
             items = [{"receipt_id": key, "notification_id": nid, "outcome": outcome.value}
                      for key, (_, outcomes) in zip(keys, receipts, strict=True)
                      for nid, outcome in sorted(outcomes.items())]

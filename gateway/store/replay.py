@@ -2,7 +2,7 @@
 
 Each call is its own short transaction, committed at once: a nonce must be visible to every
 host as soon as the request that used it was accepted (DESIGN.md §3: nothing shared lives in
-process memory).
+process memory). On PostgreSQL remembering a nonce is one statement, run autocommitted.
 """
 
 from __future__ import annotations

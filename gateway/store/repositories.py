@@ -30,6 +30,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     text,
     update,
@@ -64,8 +65,10 @@ from .models import (
     NotificationDocumentRow,
     NotificationRow,
     OutageRow,
+    RepresentationVersionRow,
     UsedNonceRow,
 )
+from .representation import VERSION_SEEN
 
 _N = cast(Table, NotificationRow.__table__)
 _D = cast(Table, NotificationDocumentRow.__table__)
@@ -75,6 +78,7 @@ _K = cast(Table, NotificationCancellationRow.__table__)
 _O = cast(Table, OutageRow.__table__)
 _A = cast(Table, AuditEventRow.__table__)
 _U = cast(Table, UsedNonceRow.__table__)
+_V = cast(Table, RepresentationVersionRow.__table__)
 
 # What a Notification is built from, in the order _notification unpacks them; base_deadline_at
 # and created_at stay in the store.
@@ -414,7 +418,25 @@ class NotificationRepository:
         if not documents:
             stmt = select(*_COLUMNS).where(Membership(_N.c.id, wanted))
             return {row[0]: _notification(row, ()) for row in self._session.execute(stmt)}
-        return self._load_by_ids(wanted, lock=False)
+        return self._load_seen_version(wanted)
+
+    def _load_seen_version(self, wanted: list[int]) -> dict[int, Notification]:
+        """``_load_by_ids`` without a lock, plus the representation registry's change counter
+        in the same statement (the rights check that follows needs it: one round trip less).
+        Anchored on a one-row select, so the counter comes back -- and the statement costs
+        the same -- whether or not any id names a notification (issue 20)."""
+        anchor = select(literal(1).label("anchor")).subquery()
+        version = (select(_V.c.version).where(_V.c.id == 1).scalar_subquery()
+                   .label("registry_version"))
+        stmt = (select(version, *_COLUMNS, *_DOCUMENT_COLUMNS[1:])
+                .select_from(anchor.outerjoin(_N, Membership(_N.c.id, wanted))
+                             .outerjoin(_D, _D.c.notification_id == _N.c.id))
+                .order_by(_N.c.id, _D.c.position))
+        rows = self._session.execute(stmt).all()
+        seen = rows[0][0] if rows else None
+        if seen is not None:
+            self._session.info[VERSION_SEEN] = seen
+        return self._notifications_of([row[1:] for row in rows if row[1] is not None])
 
     def lock(self, ids: Sequence[int]) -> dict[int, Notification]:
         """Load ``ids`` holding their rows until the transaction ends (missing ids are absent)."""
@@ -432,9 +454,14 @@ class NotificationRepository:
                 .where(Membership(_N.c.id, wanted)).order_by(_N.c.id, _D.c.position))
         if lock:
             stmt = stmt.with_for_update(of=_N)
+        return self._notifications_of(self._session.execute(stmt))
+
+    @staticmethod
+    def _notifications_of(result: Iterable[Sequence[Any]]) -> dict[int, Notification]:
+        """Rows of ``_COLUMNS`` + document columns (one per document) as notifications."""
         width = len(_COLUMNS)
         rows: dict[int, tuple[Any, list[Document]]] = {}
-        for row in self._session.execute(stmt):
+        for row in result:
             _, documents = rows.setdefault(row[0], (row[:width], []))
             position, role, name, content_type, sha256, size = row[width:]
             if position is not None:  # NULLs: a notification without documents

@@ -36,6 +36,11 @@ from .models import (
     RepresentationVersionRow,
 )
 
+VERSION_SEEN = "representation_version_seen"
+"""``Session.info`` key: the registry's change counter as the transaction's last notification
+read saw it (``NotificationRepository.get_many``), for ``RepresentationRepository.version``."""
+
+
 
 class RepresentationRepository:
     """Loads the sources of right of a principal and records mandates, RED (un)assignments,
@@ -74,13 +79,21 @@ class RepresentationRepository:
 
     def version(self) -> int | None:
         """The change counter of the representation registry (``RepresentationVersionRow``);
-        ``None`` when the counter row is missing (nothing derived may then be reused)."""
+        ``None`` when the counter row is missing (nothing derived may then be reused).
+
+        When the transaction's last notification read carried it (``VERSION_SEEN``, set by
+        ``NotificationRepository.get_many``), that value -- read in this same transaction a
+        moment ago -- is used once instead of a statement of its own."""
+        seen = self._session.info.pop(VERSION_SEEN, None)
+        if seen is not None:
+            return int(seen)
         value = self._session.execute(
             select(RepresentationVersionRow.version).where(RepresentationVersionRow.id == 1)
         ).scalar()
         return None if value is None else int(value)
 
     def _changed(self) -> None:
+        self._session.info.pop(VERSION_SEEN, None)
         result = self._session.execute(
             update(RepresentationVersionRow).where(RepresentationVersionRow.id == 1)
             .values(version=RepresentationVersionRow.version + 1))

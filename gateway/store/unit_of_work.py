@@ -32,7 +32,7 @@ from .repositories import (
     OutageRepository,
     integrity_errors_as_conflict,
 )
-from .representation import PostalChannelRepository, RepresentationRepository
+from .representation import VERSION_SEEN, PostalChannelRepository, RepresentationRepository
 
 _CONFLICT_MESSAGE = "the change conflicts with data stored concurrently"
 
@@ -99,6 +99,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         with integrity_errors_as_conflict(_CONFLICT_MESSAGE):
             self.session.commit()
+        self.session.info.pop(VERSION_SEEN, None)  # read in the transaction just ended
 
     def rollback(self) -> None:
         self.session.rollback()

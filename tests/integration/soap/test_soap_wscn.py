@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import zeep
 from lxml import etree
+from sqlalchemy import func, select
 
 from gateway import namespaces as ns
 from gateway.config import Settings
@@ -32,6 +33,7 @@ from gateway.receipt_xml import parse_server_receipt
 from gateway.services.mandates import MandateRegistry, new_mandate
 from gateway.signatures import sign_xades_enveloped
 from gateway.store.engine import session_factory
+from gateway.store.models import ReceiptPdfRow, ReceiptRow
 from gateway.store.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -85,6 +87,15 @@ def page_all(client: zeep.Client, rol: int, poderdante: str | None = None
                    listing.codigoSiguienteNotificacionApoderado]
         if not listing.hayMas:
             return seen, calls
+
+
+def stored_pdfs(gateway: RunningGateway, registration_number: str) -> int:
+    """How many PDF justificantes are stored for the receipt with this number (0 or 1)."""
+    with gateway.engine.connect() as connection:
+        return int(connection.execute(
+            select(func.count()).select_from(ReceiptPdfRow).join(
+                ReceiptRow, ReceiptRow.id == ReceiptPdfRow.receipt_id)
+            .where(ReceiptRow.registration_number == registration_number)).scalar_one())
 
 
 def audit_types(gateway: RunningGateway, before: Any) -> list[str]:
@@ -158,6 +169,13 @@ def test_zeep_runs_the_wscn_loop(gw: RunningGateway) -> None:
     receipt = native.service.GetReceipt(notificationId=accept_id)
     assert receipt.decision == "ACCEPT" and receipt.csvCode
     assert status(gw, accept_id) == "ACCEPTED"
+    # Its PDF justificante is not made by the WSCN loop (the costliest part of an act, and no
+    # WSCN client asks for it): rendered, signed and stored on the first request for it, then
+    # the same bytes every time.
+    assert stored_pdfs(gw, receipt.registrationNumber) == 0
+    pdf = native.service.GetReceipt(notificationId=accept_id, format="PDF").pdf
+    assert pdf.startswith(b"%PDF") and stored_pdfs(gw, receipt.registrationNumber) == 1
+    assert native.service.GetReceipt(notificationId=accept_id, format="PDF").pdf == pdf
 
     rejection = client.service.solicitarAcuseNotificacion(1, None, reject_id, False)
     rejected = client.service.enviarAcuseNotificacion(1, None, xades(gw, rejection.XML))

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import StatementError
 
 from gateway.domain.model import Category, Issuer, ItemKind, Status
 from gateway.errors import Conflict, NotFound
-from gateway.store.models import NotificationRow
+from gateway.store.models import NotificationRow, RepresentationVersionRow
 from gateway.store.repositories import DeadlineParts
 from gateway.store.unit_of_work import SqlUnitOfWork
 
@@ -298,3 +298,33 @@ def test_summary_counts(database, make_notification, contents_of):
         "by_category": {"NORMAL": 2, "SPECIAL": 1},
         "recipients": 2,
     }
+
+
+def test_the_rights_check_reuses_the_registry_counter_its_notification_read_saw(database):
+    """``get_many`` brings the representation registry's change counter in the same statement,
+    whether or not the ids name anything (a missing item costs what a forbidden one does); the
+    rights check right after uses it once instead of reading it again; a commit forgets it."""
+    with SqlUnitOfWork(database.session_factory) as uow:
+        uow.session.add(RepresentationVersionRow(id=1, version=7))
+        uow.commit()
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE is not a read
+            sent.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with SqlUnitOfWork(database.session_factory) as uow:
+            assert uow.notifications.get_many([424_242]) == {}
+            assert len(sent) == 1
+            assert uow.representation.version() == 7
+            assert len(sent) == 1  # no statement of its own
+            assert uow.representation.version() == 7
+            assert len(sent) == 2  # used once: read again now
+            uow.notifications.get_many([424_242])
+            uow.commit()
+            assert uow.representation.version() == 7
+            assert len(sent) == 4  # after the commit: read again
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
