@@ -32,6 +32,8 @@ class Receiver:
     redirect_to: str | None = None
     received: list[Received] = field(default_factory=list)
     refused: int = 0
+    cut: int = 0
+    """Requests whose body ended early (their sender was killed while sending)."""
     failed: int = 0
     hits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,7 +52,12 @@ class Receiver:
                 return
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (a kill test): no answer
+                    with receiver.lock:
+                        receiver.cut += 1
+                    return
                 with receiver.lock:
                     receiver.hits += 1
                     down = receiver.hits <= receiver.fail_first
