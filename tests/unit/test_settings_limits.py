@@ -65,3 +65,17 @@ def test_a_bad_algorithm_date_is_refused_naming_the_setting(tmp_path: Path, raw:
     with pytest.raises(InvalidRequest, match="GATEWAY_WEAK_ALGORITHMS_UNTIL"):
         Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
                            "GATEWAY_WEAK_ALGORITHMS_UNTIL": raw})
+
+
+def test_document_bytes_per_hour_are_read_per_kind_and_refused_when_nonsense(
+        tmp_path: Path) -> None:
+    settings = Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path),
+                                  "GATEWAY_CONTENT_BYTES_PER_HOUR": "1000000",
+                                  "GATEWAY_CONTENT_BYTES_PER_HOUR_PERSON": "2000"})
+    assert settings.content_bytes_per_hour == 1_000_000
+    assert settings.content_bytes_per_kind == {"PERSON": 2000}
+    assert "GATEWAY_CONTENT_BYTES_PER_HOUR_PERSON" not in settings.extra
+    for name, raw in (("GATEWAY_CONTENT_BYTES_PER_HOUR", "0"),
+                      ("GATEWAY_CONTENT_BYTES_PER_HOUR_ENTITY", "1e9")):
+        with pytest.raises(InvalidRequest, match=name):
+            Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path), name: raw})

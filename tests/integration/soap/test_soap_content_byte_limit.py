@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 import zeep
 from lxml import etree
 
@@ -130,6 +131,11 @@ def test_downloads_stop_at_the_allowance_with_retry_after_from_the_bucket(
     later = limited.post(etree.tostring(limited.signed("GetContent", id=second.id)),
                          soap_action="GetContent")  # signed afresh: a refusal spent the nonce
     assert later.status_code == 429 and int(later.headers["Retry-After"]) > retry_after
+
+    metrics = requests.get(limited.base_url + "/metrics", timeout=10).text
+    counted = [line for line in metrics.splitlines()
+               if line.startswith('gateway_rate_limited_total{scope="bytes"}')]
+    assert counted and float(counted[0].split()[-1]) >= 4  # summed over the workers
 
     # Another principal is not held back by the company's allowance.
     person_item = limited.seed.of(limited.pki.person_nif)[0]
