@@ -194,10 +194,12 @@ def test_a_folder_with_nothing_matching_is_refused(
     assert "no file matching" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_the_workers_cleanly(trusted: SignedFiles, tmp_path: Path) -> None:
+def _long_run(trusted: SignedFiles, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """``gateway validate -j 2`` of 4,000 files, once its first report came out (the workers
+    are running): long enough to be stopped midway on any machine."""
     folder = tmp_path / "many"
     folder.mkdir()
-    for number in range(4000):  # long enough to be interrupted midway on any machine
+    for number in range(4000):
         (folder / f"{number:05}.p7m").write_bytes(trusted.good_cades)
     env = {**os.environ, "PYTHONPATH": str(REPOSITORY),
            "GATEWAY_PKI_DIR": str(trusted.pki.directory),
@@ -206,7 +208,12 @@ def test_ctrl_c_stops_the_workers_cleanly(trusted: SignedFiles, tmp_path: Path) 
         [sys.executable, "-m", "gateway.cli", "validate", "-j", "2", "--format", "jsonl",
          str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
-    process.stdout.readline()  # the workers are running: the first report came out
+    process.stdout.readline()
+    return process
+
+
+def test_ctrl_c_stops_the_workers_cleanly(trusted: SignedFiles, tmp_path: Path) -> None:
+    process = _long_run(trusted, tmp_path)
     workers = _children(process.pid)
     assert len(workers) == 2
     process.send_signal(signal.SIGINT)
@@ -223,18 +230,7 @@ def test_ctrl_c_stops_the_workers_cleanly(trusted: SignedFiles, tmp_path: Path) 
 
 def test_a_killed_worker_ends_the_run_with_an_error_not_a_hang(
         trusted: SignedFiles, tmp_path: Path) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for number in range(4000):
-        (folder / f"{number:05}.p7m").write_bytes(trusted.good_cades)
-    env = {**os.environ, "PYTHONPATH": str(REPOSITORY),
-           "GATEWAY_PKI_DIR": str(trusted.pki.directory),
-           "GATEWAY_DATA_DIR": str(tmp_path / "var")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "validate", "-j", "2", "--format", "jsonl",
-         str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None
-    process.stdout.readline()
+    process = _long_run(trusted, tmp_path)
     killed, other = _children(process.pid)
     os.kill(killed, signal.SIGKILL)  # as the OOM killer would
     _, err = process.communicate(timeout=30)
