@@ -334,7 +334,7 @@ class Container:
         }
         for service in services.values():
             activate_invitations_on_call(service.app, deps.access)
-        metrics = GatewayMetrics()
+        metrics = GatewayMetrics(event_queue=events.queue)
         return GatewayFront(
             services=services, gate=gate, response_signer=signer, port_signers=signers,
             audit_refusal=SqlRefusalAudit(self.sessions, self.clock),

@@ -10,6 +10,7 @@ summed, gauges summed over the live workers (``livesum``). The names are listed 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,10 +21,42 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gateway.errors import GatewayError
+
+EventQueue = Callable[[], Mapping[str, int]]
+"""Event deliveries per state plus ``BACKLOG`` (``EventsService.queue``)."""
+
+
+class EventQueueCollector(Collector):
+    """The event outbox's gauges, read from the database at scrape time: one value for the
+    whole deployment, whichever worker answers (not a per-worker sum)."""
+
+    def __init__(self, queue: EventQueue) -> None:
+        self._queue = queue
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            counts = dict(self._queue())
+        except GatewayError:  # the database away: /readyz and the error counters say so
+            return
+        backlog = counts.pop("BACKLOG", 0)
+        deliveries = GaugeMetricFamily(
+            "gateway_event_deliveries", "Event deliveries in the outbox, by state",
+            labels=["state"])
+        for state in ("PENDING", "DELIVERED", "DEAD"):
+            deliveries.add_metric([state], counts.get(state, 0))
+        yield deliveries
+        yield GaugeMetricFamily(
+            "gateway_event_backlog", "Audit events not yet fanned out to subscriptions",
+            value=backlog)
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    def __init__(self, event_queue: EventQueue | None = None) -> None:
+        self.event_queue = event_queue
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "gateway_requests_total", "SOAP requests by service, operation and outcome",
@@ -81,5 +114,11 @@ class GatewayMetrics:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            body = generate_latest(registry)
+        else:
+            body = generate_latest(self.registry)
+        if self.event_queue is not None:
+            outbox = CollectorRegistry()
+            outbox.register(EventQueueCollector(self.event_queue))
+            body += generate_latest(outbox)
+        return body, CONTENT_TYPE_LATEST

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 import zeep
 from sqlalchemy import func, select
 from webhook_receiver_harness import Receiver
@@ -160,6 +161,12 @@ def test_each_subscriber_hears_exactly_what_it_may_see(gw: RunningGateway) -> No
                 assert b"Secreto" not in received.body
         status = json.loads(operator(gw, "events", "status"))
         assert status["DELIVERED"] == 9 and status["BACKLOG"] == 0
+        # the same queue in /metrics, whichever worker answers the scrape
+        for _ in range(3):
+            scraped = requests.get(gw.base_url + "/metrics", timeout=30).text
+            assert 'gateway_event_deliveries{state="DELIVERED"} 9.0' in scraped
+            assert 'gateway_event_deliveries{state="DEAD"} 0.0' in scraped
+            assert "gateway_event_backlog 0.0" in scraped
     finally:
         for receiver in receivers.values():
             receiver.stop()
