@@ -198,10 +198,7 @@ def environment(gw: RunningGateway) -> dict[str, str]:
 
 
 def operator(gw: RunningGateway, *args: str) -> str:
-    done = subprocess.run([str(GATEWAY), *args], env=environment(gw), capture_output=True,
-                          text=True, timeout=300, check=False, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return done.stdout
+    return gw.operator(*args, GATEWAY_PKI_DIR=str(gw.log_path.parent / "pki"), **EVENTS_ENV)
 
 
 def free_port() -> int:

@@ -12,11 +12,7 @@ refused with stable codes and write nothing.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -53,14 +49,7 @@ def gw(launch_gateway: Any, default_seed: Any,
 
 
 def operator(gw: RunningGateway, *args: str) -> str:
-    done = subprocess.run([str(Path(sys.executable).with_name("gateway")), *args],
-                          env={**{k: v for k, v in os.environ.items()
-                                  if not k.startswith("GATEWAY_")},
-                               "GATEWAY_DATABASE_URL": gw.database_url,
-                               "GATEWAY_DATA_DIR": str(gw.log_path.parent), **EVENTS_ENV},
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return gw.operator(*args, **EVENTS_ENV)
 
 
 def issuer_client(gw: RunningGateway) -> zeep.Client:

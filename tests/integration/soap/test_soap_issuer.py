@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,7 +22,6 @@ from gateway import namespaces as ns
 from gateway.client.transport import ServerVerifyingSignature
 from gateway.domain.clock import SystemClock
 from gateway.signatures import sign_xades_enveloped
-from gateway.store.engine import url_with_schema
 from gateway.store.models import NotificationDocumentRow, NotificationRow
 
 if TYPE_CHECKING:  # only for types: at run time "conftest" may be tests/unit/soap's
@@ -35,11 +30,6 @@ if TYPE_CHECKING:  # only for types: at run time "conftest" may be tests/unit/so
 pytestmark = pytest.mark.postgres
 
 GW = f"{{{ns.FAULT_DETAIL}}}"
-
-
-def _postgres_url() -> str:
-    return os.environ.get("GATEWAY_TEST_DATABASE_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def fault_code(fault: zeep.exceptions.Fault) -> str | None:
@@ -54,19 +44,8 @@ PATH = "/IssuerService"
 @pytest.fixture(scope="module")
 def gw(start_gateway: Any, default_seed: Any) -> Iterator[RunningGateway]:
     with start_gateway(default_seed) as running:
-        # The engine keeps the schema in its connect arguments, not its URL: the operator's
-        # command needs the URL that pins it (never the database's public schema).
-        with running.engine.connect() as connection:
-            schema = connection.execute(select(func.current_schema())).scalar_one()
-        assert schema.startswith("soap_")
-        url = url_with_schema(_postgres_url(), schema)
-        for issuer, cif in (("TGSS", running.pki.issuer_tgss_cif),
-                            ("INSS", running.pki.issuer_inss_cif)):
-            completed = subprocess.run(
-                [sys.executable, "-m", "gateway.cli", "issuers", "add", issuer, cif],
-                env={**os.environ, "GATEWAY_DATABASE_URL": url}, capture_output=True, text=True,
-                check=False, cwd=Path(__file__).resolve().parents[3])
-            assert completed.returncode == 0, completed.stderr
+        running.operator("issuers", "add", "TGSS", running.pki.issuer_tgss_cif)
+        running.operator("issuers", "add", "INSS", running.pki.issuer_inss_cif)
         yield running
 
 

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import zeep
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gateway import namespaces as ns
 from gateway.domain.clock import SystemClock
 from gateway.signatures import sign_xades_enveloped
-from gateway.store.engine import url_with_schema
 from gateway.store.models import AuditEventRow
 
 if TYPE_CHECKING:
@@ -40,18 +39,8 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture(scope="module")
 def gw(start_gateway: Any, default_seed: Any) -> Iterator[RunningGateway]:
     with start_gateway(default_seed) as running:
-        with running.engine.connect() as connection:
-            schema = connection.execute(select(func.current_schema())).scalar_one()
-        url = url_with_schema(os.environ.get(
-            "GATEWAY_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-            schema)
-        for issuer, cif in (("TGSS", running.pki.issuer_tgss_cif),
-                            ("INSS", running.pki.issuer_inss_cif)):
-            completed = subprocess.run(
-                [sys.executable, "-m", "gateway.cli", "issuers", "add", issuer, cif],
-                env={**os.environ, "GATEWAY_DATABASE_URL": url}, capture_output=True,
-                text=True, check=False, cwd=ROOT)
-            assert completed.returncode == 0, completed.stderr
+        running.operator("issuers", "add", "TGSS", running.pki.issuer_tgss_cif)
+        running.operator("issuers", "add", "INSS", running.pki.issuer_inss_cif)
         yield running
 
 

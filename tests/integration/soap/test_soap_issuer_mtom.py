@@ -14,7 +14,6 @@ import base64
 import hashlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,11 +24,10 @@ import zeep
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from java_peers import debian_classpath
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gateway import namespaces as ns
 from gateway.soap.xop import XOP_NS
-from gateway.store.engine import url_with_schema
 from gateway.store.models import NotificationContentRow, NotificationDocumentRow
 
 if TYPE_CHECKING:
@@ -50,17 +48,7 @@ def gw(launch_gateway: Any, default_seed: Any,
     with launch_gateway(tmp_path_factory.mktemp("mtom"), default_seed, settings_environment={
             "GATEWAY_MAX_DOCUMENT_BYTES": str(DOCUMENT_CAP),
             "GATEWAY_MAX_UPLOAD_BYTES": str(40 * MiB)}) as running:
-        with running.engine.connect() as connection:
-            schema = connection.execute(select(func.current_schema())).scalar_one()
-        url = url_with_schema(os.environ.get(
-            "GATEWAY_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-            schema)
-        completed = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "issuers", "add", "TGSS",
-             running.pki.issuer_tgss_cif],
-            env={**os.environ, "GATEWAY_DATABASE_URL": url}, capture_output=True, text=True,
-            check=False, cwd=Path(__file__).resolve().parents[3])
-        assert completed.returncode == 0, completed.stderr
+        running.operator("issuers", "add", "TGSS", running.pki.issuer_tgss_cif)
         yield running
 
 

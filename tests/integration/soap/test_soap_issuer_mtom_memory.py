@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 from test_soap_content_streaming import _status_kb, _workers
 from test_soap_issuer_mtom import I, envelope_for, item, multipart, send
 
-from gateway.store.engine import url_with_schema
 from gateway.store.models import NotificationDocumentRow
 
 if TYPE_CHECKING:
@@ -40,17 +37,7 @@ GROWTH_LIMIT = 48 * MiB
 def gw(launch_gateway: Any, default_seed: Any,
        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     with launch_gateway(tmp_path_factory.mktemp("mtom-memory"), default_seed) as running:
-        with running.engine.connect() as connection:
-            schema = connection.execute(select(func.current_schema())).scalar_one()
-        url = url_with_schema(os.environ.get(
-            "GATEWAY_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-            schema)
-        completed = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "issuers", "add", "TGSS",
-             running.pki.issuer_tgss_cif],
-            env={**os.environ, "GATEWAY_DATABASE_URL": url}, capture_output=True, text=True,
-            check=False, cwd=Path(__file__).resolve().parents[3])
-        assert completed.returncode == 0, completed.stderr
+        running.operator("issuers", "add", "TGSS", running.pki.issuer_tgss_cif)
         yield running
 
 
