@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gateway.errors import ServiceUnavailable
-from gateway.services.events import EventsService
+from gateway.services.events import FAN_OUT_BATCH, EventsService
 
 from .sender import WebhookSender
 
@@ -41,7 +41,7 @@ class DeliveryWorker:
         fanned = 0
         while (read := self.service.fan_out()) > 0:
             fanned += read
-            if read < 1000:
+            if read < FAN_OUT_BATCH:  # drained
                 break
         claimed = self.service.claim(self.batch)
         outcomes = list(zip(claimed, self._pool.map(self.sender.send, claimed), strict=True))

@@ -49,6 +49,8 @@ from .ports import UnitOfWork
 
 MAX_SUBSCRIPTIONS_PER_OWNER = 20
 MAX_FILTER_ENTRIES = 1000
+FAN_OUT_BATCH = 1000
+"""Audit events one fan-out transaction reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ class EventsService:
 
     # -- fan-out -------------------------------------------------------------------------------
 
-    def fan_out(self, limit: int = 1000) -> int:
+    def fan_out(self, limit: int = FAN_OUT_BATCH) -> int:
         """Turn up to ``limit`` audit events after the cursor into deliveries; how many were
         read (0: the outbox is drained)."""
         now = self.clock.now()

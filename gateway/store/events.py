@@ -32,7 +32,7 @@ from gateway.domain.events import (
     Subscription,
 )
 
-from .models import EventCursorRow, EventDeliveryRow, EventSubscriptionRow
+from .models import AuditEventRow, EventCursorRow, EventDeliveryRow, EventSubscriptionRow
 
 _S = cast(Table, EventSubscriptionRow.__table__)
 _D = cast(Table, EventDeliveryRow.__table__)
@@ -204,8 +204,6 @@ class EventRepository:
 
     def backlog(self) -> int:
         """Audit events not yet fanned out."""
-        from .models import AuditEventRow
-
         audit = cast(Table, AuditEventRow.__table__)
         cursor = select(_C.c.seq).where(_C.c.name == _FAN_OUT).scalar_subquery()
         return int(self._session.execute(
