@@ -71,6 +71,14 @@ def _downloaded(folder: Path, timeout: float = 30.0) -> Path:
     raise AssertionError(f"nothing downloaded into {folder}")
 
 
+def _submit(driver: webdriver.Chrome, button_id: str) -> None:
+    """Click a form's submit button and wait until the browser has left the page, so that the
+    next lookup finds the answer's elements and never the ones of the page before."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, 30).until(ec.staleness_of(page))
+
+
 def test_a_person_verifies_a_receipt_in_the_browser(gateway: RunningGateway, browser: Any,
                                                     tmp_path: Path) -> None:
     issued = issue_receipt(gateway, slice(110, 112))
@@ -82,7 +90,7 @@ def test_a_person_verifies_a_receipt_in_the_browser(gateway: RunningGateway, bro
     typed = issued.csvCode.replace("-", " ").lower()
     browser.find_element(By.ID, "code").send_keys(typed)
     assert browser.find_element(By.ID, "code-live").text == "Código bien formado."
-    browser.find_element(By.ID, "submit-code").click()
+    _submit(browser, "submit-code")
     wait.until(ec.presence_of_element_located((By.ID, "summary")))
     assert browser.find_element(By.ID, "registration-number").text == issued.registrationNumber
     assert browser.find_element(By.ID, "item-count").text == "2"
@@ -100,7 +108,7 @@ def test_a_person_verifies_a_receipt_in_the_browser(gateway: RunningGateway, bro
 
     # Upload the same PDF: confirmed. Upload a different one: refused, plainly.
     browser.find_element(By.ID, "pdf-file").send_keys(str(downloaded))
-    browser.find_element(By.ID, "submit-pdf").click()
+    _submit(browser, "submit-pdf")
     result = wait.until(ec.presence_of_element_located((By.ID, "check-result")))
     assert result.text.startswith("Sí: es el PDF emitido")
     _shot(browser, tmp_path, "2-same-pdf-accepted")
@@ -108,7 +116,7 @@ def test_a_person_verifies_a_receipt_in_the_browser(gateway: RunningGateway, bro
     other = tmp_path / "otro.pdf"
     other.write_bytes(served.replace(b"%%EOF", b"%%EOF\n%", 1))
     browser.find_element(By.ID, "pdf-file").send_keys(str(other))
-    browser.find_element(By.ID, "submit-pdf").click()
+    _submit(browser, "submit-pdf")
     result = wait.until(ec.presence_of_element_located((By.ID, "check-result")))
     assert result.text.startswith("No: este fichero no es el PDF emitido")
     _shot(browser, tmp_path, "3-other-pdf-refused")
@@ -120,7 +128,7 @@ def test_a_person_verifies_a_receipt_in_the_browser(gateway: RunningGateway, bro
     assert field.get_attribute("aria-invalid") == "true"
     assert "check character does not match" in browser.find_element(By.ID, "code-live").text
     _shot(browser, tmp_path, "4-malformed-as-typed")
-    browser.find_element(By.ID, "submit-code").click()
+    _submit(browser, "submit-code")
     error = wait.until(ec.presence_of_element_located((By.ID, "code-error")))
     assert error.text.startswith("This code is not valid")
     _shot(browser, tmp_path, "5-malformed-refused")
