@@ -25,9 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from asn1crypto import core
+from cryptography import x509
 
 from gateway.signatures import crypto
 from gateway.signatures.assessment import Established, conclude, format_failure
+from gateway.signatures.chain import NO_REVOCATION_VALUES
 from gateway.signatures.cms import (
     PARSE_ERRORS,
     ContentDigest,
@@ -48,6 +50,7 @@ from gateway.signatures.report import (
 )
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues
 
 SIGNATURE_POLICY_IDENTIFIER = "1.2.840.113549.1.9.16.2.15"
 
@@ -292,8 +295,12 @@ def signature_timestamps(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    *,
+    revocation_values: RevocationValues = NO_REVOCATION_VALUES,
+    carried: tuple[x509.Certificate, ...] = (),
 ) -> tuple[TimestampReport, ...]:
-    """Each signature-time-stamp token validated on its own (a bad one fails only itself)."""
+    """Each signature-time-stamp token validated on its own (a bad one fails only itself);
+    ``revocation_values`` and ``carried``: validation data the document holds (PAdES DSS)."""
     reports: list[TimestampReport] = []
     try:
         unsigned = signer_info["unsigned_attrs"]
@@ -314,6 +321,8 @@ def signature_timestamps(
                         trust=trust,
                         policy=policy,
                         now=now,
+                        revocation_values=revocation_values,
+                        carried=carried,
                     )
                 )
     except PARSE_ERRORS:

@@ -20,7 +20,11 @@ Per ``/Sig`` signature:
   CRYPTO_CONSTRAINTS_FAILURE);
 * proof of existence from the CMS signature-time-stamp attribute (PAdES B-T) and from every valid
   ``/DocTimeStamp`` added in a later revision (EN 319 142-1 §5.4); each document time-stamp's
-  imprint must equal the digest of its own byte range.
+  imprint must equal the digest of its own byte range;
+* levels LT and LTA (``pades_ltv``): the Document Security Store's certificates, CRLs and OCSP
+  responses are evidence for every path; document time-stamps are validated at the time a later
+  one proves, and a signature's own time-stamps at the time the first document time-stamp after
+  it proves.
 
 The claimed signing time is the signing-time attribute when present, else the (unsigned) ``/M``
 entry; PAdES baseline signatures do not carry a signed one, so it is not required.
@@ -45,7 +49,6 @@ from datetime import datetime
 from io import BytesIO
 from typing import Any
 
-from asn1crypto import cms
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -58,6 +61,13 @@ from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.pades_ltv import (
+    DocumentTimestamp,
+    ValidationData,
+    proven_time,
+    read_dss,
+    validate_document_timestamps,
+)
 from gateway.signatures.pdf_changes import judge
 from gateway.signatures.pdf_legacy import validate_x509_rsa_sha1
 from gateway.signatures.policy import SignaturePolicy
@@ -67,10 +77,7 @@ from gateway.signatures.report import (
     SignedDataObject,
     SignedObjectKind,
     SubIndication,
-    TimestampKind,
-    TimestampReport,
 )
-from gateway.signatures.timestamps import validate_timestamp
 from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)
@@ -174,9 +181,10 @@ def validate_pades(
     stamps = [sig for sig, kind in zip(embedded, kinds, strict=True) if kind == "/DocTimeStamp"]
     if not regular and not others:
         raise FormatError("The PDF holds no signature")
-    document_timestamps = [
-        (stamp.signed_revision, _document_timestamp(stamp, policy, trust, now)) for stamp in stamps
-    ]
+    validation_data = read_dss(opened.reader)
+    document_timestamps = validate_document_timestamps(
+        stamps, opened.reader, validation_data, policy=policy, trust=trust, now=now
+    )
     permissions = _permissions(regular)
     return tuple(
         _validate_one(
@@ -184,6 +192,7 @@ def validate_pades(
             position,
             _permission_in_force(signature, permissions),
             document_timestamps,
+            validation_data,
             opened.notes,
             policy,
             trust,
@@ -201,23 +210,6 @@ def _digest_of(signature: EmbeddedPdfSignature) -> Any:
             raise crypto.UnknownAlgorithm(hash_name) from exc
 
     return digest
-
-
-def _document_timestamp(
-    stamp: EmbeddedPdfSignature, policy: SignaturePolicy, trust: TrustStore, now: datetime
-) -> TimestampReport:
-    try:
-        token = cms.ContentInfo.load(stamp.pkcs7_content).dump()  # drop the /Contents padding
-    except PARSE_ERRORS:
-        token = b""
-    return validate_timestamp(
-        token,
-        kind=TimestampKind.DOCUMENT_TIMESTAMP,
-        imprint_of=_digest_of(stamp),
-        trust=trust,
-        policy=policy,
-        now=now,
-    )
 
 
 def _pkcs7_sha1_content(signature: EmbeddedPdfSignature, findings: Findings) -> ContentDigest:
@@ -306,7 +298,8 @@ def _validate_one(
     signature: EmbeddedPdfSignature,
     position: int,
     permission: MDPPerm | None,
-    document_timestamps: list[tuple[int, TimestampReport]],
+    document_timestamps: list[DocumentTimestamp],
+    validation_data: ValidationData,
     notes: tuple[str, ...],
     policy: SignaturePolicy,
     trust: TrustStore,
@@ -318,6 +311,7 @@ def _validate_one(
         identifier = f"signature-{position}"
     findings = Findings()
     findings.warnings.extend(notes)
+    findings.warnings.extend(validation_data.warnings)
     try:
         whole_file = _integrity(signature, permission, findings)
         content_digest = _digest_of(signature)
@@ -333,7 +327,13 @@ def _validate_one(
             findings=findings,
         )
         timestamps = signature_timestamps(
-            signature.signer_info, signer.signature_value, policy, trust, now
+            signature.signer_info,
+            signer.signature_value,
+            policy,
+            trust,
+            proven_time(document_timestamps, signature.signed_revision, now),
+            revocation_values=validation_data.revocation,
+            carried=validation_data.certificates,
         )
         byte_range = tuple(int(value) for value in signature.byte_range)
     except FormatError as exc:
@@ -341,7 +341,9 @@ def _validate_one(
     except PARSE_ERRORS:
         return format_failure(identifier, SignatureFormat.PADES, "The signature is malformed")
     later_stamps = tuple(
-        report for revision, report in document_timestamps if revision > signature.signed_revision
+        stamp.report
+        for stamp in document_timestamps
+        if stamp.revision > signature.signed_revision
     )
     data_objects: tuple[SignedDataObject, ...] = ()
     if signer.content_digest is not None:
@@ -366,5 +368,7 @@ def _validate_one(
         timestamps=timestamps + later_stamps,
         signing_certificate_reference=signer.signing_certificate_reference,
         signing_time_required=False,
+        carried_certificates=validation_data.certificates,
+        revocation_values=validation_data.revocation,
     )
     return conclude(established, findings, trust=trust, policy=policy, now=now)

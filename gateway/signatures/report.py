@@ -271,6 +271,11 @@ class TimestampReport(_Judged):
     serial_number: int | None = None
     imprint_algorithm: str | None = None
     token: bytes = b""
+    identifier: str | None = None
+    """A PAdES document time-stamp: its signature field's name."""
+    covers_validation_data: bool = False
+    """A PAdES document time-stamp over a revision holding the DSS: with the DSS's revocation
+    data, the signature reaches level LTA (EN 319 142-1 §6.3)."""
 
     @property
     def passed(self) -> bool:
@@ -329,17 +334,22 @@ class SignatureReport(_Judged):
         """``XAdES-BASELINE-B`` / ``-T`` / ``-LT`` / ``-LTA`` (EN 319 132-1 §6); ``XML-NOT-ETSI``
         (etc.) without a signed certificate reference. T: a valid time-stamp over the
         signature; LT: T and the signature carries its revocation data; LTA: LT and a valid
-        archive time-stamp."""
+        archive time-stamp (PAdES: a document time-stamp covering the DSS; a document
+        time-stamp alone is T, EN 319 142-1 §6.3)."""
         if self.format is None:
             return "UNKNOWN"
         if not self.signing_certificate_reference:
             return _NOT_ETSI[self.format]
-        valid = [ts.kind for ts in self.timestamps if ts.passed]
+        valid = [ts for ts in self.timestamps if ts.passed]
         level = "B"
-        if any(kind is not TimestampKind.ARCHIVE_TIMESTAMP for kind in valid):
+        if any(ts.kind is not TimestampKind.ARCHIVE_TIMESTAMP for ts in valid):
             level = "T"
             if self.validation_data:
-                level = "LTA" if TimestampKind.ARCHIVE_TIMESTAMP in valid else "LT"
+                archived = any(
+                    ts.kind is TimestampKind.ARCHIVE_TIMESTAMP or ts.covers_validation_data
+                    for ts in valid
+                )
+                level = "LTA" if archived else "LT"
         return f"{self.format.value}-BASELINE-{level}"
 
 
@@ -395,6 +405,16 @@ class ValidationReport:
     def passed(self) -> bool:
         return all(signature.passed for signature in self.signatures)
 
+    @property
+    def document_timestamps(self) -> tuple[TimestampReport, ...]:
+        """PAdES: every document time-stamp that covers a signature, once, in revision order."""
+        found: dict[bytes, TimestampReport] = {}
+        for signature in self.signatures:
+            for timestamp in signature.timestamps:
+                if timestamp.kind is TimestampKind.DOCUMENT_TIMESTAMP:
+                    found.setdefault(timestamp.token, timestamp)
+        return tuple(found.values())  # signatures in revision order, each's stamps too
+
     def best_signature_time(self, signature: SignatureReport) -> datetime:
         """POE of ``signature`` from its time-stamps, else the validation time."""
         return signature.proof_of_existence or self.validation_time
@@ -407,6 +427,9 @@ class ValidationReport:
             "sub_indication": _enum(self.sub_indication),
             "signatures": [self._signature_dict(s) for s in self.signatures],
         }
+        stamps = self.document_timestamps
+        if stamps:  # the key exists for PDFs with document time-stamps only
+            data["document_timestamps"] = [_timestamp(t) for t in stamps]
         if self.format is SignatureFormat.ASIC:  # the key exists for containers only
             data["container_objects"] = [
                 {"name": o.name, "covered": o.covered, "covered_by": list(o.covered_by)}
@@ -514,6 +537,7 @@ def _data_object(item: SignedDataObject) -> dict[str, Any]:
 
 def _timestamp(timestamp: TimestampReport) -> dict[str, Any]:
     return {
+        "id": timestamp.identifier,
         "kind": timestamp.kind.value,
         "indication": timestamp.indication.value,
         "sub_indication": _enum(timestamp.sub_indication),
