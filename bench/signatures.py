@@ -15,6 +15,11 @@ time-stamp then extended to LTA (``xades_extend``: the signer's and CA certifica
 responses for the signer and the TSU, the root's CRL, an archive time-stamp); its validation
 time as a ratio to the B-level validation of the same document. Target: <= 3x.
 
+And the PAdES-LTA row, the same for a 10 KB PDF: signed at level B, and signed with a signature
+time-stamp, then a Document Security Store written by pyHanko (the signer's, TSU's and CA
+certificates, OCSP responses for the signer and the TSU, the issuing CA's CRL) and a document
+time-stamp (``add_document_timestamp``). Target: <= 3x.
+
 Target: at 5 MB, validation <= 5 x the floor (hashing dominates: the engine must not copy,
 re-serialise or re-hash the document more than a few times). At 10 KB the fixed costs (path
 validation, report building, pyHanko's PDF parsing) dominate and the ratio is only informative.
@@ -165,12 +170,16 @@ def main() -> int:
     print(f"worst 5 MB ratio {worst_5mb:.1f}x (target <= {TARGET_RATIO_5MB:.0f}x): {verdict}")
     lta_ratio = lta_row(
         (tsa_key, tsa_certificate), ca, key, certificate, now, policy, trust, arguments.repeats)
-    if lta_ratio is None:
+    pades_lta_ratio = pades_lta_row(
+        (tsa_key, tsa_certificate), ca, key, certificate, now, policy, trust, arguments.repeats)
+    if lta_ratio is None or pades_lta_ratio is None:
         return 2
-    lta_verdict = "OK" if lta_ratio <= TARGET_RATIO_LTA else "ABOVE TARGET"
-    print(f"XAdES-LTA / XAdES-B ratio {lta_ratio:.1f}x (target <= {TARGET_RATIO_LTA:.0f}x): "
-          f"{lta_verdict}")
-    return 0 if worst_5mb <= TARGET_RATIO_5MB and lta_ratio <= TARGET_RATIO_LTA else 1
+    for name, ratio in (("XAdES", lta_ratio), ("PAdES", pades_lta_ratio)):
+        verdict = "OK" if ratio <= TARGET_RATIO_LTA else "ABOVE TARGET"
+        print(f"{name}-LTA / {name}-B ratio {ratio:.1f}x (target <= {TARGET_RATIO_LTA:.0f}x): "
+              f"{verdict}")
+    return 0 if worst_5mb <= TARGET_RATIO_5MB and max(lta_ratio, pades_lta_ratio) <= (
+        TARGET_RATIO_LTA) else 1
 
 
 Material = tuple[PrivateKey, x509.Certificate]
@@ -205,8 +214,14 @@ def lta_row(unit: Material, ca: Material, key: rsa.RSAPrivateKey, certificate: x
         tsa=tsa,
         policy=policy,
     )
+    return compare_levels("XAdES", level_b, level_lta, now, policy, trust, repeats)
+
+
+def compare_levels(name: str, level_b: bytes, level_lta: bytes, now: datetime,
+                   policy: SignaturePolicy, trust: TrustStore, repeats: int) -> float | None:
+    """Validation time of ``level_lta`` as a ratio to ``level_b``'s (each checked first)."""
     validation_time = now + timedelta(minutes=1)
-    for signed, level in ((level_b, "XAdES-BASELINE-B"), (level_lta, "XAdES-BASELINE-LTA")):
+    for signed, level in ((level_b, f"{name}-BASELINE-B"), (level_lta, f"{name}-BASELINE-LTA")):
         report = validate(signed, policy=policy, trust=trust, now=validation_time)
         if not report.passed or report.signatures[0].level != level:
             print(report.to_json(indent=1), file=sys.stderr)
@@ -221,10 +236,43 @@ def lta_row(unit: Material, ca: Material, key: rsa.RSAPrivateKey, certificate: x
                 validate(signed, policy=policy, trust=trust, now=validation_time)
             samples.append((time.process_time() - started) / LTA_BATCH)
     b_time, lta_time = statistics.median(b_samples), statistics.median(lta_samples)
-    print(f"XAdES-B   {'10 KB':>6} {len(level_b):>9} {b_time * 1000:>12.2f}")
-    print(f"XAdES-LTA {'10 KB':>6} {len(level_lta):>9} {lta_time * 1000:>12.2f} "
+    print(f"{name}-B   {'10 KB':>6} {len(level_b):>9} {b_time * 1000:>12.2f}")
+    print(f"{name}-LTA {'10 KB':>6} {len(level_lta):>9} {lta_time * 1000:>12.2f} "
           f"{lta_time / b_time:>16.1f}x of B")
     return lta_time / b_time
+
+
+def pades_lta_row(unit: Material, ca: Material, key: rsa.RSAPrivateKey,
+                  certificate: x509.Certificate, now: datetime, policy: SignaturePolicy,
+                  trust: TrustStore, repeats: int) -> float | None:
+    """The PAdES-LTA validation of a 10 KB PDF against its B-level validation."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    from gateway.signatures import LocalTimeStampAuthority, add_document_timestamp
+
+    clock = FixedClock(now)
+    tsa = LocalTimeStampAuthority(unit[0], unit[1], clock)
+    document = pdf_document(SIZES["10 KB"])
+    level_b = sign_pades(document, key, certificate, clock=clock)
+    level_t = sign_pades(document, key, certificate, clock=clock, tsa=tsa)
+    output = BytesIO(level_t)
+    DocumentSecurityStore.add_dss(
+        output,
+        None,
+        certs=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+               for c in (certificate, unit[1], ca[1])],
+        ocsps=[asn1_ocsp.OCSPResponse.load(_ocsp_good(c, ca, now).public_bytes(Encoding.DER))
+               for c in (certificate, unit[1])],
+        crls=[asn1_crl.CertificateList.load(crl.public_bytes(Encoding.DER))
+              for crl in trust.crls_for(ca[1])],
+        force_write=True,
+    )
+    level_lta = add_document_timestamp(output.getvalue(), tsa)
+    return compare_levels("PAdES", level_b, level_lta, now, policy, trust, repeats)
 
 
 if __name__ == "__main__":

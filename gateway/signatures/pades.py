@@ -59,6 +59,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from gateway.signatures import crypto, pdf_tokens
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
+from gateway.signatures.chain import with_carried
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.pades_ltv import (
@@ -182,6 +183,9 @@ def validate_pades(
     if not regular and not others:
         raise FormatError("The PDF holds no signature")
     validation_data = read_dss(opened.reader)
+    # The DSS certificates join the trust store's intermediates once for the whole document
+    # (``chain.with_carried``: they can complete a path, never end one).
+    trust = with_carried(trust, validation_data.certificates)
     document_timestamps = validate_document_timestamps(
         stamps, opened.reader, validation_data, policy=policy, trust=trust, now=now
     )
@@ -333,7 +337,6 @@ def _validate_one(
             trust,
             proven_time(document_timestamps, signature.signed_revision, now),
             revocation_values=validation_data.revocation,
-            carried=validation_data.certificates,
         )
         byte_range = tuple(int(value) for value in signature.byte_range)
     except FormatError as exc:
@@ -368,7 +371,6 @@ def _validate_one(
         timestamps=timestamps + later_stamps,
         signing_certificate_reference=signer.signing_certificate_reference,
         signing_time_required=False,
-        carried_certificates=validation_data.certificates,
         revocation_values=validation_data.revocation,
     )
     return conclude(established, findings, trust=trust, policy=policy, now=now)

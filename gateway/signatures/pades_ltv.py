@@ -6,8 +6,9 @@
 keyed by the SHA-1 of its ``/Contents``, the same three kinds under ``/Cert``, ``/OCSP``,
 ``/CRL``). Everything found, at the top level and in every VRI dictionary, is validation
 evidence: CRLs and OCSP responses for ``gateway.trust.revocation`` and certificates as possible
-intermediates (``chain.with_carried``). Both authenticate each item against the issuer it speaks
-for, so where an item sits proves nothing and no item is trusted for being there. An unreadable
+intermediates (``chain.with_carried``, once per document). Both authenticate each item
+against the issuer it speaks for, so where an item sits proves nothing and no item is trusted
+for being there. An unreadable
 entry is no evidence: skipped with a warning (the DSS is unsigned until a document time-stamp
 covers it, and must not fail a signature). At most ``MAX_DSS_VALUES`` items are read.
 
@@ -184,7 +185,8 @@ def validate_document_timestamps(
     now: datetime,
 ) -> list[DocumentTimestamp]:
     """Every document time-stamp (``stamps`` in revision order), newest first validated, each
-    at the best time a later one proves (module docstring); returned in revision order."""
+    at the best time a later one proves (module docstring); returned in revision order.
+    ``trust`` already holds the DSS certificates (``chain.with_carried``)."""
     validated: list[DocumentTimestamp] = []
     proven = now
     for stamp in reversed(stamps[: policy.max_signatures]):
@@ -258,5 +260,4 @@ def _validate_stamp(
         policy=policy,
         now=at,
         revocation_values=data.revocation,
-        carried=data.certificates,
     )

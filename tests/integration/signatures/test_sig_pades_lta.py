@@ -267,6 +267,42 @@ def test_dss_evidence_is_authenticated_not_trusted(pki: DemoPki, tmp_path: Path)
     assert signature.level == "PAdES-BASELINE-LTA"
 
 
+def test_dss_certificates_complete_the_path(pki: DemoPki, signer) -> None:
+    """A trust directory holding the root alone: the issuing CA, found only in the DSS, completes
+    the signer's and the units' paths; a self-signed CA in the DSS never becomes an anchor (the
+    path of the client it issued stays unfound)."""
+    from gateway.trust.certificates import TrustStore
+
+    company = signer("company")
+    current = fresh_trust(pki)
+    root_only = TrustStore([pki.root_ca.certificate()], current.crls_for(pki.root_ca.certificate()))
+    signed = pades_t(minimal_pdf(), company, test_tsa(pki.tsa, SIGNED_AT))
+    stamped = add_document_time_stamp(signed, test_tsa(pki.tsa, ARCHIVED_AT), "DocTs1")
+    result, _, report = judge(stamped, root_only)
+    assert result == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND), describe(
+        report
+    )
+    with_data = lt(pki, signed, [company.certificate, pki.tsa.certificate()])
+    # and a response for the unit current at validation time (nothing else speaks for it)
+    with_data = lt(pki, with_data, [pki.tsa.certificate()], at=VALIDATED_AT - DAY)
+    archived = add_document_time_stamp(with_data, test_tsa(pki.tsa, ARCHIVED_AT), "DocTs1")
+    result, signature, report = judge(archived, root_only)
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+    assert [c.subject for c in signature.certificate_chain][1:] == [
+        pki.issuing_ca.certificate().subject.rfc4514_string(),
+        pki.root_ca.certificate().subject.rfc4514_string(),
+    ]
+    untrusted = signer("untrusted")
+    with_root = add_dss(
+        pades_t(minimal_pdf(), untrusted, None),
+        certificates=[untrusted.certificate, pki.untrusted_ca.certificate()],
+    )
+    result, _, report = judge(with_root, root_only)
+    assert result == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND), describe(
+        report
+    )
+
+
 def test_levels_t_and_lt(pki: DemoPki, signer) -> None:
     company = signer("company")
     trust = fresh_trust(pki)

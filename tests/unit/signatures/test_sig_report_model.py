@@ -132,6 +132,47 @@ def test_level_and_best_signature_time_come_from_valid_time_stamps() -> None:
     assert whole.best_signature_time(signature()) == NOW
 
 
+@pytest.mark.parametrize(
+    ("stamps", "validation_data", "level"),
+    [
+        ((("document", False, True),), False, "PAdES-BASELINE-T"),
+        ((("document", False, True),), True, "PAdES-BASELINE-LT"),  # DTS before the DSS
+        ((("document", True, True),), True, "PAdES-BASELINE-LTA"),
+        ((("document", True, True),), False, "PAdES-BASELINE-T"),  # an empty DSS
+        ((("signature", False, True), ("document", True, False)), True, "PAdES-BASELINE-LT"),
+        ((("document", True, False),), True, "PAdES-BASELINE-B"),  # the only stamp is invalid
+    ],
+)
+def test_pades_levels_from_document_time_stamps(stamps, validation_data, level) -> None:
+    kinds = {
+        "document": TimestampKind.DOCUMENT_TIMESTAMP,
+        "signature": TimestampKind.SIGNATURE_TIMESTAMP,
+    }
+    timestamps = tuple(
+        TimestampReport(
+            kind=kinds[kind],
+            findings=() if valid else (Finding(SubIndication.HASH_FAILURE, "x"),),
+            generation_time=NOW,
+            covers_validation_data=covers,
+            token=f"{kind}{position}".encode(),
+        )
+        for position, (kind, covers, valid) in enumerate(stamps)
+    )
+    report = SignatureReport(
+        identifier="s",
+        format=SignatureFormat.PADES,
+        findings=(),
+        timestamps=timestamps,
+        signing_certificate_reference=True,
+        validation_data=validation_data,
+    )
+    assert report.level == level
+    whole = ValidationReport(NOW, SignatureFormat.PADES, (report, report))
+    documents = [t for t in timestamps if t.kind is TimestampKind.DOCUMENT_TIMESTAMP]
+    assert list(whole.document_timestamps) == documents  # each once
+    assert ("document_timestamps" in whole.to_dict()) == bool(documents)
+
+
 def test_coverage_is_derived_from_signed_data_objects() -> None:
     part = SignedDataObject(SignedObjectKind.XML_ELEMENT, "#a", "sha256", b"d", False, "/r/a")
     whole = SignedDataObject(SignedObjectKind.XML_DOCUMENT, "", "sha256", b"d", True, "/")
