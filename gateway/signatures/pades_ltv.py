@@ -78,13 +78,17 @@ NO_VALIDATION_DATA = ValidationData()
 class _Collector:
     def __init__(self) -> None:
         self.seen: set[bytes] = set()
+        self.visited = 0
         self.certificates: list[x509.Certificate] = []
         self.crls: list[x509.CertificateRevocationList] = []
         self.responses: list[ocsp.OCSPResponse] = []
         self.warnings: list[str] = []
 
     def full(self) -> bool:
-        return len(self.seen) >= MAX_DSS_VALUES
+        """Enough read: ``MAX_DSS_VALUES`` items, or four times as many entries visited (the
+        same stream listed over and over)."""
+        self.visited += 1
+        return len(self.seen) >= MAX_DSS_VALUES or self.visited > 4 * MAX_DSS_VALUES
 
     def add(self, kind: str, data: bytes) -> None:
         if data in self.seen:

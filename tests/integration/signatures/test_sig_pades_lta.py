@@ -366,6 +366,9 @@ HOSTILE_DSS = {
     "garbage-crl": lambda w: {"/CRLs": generic_array([w.add_object(_stream(b"0" * 64))])},
     "missing-object": lambda w: {"/CRLs": generic_array([generic_ref(w, 999)])},
     "number-as-vri": lambda w: {"/VRI": generic_number(5)},
+    "one-stream-listed-5000-times": lambda w: {
+        "/CRLs": generic_array([w.add_object(_stream(b"0" * 64))] * 5000)
+    },
     "garbage-in-vri": lambda w: {
         "/VRI": generic_dict(
             {
