@@ -22,6 +22,10 @@ updates did to the document is another (issue 13, point 6; ISO 32000-1 §12.8.2,
   and annotations (pyHanko's level OTHER): allowed by ISO 32000 for approval signatures, but what
   is shown is no longer what was signed;
 * nothing else: form filling, signing and annotations as permitted pass silently.
+
+Revisions that only add a DSS and invisible document time-stamps are recognised first, cheaply
+(``pdf_ltv_updates``: LTA_UPDATES, allowed under every permission); any other shape goes to
+pyHanko's analysis.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from pyhanko.sign.diff_analysis import (
 from pyhanko.sign.fields import FieldMDPSpec, MDPPerm
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from gateway.signatures.pdf_ltv_updates import only_ltv_updates
 
 PAGES_CHANGED = (
     "Pages were added to or removed from the document after signing ({before} -> {after})"
@@ -245,6 +251,8 @@ def judge(signature: EmbeddedPdfSignature, permission: MDPPerm | None) -> Judgem
             ModificationLevel.OTHER,
             violation=PAGES_CHANGED.format(before=before[1], after=after[1]),
         )
+    if only_ltv_updates(reader, signature.signed_revision):  # DSS and document time-stamps
+        return Judgement(ModificationLevel.LTA_UPDATES)
     try:
         result = POLICY.review_file(
             reader,
