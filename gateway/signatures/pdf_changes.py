@@ -241,6 +241,9 @@ def judge(signature: EmbeddedPdfSignature, permission: MDPPerm | None) -> Judgem
     if signature.coverage == SignatureCoverageLevel.ENTIRE_FILE:
         return Judgement(ModificationLevel.NONE)
     reader = signature.reader
+    # DSS and document time-stamps only: no page-tree node nor catalog /Pages was rewritten
+    if only_ltv_updates(reader, signature.signed_revision):
+        return Judgement(ModificationLevel.LTA_UPDATES)
     try:
         before = _pages(reader.get_historical_root(signature.signed_revision))
         after = _pages(reader.root)
@@ -251,8 +254,6 @@ def judge(signature: EmbeddedPdfSignature, permission: MDPPerm | None) -> Judgem
             ModificationLevel.OTHER,
             violation=PAGES_CHANGED.format(before=before[1], after=after[1]),
         )
-    if only_ltv_updates(reader, signature.signed_revision):  # DSS and document time-stamps
-        return Judgement(ModificationLevel.LTA_UPDATES)
     try:
         result = POLICY.review_file(
             reader,

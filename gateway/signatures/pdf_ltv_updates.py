@@ -68,6 +68,10 @@ def only_ltv_updates(reader: PdfFileReader, signed_revision: int) -> bool:
 
 
 def _object(reader: PdfFileReader, ref: generic.Reference, revision: int) -> Any:
+    """``ref`` as it stood at ``revision``; from the reader's own cache when it has not changed
+    since (a historical read parses the object again each time)."""
+    if reader.xrefs.get_last_change(ref) <= revision:
+        return reader.get_object(ref)  # type: ignore[no-untyped-call]  # pyHanko seam
     return reader.get_object(ref, revision)  # type: ignore[no-untyped-call]  # pyHanko seam
 
 
