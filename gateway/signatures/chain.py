@@ -174,14 +174,17 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
     """
     candidates: list[x509.Certificate] = []
     for certificate in carried:
-        if certificate.subject == certificate.issuer:
-            continue  # self-issued: it could only be an anchor, and anchors are configured
+        # basicConstraints first: most carried certificates are leaves, and comparing names
+        # builds Python Name objects
         try:
             constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
         except x509.ExtensionNotFound:
             continue  # not a CA: cannot be an intermediate (RFC 5280 §6.1.4 (k))
-        if constraints.value.ca:
-            candidates.append(certificate)
+        if not constraints.value.ca:
+            continue
+        if certificate.subject == certificate.issuer:
+            continue  # self-issued: it could only be an anchor, and anchors are configured
+        candidates.append(certificate)
     if not candidates:
         return trust  # the usual case: KeyInfo holds the leaf only
     known = set(trust.certificates)  # certificates compare and hash by their DER
