@@ -13,6 +13,8 @@ from datetime import timedelta
 from io import BytesIO
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -188,3 +190,44 @@ def test_other_changes_go_to_the_full_analysis(change, signed, trust, monkeypatc
     assert outcome(changed, trust) == full, describe(
         validate(changed, policy=SignaturePolicy(), trust=trust, now=VALIDATION_TIME)
     )
+
+
+@pytest.fixture(scope="module")
+def lta_document(pki: DemoPki, signer, signed) -> bytes:
+    return lta(pki, signer, signed)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_mutated_ltv_revisions_never_pass_the_fast_path_past_pyhanko(
+    data: st.DataObject, lta_document: bytes, signed: bytes, trust
+) -> None:
+    """Byte mutations of the revisions after the signature: a report, never the internal-error
+    branch; and whenever the fast path accepts, pyHanko's own analysis rates the changes no
+    worse than LTA_UPDATES."""
+    from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+
+    tail = len(signed)
+    mutated = bytearray(lta_document)
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(tail, len(mutated) - 1))
+        mutated[position] = data.draw(st.sampled_from(b" 0123456789/[]<>()RDSTV"))
+    document = bytes(mutated)
+    report = validate(document, policy=SignaturePolicy(), trust=trust, now=VALIDATION_TIME)
+    assert all("internal error" not in f.message for s in report.signatures for f in s.findings)
+    try:
+        reader = PdfFileReader(BytesIO(document), strict=False)
+        [signature] = [s for s in reader.embedded_signatures if s.field_name == "Sig1"]
+        revision = signature.signed_revision
+    except Exception:  # noqa: BLE001 - unreadable: nothing more to compare
+        return
+    accepted = only_ltv_updates(reader, revision)
+    event(f"fast path {accepted}")
+    if accepted:
+        result = pdf_changes.POLICY.review_file(reader, revision)
+        assert isinstance(result, DiffResult), result
+        assert result.modification_level.value <= ModificationLevel.LTA_UPDATES.value
