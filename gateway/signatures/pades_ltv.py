@@ -94,12 +94,21 @@ class _Collector:
         if data in self.seen:
             return  # the same stream is usually listed at the top level and in a VRI
         self.seen.add(data)
+        # cryptography parses fields lazily: read the ones path building and revocation use now,
+        # so that a malformed item is skipped here rather than failing a validation later
         if kind == "/Certs":
-            self.certificates.append(x509.load_der_x509_certificate(data))
+            certificate = x509.load_der_x509_certificate(data)
+            _ = (certificate.subject, certificate.issuer, certificate.extensions)
+            certificate.public_key()
+            self.certificates.append(certificate)
         elif kind == "/OCSPs":
             self.responses.append(load_ocsp_response(data))
         else:
-            self.crls.append(x509.load_der_x509_crl(data))
+            crl = x509.load_der_x509_crl(data)
+            _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
+            for entry in crl:
+                _ = (entry.serial_number, entry.revocation_date_utc)
+            self.crls.append(crl)
 
     def warn(self, note: str) -> None:
         if note not in self.warnings:

@@ -18,23 +18,28 @@ here, conservatively, when every object it writes is one of:
   and no entries beyond those of a plain signature field (no actions);
 * a page, changed in ``/Annots`` only, by appending those same field widgets;
 
-and the trailer keeps its ``/Root``, ``/Info`` and ``/Encrypt``. Anything else -- also an
+and the trailer keeps its ``/Root``, ``/Info`` and ``/Encrypt``. The DSS the revision leaves
+must be as rigidly shaped as pyHanko's DSS rule wants it (its keys, arrays of stream references,
+VRI entries keyed by a SHA-1 in hex, the old VRI entries unchanged). Anything else -- also an
 encrypted or hybrid-reference file or a freed object -- answers False, and the caller runs
 pyHanko's full analysis: a missed fast path costs time, never a verdict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis.constants import VRI_KEY_PATTERN
 
 MAX_REVISIONS = 32
 """Later revisions examined here; more go to pyHanko's analysis."""
 
 _TRAILER_KEYS = ("/Root", "/Info", "/Encrypt")
 _DSS_KEYS = frozenset({"/Type", "/Certs", "/OCSPs", "/CRLs", "/VRI"})
+_VRI_ENTRY_KEYS = frozenset({"/Type", "/TU", "/TS", "/Cert", "/CRL", "/OCSP"})
 _INFO_KEYS = frozenset(
     {
         "/Title",
@@ -131,11 +136,16 @@ def _ltv_revision(reader: PdfFileReader, revision: int) -> bool:
         return False
     dss_ref = _reference(old_root.raw_get("/DSS")) if "/DSS" in old_root else None
     form_ref = _reference(old_root.raw_get("/AcroForm")) if "/AcroForm" in old_root else None
+    new_root = _object(reader, root_ref, revision)
+    resolve_old, resolve = _resolver(reader, previous), _resolver(reader, revision)
+    if not _dss_well_formed(old_root, new_root, resolve_old, resolve):
+        return False
     fields: list[generic.Reference] = []
     widgets: list[generic.Reference] = []
     for ref in xrefs.explicit_refs_in_revision(revision):
         if xrefs.get_historical_ref(ref, previous) is None:
-            continue  # new
+            _object(reader, ref, revision)  # new: must be readable (pyHanko reads them all)
+            continue
         old, new = _object(reader, ref, previous), _object(reader, ref, revision)
         if ref == info_ref:
             if not (_is_info(old) and _is_info(new)):
@@ -161,6 +171,78 @@ def _ltv_revision(reader: PdfFileReader, revision: int) -> bool:
     if len(fields) != len(widgets) or set(fields) != set(widgets):
         return False
     return all(_invisible_timestamp_field(reader, ref, revision) for ref in fields)
+
+
+Resolve = Callable[[Any], Any]
+
+
+def _resolver(reader: PdfFileReader, revision: int) -> Resolve:
+    def resolve(value: Any) -> Any:
+        if isinstance(value, generic.IndirectObject):
+            return _object(reader, value.reference, revision)
+        return value
+
+    return resolve
+
+
+def _stream_refs(value: Any, resolve: Resolve) -> bool:
+    array = resolve(value)
+    return isinstance(array, generic.ArrayObject) and all(
+        isinstance(item, generic.IndirectObject) and isinstance(resolve(item), generic.StreamObject)
+        for item in (array.raw_get(i) for i in range(len(array)))
+    )
+
+
+def _dss_well_formed(old_root: Any, new_root: Any, resolve_old: Resolve, resolve: Resolve) -> bool:
+    """The DSS after the revision, as pyHanko's DSSCompareRule accepts it (none is fine)."""
+    _resolved = resolve
+    if not isinstance(new_root, generic.DictionaryObject) or "/DSS" not in new_root:
+        return True
+    dss = _resolved(new_root.raw_get("/DSS"))
+    if not isinstance(dss, generic.DictionaryObject) or isinstance(dss, generic.StreamObject):
+        return False
+    if not set(dss) <= _DSS_KEYS or not _is_dss(dss):
+        return False
+    if not all(
+        _stream_refs(dss.raw_get(key), resolve)
+        for key in ("/Certs", "/OCSPs", "/CRLs")
+        if key in dss
+    ):
+        return False
+    old_dss: Any = resolve_old(old_root.raw_get("/DSS")) if "/DSS" in old_root else None
+    old_vri = resolve_old(old_dss.raw_get("/VRI")) if _has(old_dss, "/VRI") else None
+    if "/VRI" not in dss:
+        return old_vri is None
+    vri = _resolved(dss.raw_get("/VRI"))
+    if not isinstance(vri, generic.DictionaryObject) or isinstance(vri, generic.StreamObject):
+        return False
+    if isinstance(old_vri, generic.DictionaryObject):
+        for key in old_vri:
+            if key not in vri or vri.raw_get(key) != old_vri.raw_get(key):
+                return False
+    for key in vri:
+        if isinstance(old_vri, generic.DictionaryObject) and key in old_vri:
+            continue
+        if not VRI_KEY_PATTERN.match(str(key)):
+            return False
+        entry = _resolved(vri.raw_get(key))
+        if not isinstance(entry, generic.DictionaryObject) or isinstance(
+            entry, generic.StreamObject
+        ):
+            return False
+        if not set(entry) <= _VRI_ENTRY_KEYS:
+            return False
+        if not all(
+            _stream_refs(entry.raw_get(k), resolve)
+            for k in ("/Cert", "/OCSP", "/CRL")
+            if k in entry
+        ):
+            return False
+    return True
+
+
+def _has(value: Any, key: str) -> bool:
+    return isinstance(value, generic.DictionaryObject) and key in value
 
 
 def _is_page(value: Any) -> bool:

@@ -198,7 +198,7 @@ def lta_document(pki: DemoPki, signer, signed) -> bytes:
 
 
 @settings(
-    max_examples=60,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
