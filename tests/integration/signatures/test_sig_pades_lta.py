@@ -188,6 +188,14 @@ def test_signer_revoked_after_the_document_time_stamp_passes(pki: DemoPki, tmp_p
     assert signature.level == "PAdES-BASELINE-LTA"
     assert signature.revocation_time == revoked_at
     assert any("revoked after the proven signing time" in w for w in signature.warnings)
+    # Its twin with the signed page text changed: the signature and the document time-stamp
+    # over it both fail their digests.
+    tampered = archived.replace(b"(Hello PDF)", b"(Hello PDX)")
+    result, signature, report = judge(
+        tampered, fresh_trust(pki, [(signer.certificate.serial_number, revoked_at)])
+    )
+    assert result == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), describe(report)
+    assert report.document_timestamps[0].sub_indication is SubIndication.HASH_FAILURE
 
 
 def test_signer_revoked_before_signing_is_revoked_by_the_dss_evidence(
