@@ -202,6 +202,7 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
         cache_size=16,
         ocsp_responses=trust.ocsp_responses,
         extra_anchors=trust.anchors,  # trusted-list anchors need not be self-signed
+        service_history=trust.service_history,
     )
 
 
