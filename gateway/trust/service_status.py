@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Period = tuple[datetime | None, bool, str]
 """(starting time or None for "since ever", trusted, status URI), oldest first."""
@@ -66,7 +68,10 @@ class ServiceStatusHistory:
                 raise ValueError(f"the trusted-list record {path.name} cannot be read") from exc
             if any(since is not None and since.tzinfo is None for since, _, _ in parsed):
                 raise ValueError(f"the trusted-list record {path.name} has a naive time")
-            periods[fingerprint] = parsed
+            # oldest first (a record edited by hand may be out of order); None: since ever
+            periods[fingerprint] = tuple(
+                sorted(parsed, key=lambda period: (period[0] is not None, period[0] or _EPOCH))
+            )
         return cls(periods)
 
     def __bool__(self) -> bool:
