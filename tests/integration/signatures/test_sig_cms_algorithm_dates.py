@@ -3,7 +3,8 @@
 
 Peers: ``openssl cms`` signs with ``-md sha1`` and with an RSA-1024 key, ``openssl ts`` is the TSA
 (also one signing its tokens with SHA-1 over SHA-1 imprints), pyHanko signs PDFs with SHA-1 and with
-the RSA-1024 key and time-stamps them with its own test TSA (``DummyTimeStamper``). Each weak
+the RSA-1024 key and time-stamps them with its own test TSA (``DummyTimeStamper``); xmlsec1
+signs a XAdES with the RSA-1024 key (the signer's key size is dated on every format). Each weak
 signature is judged four ways:
 
 * no date for the algorithm (the default policy): INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE;
@@ -34,7 +35,18 @@ from pyhanko.sign import signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from sig_cms_vectors import openssl_cms
 from sig_scenarios import PKI_NOW, VALIDATION_TIME
-from sig_vectors import OpenSslTsa, Signer, describe, flip_byte, issue_leaf, minimal_pdf, only
+from sig_vectors import (
+    OpenSslTsa,
+    Signer,
+    describe,
+    flip_byte,
+    issue_leaf,
+    minimal_pdf,
+    only,
+    xades_enveloped_template,
+    xmlsec_sign,
+)
+from test_sig_xades_versions import add_signature_timestamp
 
 from gateway.pki import Credential, DemoPki
 from gateway.signatures import Indication, SignaturePolicy, SubIndication, validate
@@ -105,6 +117,11 @@ def pyhanko_pdf(signer: Signer, md: str, tsa: Credential | None) -> bytes:
     return signers.sign_pdf(writer, meta, signer=simple, timestamper=timestamper).getvalue()
 
 
+def xades_rsa1024(signer: Signer, tsa: Credential | None) -> bytes:
+    signed = xmlsec_sign(xades_enveloped_template(signer, signing_time=PKI_NOW), signer)
+    return signed if tsa is None else add_signature_timestamp(signed, "1.3.2", OpenSslTsa(tsa))
+
+
 Make = Callable[[DemoPki, Signer, Signer, bool], bytes]
 """(pki, RSA-2048 company signer, RSA-1024 signer, time-stamped?) -> the signed document."""
 
@@ -123,6 +140,12 @@ VECTORS: dict[str, tuple[Make, str, bytes]] = {
         ),
         "rsa-1024",
         CONTENT,
+    ),
+    # The same mechanism on the XML side: xmlsec1 signing with the RSA-1024 key.
+    "xmlsec1-xades-rsa1024": (
+        lambda pki, company, weak, stamped: xades_rsa1024(weak, pki.tsa if stamped else None),
+        "rsa-1024",
+        b"N-2026-000001",
     ),
     "pyhanko-pades-sha1": (
         lambda pki, company, weak, stamped: pyhanko_pdf(company, "sha1", pki.tsa if stamped else None),
@@ -207,7 +230,7 @@ def test_tampered_twins_fail_whatever_the_dates(name, made, trust, policy) -> No
     document = made[name, True]
     result, _, report = judge(flip_byte(document, content), trust, policy, ((dated_name, BEFORE),))
     assert result == HASH_FAILURE, describe(report)
-    if name.startswith("openssl"):
+    if name.startswith("openssl-cms"):
         forged = flip_byte(document, _signature_value(document))
         result, _, report = judge(forged, trust, policy, ((dated_name, BEFORE),))
         assert result == SIG_CRYPTO_FAILURE, describe(report)
