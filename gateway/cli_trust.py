@@ -101,7 +101,10 @@ def _import_tl(args: argparse.Namespace, settings: Settings) -> int:
     for item in checked:
         anchors = trusted_lists.granted(item.parsed, types)
         if not anchors and item.parsed.pointers:
-            continue  # a list of lists: its pointers were what counted
+            if args.follow is None:
+                print(f"{item.source}: a list of lists ({len(item.parsed.pointers)} pointers); "
+                      "--follow DIR imports the lists it points to", file=sys.stderr)
+            continue  # a list of lists: its pointers are what counts
         provenance = trusted_lists.Provenance(
             source=item.source, trusted_list_sha256=hashlib.sha256(item.data).hexdigest(),
             territory=item.parsed.territory, sequence_number=item.parsed.sequence_number,

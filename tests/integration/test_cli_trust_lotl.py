@@ -300,6 +300,14 @@ def test_territories_can_be_chosen(scene: Scene) -> None:
     assert anchors(scene) == ES_ANCHORS
 
 
+def test_without_follow_a_lotl_imports_nothing_and_says_how(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["trust", "import-tl", str(scene.folder / "eu-lotl.xml"), "--signer-cert",
+                     str(scene.lotl_operator_pem)]) == 0
+    assert "--follow DIR" in capsys.readouterr().err
+    assert anchors(scene) == set()
+
+
 def _refused(scene: Scene, capsys: pytest.CaptureFixture[str], expected: str) -> None:
     assert import_lotl(scene) == 1
     err = capsys.readouterr().err
