@@ -330,6 +330,9 @@ class TrustStore:
             until = now + self._failure_ttl
             if exc.code == "CERTIFICATE_NOT_YET_VALID":
                 until = min(until, certificate.not_valid_before_utc)
+            elif exc.code == "CERTIFICATE_UNTRUSTED" and self.service_history:
+                change = self.service_history.next_change_after(now)
+                until = until if change is None else min(until, change)
             return _Entry(_Refusal(exc.code, exc.message), now, until)
         return _Entry(chain, chain.valid_from, chain.valid_until)
 

@@ -12,10 +12,12 @@ are trusted at any time, as before.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
@@ -76,6 +78,18 @@ class ServiceStatusHistory:
 
     def __bool__(self) -> bool:
         return bool(self.periods)
+
+    def next_change_after(self, at: datetime) -> datetime | None:
+        """The first status change of any anchor after ``at`` (bounds how long a refusal that may
+        rest on a status can be remembered)."""
+        index = bisect.bisect_right(self._changes, at)
+        return self._changes[index] if index < len(self._changes) else None
+
+    @cached_property
+    def _changes(self) -> list[datetime]:
+        return sorted(
+            {since for history in self.periods.values() for since, _, _ in history if since}
+        )
 
     def status_at(self, anchor: x509.Certificate, at: datetime) -> ServiceVerdict | None:
         """The anchor's service status at ``at``; None when the anchor has no recorded history

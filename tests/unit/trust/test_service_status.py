@@ -15,7 +15,9 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.errors import AuthenticationError
 from gateway.signatures.policy import SignaturePolicy
+from gateway.trust.certificates import TrustStore
 from gateway.trust.service_status import ServiceStatusHistory
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
@@ -97,3 +99,37 @@ def test_dated_key_sizes_take_the_nearest_date_below_the_key() -> None:
     assert policy.key_name("rsa", 768) == "rsa-768"  # no date covers it: refused outright
     assert policy.key_name("ec", 192) == "ec-160"
     assert policy.key_name("dsa", 2048) == "dsa-2048"
+
+
+def test_the_trust_store_follows_the_status_even_with_a_refusal_remembered() -> None:
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(
+        ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LISTED CA")])
+    usage = {"key_encipherment": False, "data_encipherment": False, "key_agreement": False,
+             "encipher_only": False, "decipher_only": False}
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(2)
+          .not_valid_before(T0 - timedelta(days=1)).not_valid_after(T0 + timedelta(days=365))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                       key_cert_sign=True, crl_sign=True, **usage), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SIGNER")]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(3)
+            .not_valid_before(T0 - timedelta(days=1)).not_valid_after(T0 + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    granted_at = T0 + timedelta(days=1)
+    withdrawn_at = granted_at + timedelta(minutes=2)
+    history = ServiceStatusHistory({ca.fingerprint(hashes.SHA256()).hex(): (
+        (granted_at, True, GRANTED), (withdrawn_at, False, WITHDRAWN))})
+    trust = TrustStore([], extra_anchors=[ca], service_history=history)
+    with pytest.raises(AuthenticationError):  # before the service was granted
+        trust.validate(leaf, granted_at - timedelta(minutes=1), check_revocation=False)
+    # One minute later it is granted: the refusal above is not reused (its window ends there).
+    chain = trust.validate(leaf, granted_at + timedelta(seconds=30), check_revocation=False)
+    assert chain.certificates[-1] == ca
+    # Nor is the success reused once the service is withdrawn, a minute later.
+    with pytest.raises(AuthenticationError):
+        trust.validate(leaf, withdrawn_at + timedelta(seconds=1), check_revocation=False)
