@@ -24,13 +24,16 @@
 A valid archive time-stamp proves that the signature, its time-stamps and its validation data
 existed at its genTime: the signature time-stamps are then validated at that time rather than at
 the validation time (EN 319 102-1 §5.6.2.1, past signature validation), so one whose unit's
-certificate has since expired or been revoked still proves the signing time.
+certificate has since expired or been revoked still proves the signing time. Renewed archive
+time-stamps (several, each covering the earlier ones and their ``TimeStampValidationData``) are
+validated as a chain, last first (:func:`renewal_chain`): each earlier one at the time a later
+valid one proves it existed, so the earliest valid one proves the signature.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from cryptography import x509
@@ -144,7 +147,9 @@ def archive_timestamps(
     carried: tuple[x509.Certificate, ...],
     budget: WorkBudget | None = None,
 ) -> tuple[TimestampReport, ...]:
-    """Validate every ArchiveTimeStamp of the signature at ``now``."""
+    """Validate every ArchiveTimeStamp of the signature, as a renewal chain
+    (:func:`renewal_chain`): the last one at ``now``, each earlier one at the time the later
+    ones prove it existed."""
     properties = _unsigned_signature_properties(qualifying, xades)
     if properties is None or qualifying is None:
         return ()
@@ -154,61 +159,112 @@ def archive_timestamps(
         for position, child in enumerate(children)
         if child.tag in (f"{_X141}ArchiveTimeStamp", f"{xades}ArchiveTimeStamp")
     ]
-    reports = []
-    for position, stamp in stamps[: policy.max_timestamps]:
-        token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
-        if token_element is None:
-            reports.append(
-                failed_timestamp(
-                    TimestampKind.ARCHIVE_TIMESTAMP,
-                    b"",
-                    "Only an EncapsulatedTimeStamp archive time-stamp is supported",
-                )
-            )
-            continue
-        try:
-            token = base64_text(token_element, "EncapsulatedTimeStamp")
-        except FormatError as exc:  # unsigned: the stamp fails, not the signature
-            reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, b"", exc.message))
-            continue
-        if stamp.find(f"{xades}Include") is not None:
-            reports.append(
-                failed_timestamp(
-                    TimestampKind.ARCHIVE_TIMESTAMP,
-                    token,
-                    "The distributed archive time-stamp (Include) is not supported",
-                )
-            )
-            continue
-        try:
-            octets = archive_input(
-                stamp,
-                children[:position],
-                qualifying,
-                xades,
-                structure,
-                root,
-                index,
-                detached,
-                policy,
-                budget,
-            )
-        except FormatError as exc:
-            reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message))
-            continue
-        reports.append(
-            validate_timestamp(
-                token,
-                kind=TimestampKind.ARCHIVE_TIMESTAMP,
-                imprint_of=functools.partial(crypto.digest, data=octets),
-                trust=trust,
-                policy=policy,
-                now=now,
-                revocation_values=revocation,
-                carried=carried,
-            )
+
+    def validate_at(position: int, stamp: etree._Element, at: datetime) -> TimestampReport:
+        return _archive_timestamp(
+            stamp,
+            children[:position],
+            qualifying,
+            xades,
+            structure,
+            root,
+            index,
+            detached,
+            policy=policy,
+            trust=trust,
+            now=at,
+            revocation=revocation,
+            carried=carried,
+            budget=budget,
         )
-    return tuple(reports)
+
+    return renewal_chain(stamps[: policy.max_timestamps], validate_at, now)
+
+
+def renewal_chain(
+    stamps: Sequence[tuple[int, etree._Element]],
+    validate_at: Callable[[int, etree._Element, datetime], TimestampReport],
+    now: datetime,
+) -> tuple[TimestampReport, ...]:
+    """Archive time-stamps renewed (EN 319 132-1 §5.5.2; DSS extending an LTA again): each
+    ArchiveTimeStamp covers every unsigned property before it, earlier archive time-stamps and
+    the validation data added for them (``TimeStampValidationData``) included. So the chain is
+    validated from the last stamp back (EN 319 102-1 §5.6.2.1, past signature validation): the
+    last one at ``now``; each earlier one at the earliest genTime of the valid stamps after it,
+    when its token and its validation data provably existed -- a unit that expired or was
+    revoked since then no longer matters. A stamp that fails proves nothing, and the ones before
+    it are judged at the time the valid later ones prove. Reports are in document order."""
+    reports: list[TimestampReport] = []
+    proven = now
+    for position, stamp in reversed(stamps):
+        report = validate_at(position, stamp, proven)
+        if report.passed and report.generation_time is not None:
+            proven = min(proven, report.generation_time)
+        reports.append(report)
+    return tuple(reversed(reports))
+
+
+def _archive_timestamp(
+    stamp: etree._Element,
+    before: list[etree._Element],
+    qualifying: etree._Element,
+    xades: str,
+    structure: SignatureStructure,
+    root: etree._Element,
+    index: IdIndex,
+    detached: Sequence[DetachedDocument],
+    *,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+    revocation: RevocationValues,
+    carried: tuple[x509.Certificate, ...],
+    budget: WorkBudget | None,
+) -> TimestampReport:
+    """One ArchiveTimeStamp validated at ``now``; ``before`` are the unsigned signature
+    properties that precede it."""
+    token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
+    if token_element is None:
+        return failed_timestamp(
+            TimestampKind.ARCHIVE_TIMESTAMP,
+            b"",
+            "Only an EncapsulatedTimeStamp archive time-stamp is supported",
+        )
+    try:
+        token = base64_text(token_element, "EncapsulatedTimeStamp")
+    except FormatError as exc:  # unsigned: the stamp fails, not the signature
+        return failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, b"", exc.message)
+    if stamp.find(f"{xades}Include") is not None:
+        return failed_timestamp(
+            TimestampKind.ARCHIVE_TIMESTAMP,
+            token,
+            "The distributed archive time-stamp (Include) is not supported",
+        )
+    try:
+        octets = archive_input(
+            stamp,
+            before,
+            qualifying,
+            xades,
+            structure,
+            root,
+            index,
+            detached,
+            policy,
+            budget,
+        )
+    except FormatError as exc:
+        return failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message)
+    return validate_timestamp(
+        token,
+        kind=TimestampKind.ARCHIVE_TIMESTAMP,
+        imprint_of=functools.partial(crypto.digest, data=octets),
+        trust=trust,
+        policy=policy,
+        now=now,
+        revocation_values=revocation,
+        carried=carried,
+    )
 
 
 def archive_input(

@@ -6,6 +6,11 @@ computes itself with lxml's canonicalisation, following EN 319 132-1 §5.5.2.2 f
 these tests use: the references ``URI=""`` + enveloped-signature + a canonicalisation, and
 ``#id`` + a canonicalisation; SignedInfo, SignatureValue, KeyInfo; the unsigned signature
 properties before the time-stamp; Objects other than the QualifyingProperties one (none here).
+
+Renewal (as DSS extends an LTA signature again): ``add_timestamp_validation_data`` puts the
+validation data of the earlier archive time-stamp into a ``xades141:TimeStampValidationData``,
+then ``add_archive_timestamp`` again stamps everything before it, the first archive time-stamp
+included -- or, with ``leave_out_earlier_archives``, a twin whose imprint does not cover them.
 """
 
 from __future__ import annotations
@@ -91,8 +96,15 @@ def _remove_keeping_tail(element: etree._Element) -> None:
     parent.remove(element)
 
 
-def archive_input(root: etree._Element, signature: etree._Element, c14n: str) -> bytes:
-    """The ArchiveTimeStamp imprint input for the signature as it stands (time-stamp to come)."""
+def archive_input(
+    root: etree._Element,
+    signature: etree._Element,
+    c14n: str,
+    *,
+    leave_out_earlier_archives: bool = False,
+) -> bytes:
+    """The ArchiveTimeStamp imprint input for the signature as it stands (time-stamp to come);
+    ``leave_out_earlier_archives`` makes the wrong input of a tampered renewal."""
     parts = []
     signed_info = signature.find(f"{DS}SignedInfo")
     for reference in signed_info.iterfind(f"{DS}Reference"):
@@ -118,22 +130,75 @@ def archive_input(root: etree._Element, signature: etree._Element, c14n: str) ->
     if key_info is not None:
         parts.append(_c14n(key_info, c14n))
     properties, _ = _properties(signature)
-    parts.extend(_c14n(child, c14n) for child in properties if isinstance(child.tag, str))
+    parts.extend(
+        _c14n(child, c14n)
+        for child in properties
+        if isinstance(child.tag, str)
+        and not (leave_out_earlier_archives and etree.QName(child).localname == "ArchiveTimeStamp")
+    )
     return b"".join(parts)
 
 
 def add_archive_timestamp(
-    document: bytes, tsa, *, form: str = "1.4.1", c14n: str = EXC_C14N
+    document: bytes,
+    tsa,
+    *,
+    form: str = "1.4.1",
+    c14n: str = EXC_C14N,
+    leave_out_earlier_archives: bool = False,
 ) -> bytes:
     """XAdES-LTA: an ArchiveTimeStamp (``form`` 1.4.1: xades141; 1.3.2: the XAdES namespace)
-    stamped by ``tsa`` over the signature as it stands."""
+    stamped by ``tsa`` over the signature as it stands (earlier archive time-stamps included,
+    unless ``leave_out_earlier_archives``)."""
     root = etree.fromstring(document)
     signature = root.find(f".//{DS}Signature")
     properties, xades = _properties(signature)
-    octets = archive_input(root, signature, c14n)
+    octets = archive_input(
+        root, signature, c14n, leave_out_earlier_archives=leave_out_earlier_archives
+    )
     token = tsa.timestamp(hashlib.sha256(octets).digest(), "sha256")
     tag = f"{{{ns.XADES141}}}ArchiveTimeStamp" if form == "1.4.1" else f"{xades}ArchiveTimeStamp"
     stamp = etree.SubElement(properties, tag, nsmap={"xades141": ns.XADES141})
     etree.SubElement(stamp, f"{DS}CanonicalizationMethod").set("Algorithm", c14n)
     etree.SubElement(stamp, f"{xades}EncapsulatedTimeStamp").text = _b64(token)
+    return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+
+
+def add_timestamp_validation_data(
+    document: bytes,
+    *,
+    certificates: Sequence[x509.Certificate] = (),
+    crls: Sequence[x509.CertificateRevocationList] = (),
+    responses: Sequence[ocsp.OCSPResponse] = (),
+) -> bytes:
+    """The validation data of an earlier archive time-stamp's unit, in a
+    ``xades141:TimeStampValidationData`` appended after it (EN 319 132-1 §5.5.1), as DSS does
+    before renewing the archive time-stamp."""
+    root = etree.fromstring(document)
+    properties, xades = _properties(root)
+    holder = etree.SubElement(
+        properties,
+        f"{{{ns.XADES141}}}TimeStampValidationData",
+        nsmap={"xades141": ns.XADES141},
+    )
+    if certificates:
+        values = etree.SubElement(holder, f"{xades}CertificateValues")
+        for certificate in certificates:
+            etree.SubElement(values, f"{xades}EncapsulatedX509Certificate").text = _b64(
+                certificate.public_bytes(Encoding.DER)
+            )
+    if crls or responses:
+        revocation = etree.SubElement(holder, f"{xades}RevocationValues")
+        if crls:
+            crl_values = etree.SubElement(revocation, f"{xades}CRLValues")
+            for crl in crls:
+                etree.SubElement(crl_values, f"{xades}EncapsulatedCRLValue").text = _b64(
+                    crl.public_bytes(Encoding.DER)
+                )
+        if responses:
+            ocsp_values = etree.SubElement(revocation, f"{xades}OCSPValues")
+            for response in responses:
+                etree.SubElement(ocsp_values, f"{xades}EncapsulatedOCSPValue").text = _b64(
+                    response.public_bytes(Encoding.DER)
+                )
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
