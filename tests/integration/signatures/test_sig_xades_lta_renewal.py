@@ -62,9 +62,7 @@ TSU = (ExtendedKeyUsageOID.TIME_STAMPING,)
 
 
 def _unit(pki: DemoPki, folder: Path, name: str, not_after, at) -> tuple:
-    unit = issue_leaf(
-        pki, folder, name, not_before=PKI_NOW - DAY, not_after=not_after, eku=TSU
-    )
+    unit = issue_leaf(pki, folder, name, not_before=PKI_NOW - DAY, not_after=not_after, eku=TSU)
     return unit, LocalTimeStampAuthority(unit.key, unit.certificate, FixedClock(at))
 
 
@@ -75,9 +73,7 @@ def first_archive(pki: DemoPki, tmp_path_factory: pytest.TempPathFactory):
     signer = issue_leaf(
         pki, folder, "renewed", not_before=PKI_NOW - DAY, not_after=PKI_NOW + DAY * 3.5
     )
-    signature_unit, signature_tsa = _unit(
-        pki, folder, "sig-tsu", PKI_NOW + DAY * 3.5, SIGNED_AT
-    )
+    signature_unit, signature_tsa = _unit(pki, folder, "sig-tsu", PKI_NOW + DAY * 3.5, SIGNED_AT)
     signed = own_sign("xades", signer, at=SIGNED_AT, tsa=signature_tsa).document
     with_data = lt(
         pki,
