@@ -195,12 +195,18 @@ def renewal_chain(
     validated from the last stamp back (EN 319 102-1 §5.6.2.1, past signature validation): the
     last one at ``now``; each earlier one at the earliest genTime of the valid stamps after it,
     when its token and its validation data provably existed -- a unit that expired or was
-    revoked since then no longer matters. A stamp that fails proves nothing, and the ones before
-    it are judged at the time the valid later ones prove. Reports are in document order."""
+    revoked since then no longer matters -- or, failing that, at ``now`` (a stamp valid today
+    needs no earlier proof). A stamp that fails proves nothing, and the ones before it are judged
+    at the time the valid later ones prove. Reports are in document order."""
     reports: list[TimestampReport] = []
     proven = now
     for position, stamp in reversed(stamps):
         report = validate_at(position, stamp, proven)
+        if not report.passed and proven != now:
+            # Past validation helps a stamp that fails now; one whose evidence is only current
+            # (a trust-directory CRL issued since) is still valid as it stands today.
+            current = validate_at(position, stamp, now)
+            report = current if current.passed else report
         if report.passed and report.generation_time is not None:
             proven = min(proven, report.generation_time)
         reports.append(report)

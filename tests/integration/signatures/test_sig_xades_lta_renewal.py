@@ -211,3 +211,15 @@ def test_extend_xades_renews_what_the_independent_rules_accept(
     expected = hashlib.sha256(archive_input(root, signature_element, EXC_C14N)).digest()
     tst_info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
     assert tst_info["message_imprint"]["hashed_message"].native == expected
+
+
+def test_first_archive_valid_today_needs_no_validation_data(pki: DemoPki, first_archive) -> None:
+    """Renewed without TimeStampValidationData, tsu1 still valid: at day 4 nothing says tsu1
+    was not revoked (the trust directory's CRL is from day 39), but it is valid today, so the
+    first archive time-stamp still proves day 2."""
+    archived, _ = first_archive("tsu1-valid", PKI_NOW + 300 * DAY)
+    renewed = add_archive_timestamp(archived, local_tsa(pki, SECOND_ARCHIVE))
+    result, signature, report = judge(renewed, fresh_trust(pki))
+    assert result == PASSED, describe(report)
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    assert signature.proof_of_existence == SIGNED_AT
