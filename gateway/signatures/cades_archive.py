@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import algos, core
+from asn1crypto import algos, core, parser
 from cryptography import x509
 from cryptography.x509 import ocsp
 
@@ -227,14 +227,14 @@ def _revocation_values(
     OPTIONAL, ocspVals [1] EXPLICIT SEQUENCE OF BasicOCSPResponse OPTIONAL, otherRevVals [2]
     ... OPTIONAL } (RFC 5126 §6.3.4, an EXPLICIT TAGS module)."""
     for member in _sequence_elements(value, 4):
-        tagged = core.Asn1Value.load(member, strict=True)
-        if tagged.class_ != 2 or tagged.tag not in (0, 1):
+        class_, _, tag, _, contents, _ = parser.parse(member, strict=True)
+        if class_ != 2 or tag not in (0, 1):
             continue
-        inner = encoded_elements(tagged.contents, 2)
+        inner = encoded_elements(contents, 2)
         if len(inner) != 1:
             raise ValueError("an EXPLICIT field holds one value")
         for item in _sequence_elements(inner[0], max_values + 1):
-            if tagged.tag == 0:
+            if tag == 0:
                 crl(item)
             else:
                 response(item, True)
