@@ -361,3 +361,41 @@ def drop_certificate(document: bytes, certificate: x509.Certificate) -> bytes:
     signed_data["certificates"] = cms.CertificateSet.load(tlv(0x31, b"".join(kept)))
     rebuilt: bytes = content_info.dump()
     return rebuilt
+
+
+BC_LT_PEER = Path(__file__).parent / "peers" / "BcCmsLt.java"
+
+
+def bouncy_castle_lt(
+    content: bytes,
+    key_path: Path,
+    cert_path: Path,
+    *,
+    certificates: Sequence[x509.Certificate] = (),
+    crls: Sequence[bytes] = (),
+    responses: Sequence[bytes] = (),
+) -> bytes:
+    """An attached CAdES-B by Bouncy Castle whose SignedData carries ``certificates``, ``crls``
+    and ``responses`` (RFC 5940 id-ri-ocsp-response), placed by Bouncy Castle itself."""
+    from sig_cms_vectors import BC_JARS
+
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        (folder / "content.bin").write_bytes(content)
+        extras = []
+        for position, certificate in enumerate(certificates):
+            extras.append(folder / f"extra-{position}.pem")
+            extras[-1].write_bytes(certificate.public_bytes(Encoding.PEM))
+        for position, crl in enumerate(crls):
+            extras.append(folder / f"extra-{position}.crl")
+            extras[-1].write_bytes(crl)
+        for position, response in enumerate(responses):
+            extras.append(folder / f"extra-{position}.ocsp")
+            extras[-1].write_bytes(response)
+        subprocess.run(
+            ["java", "-cp", ":".join(str(jar) for jar in BC_JARS), str(BC_LT_PEER),
+             str(key_path), str(cert_path), str(folder / "content.bin"), str(folder / "out.p7s"),
+             *map(str, extras)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return (folder / "out.p7s").read_bytes()

@@ -243,3 +243,33 @@ def test_validation_data_as_attributes_gives_lt_then_lta(
     result, signature, report = judge(twin, trust)
     assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE, describe(report)
     assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+
+
+def test_bouncy_castle_rfc5940_validation_data_is_evidence(pki: DemoPki, tmp_path: Path) -> None:
+    """Bouncy Castle places the CRL and the OCSP response (id-ri-ocsp-response) in the
+    SignedData; the carried OCSP response saying the signer was revoked before it signed is what
+    fails the signature (the trust directory's CRL does not list it), and an archive time-stamp
+    over Bouncy Castle's structure verifies."""
+    from sig_cades_lta import bouncy_castle_lt
+
+    signer = issue_leaf(
+        pki, tmp_path, "bc-lt", not_before=PKI_NOW - DAY, not_after=PKI_NOW + 300 * DAY
+    )
+    crl = openssl_crl(pki.root_ca, this_update=PKI_NOW)
+
+    def signed(revoked_at=None) -> bytes:
+        response = openssl_ocsp(pki.issuing_ca, signer.certificate, revoked_at=revoked_at)
+        document = bouncy_castle_lt(
+            CONTENT, signer.key_path, signer.cert_path,
+            certificates=[pki.issuing_ca.certificate()], crls=[crl], responses=[response],
+        )  # fmt: skip
+        kinds = [c.name for c in cms.ContentInfo.load(document)["content"]["crls"]]
+        assert sorted(kinds) == ["crl", "other"]
+        return add_archive_timestamp(document, tsa(pki.tsa))
+
+    trust = fresh_trust(pki)
+    result, signature, report = judge(signed(), trust)
+    assert result == PASSED, describe(report)
+    assert signature.timestamps[-1].passed, describe(report)
+    result, signature, report = judge(signed(revoked_at=PKI_NOW - timedelta(hours=2)), trust)
+    assert result == (Indication.TOTAL_FAILED, SubIndication.REVOKED), describe(report)
