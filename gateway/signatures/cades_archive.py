@@ -37,7 +37,9 @@ later (a later archive time-stamp, renewed validation data) and are not covered.
 A valid archive time-stamp proves that the signature, its signature time-stamps and its
 validation data existed at its genTime: the signature time-stamps are then validated at that
 time (EN 319 102-1 §5.6.2.1, past signature validation), so one whose unit's certificate has
-since expired or been revoked still proves the signing time. ``archive-time-stamp`` v1/v2
+since expired or been revoked still proves the signing time. Likewise an archive time-stamp
+that fails at the validation time is judged again at the genTime of a valid later archive
+time-stamp whose index lists it (the renewal chain of EN 319 122-1 §5.5.3). ``archive-time-stamp`` v1/v2
 (RFC 5126) are named in the warnings, not validated.
 """
 
@@ -71,6 +73,7 @@ from gateway.trust.revocation import RevocationValues, load_ocsp_response
 CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
 REVOCATION_VALUES = "1.2.840.113549.1.9.16.2.24"
 ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
+ARCHIVE_TIME_STAMP_V3_DER = bytes.fromhex("060604008d450204")
 ATS_HASH_INDEX = "0.4.0.1733.2.5"
 ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
 OCSP_RESPONSE_FORMAT = "1.3.6.1.5.5.7.16.2"
@@ -292,10 +295,11 @@ def archive_timestamps(
             )
             for token in tokens
         )
-    reports = []
-    for token in tokens:
+    reports: list[TimestampReport] = []
+    checks: dict[int, _Archive] = {}
+    for position, token in enumerate(tokens):
         try:
-            octets_for, intact = _imprint_input(token, covered, content)
+            checks[position] = _imprint_input(token, covered, content)
         except FormatError as exc:
             reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message))
             continue
@@ -306,22 +310,73 @@ def archive_timestamps(
                 )
             )
             continue
+        reports.append(checks[position].validate(now, policy, trust, data))
+    # Past validation of archive time-stamps (EN 319 102-1 §5.6.2.1): a valid later one whose
+    # index lists an earlier one proves that one existed at its genTime, where it is judged
+    # again (its unit's certificate may have expired since). Each pass can only add proofs.
+    for _ in range(len(checks)):
+        renewed = False
+        for position, check in checks.items():
+            if reports[position].passed:
+                continue
+            proofs = [
+                report.generation_time
+                for later, report in enumerate(reports)
+                if report.passed
+                and report.generation_time is not None
+                and later in checks
+                and checks[later].covers(ARCHIVE_TIME_STAMP_V3_DER, tokens[position])
+            ]
+            if proofs and min(proofs) < now:
+                report = check.validate(min(proofs), policy, trust, data)
+                renewed = renewed or report.passed
+                reports[position] = report
+        if not renewed:
+            break
+    return tuple(reports)
+
+
+@dataclass(frozen=True, slots=True)
+class _Archive:
+    """One archive time-stamp ready to validate: its token, imprint input and hash index."""
+
+    token: bytes
+    imprint_of: Callable[[str], bytes]
+    intact: bool
+    """Every hash its index lists is still found in the signature."""
+    listed_unsigned: frozenset[bytes]
+    index_hash: Callable[[bytes], bytes]
+    version: str
+    attributes: tuple[bytes, ...]
+
+    def covers(self, type_der: bytes, value: bytes) -> bool:
+        """Whether the index lists the unsigned attribute value ``value`` of type ``type_der``."""
+        if self.version == ATS_HASH_INDEX_V3:
+            return self.index_hash(type_der + value) in self.listed_unsigned
+        return any(
+            self.index_hash(attribute) in self.listed_unsigned
+            for attribute in self.attributes
+            if value in attribute
+        )
+
+    def validate(
+        self, at: datetime, policy: SignaturePolicy, trust: TrustStore, data: ValidationData
+    ) -> TimestampReport:
         report = validate_timestamp(
-            token,
+            self.token,
             kind=TimestampKind.ARCHIVE_TIMESTAMP,
-            imprint_of=octets_for,
+            imprint_of=self.imprint_of,
             trust=trust,
             policy=policy,
-            now=now,
+            now=at,
             revocation_values=data.revocation,
             carried=data.certificates,
         )
-        if not intact:
+        if not self.intact:
             # Something the index lists is gone or altered: the covered data is not what was
             # stamped, whatever the imprint says (EN 319 122-1 §5.5.3).
             report = replace(report, findings=(INDEX_MISMATCH, *report.findings))
-        reports.append(report)
-    return tuple(reports)
+        return report
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,11 +437,9 @@ def _hash_index(token: bytes) -> tuple[str, bytes]:
     return found[0]
 
 
-def _imprint_input(
-    token: bytes, covered: _Covered, content: bytes | None
-) -> tuple[Callable[[str], bytes], bool]:
+def _imprint_input(token: bytes, covered: _Covered, content: bytes | None) -> _Archive:
     """The imprint, under a named hash, of what the token must cover (module docstring), and
-    whether every hash its index lists is still found in the signature."""
+    what its index lists."""
     version, index_value = _hash_index(token)
     items = _sequence_elements(index_value, 5)
     if len(items) == 4:
@@ -430,7 +483,15 @@ def _imprint_input(
         )
         return crypto.digest(hash_name, octets)
 
-    return imprint, intact
+    return _Archive(
+        token=token,
+        imprint_of=imprint,
+        intact=intact,
+        listed_unsigned=frozenset(listed[2]),
+        index_hash=index_hash,
+        version=version,
+        attributes=covered.attributes,
+    )
 
 
 def _hasher(algorithm: str) -> Callable[[bytes], bytes]:

@@ -273,3 +273,30 @@ def test_bouncy_castle_rfc5940_validation_data_is_evidence(pki: DemoPki, tmp_pat
     assert signature.timestamps[-1].passed, describe(report)
     result, signature, report = judge(signed(revoked_at=PKI_NOW - timedelta(hours=2)), trust)
     assert result == (Indication.TOTAL_FAILED, SubIndication.REVOKED), describe(report)
+
+
+def test_a_later_archive_time_stamp_renews_an_expired_one(pki: DemoPki, expiring) -> None:
+    """The first archive time-stamp's unit has expired by validation time; a second one (three
+    days later, by a unit still valid) lists the first in its hash index, so the first is
+    judged at the second's time, and the signature time-stamp at the first's."""
+    from sig_vectors import local_tsa
+
+    signer, unit = expiring
+    signed = add_signature_timestamp(openssl_cms(CONTENT, signer, "-nodetach"), tsa(unit))
+    with_data = _lt_in_signed_data(pki, signed, [signer.certificate, unit.certificate])
+    first = add_archive_timestamp(with_data, tsa(unit))
+    renewed = add_archive_timestamp(first, local_tsa(pki, PKI_NOW + 3 * DAY).timestamp)
+    trust = fresh_trust(pki)
+    result, signature, report = judge(renewed, trust)
+    assert result == PASSED, describe(report)
+    assert signature.level == "CAdES-BASELINE-LTA"
+    assert [ts.kind for ts in signature.timestamps] == [TimestampKind.SIGNATURE_TIMESTAMP] + [
+        TimestampKind.ARCHIVE_TIMESTAMP
+    ] * 2
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    # Without the renewal nothing is proven any more.
+    result, signature, report = judge(first, trust)
+    assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), describe(
+        report
+    )
+    assert not any(ts.passed for ts in signature.timestamps)
