@@ -17,7 +17,9 @@ time as a ratio to the B-level validation of the same document. Target: <= 3x.
 
 Target: at 5 MB, validation <= 5 x the floor (hashing dominates: the engine must not copy,
 re-serialise or re-hash the document more than a few times). At 10 KB the fixed costs (path
-validation, report building, pyHanko's PDF parsing) dominate and the ratio is only informative.
+validation, report building, PDF parsing) dominate; the PAdES 10 KB row's target is <= 50 x
+(issue 13: a PDF with one signature over the whole file takes ``pades_fast``, not pyHanko's
+reader), the other 10 KB rows are informative.
 
 Documents: XAdES -- a receipt whose items carry Base64 payloads in 48 KiB text nodes (the shape
 of a receipt with embedded content); CAdES -- opaque bytes; PAdES -- a one-page PDF with one
@@ -60,6 +62,7 @@ from gateway.trust.certificates import TrustStore
 SIZES = {"10 KB": 10 * 1024, "5 MB": 5 * 1024 * 1024}
 TARGET_RATIO_5MB = 5.0
 TARGET_RATIO_LTA = 3.0
+TARGET_RATIO_PADES_10KB = 50.0
 LTA_BATCH = 25
 
 
@@ -137,6 +140,7 @@ def main() -> int:
         f"{'format':<7} {'size':>6} {'bytes':>9} {'validate ms':>12} {'floor ms':>9} {'ratio':>7}"
     )
     worst_5mb = 0.0
+    pades_10kb = 0.0
     for name, make in signers.items():
         for label, size in SIZES.items():
             document = make(size)
@@ -157,12 +161,17 @@ def main() -> int:
             ratio = validation_time_taken / floor_time
             if label == "5 MB":
                 worst_5mb = max(worst_5mb, ratio)
+            if (name, label) == ("PAdES", "10 KB"):
+                pades_10kb = ratio
             print(
                 f"{name:<7} {label:>6} {len(document):>9} {validation_time_taken * 1000:>12.2f}"
                 f" {floor_time * 1000:>9.2f} {ratio:>6.1f}x"
             )
     verdict = "OK" if worst_5mb <= TARGET_RATIO_5MB else "ABOVE TARGET"
     print(f"worst 5 MB ratio {worst_5mb:.1f}x (target <= {TARGET_RATIO_5MB:.0f}x): {verdict}")
+    pades_ok = pades_10kb <= TARGET_RATIO_PADES_10KB
+    print(f"PAdES 10 KB ratio {pades_10kb:.1f}x (target <= {TARGET_RATIO_PADES_10KB:.0f}x): "
+          f"{'OK' if pades_ok else 'ABOVE TARGET'}")
     lta_ratio = lta_row(
         (tsa_key, tsa_certificate), ca, key, certificate, now, policy, trust, arguments.repeats)
     if lta_ratio is None:
@@ -170,7 +179,8 @@ def main() -> int:
     lta_verdict = "OK" if lta_ratio <= TARGET_RATIO_LTA else "ABOVE TARGET"
     print(f"XAdES-LTA / XAdES-B ratio {lta_ratio:.1f}x (target <= {TARGET_RATIO_LTA:.0f}x): "
           f"{lta_verdict}")
-    return 0 if worst_5mb <= TARGET_RATIO_5MB and lta_ratio <= TARGET_RATIO_LTA else 1
+    met = worst_5mb <= TARGET_RATIO_5MB and lta_ratio <= TARGET_RATIO_LTA and pades_ok
+    return 0 if met else 1
 
 
 Material = tuple[PrivateKey, x509.Certificate]

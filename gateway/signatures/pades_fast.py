@@ -79,6 +79,16 @@ _TOKEN = re.compile(
 """A token of a direct object: a name (no ``#`` escapes), a reference, a number, a dictionary's
 or array's bracket, a hex string (no whitespace), a literal string (no nested parentheses), a
 keyword."""
+_NAME_GROUP = _TOKEN.groupindex["name"]
+_REF_GROUP = _TOKEN.groupindex["ref"]  # then "number", "generation"
+_INTEGER_GROUP = _TOKEN.groupindex["integer"]
+_REAL_GROUP = _TOKEN.groupindex["real"]
+_OPEN_DICTIONARY_GROUP = _TOKEN.groupindex["dictionary"]
+_CLOSE_DICTIONARY_GROUP = _TOKEN.groupindex["close_dictionary"]
+_HEX_GROUP = _TOKEN.groupindex["hex"]
+_OPEN_ARRAY_GROUP = _TOKEN.groupindex["array"]
+_CLOSE_ARRAY_GROUP = _TOKEN.groupindex["close_array"]
+_STRING_GROUP = _TOKEN.groupindex["string"]
 _HEADER = re.compile(rb"%PDF-\d\.\d" + _WHITE)
 _TAIL = re.compile(rb"startxref(?:\r\n|\r|\n)(\d{1,10})(?:\r\n|\r|\n)%%EOF(?:\r\n|\r|\n)?\Z")
 _OBJECT = re.compile(rb"(\d{1,10}) 0 obj" + _END)
@@ -143,52 +153,51 @@ class _Reader:
     # --- tokens -------------------------------------------------------------------------------
 
     def value(self, position: int) -> tuple[Any, int]:
-        """The direct object at ``position`` (after whitespace) and where it ends: one pass of
-        :data:`_TOKEN` over contiguous tokens, containers built on a stack."""
-        data = self.data
+        """The direct object at ``position`` (after whitespace) and where it ends: contiguous
+        :data:`_TOKEN` matches, each anchored where the last ended; containers built on a
+        stack."""
+        data, token_at = self.data, _TOKEN.match
         stack: list[tuple[list[Any], bool]] = []
-        for match in _TOKEN.finditer(data, position):
-            if match.start() != position:
-                raise _Decline  # a byte no token explains: a comment, an escape, a stray byte
+        while (match := token_at(data, position)) is not None:
             position = match.end()
-            kind = match.lastgroup
+            kind = match.lastindex
             value: Any
-            if kind == "name":
-                value = "/" + match.group("name").decode("ascii")
-            elif kind == "integer":
-                value = int(match.group("integer"))
-            elif kind == "ref":
-                if int(match.group("generation")) != 0:
+            if kind == _NAME_GROUP:
+                value = "/" + match.group(kind).decode("ascii")
+            elif kind == _INTEGER_GROUP:
+                value = int(match.group(kind))
+            elif kind == _REF_GROUP:
+                if int(match.group(_REF_GROUP + 2)) != 0:
                     raise _Decline
-                value = Ref(int(match.group("number")))
-            elif kind == "dictionary" or kind == "array":
+                value = Ref(int(match.group(_REF_GROUP + 1)))
+            elif kind == _OPEN_DICTIONARY_GROUP or kind == _OPEN_ARRAY_GROUP:
                 if len(stack) >= _MAX_DEPTH:
                     raise _Decline
-                stack.append(([], kind == "dictionary"))
+                stack.append(([], kind == _OPEN_DICTIONARY_GROUP))
                 continue
-            elif kind == "close_dictionary" or kind == "close_array":
+            elif kind == _CLOSE_DICTIONARY_GROUP or kind == _CLOSE_ARRAY_GROUP:
                 if not stack:
                     raise _Decline
                 items, is_dictionary = stack.pop()
-                if is_dictionary != (kind == "close_dictionary"):
+                if is_dictionary != (kind == _CLOSE_DICTIONARY_GROUP):
                     raise _Decline
                 value = _dictionary(items) if is_dictionary else items
-            elif kind == "hex":
-                value = Hex(match.start("hex") - 1, match.group("hex"))
-            elif kind == "string":
-                token = match.group("string")
+            elif kind == _HEX_GROUP:
+                value = Hex(match.start(kind) - 1, match.group(kind))
+            elif kind == _STRING_GROUP:
+                token = match.group(kind)
                 stream = BytesIO(token)
                 value = generic.read_string_from_stream(stream)
                 if stream.tell() != len(token):
                     raise _Decline
-            elif kind == "real":
-                value = float(match.group("real"))
+            elif kind == _REAL_GROUP:
+                value = float(match.group(kind))
             else:
                 value = {b"true": True, b"false": False}.get(match.group("keyword"))
             if not stack:
                 return value, position
             stack[-1][0].append(value)
-        raise _Decline  # the data ended inside the object
+        raise _Decline  # a byte no token explains (an escape, a stray byte), or the data ended
 
     # --- objects ------------------------------------------------------------------------------
 
