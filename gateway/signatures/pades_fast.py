@@ -186,10 +186,13 @@ class _Reader:
                 value = Hex(match.start(kind) - 1, match.group(kind))
             elif kind == _STRING_GROUP:
                 token = match.group(kind)
-                stream = BytesIO(token)
-                value = generic.read_string_from_stream(stream)
-                if stream.tell() != len(token):
-                    raise _Decline
+                if b"\\" not in token:  # pyHanko keeps the bytes between the parentheses
+                    value = generic.pdf_string(token[1:-1])
+                else:
+                    stream = BytesIO(token)
+                    value = generic.read_string_from_stream(stream)
+                    if stream.tell() != len(token):
+                        raise _Decline
             elif kind == _REAL_GROUP:
                 value = float(match.group(kind))
             else:
