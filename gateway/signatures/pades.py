@@ -34,6 +34,10 @@ legacy ``adbe.pkcs7.sha1`` sub-filter (the CMS signs the SHA-1 digest of the byt
 as its eContent) is validated like the others; ``adbe.x509.rsa_sha1`` (a bare PKCS #1 signature
 and ``/Cert``, ISO 32000-1 §12.8.3.2) by ``pdf_legacy``; a field that cannot be read is a
 FORMAT_FAILURE entry of its own.
+
+A PDF whose one signature covers the whole file (the common case: nothing signed after it, so
+no later revision to analyse) is read by ``pades_fast`` instead of pyHanko's reader; anything
+outside its narrow profile declines to the path above, and the report is the same either way.
 """
 
 from __future__ import annotations
