@@ -71,6 +71,7 @@ from gateway.signatures.pades_ltv import (
     NO_VALIDATION_DATA,
     DocumentTimestamp,
     ValidationData,
+    past_or_present,
     proven_time,
     read_dss,
     validate_document_timestamps,
@@ -420,13 +421,17 @@ def _report(
             policy=policy,
             findings=findings,
         )
-        timestamps = signature_timestamps(
-            signed.signer_info,
-            signer.signature_value,
-            policy,
-            trust,
+        timestamps = past_or_present(
+            lambda at: signature_timestamps(
+                signed.signer_info,
+                signer.signature_value,
+                policy,
+                trust,
+                at,
+                revocation_values=signed.validation_data.revocation,
+            ),
             signed.timestamps_at,
-            revocation_values=signed.validation_data.revocation,
+            now,
         )
         byte_range = tuple(int(value) for value in signed.byte_range)
     except FormatError as exc:

@@ -19,6 +19,9 @@ validated newest first: the newest at the validation time, each earlier one at t
 earliest valid later one (its unit's certificate may since have expired or been revoked: the
 later stamp proves it was used in time). A signature's own signature time-stamps are validated
 at the genTime of the earliest valid document time-stamp after it (else the validation time).
+A time-stamp that fails at such an earlier time is validated as it stands today too
+(:func:`past_or_present`): one whose unit's only revocation evidence is the trust directory's
+current CRL is valid now, and a later document time-stamp must not make it worse.
 
 Level (``report.SignatureReport.level``): T with a valid signature or document time-stamp; LT
 when, besides, the DSS holds revocation data; LTA when, besides, a valid document time-stamp
@@ -27,6 +30,8 @@ covers a revision holding the DSS (``TimestampReport.covers_validation_data``).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -204,7 +209,9 @@ def validate_document_timestamps(
     proven = now
     for stamp in reversed(stamps[: policy.max_signatures]):
         revision = int(stamp.signed_revision)
-        report = _validate_stamp(stamp, data, policy, trust, proven)
+        [report] = past_or_present(
+            functools.partial(_validate_stamp_at, stamp, data, policy, trust), proven, now
+        )
         report = replace(
             report,
             identifier=_field_name(stamp),
@@ -215,6 +222,20 @@ def validate_document_timestamps(
             proven = min(proven, report.generation_time)
     validated.reverse()
     return validated
+
+
+def past_or_present(
+    validate_at: Callable[[datetime], tuple[TimestampReport, ...]], proven: datetime, now: datetime
+) -> tuple[TimestampReport, ...]:
+    """Time-stamps validated at ``proven`` and, those that fail there, at ``now`` too (the
+    passing report kept, else the one at ``proven``)."""
+    reports = validate_at(proven)
+    if proven == now or all(report.passed for report in reports):
+        return reports
+    current = validate_at(now)
+    return tuple(
+        today if today.passed else then for then, today in zip(reports, current, strict=True)
+    )
 
 
 def proven_time(
@@ -245,6 +266,16 @@ def _holds_dss(reader: PdfFileReader, revision: int) -> bool:
         return "/DSS" in reader.get_historical_root(revision)
     except Exception:  # noqa: BLE001 - an unreadable historical revision: nothing covered
         return False
+
+
+def _validate_stamp_at(
+    stamp: EmbeddedPdfSignature,
+    data: ValidationData,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    at: datetime,
+) -> tuple[TimestampReport]:
+    return (_validate_stamp(stamp, data, policy, trust, at),)
 
 
 def _validate_stamp(

@@ -311,6 +311,22 @@ def test_dss_certificates_complete_the_path(pki: DemoPki, signer) -> None:
     )
 
 
+def test_a_document_time_stamp_never_makes_the_signature_time_stamp_worse(
+    pki: DemoPki, signer
+) -> None:
+    """No DSS: the signature time-stamp's unit has only the trust directory's current CRL, issued
+    after the document time-stamp. Judged at that stamp's time it would have no revocation
+    evidence; it is then judged as it stands today, and still proves the signing time."""
+    company = signer("company")
+    level_t = pades_t(minimal_pdf(), company, test_tsa(pki.tsa, SIGNED_AT))
+    stamped = add_document_time_stamp(level_t, test_tsa(pki.tsa, ARCHIVED_AT), "DocTs1")
+    result, signature, report = judge(stamped, fresh_trust(pki))
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    assert signature.proof_of_existence == SIGNED_AT
+    assert signature.level == "PAdES-BASELINE-T"
+
+
 def test_levels_t_and_lt(pki: DemoPki, signer) -> None:
     company = signer("company")
     trust = fresh_trust(pki)
