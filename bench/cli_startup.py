@@ -113,8 +113,7 @@ def batch(folder: Path, env: dict[str, str], jobs: int, repeats: int, *, startup
     from gateway.bootstrap import build
     from gateway.config import Settings
 
-    settings = Settings(data_dir=Path(env["GATEWAY_DATA_DIR"]),
-                        pki_dir=Path(env["GATEWAY_PKI_DIR"]))
+    settings = Settings.from_env(env)  # the settings the command reads, from the same env
     validation_run.prepare(build(settings).signature_validation(), None)
     tasks = validation_run.collect([folder])
     for task in tasks:  # warm: every format's engine imported, caches filled, before timing
