@@ -32,6 +32,7 @@ Rules, with ``poe`` the best signature time a valid time-stamp proved (None with
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
@@ -46,9 +48,21 @@ from gateway.signatures.crypto import key_is_strong_enough
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication
 from gateway.trust.certificates import TrustStore
+from gateway.trust.memo import IdentityMemo
 from gateway.trust.revocation import RevocationValues, gather, judge
 
 NO_REVOCATION_VALUES = RevocationValues()
+
+# Pure functions of immutable objects, kept across validations (``gateway.trust.memo``): the
+# time-stamping unit and the CAs come back in every signature, and an XAdES-LTA validation
+# judges the unit's certificate twice.
+_FINGERPRINTS: IdentityMemo[str] = IdentityMemo(512)
+_CARRIED_CA: IdentityMemo[bool] = IdentityMemo(512)
+_KNOWN: IdentityMemo[frozenset[x509.Certificate]] = IdentityMemo(8)
+_TRUSTED_CRLS: IdentityMemo[tuple[x509.CertificateRevocationList, ...]] = IdentityMemo(256)
+_WITH_CARRIED: IdentityMemo[TrustStore] = IdentityMemo(32)
+"""Stores extended with carried intermediates, by (store, intermediates): their path cache
+stays warm for the next signature that carries the same intermediates."""
 
 
 class Purpose(Enum):
@@ -66,9 +80,12 @@ class ChainAssessment:
     warnings: tuple[str, ...] = ()
 
 
-def _crls_for(trust: TrustStore, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
-    """The authenticated CRLs the trust store holds for ``issuer``."""
-    return trust.crls_for(issuer)
+def _crls_for(
+    trust: TrustStore, issuer: x509.Certificate
+) -> tuple[x509.CertificateRevocationList, ...]:
+    """The authenticated CRLs the trust store holds for ``issuer`` (a store never changes its
+    CRLs: a reload builds a new one)."""
+    return _TRUSTED_CRLS.get((trust, issuer), lambda: tuple(trust.crls_for(issuer)))
 
 
 def _trust_certificates(trust: TrustStore) -> list[x509.Certificate]:
@@ -172,19 +189,15 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
     Only certificates that are not self-issued and not already trusted are added; when none is
     left, ``trust`` itself is returned (and its cache keeps serving).
     """
-    candidates: list[x509.Certificate] = []
-    for certificate in carried:
-        if certificate.subject == certificate.issuer:
-            continue  # self-issued: it could only be an anchor, and anchors are configured
-        try:
-            constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
-        except x509.ExtensionNotFound:
-            continue  # not a CA: cannot be an intermediate (RFC 5280 §6.1.4 (k))
-        if constraints.value.ca:
-            candidates.append(certificate)
+    candidates = [
+        certificate
+        for certificate in carried
+        if _CARRIED_CA.get((certificate,), functools.partial(_may_be_intermediate, certificate))
+    ]
     if not candidates:
         return trust  # the usual case: KeyInfo holds the leaf only
-    known = set(trust.certificates)  # certificates compare and hash by their DER
+    # Certificates compare and hash by their DER.
+    known = set(_KNOWN.get((trust,), lambda: frozenset(trust.certificates)))
     extra: list[x509.Certificate] = []
     for certificate in candidates:
         if certificate not in known:
@@ -192,6 +205,20 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
             extra.append(certificate)
     if not extra:
         return trust
+    return _WITH_CARRIED.get((trust, *extra), lambda: _extended(trust, extra))
+
+
+def _may_be_intermediate(certificate: x509.Certificate) -> bool:
+    if certificate.subject == certificate.issuer:
+        return False  # self-issued: it could only be an anchor, and anchors are configured
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False  # not a CA: cannot be an intermediate (RFC 5280 §6.1.4 (k))
+    return bool(constraints.value.ca)
+
+
+def _extended(trust: TrustStore, extra: list[x509.Certificate]) -> TrustStore:
     crls = [crl for ca in trust.certificates for crl in trust.crls_for(ca)]
     return TrustStore(
         [*trust.certificates, *extra],
@@ -205,8 +232,11 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
 def _path(
     trust: TrustStore, certificate: x509.Certificate, at: datetime
 ) -> tuple[tuple[x509.Certificate, ...] | None, str | None]:
+    fingerprint = _FINGERPRINTS.get(
+        (certificate,), lambda: certificate.fingerprint(hashes.SHA256()).hex()
+    )
     try:
-        chain = trust.validate(certificate, at, check_revocation=False)
+        chain = trust.validate(certificate, at, fingerprint=fingerprint, check_revocation=False)
     except AuthenticationError as exc:
         return None, exc.code
     return chain.certificates, None

@@ -55,7 +55,7 @@ from gateway.signatures.xmldsig import (
     transformed_octets,
 )
 from gateway.trust.certificates import TrustStore
-from gateway.trust.revocation import RevocationValues, load_ocsp_response
+from gateway.trust.revocation import RevocationValues, load_crl, load_ocsp_response
 from gateway.xmlsig.references import IdIndex
 
 _DS = f"{{{ns.DS}}}"
@@ -114,7 +114,7 @@ def revocation_values(
     for container in containers:
         for element in container.iterfind(f"{xades}CRLValues/{xades}EncapsulatedCRLValue"):
             try:
-                crls.append(x509.load_der_x509_crl(base64_text(element, "EncapsulatedCRLValue")))
+                crls.append(load_crl(base64_text(element, "EncapsulatedCRLValue")))
             except (FormatError, ValueError):
                 warnings.append("A carried CRL (EncapsulatedCRLValue) cannot be read: ignored")
         for element in container.iterfind(f"{xades}OCSPValues/{xades}EncapsulatedOCSPValue"):
