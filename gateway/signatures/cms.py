@@ -46,6 +46,7 @@ from gateway.signatures import crypto
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import SubIndication
+from gateway.trust.memo import IdentityMemo
 
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 """What asn1crypto raises on malformed input (it has no exception hierarchy of its own)."""
@@ -205,6 +206,8 @@ def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> l
 
 _SAME_NAMES: dict[tuple[bytes, bytes], bool] = {}
 _SAME_NAMES_MAX = 512
+_ISSUER_DER: IdentityMemo[bytes] = IdentityMemo(512)
+"""A certificate's issuer name as ``cryptography`` encodes it (encoded anew on every read)."""
 
 
 def _same_name(first: Any, second: Any) -> bool:
@@ -233,7 +236,8 @@ def _issued_by(name: Any, item: _Embedded) -> bool:
     encoded = name.dump()
     if getattr(name, "explicit", None):  # a GeneralName's [4] EXPLICIT Name: its inner DER
         encoded = parser.parse(encoded)[4]
-    if encoded == item.certificate.issuer.public_bytes():
+    certificate = item.certificate
+    if encoded == _ISSUER_DER.get((certificate,), lambda: certificate.issuer.public_bytes()):
         return True
     return _same_name(name, item.asn1.issuer)
 
@@ -298,8 +302,25 @@ class _Mechanism:
 
 
 def _signature_mechanism(signer_info: Any, digest_name: str) -> _Mechanism:
-    """Key type, hash and variant (PSS salt, plain ECDSA) of the SignerInfo's algorithm."""
+    """Key type, hash and variant (PSS salt, plain ECDSA) of the SignerInfo's algorithm
+    (memoised by its encoding: every token of a time-stamping unit names the same one)."""
     algorithm = signer_info["signature_algorithm"]
+    key = (algorithm.dump(), digest_name)
+    known = _MECHANISMS.get(key)
+    if known is None:
+        known = _mechanism_of(algorithm, digest_name)
+        if len(key[0]) <= 256:  # real AlgorithmIdentifiers are tens of octets
+            if len(_MECHANISMS) >= _MECHANISMS_MAX:
+                _MECHANISMS.clear()
+            _MECHANISMS[key] = known
+    return known
+
+
+_MECHANISMS: dict[tuple[bytes, str], _Mechanism] = {}
+_MECHANISMS_MAX = 256
+
+
+def _mechanism_of(algorithm: Any, digest_name: str) -> _Mechanism:
     dotted = algorithm["algorithm"].dotted
     if dotted in _RSA_SHA3:
         return _Mechanism("rsa", _RSA_SHA3[dotted])
@@ -328,6 +349,53 @@ def _signature_mechanism(signer_info: Any, digest_name: str) -> _Mechanism:
     return _Mechanism(key_kind, hash_name, salt)
 
 
+@dataclass(frozen=True, slots=True)
+class _EssMatch:
+    """What the first ESSCertID of a signing-certificate(-v2) value says of one certificate."""
+
+    hash_name: str
+    known_algorithm: bool
+    matches: bool
+
+
+_ESS_MATCHES: dict[tuple[bytes, bool, bytes], _EssMatch] = {}
+_ESS_MATCHES_MAX = 256
+
+
+def _ess_match(value: Any, v1: bool, signer: _Embedded) -> _EssMatch:
+    """Whether ``value`` references ``signer``'s certificate; memoised by the encodings of both
+    (the same unit's certificate and reference come back in every time-stamp token it makes).
+    FormatError when the value lists no certificate."""
+    key = (value.dump(), v1, signer.der)
+    known = _ESS_MATCHES.get(key)
+    if known is not None:
+        return known
+    certs = value["certs"]
+    if len(certs) == 0:
+        raise FormatError("The signing-certificate attribute is empty")
+    first = certs[0]
+    hash_name = "sha1" if v1 else first["hash_algorithm"]["algorithm"].native
+    try:
+        expected = crypto.digest(hash_name, signer.der)
+    except crypto.UnknownAlgorithm:
+        known = _EssMatch(hash_name, known_algorithm=False, matches=False)
+    else:
+        matches = hmac.compare_digest(expected, first["cert_hash"].native)
+        issuer_serial = first["issuer_serial"]
+        if matches and present(issuer_serial):
+            serial = signer.certificate.serial_number
+            matches = issuer_serial["serial_number"].native == serial and any(
+                general_name.name == "directory_name" and _issued_by(general_name.chosen, signer)
+                for general_name in issuer_serial["issuer"]
+            )
+        known = _EssMatch(hash_name, known_algorithm=True, matches=matches)
+    if len(key[0]) + len(key[2]) <= 32 * 1024:  # hostile sizes are not kept
+        if len(_ESS_MATCHES) >= _ESS_MATCHES_MAX:
+            _ESS_MATCHES.clear()
+        _ESS_MATCHES[key] = known
+    return known
+
+
 def _check_ess_reference(
     signed_attrs: _AttributeIndex,
     signer: _Embedded,
@@ -341,42 +409,28 @@ def _check_ess_reference(
         if value is None:
             continue
         referenced = True
-        certs = value["certs"]
-        if len(certs) == 0:
-            raise FormatError("The signing-certificate attribute is empty")
-        first = certs[0]
-        hash_name = "sha1" if v1 else first["hash_algorithm"]["algorithm"].native
+        match = _ess_match(value, v1, signer)
         if v1:
             findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
-        try:
-            expected = crypto.digest(hash_name, signer.der)
-        except crypto.UnknownAlgorithm:
+        if not match.known_algorithm:
             findings.add(
                 Step.ACCEPTANCE,
                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 "The signing-certificate reference uses an unknown digest algorithm",
             )
             continue
-        matches = hmac.compare_digest(expected, first["cert_hash"].native)
-        issuer_serial = first["issuer_serial"]
-        if matches and present(issuer_serial):
-            serial = signer.certificate.serial_number
-            matches = issuer_serial["serial_number"].native == serial and any(
-                general_name.name == "directory_name" and _issued_by(general_name.chosen, signer)
-                for general_name in issuer_serial["issuer"]
-            )
-        if not matches:
+        if not match.matches:
             findings.add(
                 Step.IDENTIFICATION,
                 SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                 "The signed signing-certificate reference does not match the signer's certificate",
             )
             return False
-        if not v1 and not policy.allows_digest(hash_name):
+        if not v1 and not policy.allows_digest(match.hash_name):
             findings.add(
                 Step.ACCEPTANCE,
                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                f"The signing-certificate reference uses {hash_name}, which is not accepted",
+                f"The signing-certificate reference uses {match.hash_name}, which is not accepted",
             )
     return referenced
 
