@@ -32,7 +32,6 @@ Rules, with ``poe`` the best signature time a valid time-stamp proved (None with
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,10 +56,12 @@ NO_REVOCATION_VALUES = RevocationValues()
 # time-stamping unit and the CAs come back in every signature, and an XAdES-LTA validation
 # judges the unit's certificate twice.
 _FINGERPRINTS: IdentityMemo[str] = IdentityMemo(512)
-_CARRIED_CA: IdentityMemo[bool] = IdentityMemo(512)
+_USAGE: IdentityMemo[tuple[Finding, ...]] = IdentityMemo(512)
 _KNOWN: IdentityMemo[frozenset[x509.Certificate]] = IdentityMemo(8)
 _TRUSTED_CRLS: IdentityMemo[tuple[x509.CertificateRevocationList, ...]] = IdentityMemo(256)
-_WITH_CARRIED: IdentityMemo[TrustStore] = IdentityMemo(32)
+_WITH_CARRIED: IdentityMemo[TrustStore] = IdentityMemo(128)
+"""The store to validate with, by (store, carried certificates)."""
+_EXTENDED: IdentityMemo[TrustStore] = IdentityMemo(32)
 """Stores extended with carried intermediates, by (store, intermediates): their path cache
 stays warm for the next signature that carries the same intermediates."""
 
@@ -156,6 +157,14 @@ def _revocation(
 
 
 def _usage_findings(certificate: x509.Certificate, purpose: Purpose) -> list[Finding]:
+    return list(_USAGE.get((certificate, purpose), lambda: _usage(certificate, purpose)))
+
+
+def _usage(certificate: x509.Certificate, purpose: Purpose) -> tuple[Finding, ...]:
+    return tuple(_usage_list(certificate, purpose))
+
+
+def _usage_list(certificate: x509.Certificate, purpose: Purpose) -> list[Finding]:
     if purpose is Purpose.TIME_STAMPING:
         try:
             usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -189,11 +198,13 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
     Only certificates that are not self-issued and not already trusted are added; when none is
     left, ``trust`` itself is returned (and its cache keeps serving).
     """
-    candidates = [
-        certificate
-        for certificate in carried
-        if _CARRIED_CA.get((certificate,), functools.partial(_may_be_intermediate, certificate))
-    ]
+    if not carried:
+        return trust
+    return _WITH_CARRIED.get((trust, *carried), lambda: _with_carried(trust, carried))
+
+
+def _with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> TrustStore:
+    candidates = [certificate for certificate in carried if _may_be_intermediate(certificate)]
     if not candidates:
         return trust  # the usual case: KeyInfo holds the leaf only
     # Certificates compare and hash by their DER.
@@ -205,7 +216,7 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
             extra.append(certificate)
     if not extra:
         return trust
-    return _WITH_CARRIED.get((trust, *extra), lambda: _extended(trust, extra))
+    return _EXTENDED.get((trust, *extra), lambda: _extended(trust, extra))
 
 
 def _may_be_intermediate(certificate: x509.Certificate) -> bool:

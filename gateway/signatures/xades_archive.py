@@ -82,6 +82,8 @@ NOT_VALIDATED = {
 }
 """Qualifying properties this engine does not validate: each one found is reported (a warning
 naming it), never silently taken as checked."""
+_NOT_VALIDATED_TAGS = tuple(f"{{*}}{name}" for name in NOT_VALIDATED)
+"""Those names in any namespace (libxml2 filters the walk; ``{*}`` matches elements only)."""
 
 
 def unvalidated_properties(qualifying: etree._Element | None) -> list[str]:
@@ -89,11 +91,9 @@ def unvalidated_properties(qualifying: etree._Element | None) -> list[str]:
     if qualifying is None:
         return []
     found = []
-    for element in qualifying.iter():
-        if not isinstance(element.tag, str):
-            continue
-        what = NOT_VALIDATED.get(etree.QName(element).localname)
-        if what is not None and what not in found:
+    for element in qualifying.iter(*_NOT_VALIDATED_TAGS):  # in document order
+        what = NOT_VALIDATED[etree.QName(element).localname]
+        if what not in found:
             found.append(what)
     return [f"Not validated (reported only): {what}" for what in found]
 
