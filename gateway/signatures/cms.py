@@ -180,27 +180,61 @@ def _reencoded(asn1_cert: Any) -> tuple[Any, bytes] | None:
 
 
 def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> list[_Embedded]:
-    """The X.509 certificates of a SignedData (re-encoded in DER when needed: see ``notes``)."""
-    found: list[_Embedded] = []
+    """The X.509 certificates of a SignedData (re-encoded in DER when needed: see ``notes``).
+
+    Memoised by the encoding of the whole ``certificates`` field (bounded): every token of a
+    time-stamping unit carries the same. A hit yields the same certificates, each with an
+    asn1crypto object of its own (those parse lazily and are not shared between threads).
+    """
     certificates = signed_data["certificates"]
     if not present(certificates):
-        return found
+        return []
+    encoded = certificates.dump()
+    known = _EMBEDDED.get(encoded)
+    if known is None:
+        found = _embedded(certificates)
+        known = tuple((item.certificate, item.der, reencoded) for item, reencoded in found)
+        if len(encoded) <= _EMBEDDED_MAX_BYTES:
+            if len(_EMBEDDED) >= _EMBEDDED_MAX:
+                _EMBEDDED.clear()
+            _EMBEDDED[encoded] = known
+        embedded = [item for item, _ in found]
+    else:
+        embedded = [
+            _Embedded(asn1_x509.Certificate.load(der), certificate, der)
+            for certificate, der, _ in known
+        ]
+    if notes is not None and CERTIFICATE_NOTE not in notes and any(
+        reencoded for _, _, reencoded in known
+    ):
+        notes.append(CERTIFICATE_NOTE)
+    return embedded
+
+
+_EMBEDDED: dict[bytes, tuple[tuple[x509.Certificate, bytes, bool], ...]] = {}
+_EMBEDDED_MAX = 256
+_EMBEDDED_MAX_BYTES = 32 * 1024
+
+
+def _embedded(certificates: Any) -> list[tuple[_Embedded, bool]]:
+    """Each certificate with whether it had to be re-encoded."""
+    found: list[tuple[_Embedded, bool]] = []
     for choice in certificates:
         if choice.name != "certificate":
             continue
         asn1_cert = choice.chosen
         der = asn1_cert.dump()
         certificate = crypto.load_certificate(der)
+        reencoded = False
         if certificate is None:
             rebuilt = _reencoded(asn1_cert)
             if rebuilt is not None:
                 certificate = crypto.load_certificate(rebuilt[1])
                 if certificate is not None:
                     asn1_cert, der = rebuilt
-                    if notes is not None and CERTIFICATE_NOTE not in notes:
-                        notes.append(CERTIFICATE_NOTE)
+                    reencoded = True
         if certificate is not None:  # an unparsable certificate cannot be the signer's anyway
-            found.append(_Embedded(asn1_cert, certificate, der))
+            found.append((_Embedded(asn1_cert, certificate, der), reencoded))
     return found
 
 
@@ -244,18 +278,44 @@ def _issued_by(name: Any, item: _Embedded) -> bool:
 
 def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:
     sid = signer_info["sid"]
+    if not embedded:
+        _names(sid, None)  # a malformed identifier is still FORMAT_FAILURE, as on a miss
+        return None
+    encoded = sid.dump()
+    for item in embedded:
+        key = (encoded, item.der)
+        names = _SID_MATCHES.get(key)
+        if names is None:
+            names = _names(sid, item)
+            if len(encoded) <= 1024 and len(item.der) <= 16 * 1024:  # hostile sizes not kept
+                if len(_SID_MATCHES) >= _SID_MATCHES_MAX:
+                    _SID_MATCHES.clear()
+                _SID_MATCHES[key] = names
+        if names:
+            return item
+    return None
+
+
+_SID_MATCHES: dict[tuple[bytes, bytes], bool] = {}
+"""Whether a SignerIdentifier names a certificate, by both encodings (bounded)."""
+_SID_MATCHES_MAX = 512
+
+
+def _names(sid: Any, item: _Embedded | None) -> bool:
+    """Whether the SignerIdentifier ``sid`` names ``item`` (issuer and serial, or subject key
+    identifier); its fields are read first, so that a malformed one raises whatever ``item``."""
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
-        for item in embedded:
-            if item.certificate.serial_number == serial and _issued_by(issuer, item):
-                return item
-    elif sid.name == "subject_key_identifier":
+        return (
+            item is not None
+            and item.certificate.serial_number == serial
+            and _issued_by(issuer, item)
+        )
+    if sid.name == "subject_key_identifier":
         key_id = sid.chosen.native
-        for item in embedded:
-            if item.asn1.key_identifier == key_id:
-                return item
-    return None
+        return item is not None and bool(item.asn1.key_identifier == key_id)
+    return False
 
 
 _AttributeIndex = dict[bytes, list[Any]]
