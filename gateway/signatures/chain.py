@@ -33,6 +33,8 @@ Rules, with ``poe`` the best signature time a valid time-stamp proved (None with
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -48,7 +50,7 @@ from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication
 from gateway.trust.certificates import TrustStore
 from gateway.trust.memo import IdentityMemo
-from gateway.trust.revocation import RevocationValues, gather, judge
+from gateway.trust.revocation import Evidence, RevocationValues, gather, judge
 
 NO_REVOCATION_VALUES = RevocationValues()
 
@@ -57,14 +59,36 @@ NO_REVOCATION_VALUES = RevocationValues()
 # judges the unit's certificate twice.
 _FINGERPRINTS: IdentityMemo[str] = IdentityMemo(512)
 _USAGE: IdentityMemo[tuple[Finding, ...]] = IdentityMemo(512)
-_KNOWN: IdentityMemo[frozenset[x509.Certificate]] = IdentityMemo(8)
-_TRUSTED_CRLS: IdentityMemo[tuple[x509.CertificateRevocationList, ...]] = IdentityMemo(256)
-_WITH_CARRIED: IdentityMemo[TrustStore] = IdentityMemo(128)
-"""The store to validate with, by (store, carried certificates)."""
-_EXTENDED: IdentityMemo[TrustStore] = IdentityMemo(32)
-"""Stores extended with carried intermediates, by (store, intermediates): their path cache
-stays warm for the next signature that carries the same intermediates."""
 
+
+class _StoreMemo:
+    """What is memoised about one trust store. Held weakly by the store (``_STORES``): a
+    reloaded store's memo -- and the CRLs and derived stores it references -- goes with it."""
+
+    def __init__(self, trust: TrustStore) -> None:
+        self.known = frozenset(trust.certificates)  # certificates compare and hash by DER
+        self.trusted_evidence: IdentityMemo[tuple[Evidence, ...]] = IdentityMemo(512)
+        """What the store's own CRLs say of (certificate, issuer)."""
+        self.with_carried: IdentityMemo[TrustStore | None] = IdentityMemo(128)
+        """The store to validate with, by the carried certificates (None: the store itself,
+        never referenced from here, or the weak key could never be collected)."""
+        self.extended: IdentityMemo[TrustStore] = IdentityMemo(32)
+        """The store extended with carried intermediates, by those intermediates: its path
+        cache stays warm for the next signature that carries the same ones."""
+
+
+_STORES: weakref.WeakKeyDictionary[TrustStore, _StoreMemo] = weakref.WeakKeyDictionary()
+_STORES_LOCK = threading.Lock()
+
+
+def _memo_of(trust: TrustStore) -> _StoreMemo:
+    memo = _STORES.get(trust)
+    if memo is None:
+        with _STORES_LOCK:
+            memo = _STORES.get(trust)
+            if memo is None:
+                memo = _STORES[trust] = _StoreMemo(trust)
+    return memo
 
 class Purpose(Enum):
     SIGNER = "signer"
@@ -81,12 +105,9 @@ class ChainAssessment:
     warnings: tuple[str, ...] = ()
 
 
-def _crls_for(
-    trust: TrustStore, issuer: x509.Certificate
-) -> tuple[x509.CertificateRevocationList, ...]:
-    """The authenticated CRLs the trust store holds for ``issuer`` (a store never changes its
-    CRLs: a reload builds a new one)."""
-    return _TRUSTED_CRLS.get((trust, issuer), lambda: tuple(trust.crls_for(issuer)))
+def _crls_for(trust: TrustStore, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
+    """The authenticated CRLs the trust store holds for ``issuer``."""
+    return trust.crls_for(issuer)
 
 
 def _trust_certificates(trust: TrustStore) -> list[x509.Certificate]:
@@ -143,13 +164,20 @@ def _revocation(
     require_info: bool,
     carried: RevocationValues,
 ) -> _Revocation:
-    evidence = gather(
-        certificate,
-        issuer,
-        trusted_crls=_crls_for(trust, issuer),
-        crls=carried.crls,
-        responses=(*trust.ocsp_responses, *carried.responses),
+    # A store never changes its CRLs (a reload builds a new store): what they say is kept.
+    trusted = _memo_of(trust).trusted_evidence.get(
+        (certificate, issuer),
+        lambda: tuple(gather(certificate, issuer, trusted_crls=_crls_for(trust, issuer))),
     )
+    evidence = [
+        *trusted,
+        *gather(
+            certificate,
+            issuer,
+            crls=carried.crls,
+            responses=(*trust.ocsp_responses, *carried.responses),
+        ),
+    ]
     if not evidence:
         return _Revocation(known=not require_info)
     status = judge(evidence, now=now, poe=poe)
@@ -200,23 +228,26 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
     """
     if not carried:
         return trust
-    return _WITH_CARRIED.get((trust, *carried), lambda: _with_carried(trust, carried))
+    extended = _memo_of(trust).with_carried.get(carried, lambda: _with_carried(trust, carried))
+    return trust if extended is None else extended
 
 
-def _with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> TrustStore:
+def _with_carried(
+    trust: TrustStore, carried: tuple[x509.Certificate, ...]
+) -> TrustStore | None:
     candidates = [certificate for certificate in carried if _may_be_intermediate(certificate)]
     if not candidates:
-        return trust  # the usual case: KeyInfo holds the leaf only
-    # Certificates compare and hash by their DER.
-    known = set(_KNOWN.get((trust,), lambda: frozenset(trust.certificates)))
+        return None  # the usual case: KeyInfo holds the leaf only
+    memo = _memo_of(trust)
+    known = set(memo.known)
     extra: list[x509.Certificate] = []
     for certificate in candidates:
         if certificate not in known:
             known.add(certificate)
             extra.append(certificate)
     if not extra:
-        return trust
-    return _EXTENDED.get((trust, *extra), lambda: _extended(trust, extra))
+        return None
+    return memo.extended.get(tuple(extra), lambda: _extended(trust, extra))
 
 
 def _may_be_intermediate(certificate: x509.Certificate) -> bool:

@@ -106,13 +106,12 @@ def crl_evidence(
 ) -> Evidence | None:
     """The CRL's word on ``certificate``, or None when the CRL is not the issuer's.
 
-    Memoised (``_EVIDENCE``): a trusted CRL is held by its store anyway; a carried one only when
-    small (a large one is a new object in every signature, and is not kept alive for nothing).
+    A carried CRL's is memoised (``_EVIDENCE``) when the CRL is small: a large one is a new
+    object in every signature, and is not kept alive for nothing. (What a trust store's own CRLs
+    say is memoised with the store: ``chain``.)
     """
     if authenticated:
-        return _EVIDENCE.get(
-            (crl, certificate, issuer, True), lambda: _crl_evidence(crl, certificate, issuer, True)
-        )
+        return _crl_evidence(crl, certificate, issuer, True)
     if len(crl.tbs_certlist_bytes) <= _MEMO_MAX_BYTES:
         return _EVIDENCE.get(
             (crl, certificate, issuer), lambda: _crl_evidence(crl, certificate, issuer, False)

@@ -235,3 +235,25 @@ def test_an_lta_signature_whose_unit_was_revoked_fails_after_its_twin_passed(
         SubIndication.REVOKED_NO_POE,
     ], describe(report)
     assert signature.level == "XAdES-BASELINE-B"  # no valid time-stamp: not even T
+
+
+def test_a_replaced_trust_store_is_not_kept_alive_by_the_memo(pki: DemoPki) -> None:
+    """A reload builds a new store: the old one, its CRLs and the stores derived from it for
+    carried intermediates must be freed, however much was memoised about them."""
+    import gc
+    import weakref
+
+    from gateway.trust.certificates import TrustStore
+
+    now = PKI_NOW + DAY
+    store = TrustStore(
+        [pki.root_ca.certificate()],
+        [make_crl(pki.root_ca, [], this_update=now - DAY, next_update=now + DAY)],
+    )
+    company = pki.client("company").certificate()
+    for carried in ((company,), (company, pki.issuing_ca.certificate())):
+        assess_certificate(company, trust=store, policy=POLICY, now=now, carried=carried)
+    gone = weakref.ref(store)
+    del store
+    gc.collect()
+    assert gone() is None
