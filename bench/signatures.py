@@ -8,7 +8,9 @@ one document signed by our own signers with the demo PKI is validated with
 path cache is warm, as in production where clients re-use certificates). The floor for the same
 document is what any verifier must do at least: SHA-256 over all its bytes plus one raw
 RSA-2048 PKCS#1 v1.5 verification (``cryptography``). CPU time (``time.process_time``), median of
-``--repeats`` runs.
+``--repeats`` samples; the floor's and the validation's samples are taken in turns (a change of
+load on a shared machine reaches both alike), each sample a batch of calls lasting about
+``SAMPLE_SECONDS`` (a 30 microsecond floor is too short for one reading).
 
 Then the XAdES-LTA row: the same document signed at level B, and signed with a signature
 time-stamp then extended to LTA (``xades_extend``: the signer's and CA certificates, OCSP
@@ -17,7 +19,9 @@ time as a ratio to the B-level validation of the same document. Target: <= 3x.
 
 Target: at 5 MB, validation <= 5 x the floor (hashing dominates: the engine must not copy,
 re-serialise or re-hash the document more than a few times). At 10 KB the fixed costs (path
-validation, report building, pyHanko's PDF parsing) dominate and the ratio is only informative.
+validation, report building, PDF parsing) dominate; the PAdES 10 KB row's target is <= 50 x
+(issue 13: a PDF with one signature over the whole file takes ``pades_fast``, not pyHanko's
+reader), the other 10 KB rows are informative.
 
 Documents: XAdES -- a receipt whose items carry Base64 payloads in 48 KiB text nodes (the shape
 of a receipt with embedded content); CAdES -- opaque bytes; PAdES -- a one-page PDF with one
@@ -60,6 +64,7 @@ from gateway.trust.certificates import TrustStore
 SIZES = {"10 KB": 10 * 1024, "5 MB": 5 * 1024 * 1024}
 TARGET_RATIO_5MB = 5.0
 TARGET_RATIO_LTA = 3.0
+TARGET_RATIO_PADES_10KB = 50.0
 LTA_BATCH = 25
 
 
@@ -94,14 +99,32 @@ def pdf_document(size: int) -> bytes:
     return output.getvalue()
 
 
-def median_seconds(action: Callable[[], object], repeats: int) -> float:
-    action()  # warm-up: imports, caches, the trust store's path cache
-    samples = []
+SAMPLE_SECONDS = 0.02
+
+
+def _batch(action: Callable[[], object]) -> int:
+    """How many calls of ``action`` last about ``SAMPLE_SECONDS`` (after a warm-up call:
+    imports, caches, the trust store's path cache)."""
+    action()
+    started = time.process_time()
+    action()
+    once = max(time.process_time() - started, 1e-6)
+    return max(1, min(1000, round(SAMPLE_SECONDS / once)))
+
+
+def paired_medians(
+    floor: Callable[[], object], action: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median seconds per call of ``floor`` and of ``action``, sampled in turns."""
+    batches = (_batch(floor), _batch(action))
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        started = time.process_time()
-        action()
-        samples.append(time.process_time() - started)
-    return statistics.median(samples)
+        for measured, batch, taken in zip((floor, action), batches, samples, strict=True):
+            started = time.process_time()
+            for _ in range(batch):
+                measured()
+            taken.append((time.process_time() - started) / batch)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def main() -> int:
@@ -137,6 +160,7 @@ def main() -> int:
         f"{'format':<7} {'size':>6} {'bytes':>9} {'validate ms':>12} {'floor ms':>9} {'ratio':>7}"
     )
     worst_5mb = 0.0
+    pades_10kb = 0.0
     for name, make in signers.items():
         for label, size in SIZES.items():
             document = make(size)
@@ -152,17 +176,21 @@ def main() -> int:
             def validation(document: bytes = document) -> None:
                 validate(document, policy=policy, trust=trust, now=validation_time)
 
-            floor_time = median_seconds(floor, arguments.repeats)
-            validation_time_taken = median_seconds(validation, arguments.repeats)
+            floor_time, validation_time_taken = paired_medians(floor, validation, arguments.repeats)
             ratio = validation_time_taken / floor_time
             if label == "5 MB":
                 worst_5mb = max(worst_5mb, ratio)
+            if (name, label) == ("PAdES", "10 KB"):
+                pades_10kb = ratio
             print(
                 f"{name:<7} {label:>6} {len(document):>9} {validation_time_taken * 1000:>12.2f}"
                 f" {floor_time * 1000:>9.2f} {ratio:>6.1f}x"
             )
     verdict = "OK" if worst_5mb <= TARGET_RATIO_5MB else "ABOVE TARGET"
     print(f"worst 5 MB ratio {worst_5mb:.1f}x (target <= {TARGET_RATIO_5MB:.0f}x): {verdict}")
+    pades_ok = pades_10kb <= TARGET_RATIO_PADES_10KB
+    print(f"PAdES 10 KB ratio {pades_10kb:.1f}x (target <= {TARGET_RATIO_PADES_10KB:.0f}x): "
+          f"{'OK' if pades_ok else 'ABOVE TARGET'}")
     lta_ratio = lta_row(
         (tsa_key, tsa_certificate), ca, key, certificate, now, policy, trust, arguments.repeats)
     if lta_ratio is None:
@@ -170,7 +198,8 @@ def main() -> int:
     lta_verdict = "OK" if lta_ratio <= TARGET_RATIO_LTA else "ABOVE TARGET"
     print(f"XAdES-LTA / XAdES-B ratio {lta_ratio:.1f}x (target <= {TARGET_RATIO_LTA:.0f}x): "
           f"{lta_verdict}")
-    return 0 if worst_5mb <= TARGET_RATIO_5MB and lta_ratio <= TARGET_RATIO_LTA else 1
+    met = worst_5mb <= TARGET_RATIO_5MB and lta_ratio <= TARGET_RATIO_LTA and pades_ok
+    return 0 if met else 1
 
 
 Material = tuple[PrivateKey, x509.Certificate]

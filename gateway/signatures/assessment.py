@@ -114,6 +114,8 @@ def conclude(
             revocation_values=established.revocation_values,
         )
         findings.extend(Step.CHAIN, assessment.findings)
+        if assessment.weak_key is not None:
+            findings.mark_weak(*assessment.weak_key)
         findings.warnings.extend(assessment.warnings)
         revocation_time = assessment.revocation_time
         chain = tuple(

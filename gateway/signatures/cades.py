@@ -15,7 +15,11 @@ Beyond the signers of the outer SignedData (issue 13):
   parent's signature value, reported after its parent with ``counter_signature_of`` naming it,
   nested to ``MAX_NESTING`` levels;
 * an eContent of type id-signedData (a signed signature) is read as a SignedData too, its
-  signers reported as ``nested-<n>/signer-<m>``, to ``MAX_NESTING`` levels.
+  signers reported as ``nested-<n>/signer-<m>``, to ``MAX_NESTING`` levels;
+* levels LT and LTA (``cades_archive``): the certificates and revocation values of the
+  SignedData and of the certificate-values / revocation-values attributes are evidence for the
+  path and revocation decisions; archive-time-stamp-v3 tokens prove the signature and its
+  time-stamps existed, and the signature time-stamps are judged at the time they prove.
 """
 
 from __future__ import annotations
@@ -25,9 +29,17 @@ from datetime import datetime
 from typing import Any
 
 from asn1crypto import core
+from cryptography import x509
 
 from gateway.signatures import crypto
 from gateway.signatures.assessment import Established, conclude, format_failure
+from gateway.signatures.cades_archive import (
+    MAX_VALIDATION_VALUES,
+    archive_timestamps,
+    unvalidated_archive_attributes,
+    validation_data,
+)
+from gateway.signatures.chain import NO_REVOCATION_VALUES
 from gateway.signatures.cms import (
     PARSE_ERRORS,
     ContentDigest,
@@ -48,6 +60,7 @@ from gateway.signatures.report import (
 )
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.trust.certificates import TrustStore
+from gateway.trust.revocation import RevocationValues
 
 SIGNATURE_POLICY_IDENTIFIER = "1.2.840.113549.1.9.16.2.15"
 
@@ -171,7 +184,42 @@ def _validate_signer(
             findings=findings,
             counter_signature=parent is not None,
         )
-        timestamps = signature_timestamps(signer_info, signer.signature_value, policy, trust, now)
+        data = validation_data(
+            context.signed_data,
+            signer_info,
+            warnings=findings.warnings,
+            max_values=MAX_VALIDATION_VALUES,
+        )
+        archives: tuple[TimestampReport, ...] = ()
+        if parent is None:
+            findings.warnings.extend(unvalidated_archive_attributes(signer_info))
+            archives = archive_timestamps(
+                context.signed_data,
+                signer_info,
+                context.source.content,
+                policy=policy,
+                trust=trust,
+                now=now,
+                data=data,
+            )
+        # A valid archive time-stamp proves the signature time-stamps existed at its genTime:
+        # they are judged then (past signature validation, EN 319 102-1 §5.6.2.1).
+        proven = min(
+            (ts.generation_time for ts in archives if ts.passed and ts.generation_time),
+            default=now,
+        )
+        timestamps = (
+            signature_timestamps(
+                signer_info,
+                signer.signature_value,
+                policy,
+                trust,
+                proven,
+                revocation_values=data.revocation,
+                carried=data.certificates,
+            )
+            + archives
+        )
         policy_identifier = _signature_policy(signer_info)
         counter_signers = _counter_signer_infos(signer_info, findings, policy.max_signatures)
     except FormatError as exc:
@@ -211,6 +259,8 @@ def _validate_signer(
         signing_certificate_reference=signer.signing_certificate_reference,
         signature_policy_identifier=policy_identifier,
         signing_time_required=signer.signing_certificate_reference,
+        carried_certificates=data.certificates,
+        revocation_values=data.revocation,
     )
     # A counter-signature signs its parent's signature value, never the document: the policy's
     # whole-document requirement is the primary signatures' (ETSI EN 319 122-1 §5.2.7).
@@ -292,8 +342,13 @@ def signature_timestamps(
     policy: SignaturePolicy,
     trust: TrustStore,
     now: datetime,
+    *,
+    revocation_values: RevocationValues = NO_REVOCATION_VALUES,
+    carried: tuple[x509.Certificate, ...] = (),
 ) -> tuple[TimestampReport, ...]:
-    """Each signature-time-stamp token validated on its own (a bad one fails only itself)."""
+    """Each signature-time-stamp token validated on its own (a bad one fails only itself), at
+    ``now`` (or the time an archive time-stamp proves it existed); ``revocation_values`` and
+    ``carried``: the validation data the signature holds (level LT)."""
     reports: list[TimestampReport] = []
     try:
         unsigned = signer_info["unsigned_attrs"]
@@ -314,6 +369,8 @@ def signature_timestamps(
                         trust=trust,
                         policy=policy,
                         now=now,
+                        revocation_values=revocation_values,
+                        carried=carried,
                     )
                 )
     except PARSE_ERRORS:

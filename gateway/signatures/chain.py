@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
-from gateway.signatures.crypto import key_is_strong_enough
+from gateway.signatures.crypto import weak_key_name
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication
 from gateway.trust.certificates import TrustStore
@@ -103,6 +103,9 @@ class ChainAssessment:
     findings: tuple[Finding, ...]
     revocation_time: datetime | None = None
     warnings: tuple[str, ...] = ()
+    weak_key: tuple[Finding, str] | None = None
+    """The too-weak-key finding (also in ``findings``) and its dated-policy name (``rsa-1024``),
+    for the caller to resolve with a proof of existence (``Findings.mark_weak``)."""
 
 
 def _crls_for(trust: TrustStore, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
@@ -268,6 +271,7 @@ def _extended(trust: TrustStore, extra: list[x509.Certificate]) -> TrustStore:
         cache_size=16,
         ocsp_responses=trust.ocsp_responses,
         extra_anchors=trust.anchors,  # trusted-list anchors need not be self-signed
+        service_history=trust.service_history,
     )
 
 
@@ -303,10 +307,14 @@ def assess_certificate(
     # Path problems come first (EN 319 102-1 §5.2.6 before the constraints of §5.2.8).
     findings: list[Finding] = []
     constraints = _usage_findings(certificate, purpose)
-    if not key_is_strong_enough(certificate.public_key(), policy):
-        constraints.append(
-            Finding(SubIndication.CRYPTO_CONSTRAINTS_FAILURE, "The certificate key is too weak")
+    weak_key: tuple[Finding, str] | None = None
+    key_name = weak_key_name(certificate.public_key(), policy)
+    if key_name is not None:
+        weak = Finding(
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE, f"The certificate key ({key_name}) is too weak"
         )
+        constraints.append(weak)
+        weak_key = (weak, key_name)
     control = poe or now
     not_before = certificate.not_valid_before_utc
     not_after = certificate.not_valid_after_utc
@@ -368,7 +376,7 @@ def assess_certificate(
                     "The certificate path could not be validated",
                 )
             )
-        return ChainAssessment((), tuple(findings + constraints))
+        return ChainAssessment((), tuple(findings + constraints), weak_key=weak_key)
     revocation_time: datetime | None = None
     warnings: list[str] = []
     if policy.check_revocation:
@@ -428,4 +436,6 @@ def assess_certificate(
                         "existed before",
                     )
                 )
-    return ChainAssessment(chain, tuple(findings + constraints), revocation_time, tuple(warnings))
+    return ChainAssessment(
+        chain, tuple(findings + constraints), revocation_time, tuple(warnings), weak_key
+    )

@@ -409,6 +409,36 @@ def _mechanism_of(algorithm: Any, digest_name: str) -> _Mechanism:
     return _Mechanism(key_kind, hash_name, salt)
 
 
+def _judge_algorithms(
+    policy: SignaturePolicy,
+    findings: Findings,
+    digest_name: str,
+    key_kind: str,
+    hash_name: str,
+    mechanism: str,
+) -> None:
+    """CRYPTO_CONSTRAINTS_FAILURE for algorithms the policy refuses. A refused hash -- of the
+    signed attributes and message digest (``digest_name``) or of the signature (``hash_name``)
+    -- is added by name, so the policy's dates may excuse it with a proof of existence
+    (``Findings.excuse_weak``); a refused key family (DSA) is refused outright."""
+    digest_allowed = policy.allows_digest(digest_name) or (
+        # RFC 8419 §2.3 fixes SHAKE256 (512-bit output) for Ed448.
+        key_kind == "ed448" and digest_name in ("shake256", "shake256_len")
+    )
+    signature_allowed = policy.allows_signature(key_kind, hash_name)
+    if digest_allowed and signature_allowed:
+        return
+    message = f"The algorithm {mechanism} (digest {digest_name}) is not accepted"
+    if not signature_allowed and not policy.allows_signature(key_kind, "sha256"):
+        findings.add(Step.ACCEPTANCE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, message)
+        return
+    refused: tuple[str, ...] = (digest_name,) if not digest_allowed else ()
+    if not signature_allowed and hash_name not in refused:
+        refused += (hash_name,)
+    for name in refused:
+        findings.add_weak_algorithm(name, message)
+
+
 @dataclass(frozen=True, slots=True)
 class _EssMatch:
     """What the first ESSCertID of a signing-certificate(-v2) value says of one certificate."""
@@ -487,9 +517,8 @@ def _check_ess_reference(
             )
             return False
         if not v1 and not policy.allows_digest(match.hash_name):
-            findings.add(
-                Step.ACCEPTANCE,
-                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            findings.add_weak_algorithm(
+                match.hash_name,
                 f"The signing-certificate reference uses {match.hash_name}, which is not accepted",
             )
     return referenced
@@ -645,16 +674,7 @@ def _verify_signer(
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "No signed attribute binds the signer's certificate (not a CAdES signature)",
         )
-    digest_allowed = policy.allows_digest(digest_name) or (
-        # RFC 8419 §2.3 fixes SHAKE256 (512-bit output) for Ed448.
-        key_kind == "ed448" and digest_name in ("shake256", "shake256_len")
-    )
-    if not digest_allowed or not policy.allows_signature(key_kind, hash_name):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"The algorithm {mechanism} (digest {digest_name}) is not accepted",
-        )
+    _judge_algorithms(policy, findings, digest_name, key_kind, hash_name, mechanism)
     return CmsSigner(
         certificate,
         certificates,

@@ -184,6 +184,20 @@ def key_is_strong_enough(public_key: object, policy: SignaturePolicy) -> bool:
     return isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
 
 
+def weak_key_name(public_key: object, policy: SignaturePolicy) -> str | None:
+    """None for a key strong enough; else the name the policy's dates judge it under
+    (``rsa-1024``, :meth:`SignaturePolicy.key_name`)."""
+    if key_is_strong_enough(public_key, policy):
+        return None
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return policy.key_name("rsa", public_key.key_size)
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return policy.key_name("ec", public_key.curve.key_size)
+    if isinstance(public_key, dsa.DSAPublicKey):
+        return policy.key_name("dsa", public_key.key_size)
+    return "unknown-key"
+
+
 def _raw_to_der(signature: bytes, size: int) -> bytes | None:
     """``r || s`` (each ``size`` octets) as a DER ``Dss-Sig-Value``; None for a wrong length."""
     if len(signature) != 2 * size:

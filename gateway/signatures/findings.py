@@ -42,6 +42,12 @@ class Findings:
         self._items.append((Step.ACCEPTANCE, finding))
         self._weak.append((finding, hash_name))
 
+    def mark_weak(self, finding: Finding, name: str) -> None:
+        """Remember an already added CRYPTO_CONSTRAINTS_FAILURE (a too-weak key found by path
+        validation) as dated by ``name``, like :meth:`add_weak_algorithm`."""
+        if any(item is finding for _, item in self._items):
+            self._weak.append((finding, name))
+
     def excuse_weak(self, accepted: Callable[[str], bool | None]) -> list[str]:
         """Resolve the weak-algorithm findings (EN 319 102-1 §5.6.2.5): ``accepted(name)`` True
         removes the finding, None (acceptable with an earlier proof of existence, which is

@@ -34,6 +34,10 @@ legacy ``adbe.pkcs7.sha1`` sub-filter (the CMS signs the SHA-1 digest of the byt
 as its eContent) is validated like the others; ``adbe.x509.rsa_sha1`` (a bare PKCS #1 signature
 and ``/Cert``, ISO 32000-1 §12.8.3.2) by ``pdf_legacy``; a field that cannot be read is a
 FORMAT_FAILURE entry of its own.
+
+A PDF whose one signature covers the whole file (the common case: nothing signed after it, so
+no later revision to analyse) is read by ``pades_fast`` instead of pyHanko's reader; anything
+outside its narrow profile declines to the path above, and the report is the same either way.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
+from gateway.signatures.pades_fast import SimpleSignature, read_simple
 from gateway.signatures.pdf_changes import judge
 from gateway.signatures.pdf_legacy import validate_x509_rsa_sha1
 from gateway.signatures.policy import SignaturePolicy
@@ -139,6 +144,9 @@ def validate_pades(
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
     """Validate every signature of a PDF; FormatError when the file or its fields cannot be read."""
+    simple = read_simple(document) if policy.max_signatures >= 1 else None
+    if simple is not None:  # one signature over the whole file: the same report, sooner
+        return (_validate_simple(simple, policy, trust, now),)
     opened = _open(document)
     if len(opened.fields) > policy.max_signatures:
         raise FormatError("The document holds too many signatures")
@@ -240,11 +248,11 @@ def _pkcs7_sha1_content(signature: EmbeddedPdfSignature, findings: Findings) -> 
     return digest
 
 
-def _claimed_time(signature: EmbeddedPdfSignature, signed_time: datetime | None) -> datetime | None:
+def _claimed_time(sig_object: Any, signed_time: datetime | None) -> datetime | None:
     if signed_time is not None:
         return signed_time
     try:
-        value = signature.sig_object["/M"]
+        value = sig_object["/M"]
         parsed: datetime = generic.parse_pdf_date(value, strict=False)
     except Exception:  # noqa: BLE001 - /M is unsigned and optional: unreadable means absent
         return None
@@ -321,21 +329,9 @@ def _validate_one(
     try:
         whole_file = _integrity(signature, permission, findings)
         content_digest = _digest_of(signature)
-        if str(signature.sig_object.get("/SubFilter", "")) == PKCS7_SHA1:
+        legacy = str(signature.sig_object.get("/SubFilter", "")) == PKCS7_SHA1
+        if legacy:
             content_digest = _pkcs7_sha1_content(signature, findings)
-        elif present(signature.signed_data["encap_content_info"]["content"]):
-            raise FormatError(ENCAPSULATED)
-        signer = verify_signer(
-            signature.signed_data,
-            signature.signer_info,
-            content_digest=content_digest,
-            policy=policy,
-            findings=findings,
-        )
-        timestamps = signature_timestamps(
-            signature.signer_info, signer.signature_value, policy, trust, now
-        )
-        byte_range = tuple(int(value) for value in signature.byte_range)
     except FormatError as exc:
         return format_failure(identifier, SignatureFormat.PADES, exc.message)
     except PARSE_ERRORS:
@@ -343,6 +339,84 @@ def _validate_one(
     later_stamps = tuple(
         report for revision, report in document_timestamps if revision > signature.signed_revision
     )
+    return _report(
+        _Signed(
+            identifier,
+            signature.signed_data,
+            signature.signer_info,
+            content_digest,
+            detached_required=not legacy,
+            byte_range=signature.byte_range,
+            whole_file=whole_file,
+            later_stamps=later_stamps,
+            sig_object=signature.sig_object,
+        ),
+        findings,
+        policy,
+        trust,
+        now,
+    )
+
+
+def _validate_simple(
+    simple: SimpleSignature, policy: SignaturePolicy, trust: TrustStore, now: datetime
+) -> SignatureReport:
+    """The one signature ``pades_fast`` read: covering the whole file, nothing after it."""
+    signed = _Signed(
+        simple.field_name or "signature-1",
+        simple.signed_data,
+        simple.signer_info,
+        simple.digest,
+        detached_required=True,
+        byte_range=simple.byte_range,
+        whole_file=True,
+        later_stamps=(),
+        sig_object={} if simple.signing_time_entry is None else {"/M": simple.signing_time_entry},
+    )
+    return _report(signed, Findings(), policy, trust, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """One signature's pieces, whichever reader found them."""
+
+    identifier: str
+    signed_data: Any
+    signer_info: Any
+    content_digest: ContentDigest
+    detached_required: bool
+    """Every sub-filter but adbe.pkcs7.sha1: a CMS that encapsulates content is refused."""
+    byte_range: Any
+    whole_file: bool
+    later_stamps: tuple[TimestampReport, ...]
+    sig_object: Any
+    """The signature dictionary (or a mapping with its ``/M``)."""
+
+
+def _report(
+    signed: _Signed, findings: Findings, policy: SignaturePolicy, trust: TrustStore, now: datetime
+) -> SignatureReport:
+    identifier = signed.identifier
+    try:
+        if signed.detached_required and present(
+            signed.signed_data["encap_content_info"]["content"]
+        ):
+            raise FormatError(ENCAPSULATED)
+        signer = verify_signer(
+            signed.signed_data,
+            signed.signer_info,
+            content_digest=signed.content_digest,
+            policy=policy,
+            findings=findings,
+        )
+        timestamps = signature_timestamps(
+            signed.signer_info, signer.signature_value, policy, trust, now
+        )
+        byte_range = tuple(int(value) for value in signed.byte_range)
+    except FormatError as exc:
+        return format_failure(identifier, SignatureFormat.PADES, exc.message)
+    except PARSE_ERRORS:
+        return format_failure(identifier, SignatureFormat.PADES, "The signature is malformed")
     data_objects: tuple[SignedDataObject, ...] = ()
     if signer.content_digest is not None:
         data_objects = (
@@ -351,7 +425,7 @@ def _validate_one(
                 identifier="/ByteRange",
                 digest_algorithm=signer.digest_algorithm,
                 digest=signer.content_digest,
-                covers_whole_document=whole_file,
+                covers_whole_document=signed.whole_file,
                 byte_range=byte_range,
             ),
         )
@@ -359,11 +433,11 @@ def _validate_one(
         identifier=identifier,
         format=SignatureFormat.PADES,
         signer_certificate=signer.certificate,
-        claimed_signing_time=_claimed_time(signature, signer.signing_time),
+        claimed_signing_time=_claimed_time(signed.sig_object, signer.signing_time),
         signature_algorithm=signer.signature_algorithm or None,
         signature_value=signer.signature_value,
         signed_data_objects=data_objects,
-        timestamps=timestamps + later_stamps,
+        timestamps=timestamps + signed.later_stamps,
         signing_certificate_reference=signer.signing_certificate_reference,
         signing_time_required=False,
     )

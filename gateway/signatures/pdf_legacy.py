@@ -107,10 +107,9 @@ def validate_x509_rsa_sha1(
             "No signed attribute binds the signer's certificate (adbe.x509.rsa_sha1)",
         )
     if not policy.allows_digest("sha1") or not policy.allows_signature("rsa", "sha1"):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            "The algorithm rsa-sha1 (adbe.x509.rsa_sha1) is not accepted",
+        # SHA-1 may be dated by the policy: a document time-stamp before its date excuses it.
+        findings.add_weak_algorithm(
+            "sha1", "The algorithm rsa-sha1 (adbe.x509.rsa_sha1) is not accepted"
         )
     established = Established(
         identifier=identifier,

@@ -120,10 +120,14 @@ class SignaturePolicy:
     weak_algorithms_until: tuple[tuple[str, datetime], ...] = ()
     """Algorithm policy with dates (ETSI TS 119 312; EN 319 102-1 §5.6.2.5): hash names
     (``sha1``) refused today but accepted for a signature a time-stamp proves existed before the
-    date, as digests and as the hash of a signature algorithm. A refused algorithm with a date and
-    no such proof is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE_NO_POE; without a date,
-    CRYPTO_CONSTRAINTS_FAILURE. Applies to XAdES references, signature methods and
-    signing-certificate digests."""
+    date, as digests and as the hash of a signature algorithm; and key sizes below the minimum,
+    named ``rsa-BITS``, ``ec-BITS`` or ``dsa-BITS`` (a key of at least BITS bits: ``rsa-1024``
+    covers a 1536-bit key when no ``rsa-1536`` is dated). A refused algorithm with a date and no
+    such proof is INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE_NO_POE; without a date,
+    CRYPTO_CONSTRAINTS_FAILURE. Applies to XAdES, CAdES and PAdES alike: references, signature
+    methods, digests of signed attributes and message digests, signing-certificate digests, the
+    signer's key; and to time-stamp tokens (imprint, token signature, TSU key), judged at the
+    time the token is validated (a later archive or document time-stamp moves it back)."""
 
     def __post_init__(self) -> None:
         if not self.signature_algorithms or not self.digest_algorithms:
@@ -189,6 +193,18 @@ class SignaturePolicy:
         if proven_at is None:
             return None
         return proven_at < until
+
+    def key_name(self, kind: str, bits: int) -> str:
+        """The name a too-short ``kind`` key (``rsa``, ``ec``, ``dsa``) of ``bits`` is judged
+        under: the dated ``kind-N`` entry with the largest N not above ``bits``, else
+        ``kind-bits`` (which has no date: refused outright)."""
+        dated = [
+            int(size)
+            for name, _ in self.weak_algorithms_until
+            for prefix, _, size in (name.partition("-"),)
+            if prefix == kind and size.isdigit() and int(size) <= bits
+        ]
+        return f"{kind}-{max(dated) if dated else bits}"
 
     def allows_digest(self, hash_name: str) -> bool:
         """Whether a digest named like hashlib (``sha256``) is on an allow-list."""

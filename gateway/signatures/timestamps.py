@@ -84,9 +84,8 @@ def validate_timestamp(
                 Step.CRYPTO, SubIndication.HASH_FAILURE, "The time-stamp does not cover this data"
             )
     if not policy.allows_digest(imprint_algorithm):
-        findings.add(
-            Step.ACCEPTANCE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+        findings.add_weak_algorithm(
+            imprint_algorithm,
             f"The time-stamp imprint algorithm {imprint_algorithm} is not accepted",
         )
     token_policy = (
@@ -118,6 +117,8 @@ def validate_timestamp(
             carried=carried,
         )
         findings.extend(Step.CHAIN, assessment.findings)
+        if assessment.weak_key is not None:
+            findings.mark_weak(*assessment.weak_key)
         if generation_time < certificate.not_valid_before_utc:
             findings.add(
                 Step.CHAIN,
@@ -128,6 +129,7 @@ def validate_timestamp(
             findings.add(
                 Step.CHAIN, SubIndication.EXPIRED, "The time-stamp postdates its unit's certificate"
             )
+    _judge_dated_algorithms(findings, policy, now)
     return TimestampReport(
         kind=kind,
         findings=findings.ordered(),
@@ -147,3 +149,19 @@ def failed_timestamp(
     return TimestampReport(
         kind=kind, findings=findings.ordered(), generation_time=generation_time, token=token
     )
+
+
+def _judge_dated_algorithms(findings: Findings, policy: SignaturePolicy, at: datetime) -> None:
+    """A token's own weak algorithms (imprint, token signature and its digests, TSU key) under the
+    policy's dates, at ``at``: the time the token is validated, which is the validation time or
+    the time a later archive or document time-stamp proves the token existed (its own genTime
+    proves nothing about the token). Before an algorithm's date it is accepted; after it, a dated
+    algorithm is CRYPTO_CONSTRAINTS_FAILURE_NO_POE (an earlier proof of the token would have
+    saved it), an undated one CRYPTO_CONSTRAINTS_FAILURE."""
+
+    def verdict(name: str) -> bool | None:
+        if policy.weak_algorithm_accepted(name, at):
+            return True
+        return None if policy.weak_algorithm_accepted(name, None) is None else False
+
+    findings.excuse_weak(verdict)

@@ -21,12 +21,16 @@ on CRLs, unchanged.
 Layout: every PEM file under the trust directory is read; self-signed certificates are the
 anchors, the others are intermediates that must themselves chain to an anchor (and are checked
 against the anchor's CRL). Every certificate under ``tl/`` is an anchor, self-signed or not: the
-services an EU trusted list grants (``gateway trust import-tl``, ``gateway.trust.trusted_lists``). CRL files (PEM or DER) must be signed by one of those CAs, else loading
+services an EU trusted list grants (``gateway trust import-tl``, ``gateway.trust.trusted_lists``),
+each counting only while its service is granted by the status history recorded with it
+(``gateway.trust.service_status``: a path validated at a time its service was withdrawn is
+``CERTIFICATE_UNTRUSTED``). CRL files (PEM or DER) must be signed by one of those CAs, else loading
 fails: a CRL we cannot authenticate is a configuration error, not a soft failure.
 
 Results -- good and bad -- are cached per (fingerprint, revocation settings) and an entry is only
 used inside the window in which the same answer is certain: never before the latest notBefore /
-thisUpdate it relied on nor after the earliest notAfter / nextUpdate; failures for at most
+thisUpdate / service status change it relied on nor after the earliest notAfter / nextUpdate /
+next status change; failures for at most
 ``failure_cache_ttl``. The cache is bounded (LRU) so a flood of distinct certificates cannot grow
 it. A new ``TrustStore`` (reloaded CRLs) starts with an empty cache.
 """
@@ -57,6 +61,7 @@ from cryptography.x509.verification import (
 
 from gateway.errors import AuthenticationError
 from gateway.trust.revocation import load_ocsp_response, responds_for
+from gateway.trust.service_status import NO_SERVICE_HISTORY, ServiceStatusHistory
 
 MAX_CHAIN_DEPTH = 4
 """Intermediates allowed between leaf and anchor (real Spanish PKIs use one or two)."""
@@ -167,7 +172,10 @@ class TrustStore:
         failure_cache_ttl: timedelta = timedelta(minutes=5),
         ocsp_responses: Iterable[ocsp.OCSPResponse] = (),
         extra_anchors: Iterable[x509.Certificate] = (),
+        service_history: ServiceStatusHistory = NO_SERVICE_HISTORY,
     ) -> None:
+        self.service_history = service_history
+        """Status histories of the anchors taken from trusted lists (``service_status``)."""
         pool = list(certificates)
         explicit = list(extra_anchors)
         self._anchors = [cert for cert in pool if _is_self_signed(cert)]
@@ -243,6 +251,7 @@ class TrustStore:
             failure_cache_ttl=failure_cache_ttl,
             ocsp_responses=responses,
             extra_anchors=listed,
+            service_history=ServiceStatusHistory.from_directory(trust_dir / "tl"),
         )
 
     def _crl_issuer(self, crl: x509.CertificateRevocationList) -> x509.Certificate:
@@ -321,6 +330,9 @@ class TrustStore:
             until = now + self._failure_ttl
             if exc.code == "CERTIFICATE_NOT_YET_VALID":
                 until = min(until, certificate.not_valid_before_utc)
+            elif exc.code == "CERTIFICATE_UNTRUSTED" and self.service_history:
+                change = self.service_history.next_change_after(now)
+                until = until if change is None else min(until, change)
             return _Entry(_Refusal(exc.code, exc.message), now, until)
         return _Entry(chain, chain.valid_from, chain.valid_until)
 
@@ -349,6 +361,16 @@ class TrustStore:
         self._check_path_lengths(chain)
         valid_from = max(cert.not_valid_before_utc for cert in chain)
         valid_until = min(cert.not_valid_after_utc for cert in chain)
+        service = self.service_history.status_at(chain[-1], now)
+        if service is not None:
+            # A trusted-list anchor counts while its service is granted (TS 119 612 §5.6).
+            if not service.trusted:
+                raise AuthenticationError(
+                    "The trusted list does not grant the authority's service at this time",
+                    code="CERTIFICATE_UNTRUSTED",
+                )
+            valid_from = max(valid_from, service.since or valid_from)
+            valid_until = min(valid_until, service.until or valid_until)
         if check_revocation:
             for subject, issuer in itertools.pairwise(chain):
                 crl_from, crl_until = self._check_revocation(

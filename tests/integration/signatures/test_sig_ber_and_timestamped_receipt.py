@@ -1,6 +1,7 @@
 """SubmitReceipt takes a CAdES acknowledgement as other signers write it (issue 13): BER with
-indefinite lengths (``openssl cms -stream``) and level T (a signature time-stamp from the test
-TSA, ``openssl ts``). Each tampered twin is refused with nothing changed."""
+indefinite lengths (``openssl cms -stream``), level T (a signature time-stamp from the test
+TSA, ``openssl ts``) and level LT (validation data from ``openssl ocsp`` and ``openssl ca``).
+Each tampered twin is refused with nothing changed."""
 
 from __future__ import annotations
 
@@ -120,3 +121,59 @@ def test_a_level_t_cades_acknowledgement_is_accepted(
         return _flip_in_content(stamped, contents[stamped])
 
     _refused_then_accepted(service, principal, ids, sign, tamper, database)
+
+
+def test_a_level_lt_cades_acknowledgement_is_accepted(
+    setting, signer, pki, trust, policy, database
+) -> None:
+    """``openssl cms`` signs, ``openssl ts`` stamps, and the SignedData carries the issuing CA,
+    OCSP responses for the signer and the unit (``openssl ocsp``) and the root's CRL
+    (``openssl ca -gencrl``): level LT. Its twin with one byte of the content changed is
+    refused; so is an acknowledgement whose carried OCSP response (issued at PKI_NOW, before the
+    service's clock whatever the system clock says) shows the signer revoked before signing."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from sig_cades_lta import add_signature_timestamp, in_signed_data, openssl_crl, openssl_ocsp
+    from sig_ocsp import ocsp_response
+
+    service, principal, ids = setting
+    company = signer("company")
+    contents: dict[bytes, bytes] = {}
+
+    def lt(document: bytes, revoked_at=None) -> bytes:
+        signed = openssl_cms(document, company, "-nodetach")
+        stamped = add_signature_timestamp(signed, OpenSslTsa(pki.tsa).timestamp)
+        return in_signed_data(
+            stamped,
+            certificates=[pki.issuing_ca.certificate()],
+            crls=[openssl_crl(pki.root_ca, this_update=PKI_NOW)],
+            responses=[
+                openssl_ocsp(pki.issuing_ca, company.certificate)
+                if revoked_at is None
+                else ocsp_response(
+                    company.certificate, pki.issuing_ca, this_update=PKI_NOW,
+                    revoked_at=revoked_at,
+                ).public_bytes(Encoding.DER),
+                openssl_ocsp(pki.issuing_ca, pki.tsa.certificate()),
+            ],
+        )
+
+    def sign(document: bytes) -> bytes:
+        extended = lt(document)
+        # openssl stamps the system clock: validate a little after it, as the service will.
+        report = validate(extended, policy=policy, trust=trust, now=NOW)
+        assert [s.level for s in report.signatures] == ["CAdES-BASELINE-LT"], report.to_json()
+        contents[extended] = document
+        return extended
+
+    def tamper(extended: bytes) -> bytes:
+        return _flip_in_content(extended, contents[extended])
+
+    _refused_then_accepted(service, principal, ids, sign, tamper, database)
+    revoked = lt(
+        service.prepare(principal, [ids[0]], Decision.ACCEPT).document,
+        revoked_at=PKI_NOW - timedelta(hours=1),
+    )
+    with pytest.raises(InvalidSignature):
+        service.submit(principal, revoked)
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.notifications.get(ids[0]).status is Status.AVAILABLE  # type: ignore[union-attr]
