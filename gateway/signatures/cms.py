@@ -137,15 +137,33 @@ def load_signed_data(data: bytes, notes: list[str] | None = None) -> Any:
         if len(data) > 1 and data[1] == 0x80 and notes is not None:
             notes.append(BER_NOTE)
         content_info = cms.ContentInfo.load(data, strict=True)
-        if content_info["content_type"].native != "signed_data":
+        if oid_name(content_info["content_type"]) != "signed_data":
             raise FormatError("The CMS object is not SignedData")
         signed_data = content_info["content"]
-        signed_data["encap_content_info"]["content_type"].native  # noqa: B018 - force parsing
+        oid_name(signed_data["encap_content_info"]["content_type"])  # force parsing
         if len(signed_data["signer_infos"]) == 0:
             raise FormatError("The CMS SignedData has no signer")
     except PARSE_ERRORS as exc:
         raise FormatError("The data is not a well-formed CMS SignedData structure") from exc
     return signed_data
+
+
+def oid_name(value: Any) -> str:
+    """An asn1crypto ObjectIdentifier's ``native`` name (``sha256``, ``tst_info``), memoised by
+    its type and encoding: asn1crypto decodes the dotted form anew for every parsed object."""
+    key = (type(value), value.contents)
+    name = _OID_NAMES.get(key)
+    if name is None:
+        name = value.native
+        if len(key[1]) <= 64:  # real OIDs are a few octets; hostile ones are not kept
+            if len(_OID_NAMES) >= _OID_NAMES_MAX:
+                _OID_NAMES.clear()
+            _OID_NAMES[key] = name
+    return name
+
+
+_OID_NAMES: dict[tuple[type, bytes], str] = {}
+_OID_NAMES_MAX = 512
 
 
 def present(value: Any) -> bool:
@@ -561,7 +579,7 @@ def _verify_signer(
     received_attrs: bytes = signed_attrs.dump() if has_signed_attrs else b""
     embedded = embedded_certificates(signed_data, findings.warnings)
     certificates = tuple(item.certificate for item in embedded)
-    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    digest_name = oid_name(signer_info["digest_algorithm"]["algorithm"])
     signature_value = signer_info["signature"].native
     signing_time: datetime | None = None
     message_digest: Any | None = None
@@ -581,7 +599,7 @@ def _verify_signer(
                 )
         elif content_type is None or message_digest is None:
             raise FormatError("Signed attributes must include content-type and message-digest")
-        elif content_type.native != signed_data["encap_content_info"]["content_type"].native:
+        elif oid_name(content_type) != oid_name(signed_data["encap_content_info"]["content_type"]):
             raise FormatError("The content-type attribute does not match the encapsulated content")
     signer = _find_signer(signer_info, embedded)
     if signer is None:

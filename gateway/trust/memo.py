@@ -39,11 +39,11 @@ class IdentityMemo(Generic[Value]):
         self._lock = threading.Lock()
 
     def get(self, objects: tuple[object, ...], compute: Callable[[], Value]) -> Value:
-        key = tuple(map(id, objects))
+        # The entry holds ``objects``: while it exists no other object can have their ids, so
+        # a key found means the very same objects (the caller holds them alive meanwhile).
+        key = tuple([id(item) for item in objects])
         entry = self._entries.get(key)
-        if entry is not None and all(
-            held is given for held, given in zip(entry[0], objects, strict=True)
-        ):
+        if entry is not None:
             try:
                 self._entries.move_to_end(key)
             except KeyError:  # evicted by another thread meanwhile: the entry is still right

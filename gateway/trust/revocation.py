@@ -53,6 +53,7 @@ _EVIDENCE: IdentityMemo[Evidence | None] = IdentityMemo(1024)
 """What one CRL or OCSP response says about (certificate, issuer): a pure function of the three
 objects, authenticated once per process rather than once per certificate pair and signature."""
 _CERT_ID: IdentityMemo[tuple[bytes, bytes]] = IdentityMemo(256)
+_SERIALS: IdentityMemo[frozenset[int]] = IdentityMemo(256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +151,16 @@ def ocsp_evidence(
     fields are parsed lazily: a malformed one surfaces here). Memoised like
     :func:`crl_evidence`."""
     try:
-        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL or not any(
-            single.serial_number == certificate.serial_number for single in response.responses
-        ):
-            return None  # the usual case, another certificate's response: cheap, not kept
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return None
         small = len(response.tbs_response_bytes) <= _MEMO_MAX_BYTES
+        serials = (
+            _SERIALS.get((response,), lambda: _serials_of(response))
+            if small
+            else _serials_of(response)
+        )
+        if certificate.serial_number not in serials:
+            return None  # the usual case, another certificate's response
     except (ValueError, UnsupportedAlgorithm):
         return None
     if not small:
@@ -163,6 +169,11 @@ def ocsp_evidence(
         (response, certificate, issuer),
         lambda: _checked_ocsp_evidence(response, certificate, issuer),
     )
+
+
+def _serials_of(response: ocsp.OCSPResponse) -> frozenset[int]:
+    """The serial numbers a successful response speaks of (ValueError when unreadable)."""
+    return frozenset(single.serial_number for single in response.responses)
 
 
 def _checked_ocsp_evidence(
