@@ -47,6 +47,7 @@ from gateway.signatures.report import TimestampKind, TimestampReport
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
 from gateway.signatures.xmldsig import (
+    ReferenceOctets,
     SignatureStructure,
     base64_text,
     canonical_octets,
@@ -143,8 +144,10 @@ def archive_timestamps(
     revocation: RevocationValues,
     carried: tuple[x509.Certificate, ...],
     budget: WorkBudget | None = None,
+    reference_octets: ReferenceOctets | None = None,
 ) -> tuple[TimestampReport, ...]:
-    """Validate every ArchiveTimeStamp of the signature at ``now``."""
+    """Validate every ArchiveTimeStamp of the signature at ``now``; ``reference_octets``: what the
+    references yielded when their digests were checked (not computed again)."""
     properties = _unsigned_signature_properties(qualifying, xades)
     if properties is None or qualifying is None:
         return ()
@@ -192,6 +195,7 @@ def archive_timestamps(
                 detached,
                 policy,
                 budget,
+                reference_octets,
             )
         except FormatError as exc:
             reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message))
@@ -222,6 +226,7 @@ def archive_input(
     detached: Sequence[DetachedDocument],
     policy: SignaturePolicy,
     budget: WorkBudget | None,
+    octets: ReferenceOctets | None = None,
 ) -> bytes:
     """The octets an ArchiveTimeStamp's imprint covers (rules in the module docstring);
     ``before`` are the unsigned signature properties that precede ``stamp``."""
@@ -234,6 +239,10 @@ def archive_input(
     parts: list[bytes] = []
     external = [ref for ref in structure.references if not ref.is_same_document]
     for reference in structure.references:
+        kept = None if octets is None else octets.get(reference, method)
+        if kept is not None:
+            parts.append(kept)
+            continue
         data: NodeSet | bytes
         if reference.is_same_document:
             target = resolve(reference, root, index)

@@ -469,6 +469,36 @@ class Digested:
     only part of what its URI designates."""
 
 
+class ReferenceOctets:
+    """The octets each reference of one signature yielded while its digest was computed, kept
+    for an archive time-stamp over the same references (EN 319 132-1 §5.5.2.2) so that they are
+    not transformed and canonicalised a second time. Only kept when the signature has one: the
+    archive time-stamp's input holds them whole anyway."""
+
+    def __init__(self) -> None:
+        self._octets: dict[int, tuple[Reference, C14nMethod | None, bytes]] = {}
+
+    def keep(self, reference: Reference, method: C14nMethod | None, octets: bytes) -> None:
+        """``method``: the canonicalisation of the final node-set (None: the transforms ended
+        in octets)."""
+        self._octets[id(reference)] = (reference, method, octets)
+
+    def get(self, reference: Reference, node_set_method: C14nMethod) -> bytes | None:
+        """What :func:`transformed_octets` would yield with ``node_set_method``, if kept."""
+        entry = self._octets.get(id(reference))
+        if entry is None or entry[0] is not reference:
+            return None
+        method = entry[1]
+        if method is None or method == (_final_c14n(reference) or node_set_method):
+            return entry[2]
+        return None
+
+
+def _final_c14n(reference: Reference) -> C14nMethod | None:
+    transforms = reference.transforms
+    return transforms[-1].c14n if transforms else None
+
+
 def transformed_digest(
     reference: Reference,
     data: NodeSet | bytes,
@@ -477,9 +507,11 @@ def transformed_digest(
     *,
     max_depth: int,
     text_heavy: bool = False,
+    octets: ReferenceOctets | None = None,
 ) -> Digested:
     """The digest of ``data`` (what the URI designates) after the reference's transforms
-    (XMLDSig §4.4.3.2); a node-set left at the end is canonicalised with C14N 1.0."""
+    (XMLDSig §4.4.3.2); a node-set left at the end is canonicalised with C14N 1.0. With
+    ``octets``, what was digested is also kept there."""
     transforms = reference.transforms
     final: C14nMethod | None = None
     if transforms and transforms[-1].c14n is not None:
@@ -491,9 +523,16 @@ def transformed_digest(
             narrowed = narrowed or not data.omits_only_signatures()
     if isinstance(data, bytes):
         if final is None:
+            if octets is not None:
+                octets.keep(reference, None, data)
             return Digested(crypto.digest(hash_name, data), narrowed)
         data = _parsed(data, max_depth)
-    value = _nodeset_digest(data, final or DEFAULT_C14N, hash_name, text_heavy=text_heavy)
+    method = final or DEFAULT_C14N
+    if octets is not None:
+        canonical = _nodeset_into(data, method, _OctetSink, text_heavy=text_heavy).octets()
+        octets.keep(reference, method, canonical)
+        return Digested(crypto.digest(hash_name, canonical), narrowed)
+    value = _nodeset_digest(data, method, hash_name, text_heavy=text_heavy)
     return Digested(value, narrowed)
 
 
@@ -531,11 +570,18 @@ def same_document_digest(
     max_depth: int,
     text_heavy: bool = False,
     budget: WorkBudget | None = None,
+    octets: ReferenceOctets | None = None,
 ) -> Digested:
     """The digest of what a same-document reference designates, after its transforms."""
     nodes = NodeSet(root, target.element, with_comments=target.keep_comments, budget=budget)
     return transformed_digest(
-        reference, nodes, signature, hash_name, max_depth=max_depth, text_heavy=text_heavy
+        reference,
+        nodes,
+        signature,
+        hash_name,
+        max_depth=max_depth,
+        text_heavy=text_heavy,
+        octets=octets,
     )
 
 
@@ -546,9 +592,12 @@ def external_digest(
     hash_name: str,
     *,
     max_depth: int,
+    octets: ReferenceOctets | None = None,
 ) -> Digested:
     """The digest of detached content after the reference's transforms."""
-    return transformed_digest(reference, content, signature, hash_name, max_depth=max_depth)
+    return transformed_digest(
+        reference, content, signature, hash_name, max_depth=max_depth, octets=octets
+    )
 
 
 def element_path(element: etree._Element) -> str:

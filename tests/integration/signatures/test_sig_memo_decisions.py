@@ -257,3 +257,34 @@ def test_a_replaced_trust_store_is_not_kept_alive_by_the_memo(pki: DemoPki) -> N
     del store
     gc.collect()
     assert gone() is None
+
+
+def test_a_second_archive_time_stamp_covers_the_first_and_both_pass(
+    pki: DemoPki, tmp_path: Path
+) -> None:
+    """The references' octets are kept from their digests for the archive time-stamps: each of
+    two (the second over the first; inclusive, then exclusive canonicalisation) matches the
+    imprint ``sig_lta`` computed on its own, from scratch."""
+    from sig_lta import C14N_10
+
+    signer = issue_leaf(
+        pki, tmp_path, "twice", not_before=PKI_NOW - DAY, not_after=PKI_NOW + 300 * DAY
+    )
+    signed = own_sign("xades", signer, at=PKI_NOW, tsa=local_tsa(pki, PKI_NOW)).document
+    with_data = add_validation_data(
+        signed,
+        certificates=[signer.certificate, pki.tsa.certificate(), pki.issuing_ca.certificate()],
+        crls=[make_crl(pki.root_ca, [], this_update=PKI_NOW + DAY, next_update=PKI_NOW + 9 * DAY)],
+        responses=[
+            ocsp_response(leaf, pki.issuing_ca, this_update=PKI_NOW + DAY)
+            for leaf in (signer.certificate, pki.tsa.certificate())
+        ],
+    )
+    once = add_archive_timestamp(with_data, local_tsa(pki, PKI_NOW + 2 * DAY), c14n=C14N_10)
+    twice = add_archive_timestamp(once, local_tsa(pki, PKI_NOW + 3 * DAY))
+    trust = _root_crl_only(pki, PKI_NOW + 4 * DAY)
+    report = validate(twice, policy=POLICY, trust=trust, now=PKI_NOW + 4 * DAY)
+    signature = only(report)
+    assert signature.indication is Indication.TOTAL_PASSED, describe(report)
+    assert [ts.kind for ts in signature.timestamps][-2:] == [TimestampKind.ARCHIVE_TIMESTAMP] * 2
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
