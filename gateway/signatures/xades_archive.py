@@ -18,19 +18,24 @@
   4. every ``ds:Object`` of the signature except the one holding QualifyingProperties (1.3.2
      form: and except those a Reference designates by Id).
 
-  A token whose imprint does not match that is HASH_FAILURE (and no proof of anything); the
-  distributed case (``xades:Include``) and XMLTimeStamp are reported as not supported.
+  A token whose imprint does not match that is HASH_FAILURE (and no proof of anything).
+  The distributed case (``xades:Include``, XAdES 1.3.2 §7.7.1) covers the elements its Includes
+  designate, in order (:func:`distributed_archive_input`); they must be the same elements as
+  above, or the stamp proves nothing. XMLTimeStamp is reported as not supported.
 
 A valid archive time-stamp proves that the signature, its time-stamps and its validation data
 existed at its genTime: the signature time-stamps are then validated at that time rather than at
 the validation time (EN 319 102-1 §5.6.2.1, past signature validation), so one whose unit's
-certificate has since expired or been revoked still proves the signing time.
+certificate has since expired or been revoked still proves the signing time. Renewed archive
+time-stamps (several, each covering the earlier ones and their ``TimeStampValidationData``) are
+validated as a chain, last first (:func:`renewal_chain`): each earlier one at the time a later
+valid one proves it existed, so the earliest valid one proves the signature.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from cryptography import x509
@@ -45,8 +50,9 @@ from gateway.signatures.nodeset import NodeSet, WorkBudget
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import TimestampKind, TimestampReport
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
-from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
+from gateway.signatures.transforms import DEFAULT_C14N, C14nMethod, c14n_method
 from gateway.signatures.xmldsig import (
+    Reference,
     ReferenceOctets,
     SignatureStructure,
     base64_text,
@@ -146,8 +152,10 @@ def archive_timestamps(
     budget: WorkBudget | None = None,
     reference_octets: ReferenceOctets | None = None,
 ) -> tuple[TimestampReport, ...]:
-    """Validate every ArchiveTimeStamp of the signature at ``now``; ``reference_octets``: what the
-    references yielded when their digests were checked (not computed again)."""
+    """Validate every ArchiveTimeStamp of the signature, as a renewal chain
+    (:func:`renewal_chain`): the last one at ``now``, each earlier one at the time the later
+    ones prove it existed. ``reference_octets``: what the references yielded when their digests
+    were checked (not transformed and canonicalised again)."""
     properties = _unsigned_signature_properties(qualifying, xades)
     if properties is None or qualifying is None:
         return ()
@@ -157,36 +165,99 @@ def archive_timestamps(
         for position, child in enumerate(children)
         if child.tag in (f"{_X141}ArchiveTimeStamp", f"{xades}ArchiveTimeStamp")
     ]
-    reports = []
-    for position, stamp in stamps[: policy.max_timestamps]:
-        token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
-        if token_element is None:
-            reports.append(
-                failed_timestamp(
-                    TimestampKind.ARCHIVE_TIMESTAMP,
-                    b"",
-                    "Only an EncapsulatedTimeStamp archive time-stamp is supported",
-                )
+
+    def validate_at(position: int, stamp: etree._Element, at: datetime) -> TimestampReport:
+        return _archive_timestamp(
+            stamp,
+            children[:position],
+            qualifying,
+            xades,
+            structure,
+            root,
+            index,
+            detached,
+            policy=policy,
+            trust=trust,
+            now=at,
+            revocation=revocation,
+            carried=carried,
+            budget=budget,
+            reference_octets=reference_octets,
+        )
+
+    return renewal_chain(stamps[: policy.max_timestamps], validate_at, now)
+
+
+def renewal_chain(
+    stamps: Sequence[tuple[int, etree._Element]],
+    validate_at: Callable[[int, etree._Element, datetime], TimestampReport],
+    now: datetime,
+) -> tuple[TimestampReport, ...]:
+    """Archive time-stamps renewed (EN 319 132-1 §5.5.2; DSS extending an LTA again): each
+    ArchiveTimeStamp covers every unsigned property before it, earlier archive time-stamps and
+    the validation data added for them (``TimeStampValidationData``) included. So the chain is
+    validated from the last stamp back (EN 319 102-1 §5.6.2.1, past signature validation): the
+    last one at ``now``; each earlier one at the earliest genTime of the valid stamps after it,
+    when its token and its validation data provably existed -- a unit that expired or was
+    revoked since then no longer matters -- or, failing that, at ``now`` (a stamp valid today
+    needs no earlier proof). A stamp that fails proves nothing, and the ones before it are judged
+    at the time the valid later ones prove. Reports are in document order."""
+    reports: list[TimestampReport] = []
+    proven = now
+    for position, stamp in reversed(stamps):
+        report = validate_at(position, stamp, proven)
+        if not report.passed and proven != now:
+            # Past validation helps a stamp that fails now; one whose evidence is only current
+            # (a trust-directory CRL issued since) is still valid as it stands today.
+            current = validate_at(position, stamp, now)
+            report = current if current.passed else report
+        if report.passed and report.generation_time is not None:
+            proven = min(proven, report.generation_time)
+        reports.append(report)
+    return tuple(reversed(reports))
+
+
+def _archive_timestamp(
+    stamp: etree._Element,
+    before: list[etree._Element],
+    qualifying: etree._Element,
+    xades: str,
+    structure: SignatureStructure,
+    root: etree._Element,
+    index: IdIndex,
+    detached: Sequence[DetachedDocument],
+    *,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+    revocation: RevocationValues,
+    carried: tuple[x509.Certificate, ...],
+    budget: WorkBudget | None,
+    reference_octets: ReferenceOctets | None = None,
+) -> TimestampReport:
+    """One ArchiveTimeStamp validated at ``now``; ``before`` are the unsigned signature
+    properties that precede it."""
+    token_element = stamp.find(f"{xades}EncapsulatedTimeStamp")
+    if token_element is None:
+        return failed_timestamp(
+            TimestampKind.ARCHIVE_TIMESTAMP,
+            b"",
+            "Only an EncapsulatedTimeStamp archive time-stamp is supported",
+        )
+    try:
+        token = base64_text(token_element, "EncapsulatedTimeStamp")
+    except FormatError as exc:  # unsigned: the stamp fails, not the signature
+        return failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, b"", exc.message)
+    distributed = stamp.find(f"{xades}Include") is not None
+    try:
+        if distributed:
+            octets = distributed_archive_input(
+                stamp, before, qualifying, xades, structure, root, index, detached, policy, budget
             )
-            continue
-        try:
-            token = base64_text(token_element, "EncapsulatedTimeStamp")
-        except FormatError as exc:  # unsigned: the stamp fails, not the signature
-            reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, b"", exc.message))
-            continue
-        if stamp.find(f"{xades}Include") is not None:
-            reports.append(
-                failed_timestamp(
-                    TimestampKind.ARCHIVE_TIMESTAMP,
-                    token,
-                    "The distributed archive time-stamp (Include) is not supported",
-                )
-            )
-            continue
-        try:
+        else:
             octets = archive_input(
                 stamp,
-                children[:position],
+                before,
                 qualifying,
                 xades,
                 structure,
@@ -197,22 +268,18 @@ def archive_timestamps(
                 budget,
                 reference_octets,
             )
-        except FormatError as exc:
-            reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message))
-            continue
-        reports.append(
-            validate_timestamp(
-                token,
-                kind=TimestampKind.ARCHIVE_TIMESTAMP,
-                imprint_of=functools.partial(crypto.digest, data=octets),
-                trust=trust,
-                policy=policy,
-                now=now,
-                revocation_values=revocation,
-                carried=carried,
-            )
-        )
-    return tuple(reports)
+    except FormatError as exc:
+        return failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message)
+    return validate_timestamp(
+        token,
+        kind=TimestampKind.ARCHIVE_TIMESTAMP,
+        imprint_of=functools.partial(crypto.digest, data=octets),
+        trust=trust,
+        policy=policy,
+        now=now,
+        revocation_values=revocation,
+        carried=carried,
+    )
 
 
 def archive_input(
@@ -236,46 +303,154 @@ def archive_input(
     def canonical(element: etree._Element) -> bytes:
         return canonical_octets(element, method, with_comments=method.with_comments)
 
-    parts: list[bytes] = []
-    external = [ref for ref in structure.references if not ref.is_same_document]
-    for reference in structure.references:
-        kept = None if octets is None else octets.get(reference, method)
-        if kept is not None:
-            parts.append(kept)
-            continue
-        data: NodeSet | bytes
-        if reference.is_same_document:
-            target = resolve(reference, root, index)
-            data = NodeSet(root, target.element, with_comments=target.keep_comments, budget=budget)
-        else:
-            document = document_for(reference.uri, detached, len(external))
-            if document is None:
-                raise FormatError("The detached data an archive time-stamp covers is missing")
-            data = document.content
-        parts.append(
-            transformed_octets(
-                reference,
-                data,
-                structure.element,
-                max_depth=policy.max_xml_depth,
-                node_set_method=method,
-            )
+    parts = [
+        _kept_or_computed(
+            reference, octets, structure, root, index, detached, method, policy, budget
         )
+        for reference in structure.references
+    ]
     parts.append(canonical(structure.signed_info))
     parts.append(canonical(structure.signature_value_element))
     if structure.key_info is not None:
         parts.append(canonical(structure.key_info))
     parts.extend(canonical(element) for element in before)
+    parts.extend(canonical(obj) for obj in _archived_objects(stamp, qualifying, xades, structure))
+    return b"".join(parts)
+
+
+def _kept_or_computed(
+    reference: Reference,
+    kept: ReferenceOctets | None,
+    structure: SignatureStructure,
+    root: etree._Element,
+    index: IdIndex,
+    detached: Sequence[DetachedDocument],
+    method: C14nMethod,
+    policy: SignaturePolicy,
+    budget: WorkBudget | None,
+) -> bytes:
+    """A reference's output as its digest check kept it, else computed."""
+    octets = None if kept is None else kept.get(reference, method)
+    if octets is not None:
+        return octets
+    return _reference_octets(reference, structure, root, index, detached, method, policy, budget)
+
+
+def _reference_octets(
+    reference: Reference,
+    structure: SignatureStructure,
+    root: etree._Element,
+    index: IdIndex,
+    detached: Sequence[DetachedDocument],
+    method: C14nMethod,
+    policy: SignaturePolicy,
+    budget: WorkBudget | None,
+) -> bytes:
+    """The output of one ds:Reference of SignedInfo (a node-set canonicalised with ``method``)."""
+    data: NodeSet | bytes
+    if reference.is_same_document:
+        target = resolve(reference, root, index)
+        data = NodeSet(root, target.element, with_comments=target.keep_comments, budget=budget)
+    else:
+        external = [ref for ref in structure.references if not ref.is_same_document]
+        document = document_for(reference.uri, detached, len(external))
+        if document is None:
+            raise FormatError("The detached data an archive time-stamp covers is missing")
+        data = document.content
+    return transformed_octets(
+        reference,
+        data,
+        structure.element,
+        max_depth=policy.max_xml_depth,
+        node_set_method=method,
+    )
+
+
+def _archived_objects(
+    stamp: etree._Element,
+    qualifying: etree._Element,
+    xades: str,
+    structure: SignatureStructure,
+) -> list[etree._Element]:
+    """The ds:Objects an archive time-stamp covers: all but the QualifyingProperties one (1.3.2
+    form: and but those a Reference designates by Id)."""
     referenced = {
         (reference.uri or "")[1:]
         for reference in structure.references
         if (reference.uri or "").startswith("#")
     }
     xades_132_form = stamp.tag == f"{xades}ArchiveTimeStamp"
-    for obj in structure.objects:
-        if any(child is qualifying for child in elements(obj)):
-            continue
-        if xades_132_form and (obj.get("Id") or "") in referenced:
-            continue
-        parts.append(canonical(obj))
+    return [
+        obj
+        for obj in structure.objects
+        if not any(child is qualifying for child in elements(obj))
+        and not (xades_132_form and (obj.get("Id") or "") in referenced)
+    ]
+
+
+def distributed_archive_input(
+    stamp: etree._Element,
+    before: list[etree._Element],
+    qualifying: etree._Element,
+    xades: str,
+    structure: SignatureStructure,
+    root: etree._Element,
+    index: IdIndex,
+    detached: Sequence[DetachedDocument],
+    policy: SignaturePolicy,
+    budget: WorkBudget | None,
+) -> bytes:
+    """The octets a distributed ArchiveTimeStamp's imprint covers (XAdES 1.3.2 §7.1.4.3 and
+    §7.7.1; the 1.4.1 element has the same type): for each ``xades:Include``, in order, the
+    element its ``URI="#id"`` designates canonicalised with the stamp's method -- or, for a
+    ds:Reference of SignedInfo with ``referencedData="true"``, that reference's output.
+
+    Only an archive time-stamp that covers what the non-distributed one does proves the
+    signature (and, renewed, the earlier stamps): its Includes must designate, in this order,
+    every ds:Reference of SignedInfo (with referencedData), SignedInfo, SignatureValue, KeyInfo
+    when present, every unsigned signature property before it and the archived ds:Objects.
+    Anything else is a FORMAT_FAILURE of the stamp, never a partial proof."""
+    method_element = stamp.find(f"{_DS}CanonicalizationMethod")
+    method = DEFAULT_C14N if method_element is None else c14n_method(method_element)
+    required: list[etree._Element] = [reference.element for reference in structure.references]
+    required.append(structure.signed_info)
+    required.append(structure.signature_value_element)
+    if structure.key_info is not None:
+        required.append(structure.key_info)
+    required.extend(before)
+    required.extend(_archived_objects(stamp, qualifying, xades, structure))
+    includes = stamp.findall(f"{xades}Include")
+    if len(includes) > len(required):
+        raise FormatError("The archive time-stamp has more Include elements than it can cover")
+    references = {id(reference.element): reference for reference in structure.references}
+    parts: list[bytes] = []
+    for include, expected in zip(includes, required, strict=False):
+        uri = include.get("URI") or ""
+        if not uri.startswith("#") or len(uri) < 2:
+            raise FormatError("An archive time-stamp Include must designate an element by '#id'")
+        target = index.elements.get(uri[1:])
+        if target is not expected:
+            raise FormatError(_INCOMPLETE)
+        reference = references.get(id(target))
+        if reference is not None:
+            if include.get("referencedData") not in ("true", "1"):
+                raise FormatError(
+                    "An archive time-stamp Include of a ds:Reference must take its output "
+                    "(referencedData='true')"
+                )
+            parts.append(
+                _reference_octets(
+                    reference, structure, root, index, detached, method, policy, budget
+                )
+            )
+        else:
+            parts.append(canonical_octets(target, method, with_comments=method.with_comments))
+    if len(includes) < len(required):
+        raise FormatError(_INCOMPLETE)
     return b"".join(parts)
+
+
+_INCOMPLETE = (
+    "The archive time-stamp's Include elements do not designate, in order, the signature, its "
+    "unsigned properties before it and its Objects (XAdES 1.3.2 §7.7.1): it proves nothing"
+)

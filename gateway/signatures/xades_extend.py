@@ -4,7 +4,9 @@
 XAdES-T document: ``CertificateValues`` (the certificates given), ``RevocationValues`` (CRLs and
 OCSP responses) and, with a TSA, an ``xades141:ArchiveTimeStamp`` over the signature as it then
 stands -- its imprint computed by the validator's own ``xades_archive`` rules, so what this
-writes is what validation checks. Nothing is fetched: the caller supplies the validation data.
+writes is what validation checks. Extending an LTA signature again renews it: the new validation
+data goes into a ``xades141:TimeStampValidationData`` and the new archive time-stamp covers the
+earlier ones. Nothing is fetched: the caller supplies the validation data.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
+def _archived(properties: etree._Element, xades: str) -> bool:
+    """Whether the signature already has an archive time-stamp (1.4.1 or 1.3.2 form)."""
+    tags = (f"{{{ns.XADES141}}}ArchiveTimeStamp", f"{xades}ArchiveTimeStamp")
+    return any(child.tag in tags for child in elements(properties))
+
+
 def extend_xades(
     document: bytes,
     *,
@@ -46,7 +54,9 @@ def extend_xades(
     policy: SignaturePolicy | None = None,
 ) -> bytes:
     """The document with validation data (and, with ``tsa``, an archive time-stamp) added to
-    its first signature, which must already have UnsignedSignatureProperties (level T)."""
+    its first signature, which must already have UnsignedSignatureProperties (level T). On a
+    signature already at LTA this renews it: the validation data goes into a
+    ``xades141:TimeStampValidationData`` and the new archive time-stamp covers the earlier ones."""
     policy = policy or SignaturePolicy()
     root = parse_xml(document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth)
     signature = next(root.iter(SIGNATURE), None)
@@ -59,14 +69,24 @@ def extend_xades(
     properties = qualifying.find(f"{xades}UnsignedProperties/{xades}UnsignedSignatureProperties")
     if properties is None:
         raise ValueError("the signature has no UnsignedSignatureProperties (time-stamp it first)")
+    holder = properties
+    if (certificates or crls or responses) and _archived(properties, xades):
+        # Renewal (EN 319 132-1 §5.5.1-5.5.2, as DSS writes it): the validation data for the
+        # earlier archive time-stamps goes into a TimeStampValidationData after them, which the
+        # new archive time-stamp then covers.
+        holder = etree.SubElement(
+            properties,
+            f"{{{ns.XADES141}}}TimeStampValidationData",
+            nsmap={"xades141": ns.XADES141},
+        )
     if certificates:
-        values = etree.SubElement(properties, f"{xades}CertificateValues")
+        values = etree.SubElement(holder, f"{xades}CertificateValues")
         for certificate in certificates:
             etree.SubElement(values, f"{xades}EncapsulatedX509Certificate").text = _b64(
                 certificate.public_bytes(Encoding.DER)
             )
     if crls or responses:
-        revocation = etree.SubElement(properties, f"{xades}RevocationValues")
+        revocation = etree.SubElement(holder, f"{xades}RevocationValues")
         if crls:
             crl_values = etree.SubElement(revocation, f"{xades}CRLValues")
             for crl in crls:

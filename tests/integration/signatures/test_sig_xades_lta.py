@@ -363,3 +363,28 @@ def test_properties_not_validated_are_named(pki: DemoPki, signer, trust) -> None
     assert "Not validated (reported only): XAdES-X time-stamp (SigAndRefsTimeStamp)" in (
         signature.warnings
     )
+
+
+def test_signature_time_stamp_valid_today_needs_no_carried_data(
+    pki: DemoPki, tmp_path: Path
+) -> None:
+    """The LT data covers the signer only, not the signature time-stamp's unit: at the archive
+    time nothing says the unit was not revoked (the trust directory's CRL is from day 39), but
+    the unit is valid today, so the signature time-stamp holds and the level is LTA -- an
+    archive time-stamp never makes a signature worse than it is without one."""
+    signer = issue_leaf(
+        pki, tmp_path, "no-tsu-data", not_before=PKI_NOW - DAY, not_after=PKI_NOW + 300 * DAY
+    )
+    signed = own_sign("xades", signer, at=SIGNED_AT, tsa=local_tsa(pki, SIGNED_AT)).document
+    with_data = lt(
+        pki,
+        signed,
+        [signer.certificate, pki.issuing_ca.certificate()],
+        SIGNED_AT + timedelta(hours=1),
+    )
+    archived = add_archive_timestamp(with_data, local_tsa(pki, ARCHIVED_AT))
+    result, signature, report = judge(archived, fresh_trust(pki))
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    assert signature.level == "XAdES-BASELINE-LTA"
+    assert signature.proof_of_existence == SIGNED_AT

@@ -44,6 +44,17 @@ C14N_METHODS = [
     "urn:unknown",
 ]
 
+INCLUDES = [
+    '<xades:Include URI="#x"/>',
+    '<xades:Include URI="#x" referencedData="true"/>',
+    '<xades:Include URI=""/>',
+    '<xades:Include URI="#"/>',
+    "<xades:Include/>",
+    '<xades:Include URI="https://example.org/data"/>',
+    '<xades:Include URI="#xpointer(/)" referencedData="1"/>',
+]
+"""Distributed archive time-stamps: Includes that designate nothing usable."""
+
 
 @st.composite
 def base64_values(draw: st.DrawFn, tag: str) -> str:
@@ -89,7 +100,7 @@ def unsigned_data(draw: st.DrawFn) -> str:
                 if draw(st.booleans())
                 else ""
             )
-            include = '<xades:Include URI="#x"/>' if draw(st.booleans()) else ""
+            include = "".join(draw(st.lists(st.sampled_from(INCLUDES), max_size=3)))
             token = draw(base64_values("EncapsulatedTimeStamp"))
             parts.append(f"<{tag}>{method}{include}{token}</{close}>")
     return "".join(parts)
