@@ -24,6 +24,11 @@ generates in a temporary folder (a demo PKI, trusted through ``GATEWAY_PKI_DIR``
    times it also prints an estimate of the wall time with free cores: the one-file run's CPU
    (the start-up, which nothing runs beside) plus the rest of the folder run's CPU divided by N.
 
+The commands run with a bytecode cache in the temporary folder (``PYTHONPYCACHEPREFIX``; also
+when the environment says ``PYTHONDONTWRITEBYTECODE``), written by one untimed run of each
+command first: an installed gateway has its bytecode, and compiling every module from source on
+each run is not what a user waits for.
+
 The machine has two cores shared with other work: read the ratios, not the seconds, and run it
 twice before believing a difference. Exits 1 when a target is missed.
 """
@@ -60,7 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"generating a demo PKI and {args.files} files ...", flush=True)
         one_file, folder = make_files(root, args.files)
         env = {**os.environ, "PYTHONPATH": str(REPOSITORY), "GATEWAY_PKI_DIR": str(root / "pki"),
-               "GATEWAY_DATA_DIR": str(root / "var")}
+               "GATEWAY_DATA_DIR": str(root / "var"),
+               # Bytecode, as an installed package has it (pip compiles on install): without
+               # it every gateway module is compiled from source on each run, ~70 ms of the
+               # one-file run's ~200 ms CPU, and again in each worker for its engine's modules.
+               "PYTHONPYCACHEPREFIX": str(root / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         gateway = [sys.executable, "-m", "gateway.cli"]
         commands = {
             'python -c "pass"': [sys.executable, "-c", "pass"],
@@ -69,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"gateway validate ({one_file.stat().st_size // 1024} KB CAdES)":
                 [*gateway, "validate", str(one_file)],
         }
+        for command in commands.values():  # untimed: writes the bytecode, fills the page cache
+            run(command, env, expect=(0,))
         timings: dict[str, list[float]] = {name: [] for name in commands}
         cpu_times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeats):
@@ -101,12 +113,13 @@ def batch(folder: Path, env: dict[str, str], jobs: int, repeats: int, *, startup
     from gateway.bootstrap import build
     from gateway.config import Settings
 
-    settings = Settings(data_dir=Path(env["GATEWAY_DATA_DIR"]),
-                        pki_dir=Path(env["GATEWAY_PKI_DIR"]))
+    settings = Settings.from_env(env)  # the settings the command reads, from the same env
     validation_run.prepare(build(settings).signature_validation(), None)
     tasks = validation_run.collect([folder])
     for task in tasks:  # warm: every format's engine imported, caches filled, before timing
         validation_run.validate_task(task)
+    folder_run = [*gateway, "validate", "-j", str(jobs), "--format", "jsonl", str(folder)]
+    run(folder_run, env, expect=(3,))  # untimed, as the per-file warm-up: the engines' bytecode
     sums, cpu_sums, walls, cpus = [], [], [], []
     for _ in range(repeats):  # alternate, so both see the same load
         wall_sum = cpu_sum = 0.0
@@ -117,8 +130,7 @@ def batch(folder: Path, env: dict[str, str], jobs: int, repeats: int, *, startup
             cpu_sum += time.process_time() - started_cpu
         sums.append(wall_sum)
         cpu_sums.append(cpu_sum)
-        elapsed, cpu = run([*gateway, "validate", "-j", str(jobs), "--format", "jsonl",
-                            str(folder)], env, expect=(3,))
+        elapsed, cpu = run(folder_run, env, expect=(3,))
         walls.append(elapsed)
         cpus.append(cpu)
     per_file, whole = statistics.median(sums), statistics.median(walls)

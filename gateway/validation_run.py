@@ -23,8 +23,8 @@ once, not per worker or per file; they ignore SIGINT, and an interrupted run ter
 (``KeyboardInterrupt`` is raised to the caller once they are gone). The engines of the other
 formats are imported by a worker when a file needing them first arrives, and files are steered
 by name so that one worker imports pyHanko for the PDFs (and one the XML stack) while the others
-validate the rest; the tasks go out in chunks, two ahead, and the reports come back already
-rendered as JSON (see ``_Workers``).
+validate the rest; the tasks (inherited) are named by index, in chunks, two ahead, and the
+reports come back already rendered as JSON (see ``_Workers``).
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ class _Workers:
             for _ in range(self.jobs):
                 ours, theirs = context.Pipe()
                 process = context.Process(  # type: ignore[attr-defined]  # typeshed's union
-                    target=_work, args=(theirs, inherited), daemon=True)
+                    target=_work, args=(theirs, self.tasks, inherited), daemon=True)
                 process.start()
                 self.processes.append(process)
                 self.connections.append(ours)
@@ -316,9 +316,10 @@ class _Workers:
             others = [engine for engine in _ENGINES if engine not in mine
                       and (engine in self.engines[worker]
                            or len(self.queues[engine]) >= _TAKE_OVER)]
-            kind = next((kind for kind in (*mine, _SHARED, *others) if kind in waiting), None)
-            if kind is None:
+            first = next((kind for kind in (*mine, _SHARED, *others) if kind in waiting), None)
+            if first is None:
                 return
+            kind = first
         queue = self.queues[kind]
         size = max(1, min(_CHUNK, self.queued // (4 * self.jobs), len(queue)))
         chunk = [queue.popleft() for _ in range(size)]
@@ -327,7 +328,7 @@ class _Workers:
             self.engines[worker].add(kind)
         self.in_flight[worker].append(chunk)
         try:
-            self.connections[worker].send([self.tasks[index] for index in chunk])
+            self.connections[worker].send(chunk)  # indices: the worker has the tasks
         except OSError:
             raise self._died(worker, None) from None
 
@@ -359,8 +360,10 @@ class _Workers:
             connection.close()
 
 
-def _work(connection: Any, inherited: tuple[Any, ...]) -> None:
-    """A worker: validate each chunk received and send back its reports, until ``None``."""
+def _work(connection: Any, tasks: Sequence[ValidationTask], inherited: tuple[Any, ...]) -> None:
+    """A worker: validate each chunk of indices into ``tasks`` received (forked, the worker has
+    them already: a few integers cross the pipe, not paths) and send back its reports, until
+    ``None``."""
     import signal
 
     # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
@@ -369,7 +372,7 @@ def _work(connection: Any, inherited: tuple[Any, ...]) -> None:
         prepare(*inherited)
     try:
         while (chunk := connection.recv()) is not None:
-            connection.send([validate_task(task) for task in chunk])
+            connection.send([validate_task(tasks[index]) for index in chunk])
     except (EOFError, BrokenPipeError):  # the parent is gone: nobody to report to
         return
 

@@ -125,6 +125,9 @@ def _dispatch(
             trust=trust,
             now=now,
         )
+    from gateway.signatures import pyhanko_packages
+
+    pyhanko_packages.defer_inits()  # pyHanko's validation modules, not its signers (aiohttp)
     from gateway.signatures.pades import validate_pades  # pyHanko's reader: PDFs only
 
     return validate_pades(document, policy=policy, trust=trust, now=now)
