@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -905,15 +906,28 @@ class AuditRepository:
             last = rows[-1].seq
 
 
-_REMEMBER_NONCE = text(
+REMEMBER_NONCE_POSTGRESQL = (
     "WITH purged AS (DELETE FROM used_nonce WHERE digest IN ("
-    " SELECT digest FROM used_nonce WHERE expires_at <= :now AND digest <> :digest"
-    " LIMIT :batch FOR UPDATE SKIP LOCKED))"
-    " INSERT INTO used_nonce (digest, expires_at) VALUES (:digest, :expires_at)"
+    " SELECT digest FROM used_nonce WHERE expires_at <= %(now)s AND digest <> %(digest)s"
+    " LIMIT %(batch)s FOR UPDATE SKIP LOCKED))"
+    " INSERT INTO used_nonce (digest, expires_at) VALUES (%(digest)s, %(expires_at)s)"
     " ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at"
-    " WHERE used_nonce.expires_at <= :now RETURNING digest")
-"""``NonceRepository.remember`` on PostgreSQL: a row back when the digest is new (or its entry
-had expired), none for a replay."""
+    " WHERE used_nonce.expires_at <= %(now)s RETURNING digest")
+"""``NonceRepository.remember`` on PostgreSQL, in the driver's parameter style (the gate's
+store runs it straight on a pooled connection: ``store.replay``): a row back when the digest is
+new (or its entry had expired), none for a replay."""
+_REMEMBER_NONCE = text(re.sub(r"%\((\w+)\)s", r":\1", REMEMBER_NONCE_POSTGRESQL))
+"""The same statement for a session (``NonceRepository``, inside a unit of work)."""
+
+
+def nonce_parameters(digest: str, expires_at: datetime, now: datetime,
+                     batch: int) -> dict[str, object]:
+    """The parameters of ``REMEMBER_NONCE_POSTGRESQL``; instants must be aware (as
+    ``UTCDateTime`` refuses a naive one), sent as UTC."""
+    if expires_at.utcoffset() is None or now.utcoffset() is None:
+        raise ValueError("refusing to store a naive datetime: instants must be timezone-aware")
+    return {"digest": digest, "expires_at": expires_at.astimezone(UTC),
+            "now": now.astimezone(UTC), "batch": batch}
 
 
 class NonceRepository:
