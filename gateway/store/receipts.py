@@ -74,6 +74,12 @@ _INSERT_RECEIPT_WITH_ITEMS = text(
     "unnest(CAST(:item_ids AS bigint[]), CAST(:item_outcomes AS varchar[])) "
     "AS i(notification_id, outcome)")
 """PostgreSQL: one receipt and its items in one statement (``ReceiptRepository.add_many``)."""
+_INSERT_RECEIPT_WITH_ITEMS_CONSUMING = text(
+    f"WITH consumed AS (UPDATE {_P.name} SET consumed_at = :consumed_at "
+    "WHERE id = :prepared_id AND consumed_at IS NULL), "
+    + _INSERT_RECEIPT_WITH_ITEMS.text.removeprefix("WITH "))
+"""The same, also marking the prepared acknowledgement used (``consume_prepared``): a data-
+modifying ``WITH`` runs whether or not the rest reads it, in the same statement."""
 
 
 # Built once, executed with parameters (see ``store.repositories``, "statements built once"):
@@ -170,22 +176,34 @@ class ReceiptRepository:
         """Store ``receipt`` and one item per notification it changed (``outcomes``)."""
         self.add_many([(receipt, outcomes)])
 
-    def add_many(self, receipts: Sequence[tuple[IssuedReceipt, dict[int, Outcome]]]) -> None:
+    def add_many(self, receipts: Sequence[tuple[IssuedReceipt, dict[int, Outcome]]], *,
+                 consumed: tuple[str, datetime] | None = None) -> None:
         """Store several receipts (one submission's) and their items: two statements however
-        many there are."""
+        many there are. ``consumed`` (the prepared acknowledgement's id, and when): also
+        ``consume_prepared`` it -- in the same one statement for the usual single receipt on
+        PostgreSQL (every acknowledgement runs this: bench/wscn.py)."""
         if not receipts:
+            if consumed is not None:
+                self.consume_prepared(*consumed)
             return
         with integrity_errors_as_conflict("a notification already has a final receipt",
                                           code="ALREADY_FINAL"):
             if len(receipts) == 1 and self._dialect() == "postgresql":
                 # The usual case (one recipient): the receipt and its items in ONE statement.
                 receipt, outcomes = receipts[0]
-                self._session.execute(_INSERT_RECEIPT_WITH_ITEMS, {
+                dialect = self._session.get_bind().dialect
+                values = {
                     **_receipt_values(receipt),
                     "issued_at": UTCDateTime().process_bind_param(  # its checks, as typed
-                        receipt.issued_at, self._session.get_bind().dialect),
+                        receipt.issued_at, dialect),
                     "item_ids": sorted(outcomes),
-                    "item_outcomes": [outcomes[n].value for n in sorted(outcomes)]})
+                    "item_outcomes": [outcomes[n].value for n in sorted(outcomes)]}
+                if consumed is None:
+                    self._session.execute(_INSERT_RECEIPT_WITH_ITEMS, values)
+                    return
+                self._session.execute(_INSERT_RECEIPT_WITH_ITEMS_CONSUMING, {
+                    **values, "prepared_id": consumed[0],
+                    "consumed_at": UTCDateTime().process_bind_param(consumed[1], dialect)})
                 return
             keys = self._session.execute(
                 insert(_R).returning(_R.c.id, sort_by_parameter_order=True),
@@ -195,6 +213,8 @@ class ReceiptRepository:
                      for nid, outcome in sorted(outcomes.items())]
             if items:
                 self._session.execute(insert(_I), items)
+        if consumed is not None:
+            self.consume_prepared(*consumed)
 
     def by_digest(self, digest: str) -> list[IssuedReceipt]:
         """Every receipt issued for the signed acknowledgement with this SHA-256, in
