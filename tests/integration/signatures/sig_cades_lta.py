@@ -464,3 +464,23 @@ def bouncy_castle_lt(
             check=True, capture_output=True,
         )  # fmt: skip
         return (folder / "out.p7s").read_bytes()
+
+
+BC_CADES_A_PEER = Path(__file__).parent / "peers" / "BcCadesA.java"
+
+
+def bouncy_castle_cades_a(document: bytes, unit: Credential) -> bytes:
+    """``document`` with an archive-time-stamp-v2 whose imprint and token Bouncy Castle makes
+    (``peers/BcCadesA.java``; unsigned attributes DER-sorted, as Bouncy Castle writes them)."""
+    from sig_cms_vectors import BC_JARS
+
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        (folder / "in.p7s").write_bytes(document)
+        subprocess.run(
+            ["java", "-cp", ":".join(str(jar) for jar in BC_JARS), str(BC_CADES_A_PEER),
+             str(folder / "in.p7s"), str(unit.key_path), str(unit.cert_path),
+             str(folder / "out.p7s")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return (folder / "out.p7s").read_bytes()

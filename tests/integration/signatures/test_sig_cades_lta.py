@@ -453,3 +453,27 @@ def test_mutated_archive_time_stamp_v2_is_a_report_never_an_exception(data, v2_a
     assert report.signatures
     for signature in report.signatures:
         assert all(finding.message != "internal error" for finding in signature.findings)
+
+
+def test_bouncy_castle_archive_time_stamp_v2_proves_an_expired_signer(
+    pki: DemoPki, expiring
+) -> None:
+    """Bouncy Castle computes the imprint (its own DER, the unsigned attributes in the sorted
+    order it writes a SET in) and makes the token: the expired signer passes; a changed
+    revocation value fails the archive time-stamp."""
+    from sig_cades_lta import bouncy_castle_cades_a
+
+    signer, unit = expiring
+    with_data, basic = _x_long(pki, signer, unit)
+    archived = bouncy_castle_cades_a(with_data, pki.tsa)
+    trust = fresh_trust(pki)
+    result, signature, report = judge(archived, trust)
+    assert result == PASSED, describe(report)
+    assert [ts.kind for ts in signature.timestamps] == [
+        TimestampKind.SIGNATURE_TIMESTAMP,
+        TimestampKind.ARCHIVE_TIMESTAMP,
+    ]
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    result, signature, report = judge(flip_inside(archived, basic, len(basic) - 20), trust)
+    assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE, describe(report)
+    assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
