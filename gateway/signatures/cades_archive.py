@@ -408,8 +408,8 @@ class _Covered:
     """The encodings an archive time-stamp covers, as received."""
 
     content_type: bytes
-    encap_content_info: bytes
-    """The encapContentInfo element as received (archive-time-stamp-v2)."""
+    encap_content_info: bytes | None
+    """The encapContentInfo element as received (archive-time-stamp-v2; None if unreadable)."""
     detached: bool
     """No eContent: the signed content is external."""
     signed_data_fields: bytes
@@ -441,17 +441,21 @@ class _Covered:
             for value in encoded_elements(values.contents, 1 << 16)
         )
         whole = signer_info["unsigned_attrs"]
-        # version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
-        signed_fields = encoded_elements(signed_data.contents, 7)
-        if len(signed_fields) < 4:
-            raise ValueError("SignedData has at least four fields")
+        # version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos;
+        # only archive-time-stamp-v2 needs them as received, so they do not fail v3.
+        try:
+            signed_fields: list[bytes] | None = encoded_elements(signed_data.contents, 7)
+        except PARSE_ERRORS:
+            signed_fields = None
+        if signed_fields is not None and len(signed_fields) < 4:
+            signed_fields = None
         encapsulated = signed_data["encap_content_info"]
         return cls(
             content_type=encapsulated["content_type"].dump(),
-            encap_content_info=signed_fields[2],
+            encap_content_info=None if signed_fields is None else signed_fields[2],
             detached=not present(encapsulated["content"]),
             signed_data_fields=b"".join(
-                item for item in signed_fields[3:] if item[:1] in (b"\xa0", b"\xa1")
+                item for item in (signed_fields or [])[3:] if item[:1] in (b"\xa0", b"\xa1")
             ),
             signer_fields=signer_fields,
             certificates=tuple(
@@ -553,6 +557,8 @@ def _imprint_input_v2(
     [1] tag and length: the reading the token's imprint matches is kept."""
     if covered.detached and content is None:
         raise FormatError("The signed content an archive time-stamp covers is not available")
+    if covered.encap_content_info is None:
+        raise FormatError("The SignedData fields an archive time-stamp covers cannot be read")
     prefix = (
         covered.encap_content_info
         + (content if covered.detached and content is not None else b"")
