@@ -571,26 +571,27 @@ def _imprint_input_v2(
         for index, attribute in enumerate(covered.attributes)
         if index != position and _older_than(covered.archive_times[index], generated)
     )
+
+    def octets(attributes: tuple[bytes, ...], tagged: bool) -> bytes:
+        joined = b"".join(attributes)
+        # v2.2.1: [1] with its tag and length; v1.8.3 Annex K: the attributes alone
+        return prefix + (_der(0xA1, joined) if tagged else joined)
+
+    # Built one at a time: the prefix may hold a large detached content.
     readings = [
-        (attributes, octets)
+        (attributes, tagged)
         for attributes in dict.fromkeys((covered.attributes[:position], older))
-        for octets in (
-            prefix + _der(0xA1, b"".join(attributes)),  # v2.2.1: [1] with tag and length
-            prefix + b"".join(attributes),  # v1.8.3 Annex K: the attributes alone
-        )
+        for tagged in (True, False)
     ]
-    chosen = readings[0]
     try:
-        chosen = next(
-            (reading for reading in readings if crypto.digest(hash_name, reading[1]) == stamped),
-            chosen,
-        )
-    except crypto.UnknownAlgorithm:
-        pass  # validate_timestamp reports the unknown algorithm
-    attributes, octets = chosen
+        matches = [crypto.digest(hash_name, octets(*reading)) == stamped for reading in readings]
+    except crypto.UnknownAlgorithm:  # validate_timestamp reports the unknown algorithm
+        matches = []
+    chosen = next((r for r, match in zip(readings, matches, strict=False) if match), readings[0])
+    attributes, tagged = chosen
     return _Archive(
         token=token,
-        imprint_of=lambda name: crypto.digest(name, octets),
+        imprint_of=lambda name: crypto.digest(name, octets(attributes, tagged)),
         intact=True,
         listed_unsigned=frozenset(),
         index_hash=functools.partial(crypto.digest, "sha256"),

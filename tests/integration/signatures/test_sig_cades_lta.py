@@ -440,14 +440,17 @@ def v2_archived(pki: DemoPki, expiring):
 )
 @given(data=st.data())
 def test_mutated_archive_time_stamp_v2_is_a_report_never_an_exception(data, v2_archived) -> None:
-    """Bytes of the archive-time-stamp-v2 attribute (its token, or its header) mutated: a
-    report, FORMAT_FAILURE or a failed archive time-stamp, never an internal error."""
+    """Bytes of the unsigned attributes (mostly of the archive-time-stamp-v2 attribute: its
+    token or its header) mutated: a report, FORMAT_FAILURE or a failed archive time-stamp,
+    never an internal error."""
     archived, token, trust = v2_archived
     header = 21  # SEQUENCE header, the attribute type's OID, the SET header
-    start = archived.index(token) - header
+    end = archived.index(token) + len(token)
+    unsigned = cms.ContentInfo.load(archived)["content"]["signer_infos"][0]["unsigned_attrs"]
+    start = data.draw(st.sampled_from([archived.index(token) - header, end - len(unsigned.dump())]))
     document = bytearray(archived)
     for _ in range(data.draw(st.integers(1, 4))):
-        position = data.draw(st.integers(start, start + header + len(token) - 1))
+        position = data.draw(st.integers(start, end - 1))
         document[position] = data.draw(st.integers(0, 255))
     report = validate(bytes(document), policy=SignaturePolicy(), trust=trust, now=VALIDATED_AT)
     assert report.signatures
