@@ -48,8 +48,8 @@ absent), the ``certificates`` [0] and ``crls`` [1] fields when present, and the 
 fields ``version`` to ``signature`` followed by the unsigned attributes that precede the time-stamp
 attribute, in order, as ``[1]`` with its tag and length (TS 101 733 v2.2.1) or -- the reading of
 v1.8.3 Annex K, which TS 101 733 v2.2.1 Annex K note 3 says to accept as well -- without them.
-Fields are hashed as received (DER is required of signed attributes; a BER SignedData is hashed
-as encoded). Any change to what it covers (content, carried validation data, the order or value of
+Fields are hashed as received (DER is required of signed attributes); a BER encapContentInfo
+(``openssl cms -stream``) is tried as received, then with definite lengths. Any change to what it covers (content, carried validation data, the order or value of
 an earlier unsigned attribute) is a HASH_FAILURE of its imprint; attributes added after it are not
 covered. A later v2 or v3 archive time-stamp that covers an earlier v2 renews it. The v1
 ``archive-time-stamp`` (RFC 3126) is named in the warnings, not validated.
@@ -277,10 +277,11 @@ def archive_timestamps(
     trust: TrustStore,
     now: datetime,
     data: ValidationData,
+    document: bytes = b"",
 ) -> tuple[TimestampReport, ...]:
     """Validate every archive-time-stamp-v3 and archive-time-stamp-v2 of ``signer_info`` at
     ``now`` (``content``: the signed content, attached or detached; None when it is not
-    available)."""
+    available; ``document``: the ContentInfo as received, when known)."""
     try:
         attributes = _unsigned_attributes(signer_info)
         tokens = [
@@ -300,7 +301,7 @@ def archive_timestamps(
     if not tokens:
         return ()
     try:
-        covered = _Covered.of(signed_data, signer_info, attributes)
+        covered = _Covered.of(signed_data, signer_info, attributes, document)
     except PARSE_ERRORS:
         return tuple(
             failed_timestamp(
@@ -409,7 +410,10 @@ class _Covered:
 
     content_type: bytes
     encap_content_info: bytes | None
-    """The encapContentInfo element as received (archive-time-stamp-v2; None if unreadable)."""
+    """The encapContentInfo element (archive-time-stamp-v2; None if unreadable) as asn1crypto
+    holds it: as received for DER, with definite lengths for BER."""
+    received_encap_content_info: bytes | None
+    """The encapContentInfo element exactly as received, when it differs (BER)."""
     detached: bool
     """No eContent: the signed content is external."""
     signed_data_fields: bytes
@@ -427,7 +431,11 @@ class _Covered:
 
     @classmethod
     def of(
-        cls, signed_data: Any, signer_info: Any, attributes: list[tuple[str, bytes, Any]]
+        cls,
+        signed_data: Any,
+        signer_info: Any,
+        attributes: list[tuple[str, bytes, Any]],
+        document: bytes = b"",
     ) -> _Covered:
         fields = encoded_elements(signer_info.contents, 8)
         # version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature,
@@ -449,10 +457,12 @@ class _Covered:
             signed_fields = None
         if signed_fields is not None and len(signed_fields) < 4:
             signed_fields = None
+        received = _received_encap_content_info(document)
         encapsulated = signed_data["encap_content_info"]
         return cls(
             content_type=encapsulated["content_type"].dump(),
             encap_content_info=None if signed_fields is None else signed_fields[2],
+            received_encap_content_info=received,
             detached=not present(encapsulated["content"]),
             signed_data_fields=b"".join(
                 item for item in (signed_fields or [])[3:] if item[:1] in (b"\xa0", b"\xa1")
@@ -547,6 +557,20 @@ def _imprint_input(token: bytes, covered: _Covered, content: bytes | None) -> _A
     )
 
 
+def _received_encap_content_info(document: bytes) -> bytes | None:
+    """The encapContentInfo of the ContentInfo ``document`` exactly as encoded (asn1crypto
+    re-encodes indefinite lengths), or None when ``document`` is not given or unreadable."""
+    if not document:
+        return None
+    try:
+        content_info = encoded_elements(parser.parse(encoded_elements(document, 1)[0])[4], 2)
+        signed_data = encoded_elements(parser.parse(content_info[1])[4], 1)[0]
+        fields = encoded_elements(parser.parse(signed_data)[4], 3)
+    except PARSE_ERRORS:
+        return None
+    return fields[2] if len(fields) == 3 else None
+
+
 def _imprint_input_v2(
     token: bytes, covered: _Covered, position: int, content: bytes | None
 ) -> _Archive:
@@ -559,9 +583,12 @@ def _imprint_input_v2(
         raise FormatError("The signed content an archive time-stamp covers is not available")
     if covered.encap_content_info is None:
         raise FormatError("The SignedData fields an archive time-stamp covers cannot be read")
-    prefix = (
-        covered.encap_content_info
-        + (content if covered.detached and content is not None else b"")
+    encodings = [covered.encap_content_info]
+    received = covered.received_encap_content_info
+    if received is not None and received != covered.encap_content_info:
+        encodings.insert(0, received)
+    rest = (
+        (content if covered.detached and content is not None else b"")
         + covered.signed_data_fields
         + covered.signer_fields
     )
@@ -572,14 +599,15 @@ def _imprint_input_v2(
         if index != position and _older_than(covered.archive_times[index], generated)
     )
 
-    def octets(attributes: tuple[bytes, ...], tagged: bool) -> bytes:
+    def octets(encap: bytes, attributes: tuple[bytes, ...], tagged: bool) -> bytes:
         joined = b"".join(attributes)
         # v2.2.1: [1] with its tag and length; v1.8.3 Annex K: the attributes alone
-        return prefix + (_der(0xA1, joined) if tagged else joined)
+        return encap + rest + (_der(0xA1, joined) if tagged else joined)
 
-    # Built one at a time: the prefix may hold a large detached content.
+    # Built one at a time: ``rest`` may hold a large detached content.
     readings = [
-        (attributes, tagged)
+        (encap, attributes, tagged)
+        for encap in encodings
         for attributes in dict.fromkeys((covered.attributes[:position], older))
         for tagged in (True, False)
     ]
@@ -588,10 +616,10 @@ def _imprint_input_v2(
     except crypto.UnknownAlgorithm:  # validate_timestamp reports the unknown algorithm
         matches = []
     chosen = next((r for r, match in zip(readings, matches, strict=False) if match), readings[0])
-    attributes, tagged = chosen
+    encap, attributes, tagged = chosen
     return _Archive(
         token=token,
-        imprint_of=lambda name: crypto.digest(name, octets(attributes, tagged)),
+        imprint_of=lambda name: crypto.digest(name, octets(encap, attributes, tagged)),
         intact=True,
         listed_unsigned=frozenset(),
         index_hash=functools.partial(crypto.digest, "sha256"),

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, parser
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -157,14 +157,39 @@ def _signer_info(content_info: cms.ContentInfo) -> cms.SignerInfo:
     return content_info["content"]["signer_infos"][0]
 
 
+def raw_children(encoded: bytes) -> list[bytes]:
+    """The elements inside a constructed BER/DER value, each exactly as encoded (asn1crypto
+    re-encodes an indefinite length when it dumps)."""
+    contents = parser.parse(encoded)[4]
+    children = []
+    while contents:
+        _, _, _, header, inner, trailer = parser.parse(contents, strict=False)
+        size = len(header) + len(inner) + len(trailer)
+        children.append(contents[:size])
+        contents = contents[size:]
+    return children
+
+
+def raw_signed_data_fields(document: bytes) -> list[bytes]:
+    """version, digestAlgorithms, encapContentInfo, [0], [1], signerInfos -- as encoded."""
+    explicit = raw_children(document)[1]
+    return raw_children(raw_children(explicit)[0])
+
+
 def _with_unsigned(document: bytes, attributes: Sequence[bytes]) -> bytes:
     """``document`` with the first signer's unsigned attributes replaced by ``attributes``,
-    encoded in this order (as signers append them; asn1crypto would sort a built SET OF)."""
+    encoded in this order (as signers append them; asn1crypto would sort a built SET OF). A
+    BER document (indefinite lengths above the SignerInfos, as ``openssl cms -stream`` writes)
+    keeps its encoding: only its SignerInfos are replaced."""
     content_info = cms.ContentInfo.load(document)
     signer_info = _signer_info(content_info)
     signer_info["unsigned_attrs"] = cms.CMSAttributes.load(tlv(0x31, b"".join(attributes)))
-    rebuilt: bytes = content_info.dump()
-    return rebuilt
+    if document[1] != 0x80:
+        rebuilt: bytes = content_info.dump()
+        return rebuilt
+    old = raw_signed_data_fields(document)[-1]
+    others = raw_children(old)[1:]
+    return replace_once(document, old, tlv(0x31, b"".join([signer_info.dump(), *others])))
 
 
 def _unsigned_of(document: bytes) -> list[bytes]:
@@ -318,16 +343,12 @@ def archive_v2_imprint_input(
     content_info = cms.ContentInfo.load(document)
     signed_data = content_info["content"]
     signer_info = _signer_info(content_info)
-    encapsulated = signed_data["encap_content_info"]
-    octets = encapsulated.dump()
-    if isinstance(encapsulated["content"], core.Void):
+    fields = raw_signed_data_fields(document)
+    octets = fields[2]  # encapContentInfo, as encoded (BER stays BER)
+    if isinstance(signed_data["encap_content_info"]["content"], core.Void):
         assert content is not None, "a detached signature needs its content"
         octets += content
-    for name, tag in (("certificates", 0xA0), ("crls", 0xA1)):
-        if not isinstance(signed_data[name], core.Void):
-            encoded = signed_data[name].dump()
-            assert encoded[0] == tag
-            octets += encoded
+    octets += b"".join(field for field in fields[3:-1] if field[0] in (0xA0, 0xA1))
     names = (
         "version",
         "sid",

@@ -309,10 +309,13 @@ def test_a_later_archive_time_stamp_renews_an_expired_one(pki: DemoPki, expiring
 # --- archive-time-stamp-v2 (RFC 5126 / TS 101 733 §6.4.1: CAdES-A of older national tools) ------
 
 
-def _x_long(pki: DemoPki, signer, unit, *, attached: bool = True) -> tuple[bytes, bytes]:
+def _x_long(
+    pki: DemoPki, signer, unit, *, attached: bool = True, stream: bool = False
+) -> tuple[bytes, bytes]:
     """CAdES-T plus certificate-values and revocation-values (CAdES-X-Long's attributes) and
-    the signer's OCSP response: (document, the signer's BasicOCSPResponse)."""
-    options = ("-nodetach",) if attached else ()
+    the signer's OCSP response: (document, the signer's BasicOCSPResponse). ``stream``: BER,
+    as ``openssl cms -stream`` writes it."""
+    options = (("-nodetach",) if attached else ()) + (("-stream",) if stream else ())
     signed = add_signature_timestamp(openssl_cms(CONTENT, signer, *options), tsa(unit))
     response = openssl_ocsp(pki.issuing_ca, signer.certificate)
     document = as_attributes(
@@ -372,6 +375,22 @@ def test_expired_signer_and_unit_pass_with_an_archive_time_stamp_v2(
         result, signature, report = judge(flip_inside(archived, CONTENT[:64], 10), trust)
     else:
         result, signature, report = judge(archived, trust, CONTENT + b" ")
+    assert result == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), describe(report)
+    assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE
+
+
+def test_ber_signature_with_an_archive_time_stamp_v2(pki: DemoPki, expiring) -> None:
+    """``openssl cms -stream`` writes indefinite lengths and a chunked content: the archive
+    time-stamp covers the encapContentInfo as encoded."""
+    signer, unit = expiring
+    with_data, _ = _x_long(pki, signer, unit, stream=True)
+    archived = add_archive_timestamp_v2(with_data, tsa(pki.tsa))
+    assert archived[:2] == b"\x30\x80" and b"\x24\x80" in archived  # still BER
+    trust = fresh_trust(pki)
+    result, signature, report = judge(archived, trust)
+    assert result == PASSED, describe(report)
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    result, signature, report = judge(flip_inside(archived, CONTENT[:64], 10), trust)
     assert result == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), describe(report)
     assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE
 
