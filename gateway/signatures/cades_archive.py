@@ -457,7 +457,9 @@ class _Covered:
             signed_fields = None
         if signed_fields is not None and len(signed_fields) < 4:
             signed_fields = None
-        received = _received_encap_content_info(document)
+        # Only a v2 archive time-stamp needs the others' genTimes (and the received encoding).
+        with_v2 = any(dotted == ARCHIVE_TIME_STAMP_V2 for dotted, _, _ in attributes)
+        received = _received_encap_content_info(document) if with_v2 else None
         encapsulated = signed_data["encap_content_info"]
         return cls(
             content_type=encapsulated["content_type"].dump(),
@@ -476,7 +478,7 @@ class _Covered:
             attributes=tuple(encoded_elements(whole.contents, 1 << 16) if present(whole) else ()),
             archive_times=tuple(
                 tuple(_stamped_imprint(token)[2] for token in encoded_elements(values.contents, 64))
-                if dotted in ARCHIVE_TIME_STAMPS
+                if dotted in ARCHIVE_TIME_STAMPS and with_v2
                 else None
                 for dotted, _, values in attributes
             ),
