@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
+import pybase64
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -546,8 +547,8 @@ class Agent:
             if doc is None:
                 continue  # a document of the same notification this run already has
             try:
-                data = binascii.a2b_base64(content.findtext(f"{TNS}data") or "",
-                                           strict_mode=True)
+                data = pybase64.b64decode(content.findtext(f"{TNS}data") or "",
+                                          validate=True)
                 check_content(doc, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
                 checked.append((doc, self.archive.document_name(doc), data))
             except (AgentError, ValueError, binascii.Error) as exc:
@@ -718,7 +719,7 @@ def check_content(doc: PendingDocument, signed_sha256: str, data: bytes) -> None
 def base64_field(element: etree._Element, name: str) -> bytes:
     """The bytes of a base64Binary child of a verified answer."""
     try:
-        return binascii.a2b_base64(element.findtext(TNS + name) or "", strict_mode=True)
+        return pybase64.b64decode(element.findtext(TNS + name) or "", validate=True)
     except binascii.Error as exc:
         raise AgentError(f"the server's {name} is not base64: {exc}") from exc
 
