@@ -18,9 +18,11 @@ import hashlib
 import os
 import queue
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +63,10 @@ DOCUMENT_TAG = f"{TNS}document"
 RECEIPT_NS = "urn:notess:gateway:receipt:v1"
 R = f"{{{RECEIPT_NS}}}"
 MAX_BATCH = 1000
+SUBMITS_IN_FLIGHT = 2
+"""Signed acknowledgements sent and not yet answered, at most (``Agent.submit``)."""
+PAGES_AHEAD = 1
+"""Listing pages read ahead of the one being decided, waiting (``Agent.pages``)."""
 # What notification.json keeps of the listing: what does not change once the item is final.
 ENTRY_FIELDS = ("id", "kind", "issuer", "issuerReference", "procedure", "subject", "recipient",
                 "ccc", "role", "category", "madeAvailableAt", "deadlineAt")
@@ -167,6 +173,8 @@ class Agent:
     finished: queue.SimpleQueue[tuple[PendingDocument, str | BaseException]] = field(
         default_factory=queue.SimpleQueue)
     pool: ThreadPoolExecutor | None = None
+    submitter: ThreadPoolExecutor | None = None
+    submitting: deque[Submission] = field(default_factory=deque)
 
     @property
     def max_backlog(self) -> int:
@@ -181,13 +189,16 @@ class Agent:
         self.check_archive()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
         self.resume_batches()
+        self.finish_submits()
         self.queue_downloads()  # what earlier runs accepted but did not download
         for page in self.pages():
             self.state.record_listing(page)
             self.bars.listed.update(len(page))
             self.queue_downloads([item["id"] for item in page if item["kind"] != "NOTIFICATION"])
             self.acknowledge(final=False)
+            self.finish_submits(block=False)
             self.collect_downloads(block=False)
+        self.finish_submits()
         self.reconcile(self.state.unseen_pending(self.role, self.principal))
         for _ in range(5):  # converges in one or two rounds; bounded in case the server flaps
             unknown = self.state.unknown_status()
@@ -225,6 +236,48 @@ class Agent:
             tqdm.write(f"warning: {describe_upcoming(entry)}", file=sys.stderr)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The listing's pages in order, each asked for (and read) by a thread of its own while
+        the caller works on the one before: at most ``PAGES_AHEAD`` wait. The pages are keyset
+        pages, so deciding the items of one does not move the next; nothing is recorded before
+        the caller takes a page, so a run cut short lists what it had not taken again."""
+        ahead: queue.Queue[list[dict[str, Any]] | BaseException | None] = queue.Queue(
+            PAGES_AHEAD)
+        stop = threading.Event()
+
+        def put(page: list[dict[str, Any]] | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ahead.put(page, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for page in self.list_pages():
+                    if not put(page):
+                        return
+                put(None)
+            except BaseException as exc:  # raised where the pages are taken
+                put(exc)
+                if not isinstance(exc, Exception):
+                    raise
+
+        lister = threading.Thread(target=produce, name="listing", daemon=True)
+        lister.start()
+        try:
+            while True:
+                page = ahead.get()
+                if page is None:
+                    return
+                if isinstance(page, BaseException):
+                    raise page
+                yield page
+        finally:
+            stop.set()
+
+    def list_pages(self) -> Iterator[list[dict[str, Any]]]:
         cursor = None
         while True:
             page = self.service.call_xml(
@@ -285,6 +338,7 @@ class Agent:
                 chunk, group = group[:self.batch_size], group[self.batch_size:]
                 self.acknowledge_batch(decision, chunk)
             if final:
+                self.finish_submits()  # what a refused batch sends back is pending again
                 # Items sent back by a refused batch and still pending: one more round.
                 retry = [i for i in self.state.undecided(self.skipped)
                          if self.rules.decide(i) == decision]
@@ -324,9 +378,42 @@ class Agent:
 
     def submit(self, receipt_id: str, decision: str, signed: bytes,
                items: list[dict[str, Any]]) -> None:
+        """Send a signed acknowledgement (recorded as signed before this) from a thread of
+        its own, so that the next batch is prepared and signed meanwhile; at most
+        ``SUBMITS_IN_FLIGHT`` are in flight, and their outcomes are recorded here, on the main
+        thread, in the order they were sent (``finish_submit``). A run cut short with some in
+        flight sends them again on restart (``resume_batches``), as before."""
+        if self.submitter is None:
+            self.submitter = ThreadPoolExecutor(SUBMITS_IN_FLIGHT, thread_name_prefix="submit")
+        while len(self.submitting) >= SUBMITS_IN_FLIGHT:
+            self.finish_submit()
+        self.submitting.append(Submission(
+            self.submitter.submit(self.send_acknowledgement, signed), receipt_id, decision,
+            items))
+
+    def send_acknowledgement(self, signed: bytes) -> list[VerifiedReceipt]:
+        """(submit thread) SubmitReceipt; the server's receipts verified and written to the
+        archive with the acknowledgement, before the main thread records them."""
+        result = self.service.call_xml("SubmitReceipt", signedReceipt=signed)
+        # One receipt per recipient of the batch (the server never shows a company another's
+        # items): the first in the answer's own fields, the others in otherReceipt.
+        answers = [result, *result.iterfind(f"{TNS}otherReceipt")]
+        return self.store_receipts([base64_field(a, "signedReceipt") for a in answers], signed)
+
+    def finish_submits(self, *, block: bool = True) -> None:
+        """Record the acknowledgements in flight (only those already answered, unless
+        ``block``), oldest first."""
+        while self.submitting and (block or self.submitting[0].future.done()):
+            self.finish_submit()
+
+    def finish_submit(self) -> None:
+        """Record the oldest acknowledgement in flight once it is answered."""
+        submission = self.submitting.popleft()
+        receipt_id, decision, items = (submission.receipt_id, submission.decision,
+                                       submission.items)
         ids = [item["id"] for item in items]
         try:
-            result = self.service.call_xml("SubmitReceipt", signedReceipt=signed)
+            receipts = submission.future.result()
         except Fault as fault:
             code = fault_code(fault)
             self.state.drop_batch(receipt_id)
@@ -336,10 +423,6 @@ class Agent:
             self.fail(f"acknowledgement {receipt_id} refused: {code} {fault.message}")
             self.skipped.update(ids)
             return
-        # One receipt per recipient of the batch (the server never shows a company another's
-        # items): the first in the answer's own fields, the others in otherReceipt.
-        answers = [result, *result.iterfind(f"{TNS}otherReceipt")]
-        receipts = self.store_receipts([base64_field(a, "signedReceipt") for a in answers], signed)
         for receipt in receipts:
             if receipt.receipt_id != receipt_id or receipt.decision != decision:
                 raise AgentError(f"the receipt {receipt.registration_number} is not for "
@@ -689,6 +772,8 @@ class Agent:
         tqdm.write(f"error: {message}", file=sys.stderr)
 
     def shutdown(self, *, interrupted: bool) -> None:
+        if self.submitter is not None:  # an answer not recorded is sent again on restart
+            self.submitter.shutdown(wait=True, cancel_futures=interrupted)
         if self.pool is None:
             return
         self.pool.shutdown(wait=True, cancel_futures=interrupted)
@@ -702,6 +787,15 @@ class Agent:
                 written.append((doc.notification_id, doc.position, outcome))
         if written:
             self.state.record_documents(written)
+
+
+class Submission(NamedTuple):
+    """A signed acknowledgement in flight (``Agent.submit``)."""
+
+    future: Future[list[VerifiedReceipt]]
+    receipt_id: str
+    decision: str
+    items: list[dict[str, Any]]
 
 
 class Refusal(NamedTuple):
