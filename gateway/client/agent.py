@@ -67,6 +67,8 @@ SUBMITS_IN_FLIGHT = 2
 """Signed acknowledgements sent and not yet answered, at most (``Agent.submit``)."""
 PAGES_AHEAD = 1
 """Listing pages read ahead of the one being decided, waiting (``Agent.pages``)."""
+ENTRY_WRITES_QUEUED = 4
+"""Groups of archive entries handed to the writer thread and not yet written, at most."""
 # What notification.json keeps of the listing: what does not change once the item is final.
 ENTRY_FIELDS = ("id", "kind", "issuer", "issuerReference", "procedure", "subject", "recipient",
                 "ccc", "role", "category", "madeAvailableAt", "deadlineAt")
@@ -175,6 +177,8 @@ class Agent:
     pool: ThreadPoolExecutor | None = None
     submitter: ThreadPoolExecutor | None = None
     submitting: deque[Submission] = field(default_factory=deque)
+    entry_writer: ThreadPoolExecutor | None = None
+    entry_writes: deque[Future[None]] = field(default_factory=deque)
 
     @property
     def max_backlog(self) -> int:
@@ -212,6 +216,7 @@ class Agent:
         while self.queued:
             self.collect_downloads(block=True)
         self.archive_entries(None)
+        self.finish_entry_writes()
 
     def learn_server_certificates(self) -> None:
         """Ask which certificates sign the server's responses now and next
@@ -761,11 +766,29 @@ class Agent:
             })
             files.append((self.archive.entry_name(metadata["recipient"], metadata["id"]),
                           orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)))
-        # Not made durable (a thousand per batch, on the main thread): an entry lost in a crash
-        # is found missing by check_archive and written again.
-        self.archive.write_all(files, durable=False)
+        # Not made durable, and written by a thread of its own (a thousand files per batch,
+        # which kept the main thread from preparing the next one): an entry recorded as
+        # archived but lost in a crash is found missing by check_archive and written again.
+        if files:
+            self.write_entries(files)
         if ready:
             self.state.mark_archived(ready, statuses)
+
+    def write_entries(self, files: list[tuple[str, bytes]]) -> None:
+        """Hand entries to the writer thread (one: writes of one name never overlap); at most
+        ``ENTRY_WRITES_QUEUED`` groups wait, and a failed write is raised here, as if the
+        main thread had written them."""
+        if self.entry_writer is None:
+            self.entry_writer = ThreadPoolExecutor(1, thread_name_prefix="entries")
+        self.finish_entry_writes(waiting=ENTRY_WRITES_QUEUED - 1)
+        self.entry_writes.append(self.entry_writer.submit(
+            self.archive.write_all, files, durable=False))
+
+    def finish_entry_writes(self, *, waiting: int = 0) -> None:
+        """Collect the entry writes done, and wait until at most ``waiting`` are left."""
+        while self.entry_writes and (self.entry_writes[0].done()
+                                     or len(self.entry_writes) > waiting):
+            self.entry_writes.popleft().result()
 
     def fail(self, message: str) -> None:
         self.errors.append(message)
@@ -774,6 +797,8 @@ class Agent:
     def shutdown(self, *, interrupted: bool) -> None:
         if self.submitter is not None:  # an answer not recorded is sent again on restart
             self.submitter.shutdown(wait=True, cancel_futures=interrupted)
+        if self.entry_writer is not None:  # entries not written are written by the next run
+            self.entry_writer.shutdown(wait=True, cancel_futures=interrupted)
         if self.pool is None:
             return
         self.pool.shutdown(wait=True, cancel_futures=interrupted)
