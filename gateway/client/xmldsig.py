@@ -55,6 +55,7 @@ def c14n(element: etree._Element) -> bytes:
 SPLICE_ABOVE = 4096
 """Texts longer than this (characters) are hashed as they are rather than canonicalised."""
 _SPECIAL = ("&", "<", ">", "\r")
+_LONG_TEXT = etree.XPath(f"descendant-or-self::*[string-length(text()) > {SPLICE_ABOVE}]")
 
 
 def canonical_digest(element: etree._Element, name: str) -> bytes:
@@ -67,20 +68,17 @@ def canonical_digest(element: etree._Element, name: str) -> bytes:
     The markers go into a copy of ``element`` (copied in C, a memcpy of the texts), which is
     then dropped: putting the long texts back into the caller's tree cost three times the copy
     (lxml validates and copies every text assigned). Each text is read once, here."""
-    long: list[tuple[int, str]] = []
-    for index, each in enumerate(element.iter(etree.Element)):
-        text = each.text
-        if text is not None and len(text) > SPLICE_ABOVE and not any(
-                special in text for special in _SPECIAL):
-            long.append((index, text))
+    chosen = [(each.text or "") for each in _LONG_TEXT(element)]  # each text read once
+    spliced = [len(text) > SPLICE_ABOVE and not any(special in text for special in _SPECIAL)
+               for text in chosen]
+    long = [text for text, splice in zip(chosen, spliced, strict=True) if splice]
     if not long:
         return hashlib.new(name, c14n(element)).digest()
     marker = f"notess-splice-{uuid.uuid4().hex}-"
     work = copy.deepcopy(element)
-    positions = dict(long)
     number = 0
-    for index, each in enumerate(work.iter(etree.Element)):
-        if index in positions:
+    for each, splice in zip(_LONG_TEXT(work), spliced, strict=True):  # the same, in order
+        if splice:
             each.text = f"{marker}{number:08d}"
             number += 1
     pieces = c14n(work).split(marker.encode())
@@ -88,7 +86,7 @@ def canonical_digest(element: etree._Element, name: str) -> bytes:
             not piece.startswith(b"%08d" % number) for number, piece in enumerate(pieces[1:])):
         return hashlib.new(name, c14n(element)).digest()  # the marker met elsewhere: no splice
     digest = hashlib.new(name, pieces[0])
-    for (_, text), piece in zip(long, pieces[1:], strict=True):
+    for text, piece in zip(long, pieces[1:], strict=True):
         digest.update(text.encode())
         digest.update(piece[8:])
     return digest.digest()
