@@ -12,8 +12,8 @@ alone puts it in the run's temporary directory) -- (bulk inserts through
 ``--notifications`` pending notifications for ``--companies`` companies, one contribution
 account (CCC) each, all assigned to the demo RED agent; ``--large-share`` of them carry a
 ``--large-kib`` document, the rest ``--small-kib`` (incompressible bytes, a distinct header per
-item). Then it starts the real server (``gateway serve --workers 2``: gunicorn, its own process
-group), and runs ``client_examples/batch_agent.py`` as the RED agent (default options: pages and
+item). Then it starts the real server (``gateway serve --workers 2``, what it ships: gunicorn,
+two gthread workers of four threads, its own process group), and runs ``client_examples/batch_agent.py`` as the RED agent (default options: pages and
 batches of 1,000, 4 download threads, fsync on) until it reports done, and checks the result in
 the database and the archive: every notification ACCEPTED with one receipt item, every document
 in the archive.

@@ -5,7 +5,9 @@ One run: list every pending item the certificate may see, decide each notificati
 rules, PrepareReceipt in batches, check the acknowledgement is exactly what was asked, sign it,
 SubmitReceipt, verify and store the server's receipts, and download the documents of the
 accepted notifications and of the communications in worker threads while listing and signing go
-on. Every step is recorded in the state file (``state.py``) so that a run interrupted at any
+on. The main thread records every step; the next page is read ahead (``pages``), signed batches
+are submitted (``submit``) and archive entries written (``write_entries``) by threads of their
+own, so that it seldom waits. Every step is recorded in the state file (``state.py``) so that a run interrupted at any
 point finishes on the next one without signing or downloading anything twice. An acceptance is
 legally binding: the agent reads its rights (``ListPrincipals``) first and accepts only what it
 may also download (``--accept-without-content`` aside).
