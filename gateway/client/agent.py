@@ -45,7 +45,6 @@ from gateway.client.download import download_content, partial_path
 from gateway.client.receipts import (
     ReceiptInvalid,
     VerifiedReceipt,
-    receipt_signer,
     verify_server_receipt,
 )
 from gateway.client.rules import Rules
@@ -444,10 +443,9 @@ class Agent:
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
             self.collect_downloads(block=True)
 
-    def receipt_certificate(self, document: bytes) -> x509.Certificate:
-        """The server certificate a receipt must verify with: the one its signature names when
-        that one is accepted (a rotation announced it), else the pinned one."""
-        der = receipt_signer(document) if self.certificates is not None else None
+    def receipt_certificate(self, der: bytes | None) -> x509.Certificate:
+        """The server certificate a receipt must verify with: the one its signature names
+        (``der``) when that one is accepted (a rotation announced it), else the pinned one."""
         if self.certificates is None or der is None:
             return self.server_cert
         try:
@@ -461,7 +459,7 @@ class Agent:
         receipts = []
         for document in documents:
             try:
-                receipt = verify_server_receipt(document, self.receipt_certificate(document))
+                receipt = verify_server_receipt(document, self.receipt_certificate)
             except ReceiptInvalid as exc:
                 raise AgentError(f"the server's receipt does not verify: {exc}") from exc
             if signed is not None and receipt.acknowledgement_sha256 != hashlib.sha256(
