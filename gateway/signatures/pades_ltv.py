@@ -31,10 +31,10 @@ covers a revision holding the DSS (``TimestampReport.covers_validation_data``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from asn1crypto import cms
 from cryptography import x509
@@ -159,6 +159,25 @@ def read_dss(reader: PdfFileReader) -> ValidationData:
     )
 
 
+def collect(items: Iterable[tuple[str, bytes]]) -> ValidationData:
+    """``items`` ((``/Certs``, ``/OCSPs`` or ``/CRLs``, the stream's bytes), as ``read_dss``
+    finds them) as validation data; a warning for each one that cannot be read."""
+    collector = _Collector()
+    for kind, data in items:
+        if collector.full():
+            collector.warn(TOO_MANY_NOTE)
+            break
+        try:
+            collector.add(kind, data)
+        except Exception:  # noqa: BLE001 - cryptography's loaders
+            collector.warn(UNREADABLE_NOTE)
+    return ValidationData(
+        tuple(collector.certificates),
+        RevocationValues(tuple(collector.crls), tuple(collector.responses)),
+        tuple(collector.warnings),
+    )
+
+
 def _read_array(collector: _Collector, kind: str, array: Any) -> None:
     if array is None:
         return
@@ -193,9 +212,69 @@ class DocumentTimestamp:
     report: TimestampReport
 
 
+class StampSource(Protocol):
+    """A document time-stamp as either reader found it."""
+
+    @property
+    def revision(self) -> int: ...
+    @property
+    def field_name(self) -> str | None: ...
+    @property
+    def pkcs7_content(self) -> bytes: ...
+    @property
+    def holds_dss(self) -> bool: ...
+    def compute_digest(self, hash_name: str) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _EmbeddedStamp:
+    """pyHanko's view of a document time-stamp."""
+
+    stamp: EmbeddedPdfSignature
+    reader: PdfFileReader
+
+    @property
+    def revision(self) -> int:
+        return int(self.stamp.signed_revision)
+
+    @property
+    def field_name(self) -> str | None:
+        return _field_name(self.stamp)
+
+    @property
+    def pkcs7_content(self) -> bytes:
+        return bytes(self.stamp.pkcs7_content)
+
+    @property
+    def holds_dss(self) -> bool:
+        return _holds_dss(self.reader, self.revision)
+
+    def compute_digest(self, hash_name: str) -> bytes:
+        return bytes(self.stamp.compute_digest(hash_name))
+
+
 def validate_document_timestamps(
     stamps: list[EmbeddedPdfSignature],
     reader: PdfFileReader,
+    data: ValidationData,
+    *,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+) -> list[DocumentTimestamp]:
+    """Every document time-stamp (``stamps`` in revision order) of pyHanko's reader
+    (:func:`validate_stamps`)."""
+    return validate_stamps(
+        [_EmbeddedStamp(stamp, reader) for stamp in stamps],
+        data,
+        policy=policy,
+        trust=trust,
+        now=now,
+    )
+
+
+def validate_stamps(
+    stamps: Sequence[StampSource],
     data: ValidationData,
     *,
     policy: SignaturePolicy,
@@ -208,14 +287,14 @@ def validate_document_timestamps(
     validated: list[DocumentTimestamp] = []
     proven = now
     for stamp in reversed(stamps[: policy.max_signatures]):
-        revision = int(stamp.signed_revision)
+        revision = stamp.revision
         [report] = past_or_present(
             functools.partial(_validate_stamp_at, stamp, data, policy, trust), proven, now
         )
         report = replace(
             report,
-            identifier=_field_name(stamp),
-            covers_validation_data=_holds_dss(reader, revision),
+            identifier=stamp.field_name,
+            covers_validation_data=stamp.holds_dss,
         )
         validated.append(DocumentTimestamp(revision, report))
         if report.passed and report.generation_time is not None:
@@ -269,7 +348,7 @@ def _holds_dss(reader: PdfFileReader, revision: int) -> bool:
 
 
 def _validate_stamp_at(
-    stamp: EmbeddedPdfSignature,
+    stamp: StampSource,
     data: ValidationData,
     policy: SignaturePolicy,
     trust: TrustStore,
@@ -279,7 +358,7 @@ def _validate_stamp_at(
 
 
 def _validate_stamp(
-    stamp: EmbeddedPdfSignature,
+    stamp: StampSource,
     data: ValidationData,
     policy: SignaturePolicy,
     trust: TrustStore,
