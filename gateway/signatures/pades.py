@@ -66,7 +66,7 @@ from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.chain import with_carried
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
-from gateway.signatures.pades_fast import SimpleSignature, read_simple
+from gateway.signatures.pades_fast import SimpleSignature, read_simple, read_structure
 from gateway.signatures.pades_fast_lta import LtaDocument, read_lta
 from gateway.signatures.pades_ltv import (
     NO_VALIDATION_DATA,
@@ -158,10 +158,12 @@ def validate_pades(
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
     """Validate every signature of a PDF; FormatError when the file or its fields cannot be read."""
-    simple = read_simple(document) if policy.max_signatures >= 1 else None
+    structure = read_structure(document) if policy.max_signatures >= 1 else None
+    simple = read_simple(document, structure) if structure is not None else None
     if simple is not None:  # one signature over the whole file: the same report, sooner
         return (_validate_simple(simple, policy, trust, now),)
-    lta = read_lta(document) if policy.max_signatures >= 1 else None
+    # one signature, then only DSS and document time-stamp revisions: the same report, sooner
+    lta = read_lta(document, structure) if structure is not None else None
     if lta is not None and lta.field_count <= policy.max_signatures:
         validation_data = collect(lta.dss)
         if not validation_data.warnings:  # an unreadable DSS item: the full path reports it

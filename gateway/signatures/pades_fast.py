@@ -471,11 +471,26 @@ def _signature(reader: _Reader, document: bytes, name: str, number: int) -> Simp
     )
 
 
-def read_simple(document: bytes) -> SimpleSignature | None:
-    """The one signature of ``document`` when it fits the profile (module docstring), else None."""
+def read_structure(document: bytes) -> _Reader | None:
+    """The cross-reference sections of ``document`` when they fit the profile (module
+    docstring), for :func:`read_simple` and ``pades_fast_lta.read_lta`` to share; else None."""
     reader = _Reader(document)
     try:
         reader.read_sections()
+    except _Decline:
+        return None
+    except Exception:  # noqa: BLE001 - anything unexpected: pyHanko's path reports it
+        return None
+    return reader
+
+
+def read_simple(document: bytes, reader: _Reader | None = None) -> SimpleSignature | None:
+    """The one signature of ``document`` when it fits the profile (module docstring), else None.
+    ``reader``: :func:`read_structure`'s for the same document, when already read."""
+    reader = read_structure(document) if reader is None else reader
+    if reader is None:
+        return None
+    try:
         name, number = _single_field(reader)
         return _signature(reader, document, name, number)
     except _Decline:

@@ -53,6 +53,7 @@ from gateway.signatures.pades_fast import (
     _decline_unless,
     _is_name,
     _Reader,
+    read_structure,
 )
 from gateway.signatures.pdf_ltv_updates import (
     _DSS_KEYS,
@@ -365,9 +366,7 @@ def _signed_data(contents: Hex) -> tuple[bytes, Any, Any]:
     return content, signed_data, signer_info
 
 
-def _read(document: bytes) -> LtaDocument:
-    reader = _Reader(document)
-    reader.read_sections()
+def _read(document: bytes, reader: _Reader) -> LtaDocument:
     sections = reader.sections
     _decline_unless(2 <= len(sections) <= MAX_REVISIONS + 1)
     # a cross-reference stream lists itself where it is (the offset ``startxref`` or ``/Prev``
@@ -448,11 +447,15 @@ def _read(document: bytes) -> LtaDocument:
     return LtaDocument(signature, signed_revision, tuple(read_stamps), tuple(dss), 1 + len(stamps))
 
 
-def read_lta(document: bytes) -> LtaDocument | None:
+def read_lta(document: bytes, reader: _Reader | None = None) -> LtaDocument | None:
     """The signature, document time-stamps and DSS of ``document`` when it fits the profile
-    (module docstring), else None."""
+    (module docstring), else None. ``reader``: ``pades_fast.read_structure``'s for the same
+    document, when already read."""
+    reader = read_structure(document) if reader is None else reader
+    if reader is None:
+        return None
     try:
-        return _read(document)
+        return _read(document, reader)
     except _Decline:
         return None
     except Exception:  # noqa: BLE001 - anything unexpected: pyHanko's path reports it

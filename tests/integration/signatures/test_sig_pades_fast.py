@@ -46,8 +46,8 @@ from gateway.signatures.pades_fast import read_simple
 def _full_path(document: bytes, trust, policy) -> str:
     """pyHanko's path: the fast readers made to decline."""
     with (
-        mock.patch.object(pades, "read_simple", lambda _document: None),
-        mock.patch.object(pades, "read_lta", lambda _document: None),
+        mock.patch.object(pades, "read_simple", lambda *_: None),
+        mock.patch.object(pades, "read_lta", lambda *_: None),
     ):
         return validate(document, policy=policy, trust=trust, now=VALIDATION_TIME).to_json()
 

@@ -45,8 +45,8 @@ VALIDATED_AT = PKI_NOW + 40 * DAY
 def _full_path(document: bytes, trust, policy) -> str:
     """pyHanko's path: both fast readers made to decline."""
     with (
-        mock.patch.object(pades, "read_simple", lambda _document: None),
-        mock.patch.object(pades, "read_lta", lambda _document: None),
+        mock.patch.object(pades, "read_simple", lambda *_: None),
+        mock.patch.object(pades, "read_lta", lambda *_: None),
     ):
         return validate(document, policy=policy, trust=trust, now=VALIDATED_AT).to_json()
 
