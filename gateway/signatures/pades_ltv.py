@@ -99,25 +99,66 @@ class _Collector:
         if data in self.seen:
             return  # the same stream is usually listed at the top level and in a VRI
         self.seen.add(data)
-        # cryptography parses fields lazily: read the ones path building and revocation use now,
-        # so that a malformed item is skipped here rather than failing a validation later
-        if kind == "/Certs":
-            certificate = x509.load_der_x509_certificate(data)
-            _ = (certificate.subject, certificate.issuer, certificate.extensions)
-            certificate.public_key()
-            self.certificates.append(certificate)
-        elif kind == "/OCSPs":
-            self.responses.append(load_ocsp_response(data))
+        item = _parsed(kind, data)
+        if isinstance(item, x509.Certificate):
+            self.certificates.append(item)
+        elif isinstance(item, ocsp.OCSPResponse):
+            self.responses.append(item)
         else:
-            crl = x509.load_der_x509_crl(data)
-            _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
-            for entry in crl:
-                _ = (entry.serial_number, entry.revocation_date_utc)
-            self.crls.append(crl)
+            self.crls.append(item)
 
     def warn(self, note: str) -> None:
         if note not in self.warnings:
             self.warnings.append(note)
+
+
+class _Unreadable(ValueError):
+    """A DSS item the parsers refused (remembered)."""
+
+
+_UNREADABLE = object()
+_PARSED: dict[tuple[str, bytes], Any] = {}
+_PARSED_MAX = 512
+_PARSED_MAX_BYTES = 16 * 1024
+"""Parsed DSS items are memoised (the same CA certificates, CRLs and responses arrive in file
+after file, and the parsed objects are immutable) when at most this large: at most 512 entries,
+emptied when full, so the table stays within 8 MiB whatever documents arrive."""
+
+
+def _parsed(kind: str, data: bytes) -> Any:
+    """``data`` parsed as ``kind``; raises as the parsers do (the caller warns)."""
+    if len(data) > _PARSED_MAX_BYTES:
+        return _parse(kind, data)
+    key = (kind, data)
+    known = _PARSED.get(key)
+    if known is None:
+        try:
+            known = _parse(kind, data)
+        except Exception:  # noqa: BLE001 - remembered (without its frames), raised below
+            known = _UNREADABLE
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = known
+    if known is _UNREADABLE:
+        raise _Unreadable
+    return known
+
+
+def _parse(kind: str, data: bytes) -> Any:
+    # cryptography parses fields lazily: read the ones path building and revocation use now,
+    # so that a malformed item is skipped here rather than failing a validation later
+    if kind == "/Certs":
+        certificate = x509.load_der_x509_certificate(data)
+        _ = (certificate.subject, certificate.issuer, certificate.extensions)
+        certificate.public_key()
+        return certificate
+    if kind == "/OCSPs":
+        return load_ocsp_response(data)
+    crl = x509.load_der_x509_crl(data)
+    _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
+    for entry in crl:
+        _ = (entry.serial_number, entry.revocation_date_utc)
+    return crl
 
 
 def read_dss(reader: PdfFileReader) -> ValidationData:
