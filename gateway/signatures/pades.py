@@ -40,8 +40,10 @@ and ``/Cert``, ISO 32000-1 §12.8.3.2) by ``pdf_legacy``; a field that cannot be
 FORMAT_FAILURE entry of its own.
 
 A PDF whose one signature covers the whole file (the common case: nothing signed after it, so
-no later revision to analyse) is read by ``pades_fast`` instead of pyHanko's reader; anything
-outside its narrow profile declines to the path above, and the report is the same either way.
+no later revision to analyse) is read by ``pades_fast`` instead of pyHanko's reader, and one
+whose later revisions only add a DSS and document time-stamps (B-LT/B-LTA) by
+``pades_fast_lta``; anything outside their narrow profiles declines to the path above, and the
+report is the same either way.
 """
 
 from __future__ import annotations
