@@ -101,6 +101,21 @@ _ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?: \r| \n|\r\n)")
 _TRAILER = re.compile(_WHITE + rb"*trailer" + _WHITE + rb"*")
 
 
+_SIMPLE_STRING = re.compile(rb"\((?:[^\\]|\\(?:[0-3][0-7]{2}|[nrtbf()\\]))*\)")
+"""A literal string whose escapes are all three octal digits (at most 255) or one of
+``\\n \\r \\t \\b \\f \\( \\) \\\\``: decoded here exactly as pyHanko's
+``read_string_from_stream`` decodes them (its loop is the cost; anything else goes to it)."""
+_ESCAPE = re.compile(rb"\\(?:([0-3][0-7]{2})|([nrtbf()\\]))")
+_ESCAPED = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    octal, other = match.group(1), match.group(2)
+    if octal is not None:
+        return bytes((int(octal, 8),))
+    return _ESCAPED.get(other, other)
+
+
 class _Decline(Exception):
     """Outside the profile: the full path decides."""
 
@@ -203,6 +218,8 @@ class _Reader:
                 token = match.group(kind)
                 if b"\\" not in token:  # pyHanko keeps the bytes between the parentheses
                     value = generic.pdf_string(token[1:-1])
+                elif _SIMPLE_STRING.fullmatch(token):  # pyHanko's decoding, without its loop
+                    value = generic.pdf_string(_ESCAPE.sub(_unescape, token[1:-1]))
                 else:
                     stream = BytesIO(token)
                     value = generic.read_string_from_stream(stream)
