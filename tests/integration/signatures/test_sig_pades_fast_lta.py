@@ -75,6 +75,24 @@ def _flip(document: bytes, needle: bytes, offset: int = 0) -> bytes:
     return document[:position] + bytes([document[position] ^ 0x01]) + document[position + 1 :]
 
 
+def _dss_changed(pdf: bytes, key: str, value_of) -> bytes:
+    """An incremental update that rewrites the DSS dictionary with ``key`` set."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    dss = writer.root["/DSS"]
+    dss[generic.NameObject(key)] = value_of(dss)
+    writer.update_container(dss)
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def _vri_emptied(dss):
+    vri = dss["/VRI"]
+    return generic.DictionaryObject(
+        {generic.NameObject(name): generic.DictionaryObject() for name in vri}
+    )
+
+
 def _hex_digit_changed(document: bytes, needle: bytes, offset: int) -> bytes:
     """One hex digit of the last ``needle``'s string changed (still a hex digit)."""
     position = document.rindex(needle) + len(needle) + offset
@@ -150,6 +168,11 @@ def corpus(pki: DemoPki, signer, tsa) -> dict[str, tuple[bytes, bool]]:
         "lta-then-page-changed": (modify_pdf_page(lta), False),
         "lta-then-catalog-entry": (_append_object(lta), False),
         "lta-appended-junk": (lta + b"% junk\n", False),
+        "lta-then-dss-foreign-key": (_dss_changed(lta, "/Foo", lambda _: generic.NumberObject(1)),
+                                     False),
+        "lta-then-vri-entries-emptied": (_dss_changed(lta, "/VRI", _vri_emptied), False),
+        "lta-then-dss-certs-dropped": (_dss_changed(lta, "/Certs",
+                                                    lambda _: generic.ArrayObject()), True),
         "lta-then-second-signature": (sign_pades(lta, company.key, company.certificate,
                                                  clock=FixedClock(PKI_NOW),
                                                  field_name="Signature2"), False),
