@@ -38,7 +38,7 @@ from typing import Any
 from asn1crypto import cms
 from pyhanko.pdf_utils import generic
 from pyhanko.sign.diff_analysis.constants import VRI_KEY_PATTERN
-from pyhanko.sign.general import byte_range_digest
+from pyhanko.sign.general import byte_range_digest, extract_signer_info
 
 from gateway.signatures import crypto
 from gateway.signatures.pades_fast import (
@@ -358,11 +358,19 @@ def _covered(
 
 
 def _signed_data(contents: Hex) -> tuple[bytes, Any, Any]:
+    """(content, SignedData, SignerInfo), read as pyHanko's ``EmbeddedPdfSignature`` reads them
+    when it is made (so that a token it cannot take -- a field the full path reports as
+    unreadable -- declines here)."""
     content = bytes.fromhex(contents.digits.decode("ascii"))
     message = cms.ContentInfo.load(content)
     _decline_unless(message["content_type"].native == "signed_data")
     signed_data = message["content"]
-    (signer_info,) = signed_data["signer_infos"]
+    signer_info = extract_signer_info(signed_data)
+    _ = signer_info["digest_algorithm"]["algorithm"].native.lower()
+    encapsulated = signed_data["encap_content_info"]
+    if encapsulated["content_type"].native == "tst_info":
+        imprint = encapsulated["content"].parsed["message_imprint"]
+        _ = imprint["hash_algorithm"]["algorithm"].native
     return content, signed_data, signer_info
 
 

@@ -100,6 +100,14 @@ def _hex_digit_changed(document: bytes, needle: bytes, offset: int) -> bytes:
     return document[:position] + digit + document[position + 1 :]
 
 
+def _stamp_content_tag_broken(pdf: bytes) -> bytes:
+    """The document time-stamp token's eContent ``[0]`` tag (after the id-ct-TSTInfo OID) made
+    ``00``: pyHanko cannot take the field, and the full path reports it unreadable."""
+    marker = b"2A864886F70D0109100104A0"
+    position = pdf.rindex(marker) + len(marker) - 2
+    return pdf[:position] + b"00" + pdf[position + 2 :]
+
+
 def _append_object(pdf: bytes) -> bytes:
     """An incremental update that adds an object and names it from the catalog (not DSS)."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
@@ -160,6 +168,7 @@ def corpus(pki: DemoPki, signer, tsa) -> dict[str, tuple[bytes, bool]]:
                                                "DocTs1"), True),
         "lta-dss-byte-changed": (_flip(lta, ocsp_der[:40], 60), True),
         "lta-stamp-tampered": (_hex_digit_changed(lta, b"/Contents <", 600), True),
+        "lta-stamp-content-tag-broken": (_stamp_content_tag_broken(lta), False),
         "lta-signed-page-changed": (lta.replace(b"(Hello PDF)", b"(Hello PDX)"), True),
         "lta-signature-tampered": (_flip(lta, b"/ByteRange", -900), True),
         "lta-dss-length-changed": (lta.replace(b"/Length 475", b"/Length 474", 1), False),
