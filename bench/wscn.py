@@ -23,13 +23,27 @@ included (another machine in production). The echo is ``bench/receipts.py``'s: a
 through a one-operation Spyne app, measured before, between and after the repeats (the median
 of all): on a shared machine the load moves during a run. The load average is printed.
 
-Prints both per-notification costs, WSCN/native, and WSCN/echo. Target: WSCN/echo <= 30.
+Which echo the target counts in. Issue 16 asks for "<= 30x an echo request per notification".
+Every other "echo" baseline of this project is this bare Spyne echo (``docs/DESIGN.md``: the
+benchmarks' baselines are "bare Spyne echo, raw lxml serialisation, raw RSA/ECDSA verify"; the
+same words in issue 17 and ``bench/e2e_agent.py``'s "<= 3x echo" mean it), and the issue set
+30x knowing that each WSCN call passes the gate (it says why the ratio is large: one
+notification per call). So the target is checked against the bare echo: measuring it against
+an echo that itself pays the gate would multiply the allowance by about ten. What the gate costs
+is shown beside it, not hidden: the **gated echo** is the same Echo operation mounted in this
+run's own ``GatewayFront`` -- WS-Security verification, the replay nonce written to PostgreSQL,
+the rate limit, Spyne, and the response signed as the WSCN port signs it --, and the WSCN loop
+is also printed in gated echoes (the two signed calls per notification are two of them).
+
+Prints both per-notification costs, WSCN/native, WSCN/echo and WSCN/gated echo.
+Target: WSCN/echo <= 30.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import io
 import os
 import statistics
@@ -44,15 +58,19 @@ from typing import Any
 import zeep
 from lxml import etree
 
+from gateway import namespaces as gwns
 from gateway.bootstrap import build
 from gateway.client.transport import ServerVerifyingSignature
 from gateway.config import Settings
 from gateway.domain.clock import SystemClock
 from gateway.pki import generate_demo_pki
 from gateway.signatures import sign_xades_enveloped
+from gateway.soap.application import GatewayWsgiApplication, build_application
+from gateway.soap.wsgi import GatewayFront
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from receipts import DEFAULT_POSTGRES_URL, company_batch, echo_cost, open_store
+from wssec_verify import EchoService
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_ECHO_RATIO = 30.0
@@ -84,6 +102,31 @@ class InProcessServer:
             raise SystemExit(f"{path} {action} failed: {statuses[0]} {response[:600]!r}")
         answer = etree.fromstring(response).find(f"{SOAP}Body")[0]
         return answer
+
+
+def gated_echo_front(front: GatewayFront) -> GatewayFront:
+    """``front`` (the gateway's own WSGI application) with an ``Echo`` port beside the real
+    ones: the same gate, nonce store, limits and response signing as the WSCN port."""
+    signer = (front.port_signers or {}).get("WSCN", front.response_signer)
+    echo = GatewayWsgiApplication(build_application([EchoService], name="Echo",
+                                                    response_signer=signer))
+    return dataclasses.replace(front, services={**front.services, "Echo": echo},
+                               port_signers={**(front.port_signers or {}), "Echo": signer})
+
+
+def gated_echo_cost(server: InProcessServer, count: int) -> float:
+    """CPU seconds per signed Echo through the gated front (each request distinct: a fresh
+    Timestamp and SignatureValue, so the replay check writes a nonce every time)."""
+    ns = gwns.NOTIFICATION_SERVICE
+    start = server.cpu
+    for _ in range(count):
+        envelope = etree.fromstring(
+            f'<soap:Envelope xmlns:soap="{SOAP[1:-1]}"><soap:Body><e:Echo xmlns:e="{ns}">'
+            f"<e:text>hola</e:text></e:Echo></soap:Body></soap:Envelope>".encode())
+        answer = server.call("/Echo", envelope, "Echo")
+        if answer.findtext(f"{{{ns}}}EchoResult") != "hola":
+            raise SystemExit(f"gated echo failed: {etree.tostring(answer)!r}")
+    return (server.cpu - start) / count
 
 
 def message(client: zeep.Client, operation: str, **arguments: Any) -> etree._Element:
@@ -162,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notifications", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--echo-requests", type=int, default=1000)
+    parser.add_argument("--gated-echo-requests", type=int, default=200)
     parser.add_argument("--database-url", default=os.environ.get(
         "GATEWAY_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL))
     args = parser.parse_args(argv)
@@ -193,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                 return sign_xades_enveloped(document, credential.private_key(),
                                             credential.certificate(), clock=SystemClock())
 
+            echo_server = InProcessServer(gated_echo_front(app), signer)
+            gated_echo_cost(echo_server, 50)  # warm-up
+            gated = [gated_echo_cost(echo_server, args.gated_echo_requests)]
             publishing, now = container.publishing(), container.clock.now()
             for repeat in range(args.repeats + 1):  # the first is a warm-up
                 start = repeat * 3 * n
@@ -213,17 +260,21 @@ def main(argv: list[str] | None = None) -> int:
                     # The echo between repeats too: on a shared machine the load moves, and the
                     # ratio should compare samples taken under the same load.
                     echo += echo_cost(args.echo_requests, 1, pki)
+                    gated.append(gated_echo_cost(echo_server, args.gated_echo_requests))
         finally:
             container.dispose()
             remove()
         echo += echo_cost(args.echo_requests, args.repeats, pki)
 
-    bare, wscn_cost, native_cost, single_cost = (statistics.median(s) for s in (
-        echo, wscn_samples, native_samples, single_samples))
+    bare, gated_echo, wscn_cost, native_cost, single_cost = (statistics.median(s) for s in (
+        echo, gated, wscn_samples, native_samples, single_samples))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"load average (1, 5, 15 min):    {load}  ({os.cpu_count()} CPUs)")
     print(f"bare Spyne echo request:        {bare * 1e6:9.1f} us CPU (median of {len(echo)}, "
           "before, between and after the repeats)")
+    print(f"gated echo request:             {gated_echo * 1e6:9.1f} us CPU (median of "
+          f"{len(gated)}: the Echo through this gateway's WS-Security gate, nonce, limits and "
+          "signed response)")
     print(f"WSCN loop, per notification:    {wscn_cost * 1e6:9.1f} us CPU "
           f"(list + solicitar + enviar with the PDF; {n} notifications, median of "
           f"{args.repeats})")
@@ -233,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(PrepareReceipt + SubmitReceipt + GetContent of one id each)")
     print(f"WSCN / native bulk: {wscn_cost / native_cost:6.1f}x   "
           f"WSCN / native one by one: {wscn_cost / single_cost:5.2f}x")
+    print(f"WSCN / gated echo: {wscn_cost / gated_echo:5.1f}x  (informative: the loop in "
+          "signed gateway requests; two of them per notification are the gate's floor)")
     ratio = wscn_cost / bare
     ok = ratio <= TARGET_ECHO_RATIO
     print(f"WSCN / echo:   {ratio:6.1f}x  (target <= {TARGET_ECHO_RATIO:.0f}: "

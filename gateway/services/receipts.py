@@ -311,8 +311,7 @@ class ReceiptService:
                                                  if n in roles})) or None)
                 stored.append((issued, part_changed))
                 views.append(ReceiptView(issued, content))
-            uow.receipts.add_many(stored)
-            uow.receipts.consume_prepared(prepared.receipt_id, now)
+            uow.receipts.add_many(stored, consumed=(prepared.receipt_id, now))
             uow.audit.append_many([AuditEntry(
                 "receipt.issued", principal.acts_for, str(view.content.registration_number), {
                     "receipt_id": prepared.receipt_id, "decision": prepared.decision.value,

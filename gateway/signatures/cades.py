@@ -123,7 +123,7 @@ def _validate_signed_data(
     source = _Content(content if attached else detached_content)
     if len(signer_infos) > policy.max_signatures:
         raise FormatError("The signature holds too many signers")
-    context = _Context(signed_data, source, attached, policy, trust, now, tuple(notes))
+    context = _Context(signed_data, source, attached, policy, trust, now, tuple(notes), document)
     reports: list[SignatureReport] = []
     for position, signer_info in enumerate(signer_infos, start=1):
         reports.extend(_validate_signer(context, signer_info, f"{prefix}signer-{position}"))
@@ -160,6 +160,8 @@ class _Context:
     now: datetime
     notes: tuple[str, ...]
     """Lenient parsing paths taken for this SignedData (``cms.load_signed_data``)."""
+    document: bytes = b""
+    """The ContentInfo as received (an archive-time-stamp-v2 covers BER as encoded)."""
 
 
 def _validate_signer(
@@ -201,6 +203,7 @@ def _validate_signer(
                 trust=trust,
                 now=now,
                 data=data,
+                document=context.document,
             )
         # A valid archive time-stamp proves the signature time-stamps existed at its genTime:
         # they are judged then (past signature validation, EN 319 102-1 §5.6.2.1).

@@ -39,8 +39,20 @@ validation data existed at its genTime: the signature time-stamps are then valid
 time (EN 319 102-1 §5.6.2.1, past signature validation), so one whose unit's certificate has
 since expired or been revoked still proves the signing time. Likewise an archive time-stamp
 that fails at the validation time is judged again at the genTime of a valid later archive
-time-stamp whose index lists it (the renewal chain of EN 319 122-1 §5.5.3). ``archive-time-stamp`` v1/v2
-(RFC 5126) are named in the warnings, not validated.
+time-stamp whose index lists it (the renewal chain of EN 319 122-1 §5.5.3).
+
+``archive-time-stamp-v2`` (1.2.840.113549.1.9.16.2.48, RFC 5126 / TS 101 733 §6.4.1, CAdES-A as
+older national tools make it) is validated too. It has no hash index: its imprint is over the
+concatenation of the ``encapContentInfo`` element, the detached content (when ``eContent`` is
+absent), the ``certificates`` [0] and ``crls`` [1] fields when present, and the SignerInfo's
+fields ``version`` to ``signature`` followed by the unsigned attributes that precede the time-stamp
+attribute, in order, as ``[1]`` with its tag and length (TS 101 733 v2.2.1) or -- the reading of
+v1.8.3 Annex K, which TS 101 733 v2.2.1 Annex K note 3 says to accept as well -- without them.
+Fields are hashed as received (DER is required of signed attributes); a BER encapContentInfo
+(``openssl cms -stream``) is tried as received, then with definite lengths. Any change to what it covers (content, carried validation data, the order or value of
+an earlier unsigned attribute) is a HASH_FAILURE of its imprint; attributes added after it are not
+covered. A later v2 or v3 archive time-stamp that covers an earlier v2 renews it. The v1
+``archive-time-stamp`` (RFC 3126) is named in the warnings, not validated.
 """
 
 from __future__ import annotations
@@ -73,16 +85,16 @@ from gateway.trust.revocation import RevocationValues, load_ocsp_response
 CERTIFICATE_VALUES = "1.2.840.113549.1.9.16.2.23"
 REVOCATION_VALUES = "1.2.840.113549.1.9.16.2.24"
 ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
-ARCHIVE_TIME_STAMP_V3_DER = bytes.fromhex("060604008d450204")
 ATS_HASH_INDEX = "0.4.0.1733.2.5"
 ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
 OCSP_RESPONSE_FORMAT = "1.3.6.1.5.5.7.16.2"
 """id-ri-ocsp-response (RFC 5940 §3): the other revocation info is an OCSPResponse."""
 OCSP_BASIC_FORMAT = "1.3.6.1.5.5.7.48.1.1"
 """id-pkix-ocsp-basic: a BasicOCSPResponse."""
+ARCHIVE_TIME_STAMP_V2 = "1.2.840.113549.1.9.16.2.48"
+ARCHIVE_TIME_STAMPS = (ARCHIVE_TIME_STAMP_V2, ARCHIVE_TIME_STAMP_V3)
 OLD_ARCHIVE_TIME_STAMPS = {
     "1.2.840.113549.1.9.16.2.27": "archive-time-stamp (v1, RFC 3126)",
-    "1.2.840.113549.1.9.16.2.48": "archive-time-stamp-v2 (RFC 5126)",
 }
 
 INDEX_MISMATCH = Finding(
@@ -265,15 +277,17 @@ def archive_timestamps(
     trust: TrustStore,
     now: datetime,
     data: ValidationData,
+    document: bytes = b"",
 ) -> tuple[TimestampReport, ...]:
-    """Validate every archive-time-stamp-v3 of ``signer_info`` at ``now`` (``content``: the
-    signed content, attached or detached; None when it is not available)."""
+    """Validate every archive-time-stamp-v3 and archive-time-stamp-v2 of ``signer_info`` at
+    ``now`` (``content``: the signed content, attached or detached; None when it is not
+    available; ``document``: the ContentInfo as received, when known)."""
     try:
         attributes = _unsigned_attributes(signer_info)
         tokens = [
-            token
-            for dotted, _, values in attributes
-            if dotted == ARCHIVE_TIME_STAMP_V3
+            (dotted, type_der, position, token)
+            for position, (dotted, type_der, values) in enumerate(attributes)
+            if dotted in ARCHIVE_TIME_STAMPS
             for token in encoded_elements(values.contents, policy.max_timestamps)
         ][: policy.max_timestamps]
     except PARSE_ERRORS:
@@ -287,19 +301,22 @@ def archive_timestamps(
     if not tokens:
         return ()
     try:
-        covered = _Covered.of(signed_data, signer_info, attributes)
+        covered = _Covered.of(signed_data, signer_info, attributes, document)
     except PARSE_ERRORS:
         return tuple(
             failed_timestamp(
                 TimestampKind.ARCHIVE_TIMESTAMP, token, "The archived signature is malformed"
             )
-            for token in tokens
+            for _, _, _, token in tokens
         )
     reports: list[TimestampReport] = []
     checks: dict[int, _Archive] = {}
-    for position, token in enumerate(tokens):
+    for position, (dotted, _, attribute_position, token) in enumerate(tokens):
         try:
-            checks[position] = _imprint_input(token, covered, content)
+            if dotted == ARCHIVE_TIME_STAMP_V3:
+                checks[position] = _imprint_input(token, covered, content)
+            else:
+                checks[position] = _imprint_input_v2(token, covered, attribute_position, content)
         except FormatError as exc:
             reports.append(failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message))
             continue
@@ -311,21 +328,23 @@ def archive_timestamps(
             )
             continue
         reports.append(checks[position].validate(now, policy, trust, data))
-    # Past validation of archive time-stamps (EN 319 102-1 §5.6.2.1): a valid later one whose
-    # index lists an earlier one proves that one existed at its genTime, where it is judged
-    # again (its unit's certificate may have expired since). Each pass can only add proofs.
+    # Past validation of archive time-stamps (EN 319 102-1 §5.6.2.1): a valid later one that
+    # covers an earlier one proves that one existed at its genTime, where it is judged again
+    # (its unit's certificate may have expired since). Each pass can only add proofs.
     for _ in range(len(checks)):
         renewed = False
         for position, check in checks.items():
             if reports[position].passed:
                 continue
+            _, type_der, _, token = tokens[position]
             proofs = [
                 report.generation_time
                 for later, report in enumerate(reports)
                 if report.passed
                 and report.generation_time is not None
                 and later in checks
-                and checks[later].covers(ARCHIVE_TIME_STAMP_V3_DER, tokens[position])
+                and later != position
+                and checks[later].covers(type_der, token)
             ]
             if proofs and min(proofs) < now:
                 report = check.validate(min(proofs), policy, trust, data)
@@ -347,10 +366,16 @@ class _Archive:
     listed_unsigned: frozenset[bytes]
     index_hash: Callable[[bytes], bytes]
     version: str
+    """The hash index type (v3), or ARCHIVE_TIME_STAMP_V2 (no index)."""
     attributes: tuple[bytes, ...]
+    """Every unsigned Attribute as encoded (v2: those before its own attribute)."""
 
     def covers(self, type_der: bytes, value: bytes) -> bool:
-        """Whether the index lists the unsigned attribute value ``value`` of type ``type_der``."""
+        """Whether this time-stamp covers the unsigned attribute value ``value`` of type
+        ``type_der`` (v3: its index lists it; v2: it is in an attribute before this one)."""
+        if self.version == ARCHIVE_TIME_STAMP_V2:
+            return any(value in attribute and type_der in attribute
+                       for attribute in self.attributes)  # fmt: skip
         if self.version == ATS_HASH_INDEX_V3:
             return self.index_hash(type_der + value) in self.listed_unsigned
         return any(
@@ -384,6 +409,15 @@ class _Covered:
     """The encodings an archive time-stamp covers, as received."""
 
     content_type: bytes
+    encap_content_info: bytes | None
+    """The encapContentInfo element (archive-time-stamp-v2; None if unreadable) as asn1crypto
+    holds it: as received for DER, with definite lengths for BER."""
+    received_encap_content_info: bytes | None
+    """The encapContentInfo element exactly as received, when it differs (BER)."""
+    detached: bool
+    """No eContent: the signed content is external."""
+    signed_data_fields: bytes
+    """The certificates [0] and crls [1] fields of the SignedData as received, when present."""
     signer_fields: bytes
     certificates: tuple[bytes, ...]
     crls: tuple[bytes, ...]
@@ -391,10 +425,17 @@ class _Covered:
     """(attribute type DER, value DER) for every unsigned attribute value."""
     attributes: tuple[bytes, ...]
     """Every unsigned Attribute as encoded (what the older ats-hash-index hashes)."""
+    archive_times: tuple[tuple[datetime | None, ...] | None, ...]
+    """Per unsigned attribute: the genTime of each token of an archive time-stamp (v2 or v3;
+    None where unreadable), None for any other attribute."""
 
     @classmethod
     def of(
-        cls, signed_data: Any, signer_info: Any, attributes: list[tuple[str, bytes, Any]]
+        cls,
+        signed_data: Any,
+        signer_info: Any,
+        attributes: list[tuple[str, bytes, Any]],
+        document: bytes = b"",
     ) -> _Covered:
         fields = encoded_elements(signer_info.contents, 8)
         # version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature,
@@ -408,8 +449,26 @@ class _Covered:
             for value in encoded_elements(values.contents, 1 << 16)
         )
         whole = signer_info["unsigned_attrs"]
+        # version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos;
+        # only archive-time-stamp-v2 needs them as received, so they do not fail v3.
+        try:
+            signed_fields: list[bytes] | None = encoded_elements(signed_data.contents, 7)
+        except PARSE_ERRORS:
+            signed_fields = None
+        if signed_fields is not None and len(signed_fields) < 4:
+            signed_fields = None
+        # Only a v2 archive time-stamp needs the others' genTimes (and the received encoding).
+        with_v2 = any(dotted == ARCHIVE_TIME_STAMP_V2 for dotted, _, _ in attributes)
+        received = _received_encap_content_info(document) if with_v2 else None
+        encapsulated = signed_data["encap_content_info"]
         return cls(
-            content_type=signed_data["encap_content_info"]["content_type"].dump(),
+            content_type=encapsulated["content_type"].dump(),
+            encap_content_info=None if signed_fields is None else signed_fields[2],
+            received_encap_content_info=received,
+            detached=not present(encapsulated["content"]),
+            signed_data_fields=b"".join(
+                item for item in (signed_fields or [])[3:] if item[:1] in (b"\xa0", b"\xa1")
+            ),
             signer_fields=signer_fields,
             certificates=tuple(
                 encoded_elements(certificates.contents, 1 << 16) if present(certificates) else ()
@@ -417,6 +476,12 @@ class _Covered:
             crls=tuple(encoded_elements(crls.contents, 1 << 16) if present(crls) else ()),
             unsigned=unsigned,
             attributes=tuple(encoded_elements(whole.contents, 1 << 16) if present(whole) else ()),
+            archive_times=tuple(
+                tuple(_stamped_imprint(token)[2] for token in encoded_elements(values.contents, 64))
+                if dotted in ARCHIVE_TIME_STAMPS and with_v2
+                else None
+                for dotted, _, values in attributes
+            ),
         )
 
 
@@ -491,6 +556,104 @@ def _imprint_input(token: bytes, covered: _Covered, content: bytes | None) -> _A
         index_hash=index_hash,
         version=version,
         attributes=covered.attributes,
+    )
+
+
+def _received_encap_content_info(document: bytes) -> bytes | None:
+    """The encapContentInfo of the ContentInfo ``document`` exactly as encoded (asn1crypto
+    re-encodes indefinite lengths), or None when ``document`` is not given or unreadable."""
+    if not document:
+        return None
+    try:
+        content_info = encoded_elements(parser.parse(encoded_elements(document, 1)[0])[4], 2)
+        signed_data = encoded_elements(parser.parse(content_info[1])[4], 1)[0]
+        fields = encoded_elements(parser.parse(signed_data)[4], 3)
+    except PARSE_ERRORS:
+        return None
+    return fields[2] if len(fields) == 3 else None
+
+
+def _imprint_input_v2(
+    token: bytes, covered: _Covered, position: int, content: bytes | None
+) -> _Archive:
+    """What an archive-time-stamp-v2 attribute at ``position`` among the unsigned attributes
+    covers (module docstring). Which unsigned attributes it covers is read two ways -- those
+    encoded before it, or (a DER-sorted SET loses the order they were added in) every one but
+    the archive time-stamps not older than it, as EU DSS reads it -- each with and without the
+    [1] tag and length: the reading the token's imprint matches is kept."""
+    if covered.detached and content is None:
+        raise FormatError("The signed content an archive time-stamp covers is not available")
+    if covered.encap_content_info is None:
+        raise FormatError("The SignedData fields an archive time-stamp covers cannot be read")
+    encodings = [covered.encap_content_info]
+    received = covered.received_encap_content_info
+    if received is not None and received != covered.encap_content_info:
+        encodings.insert(0, received)
+    rest = (
+        (content if covered.detached and content is not None else b"")
+        + covered.signed_data_fields
+        + covered.signer_fields
+    )
+    hash_name, stamped, generated = _stamped_imprint(token)
+    older = tuple(
+        attribute
+        for index, attribute in enumerate(covered.attributes)
+        if index != position and _older_than(covered.archive_times[index], generated)
+    )
+
+    def octets(encap: bytes, attributes: tuple[bytes, ...], tagged: bool) -> bytes:
+        joined = b"".join(attributes)
+        # v2.2.1: [1] with its tag and length; v1.8.3 Annex K: the attributes alone
+        return encap + rest + (_der(0xA1, joined) if tagged else joined)
+
+    # Built one at a time: ``rest`` may hold a large detached content.
+    readings = [
+        (encap, attributes, tagged)
+        for encap in encodings
+        for attributes in dict.fromkeys((covered.attributes[:position], older))
+        for tagged in (True, False)
+    ]
+    try:
+        matches = [crypto.digest(hash_name, octets(*reading)) == stamped for reading in readings]
+    except crypto.UnknownAlgorithm:  # validate_timestamp reports the unknown algorithm
+        matches = []
+    chosen = next((r for r, match in zip(readings, matches, strict=False) if match), readings[0])
+    encap, attributes, tagged = chosen
+    return _Archive(
+        token=token,
+        imprint_of=lambda name: crypto.digest(name, octets(encap, attributes, tagged)),
+        intact=True,
+        listed_unsigned=frozenset(),
+        index_hash=functools.partial(crypto.digest, "sha256"),
+        version=ARCHIVE_TIME_STAMP_V2,
+        attributes=attributes,
+    )
+
+
+def _older_than(times: tuple[datetime | None, ...] | None, generated: datetime | None) -> bool:
+    """Whether an unsigned attribute counts as older than an archive time-stamp made at
+    ``generated``: any attribute that is not an archive time-stamp; an archive time-stamp only
+    if all its tokens are readable and were made before."""
+    if times is None:
+        return True
+    return generated is not None and all(time is not None and time < generated for time in times)
+
+
+def _stamped_imprint(token: bytes) -> tuple[str, bytes | None, datetime | None]:
+    """(hash name, hashedMessage, genTime) of the token's TSTInfo (parts unreadable: SHA-256,
+    None -- the token's own validation reports them)."""
+    try:
+        info = load_signed_data(token)["encap_content_info"]["content"].parsed
+        imprint = info["message_imprint"]
+        name = imprint["hash_algorithm"]["algorithm"].native
+        value = imprint["hashed_message"].native
+        generated = info["gen_time"].native
+    except (*PARSE_ERRORS, FormatError):
+        return "sha256", None, None
+    return (
+        name if isinstance(name, str) else "sha256",
+        value if isinstance(value, bytes) else None,
+        generated if isinstance(generated, datetime) and generated.tzinfo else None,
     )
 
 

@@ -33,12 +33,15 @@ Rules, with ``poe`` the best signature time a valid time-stamp proved (None with
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.errors import AuthenticationError
@@ -46,10 +49,46 @@ from gateway.signatures.crypto import weak_key_name
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication
 from gateway.trust.certificates import TrustStore
-from gateway.trust.revocation import RevocationValues, gather, judge
+from gateway.trust.memo import IdentityMemo
+from gateway.trust.revocation import Evidence, RevocationValues, gather, judge
 
 NO_REVOCATION_VALUES = RevocationValues()
 
+# Pure functions of immutable objects, kept across validations (``gateway.trust.memo``): the
+# time-stamping unit and the CAs come back in every signature, and an XAdES-LTA validation
+# judges the unit's certificate twice.
+_FINGERPRINTS: IdentityMemo[str] = IdentityMemo(512)
+_USAGE: IdentityMemo[tuple[Finding, ...]] = IdentityMemo(512)
+
+
+class _StoreMemo:
+    """What is memoised about one trust store. Held weakly by the store (``_STORES``): a
+    reloaded store's memo -- and the CRLs and derived stores it references -- goes with it."""
+
+    def __init__(self, trust: TrustStore) -> None:
+        self.known = frozenset(trust.certificates)  # certificates compare and hash by DER
+        self.trusted_evidence: IdentityMemo[tuple[Evidence, ...]] = IdentityMemo(512)
+        """What the store's own CRLs say of (certificate, issuer)."""
+        self.with_carried: IdentityMemo[TrustStore | None] = IdentityMemo(128)
+        """The store to validate with, by the carried certificates (None: the store itself,
+        never referenced from here, or the weak key could never be collected)."""
+        self.extended: IdentityMemo[TrustStore] = IdentityMemo(32)
+        """The store extended with carried intermediates, by those intermediates: its path
+        cache stays warm for the next signature that carries the same ones."""
+
+
+_STORES: weakref.WeakKeyDictionary[TrustStore, _StoreMemo] = weakref.WeakKeyDictionary()
+_STORES_LOCK = threading.Lock()
+
+
+def _memo_of(trust: TrustStore) -> _StoreMemo:
+    memo = _STORES.get(trust)
+    if memo is None:
+        with _STORES_LOCK:
+            memo = _STORES.get(trust)
+            if memo is None:
+                memo = _STORES[trust] = _StoreMemo(trust)
+    return memo
 
 class Purpose(Enum):
     SIGNER = "signer"
@@ -128,13 +167,20 @@ def _revocation(
     require_info: bool,
     carried: RevocationValues,
 ) -> _Revocation:
-    evidence = gather(
-        certificate,
-        issuer,
-        trusted_crls=_crls_for(trust, issuer),
-        crls=carried.crls,
-        responses=(*trust.ocsp_responses, *carried.responses),
+    # A store never changes its CRLs (a reload builds a new store): what they say is kept.
+    trusted = _memo_of(trust).trusted_evidence.get(
+        (certificate, issuer),
+        lambda: tuple(gather(certificate, issuer, trusted_crls=_crls_for(trust, issuer))),
     )
+    evidence = [
+        *trusted,
+        *gather(
+            certificate,
+            issuer,
+            crls=carried.crls,
+            responses=(*trust.ocsp_responses, *carried.responses),
+        ),
+    ]
     if not evidence:
         return _Revocation(known=not require_info)
     status = judge(evidence, now=now, poe=poe)
@@ -142,6 +188,14 @@ def _revocation(
 
 
 def _usage_findings(certificate: x509.Certificate, purpose: Purpose) -> list[Finding]:
+    return list(_USAGE.get((certificate, purpose), lambda: _usage(certificate, purpose)))
+
+
+def _usage(certificate: x509.Certificate, purpose: Purpose) -> tuple[Finding, ...]:
+    return tuple(_usage_list(certificate, purpose))
+
+
+def _usage_list(certificate: x509.Certificate, purpose: Purpose) -> list[Finding]:
     if purpose is Purpose.TIME_STAMPING:
         try:
             usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -175,29 +229,44 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
     Only certificates that are not self-issued and not already trusted are added; when none is
     left, ``trust`` itself is returned (and its cache keeps serving).
     """
-    candidates: list[x509.Certificate] = []
-    for certificate in carried:
-        # basicConstraints first: most carried certificates are leaves, and comparing names
-        # builds Python Name objects
-        try:
-            constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
-        except x509.ExtensionNotFound:
-            continue  # not a CA: cannot be an intermediate (RFC 5280 §6.1.4 (k))
-        if not constraints.value.ca:
-            continue
-        if certificate.subject == certificate.issuer:
-            continue  # self-issued: it could only be an anchor, and anchors are configured
-        candidates.append(certificate)
+    if not carried:
+        return trust
+    extended = _memo_of(trust).with_carried.get(carried, lambda: _with_carried(trust, carried))
+    return trust if extended is None else extended
+
+
+def _with_carried(
+    trust: TrustStore, carried: tuple[x509.Certificate, ...]
+) -> TrustStore | None:
+    candidates = [certificate for certificate in carried if _may_be_intermediate(certificate)]
     if not candidates:
-        return trust  # the usual case: KeyInfo holds the leaf only
-    known = set(trust.certificates)  # certificates compare and hash by their DER
+        return None  # the usual case: KeyInfo holds the leaf only
+    memo = _memo_of(trust)
+    known = set(memo.known)
     extra: list[x509.Certificate] = []
     for certificate in candidates:
         if certificate not in known:
             known.add(certificate)
             extra.append(certificate)
     if not extra:
-        return trust
+        return None
+    return memo.extended.get(tuple(extra), lambda: _extended(trust, extra))
+
+
+def _may_be_intermediate(certificate: x509.Certificate) -> bool:
+    # basicConstraints first: most carried certificates are leaves, and comparing names builds
+    # Python Name objects
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False  # not a CA: cannot be an intermediate (RFC 5280 §6.1.4 (k))
+    if not constraints.value.ca:
+        return False
+    # self-issued: it could only be an anchor, and anchors are configured
+    return bool(certificate.subject != certificate.issuer)
+
+
+def _extended(trust: TrustStore, extra: list[x509.Certificate]) -> TrustStore:
     crls = [crl for ca in trust.certificates for crl in trust.crls_for(ca)]
     return TrustStore(
         [*trust.certificates, *extra],
@@ -212,8 +281,11 @@ def with_carried(trust: TrustStore, carried: tuple[x509.Certificate, ...]) -> Tr
 def _path(
     trust: TrustStore, certificate: x509.Certificate, at: datetime
 ) -> tuple[tuple[x509.Certificate, ...] | None, str | None]:
+    fingerprint = _FINGERPRINTS.get(
+        (certificate,), lambda: certificate.fingerprint(hashes.SHA256()).hex()
+    )
     try:
-        chain = trust.validate(certificate, at, check_revocation=False)
+        chain = trust.validate(certificate, at, fingerprint=fingerprint, check_revocation=False)
     except AuthenticationError as exc:
         return None, exc.code
     return chain.certificates, None

@@ -46,6 +46,7 @@ from gateway.signatures import crypto
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import SubIndication
+from gateway.trust.memo import IdentityMemo
 
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 """What asn1crypto raises on malformed input (it has no exception hierarchy of its own)."""
@@ -136,15 +137,33 @@ def load_signed_data(data: bytes, notes: list[str] | None = None) -> Any:
         if len(data) > 1 and data[1] == 0x80 and notes is not None:
             notes.append(BER_NOTE)
         content_info = cms.ContentInfo.load(data, strict=True)
-        if content_info["content_type"].native != "signed_data":
+        if oid_name(content_info["content_type"]) != "signed_data":
             raise FormatError("The CMS object is not SignedData")
         signed_data = content_info["content"]
-        signed_data["encap_content_info"]["content_type"].native  # noqa: B018 - force parsing
+        oid_name(signed_data["encap_content_info"]["content_type"])  # force parsing
         if len(signed_data["signer_infos"]) == 0:
             raise FormatError("The CMS SignedData has no signer")
     except PARSE_ERRORS as exc:
         raise FormatError("The data is not a well-formed CMS SignedData structure") from exc
     return signed_data
+
+
+def oid_name(value: Any) -> str:
+    """An asn1crypto ObjectIdentifier's ``native`` name (``sha256``, ``tst_info``), memoised by
+    its type and encoding: asn1crypto decodes the dotted form anew for every parsed object."""
+    key = (type(value), value.contents)
+    name = _OID_NAMES.get(key)
+    if name is None:
+        name = value.native
+        if len(key[1]) <= 64:  # real OIDs are a few octets; hostile ones are not kept
+            if len(_OID_NAMES) >= _OID_NAMES_MAX:
+                _OID_NAMES.clear()
+            _OID_NAMES[key] = name
+    return name
+
+
+_OID_NAMES: dict[tuple[type, bytes], str] = {}
+_OID_NAMES_MAX = 512
 
 
 def present(value: Any) -> bool:
@@ -179,32 +198,68 @@ def _reencoded(asn1_cert: Any) -> tuple[Any, bytes] | None:
 
 
 def embedded_certificates(signed_data: Any, notes: list[str] | None = None) -> list[_Embedded]:
-    """The X.509 certificates of a SignedData (re-encoded in DER when needed: see ``notes``)."""
-    found: list[_Embedded] = []
+    """The X.509 certificates of a SignedData (re-encoded in DER when needed: see ``notes``).
+
+    Memoised by the encoding of the whole ``certificates`` field (bounded): every token of a
+    time-stamping unit carries the same. A hit yields the same certificates, each with an
+    asn1crypto object of its own (those parse lazily and are not shared between threads).
+    """
     certificates = signed_data["certificates"]
     if not present(certificates):
-        return found
+        return []
+    encoded = certificates.dump()
+    known = _EMBEDDED.get(encoded)
+    if known is None:
+        found = _embedded(certificates)
+        known = tuple((item.certificate, item.der, reencoded) for item, reencoded in found)
+        if len(encoded) <= _EMBEDDED_MAX_BYTES:
+            if len(_EMBEDDED) >= _EMBEDDED_MAX:
+                _EMBEDDED.clear()
+            _EMBEDDED[encoded] = known
+        embedded = [item for item, _ in found]
+    else:
+        embedded = [
+            _Embedded(asn1_x509.Certificate.load(der), certificate, der)
+            for certificate, der, _ in known
+        ]
+    if notes is not None and CERTIFICATE_NOTE not in notes and any(
+        reencoded for _, _, reencoded in known
+    ):
+        notes.append(CERTIFICATE_NOTE)
+    return embedded
+
+
+_EMBEDDED: dict[bytes, tuple[tuple[x509.Certificate, bytes, bool], ...]] = {}
+_EMBEDDED_MAX = 256
+_EMBEDDED_MAX_BYTES = 32 * 1024
+
+
+def _embedded(certificates: Any) -> list[tuple[_Embedded, bool]]:
+    """Each certificate with whether it had to be re-encoded."""
+    found: list[tuple[_Embedded, bool]] = []
     for choice in certificates:
         if choice.name != "certificate":
             continue
         asn1_cert = choice.chosen
         der = asn1_cert.dump()
         certificate = crypto.load_certificate(der)
+        reencoded = False
         if certificate is None:
             rebuilt = _reencoded(asn1_cert)
             if rebuilt is not None:
                 certificate = crypto.load_certificate(rebuilt[1])
                 if certificate is not None:
                     asn1_cert, der = rebuilt
-                    if notes is not None and CERTIFICATE_NOTE not in notes:
-                        notes.append(CERTIFICATE_NOTE)
+                    reencoded = True
         if certificate is not None:  # an unparsable certificate cannot be the signer's anyway
-            found.append(_Embedded(asn1_cert, certificate, der))
+            found.append((_Embedded(asn1_cert, certificate, der), reencoded))
     return found
 
 
 _SAME_NAMES: dict[tuple[bytes, bytes], bool] = {}
 _SAME_NAMES_MAX = 512
+_ISSUER_DER: IdentityMemo[bytes] = IdentityMemo(512)
+"""A certificate's issuer name as ``cryptography`` encodes it (encoded anew on every read)."""
 
 
 def _same_name(first: Any, second: Any) -> bool:
@@ -233,25 +288,52 @@ def _issued_by(name: Any, item: _Embedded) -> bool:
     encoded = name.dump()
     if getattr(name, "explicit", None):  # a GeneralName's [4] EXPLICIT Name: its inner DER
         encoded = parser.parse(encoded)[4]
-    if encoded == item.certificate.issuer.public_bytes():
+    certificate = item.certificate
+    if encoded == _ISSUER_DER.get((certificate,), lambda: certificate.issuer.public_bytes()):
         return True
     return _same_name(name, item.asn1.issuer)
 
 
 def _find_signer(signer_info: Any, embedded: list[_Embedded]) -> _Embedded | None:
     sid = signer_info["sid"]
+    if not embedded:
+        _names(sid, None)  # a malformed identifier is still FORMAT_FAILURE, as on a miss
+        return None
+    encoded = sid.dump()
+    for item in embedded:
+        key = (encoded, item.der)
+        names = _SID_MATCHES.get(key)
+        if names is None:
+            names = _names(sid, item)
+            if len(encoded) <= 1024 and len(item.der) <= 16 * 1024:  # hostile sizes not kept
+                if len(_SID_MATCHES) >= _SID_MATCHES_MAX:
+                    _SID_MATCHES.clear()
+                _SID_MATCHES[key] = names
+        if names:
+            return item
+    return None
+
+
+_SID_MATCHES: dict[tuple[bytes, bytes], bool] = {}
+"""Whether a SignerIdentifier names a certificate, by both encodings (bounded)."""
+_SID_MATCHES_MAX = 512
+
+
+def _names(sid: Any, item: _Embedded | None) -> bool:
+    """Whether the SignerIdentifier ``sid`` names ``item`` (issuer and serial, or subject key
+    identifier); its fields are read first, so that a malformed one raises whatever ``item``."""
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"]
         serial = sid.chosen["serial_number"].native
-        for item in embedded:
-            if item.certificate.serial_number == serial and _issued_by(issuer, item):
-                return item
-    elif sid.name == "subject_key_identifier":
+        return (
+            item is not None
+            and item.certificate.serial_number == serial
+            and _issued_by(issuer, item)
+        )
+    if sid.name == "subject_key_identifier":
         key_id = sid.chosen.native
-        for item in embedded:
-            if item.asn1.key_identifier == key_id:
-                return item
-    return None
+        return item is not None and bool(item.asn1.key_identifier == key_id)
+    return False
 
 
 _AttributeIndex = dict[bytes, list[Any]]
@@ -298,8 +380,25 @@ class _Mechanism:
 
 
 def _signature_mechanism(signer_info: Any, digest_name: str) -> _Mechanism:
-    """Key type, hash and variant (PSS salt, plain ECDSA) of the SignerInfo's algorithm."""
+    """Key type, hash and variant (PSS salt, plain ECDSA) of the SignerInfo's algorithm
+    (memoised by its encoding: every token of a time-stamping unit names the same one)."""
     algorithm = signer_info["signature_algorithm"]
+    key = (algorithm.dump(), digest_name)
+    known = _MECHANISMS.get(key)
+    if known is None:
+        known = _mechanism_of(algorithm, digest_name)
+        if len(key[0]) <= 256:  # real AlgorithmIdentifiers are tens of octets
+            if len(_MECHANISMS) >= _MECHANISMS_MAX:
+                _MECHANISMS.clear()
+            _MECHANISMS[key] = known
+    return known
+
+
+_MECHANISMS: dict[tuple[bytes, str], _Mechanism] = {}
+_MECHANISMS_MAX = 256
+
+
+def _mechanism_of(algorithm: Any, digest_name: str) -> _Mechanism:
     dotted = algorithm["algorithm"].dotted
     if dotted in _RSA_SHA3:
         return _Mechanism("rsa", _RSA_SHA3[dotted])
@@ -358,6 +457,53 @@ def _judge_algorithms(
         findings.add_weak_algorithm(name, message)
 
 
+@dataclass(frozen=True, slots=True)
+class _EssMatch:
+    """What the first ESSCertID of a signing-certificate(-v2) value says of one certificate."""
+
+    hash_name: str
+    known_algorithm: bool
+    matches: bool
+
+
+_ESS_MATCHES: dict[tuple[bytes, bool, bytes], _EssMatch] = {}
+_ESS_MATCHES_MAX = 256
+
+
+def _ess_match(value: Any, v1: bool, signer: _Embedded) -> _EssMatch:
+    """Whether ``value`` references ``signer``'s certificate; memoised by the encodings of both
+    (the same unit's certificate and reference come back in every time-stamp token it makes).
+    FormatError when the value lists no certificate."""
+    key = (value.dump(), v1, signer.der)
+    known = _ESS_MATCHES.get(key)
+    if known is not None:
+        return known
+    certs = value["certs"]
+    if len(certs) == 0:
+        raise FormatError("The signing-certificate attribute is empty")
+    first = certs[0]
+    hash_name = "sha1" if v1 else first["hash_algorithm"]["algorithm"].native
+    try:
+        expected = crypto.digest(hash_name, signer.der)
+    except crypto.UnknownAlgorithm:
+        known = _EssMatch(hash_name, known_algorithm=False, matches=False)
+    else:
+        matches = hmac.compare_digest(expected, first["cert_hash"].native)
+        issuer_serial = first["issuer_serial"]
+        if matches and present(issuer_serial):
+            serial = signer.certificate.serial_number
+            matches = issuer_serial["serial_number"].native == serial and any(
+                general_name.name == "directory_name" and _issued_by(general_name.chosen, signer)
+                for general_name in issuer_serial["issuer"]
+            )
+        known = _EssMatch(hash_name, known_algorithm=True, matches=matches)
+    if len(key[0]) + len(key[2]) <= 32 * 1024:  # hostile sizes are not kept
+        if len(_ESS_MATCHES) >= _ESS_MATCHES_MAX:
+            _ESS_MATCHES.clear()
+        _ESS_MATCHES[key] = known
+    return known
+
+
 def _check_ess_reference(
     signed_attrs: _AttributeIndex,
     signer: _Embedded,
@@ -371,41 +517,27 @@ def _check_ess_reference(
         if value is None:
             continue
         referenced = True
-        certs = value["certs"]
-        if len(certs) == 0:
-            raise FormatError("The signing-certificate attribute is empty")
-        first = certs[0]
-        hash_name = "sha1" if v1 else first["hash_algorithm"]["algorithm"].native
+        match = _ess_match(value, v1, signer)
         if v1:
             findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
-        try:
-            expected = crypto.digest(hash_name, signer.der)
-        except crypto.UnknownAlgorithm:
+        if not match.known_algorithm:
             findings.add(
                 Step.ACCEPTANCE,
                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 "The signing-certificate reference uses an unknown digest algorithm",
             )
             continue
-        matches = hmac.compare_digest(expected, first["cert_hash"].native)
-        issuer_serial = first["issuer_serial"]
-        if matches and present(issuer_serial):
-            serial = signer.certificate.serial_number
-            matches = issuer_serial["serial_number"].native == serial and any(
-                general_name.name == "directory_name" and _issued_by(general_name.chosen, signer)
-                for general_name in issuer_serial["issuer"]
-            )
-        if not matches:
+        if not match.matches:
             findings.add(
                 Step.IDENTIFICATION,
                 SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                 "The signed signing-certificate reference does not match the signer's certificate",
             )
             return False
-        if not v1 and not policy.allows_digest(hash_name):
+        if not v1 and not policy.allows_digest(match.hash_name):
             findings.add_weak_algorithm(
-                hash_name,
-                f"The signing-certificate reference uses {hash_name}, which is not accepted",
+                match.hash_name,
+                f"The signing-certificate reference uses {match.hash_name}, which is not accepted",
             )
     return referenced
 
@@ -447,7 +579,7 @@ def _verify_signer(
     received_attrs: bytes = signed_attrs.dump() if has_signed_attrs else b""
     embedded = embedded_certificates(signed_data, findings.warnings)
     certificates = tuple(item.certificate for item in embedded)
-    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    digest_name = oid_name(signer_info["digest_algorithm"]["algorithm"])
     signature_value = signer_info["signature"].native
     signing_time: datetime | None = None
     message_digest: Any | None = None
@@ -467,7 +599,7 @@ def _verify_signer(
                 )
         elif content_type is None or message_digest is None:
             raise FormatError("Signed attributes must include content-type and message-digest")
-        elif content_type.native != signed_data["encap_content_info"]["content_type"].native:
+        elif oid_name(content_type) != oid_name(signed_data["encap_content_info"]["content_type"]):
             raise FormatError("The content-type attribute does not match the encapsulated content")
     signer = _find_signer(signer_info, embedded)
     if signer is None:

@@ -26,7 +26,7 @@ from cryptography import x509
 
 from gateway.signatures import crypto
 from gateway.signatures.chain import NO_REVOCATION_VALUES, Purpose, assess_certificate
-from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, verify_signer
+from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, oid_name, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import CertificateInfo, SubIndication, TimestampKind, TimestampReport
@@ -55,14 +55,14 @@ def validate_timestamp(
     try:
         signed_data = load_signed_data(token)
         encapsulated = signed_data["encap_content_info"]
-        if encapsulated["content_type"].native != "tst_info":
+        if oid_name(encapsulated["content_type"]) != "tst_info":
             raise FormatError("The time-stamp token does not hold a TSTInfo")
         econtent = bytes(encapsulated["content"])
         tst_info = encapsulated["content"].parsed
         generation_time: datetime = tst_info["gen_time"].native
         serial_number = int(tst_info["serial_number"].native)
         imprint = tst_info["message_imprint"]
-        imprint_algorithm = imprint["hash_algorithm"]["algorithm"].native
+        imprint_algorithm = oid_name(imprint["hash_algorithm"]["algorithm"])
         hashed_message = imprint["hashed_message"].native
     except FormatError as exc:
         return failed_timestamp(kind, token, exc.message)

@@ -72,6 +72,7 @@ from gateway.signatures.xades_signer import (
 )
 from gateway.signatures.xml_references import DetachedContent, data_objects
 from gateway.signatures.xmldsig import (
+    ReferenceOctets,
     SignatureStructure,
     base64_text,
     build_index,
@@ -91,6 +92,8 @@ MAX_REVOCATION_VALUES = 256
 """CRLs and OCSP responses one signature may carry."""
 logger = logging.getLogger(__name__)
 _DS = f"{{{ns.DS}}}"
+_ARCHIVE_TAGS = ("{*}ArchiveTimeStamp",)
+"""XAdES 1.4.1 or 1.3.2 archive time-stamps (only whether there is one matters here)."""
 
 
 def validate_xades(
@@ -392,6 +395,12 @@ def _validate(
             findings.add_weak_algorithm(hash_name, message)
         else:
             findings.add(Step.ACCEPTANCE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, message)
+    # An archive time-stamp covers what the references yield: keep it from their digests.
+    reference_octets = (
+        ReferenceOctets()
+        if qualifying is not None and next(qualifying.iter(*_ARCHIVE_TAGS), None) is not None
+        else None
+    )
     signed_data_objects = data_objects(
         structure,
         root,
@@ -402,6 +411,7 @@ def _validate(
         policy,
         text_heavy,
         budget,
+        reference_octets,
     )
     if (
         not referenced
@@ -443,6 +453,7 @@ def _validate(
         revocation=revocation,
         carried=identified.carried,
         budget=budget,
+        reference_octets=reference_octets,
     )
     # A valid archive time-stamp proves the signature time-stamps existed at its genTime: they
     # are judged then (past signature validation, EN 319 102-1 §5.6.2.1).

@@ -53,6 +53,7 @@ from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, C14nMethod, c14n_method
 from gateway.signatures.xmldsig import (
     Reference,
+    ReferenceOctets,
     SignatureStructure,
     base64_text,
     canonical_octets,
@@ -61,7 +62,7 @@ from gateway.signatures.xmldsig import (
     transformed_octets,
 )
 from gateway.trust.certificates import TrustStore
-from gateway.trust.revocation import RevocationValues, load_ocsp_response
+from gateway.trust.revocation import RevocationValues, load_crl, load_ocsp_response
 from gateway.xmlsig.references import IdIndex
 
 _DS = f"{{{ns.DS}}}"
@@ -88,6 +89,8 @@ NOT_VALIDATED = {
 }
 """Qualifying properties this engine does not validate: each one found is reported (a warning
 naming it), never silently taken as checked."""
+_NOT_VALIDATED_TAGS = tuple(f"{{*}}{name}" for name in NOT_VALIDATED)
+"""Those names in any namespace (libxml2 filters the walk; ``{*}`` matches elements only)."""
 
 
 def unvalidated_properties(qualifying: etree._Element | None) -> list[str]:
@@ -95,11 +98,9 @@ def unvalidated_properties(qualifying: etree._Element | None) -> list[str]:
     if qualifying is None:
         return []
     found = []
-    for element in qualifying.iter():
-        if not isinstance(element.tag, str):
-            continue
-        what = NOT_VALIDATED.get(etree.QName(element).localname)
-        if what is not None and what not in found:
+    for element in qualifying.iter(*_NOT_VALIDATED_TAGS):  # in document order
+        what = NOT_VALIDATED[etree.QName(element).localname]
+        if what not in found:
             found.append(what)
     return [f"Not validated (reported only): {what}" for what in found]
 
@@ -120,7 +121,7 @@ def revocation_values(
     for container in containers:
         for element in container.iterfind(f"{xades}CRLValues/{xades}EncapsulatedCRLValue"):
             try:
-                crls.append(x509.load_der_x509_crl(base64_text(element, "EncapsulatedCRLValue")))
+                crls.append(load_crl(base64_text(element, "EncapsulatedCRLValue")))
             except (FormatError, ValueError):
                 warnings.append("A carried CRL (EncapsulatedCRLValue) cannot be read: ignored")
         for element in container.iterfind(f"{xades}OCSPValues/{xades}EncapsulatedOCSPValue"):
@@ -149,10 +150,12 @@ def archive_timestamps(
     revocation: RevocationValues,
     carried: tuple[x509.Certificate, ...],
     budget: WorkBudget | None = None,
+    reference_octets: ReferenceOctets | None = None,
 ) -> tuple[TimestampReport, ...]:
     """Validate every ArchiveTimeStamp of the signature, as a renewal chain
     (:func:`renewal_chain`): the last one at ``now``, each earlier one at the time the later
-    ones prove it existed."""
+    ones prove it existed. ``reference_octets``: what the references yielded when their digests
+    were checked (not transformed and canonicalised again)."""
     properties = _unsigned_signature_properties(qualifying, xades)
     if properties is None or qualifying is None:
         return ()
@@ -179,6 +182,7 @@ def archive_timestamps(
             revocation=revocation,
             carried=carried,
             budget=budget,
+            reference_octets=reference_octets,
         )
 
     return renewal_chain(stamps[: policy.max_timestamps], validate_at, now)
@@ -229,6 +233,7 @@ def _archive_timestamp(
     revocation: RevocationValues,
     carried: tuple[x509.Certificate, ...],
     budget: WorkBudget | None,
+    reference_octets: ReferenceOctets | None = None,
 ) -> TimestampReport:
     """One ArchiveTimeStamp validated at ``now``; ``before`` are the unsigned signature
     properties that precede it."""
@@ -245,18 +250,24 @@ def _archive_timestamp(
         return failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, b"", exc.message)
     distributed = stamp.find(f"{xades}Include") is not None
     try:
-        octets = (distributed_archive_input if distributed else archive_input)(
-            stamp,
-            before,
-            qualifying,
-            xades,
-            structure,
-            root,
-            index,
-            detached,
-            policy,
-            budget,
-        )
+        if distributed:
+            octets = distributed_archive_input(
+                stamp, before, qualifying, xades, structure, root, index, detached, policy, budget
+            )
+        else:
+            octets = archive_input(
+                stamp,
+                before,
+                qualifying,
+                xades,
+                structure,
+                root,
+                index,
+                detached,
+                policy,
+                budget,
+                reference_octets,
+            )
     except FormatError as exc:
         return failed_timestamp(TimestampKind.ARCHIVE_TIMESTAMP, token, exc.message)
     return validate_timestamp(
@@ -282,6 +293,7 @@ def archive_input(
     detached: Sequence[DetachedDocument],
     policy: SignaturePolicy,
     budget: WorkBudget | None,
+    octets: ReferenceOctets | None = None,
 ) -> bytes:
     """The octets an ArchiveTimeStamp's imprint covers (rules in the module docstring);
     ``before`` are the unsigned signature properties that precede ``stamp``."""
@@ -292,7 +304,9 @@ def archive_input(
         return canonical_octets(element, method, with_comments=method.with_comments)
 
     parts = [
-        _reference_octets(reference, structure, root, index, detached, method, policy, budget)
+        _kept_or_computed(
+            reference, octets, structure, root, index, detached, method, policy, budget
+        )
         for reference in structure.references
     ]
     parts.append(canonical(structure.signed_info))
@@ -302,6 +316,24 @@ def archive_input(
     parts.extend(canonical(element) for element in before)
     parts.extend(canonical(obj) for obj in _archived_objects(stamp, qualifying, xades, structure))
     return b"".join(parts)
+
+
+def _kept_or_computed(
+    reference: Reference,
+    kept: ReferenceOctets | None,
+    structure: SignatureStructure,
+    root: etree._Element,
+    index: IdIndex,
+    detached: Sequence[DetachedDocument],
+    method: C14nMethod,
+    policy: SignaturePolicy,
+    budget: WorkBudget | None,
+) -> bytes:
+    """A reference's output as its digest check kept it, else computed."""
+    octets = None if kept is None else kept.get(reference, method)
+    if octets is not None:
+        return octets
+    return _reference_octets(reference, structure, root, index, detached, method, policy, budget)
 
 
 def _reference_octets(

@@ -38,6 +38,7 @@ from gateway.signatures.xmldsig import (
     MANIFEST_TYPE,
     Digested,
     Reference,
+    ReferenceOctets,
     SignatureStructure,
     element_path,
     elements,
@@ -79,9 +80,10 @@ def data_objects(
     policy: SignaturePolicy,
     text_heavy: bool,
     budget: WorkBudget | None = None,
+    octets: ReferenceOctets | None = None,
 ) -> tuple[SignedDataObject, ...]:
     """Resolve and digest every reference of SignedInfo, then the entries of the Manifests
-    they designate."""
+    they designate; with ``octets``, keep what each reference of SignedInfo yielded."""
     external = [reference for reference in structure.references if not reference.is_same_document]
     context = _Context(
         structure, root, index, detached, len(external), policy, text_heavy, budget
@@ -119,6 +121,7 @@ def data_objects(
                 max_depth=policy.max_xml_depth,
                 text_heavy=text_heavy,
                 budget=budget,
+                octets=octets,
             )
             items.append(_same_document_object(reference, target.element, context, computed))
             if target.element is not None and target.element.tag == MANIFEST:
@@ -145,6 +148,7 @@ def data_objects(
                 structure.element,
                 hash_name,
                 max_depth=policy.max_xml_depth,
+                octets=octets,
             )
             items.append(_detached_object(reference, hash_name, computed))
         if not hmac.compare_digest(computed.value, reference.digest_value):

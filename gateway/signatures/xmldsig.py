@@ -27,8 +27,11 @@ them (see ``gateway.xmlsig.c14n``).
 from __future__ import annotations
 
 import base64
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
@@ -264,6 +267,22 @@ class _HashSink:
         return self._hash.finalize()
 
 
+class _OctetSink:
+    """The same for octets that are needed whole (an archive time-stamp's input)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._chunks.append(data)
+
+    def octets(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+_Sink = TypeVar("_Sink", _HashSink, _OctetSink)
+
+
 def canonical_digest(
     node: etree._Element | etree._ElementTree,
     method: C14nMethod,
@@ -281,10 +300,31 @@ def canonical_digest(
     (:func:`gateway.signatures.c14n.worth_walking`) tries the text-node walk before libxml2.
     The tree is left as it was.
     """
+    return _canonical_into(
+        node,
+        method,
+        functools.partial(_HashSink, hash_name),
+        with_comments=with_comments,
+        excluding=excluding,
+        text_heavy=text_heavy,
+    ).digest()
+
+
+def _canonical_into(
+    node: etree._Element | etree._ElementTree,
+    method: C14nMethod,
+    new_sink: Callable[[], _Sink],
+    *,
+    with_comments: bool,
+    excluding: etree._Element | None,
+    text_heavy: bool,
+) -> _Sink:
+    """``canonical_digest``'s work, written to a sink ``new_sink`` makes (a fresh one when a
+    first attempt is abandoned half-way)."""
     if excluding is not None and excluding.getparent() is None:
         excluding = None  # the signature is the document element: nothing can be taken out
     if text_heavy and DEFAULT_PREFIX not in method.prefixes:
-        sink = _HashSink(hash_name)
+        sink = new_sink()
         if c14n.render(
             node,
             sink.write,
@@ -293,24 +333,24 @@ def canonical_digest(
             inclusive_prefixes=method.prefixes,
             excluding=excluding,
         ):
-            return sink.digest()
+            return sink
     # Outside the fast subset, or not text-heavy: libxml2, on a tree without the signature.
     if excluding is None:
-        return _libxml2_digest(node, method, with_comments=with_comments, hash_name=hash_name)
+        return _libxml2_into(node, method, new_sink(), with_comments=with_comments)
     if not enveloped.reattaches_faithfully(excluding):
         node, excluding = enveloped.copy_of(node, excluding)  # rare: see enveloped
     with enveloped.detached(excluding):
-        return _libxml2_digest(node, method, with_comments=with_comments, hash_name=hash_name)
+        return _libxml2_into(node, method, new_sink(), with_comments=with_comments)
 
 
-def _libxml2_digest(
+def _libxml2_into(
     node: etree._Element | etree._ElementTree,
     method: C14nMethod,
+    sink: _Sink,
     *,
     with_comments: bool,
-    hash_name: str,
-) -> bytes:
-    """``canonical_digest`` by libxml2 (streamed through the hash where lxml allows it)."""
+) -> _Sink:
+    """The canonical form by libxml2 (streamed into ``sink`` where lxml allows it)."""
     if DEFAULT_PREFIX in method.prefixes or (
         isinstance(node, etree._Element)
         and node.getparent() is None
@@ -321,16 +361,16 @@ def _libxml2_digest(
     ):
         # "#default" needs the gateway's canonicaliser; ElementTree(root).write_c14n would add
         # the document-level comments and PIs around the root element.
-        return crypto.digest(hash_name, canonical_octets(node, method, with_comments=with_comments))
+        sink.write(canonical_octets(node, method, with_comments=with_comments))
+        return sink
     tree = node if isinstance(node, etree._ElementTree) else etree.ElementTree(node)
-    sink = _HashSink(hash_name)
     tree.write_c14n(
         sink,
         exclusive=method.exclusive,
         with_comments=with_comments,
         inclusive_ns_prefixes=list(method.prefixes) or None,
     )
-    return sink.digest()
+    return sink
 
 
 def _is_inside(element: etree._Element, ancestor: etree._Element) -> bool:
@@ -360,20 +400,30 @@ def _nodeset_digest(
     nodes: NodeSet, method: C14nMethod, hash_name: str, *, text_heavy: bool
 ) -> bytes:
     """``hash(canonicalised node-set)``, streamed."""
+    return _nodeset_into(
+        nodes, method, functools.partial(_HashSink, hash_name), text_heavy=text_heavy
+    ).digest()
+
+
+def _nodeset_into(
+    nodes: NodeSet, method: C14nMethod, new_sink: Callable[[], _Sink], *, text_heavy: bool
+) -> _Sink:
+    """The canonicalised node-set written to a sink: by libxml2 or the text walk where they
+    render it exactly (:func:`_fast_method`), else by ``gateway.signatures.nodeset``."""
     with_comments = nodes.with_comments and method.with_comments
     fast = _fast_method(nodes, method)
     if fast is not None:
-        return canonical_digest(
+        return _canonical_into(
             nodes.root.getroottree() if nodes.apex is None else nodes.apex,
             fast,
+            new_sink,
             with_comments=with_comments,
-            hash_name=hash_name,
             excluding=nodes.excluded[0] if nodes.excluded else None,
             text_heavy=text_heavy,
         )
-    sink = _HashSink(hash_name)
+    sink = new_sink()
     nodeset.render(nodes if with_comments else nodes.without_comments(), _mode(method), sink.write)
-    return sink.digest()
+    return sink
 
 
 def _parsed(octets: bytes, max_depth: int) -> NodeSet:
@@ -419,6 +469,36 @@ class Digested:
     only part of what its URI designates."""
 
 
+class ReferenceOctets:
+    """The octets each reference of one signature yielded while its digest was computed, kept
+    for an archive time-stamp over the same references (EN 319 132-1 §5.5.2.2) so that they are
+    not transformed and canonicalised a second time. Only kept when the signature has one: the
+    archive time-stamp's input holds them whole anyway."""
+
+    def __init__(self) -> None:
+        self._octets: dict[int, tuple[Reference, C14nMethod | None, bytes]] = {}
+
+    def keep(self, reference: Reference, method: C14nMethod | None, octets: bytes) -> None:
+        """``method``: the canonicalisation of the final node-set (None: the transforms ended
+        in octets)."""
+        self._octets[id(reference)] = (reference, method, octets)
+
+    def get(self, reference: Reference, node_set_method: C14nMethod) -> bytes | None:
+        """What :func:`transformed_octets` would yield with ``node_set_method``, if kept."""
+        entry = self._octets.get(id(reference))
+        if entry is None or entry[0] is not reference:
+            return None
+        method = entry[1]
+        if method is None or method == (_final_c14n(reference) or node_set_method):
+            return entry[2]
+        return None
+
+
+def _final_c14n(reference: Reference) -> C14nMethod | None:
+    transforms = reference.transforms
+    return transforms[-1].c14n if transforms else None
+
+
 def transformed_digest(
     reference: Reference,
     data: NodeSet | bytes,
@@ -427,9 +507,11 @@ def transformed_digest(
     *,
     max_depth: int,
     text_heavy: bool = False,
+    octets: ReferenceOctets | None = None,
 ) -> Digested:
     """The digest of ``data`` (what the URI designates) after the reference's transforms
-    (XMLDSig §4.4.3.2); a node-set left at the end is canonicalised with C14N 1.0."""
+    (XMLDSig §4.4.3.2); a node-set left at the end is canonicalised with C14N 1.0. With
+    ``octets``, what was digested is also kept there."""
     transforms = reference.transforms
     final: C14nMethod | None = None
     if transforms and transforms[-1].c14n is not None:
@@ -441,9 +523,16 @@ def transformed_digest(
             narrowed = narrowed or not data.omits_only_signatures()
     if isinstance(data, bytes):
         if final is None:
+            if octets is not None:
+                octets.keep(reference, None, data)
             return Digested(crypto.digest(hash_name, data), narrowed)
         data = _parsed(data, max_depth)
-    value = _nodeset_digest(data, final or DEFAULT_C14N, hash_name, text_heavy=text_heavy)
+    method = final or DEFAULT_C14N
+    if octets is not None:
+        canonical = _nodeset_into(data, method, _OctetSink, text_heavy=text_heavy).octets()
+        octets.keep(reference, method, canonical)
+        return Digested(crypto.digest(hash_name, canonical), narrowed)
+    value = _nodeset_digest(data, method, hash_name, text_heavy=text_heavy)
     return Digested(value, narrowed)
 
 
@@ -468,11 +557,7 @@ def transformed_octets(
         if final is None:
             return data
         data = _parsed(data, max_depth)
-    method = final or node_set_method
-    nodes = data if data.with_comments and method.with_comments else data.without_comments()
-    chunks: list[bytes] = []
-    nodeset.render(nodes, _mode(method), chunks.append)
-    return b"".join(chunks)
+    return _nodeset_into(data, final or node_set_method, _OctetSink, text_heavy=False).octets()
 
 
 def same_document_digest(
@@ -485,11 +570,18 @@ def same_document_digest(
     max_depth: int,
     text_heavy: bool = False,
     budget: WorkBudget | None = None,
+    octets: ReferenceOctets | None = None,
 ) -> Digested:
     """The digest of what a same-document reference designates, after its transforms."""
     nodes = NodeSet(root, target.element, with_comments=target.keep_comments, budget=budget)
     return transformed_digest(
-        reference, nodes, signature, hash_name, max_depth=max_depth, text_heavy=text_heavy
+        reference,
+        nodes,
+        signature,
+        hash_name,
+        max_depth=max_depth,
+        text_heavy=text_heavy,
+        octets=octets,
     )
 
 
@@ -500,9 +592,12 @@ def external_digest(
     hash_name: str,
     *,
     max_depth: int,
+    octets: ReferenceOctets | None = None,
 ) -> Digested:
     """The digest of detached content after the reference's transforms."""
-    return transformed_digest(reference, content, signature, hash_name, max_depth=max_depth)
+    return transformed_digest(
+        reference, content, signature, hash_name, max_depth=max_depth, octets=octets
+    )
 
 
 def element_path(element: etree._Element) -> str:

@@ -80,11 +80,17 @@ class Membership(ColumnElement[bool]):
     # negated) by SQLAlchemy; see the module docstring for why that matters.
     _is_implicitly_boolean = True
 
-    def __init__(self, expression: ColumnElement[Any], values: Sequence[Any], *,
-                 search: bool = True) -> None:
+    def __init__(self, expression: ColumnElement[Any], values: Sequence[Any] | None = None, *,
+                 search: bool = True, parameter: str | None = None) -> None:
+        """``values`` bound into the statement; or, for a statement built once and executed
+        many times (its compilation and cache key are then computed once: ``NotificationRepository``'s
+        hot reads), none here and the list given at execution as ``parameter``."""
+        if (values is None) == (parameter is None):
+            raise ValueError("give either values or the name of the parameter that holds them")
         self.operand = expression
-        self.values = bindparam(None, list(values), type_=_ValueList(expression.type),
-                                unique=True)
+        self.values = (bindparam(None, list(values), type_=_ValueList(expression.type),
+                                 unique=True) if values is not None
+                       else bindparam(parameter, type_=_ValueList(expression.type)))
         self.search = search
         """False: only a filter on rows read through another index (see the module)."""
 

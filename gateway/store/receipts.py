@@ -10,12 +10,13 @@ yield several receipts (one per recipient), all with its digest.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, false, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, false, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -73,6 +74,41 @@ _INSERT_RECEIPT_WITH_ITEMS = text(
     "unnest(CAST(:item_ids AS bigint[]), CAST(:item_outcomes AS varchar[])) "
     "AS i(notification_id, outcome)")
 """PostgreSQL: one receipt and its items in one statement (``ReceiptRepository.add_many``)."""
+_INSERT_RECEIPT_WITH_ITEMS_CONSUMING = text(
+    f"WITH consumed AS (UPDATE {_P.name} SET consumed_at = :consumed_at "
+    "WHERE id = :prepared_id AND consumed_at IS NULL), "
+    + _INSERT_RECEIPT_WITH_ITEMS.text.removeprefix("WITH "))
+"""The same, also marking the prepared acknowledgement used (``consume_prepared``): a data-
+modifying ``WITH`` runs whether or not the rest reads it, in the same statement."""
+
+
+# Built once, executed with parameters (see ``store.repositories``, "statements built once"):
+# every acknowledgement runs them.
+_INSERT_PREPARED = insert(_P)
+_CONSUME_PREPARED = (update(_P)
+                     .where(_P.c.id == bindparam("receipt_key"), _P.c.consumed_at.is_(None))
+                     .values(consumed_at=bindparam("consumed", type_=_P.c.consumed_at.type)))
+
+
+@functools.cache
+def _lock_prepared_statement(*, with_digest: bool, lock: bool) -> Any:
+    issued = (select(_R.c.id).where(_R.c.client_ack_digest == bindparam("digest")).exists()
+              if with_digest else false())
+    stmt = select(_P, issued.label("receipt_issued")).where(_P.c.nonce == bindparam("nonce"))
+    return stmt.with_for_update(of=_P) if lock else stmt
+
+
+@functools.cache
+def _next_numbers_statement(dialect: str) -> Any:
+    insert_for = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}.get(dialect)
+    if insert_for is None:  # pragma: no cover - only the two supported backends
+        raise ValueError(f"unsupported database dialect {dialect!r}")
+    count = bindparam("counter_count", type_=_K.c.last_value.type)
+    return (insert_for(_K)
+            .values(year=bindparam("counter_year", type_=_K.c.year.type), last_value=count)
+            .on_conflict_do_update(index_elements=[_K.c.year],
+                                   set_={"last_value": _K.c.last_value + count})
+            .returning(_K.c.last_value))
 
 
 def _receipt_values(r: IssuedReceipt) -> dict[str, object]:
@@ -96,21 +132,19 @@ class ReceiptRepository:
 
     def add_prepared(self, ack: Acknowledgement, principal: str) -> None:
         with integrity_errors_as_conflict("this acknowledgement was already prepared"):
-            self._session.execute(insert(_P).values(
-                id=ack.receipt_id, principal=principal, decision=ack.decision.value,
-                nonce=ack.nonce, issued_at=ack.issued_at, expires_at=ack.expires_at,
-                items=_items_json(ack), consumed_at=None))
+            self._session.execute(_INSERT_PREPARED, {
+                "id": ack.receipt_id, "principal": principal, "decision": ack.decision.value,
+                "nonce": ack.nonce, "issued_at": ack.issued_at, "expires_at": ack.expires_at,
+                "items": _items_json(ack), "consumed_at": None})
 
     def lock_prepared(self, nonce: str, digest: str | None = None) -> PreparedState | None:
         """The prepared acknowledgement with ``nonce``, its row held until the transaction ends;
         with ``digest``, the same statement also says whether receipts were issued for the
         signed acknowledgement with that SHA-256 (``receipt_issued``; then ``by_digest``)."""
-        issued = (select(_R.c.id).where(_R.c.client_ack_digest == digest).exists()
-                  if digest is not None else false())
-        stmt = select(_P, issued.label("receipt_issued")).where(_P.c.nonce == nonce)
-        if self._dialect() == "postgresql":
-            stmt = stmt.with_for_update(of=_P)
-        row = self._session.execute(stmt).first()
+        stmt = _lock_prepared_statement(with_digest=digest is not None,
+                                        lock=self._dialect() == "postgresql")
+        parameters = {"nonce": nonce} if digest is None else {"nonce": nonce, "digest": digest}
+        row = self._session.execute(stmt, parameters).first()
         if row is None:
             return None
         ack = Acknowledgement(row.id, row.principal, Decision(row.decision), row.nonce,
@@ -118,8 +152,7 @@ class ReceiptRepository:
         return PreparedState(ack, row.principal, row.consumed_at, bool(row.receipt_issued))
 
     def consume_prepared(self, receipt_id: str, at: datetime) -> None:
-        self._session.execute(update(_P).where(_P.c.id == receipt_id, _P.c.consumed_at.is_(None))
-                              .values(consumed_at=at))
+        self._session.execute(_CONSUME_PREPARED, {"receipt_key": receipt_id, "consumed": at})
 
     # -- registration numbers ------------------------------------------------------------------
 
@@ -132,17 +165,8 @@ class ReceiptRepository:
         one submission); the counter row stays locked until commit/rollback."""
         if count < 1:
             raise ValueError("count must be at least 1")
-        dialect = self._dialect()
-        if dialect == "postgresql":
-            stmt: Any = postgresql_insert(_K).values(year=year, last_value=count)
-        elif dialect == "sqlite":
-            stmt = sqlite_insert(_K).values(year=year, last_value=count)
-        else:  # pragma: no cover - only the two supported backends
-            raise ValueError(f"unsupported database dialect {dialect!r}")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_K.c.year], set_={"last_value": _K.c.last_value + count}
-        ).returning(_K.c.last_value)
-        last = int(self._session.execute(stmt).scalar_one())
+        last = int(self._session.execute(_next_numbers_statement(self._dialect()), {
+            "counter_year": year, "counter_count": count}).scalar_one())
         return [RegistrationNumber(year, sequence) for sequence in range(last - count + 1,
                                                                          last + 1)]
 
@@ -152,22 +176,34 @@ class ReceiptRepository:
         """Store ``receipt`` and one item per notification it changed (``outcomes``)."""
         self.add_many([(receipt, outcomes)])
 
-    def add_many(self, receipts: Sequence[tuple[IssuedReceipt, dict[int, Outcome]]]) -> None:
+    def add_many(self, receipts: Sequence[tuple[IssuedReceipt, dict[int, Outcome]]], *,
+                 consumed: tuple[str, datetime] | None = None) -> None:
         """Store several receipts (one submission's) and their items: two statements however
-        many there are."""
+        many there are. ``consumed`` (the prepared acknowledgement's id, and when): also
+        ``consume_prepared`` it -- in the same one statement for the usual single receipt on
+        PostgreSQL (every acknowledgement runs this: bench/wscn.py)."""
         if not receipts:
+            if consumed is not None:
+                self.consume_prepared(*consumed)
             return
         with integrity_errors_as_conflict("a notification already has a final receipt",
                                           code="ALREADY_FINAL"):
             if len(receipts) == 1 and self._dialect() == "postgresql":
                 # The usual case (one recipient): the receipt and its items in ONE statement.
                 receipt, outcomes = receipts[0]
-                self._session.execute(_INSERT_RECEIPT_WITH_ITEMS, {
+                dialect = self._session.get_bind().dialect
+                values = {
                     **_receipt_values(receipt),
                     "issued_at": UTCDateTime().process_bind_param(  # its checks, as typed
-                        receipt.issued_at, self._session.get_bind().dialect),
+                        receipt.issued_at, dialect),
                     "item_ids": sorted(outcomes),
-                    "item_outcomes": [outcomes[n].value for n in sorted(outcomes)]})
+                    "item_outcomes": [outcomes[n].value for n in sorted(outcomes)]}
+                if consumed is None:
+                    self._session.execute(_INSERT_RECEIPT_WITH_ITEMS, values)
+                    return
+                self._session.execute(_INSERT_RECEIPT_WITH_ITEMS_CONSUMING, {
+                    **values, "prepared_id": consumed[0],
+                    "consumed_at": UTCDateTime().process_bind_param(consumed[1], dialect)})
                 return
             keys = self._session.execute(
                 insert(_R).returning(_R.c.id, sort_by_parameter_order=True),
@@ -177,6 +213,8 @@ class ReceiptRepository:
                      for nid, outcome in sorted(outcomes.items())]
             if items:
                 self._session.execute(insert(_I), items)
+        if consumed is not None:
+            self.consume_prepared(*consumed)
 
     def by_digest(self, digest: str) -> list[IssuedReceipt]:
         """Every receipt issued for the signed acknowledgement with this SHA-256, in

@@ -15,11 +15,13 @@ write lock from its first statement (``BEGIN IMMEDIATE``, see ``engine``).
 from __future__ import annotations
 
 import builtins
+import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Executable,
     Select,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -136,6 +139,57 @@ Content = bytes | Callable[[], Iterable[bytes]]
 """A document's bytes, or how to read them in slices at insert time (a spooled MTOM part)."""
 _COPY_CONTENT = f"COPY {_C.name} (notification_id, position, content) FROM STDIN"
 """PostgreSQL: one document streamed into its row, slice by slice (``_stream_content``)."""
+
+
+# -- statements built once --------------------------------------------------------------------
+# The hot statements of a request that names notifications (bench/wscn.py: a WSCN client pays
+# them per notification) are built once and executed with their values as parameters: a
+# statement object built anew per call costs SQLAlchemy a fresh cache-key traversal on every
+# execution (about as much CPU as the statement's round trip), one built once has it memoised.
+
+
+@functools.cache
+def _load_statement(*, seen_version: bool, lock: bool) -> Select[Any]:
+    """The notifications of the list parameter ``ids`` with their documents, one row per
+    document, in id and position order (``NotificationRepository._notifications_of``).
+
+    ``seen_version``: the registry's change counter first (``_load_seen_version``), anchored on
+    a one-row select so that it comes back whether or not any id names a notification;
+    ``lock``: ``FOR UPDATE OF notification`` (PostgreSQL)."""
+    if seen_version:
+        anchor = select(literal(1).label("anchor")).subquery()
+        version = (select(_V.c.version).where(_V.c.id == 1).scalar_subquery()
+                   .label("registry_version"))
+        stmt = (select(version, *_COLUMNS, *_DOCUMENT_COLUMNS[1:])
+                .select_from(anchor.outerjoin(_N, Membership(_N.c.id, parameter="ids"))
+                             .outerjoin(_D, _D.c.notification_id == _N.c.id)))
+    else:
+        stmt = (select(*_COLUMNS, *_DOCUMENT_COLUMNS[1:])
+                .select_from(_N.outerjoin(_D, _D.c.notification_id == _N.c.id))
+                .where(Membership(_N.c.id, parameter="ids")))
+    stmt = stmt.order_by(_N.c.id, _D.c.position)
+    return stmt.with_for_update(of=_N) if lock else stmt
+
+
+@functools.cache
+def _mark_accessed_statement(dialect: str) -> Any:
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert_for(_X).on_conflict_do_nothing()
+
+
+_SAVE_STATUSES = (
+    update(_N)
+    .where(Membership(_N.c.id, parameter="ids"), _N.c.status == Status.AVAILABLE.value)
+    .values(status=bindparam("new_status", type_=_N.c.status.type),
+            status_at=bindparam("new_status_at", type_=_N.c.status_at.type),
+            status_effective_at=bindparam("new_effective_at",
+                                          type_=_N.c.status_effective_at.type),
+            acted_by=bindparam("new_acted_by", type_=_N.c.acted_by.type)))
+"""``NotificationRepository.save_statuses``: one group of ids moved to one state."""
+
+_DOCUMENT_CONTENT = select(_C.c.content).where(
+    _C.c.notification_id == bindparam("notification_id"), _C.c.position == bindparam("position"))
+"""``NotificationRepository.content``."""
 
 
 @contextmanager
@@ -325,13 +379,9 @@ class NotificationRepository:
             groups.setdefault(key, []).append(notification.id)
         for (status, status_at, effective_at, acted_by), ids in groups.items():
             chunk = sorted(set(ids))
-            changed = _rowcount(
-                self._session,
-                update(_N)
-                .where(Membership(_N.c.id, chunk), _N.c.status == Status.AVAILABLE.value)
-                .values(status=status.value, status_at=status_at,
-                        status_effective_at=effective_at, acted_by=acted_by),
-            )
+            changed = cast(CursorResult[Any], self._session.execute(_SAVE_STATUSES, {
+                "ids": chunk, "new_status": status.value, "new_status_at": status_at,
+                "new_effective_at": effective_at, "new_acted_by": acted_by})).rowcount
             if changed != len(chunk):
                 self._raise_unchanged(chunk, status)
 
@@ -425,14 +475,8 @@ class NotificationRepository:
         in the same statement (the rights check that follows needs it: one round trip less).
         Anchored on a one-row select, so the counter comes back -- and the statement costs
         the same -- whether or not any id names a notification (issue 20)."""
-        anchor = select(literal(1).label("anchor")).subquery()
-        version = (select(_V.c.version).where(_V.c.id == 1).scalar_subquery()
-                   .label("registry_version"))
-        stmt = (select(version, *_COLUMNS, *_DOCUMENT_COLUMNS[1:])
-                .select_from(anchor.outerjoin(_N, Membership(_N.c.id, wanted))
-                             .outerjoin(_D, _D.c.notification_id == _N.c.id))
-                .order_by(_N.c.id, _D.c.position))
-        rows = self._session.execute(stmt).all()
+        rows = self._session.execute(_load_statement(seen_version=True, lock=False),
+                                     {"ids": wanted}).all()
         seen = rows[0][0] if rows else None
         if seen is not None:
             self._session.info[VERSION_SEEN] = seen
@@ -449,12 +493,8 @@ class NotificationRepository:
         """The notifications ``wanted`` with their documents in ONE statement (a join: every
         request that names notifications loads them, bench/wscn.py), in id order; ``lock``
         holds their rows (``FOR UPDATE OF notification``, taken in that order)."""
-        stmt = (select(*_COLUMNS, *_DOCUMENT_COLUMNS[1:])
-                .select_from(_N.outerjoin(_D, _D.c.notification_id == _N.c.id))
-                .where(Membership(_N.c.id, wanted)).order_by(_N.c.id, _D.c.position))
-        if lock:
-            stmt = stmt.with_for_update(of=_N)
-        return self._notifications_of(self._session.execute(stmt))
+        return self._notifications_of(self._session.execute(
+            _load_statement(seen_version=False, lock=lock), {"ids": wanted}))
 
     @staticmethod
     def _notifications_of(result: Iterable[Sequence[Any]]) -> dict[int, Notification]:
@@ -496,9 +536,7 @@ class NotificationRepository:
                 for i in sorted(set(ids))]
         if not rows:
             return
-        dialect_insert = (postgresql_insert if _dialect(self._session) == "postgresql"
-                          else sqlite_insert)
-        self._session.execute(dialect_insert(_X).on_conflict_do_nothing(), rows)
+        self._session.execute(_mark_accessed_statement(_dialect(self._session)), rows)
 
     def first_access(self, notification_id: int) -> tuple[datetime, str] | None:
         """When the item was first accessed and by whom (``mark_accessed``), if ever."""
@@ -588,11 +626,8 @@ class NotificationRepository:
 
     def content(self, notification_id: int, position: int) -> bytes | None:
         """The bytes of one document, or None if there is no such document."""
-        data = self._session.execute(
-            select(_C.c.content).where(
-                _C.c.notification_id == notification_id, _C.c.position == position
-            )
-        ).scalar()
+        data = self._session.execute(_DOCUMENT_CONTENT, {
+            "notification_id": notification_id, "position": position}).scalar()
         return None if data is None else bytes(data)
 
     def contents(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -905,15 +940,28 @@ class AuditRepository:
             last = rows[-1].seq
 
 
-_REMEMBER_NONCE = text(
+REMEMBER_NONCE_POSTGRESQL = (
     "WITH purged AS (DELETE FROM used_nonce WHERE digest IN ("
-    " SELECT digest FROM used_nonce WHERE expires_at <= :now AND digest <> :digest"
-    " LIMIT :batch FOR UPDATE SKIP LOCKED))"
-    " INSERT INTO used_nonce (digest, expires_at) VALUES (:digest, :expires_at)"
+    " SELECT digest FROM used_nonce WHERE expires_at <= %(now)s AND digest <> %(digest)s"
+    " LIMIT %(batch)s FOR UPDATE SKIP LOCKED))"
+    " INSERT INTO used_nonce (digest, expires_at) VALUES (%(digest)s, %(expires_at)s)"
     " ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at"
-    " WHERE used_nonce.expires_at <= :now RETURNING digest")
-"""``NonceRepository.remember`` on PostgreSQL: a row back when the digest is new (or its entry
-had expired), none for a replay."""
+    " WHERE used_nonce.expires_at <= %(now)s RETURNING digest")
+"""``NonceRepository.remember`` on PostgreSQL, in the driver's parameter style (the gate's
+store runs it straight on a pooled connection: ``store.replay``): a row back when the digest is
+new (or its entry had expired), none for a replay."""
+_REMEMBER_NONCE = text(re.sub(r"%\((\w+)\)s", r":\1", REMEMBER_NONCE_POSTGRESQL))
+"""The same statement for a session (``NonceRepository``, inside a unit of work)."""
+
+
+def nonce_parameters(digest: str, expires_at: datetime, now: datetime,
+                     batch: int) -> dict[str, object]:
+    """The parameters of ``REMEMBER_NONCE_POSTGRESQL``; instants must be aware (as
+    ``UTCDateTime`` refuses a naive one), sent as UTC."""
+    if expires_at.utcoffset() is None or now.utcoffset() is None:
+        raise ValueError("refusing to store a naive datetime: instants must be timezone-aware")
+    return {"digest": digest, "expires_at": expires_at.astimezone(UTC),
+            "now": now.astimezone(UTC), "batch": batch}
 
 
 class NonceRepository:

@@ -40,6 +40,10 @@ VERSION_SEEN = "representation_version_seen"
 """``Session.info`` key: the registry's change counter as the transaction's last notification
 read saw it (``NotificationRepository.get_many``), for ``RepresentationRepository.version``."""
 
+_VERSION = select(RepresentationVersionRow.version).where(RepresentationVersionRow.id == 1)
+"""The registry's change counter: built once (read by most requests; ``store.repositories``,
+"statements built once")."""
+
 
 
 class RepresentationRepository:
@@ -87,9 +91,7 @@ class RepresentationRepository:
         seen = self._session.info.pop(VERSION_SEEN, None)
         if seen is not None:
             return int(seen)
-        value = self._session.execute(
-            select(RepresentationVersionRow.version).where(RepresentationVersionRow.id == 1)
-        ).scalar()
+        value = self._session.execute(_VERSION).scalar()
         return None if value is None else int(value)
 
     def _changed(self) -> None:

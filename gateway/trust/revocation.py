@@ -39,7 +39,21 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from gateway.trust.memo import BytesMemo, IdentityMemo
+
 _CERT_ID_HASHES = ("sha1", "sha256", "sha384", "sha512")
+
+_MEMO_MAX_BYTES = 64 * 1024
+"""CRLs and OCSP responses larger than this are neither kept by their DER nor have their
+evidence memoised (real OCSP responses are a few KiB; a CRL this size has about a thousand
+entries): the tables stay within a few tens of MiB whatever arrives."""
+_LOADED_RESPONSES: BytesMemo[ocsp.OCSPResponse] = BytesMemo(256, _MEMO_MAX_BYTES)
+_LOADED_CRLS: BytesMemo[x509.CertificateRevocationList] = BytesMemo(64, _MEMO_MAX_BYTES)
+_EVIDENCE: IdentityMemo[Evidence | None] = IdentityMemo(1024)
+"""What one CRL or OCSP response says about (certificate, issuer): a pure function of the three
+objects, authenticated once per process rather than once per certificate pair and signature."""
+_CERT_ID: IdentityMemo[tuple[bytes, bytes]] = IdentityMemo(256)
+_SERIALS: IdentityMemo[frozenset[int]] = IdentityMemo(256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +88,14 @@ class RevocationValues:
 
 
 def load_ocsp_response(data: bytes) -> ocsp.OCSPResponse:
-    """A DER OCSPResponse; ValueError when it is not one."""
-    return ocsp.load_der_ocsp_response(data)
+    """A DER OCSPResponse; ValueError when it is not one. The same DER gives the same object
+    (memoised, bounded), so that the evidence memo recognises it in the next signature."""
+    return _LOADED_RESPONSES.get(data, ocsp.load_der_ocsp_response)
+
+
+def load_crl(data: bytes) -> x509.CertificateRevocationList:
+    """A DER CRL; ValueError when it is not one (memoised like :func:`load_ocsp_response`)."""
+    return _LOADED_CRLS.get(data, x509.load_der_x509_crl)
 
 
 def crl_evidence(
@@ -85,7 +105,27 @@ def crl_evidence(
     *,
     authenticated: bool = False,
 ) -> Evidence | None:
-    """The CRL's word on ``certificate``, or None when the CRL is not the issuer's."""
+    """The CRL's word on ``certificate``, or None when the CRL is not the issuer's.
+
+    A carried CRL's is memoised (``_EVIDENCE``) when the CRL is small: a large one is a new
+    object in every signature, and is not kept alive for nothing. (What a trust store's own CRLs
+    say is memoised with the store: ``chain``.)
+    """
+    if authenticated:
+        return _crl_evidence(crl, certificate, issuer, True)
+    if len(crl.tbs_certlist_bytes) <= _MEMO_MAX_BYTES:
+        return _EVIDENCE.get(
+            (crl, certificate, issuer), lambda: _crl_evidence(crl, certificate, issuer, False)
+        )
+    return _crl_evidence(crl, certificate, issuer, False)
+
+
+def _crl_evidence(
+    crl: x509.CertificateRevocationList,
+    certificate: x509.Certificate,
+    issuer: x509.Certificate,
+    authenticated: bool,
+) -> Evidence | None:
     if crl.issuer != issuer.subject:
         return None
     if not authenticated:
@@ -108,7 +148,37 @@ def ocsp_evidence(
 ) -> Evidence | None:
     """The OCSP response's word on ``certificate``, or None when it is not authenticated by
     ``issuer``, says nothing about this certificate, says ``unknown``, or cannot be read (its
-    fields are parsed lazily: a malformed one surfaces here)."""
+    fields are parsed lazily: a malformed one surfaces here). Memoised like
+    :func:`crl_evidence`."""
+    try:
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return None
+        small = len(response.tbs_response_bytes) <= _MEMO_MAX_BYTES
+        serials = (
+            _SERIALS.get((response,), lambda: _serials_of(response))
+            if small
+            else _serials_of(response)
+        )
+        if certificate.serial_number not in serials:
+            return None  # the usual case, another certificate's response
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    if not small:
+        return _checked_ocsp_evidence(response, certificate, issuer)
+    return _EVIDENCE.get(
+        (response, certificate, issuer),
+        lambda: _checked_ocsp_evidence(response, certificate, issuer),
+    )
+
+
+def _serials_of(response: ocsp.OCSPResponse) -> frozenset[int]:
+    """The serial numbers a successful response speaks of (ValueError when unreadable)."""
+    return frozenset(single.serial_number for single in response.responses)
+
+
+def _checked_ocsp_evidence(
+    response: ocsp.OCSPResponse, certificate: x509.Certificate, issuer: x509.Certificate
+) -> Evidence | None:
     try:
         return _ocsp_evidence(response, certificate, issuer)
     except (ValueError, UnsupportedAlgorithm):
@@ -190,10 +260,10 @@ def _names_issuer(single: ocsp.OCSPSingleResponse, issuer: x509.Certificate) -> 
     name = single.hash_algorithm.name
     if name not in _CERT_ID_HASHES:
         return False
-    return _cert_id_hashes(issuer.public_bytes(Encoding.DER), name) == (
-        single.issuer_name_hash,
-        single.issuer_key_hash,
+    hashes_of_issuer = _CERT_ID.get(
+        (issuer, name), lambda: _cert_id_hashes(issuer.public_bytes(Encoding.DER), name)
     )
+    return hashes_of_issuer == (single.issuer_name_hash, single.issuer_key_hash)
 
 
 @functools.lru_cache(maxsize=256)

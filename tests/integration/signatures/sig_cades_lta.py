@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, parser
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -36,6 +36,8 @@ REVOCATION_VALUES = "1.2.840.113549.1.9.16.2.24"
 ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
 ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
 ATS_HASH_INDEX = "0.4.0.1733.2.5"
+ARCHIVE_TIME_STAMP_V2 = "1.2.840.113549.1.9.16.2.48"
+ARCHIVE_TIME_STAMP_V1 = "1.2.840.113549.1.9.16.2.27"
 SHA256_ALGORITHM = bytes.fromhex("300d06096086480165030402010500")
 
 Stamp = Callable[[bytes, str], bytes]
@@ -74,9 +76,7 @@ def _index(entries: Sequence[tuple[x509.Certificate, datetime | None]]) -> str:
         serial = serial if len(serial) % 2 == 0 else "0" + serial
         status, revoked = ("V", "") if revoked_at is None else (
             "R", revoked_at.strftime("%y%m%d%H%M%SZ") + ",keyCompromise")  # fmt: skip
-        subject = "/" + "/".join(
-            attribute.rfc4514_string() for attribute in certificate.subject
-        )
+        subject = "/" + "/".join(attribute.rfc4514_string() for attribute in certificate.subject)
         lines.append(f"{status}\t{expiry}\t{revoked}\t{serial}\tunknown\t{subject}")
     return "".join(f"{line}\n" for line in lines)
 
@@ -157,17 +157,49 @@ def _signer_info(content_info: cms.ContentInfo) -> cms.SignerInfo:
     return content_info["content"]["signer_infos"][0]
 
 
-def add_unsigned(document: bytes, *attributes: bytes) -> bytes:
-    """``document`` with DER ``attributes`` appended to the first signer's unsigned ones."""
+def raw_children(encoded: bytes) -> list[bytes]:
+    """The elements inside a constructed BER/DER value, each exactly as encoded (asn1crypto
+    re-encodes an indefinite length when it dumps)."""
+    contents = parser.parse(encoded)[4]
+    children = []
+    while contents:
+        _, _, _, header, inner, trailer = parser.parse(contents, strict=False)
+        size = len(header) + len(inner) + len(trailer)
+        children.append(contents[:size])
+        contents = contents[size:]
+    return children
+
+
+def raw_signed_data_fields(document: bytes) -> list[bytes]:
+    """version, digestAlgorithms, encapContentInfo, [0], [1], signerInfos -- as encoded."""
+    explicit = raw_children(document)[1]
+    return raw_children(raw_children(explicit)[0])
+
+
+def _with_unsigned(document: bytes, attributes: Sequence[bytes]) -> bytes:
+    """``document`` with the first signer's unsigned attributes replaced by ``attributes``,
+    encoded in this order (as signers append them; asn1crypto would sort a built SET OF). A
+    BER document (indefinite lengths above the SignerInfos, as ``openssl cms -stream`` writes)
+    keeps its encoding: only its SignerInfos are replaced."""
     content_info = cms.ContentInfo.load(document)
     signer_info = _signer_info(content_info)
-    existing = signer_info["unsigned_attrs"]
-    kept = [] if isinstance(existing, core.Void) else list(existing)
-    signer_info["unsigned_attrs"] = cms.CMSAttributes(
-        kept + [cms.CMSAttribute.load(encoded) for encoded in attributes]
-    )
-    rebuilt: bytes = content_info.dump()
-    return rebuilt
+    signer_info["unsigned_attrs"] = cms.CMSAttributes.load(tlv(0x31, b"".join(attributes)))
+    if document[1] != 0x80:
+        rebuilt: bytes = content_info.dump()
+        return rebuilt
+    old = raw_signed_data_fields(document)[-1]
+    others = raw_children(old)[1:]
+    return replace_once(document, old, tlv(0x31, b"".join([signer_info.dump(), *others])))
+
+
+def _unsigned_of(document: bytes) -> list[bytes]:
+    existing = _signer_info(cms.ContentInfo.load(document))["unsigned_attrs"]
+    return [] if isinstance(existing, core.Void) else [item.dump() for item in existing]
+
+
+def add_unsigned(document: bytes, *attributes: bytes) -> bytes:
+    """``document`` with DER ``attributes`` appended to the first signer's unsigned ones."""
+    return _with_unsigned(document, [*_unsigned_of(document), *attributes])
 
 
 def add_signature_timestamp(document: bytes, stamp: Stamp) -> bytes:
@@ -267,19 +299,17 @@ def archive_imprint_input(document: bytes, index: bytes, content: bytes | None =
     if content is None:
         content = encapsulated["content"].native
     names = (
-        "version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"
+        "version",
+        "sid",
+        "digest_algorithm",
+        "signed_attrs",
+        "signature_algorithm",
+        "signature",
     )
     fields = b"".join(
-        signer_info[name].dump()
-        for name in names
-        if not isinstance(signer_info[name], core.Void)
+        signer_info[name].dump() for name in names if not isinstance(signer_info[name], core.Void)
     )
-    return (
-        encapsulated["content_type"].dump()
-        + hashlib.sha256(content).digest()
-        + fields
-        + index
-    )
+    return encapsulated["content_type"].dump() + hashlib.sha256(content).digest() + fields + index
 
 
 def add_archive_timestamp(
@@ -299,11 +329,67 @@ def add_archive_timestamp(
     return add_unsigned(document, attribute(ARCHIVE_TIME_STAMP_V3, token))
 
 
-def archive_token(document: bytes, position: int = -1) -> bytes:
+# --- archive-time-stamp-v2 (RFC 5126 §6.4.1, TS 101 733 §6.4.1 and Annex K) ----------------------
+
+
+def archive_v2_imprint_input(
+    document: bytes, content: bytes | None = None, *, annex_k_183: bool = False
+) -> bytes:
+    """What an archive-time-stamp-v2 added now covers: the encapContentInfo element, the
+    external content when there is no eContent, the certificates [0] and crls [1] fields, the
+    SignerInfo fields before unsignedAttrs and the unsigned attributes so far, in order --
+    wrapped as [1] (TS 101 733 v2.2.1) or, with ``annex_k_183``, without tag and length (the
+    v1.8.3 Annex K reading)."""
+    content_info = cms.ContentInfo.load(document)
+    signed_data = content_info["content"]
+    signer_info = _signer_info(content_info)
+    fields = raw_signed_data_fields(document)
+    octets = fields[2]  # encapContentInfo, as encoded (BER stays BER)
+    if isinstance(signed_data["encap_content_info"]["content"], core.Void):
+        assert content is not None, "a detached signature needs its content"
+        octets += content
+    octets += b"".join(field for field in fields[3:-1] if field[0] in (0xA0, 0xA1))
+    names = (
+        "version",
+        "sid",
+        "digest_algorithm",
+        "signed_attrs",
+        "signature_algorithm",
+        "signature",
+    )
+    octets += b"".join(
+        signer_info[name].dump() for name in names if not isinstance(signer_info[name], core.Void)
+    )
+    unsigned = b"".join(_elements(signer_info["unsigned_attrs"]))
+    return octets + (unsigned if annex_k_183 else tlv(0xA1, unsigned))
+
+
+def add_archive_timestamp_v2(
+    document: bytes,
+    stamp: Stamp,
+    *,
+    content: bytes | None = None,
+    annex_k_183: bool = False,
+    hash_name: str = "sha256",
+) -> bytes:
+    """CAdES-A: an archive-time-stamp-v2 by ``stamp`` over the signature as it stands."""
+    octets = archive_v2_imprint_input(document, content, annex_k_183=annex_k_183)
+    token = stamp(hashlib.new(hash_name, octets).digest(), hash_name)
+    return add_unsigned(document, attribute(ARCHIVE_TIME_STAMP_V2, token))
+
+
+def swap_unsigned(document: bytes, first: int, second: int) -> bytes:
+    """``document`` with two unsigned attributes of the first signer swapped."""
+    items = _unsigned_of(document)
+    items[first], items[second] = items[second], items[first]
+    return _with_unsigned(document, items)
+
+
+def archive_token(document: bytes, position: int = -1, kind: str = ARCHIVE_TIME_STAMP_V3) -> bytes:
     tokens = [
         value.dump()
         for item in _signer_info(cms.ContentInfo.load(document))["unsigned_attrs"]
-        if item["type"].dotted == ARCHIVE_TIME_STAMP_V3
+        if item["type"].dotted == kind
         for value in item["values"]
     ]
     return tokens[position]
@@ -396,6 +482,26 @@ def bouncy_castle_lt(
             ["java", "-cp", ":".join(str(jar) for jar in BC_JARS), str(BC_LT_PEER),
              str(key_path), str(cert_path), str(folder / "content.bin"), str(folder / "out.p7s"),
              *map(str, extras)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return (folder / "out.p7s").read_bytes()
+
+
+BC_CADES_A_PEER = Path(__file__).parent / "peers" / "BcCadesA.java"
+
+
+def bouncy_castle_cades_a(document: bytes, unit: Credential) -> bytes:
+    """``document`` with an archive-time-stamp-v2 whose imprint and token Bouncy Castle makes
+    (``peers/BcCadesA.java``; unsigned attributes DER-sorted, as Bouncy Castle writes them)."""
+    from sig_cms_vectors import BC_JARS
+
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        (folder / "in.p7s").write_bytes(document)
+        subprocess.run(
+            ["java", "-cp", ":".join(str(jar) for jar in BC_JARS), str(BC_CADES_A_PEER),
+             str(folder / "in.p7s"), str(unit.key_path), str(unit.cert_path),
+             str(folder / "out.p7s")],
             check=True, capture_output=True,
         )  # fmt: skip
         return (folder / "out.p7s").read_bytes()

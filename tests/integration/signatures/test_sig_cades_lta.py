@@ -18,13 +18,20 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sig_cades_lta import (
+    ARCHIVE_TIME_STAMP_V1,
+    ARCHIVE_TIME_STAMP_V2,
     ATS_HASH_INDEX,
     ATS_HASH_INDEX_V3,
     add_archive_timestamp,
+    add_archive_timestamp_v2,
     add_signature_timestamp,
+    add_unsigned,
     archive_token,
     as_attributes,
+    attribute,
     basic_response,
     drop_certificate,
     flip_inside,
@@ -33,6 +40,7 @@ from sig_cades_lta import (
     openssl_crl,
     openssl_ocsp,
     replace_archive_token,
+    swap_unsigned,
     token_with_index,
 )
 from sig_cms_vectors import openssl_cms
@@ -128,9 +136,7 @@ def test_expired_signer_and_unit_pass_with_an_archive_time_stamp(
         # Covered through the index (the imprint itself still matches):
         "carried OCSP response altered": flip_inside(archived, ocsp_entry, len(ocsp_entry) - 30),
         "carried CRL altered": flip_inside(archived, root_crl, 40),
-        "carried CA certificate removed": drop_certificate(
-            archived, pki.issuing_ca.certificate()
-        ),
+        "carried CA certificate removed": drop_certificate(archived, pki.issuing_ca.certificate()),
         # Covered by the imprint: an index that lists less than was stamped.
         "hash index replaced": replace_archive_token(
             archived, token_with_index(token, hash_index(signed))
@@ -214,9 +220,7 @@ def test_signer_revoked_before_the_archive_time_stamp_is_revoked(
 
 
 @pytest.mark.parametrize("version", [ATS_HASH_INDEX_V3, ATS_HASH_INDEX], ids=["v3", "v2-index"])
-def test_validation_data_as_attributes_gives_lt_then_lta(
-    version, pki: DemoPki, expiring
-) -> None:
+def test_validation_data_as_attributes_gives_lt_then_lta(version, pki: DemoPki, expiring) -> None:
     signer, unit = expiring
     signed = add_signature_timestamp(openssl_cms(CONTENT, signer, "-nodetach"), tsa(unit))
     crl = openssl_crl(pki.root_ca, this_update=PKI_NOW)
@@ -300,3 +304,198 @@ def test_a_later_archive_time_stamp_renews_an_expired_one(pki: DemoPki, expiring
         report
     )
     assert not any(ts.passed for ts in signature.timestamps)
+
+
+# --- archive-time-stamp-v2 (RFC 5126 / TS 101 733 §6.4.1: CAdES-A of older national tools) ------
+
+
+def _x_long(
+    pki: DemoPki, signer, unit, *, attached: bool = True, stream: bool = False
+) -> tuple[bytes, bytes]:
+    """CAdES-T plus certificate-values and revocation-values (CAdES-X-Long's attributes) and
+    the signer's OCSP response: (document, the signer's BasicOCSPResponse). ``stream``: BER,
+    as ``openssl cms -stream`` writes it."""
+    options = (("-nodetach",) if attached else ()) + (("-stream",) if stream else ())
+    signed = add_signature_timestamp(openssl_cms(CONTENT, signer, *options), tsa(unit))
+    response = openssl_ocsp(pki.issuing_ca, signer.certificate)
+    document = as_attributes(
+        signed,
+        certificates=[unit.certificate, pki.issuing_ca.certificate()],
+        crls=[openssl_crl(pki.root_ca, this_update=PKI_NOW)],
+        responses=[response, openssl_ocsp(pki.issuing_ca, unit.certificate)],
+    )
+    return document, basic_response(response)
+
+
+@pytest.mark.parametrize(
+    ("attached", "annex_k_183"),
+    [(True, False), (False, False), (True, True)],
+    ids=["attached", "detached", "attached-annex-k-v1.8.3"],
+)
+def test_expired_signer_and_unit_pass_with_an_archive_time_stamp_v2(
+    attached, annex_k_183, pki: DemoPki, expiring
+) -> None:
+    """The imprint is computed by the test helper's own reading of RFC 5126 §6.4.1 (and of the
+    older Annex K, without the [1] tag and length) and stamped by ``openssl ts``."""
+    signer, unit = expiring
+    detached = None if attached else CONTENT
+    with_data, basic = _x_long(pki, signer, unit, attached=attached)
+    archived = add_archive_timestamp_v2(
+        with_data, tsa(pki.tsa), content=detached, annex_k_183=annex_k_183
+    )
+    trust = fresh_trust(pki)
+    result, signature, report = judge(archived, trust, detached)
+    assert result == PASSED, describe(report)
+    assert signature.level == "CAdES-BASELINE-LTA"
+    assert [ts.kind for ts in signature.timestamps] == [
+        TimestampKind.SIGNATURE_TIMESTAMP,
+        TimestampKind.ARCHIVE_TIMESTAMP,
+    ]
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    assert not any("archive-time-stamp-v2" in warning for warning in signature.warnings)
+    # Without it, the expired unit's token proves nothing.
+    result, _, report = judge(with_data, trust, detached)
+    assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), describe(
+        report
+    )
+    # Tampered twins: the archive time-stamp's imprint fails, and with it the proof.
+    twins = {
+        "revocation value altered": flip_inside(archived, basic, len(basic) - 20),
+        # signature-time-stamp, certificate-values, revocation-values, then the archive one
+        "unsigned attributes reordered": swap_unsigned(archived, 1, 2),
+    }
+    for name, twin in twins.items():
+        result, signature, report = judge(twin, trust, detached)
+        archive = signature.timestamps[-1]
+        assert archive.kind is TimestampKind.ARCHIVE_TIMESTAMP, name
+        assert archive.sub_indication is SubIndication.HASH_FAILURE, (name, describe(report))
+        assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), name
+        assert signature.level == "CAdES-BASELINE-B", name
+    if attached:
+        result, signature, report = judge(flip_inside(archived, CONTENT[:64], 10), trust)
+    else:
+        result, signature, report = judge(archived, trust, CONTENT + b" ")
+    assert result == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), describe(report)
+    assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE
+
+
+def test_ber_signature_with_an_archive_time_stamp_v2(pki: DemoPki, expiring) -> None:
+    """``openssl cms -stream`` writes indefinite lengths and a chunked content: the archive
+    time-stamp covers the encapContentInfo as encoded."""
+    signer, unit = expiring
+    with_data, _ = _x_long(pki, signer, unit, stream=True)
+    archived = add_archive_timestamp_v2(with_data, tsa(pki.tsa))
+    assert archived[:2] == b"\x30\x80" and b"\x24\x80" in archived  # still BER
+    trust = fresh_trust(pki)
+    result, signature, report = judge(archived, trust)
+    assert result == PASSED, describe(report)
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    result, signature, report = judge(flip_inside(archived, CONTENT[:64], 10), trust)
+    assert result == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), describe(report)
+    assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE
+
+
+def test_attributes_added_after_an_archive_time_stamp_v2_are_not_covered(
+    pki: DemoPki, expiring
+) -> None:
+    """Validation data added after the archive time-stamp (and a v1 archive time-stamp, which
+    is reported, not validated) leave it valid: it covers only what preceded it."""
+    signer, unit = expiring
+    with_data, _ = _x_long(pki, signer, unit)
+    archived = add_archive_timestamp_v2(with_data, tsa(pki.tsa))
+    later = add_unsigned(
+        archived,
+        attribute(ARCHIVE_TIME_STAMP_V1, archive_token(archived, kind=ARCHIVE_TIME_STAMP_V2)),
+    )
+    result, signature, report = judge(later, fresh_trust(pki))
+    assert result == PASSED, describe(report)
+    assert [ts.kind for ts in signature.timestamps][-1] is TimestampKind.ARCHIVE_TIMESTAMP
+    assert len(signature.timestamps) == 2
+    assert "Not validated (reported only): archive-time-stamp (v1, RFC 3126)" in (
+        signature.warnings
+    )
+
+
+@pytest.mark.parametrize("renewal", ["v2", "v3"])
+def test_a_later_archive_time_stamp_renews_an_expired_v2_one(
+    renewal, pki: DemoPki, expiring
+) -> None:
+    from sig_vectors import local_tsa
+
+    signer, unit = expiring
+    with_data, _ = _x_long(pki, signer, unit)
+    first = add_archive_timestamp_v2(with_data, tsa(unit))
+    later = local_tsa(pki, PKI_NOW + 3 * DAY).timestamp
+    renewed = (
+        add_archive_timestamp_v2(first, later)
+        if renewal == "v2"
+        else add_archive_timestamp(first, later)
+    )
+    trust = fresh_trust(pki)
+    result, signature, report = judge(renewed, trust)
+    assert result == PASSED, describe(report)
+    assert [ts.kind for ts in signature.timestamps] == [TimestampKind.SIGNATURE_TIMESTAMP] + [
+        TimestampKind.ARCHIVE_TIMESTAMP
+    ] * 2
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    result, signature, report = judge(first, trust)
+    assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), describe(
+        report
+    )
+
+
+@pytest.fixture(scope="module")
+def v2_archived(pki: DemoPki, expiring):
+    signer, unit = expiring
+    with_data, _ = _x_long(pki, signer, unit)
+    archived = add_archive_timestamp_v2(with_data, tsa(pki.tsa))
+    return archived, archive_token(archived, kind=ARCHIVE_TIME_STAMP_V2), fresh_trust(pki)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_mutated_archive_time_stamp_v2_is_a_report_never_an_exception(data, v2_archived) -> None:
+    """Bytes of the unsigned attributes (mostly of the archive-time-stamp-v2 attribute: its
+    token or its header) mutated: a report, FORMAT_FAILURE or a failed archive time-stamp,
+    never an internal error."""
+    archived, token, trust = v2_archived
+    header = 21  # SEQUENCE header, the attribute type's OID, the SET header
+    end = archived.index(token) + len(token)
+    unsigned = cms.ContentInfo.load(archived)["content"]["signer_infos"][0]["unsigned_attrs"]
+    start = data.draw(st.sampled_from([archived.index(token) - header, end - len(unsigned.dump())]))
+    document = bytearray(archived)
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(start, end - 1))
+        document[position] = data.draw(st.integers(0, 255))
+    report = validate(bytes(document), policy=SignaturePolicy(), trust=trust, now=VALIDATED_AT)
+    assert report.signatures
+    for signature in report.signatures:
+        assert all(finding.message != "internal error" for finding in signature.findings)
+
+
+def test_bouncy_castle_archive_time_stamp_v2_proves_an_expired_signer(
+    pki: DemoPki, expiring
+) -> None:
+    """Bouncy Castle computes the imprint (its own DER, the unsigned attributes in the sorted
+    order it writes a SET in) and makes the token: the expired signer passes; a changed
+    revocation value fails the archive time-stamp."""
+    from sig_cades_lta import bouncy_castle_cades_a
+
+    signer, unit = expiring
+    with_data, basic = _x_long(pki, signer, unit)
+    archived = bouncy_castle_cades_a(with_data, pki.tsa)
+    trust = fresh_trust(pki)
+    result, signature, report = judge(archived, trust)
+    assert result == PASSED, describe(report)
+    assert [ts.kind for ts in signature.timestamps] == [
+        TimestampKind.SIGNATURE_TIMESTAMP,
+        TimestampKind.ARCHIVE_TIMESTAMP,
+    ]
+    assert all(ts.passed for ts in signature.timestamps), describe(report)
+    result, signature, report = judge(flip_inside(archived, basic, len(basic) - 20), trust)
+    assert signature.timestamps[-1].sub_indication is SubIndication.HASH_FAILURE, describe(report)
+    assert result == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)

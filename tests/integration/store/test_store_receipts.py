@@ -139,3 +139,39 @@ def test_prepared_acknowledgements_round_trip_and_are_consumed_once(database):
     with pytest.raises(Conflict), SqlUnitOfWork(database.session_factory) as uow:
         uow.receipts.add_prepared(ack, "B12345674")
         uow.commit()
+
+
+@pytest.mark.parametrize("recipients", [1, 2])
+def test_storing_the_receipts_consumes_their_acknowledgement_with_them(
+    database, make_notification, contents_of, recipients
+):
+    """``add_many(..., consumed=...)``: the acknowledgement is used exactly when its receipts
+    are stored (one statement for a single receipt on PostgreSQL, separate ones otherwise), and
+    a receipt refused as ALREADY_FINAL leaves it unused."""
+    items = add_notifications(database, make_notification, contents_of, 2)
+    ack = Acknowledgement("c" * 32, "B12345674", Decision.ACCEPT, "nonce-c", T0,
+                          T0 + timedelta(minutes=15), ())
+    other = Acknowledgement("d" * 32, "B12345674", Decision.ACCEPT, "nonce-d", T0,
+                            T0 + timedelta(minutes=15), ())
+    with SqlUnitOfWork(database.session_factory) as uow:
+        uow.receipts.add_prepared(ack, "B12345674")
+        uow.receipts.add_prepared(other, "B12345674")
+        uow.commit()
+    with SqlUnitOfWork(database.session_factory) as uow:
+        numbers = uow.receipts.next_registration_numbers(2026, recipients)
+        parts = [{items[0]: Outcome.ACCEPTED}, {items[1]: Outcome.ACCEPTED}][:recipients]
+        uow.receipts.add_many([(receipt(n, "e" * 64), p) for n, p in zip(numbers, parts)],
+                              consumed=(ack.receipt_id, T0 + timedelta(minutes=1)))
+        uow.commit()
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.receipts.lock_prepared("nonce-c").consumed_at == T0 + timedelta(minutes=1)
+        assert [r.notification_ids for r in uow.receipts.by_digest("e" * 64)] == [
+            tuple(p) for p in parts]
+        assert uow.receipts.lock_prepared("nonce-d").consumed_at is None
+    with pytest.raises(Conflict), SqlUnitOfWork(database.session_factory) as uow:
+        (number,) = uow.receipts.next_registration_numbers(2026, 1)
+        uow.receipts.add_many([(receipt(number, "f" * 64), {items[0]: Outcome.REJECTED})],
+                              consumed=(other.receipt_id, T0))
+        uow.commit()
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.receipts.lock_prepared("nonce-d").consumed_at is None
