@@ -40,8 +40,10 @@ and ``/Cert``, ISO 32000-1 §12.8.3.2) by ``pdf_legacy``; a field that cannot be
 FORMAT_FAILURE entry of its own.
 
 A PDF whose one signature covers the whole file (the common case: nothing signed after it, so
-no later revision to analyse) is read by ``pades_fast`` instead of pyHanko's reader; anything
-outside its narrow profile declines to the path above, and the report is the same either way.
+no later revision to analyse) is read by ``pades_fast`` instead of pyHanko's reader, and one
+whose later revisions only add a DSS and document time-stamps (B-LT/B-LTA) by
+``pades_fast_lta``; anything outside their narrow profiles declines to the path above, and the
+report is the same either way.
 """
 
 from __future__ import annotations
@@ -66,15 +68,18 @@ from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.chain import with_carried
 from gateway.signatures.cms import PARSE_ERRORS, ContentDigest, present, verify_signer
 from gateway.signatures.findings import Findings, FormatError, Step
-from gateway.signatures.pades_fast import SimpleSignature, read_simple
+from gateway.signatures.pades_fast import SimpleSignature, read_simple, read_structure
+from gateway.signatures.pades_fast_lta import LtaDocument, read_lta
 from gateway.signatures.pades_ltv import (
     NO_VALIDATION_DATA,
     DocumentTimestamp,
     ValidationData,
+    collect,
     past_or_present,
     proven_time,
     read_dss,
     validate_document_timestamps,
+    validate_stamps,
 )
 from gateway.signatures.pdf_changes import judge
 from gateway.signatures.pdf_legacy import validate_x509_rsa_sha1
@@ -155,9 +160,16 @@ def validate_pades(
     now: datetime,
 ) -> tuple[SignatureReport, ...]:
     """Validate every signature of a PDF; FormatError when the file or its fields cannot be read."""
-    simple = read_simple(document) if policy.max_signatures >= 1 else None
+    structure = read_structure(document) if policy.max_signatures >= 1 else None
+    simple = read_simple(document, structure) if structure is not None else None
     if simple is not None:  # one signature over the whole file: the same report, sooner
         return (_validate_simple(simple, policy, trust, now),)
+    # one signature, then only DSS and document time-stamp revisions: the same report, sooner
+    lta = read_lta(document, structure) if structure is not None else None
+    if lta is not None and lta.field_count <= policy.max_signatures:
+        validation_data = collect(lta.dss)
+        if not validation_data.warnings:  # an unreadable DSS item: the full path reports it
+            return (_validate_lta(lta, validation_data, policy, trust, now),)
     opened = _open(document)
     if len(opened.fields) > policy.max_signatures:
         raise FormatError("The document holds too many signatures")
@@ -338,9 +350,7 @@ def _validate_one(
     except PARSE_ERRORS:
         return format_failure(identifier, SignatureFormat.PADES, "The signature is malformed")
     later_stamps = tuple(
-        stamp.report
-        for stamp in document_timestamps
-        if stamp.revision > signature.signed_revision
+        stamp.report for stamp in document_timestamps if stamp.revision > signature.signed_revision
     )
     return _report(
         _Signed(
@@ -379,6 +389,36 @@ def _validate_simple(
         sig_object={} if simple.signing_time_entry is None else {"/M": simple.signing_time_entry},
         timestamps_at=now,
         validation_data=NO_VALIDATION_DATA,
+    )
+    return _report(signed, Findings(), policy, trust, now)
+
+
+def _validate_lta(
+    lta: LtaDocument,
+    validation_data: ValidationData,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+) -> SignatureReport:
+    """The signature ``pades_fast_lta`` read, then only DSS and document time-stamp revisions:
+    what the full path does, with the pieces it found."""
+    trust = with_carried(trust, validation_data.certificates)
+    document_timestamps = validate_stamps(
+        list(lta.stamps), validation_data, policy=policy, trust=trust, now=now
+    )
+    simple = lta.signature
+    signed = _Signed(
+        simple.field_name or "signature-1",
+        simple.signed_data,
+        simple.signer_info,
+        simple.digest,
+        detached_required=True,
+        byte_range=simple.byte_range,
+        whole_file=False,
+        later_stamps=tuple(stamp.report for stamp in document_timestamps),
+        sig_object={} if simple.signing_time_entry is None else {"/M": simple.signing_time_entry},
+        timestamps_at=proven_time(document_timestamps, lta.signed_revision, now),
+        validation_data=validation_data,
     )
     return _report(signed, Findings(), policy, trust, now)
 

@@ -101,6 +101,21 @@ _ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?: \r| \n|\r\n)")
 _TRAILER = re.compile(_WHITE + rb"*trailer" + _WHITE + rb"*")
 
 
+_SIMPLE_STRING = re.compile(rb"\((?:[^\\]|\\(?:[0-3][0-7]{2}|[nrtbf()\\]))*\)")
+"""A literal string whose escapes are all three octal digits (at most 255) or one of
+``\\n \\r \\t \\b \\f \\( \\) \\\\``: decoded here exactly as pyHanko's
+``read_string_from_stream`` decodes them (its loop is the cost; anything else goes to it)."""
+_ESCAPE = re.compile(rb"\\(?:([0-3][0-7]{2})|([nrtbf()\\]))")
+_ESCAPED = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    octal, other = match.group(1), match.group(2)
+    if octal is not None:
+        return bytes((int(octal, 8),))
+    return _ESCAPED.get(other, other)
+
+
 class _Decline(Exception):
     """Outside the profile: the full path decides."""
 
@@ -143,12 +158,27 @@ class SimpleSignature:
         return known
 
 
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One revision's cross-reference section."""
+
+    entries: dict[int, int]
+    trailer: dict[str, Any]
+    start: int
+    end: int
+    """Where the table's trailer dictionary or the stream's ``endobj`` ends."""
+    stream_number: int | None
+    """The cross-reference stream's own object number."""
+
+
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.offsets: dict[int, int] = {}
         self.root: Ref | None = None
         self._cache: dict[int, Any] = {}
+        self.sections: list[Section] = []
+        """Every revision's cross-reference section, oldest first."""
 
     # --- tokens -------------------------------------------------------------------------------
 
@@ -188,6 +218,8 @@ class _Reader:
                 token = match.group(kind)
                 if b"\\" not in token:  # pyHanko keeps the bytes between the parentheses
                     value = generic.pdf_string(token[1:-1])
+                elif _SIMPLE_STRING.fullmatch(token):  # pyHanko's decoding, without its loop
+                    value = generic.pdf_string(_ESCAPE.sub(_unescape, token[1:-1]))
                 else:
                     stream = BytesIO(token)
                     value = generic.read_string_from_stream(stream)
@@ -242,23 +274,27 @@ class _Reader:
             if len(sections) >= _MAX_SECTIONS:
                 raise _Decline
             if _XREF.match(data, position):
-                trailer, entries = self._table(position)
+                trailer, entries, end = self._table(position)
                 stream_number: int | None = None
             else:
-                entries, trailer, stream_number = self._stream_section(position)
+                entries, trailer, stream_number, end = self._stream_section(position)
             if "/Encrypt" in trailer or "/XRefStm" in trailer:
                 raise _Decline
             previous = trailer.get("/Prev")
             if previous is not None and (type(previous) is not int or not 0 <= previous < position):
                 raise _Decline
             sections.append((entries, trailer, stream_number))
+            self.sections.append(Section(entries, trailer, position, end, stream_number))
             position = previous
         sections.reverse()  # oldest first
+        self.sections.reverse()
         size = 0
         for index, (entries, trailer, stream_number) in enumerate(sections):
             declared = trailer.get("/Size")
-            if type(declared) is not int or declared < size or any(
-                number >= declared for number in entries
+            if (
+                type(declared) is not int
+                or declared < size
+                or any(number >= declared for number in entries)
             ):
                 raise _Decline
             size = declared
@@ -272,7 +308,7 @@ class _Reader:
             raise _Decline
         self.root = root
 
-    def _table(self, position: int) -> tuple[dict[str, Any], dict[int, int]]:
+    def _table(self, position: int) -> tuple[dict[str, Any], dict[int, int], int]:
         data = self.data
         match = _XREF.match(data, position)
         assert match is not None
@@ -294,8 +330,8 @@ class _Reader:
         trailer = _TRAILER.match(data, position)
         if trailer is None or data[trailer.end() : trailer.end() + 2] != b"<<":
             raise _Decline
-        dictionary, _ = self.value(trailer.end())
-        return dictionary, entries
+        dictionary, end = self.value(trailer.end())
+        return dictionary, entries, end
 
     @staticmethod
     def _entry(entries: dict[int, int], number: int, used: bool, offset: int, gen: int) -> None:
@@ -307,7 +343,7 @@ class _Reader:
             raise _Decline
         entries[number] = offset
 
-    def _stream_section(self, position: int) -> tuple[dict[int, int], dict[str, Any], int]:
+    def _stream_section(self, position: int) -> tuple[dict[int, int], dict[str, Any], int, int]:
         data = self.data
         match = _OBJECT.match(data, position)
         if match is None:
@@ -326,8 +362,10 @@ class _Reader:
             raise _Decline
         if not all(type(w) is int and 0 <= w <= 8 for w in widths) or widths[0] == 0:
             raise _Decline
-        if not isinstance(index, list) or len(index) % 2 or not all(
-            type(i) is int and i >= 0 for i in index
+        if (
+            not isinstance(index, list)
+            or len(index) % 2
+            or not all(type(i) is int and i >= 0 for i in index)
         ):
             raise _Decline
         opening = _STREAM.match(data, end)
@@ -335,7 +373,8 @@ class _Reader:
             raise _Decline
         body = data[opening.end() : opening.end() + length]
         closing = _ENDSTREAM.match(data, opening.end() + length)
-        if len(body) != length or closing is None or _ENDOBJ.match(data, closing.end()) is None:
+        finished = _ENDOBJ.match(data, closing.end()) if closing is not None else None
+        if len(body) != length or finished is None:
             raise _Decline
         width = sum(widths)
         pairs = list(zip(index[0::2], index[1::2], strict=True))
@@ -352,7 +391,7 @@ class _Reader:
             if first < last_end:
                 raise _Decline
             last_end = first + count
-            for number in range(first, first + count):
+            for listed in range(first, first + count):
                 row = rows[cursor : cursor + width]
                 cursor += width
                 kind = int.from_bytes(row[: widths[0]], "big")
@@ -360,8 +399,8 @@ class _Reader:
                 third = int.from_bytes(row[widths[0] + widths[1] :], "big")
                 if kind not in (0, 1):
                     raise _Decline  # object streams and unknown entry types
-                self._entry(entries, number, kind == 1, second, third)
-        return entries, dictionary, number
+                self._entry(entries, listed, kind == 1, second, third)
+        return entries, dictionary, number, finished.end()
 
 
 def _dictionary(items: list[Any]) -> dict[str, Any]:
@@ -449,11 +488,26 @@ def _signature(reader: _Reader, document: bytes, name: str, number: int) -> Simp
     )
 
 
-def read_simple(document: bytes) -> SimpleSignature | None:
-    """The one signature of ``document`` when it fits the profile (module docstring), else None."""
+def read_structure(document: bytes) -> _Reader | None:
+    """The cross-reference sections of ``document`` when they fit the profile (module
+    docstring), for :func:`read_simple` and ``pades_fast_lta.read_lta`` to share; else None."""
     reader = _Reader(document)
     try:
         reader.read_sections()
+    except _Decline:
+        return None
+    except Exception:  # noqa: BLE001 - anything unexpected: pyHanko's path reports it
+        return None
+    return reader
+
+
+def read_simple(document: bytes, reader: _Reader | None = None) -> SimpleSignature | None:
+    """The one signature of ``document`` when it fits the profile (module docstring), else None.
+    ``reader``: :func:`read_structure`'s for the same document, when already read."""
+    reader = read_structure(document) if reader is None else reader
+    if reader is None:
+        return None
+    try:
         name, number = _single_field(reader)
         return _signature(reader, document, name, number)
     except _Decline:

@@ -31,10 +31,10 @@ covers a revision holding the DSS (``TimestampReport.covers_validation_data``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from asn1crypto import cms
 from cryptography import x509
@@ -99,25 +99,66 @@ class _Collector:
         if data in self.seen:
             return  # the same stream is usually listed at the top level and in a VRI
         self.seen.add(data)
-        # cryptography parses fields lazily: read the ones path building and revocation use now,
-        # so that a malformed item is skipped here rather than failing a validation later
-        if kind == "/Certs":
-            certificate = x509.load_der_x509_certificate(data)
-            _ = (certificate.subject, certificate.issuer, certificate.extensions)
-            certificate.public_key()
-            self.certificates.append(certificate)
-        elif kind == "/OCSPs":
-            self.responses.append(load_ocsp_response(data))
+        item = _parsed(kind, data)
+        if isinstance(item, x509.Certificate):
+            self.certificates.append(item)
+        elif isinstance(item, ocsp.OCSPResponse):
+            self.responses.append(item)
         else:
-            crl = x509.load_der_x509_crl(data)
-            _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
-            for entry in crl:
-                _ = (entry.serial_number, entry.revocation_date_utc)
-            self.crls.append(crl)
+            self.crls.append(item)
 
     def warn(self, note: str) -> None:
         if note not in self.warnings:
             self.warnings.append(note)
+
+
+class _Unreadable(ValueError):
+    """A DSS item the parsers refused (remembered)."""
+
+
+_UNREADABLE = object()
+_PARSED: dict[tuple[str, bytes], Any] = {}
+_PARSED_MAX = 512
+_PARSED_MAX_BYTES = 16 * 1024
+"""Parsed DSS items are memoised (the same CA certificates, CRLs and responses arrive in file
+after file, and the parsed objects are immutable) when at most this large: at most 512 entries,
+emptied when full, so the table stays within 8 MiB whatever documents arrive."""
+
+
+def _parsed(kind: str, data: bytes) -> Any:
+    """``data`` parsed as ``kind``; raises as the parsers do (the caller warns)."""
+    if len(data) > _PARSED_MAX_BYTES:
+        return _parse(kind, data)
+    key = (kind, data)
+    known = _PARSED.get(key)
+    if known is None:
+        try:
+            known = _parse(kind, data)
+        except Exception:  # noqa: BLE001 - remembered (without its frames), raised below
+            known = _UNREADABLE
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = known
+    if known is _UNREADABLE:
+        raise _Unreadable
+    return known
+
+
+def _parse(kind: str, data: bytes) -> Any:
+    # cryptography parses fields lazily: read the ones path building and revocation use now,
+    # so that a malformed item is skipped here rather than failing a validation later
+    if kind == "/Certs":
+        certificate = x509.load_der_x509_certificate(data)
+        _ = (certificate.subject, certificate.issuer, certificate.extensions)
+        certificate.public_key()
+        return certificate
+    if kind == "/OCSPs":
+        return load_ocsp_response(data)
+    crl = x509.load_der_x509_crl(data)
+    _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions)
+    for entry in crl:
+        _ = (entry.serial_number, entry.revocation_date_utc)
+    return crl
 
 
 def read_dss(reader: PdfFileReader) -> ValidationData:
@@ -159,6 +200,25 @@ def read_dss(reader: PdfFileReader) -> ValidationData:
     )
 
 
+def collect(items: Iterable[tuple[str, bytes]]) -> ValidationData:
+    """``items`` ((``/Certs``, ``/OCSPs`` or ``/CRLs``, the stream's bytes), as ``read_dss``
+    finds them) as validation data; a warning for each one that cannot be read."""
+    collector = _Collector()
+    for kind, data in items:
+        if collector.full():
+            collector.warn(TOO_MANY_NOTE)
+            break
+        try:
+            collector.add(kind, data)
+        except Exception:  # noqa: BLE001 - cryptography's loaders
+            collector.warn(UNREADABLE_NOTE)
+    return ValidationData(
+        tuple(collector.certificates),
+        RevocationValues(tuple(collector.crls), tuple(collector.responses)),
+        tuple(collector.warnings),
+    )
+
+
 def _read_array(collector: _Collector, kind: str, array: Any) -> None:
     if array is None:
         return
@@ -193,9 +253,69 @@ class DocumentTimestamp:
     report: TimestampReport
 
 
+class StampSource(Protocol):
+    """A document time-stamp as either reader found it."""
+
+    @property
+    def revision(self) -> int: ...
+    @property
+    def field_name(self) -> str | None: ...
+    @property
+    def pkcs7_content(self) -> bytes: ...
+    @property
+    def holds_dss(self) -> bool: ...
+    def compute_digest(self, hash_name: str) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _EmbeddedStamp:
+    """pyHanko's view of a document time-stamp."""
+
+    stamp: EmbeddedPdfSignature
+    reader: PdfFileReader
+
+    @property
+    def revision(self) -> int:
+        return int(self.stamp.signed_revision)
+
+    @property
+    def field_name(self) -> str | None:
+        return _field_name(self.stamp)
+
+    @property
+    def pkcs7_content(self) -> bytes:
+        return bytes(self.stamp.pkcs7_content)
+
+    @property
+    def holds_dss(self) -> bool:
+        return _holds_dss(self.reader, self.revision)
+
+    def compute_digest(self, hash_name: str) -> bytes:
+        return bytes(self.stamp.compute_digest(hash_name))
+
+
 def validate_document_timestamps(
     stamps: list[EmbeddedPdfSignature],
     reader: PdfFileReader,
+    data: ValidationData,
+    *,
+    policy: SignaturePolicy,
+    trust: TrustStore,
+    now: datetime,
+) -> list[DocumentTimestamp]:
+    """Every document time-stamp (``stamps`` in revision order) of pyHanko's reader
+    (:func:`validate_stamps`)."""
+    return validate_stamps(
+        [_EmbeddedStamp(stamp, reader) for stamp in stamps],
+        data,
+        policy=policy,
+        trust=trust,
+        now=now,
+    )
+
+
+def validate_stamps(
+    stamps: Sequence[StampSource],
     data: ValidationData,
     *,
     policy: SignaturePolicy,
@@ -208,14 +328,14 @@ def validate_document_timestamps(
     validated: list[DocumentTimestamp] = []
     proven = now
     for stamp in reversed(stamps[: policy.max_signatures]):
-        revision = int(stamp.signed_revision)
+        revision = stamp.revision
         [report] = past_or_present(
             functools.partial(_validate_stamp_at, stamp, data, policy, trust), proven, now
         )
         report = replace(
             report,
-            identifier=_field_name(stamp),
-            covers_validation_data=_holds_dss(reader, revision),
+            identifier=stamp.field_name,
+            covers_validation_data=stamp.holds_dss,
         )
         validated.append(DocumentTimestamp(revision, report))
         if report.passed and report.generation_time is not None:
@@ -269,7 +389,7 @@ def _holds_dss(reader: PdfFileReader, revision: int) -> bool:
 
 
 def _validate_stamp_at(
-    stamp: EmbeddedPdfSignature,
+    stamp: StampSource,
     data: ValidationData,
     policy: SignaturePolicy,
     trust: TrustStore,
@@ -279,7 +399,7 @@ def _validate_stamp_at(
 
 
 def _validate_stamp(
-    stamp: EmbeddedPdfSignature,
+    stamp: StampSource,
     data: ValidationData,
     policy: SignaturePolicy,
     trust: TrustStore,

@@ -44,8 +44,11 @@ from gateway.signatures.pades_fast import read_simple
 
 
 def _full_path(document: bytes, trust, policy) -> str:
-    """pyHanko's path: the fast reader made to decline."""
-    with mock.patch.object(pades, "read_simple", lambda _document: None):
+    """pyHanko's path: the fast readers made to decline."""
+    with (
+        mock.patch.object(pades, "read_simple", lambda *_: None),
+        mock.patch.object(pades, "read_lta", lambda *_: None),
+    ):
         return validate(document, policy=policy, trust=trust, now=VALIDATION_TIME).to_json()
 
 
@@ -162,3 +165,34 @@ def test_mutated_files_get_the_same_report_on_both_paths(data, corpus, trust, po
     document = _structure_mutation(corpus[name][0], data)
     assert _fast_path(document, trust, policy) == _full_path(document, trust, policy)
 
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.lists(st.sampled_from([b"a", b"0", b"9", b" ", b"\r", b"\n", b"\xff", b"\\",
+                                      b"\\(", b"\\)", b"\\n", b"\\r", b"\\t", b"\\b", b"\\f",
+                                      b"\\\\", b"\\072", b"\\377", b"\\400", b"\\8", b"\\07",
+                                      b"\\1", b"\\\n", b"\\x", b"\xfe\xff"]),
+                     max_size=12).map(b"".join))  # fmt: skip
+def test_literal_strings_read_as_pyhanko_reads_them(body) -> None:
+    """The fast reader's literal strings (its own decoding of the common escapes, pyHanko's for
+    the rest) are the objects pyHanko's reader makes, or the reader declines."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils import generic
+
+    from gateway.signatures.pades_fast import _Reader
+
+    token = b"(" + body + b")"
+    stream = BytesIO(token)
+    try:
+        expected = generic.read_string_from_stream(stream)
+    except Exception:  # noqa: BLE001 - pyHanko refuses it: the fast reader must decline
+        expected = None
+    try:
+        found, end = _Reader(token + b" ").value(0)
+    except Exception:  # noqa: BLE001 - _Decline or pyHanko's error: read_simple declines
+        found, end = None, None
+    if expected is None:
+        assert found is None
+    if found is not None:
+        assert (type(found), found, end) == (type(expected), expected, stream.tell())
