@@ -45,14 +45,17 @@ def pyhanko_adbe(
     responses: Sequence[ocsp.OCSPResponse],
     moment: datetime,
     subfilter: SigSeedSubFilter = SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+    revocation_mode: str = "hard-fail",
 ) -> bytes:
+    """pyHanko validates the signer against a context holding ``responses`` at ``moment`` and
+    writes the revocation data it used into the signed attributes."""
     context = ValidationContext(
         trust_roots=[asn1_certificate(c) for c in roots],
         other_certs=[asn1_certificate(c) for c in intermediates],
         ocsps=[asn1_ocsp.OCSPResponse.load(r.public_bytes(DER)) for r in responses],
         moment=moment,
         allow_fetching=False,
-        revocation_mode="hard-fail",
+        revocation_mode=revocation_mode,
     )
     meta = signers.PdfSignatureMetadata(
         field_name="Sig1",

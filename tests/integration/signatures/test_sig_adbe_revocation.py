@@ -158,6 +158,31 @@ def test_pades_sub_filter_with_the_attribute(pki: DemoPki, expiring, root_tsu) -
     assert result == (Indication.TOTAL_PASSED, None), describe(report)
 
 
+def test_pdf_signer_revoked_before_signing_is_revoked(pki: DemoPki, tmp_path: Path) -> None:
+    """pyHanko embeds the issuer's OCSP response saying revoked before the signature
+    time-stamp's genTime: TOTAL_FAILED/REVOKED though the trust directory's CRL is silent."""
+    leaf = issue_leaf(
+        pki, tmp_path, "adbe-revoked", not_before=PKI_NOW - DAY, not_after=PKI_NOW + 300 * DAY
+    )
+    revoked_at = PKI_NOW - timedelta(hours=1)
+    document = pyhanko_adbe(
+        minimal_pdf(),
+        leaf,
+        test_tsa(pki.tsa, SIGNED_AT),
+        roots=[pki.root_ca.certificate()],
+        intermediates=[pki.issuing_ca.certificate()],
+        responses=_responses(pki, leaf, revoked_at=revoked_at),
+        moment=SIGNED_AT,
+    )
+    result, signature, report = judge(document, fresh_trust(pki))
+    assert result == (Indication.TOTAL_FAILED, SubIndication.REVOKED), describe(report)
+    assert signature.revocation_time == revoked_at
+    # The same signer signing without the attribute: nothing says so.
+    plain = pades_t(minimal_pdf(), leaf, test_tsa(pki.tsa, SIGNED_AT))
+    result, _, report = judge(plain, fresh_trust(pki))
+    assert result == (Indication.TOTAL_PASSED, None), describe(report)
+
+
 @pytest.fixture(scope="module")
 def company(signer):
     """A signer still valid when validated (no time-stamp needed in the CMS vectors)."""
