@@ -15,6 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyhanko.sign.fields import MDPPerm
+from sig_adbe import pyhanko_adbe
+from sig_ocsp import ocsp_response
+from sig_pades_lta import test_tsa
 from sig_pdf_vectors import (
     add_comment,
     add_page,
@@ -28,9 +31,6 @@ from sig_pdf_vectors import (
     tamper_signed_comment,
     trailer_size_slip,
 )
-from sig_adbe import pyhanko_adbe
-from sig_ocsp import ocsp_response
-from sig_pades_lta import test_tsa
 from sig_scenarios import PKI_NOW, VALIDATION_TIME
 from sig_vectors import Vector, minimal_pdf, modify_pdf_page, own_sign, tamper_signature
 
