@@ -76,9 +76,9 @@ def adobe_revocation_values(
                         else:
                             responses.append(load_ocsp_response(item))
                     except ValueError:
-                        kind = "CRL" if tag == 0 else "OCSP response"
+                        kind = "A CRL" if tag == 0 else "An OCSP response"
                         warnings.append(
-                            f"A {kind} in adbe-revocationInfoArchival cannot be read: ignored"
+                            f"{kind} in adbe-revocationInfoArchival cannot be read: ignored"
                         )
         except PARSE_ERRORS:
             warnings.append(MALFORMED)

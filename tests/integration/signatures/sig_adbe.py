@@ -17,6 +17,7 @@ from io import BytesIO
 from pathlib import Path
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pdf as asn1_pdf  # registers the Adobe attribute types
@@ -116,12 +117,29 @@ def with_archival(cms_der: bytes, signer: Signer, archival: bytes) -> bytes:
         + archival
     )
     members = b"".join(existing) + b"\x30" + _length(len(attribute)) + attribute
-    to_sign = b"\x31" + _length(len(members)) + members  # kept as written, never re-encoded
-    signer_info["signed_attrs"] = asn1_cms.CMSAttributes.load(to_sign)
-    signer_info["signature"] = signer.key.sign(  # type: ignore[union-attr]
-        to_sign, padding.PKCS1v15(), hashes.SHA256()
-    )
-    return bytes(info.dump())
+    to_sign = b"\x31" + _length(len(members)) + members
+    signature = signer.key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+    # Assembled by hand: asn1crypto would parse (and refuse) a hostile attribute on dump.
+    new_info = _tlv(
+        0x30,
+        signer_info["version"].dump()
+        + signer_info["sid"].dump()
+        + signer_info["digest_algorithm"].dump()
+        + b"\xa0" + to_sign[1:]
+        + signer_info["signature_algorithm"].dump()
+        + _tlv(0x04, signature),
+    )  # fmt: skip
+    signed_data = info["content"]
+    body = b"".join(
+        signed_data[name].dump()
+        for name in ("version", "digest_algorithms", "encap_content_info", "certificates", "crls")
+        if not isinstance(signed_data[name], core.Void)
+    ) + _tlv(0x31, new_info)
+    return _tlv(0x30, info["content_type"].dump() + _tlv(0xA0, _tlv(0x30, body)))
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    return bytes([tag]) + _length(len(contents)) + contents
 
 
 def _length(size: int) -> bytes:

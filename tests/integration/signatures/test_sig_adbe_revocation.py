@@ -273,3 +273,23 @@ def test_mutated_attribute_gives_a_report(pki: DemoPki, company, cms_base, data)
     signed_data = load_signed_data(signed)
     warnings: list[str] = []
     adobe_revocation_values(signed_data["signer_infos"][0], warnings=warnings)
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    size = len(contents)
+    length = bytes([size]) if size < 0x80 else bytes([0x81, size])
+    return bytes([tag]) + length + contents
+
+
+def test_unreadable_items_are_warnings(pki: DemoPki, company, cms_base) -> None:
+    """An OCSP entry that is no OCSPResponse, and a whole value that is no SEQUENCE: the
+    signature is judged without them, each named in the warnings."""
+    garbage_ocsp = _tlv(0x30, _tlv(0xA1, _tlv(0x30, _tlv(0x30, b"\x02\x01\x07"))))
+    for value, warning in (
+        (garbage_ocsp, "An OCSP response in adbe-revocationInfoArchival cannot be read"),
+        (b"\x04\x02ab", "The adbe-revocationInfoArchival attribute is malformed"),
+    ):
+        signed = with_archival(cms_base, company, value)
+        result, signature, report = _cms_judge(signed, fresh_trust(pki))
+        assert result == (Indication.TOTAL_PASSED, None), describe(report)
+        assert any(w.startswith(warning) for w in signature.warnings), describe(report)
