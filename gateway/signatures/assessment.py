@@ -20,6 +20,7 @@ from datetime import datetime
 
 from cryptography import x509
 
+from gateway.signatures.adbe_revocation import merged
 from gateway.signatures.chain import NO_REVOCATION_VALUES, assess_certificate
 from gateway.signatures.findings import Findings, Step
 from gateway.signatures.policy import SignaturePolicy
@@ -64,6 +65,9 @@ class Established:
     intermediates of the signer's path, never anchors."""
     revocation_values: RevocationValues = NO_REVOCATION_VALUES
     """CRLs and OCSP responses the signature carries (XAdES RevocationValues): evidence."""
+    signed_revocation_values: RevocationValues = NO_REVOCATION_VALUES
+    """Those of its adbe-revocationInfoArchival signed attribute (``adbe_revocation``):
+    evidence too, but not the unsigned validation data the LT level names."""
 
 
 def format_failure(
@@ -111,7 +115,9 @@ def conclude(
             poe=poe,
             claimed_signing_time=claimed,
             carried=established.carried_certificates,
-            revocation_values=established.revocation_values,
+            revocation_values=merged(
+                established.revocation_values, established.signed_revocation_values
+            ),
         )
         findings.extend(Step.CHAIN, assessment.findings)
         if assessment.weak_key is not None:

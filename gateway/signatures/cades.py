@@ -32,6 +32,7 @@ from asn1crypto import core
 from cryptography import x509
 
 from gateway.signatures import crypto
+from gateway.signatures.adbe_revocation import adobe_revocation_values, merged
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades_archive import (
     MAX_VALIDATION_VALUES,
@@ -192,6 +193,10 @@ def _validate_signer(
             warnings=findings.warnings,
             max_values=MAX_VALIDATION_VALUES,
         )
+        adobe = adobe_revocation_values(
+            signer_info, warnings=findings.warnings, max_values=MAX_VALIDATION_VALUES
+        )
+        evidence = replace(data, revocation=merged(data.revocation, adobe))
         archives: tuple[TimestampReport, ...] = ()
         if parent is None:
             findings.warnings.extend(unvalidated_archive_attributes(signer_info))
@@ -202,7 +207,7 @@ def _validate_signer(
                 policy=policy,
                 trust=trust,
                 now=now,
-                data=data,
+                data=evidence,
                 document=context.document,
             )
         # A valid archive time-stamp proves the signature time-stamps existed at its genTime:
@@ -218,7 +223,7 @@ def _validate_signer(
                 policy,
                 trust,
                 proven,
-                revocation_values=data.revocation,
+                revocation_values=evidence.revocation,
                 carried=data.certificates,
             )
             + archives
@@ -264,6 +269,7 @@ def _validate_signer(
         signing_time_required=signer.signing_certificate_reference,
         carried_certificates=data.certificates,
         revocation_values=data.revocation,
+        signed_revocation_values=adobe,
     )
     # A counter-signature signs its parent's signature value, never the document: the policy's
     # whole-document requirement is the primary signatures' (ETSI EN 319 122-1 §5.2.7).

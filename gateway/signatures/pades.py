@@ -63,6 +63,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from gateway.signatures import crypto, pdf_tokens
+from gateway.signatures.adbe_revocation import adobe_revocation_values, merged
 from gateway.signatures.assessment import Established, conclude, format_failure
 from gateway.signatures.cades import signature_timestamps
 from gateway.signatures.chain import with_carried
@@ -461,6 +462,8 @@ def _report(
             policy=policy,
             findings=findings,
         )
+        adobe = adobe_revocation_values(signed.signer_info, warnings=findings.warnings)
+        evidence = merged(signed.validation_data.revocation, adobe)
         timestamps = past_or_present(
             lambda at: signature_timestamps(
                 signed.signer_info,
@@ -468,7 +471,7 @@ def _report(
                 policy,
                 trust,
                 at,
-                revocation_values=signed.validation_data.revocation,
+                revocation_values=evidence,
             ),
             signed.timestamps_at,
             now,
@@ -502,5 +505,6 @@ def _report(
         signing_certificate_reference=signer.signing_certificate_reference,
         signing_time_required=False,
         revocation_values=signed.validation_data.revocation,
+        signed_revocation_values=adobe,
     )
     return conclude(established, findings, trust=trust, policy=policy, now=now)

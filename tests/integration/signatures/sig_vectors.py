@@ -94,11 +94,13 @@ def issue_leaf(
     not_after: datetime,
     eku: Sequence[x509.ObjectIdentifier] = (ExtendedKeyUsageOID.CLIENT_AUTH,),
     key_size: int = 2048,
+    ca: Credential | None = None,
 ) -> Signer:
-    """A leaf from the demo issuing CA with a chosen validity (the CA key is in ca/issuing/) and
-    RSA key size."""
-    ca_key = pki.issuing_ca.private_key()
-    ca_cert = pki.issuing_ca.certificate()
+    """A leaf from the demo issuing CA (or ``ca``) with a chosen validity (the CA key is in
+    ca/issuing/) and RSA key size."""
+    ca = ca or pki.issuing_ca
+    ca_key = ca.private_key()
+    ca_cert = ca.certificate()
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     subject = x509.Name(
         [

@@ -8,12 +8,16 @@ comparison is not vacuous."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyhanko.sign.fields import MDPPerm
+from sig_adbe import pyhanko_adbe
+from sig_ocsp import ocsp_response
+from sig_pades_lta import test_tsa
 from sig_pdf_vectors import (
     add_comment,
     add_page,
@@ -57,7 +61,7 @@ def _fast_path(document: bytes, trust, policy) -> str:
 
 
 @pytest.fixture(scope="module")
-def corpus(signer, tsa) -> dict[str, tuple[bytes, bool]]:
+def corpus(signer, tsa, pki) -> dict[str, tuple[bytes, bool]]:
     """name -> (document, whether the fast path must take it)."""
     company, person = signer("company"), signer("person")
     pdf = minimal_pdf()
@@ -72,6 +76,22 @@ def corpus(signer, tsa) -> dict[str, tuple[bytes, bool]]:
         pdf, company.key, company.certificate, clock=FixedClock(PKI_NOW),
         stamp=VisibleStamp(text="Signed", page=0, box=(20, 20, 220, 60)),
     )  # fmt: skip
+    # pyHanko's non-PAdES signer with adbe-revocationInfoArchival: OCSP responses saying good,
+    # and saying revoked before signing (the evidence must reach both paths alike).
+    def adobe(revoked_at=None):
+        at = PKI_NOW + timedelta(hours=1)  # after pyHanko's /M (the system clock)
+        responses = [
+            ocsp_response(company.certificate, pki.issuing_ca, this_update=at,
+                          revoked_at=revoked_at),
+            ocsp_response(pki.issuing_ca.certificate(), pki.root_ca, this_update=at),
+        ]  # fmt: skip
+        return pyhanko_adbe(pdf, company, test_tsa(tsa_signer, at),
+                            roots=[pki.root_ca.certificate()],
+                            intermediates=[pki.issuing_ca.certificate()],
+                            responses=responses, moment=at)  # fmt: skip
+
+    tsa_signer = pki.tsa
+    adobe_good = adobe()
     documents: dict[str, tuple[bytes, bool]] = {
         "own": (own, True),
         "own-b-t": (stamped_b_t, True),
@@ -109,6 +129,9 @@ def corpus(signer, tsa) -> dict[str, tuple[bytes, bool]]:
                                            password=None), False),
         "adbe-pkcs7-sha1": (legacy_sign(pdf, company, "/adbe.pkcs7.sha1"), False),
         "adbe-x509-rsa-sha1": (legacy_sign(pdf, company, "/adbe.x509.rsa_sha1"), False),
+        "pyhanko-adbe-revinfo": (adobe_good, True),
+        "pyhanko-adbe-revinfo-revoked": (adobe(PKI_NOW - timedelta(hours=1)), True),
+        "pyhanko-adbe-revinfo-tampered": (tamper_signed_comment(adobe_good), True),
         "unsigned": (pdf, False),
     }  # fmt: skip
     return documents
@@ -136,6 +159,21 @@ def test_tampered_files_on_the_fast_path_fail(corpus, trust, policy) -> None:
         "own-tampered-comment": hash_failure,
         "own-tampered-signature": [(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)],
         "pyhanko-tampered": hash_failure,
+    }
+
+
+def test_adobe_revocation_evidence_on_the_fast_path(corpus, trust, policy) -> None:
+    """The adbe-revocationInfoArchival vectors take the fast path and its evidence counts there
+    (the equivalence test above shows the full path agrees)."""
+    results = {}
+    for name in ("pyhanko-adbe-revinfo", "pyhanko-adbe-revinfo-revoked",
+                 "pyhanko-adbe-revinfo-tampered"):  # fmt: skip
+        report = validate(corpus[name][0], policy=policy, trust=trust, now=VALIDATION_TIME)
+        results[name] = [(s.indication, s.sub_indication) for s in report.signatures]
+    assert results == {
+        "pyhanko-adbe-revinfo": [(Indication.TOTAL_PASSED, None)],
+        "pyhanko-adbe-revinfo-revoked": [(Indication.TOTAL_FAILED, SubIndication.REVOKED)],
+        "pyhanko-adbe-revinfo-tampered": [(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)],
     }
 
 
