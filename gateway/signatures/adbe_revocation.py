@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asn1crypto import parser
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from gateway.signatures.cms import PARSE_ERRORS, encoded_elements, present
+from gateway.signatures.cms import PARSE_ERRORS, encoded_elements, present, revocation_lists
 from gateway.signatures.findings import FormatError
 from gateway.trust.revocation import RevocationValues, load_ocsp_response
 
@@ -30,13 +29,6 @@ MAX_SIGNED_VALUES = 256
 """CRLs and OCSP responses read from one attribute (beyond: FORMAT_FAILURE)."""
 
 MALFORMED = "The adbe-revocationInfoArchival attribute is malformed: ignored"
-
-
-def _sequence_elements(encoded: bytes, limit: int) -> list[bytes]:
-    class_, constructed, tag, _, contents, trailer = parser.parse(encoded, strict=True)
-    if (class_, constructed, tag) != (0, 1, 16) or trailer:
-        raise ValueError("not a SEQUENCE")
-    return encoded_elements(contents, limit)
 
 
 def adobe_revocation_values(
@@ -60,26 +52,19 @@ def adobe_revocation_values(
         return RevocationValues()  # the signed attributes themselves fail in verify_signer
     for archive in archives:
         try:
-            for member in _sequence_elements(archive, 4):
-                class_, _, tag, _, contents, _ = parser.parse(member, strict=True)
-                if class_ != 2 or tag not in (0, 1):
-                    continue
-                inner = encoded_elements(contents, 2)
-                if len(inner) != 1:
-                    raise ValueError("an EXPLICIT field holds one value")
-                for item in _sequence_elements(inner[0], max_values + 1):
-                    if len(crls) + len(responses) >= max_values:
-                        raise FormatError("The signature carries too many validation values")
-                    try:
-                        if tag == 0:
-                            crls.append(x509.load_der_x509_crl(item))
-                        else:
-                            responses.append(load_ocsp_response(item))
-                    except ValueError:
-                        kind = "A CRL" if tag == 0 else "An OCSP response"
-                        warnings.append(
-                            f"{kind} in adbe-revocationInfoArchival cannot be read: ignored"
-                        )
+            for tag, item in revocation_lists(archive, max_values + 1):
+                if len(crls) + len(responses) >= max_values:
+                    raise FormatError("The signature carries too many validation values")
+                try:
+                    if tag == 0:
+                        crls.append(x509.load_der_x509_crl(item))
+                    else:
+                        responses.append(load_ocsp_response(item))
+                except ValueError:
+                    kind = "A CRL" if tag == 0 else "An OCSP response"
+                    warnings.append(
+                        f"{kind} in adbe-revocationInfoArchival cannot be read: ignored"
+                    )
         except PARSE_ERRORS:
             warnings.append(MALFORMED)
     return RevocationValues(tuple(crls), tuple(responses))

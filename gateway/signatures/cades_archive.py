@@ -74,6 +74,7 @@ from gateway.signatures.cms import (
     encoded_elements,
     load_signed_data,
     present,
+    revocation_lists,
 )
 from gateway.signatures.findings import FormatError
 from gateway.signatures.policy import SignaturePolicy
@@ -241,18 +242,11 @@ def _revocation_values(
     """RevocationValues ::= SEQUENCE { crlVals [0] EXPLICIT SEQUENCE OF CertificateList
     OPTIONAL, ocspVals [1] EXPLICIT SEQUENCE OF BasicOCSPResponse OPTIONAL, otherRevVals [2]
     ... OPTIONAL } (RFC 5126 §6.3.4, an EXPLICIT TAGS module)."""
-    for member in _sequence_elements(value, 4):
-        class_, _, tag, _, contents, _ = parser.parse(member, strict=True)
-        if class_ != 2 or tag not in (0, 1):
-            continue
-        inner = encoded_elements(contents, 2)
-        if len(inner) != 1:
-            raise ValueError("an EXPLICIT field holds one value")
-        for item in _sequence_elements(inner[0], max_values + 1):
-            if tag == 0:
-                crl(item)
-            else:
-                response(item, True)
+    for tag, item in revocation_lists(value, max_values + 1):
+        if tag == 0:
+            crl(item)
+        else:
+            response(item, True)
 
 
 # --- archive-time-stamp-v3 -----------------------------------------------------------------------

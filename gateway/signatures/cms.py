@@ -29,7 +29,7 @@ OIDs), ECDSA in the plain ``r || s`` form of BSI TR-03111 and EdDSA (RFC 8419).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,6 +119,32 @@ def encoded_elements(contents: bytes, limit: int) -> list[bytes]:
         elements.append(contents[:length])
         contents = contents[length:]
     return elements
+
+
+def sequence_elements(encoded: bytes, limit: int) -> list[bytes]:
+    """The encodings of the elements of the SEQUENCE ``encoded`` (at most ``limit``), each as
+    received; ValueError when ``encoded`` is not exactly one SEQUENCE."""
+    class_, constructed, tag, _, contents, trailer = parser.parse(encoded, strict=True)
+    if (class_, constructed, tag) != (0, 1, 16) or trailer:
+        raise ValueError("not a SEQUENCE")
+    return encoded_elements(contents, limit)
+
+
+def revocation_lists(encoded: bytes, limit: int) -> Iterator[tuple[int, bytes]]:
+    """``(0, CRL)`` and ``(1, OCSP)`` encodings of a ``SEQUENCE { [0] EXPLICIT SEQUENCE OF CRL
+    OPTIONAL, [1] EXPLICIT SEQUENCE OF OCSP OPTIONAL, [2] ... OPTIONAL }``: the shape shared by
+    CAdES RevocationValues (RFC 5126 §6.3.4, basic OCSP responses) and Adobe's
+    RevocationInfoArchival (whole OCSP responses). Other fields are skipped; at most ``limit``
+    items per list; ValueError on a malformed structure."""
+    for member in sequence_elements(encoded, 4):
+        class_, _, tag, _, contents, _ = parser.parse(member, strict=True)
+        if class_ != 2 or tag not in (0, 1):
+            continue
+        inner = encoded_elements(contents, 2)
+        if len(inner) != 1:
+            raise ValueError("an EXPLICIT field holds one value")
+        for item in sequence_elements(inner[0], limit):
+            yield tag, item
 
 
 def load_signed_data(data: bytes, notes: list[str] | None = None) -> Any:
