@@ -69,6 +69,11 @@ class _StoreMemo:
         self.known = frozenset(trust.certificates)  # certificates compare and hash by DER
         self.trusted_evidence: IdentityMemo[tuple[Evidence, ...]] = IdentityMemo(512)
         """What the store's own CRLs say of (certificate, issuer)."""
+        self.carried_evidence: IdentityMemo[tuple[Evidence, ...]] = IdentityMemo(64)
+        """What carried values (and the store's OCSP responses) say of (certificate, issuer),
+        by the values' identity: one validation judges the same pair several times (a unit's
+        certificate for each of its tokens, the CA for each leaf); the judgement, which depends
+        on the time, is still taken on every call. Small: the entries hold what was carried."""
         self.with_carried: IdentityMemo[TrustStore | None] = IdentityMemo(128)
         """The store to validate with, by the carried certificates (None: the store itself,
         never referenced from here, or the weak key could never be collected)."""
@@ -168,17 +173,23 @@ def _revocation(
     carried: RevocationValues,
 ) -> _Revocation:
     # A store never changes its CRLs (a reload builds a new store): what they say is kept.
-    trusted = _memo_of(trust).trusted_evidence.get(
+    memo = _memo_of(trust)
+    trusted = memo.trusted_evidence.get(
         (certificate, issuer),
         lambda: tuple(gather(certificate, issuer, trusted_crls=_crls_for(trust, issuer))),
     )
     evidence = [
         *trusted,
-        *gather(
-            certificate,
-            issuer,
-            crls=carried.crls,
-            responses=(*trust.ocsp_responses, *carried.responses),
+        *memo.carried_evidence.get(
+            (certificate, issuer, carried),
+            lambda: tuple(
+                gather(
+                    certificate,
+                    issuer,
+                    crls=carried.crls,
+                    responses=(*trust.ocsp_responses, *carried.responses),
+                )
+            ),
         ),
     ]
     if not evidence:

@@ -147,10 +147,14 @@ def revocation_lists(encoded: bytes, limit: int) -> Iterator[tuple[int, bytes]]:
             yield tag, item
 
 
-def load_signed_data(data: bytes, notes: list[str] | None = None) -> Any:
+def load_signed_data(
+    data: bytes, notes: list[str] | None = None, *, content_info: Any | None = None
+) -> Any:
     """Parse a ContentInfo holding SignedData; :class:`FormatError` otherwise.
 
-    Lenient paths taken (BER, zero padding) are appended to ``notes``.
+    Lenient paths taken (BER, zero padding) are appended to ``notes``. ``content_info``: the
+    asn1crypto ContentInfo a reader already loaded from exactly ``data`` (parsed once, the same
+    checks).
     """
     try:
         length = _encoded_length(data)
@@ -162,7 +166,8 @@ def load_signed_data(data: bytes, notes: list[str] | None = None) -> Any:
             data = data[:length]
         if len(data) > 1 and data[1] == 0x80 and notes is not None:
             notes.append(BER_NOTE)
-        content_info = cms.ContentInfo.load(data, strict=True)
+        if content_info is None or content_info.dump() != data:
+            content_info = cms.ContentInfo.load(data, strict=True)
         if oid_name(content_info["content_type"]) != "signed_data":
             raise FormatError("The CMS object is not SignedData")
         signed_data = content_info["content"]

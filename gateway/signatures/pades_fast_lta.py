@@ -83,6 +83,9 @@ class Stamp:
     holds_dss: bool
     """Whether the document as it signed it has a DSS."""
     _document: bytes = dataclasses.field(repr=False)
+    message: Any = dataclasses.field(repr=False, compare=False)
+    """The asn1crypto ContentInfo read from ``pkcs7_content`` (parsed once, shared with the
+    time-stamp validation)."""
 
     def compute_digest(self, hash_name: str) -> bytes:
         try:
@@ -358,7 +361,7 @@ def _covered(
 
 
 def _signed_data(contents: Hex) -> tuple[bytes, Any, Any]:
-    """(content, SignedData, SignerInfo), read as pyHanko's ``EmbeddedPdfSignature`` reads them
+    """(content, ContentInfo, SignerInfo), read as pyHanko's ``EmbeddedPdfSignature`` reads them
     when it is made (so that a token it cannot take -- a field the full path reports as
     unreadable -- declines here)."""
     content = bytes.fromhex(contents.digits.decode("ascii"))
@@ -371,7 +374,7 @@ def _signed_data(contents: Hex) -> tuple[bytes, Any, Any]:
     if encapsulated["content_type"].native == "tst_info":
         imprint = encapsulated["content"].parsed["message_imprint"]
         _ = imprint["hash_algorithm"]["algorithm"].native
-    return content, signed_data, signer_info
+    return content, message, signer_info
 
 
 def _read(document: bytes, reader: _Reader) -> LtaDocument:
@@ -423,7 +426,8 @@ def _read(document: bytes, reader: _Reader) -> LtaDocument:
     _decline_unless(signed_revision < last and last - signed_revision <= MAX_REVISIONS)
     signing_time = sig.get("/M")
     _decline_unless(signing_time is None or isinstance(signing_time, generic.TextStringObject))
-    _, signed_data, signer_info = _signed_data(contents)
+    _, message, signer_info = _signed_data(contents)
+    signed_data = message["content"]
     algorithm = signer_info["digest_algorithm"]["algorithm"].native.lower()
     _decline_unless(signed_data["encap_content_info"]["content_type"].native == "data")
     _, digest = byte_range_digest(BytesIO(document), byte_range, algorithm)
@@ -443,11 +447,13 @@ def _read(document: bytes, reader: _Reader) -> LtaDocument:
     for stamp_name, stamp_number, stamp in stamps:
         revision, stamp_range, stamp_contents = _covered(reader, revisions, stamp, stamp_number)
         _decline_unless(revision > signed_revision)
-        content, _, _ = _signed_data(stamp_contents)
+        content, message, _ = _signed_data(stamp_contents)
         stamp_root = revisions.get(reader.root, revision)
         _decline_unless(_is_plain_dict(stamp_root))
         read_stamps.append(
-            Stamp(revision, stamp_name, content, stamp_range, "/DSS" in stamp_root, document)
+            Stamp(
+                revision, stamp_name, content, stamp_range, "/DSS" in stamp_root, document, message
+            )
         )
     read_stamps.sort(key=lambda stamp: stamp.revision)
     _decline_unless(len({stamp.revision for stamp in read_stamps}) == len(read_stamps))

@@ -264,6 +264,11 @@ class StampSource(Protocol):
     def pkcs7_content(self) -> bytes: ...
     @property
     def holds_dss(self) -> bool: ...
+    @property
+    def message(self) -> Any | None:
+        """The asn1crypto ContentInfo already loaded from ``pkcs7_content``, if any."""
+        ...
+
     def compute_digest(self, hash_name: str) -> bytes: ...
 
 
@@ -289,6 +294,10 @@ class _EmbeddedStamp:
     @property
     def holds_dss(self) -> bool:
         return _holds_dss(self.reader, self.revision)
+
+    @property
+    def message(self) -> Any | None:
+        return None
 
     def compute_digest(self, hash_name: str) -> bytes:
         return bytes(self.stamp.compute_digest(hash_name))
@@ -405,10 +414,13 @@ def _validate_stamp(
     trust: TrustStore,
     at: datetime,
 ) -> TimestampReport:
+    message = stamp.message
     try:
-        token = cms.ContentInfo.load(stamp.pkcs7_content).dump()  # drop the /Contents padding
+        if message is None:
+            message = cms.ContentInfo.load(stamp.pkcs7_content)
+        token = message.dump()  # as received, without the /Contents padding
     except PARSE_ERRORS:
-        token = b""
+        token, message = b"", None
 
     def imprint_of(hash_name: str) -> bytes:
         try:
@@ -424,4 +436,5 @@ def _validate_stamp(
         policy=policy,
         now=at,
         revocation_values=data.revocation,
+        parsed=message,
     )

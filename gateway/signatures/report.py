@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from gateway.domain.principal import Principal
 from gateway.errors import AuthenticationError
+from gateway.trust.memo import IdentityMemo
 from gateway.trust.principals import principal_from_certificate
 
 
@@ -193,7 +194,7 @@ class CertificateInfo:
         representative_policies: frozenset[str] | None = None,
     ) -> CertificateInfo:
         """Memoised by DER and policies (bounded): the same certificates come back each call."""
-        der = certificate.public_bytes(serialization.Encoding.DER)
+        der = _DER.get((certificate,), lambda: certificate.public_bytes(serialization.Encoding.DER))
         if len(der) > 16 * 1024:  # hostile sizes are not kept
             return cls._build(certificate, der, representative_policies)
         key = (der, representative_policies)
@@ -234,6 +235,9 @@ class CertificateInfo:
 
 _CERTIFICATE_INFOS: dict[tuple[bytes, frozenset[str] | None], CertificateInfo] = {}
 _CERTIFICATE_INFOS_MAX = 512
+_DER: IdentityMemo[bytes] = IdentityMemo(512)
+"""A certificate's DER by its identity (the loaders return one object per DER): encoding it
+again costs more than the rest of a memo hit."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 
@@ -47,13 +48,15 @@ def validate_timestamp(
     now: datetime,
     revocation_values: RevocationValues = NO_REVOCATION_VALUES,
     carried: tuple[x509.Certificate, ...] = (),
+    parsed: Any | None = None,
 ) -> TimestampReport:
     """Validate one DER TimeStampToken against the data it should cover, at ``now`` (the
     validation time, or the time a later archive time-stamp proves it existed);
-    ``revocation_values`` are CRLs and OCSP responses the signature carries."""
+    ``revocation_values`` are CRLs and OCSP responses the signature carries; ``parsed``: the
+    asn1crypto ContentInfo the caller already loaded from ``token`` (not parsed again)."""
     findings = Findings()
     try:
-        signed_data = load_signed_data(token)
+        signed_data = load_signed_data(token, content_info=parsed)
         encapsulated = signed_data["encap_content_info"]
         if oid_name(encapsulated["content_type"]) != "tst_info":
             raise FormatError("The time-stamp token does not hold a TSTInfo")

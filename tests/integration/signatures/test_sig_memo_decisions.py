@@ -288,3 +288,61 @@ def test_a_second_archive_time_stamp_covers_the_first_and_both_pass(
     assert signature.indication is Indication.TOTAL_PASSED, describe(report)
     assert [ts.kind for ts in signature.timestamps][-2:] == [TimestampKind.ARCHIVE_TIMESTAMP] * 2
     assert all(ts.passed for ts in signature.timestamps), describe(report)
+
+
+def test_a_parsed_token_from_other_bytes_is_not_taken_for_the_token(pki: DemoPki, trust) -> None:
+    """``validate_timestamp(parsed=...)`` shares a reader's parse only when it is of the very
+    token: handed the parse of a good token with a tampered token's bytes (or the reverse), the
+    verdict is the bytes' own."""
+    at = PKI_NOW + timedelta(hours=1)
+    good = _token(pki, at)
+
+    def other_reference(signed_data) -> None:
+        for attribute in signed_data["signer_infos"][0]["signed_attrs"]:
+            if attribute["type"].native == "signing_certificate_v2":
+                attribute["values"][0]["certs"][0]["cert_hash"] = bytes(32)
+
+    tampered = _rewritten(good, other_reference)
+    for token, parsed, passes in (
+        (tampered, cms.ContentInfo.load(good), False),
+        (good, cms.ContentInfo.load(tampered), True),
+        (good, cms.ContentInfo.load(good), True),
+    ):
+        report = validate_timestamp(
+            token,
+            kind=TimestampKind.DOCUMENT_TIMESTAMP,
+            imprint_of=lambda name: digest(name, b"stamped"),
+            trust=trust,
+            policy=POLICY,
+            now=at,
+            parsed=parsed,
+        )
+        assert report.passed is passes, report.findings
+
+
+def test_the_same_carried_values_are_judged_again_at_another_time(pki: DemoPki) -> None:
+    """What carried values say of a certificate is gathered once per values object; whether it
+    is current is decided at each call's time: the same object, judged after its response's
+    nextUpdate, is TRY_LATER."""
+    now = PKI_NOW + DAY
+    trust = _root_crl_only(pki, now)
+    unit = pki.tsa.certificate()
+    good = load_ocsp_response(der(ocsp_response(unit, pki.issuing_ca, this_update=now - DAY)))
+    carried = RevocationValues((), (good,))
+    next_update = good.next_update_utc
+    assert next_update is not None
+
+    def findings_at(at) -> set[SubIndication]:
+        assessment = assess_certificate(
+            unit,
+            trust=trust,
+            policy=STRICT,
+            now=at,
+            purpose=Purpose.TIME_STAMPING,
+            revocation_values=carried,
+        )
+        return {finding.sub_indication for finding in assessment.findings}
+
+    assert findings_at(now) == set()
+    assert SubIndication.TRY_LATER in findings_at(next_update + DAY)
+    assert findings_at(now) == set()
