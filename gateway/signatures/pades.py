@@ -378,16 +378,10 @@ def _validate_simple(
     simple: SimpleSignature, policy: SignaturePolicy, trust: TrustStore, now: datetime
 ) -> SignatureReport:
     """The one signature ``pades_fast`` read: covering the whole file, nothing after it."""
-    signed = _Signed(
-        simple.field_name or "signature-1",
-        simple.signed_data,
-        simple.signer_info,
-        simple.digest,
-        detached_required=True,
-        byte_range=simple.byte_range,
+    signed = _fast_signed(
+        simple,
         whole_file=True,
         later_stamps=(),
-        sig_object={} if simple.signing_time_entry is None else {"/M": simple.signing_time_entry},
         timestamps_at=now,
         validation_data=NO_VALIDATION_DATA,
     )
@@ -407,21 +401,38 @@ def _validate_lta(
     document_timestamps = validate_stamps(
         list(lta.stamps), validation_data, policy=policy, trust=trust, now=now
     )
-    simple = lta.signature
-    signed = _Signed(
+    signed = _fast_signed(
+        lta.signature,
+        whole_file=False,
+        later_stamps=tuple(stamp.report for stamp in document_timestamps),
+        timestamps_at=proven_time(document_timestamps, lta.signed_revision, now),
+        validation_data=validation_data,
+    )
+    return _report(signed, Findings(), policy, trust, now)
+
+
+def _fast_signed(
+    simple: SimpleSignature,
+    *,
+    whole_file: bool,
+    later_stamps: tuple[TimestampReport, ...],
+    timestamps_at: datetime,
+    validation_data: ValidationData,
+) -> _Signed:
+    """The pieces a fast reader found, as the full path hands them to ``_report``."""
+    return _Signed(
         simple.field_name or "signature-1",
         simple.signed_data,
         simple.signer_info,
         simple.digest,
         detached_required=True,
         byte_range=simple.byte_range,
-        whole_file=False,
-        later_stamps=tuple(stamp.report for stamp in document_timestamps),
+        whole_file=whole_file,
+        later_stamps=later_stamps,
         sig_object={} if simple.signing_time_entry is None else {"/M": simple.signing_time_entry},
-        timestamps_at=proven_time(document_timestamps, lta.signed_revision, now),
+        timestamps_at=timestamps_at,
         validation_data=validation_data,
     )
-    return _report(signed, Findings(), policy, trust, now)
 
 
 @dataclass(frozen=True, slots=True)
