@@ -163,11 +163,18 @@ class AgentState:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """One write transaction. A Ctrl-C can land between any two bytecodes, also just after
+        BEGIN or COMMIT ran in C: a transaction left open that way is rolled back (its work
+        was never committed, as if the process had been killed there), so the interrupted
+        run's shutdown can still record what finished."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
