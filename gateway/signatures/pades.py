@@ -76,7 +76,6 @@ from gateway.signatures.pades_ltv import (
     DocumentTimestamp,
     ValidationData,
     collect,
-    past_or_present,
     proven_time,
     read_dss,
     validate_document_timestamps,
@@ -93,6 +92,7 @@ from gateway.signatures.report import (
     SubIndication,
     TimestampReport,
 )
+from gateway.signatures.timestamps import past_or_present
 from gateway.trust.certificates import TrustStore
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ earliest valid later one (its unit's certificate may since have expired or been 
 later stamp proves it was used in time). A signature's own signature time-stamps are validated
 at the genTime of the earliest valid document time-stamp after it (else the validation time).
 A time-stamp that fails at such an earlier time is validated as it stands today too
-(:func:`past_or_present`): one whose unit's only revocation evidence is the trust directory's
-current CRL is valid now, and a later document time-stamp must not make it worse.
+(``timestamps.past_or_present``): one whose unit's only revocation evidence is the trust
+directory's current CRL is valid now, and a later document time-stamp must not make it worse.
 
 Level (``report.SignatureReport.level``): T with a valid signature or document time-stamp; LT
 when, besides, the DSS holds revocation data; LTA when, besides, a valid document time-stamp
@@ -30,8 +30,7 @@ covers a revision holding the DSS (``TimestampReport.covers_validation_data``).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,7 +48,7 @@ from gateway.signatures.chain import NO_REVOCATION_VALUES
 from gateway.signatures.cms import PARSE_ERRORS
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import TimestampKind, TimestampReport
-from gateway.signatures.timestamps import validate_timestamp
+from gateway.signatures.timestamps import renewal_chain, validate_timestamp
 from gateway.trust.certificates import TrustStore
 from gateway.trust.revocation import RevocationValues, load_ocsp_response
 
@@ -332,39 +331,20 @@ def validate_stamps(
     now: datetime,
 ) -> list[DocumentTimestamp]:
     """Every document time-stamp (``stamps`` in revision order), newest first validated, each
-    at the best time a later one proves (module docstring); returned in revision order.
-    ``trust`` already holds the DSS certificates (``chain.with_carried``)."""
-    validated: list[DocumentTimestamp] = []
-    proven = now
-    for stamp in reversed(stamps[: policy.max_signatures]):
-        revision = stamp.revision
-        [report] = past_or_present(
-            functools.partial(_validate_stamp_at, stamp, data, policy, trust), proven, now
-        )
-        report = replace(
-            report,
-            identifier=stamp.field_name,
-            covers_validation_data=stamp.holds_dss,
-        )
-        validated.append(DocumentTimestamp(revision, report))
-        if report.passed and report.generation_time is not None:
-            proven = min(proven, report.generation_time)
-    validated.reverse()
-    return validated
-
-
-def past_or_present(
-    validate_at: Callable[[datetime], tuple[TimestampReport, ...]], proven: datetime, now: datetime
-) -> tuple[TimestampReport, ...]:
-    """Time-stamps validated at ``proven`` and, those that fail there, at ``now`` too (the
-    passing report kept, else the one at ``proven``)."""
-    reports = validate_at(proven)
-    if proven == now or all(report.passed for report in reports):
-        return reports
-    current = validate_at(now)
-    return tuple(
-        today if today.passed else then for then, today in zip(reports, current, strict=True)
+    at the best time a later one proves (module docstring, ``timestamps.renewal_chain``);
+    returned in revision order. ``trust`` already holds the DSS certificates
+    (``chain.with_carried``)."""
+    chosen = stamps[: policy.max_signatures]
+    reports = renewal_chain(
+        chosen, lambda stamp, at: _validate_stamp(stamp, data, policy, trust, at), now
     )
+    return [
+        DocumentTimestamp(
+            stamp.revision,
+            replace(report, identifier=stamp.field_name, covers_validation_data=stamp.holds_dss),
+        )
+        for stamp, report in zip(chosen, reports, strict=True)
+    ]
 
 
 def proven_time(
@@ -395,16 +375,6 @@ def _holds_dss(reader: PdfFileReader, revision: int) -> bool:
         return "/DSS" in reader.get_historical_root(revision)
     except Exception:  # noqa: BLE001 - an unreadable historical revision: nothing covered
         return False
-
-
-def _validate_stamp_at(
-    stamp: StampSource,
-    data: ValidationData,
-    policy: SignaturePolicy,
-    trust: TrustStore,
-    at: datetime,
-) -> tuple[TimestampReport]:
-    return (_validate_stamp(stamp, data, policy, trust, at),)
 
 
 def _validate_stamp(

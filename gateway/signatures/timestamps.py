@@ -17,11 +17,12 @@ ignored for the signature's best signature time.
 
 from __future__ import annotations
 
+import functools
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 
@@ -142,6 +143,53 @@ def validate_timestamp(
         imprint_algorithm=imprint_algorithm,
         token=token,
     )
+
+
+Stamp = TypeVar("Stamp")
+
+
+def past_or_present(
+    validate_at: Callable[[datetime], tuple[TimestampReport, ...]], proven: datetime, now: datetime
+) -> tuple[TimestampReport, ...]:
+    """Time-stamps validated at ``proven`` (when a later proof of existence dates them) and,
+    those that fail there, at ``now`` too: the passing report kept, else the one at ``proven``.
+    Past validation helps a token that fails today; one whose unit's revocation evidence is
+    only current (the trust directory's CRL) is valid as it stands today, and a later proof
+    must not make it worse (EN 319 102-1 §5.6.2.1)."""
+    reports = validate_at(proven)
+    if proven == now or all(report.passed for report in reports):
+        return reports
+    current = validate_at(now)
+    return tuple(
+        today if today.passed else then for then, today in zip(reports, current, strict=True)
+    )
+
+
+def renewal_chain(
+    stamps: Sequence[Stamp],
+    validate_at: Callable[[Stamp, datetime], TimestampReport],
+    now: datetime,
+) -> tuple[TimestampReport, ...]:
+    """Time-stamps each covering the ones before it (XAdES archive time-stamps renewed, PAdES
+    document time-stamps), validated from the last back: the last at ``now``, each earlier one
+    at the earliest genTime of the valid ones after it, when it provably existed (a unit that
+    expired or was revoked since then no longer matters), or as it stands today
+    (:func:`past_or_present`). A stamp that fails proves nothing. Reports in ``stamps``'
+    order."""
+    reports: list[TimestampReport] = []
+    proven = now
+    for stamp in reversed(stamps):
+        [report] = past_or_present(functools.partial(_one, validate_at, stamp), proven, now)
+        if report.passed and report.generation_time is not None:
+            proven = min(proven, report.generation_time)
+        reports.append(report)
+    return tuple(reversed(reports))
+
+
+def _one(
+    validate_at: Callable[[Stamp, datetime], TimestampReport], stamp: Stamp, at: datetime
+) -> tuple[TimestampReport]:
+    return (validate_at(stamp, at),)
 
 
 def failed_timestamp(

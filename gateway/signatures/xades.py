@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -56,7 +56,7 @@ from gateway.signatures.report import (
     TimestampKind,
     TimestampReport,
 )
-from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
+from gateway.signatures.timestamps import failed_timestamp, past_or_present, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, c14n_method
 from gateway.signatures.xades_archive import (
     archive_timestamps,
@@ -312,14 +312,15 @@ def _signature_timestamps(
             revocation_values=revocation,
             carried=carried,
         )
-        report = validate_at(now=proven)
-        if not report.passed and proven != now:
-            # Past validation helps a token that fails today; one whose unit's revocation
-            # evidence is only current (the trust directory's) is valid as it stands today.
-            current = validate_at(now=now)
-            report = current if current.passed else report
+        [report] = past_or_present(functools.partial(_one_at, validate_at), proven, now)
         reports.append(report)
     return tuple(reports)
+
+
+def _one_at(
+    validate_at: Callable[..., TimestampReport], at: datetime
+) -> tuple[TimestampReport]:
+    return (validate_at(now=at),)
 
 
 def _validate(

@@ -28,14 +28,14 @@ existed at its genTime: the signature time-stamps are then validated at that tim
 the validation time (EN 319 102-1 §5.6.2.1, past signature validation), so one whose unit's
 certificate has since expired or been revoked still proves the signing time. Renewed archive
 time-stamps (several, each covering the earlier ones and their ``TimeStampValidationData``) are
-validated as a chain, last first (:func:`renewal_chain`): each earlier one at the time a later
-valid one proves it existed, so the earliest valid one proves the signature.
+validated as a chain, last first (``timestamps.renewal_chain``): each earlier one at the time a
+later valid one proves it existed, so the earliest valid one proves the signature.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
@@ -49,7 +49,7 @@ from gateway.signatures.findings import FormatError
 from gateway.signatures.nodeset import NodeSet, WorkBudget
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import TimestampKind, TimestampReport
-from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
+from gateway.signatures.timestamps import failed_timestamp, renewal_chain, validate_timestamp
 from gateway.signatures.transforms import DEFAULT_C14N, C14nMethod, c14n_method
 from gateway.signatures.xmldsig import (
     Reference,
@@ -153,9 +153,9 @@ def archive_timestamps(
     reference_octets: ReferenceOctets | None = None,
 ) -> tuple[TimestampReport, ...]:
     """Validate every ArchiveTimeStamp of the signature, as a renewal chain
-    (:func:`renewal_chain`): the last one at ``now``, each earlier one at the time the later
-    ones prove it existed. ``reference_octets``: what the references yielded when their digests
-    were checked (not transformed and canonicalised again)."""
+    (``timestamps.renewal_chain``): the last one at ``now``, each earlier one at the time the
+    later ones prove it existed. ``reference_octets``: what the references yielded when their
+    digests were checked (not transformed and canonicalised again)."""
     properties = _unsigned_signature_properties(qualifying, xades)
     if properties is None or qualifying is None:
         return ()
@@ -166,7 +166,8 @@ def archive_timestamps(
         if child.tag in (f"{_X141}ArchiveTimeStamp", f"{xades}ArchiveTimeStamp")
     ]
 
-    def validate_at(position: int, stamp: etree._Element, at: datetime) -> TimestampReport:
+    def validate_at(found: tuple[int, etree._Element], at: datetime) -> TimestampReport:
+        position, stamp = found
         return _archive_timestamp(
             stamp,
             children[:position],
@@ -186,35 +187,6 @@ def archive_timestamps(
         )
 
     return renewal_chain(stamps[: policy.max_timestamps], validate_at, now)
-
-
-def renewal_chain(
-    stamps: Sequence[tuple[int, etree._Element]],
-    validate_at: Callable[[int, etree._Element, datetime], TimestampReport],
-    now: datetime,
-) -> tuple[TimestampReport, ...]:
-    """Archive time-stamps renewed (EN 319 132-1 §5.5.2; DSS extending an LTA again): each
-    ArchiveTimeStamp covers every unsigned property before it, earlier archive time-stamps and
-    the validation data added for them (``TimeStampValidationData``) included. So the chain is
-    validated from the last stamp back (EN 319 102-1 §5.6.2.1, past signature validation): the
-    last one at ``now``; each earlier one at the earliest genTime of the valid stamps after it,
-    when its token and its validation data provably existed -- a unit that expired or was
-    revoked since then no longer matters -- or, failing that, at ``now`` (a stamp valid today
-    needs no earlier proof). A stamp that fails proves nothing, and the ones before it are judged
-    at the time the valid later ones prove. Reports are in document order."""
-    reports: list[TimestampReport] = []
-    proven = now
-    for position, stamp in reversed(stamps):
-        report = validate_at(position, stamp, proven)
-        if not report.passed and proven != now:
-            # Past validation helps a stamp that fails now; one whose evidence is only current
-            # (a trust-directory CRL issued since) is still valid as it stands today.
-            current = validate_at(position, stamp, now)
-            report = current if current.passed else report
-        if report.passed and report.generation_time is not None:
-            proven = min(proven, report.generation_time)
-        reports.append(report)
-    return tuple(reversed(reports))
 
 
 def _archive_timestamp(
