@@ -13,7 +13,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from datetime import datetime
-from io import BytesIO
 from pathlib import Path
 
 from asn1crypto import cms as asn1_cms
@@ -25,12 +24,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-from pyhanko_certvalidator import ValidationContext
-from sig_pades_lta import _simple_signer, asn1_certificate
+from sig_pades_lta import pyhanko_with_validation_info
 from sig_vectors import Signer
 
 DER = serialization.Encoding.DER
@@ -50,29 +46,11 @@ def pyhanko_adbe(
 ) -> bytes:
     """pyHanko validates the signer against a context holding ``responses`` at ``moment`` and
     writes the revocation data it used into the signed attributes."""
-    context = ValidationContext(
-        trust_roots=[asn1_certificate(c) for c in roots],
-        other_certs=[asn1_certificate(c) for c in intermediates],
-        ocsps=[asn1_ocsp.OCSPResponse.load(r.public_bytes(DER)) for r in responses],
-        moment=moment,
-        allow_fetching=False,
+    return pyhanko_with_validation_info(
+        pdf, signer, timestamper, roots=roots, intermediates=intermediates,
+        responses=responses, moment=moment, subfilter=subfilter, use_pades_lta=False,
         revocation_mode=revocation_mode,
     )
-    meta = signers.PdfSignatureMetadata(
-        field_name="Sig1",
-        md_algorithm="sha256",
-        subfilter=subfilter,
-        embed_validation_info=True,
-        use_pades_lta=False,
-        validation_context=context,
-    )
-    output = signers.sign_pdf(
-        IncrementalPdfFileWriter(BytesIO(pdf)),
-        meta,
-        signer=_simple_signer(signer, intermediates),
-        timestamper=timestamper,
-    )
-    return output.getvalue()
 
 
 def archival_value(
@@ -99,7 +77,7 @@ def openssl_cms(content: bytes, signer: Signer, directory: Path) -> bytes:
          "-in", "content.bin", "-signer", str(signer.cert_path), "-inkey", str(signer.key_path),
          "-out", "signed.p7s"],
         cwd=directory, check=True, capture_output=True,
-    )  # fmt: skip
+    )
     return (directory / "signed.p7s").read_bytes()
 
 
@@ -128,7 +106,7 @@ def with_archival(cms_der: bytes, signer: Signer, archival: bytes) -> bytes:
         + b"\xa0" + to_sign[1:]
         + signer_info["signature_algorithm"].dump()
         + _tlv(0x04, signature),
-    )  # fmt: skip
+    )
     signed_data = info["content"]
     body = b"".join(
         signed_data[name].dump()

@@ -144,20 +144,44 @@ def pyhanko_lta(
 ) -> bytes:
     """pyHanko's own B-LTA: it validates the signer and the TSA against a context holding the
     given OCSP responses, embeds what it used in the DSS, then adds a document time-stamp."""
+    return pyhanko_with_validation_info(
+        pdf, signer, timestamper, roots=roots, intermediates=intermediates,
+        responses=responses, moment=moment, subfilter=SigSeedSubFilter.PADES,
+        use_pades_lta=True, revocation_mode="hard-fail",
+    )
+
+
+def pyhanko_with_validation_info(
+    pdf: bytes,
+    signer: Signer,
+    timestamper: DummyTimeStamper | None,
+    *,
+    roots: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    responses: Sequence[ocsp.OCSPResponse],
+    moment: datetime,
+    subfilter: SigSeedSubFilter,
+    use_pades_lta: bool,
+    revocation_mode: str,
+) -> bytes:
+    """pyHanko's signer with ``embed_validation_info``: it validates the signer against a
+    context holding ``responses`` at ``moment`` and embeds what it used -- in the DSS for the
+    PAdES sub-filter, in the adbe-revocationInfoArchival signed attribute otherwise -- and,
+    with ``use_pades_lta``, adds a document time-stamp."""
     context = ValidationContext(
         trust_roots=[asn1_certificate(c) for c in roots],
         other_certs=[asn1_certificate(c) for c in intermediates],
         ocsps=[asn1_ocsp.OCSPResponse.load(r.public_bytes(DER)) for r in responses],
         moment=moment,
         allow_fetching=False,
-        revocation_mode="hard-fail",
+        revocation_mode=revocation_mode,
     )
     meta = signers.PdfSignatureMetadata(
         field_name="Sig1",
         md_algorithm="sha256",
-        subfilter=SigSeedSubFilter.PADES,
+        subfilter=subfilter,
         embed_validation_info=True,
-        use_pades_lta=True,
+        use_pades_lta=use_pades_lta,
         validation_context=context,
     )
     output = signers.sign_pdf(
