@@ -57,6 +57,9 @@ RunningGateway = soap.RunningGateway
 
 RED_COMPANIES = tuple(make_cif("B", 7_100_000 + n) for n in range(3))
 RED_CCCS = tuple(make_ccc(46, 3_100_000 + n) for n in range(3))
+RED_ITEMS_PER_COMPANY = 36
+"""Enough that the interruption test's seven cuts always find work left, however fast the agent
+(with 10 per company, CI saw the fifth cut land on a run that had already finished)."""
 MANDATE_GRANTOR = make_cif("B", 7_200_000)
 """Gives the person a mandate in test_batch_agent_rights.py only (no one else sees its items)."""
 
@@ -107,9 +110,9 @@ def expected_items(pki: DemoPki) -> list[Expected]:
     add(pki.person_nif, "AGENT-P-COM-0", kind="COMMUNICATION", size=1500)
 
     for c, (company, ccc) in enumerate(zip(RED_COMPANIES, RED_CCCS, strict=True)):
-        for n in range(10):
+        for n in range(RED_ITEMS_PER_COMPANY):
             add(company, f"AGENT-R{c}-{n:02d}", ccc=ccc, annex=n % 3 == 0,
-                issuer=("TGSS", "ISM")[n % 2], size=1000 + 211 * n)
+                issuer=("TGSS", "ISM")[n % 2], size=1000 + 211 * (n % 10) + n)
     add(RED_COMPANIES[0], "AGENT-R0-COM", kind="COMMUNICATION", ccc=RED_CCCS[0])
     add(RED_COMPANIES[1], "AGENT-R1-SPECIAL", ccc=RED_CCCS[1], category="SPECIAL", issuer="INSS")
     add(pki.red_agent_cif, "AGENT-OWN-00")
