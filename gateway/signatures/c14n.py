@@ -100,6 +100,19 @@ def _text(octets: bytes) -> bytes:
     return octets
 
 
+def escape_text(value: str) -> str:
+    """C14N 1.0 §2.3 text nodes: & < > and #xD (for short texts, as ``str``)."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#xD;")
+    return value
+
+
 def _attribute(value: str) -> str:
     # C14N 1.0 §2.3 attribute values: & < " #x9 #xA #xD.
     if "&" in value:
@@ -205,15 +218,7 @@ class _Walk:
     def text(self, value: str) -> None:
         if len(value) < _DIRECT_WRITE:
             # Short text joins the markup; str.replace copies, but only a few bytes.
-            if "&" in value:
-                value = value.replace("&", "&amp;")
-            if "<" in value:
-                value = value.replace("<", "&lt;")
-            if ">" in value:
-                value = value.replace(">", "&gt;")
-            if "\r" in value:
-                value = value.replace("\r", "&#xD;")
-            self.markup(value)
+            self.markup(escape_text(value))
             return
         self.flush()
         octets = _text(value.encode("utf-8"))

@@ -39,7 +39,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from gateway import namespaces as ns
-from gateway.signatures.c14n import _split, start_tag
+from gateway.signatures.c14n import _split, escape_text, start_tag
 from gateway.signatures.findings import FormatError
 
 _FLUSH_AT = 64 * 1024
@@ -206,19 +206,6 @@ class Mode:
     """Exclusive only: the InclusiveNamespaces PrefixList (``#default`` for the default)."""
 
 
-def _text(value: str) -> str:
-    # C14N 1.0 §2.3 text nodes: & < > and #xD.
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#xD;")
-    return value
-
-
 def _attribute_prefix(element: etree._Element, uri: str, local: str) -> str:
     """The prefix a namespaced attribute is written with (lxml reports only its URI)."""
     if uri == ns.XML:
@@ -311,7 +298,7 @@ class _Renderer:
         else:
             self._refuse_orphans(element, rendered)
         if element.text and (not self._filtered or self._nodes.has_text(element, False)):
-            self.out(_text(element.text))
+            self.out(escape_text(element.text))
         for child in element:
             if child in self._excluded:
                 pass  # its tail text is the parent's: kept below
@@ -322,7 +309,7 @@ class _Renderer:
             else:
                 raise FormatError("The document holds an entity reference")
             if child.tail and (not self._filtered or self._nodes.has_text(child, True)):
-                self.out(_text(child.tail))
+                self.out(escape_text(child.tail))
         if included:
             self.out(f"</{qualified}>")
 
