@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tl_xmlsec1 import xmlsec1_signed_list
 
 from gateway import cli
-from gateway import namespaces as ns
 from gateway.errors import AuthenticationError
 from gateway.trust.certificates import TrustStore
 
@@ -35,22 +34,12 @@ GRANTED = "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/granted"
 WITHDRAWN = "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/withdrawn"
 CA_QC = "http://uri.etsi.org/TrstSvc/Svctype/CA/QC"
 QTST = "http://uri.etsi.org/TrstSvc/Svctype/TSA/QTST"
-SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
-EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 
 @dataclass(frozen=True)
 class Issued:
     certificate: x509.Certificate
     key: ec.EllipticCurvePrivateKey
-
-    def pem(self, folder: Path, name: str) -> tuple[Path, Path]:
-        key_path, cert_path = folder / f"{name}.key", folder / f"{name}.pem"
-        key_path.write_bytes(self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
-        cert_path.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
-        return key_path, cert_path
 
 
 def issue(name: str, issuer: Issued | None = None, *, ca: bool = True) -> Issued:
@@ -107,36 +96,8 @@ def trusted_list(services: list[str], *, next_update: datetime, sequence: int = 
 def xmlsec1_enveloped(document: str, operator: Issued, folder: Path,
                       closing: str = "</tsl:TrustServiceStatusList>") -> bytes:
     """``document`` signed by ``operator`` with an enveloped XAdES-B, by xmlsec1."""
-    der = operator.certificate.public_bytes(serialization.Encoding.DER)
-    digest = base64.b64encode(hashlib.sha256(der).digest()).decode()
-    signature = (
-        f'<ds:Signature xmlns:ds="{ns.DS}" Id="tl-signature"><ds:SignedInfo>'
-        f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/>'
-        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>'
-        '<ds:Reference URI=""><ds:Transforms>'
-        '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
-        f'<ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>'
-        f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue/></ds:Reference>'
-        '<ds:Reference URI="#tl-sp" Type="http://uri.etsi.org/01903#SignedProperties">'
-        f'<ds:Transforms><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>'
-        f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue/></ds:Reference>'
-        "</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>"
-        f'<ds:Object><xades:QualifyingProperties xmlns:xades="{ns.XADES}" Target="#tl-signature">'
-        '<xades:SignedProperties Id="tl-sp"><xades:SignedSignatureProperties>'
-        f"<xades:SigningTime>{NOW.strftime('%Y-%m-%dT%H:%M:%SZ')}</xades:SigningTime>"
-        "<xades:SigningCertificateV2><xades:Cert><xades:CertDigest>"
-        f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue>{digest}</ds:DigestValue>'
-        "</xades:CertDigest></xades:Cert></xades:SigningCertificateV2>"
-        "</xades:SignedSignatureProperties></xades:SignedProperties>"
-        "</xades:QualifyingProperties></ds:Object></ds:Signature>")
-    template = document.replace(closing, signature + closing)
-    key_path, cert_path = operator.pem(folder, "operator")
-    (folder / "tl-template.xml").write_text(template, encoding="utf-8")
-    subprocess.run(
-        ["xmlsec1", "--sign", "--privkey-pem", f"{key_path},{cert_path}",
-         "--id-attr:Id", f"{ns.XADES}:SignedProperties", "--output", "tl-signed.xml",
-         "tl-template.xml"], cwd=folder, check=True, capture_output=True)
-    return (folder / "tl-signed.xml").read_bytes()
+    return xmlsec1_signed_list(document, operator.certificate, operator.key, folder,
+                               signing_time=NOW, closing=closing)
 
 
 @dataclass(frozen=True)

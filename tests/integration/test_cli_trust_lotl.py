@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from tl_xmlsec1 import xmlsec1_signed_list
 
 from gateway import cli
-from gateway import namespaces as ns
 from gateway.errors import AuthenticationError
 from gateway.signatures import Indication, SignaturePolicy, SubIndication, validate
 from gateway.trust.certificates import TrustStore
@@ -50,8 +50,6 @@ SVC = "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/"
 CA_QC = "http://uri.etsi.org/TrstSvc/Svctype/CA/QC"
 LOTL_TYPE = "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUlistofthelists"
 GENERIC_TYPE = "http://uri.etsi.org/TrstSvc/TrustedList/TSLType/EUgeneric"
-SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
-EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 CONTENT = b"Notificacion N-2026-000777: acuse firmado bajo un servicio retirado despues.\n"
 
 
@@ -170,37 +168,8 @@ def trust_list(territory: str, *, services: Sequence[str] = (), pointers: Sequen
 
 def xmlsec1_signed(document: str, operator: Issued, folder: Path) -> bytes:
     """``document`` signed by ``operator`` with an enveloped XAdES-B, by xmlsec1."""
-    der = operator.certificate.public_bytes(serialization.Encoding.DER)
-    digest = base64.b64encode(hashlib.sha256(der).digest()).decode()
-    signature = (
-        f'<ds:Signature xmlns:ds="{ns.DS}" Id="tl-signature"><ds:SignedInfo>'
-        f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/>'
-        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/>'
-        '<ds:Reference URI=""><ds:Transforms>'
-        '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
-        f'<ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>'
-        f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue/></ds:Reference>'
-        '<ds:Reference URI="#tl-sp" Type="http://uri.etsi.org/01903#SignedProperties">'
-        f'<ds:Transforms><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>'
-        f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue/></ds:Reference>'
-        "</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo>"
-        f'<ds:Object><xades:QualifyingProperties xmlns:xades="{ns.XADES}" Target="#tl-signature">'
-        '<xades:SignedProperties Id="tl-sp"><xades:SignedSignatureProperties>'
-        f"<xades:SigningTime>{NOW.strftime('%Y-%m-%dT%H:%M:%SZ')}</xades:SigningTime>"
-        "<xades:SigningCertificateV2><xades:Cert><xades:CertDigest>"
-        f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue>{digest}</ds:DigestValue>'
-        "</xades:CertDigest></xades:Cert></xades:SigningCertificateV2>"
-        "</xades:SignedSignatureProperties></xades:SignedProperties>"
-        "</xades:QualifyingProperties></ds:Object></ds:Signature>")
-    closing = "</tsl:TrustServiceStatusList>"
-    key_path, cert_path = operator.files(folder, "operator")
-    (folder / "template.xml").write_text(document.replace(closing, signature + closing),
-                                         encoding="utf-8")
-    subprocess.run(
-        ["xmlsec1", "--sign", "--privkey-pem", f"{key_path},{cert_path}",
-         "--id-attr:Id", f"{ns.XADES}:SignedProperties", "--output", "signed.xml",
-         "template.xml"], cwd=folder, check=True, capture_output=True)
-    return (folder / "signed.xml").read_bytes()
+    return xmlsec1_signed_list(document, operator.certificate, operator.key, folder,
+                               signing_time=NOW)
 
 
 @dataclass(frozen=True)
