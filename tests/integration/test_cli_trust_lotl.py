@@ -42,8 +42,12 @@ from gateway.signatures import Indication, SignaturePolicy, SubIndication, valid
 from gateway.trust.certificates import TrustStore
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-GRANTED_SINCE, WITHDRAWN_SINCE = NOW - timedelta(days=30), NOW + timedelta(hours=1)
-VALIDATION_TIME = NOW + timedelta(hours=2)
+GRANTED_SINCE, WITHDRAWN_SINCE = NOW - timedelta(days=30), NOW + timedelta(days=1)
+"""The withdrawal is a day after the suite starts: the time-stamp 'proven before it' (30 minutes
+earlier) must still come after the CMS signing time that openssl writes when the test runs, which
+on a loaded CI machine was over 30 minutes after collection (with one hour, the stamp preceded the
+signing time and the signature was not TOTAL_PASSED)."""
+VALIDATION_TIME = NOW + timedelta(days=2)
 TSL = "http://uri.etsi.org/02231/v2#"
 ADDITIONAL = "http://uri.etsi.org/02231/v2/additionaltypes#"
 SVC = "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/"
