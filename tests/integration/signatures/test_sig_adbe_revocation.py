@@ -30,7 +30,7 @@ from gateway.signatures.adbe_revocation import adobe_revocation_values
 from gateway.signatures.cms import load_signed_data
 
 DAY = timedelta(days=1)
-SIGNED_AT = PKI_NOW + timedelta(hours=1)
+SIGNED_AT = PKI_NOW + timedelta(days=1)
 VALIDATED_AT = PKI_NOW + 40 * DAY
 CONTENT = b"acknowledgement of receipt\n"
 STRICT = SignaturePolicy(require_revocation_info=True)
