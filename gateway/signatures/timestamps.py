@@ -40,7 +40,7 @@ from gateway.signatures.cms import (
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import CertificateInfo, SubIndication, TimestampKind, TimestampReport
-from gateway.signatures.tst_der import read_token
+from gateway.signatures.tst_der import TokenParts, read_token
 from gateway.trust.certificates import TrustStore
 from gateway.trust.revocation import RevocationValues
 
@@ -63,12 +63,17 @@ def validate_timestamp(
     """Validate one DER TimeStampToken against the data it should cover, at ``now`` (the
     validation time, or the time a later archive time-stamp proves it existed);
     ``revocation_values`` are CRLs and OCSP responses the signature carries; ``parsed``: the
-    asn1crypto ContentInfo the caller already loaded from ``token`` (not parsed again)."""
+    asn1crypto ContentInfo the caller already loaded from ``token`` or the
+    :class:`tst_der.TokenParts` it read from it (not parsed again)."""
     findings = Findings()
     # The plain DER layout is read without asn1crypto (tst_der); anything else, or a unit
     # whose certificates verify_signer has not seen yet, takes the asn1crypto path.
     prepared: PreparedSigner | None = None
-    fast = read_token(token)
+    if isinstance(parsed, TokenParts) and parsed.token == token:
+        fast: TokenParts | None = parsed
+        parsed = None
+    else:
+        fast = read_token(token)
     if fast is not None:
         econtent, generation_time = fast.econtent, fast.generation_time
         serial_number, imprint_algorithm = fast.serial_number, fast.imprint_algorithm

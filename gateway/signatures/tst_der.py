@@ -78,6 +78,7 @@ class _Decline(Exception):
 class TokenParts:
     """What a time-stamp token says, read from its DER (``parts.signer``: its SignerInfo)."""
 
+    token: bytes
     econtent: bytes
     """The DER TSTInfo (what the token's message-digest attribute covers)."""
     generation_time: datetime
@@ -93,6 +94,18 @@ def read_token(token: bytes) -> TokenParts | None:
         return _read(token)
     except _Decline:
         return None
+
+
+def read_padded(contents: bytes) -> TokenParts | None:
+    """:func:`read_token` of a token followed by zero octets only (a PDF signature's
+    ``/Contents``, padded to its reserved size); ``parts.token`` is the token alone."""
+    if len(contents) < 4 or contents[0] != 0x30 or not 0x81 <= contents[1] <= 0x83:
+        return None  # a token is over 127 octets; longer lengths are not this layout
+    count = contents[1] & 0x7F
+    end = 2 + count + int.from_bytes(contents[2 : 2 + count], "big")
+    if end > len(contents) or contents[end:].strip(b"\x00"):
+        return None
+    return read_token(contents[:end])
 
 
 _Element = tuple[int, int, int, int]
@@ -237,7 +250,7 @@ def _read(token: bytes) -> TokenParts:
     certificates = token[fields[3][1] : fields[3][3]]  # the signer is looked up among them
     [signer_info] = _children(token, fields[-1][2], fields[-1][3], _ONE_SEQUENCE)
     signer = _signer(token, signer_info, certificates)
-    return TokenParts(econtent, *tst_info, signer=signer)
+    return TokenParts(token, econtent, *tst_info, signer=signer)
 
 
 def _encapsulated(data: bytes, element: _Element) -> tuple[bytes, tuple[datetime, int, str, bytes]]:
