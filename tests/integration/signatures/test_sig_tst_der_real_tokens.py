@@ -14,7 +14,7 @@ from unittest import mock
 
 import pytest
 from sig_scenarios import FORMATS, PKI_NOW, VALIDATION_TIME
-from sig_vectors import OpenSslTsa, describe, only, own_sign
+from sig_vectors import OpenSslTsa, describe, minimal_pdf, only, own_sign
 
 from gateway.domain.clock import FixedClock
 from gateway.pki import DemoPki
@@ -22,20 +22,27 @@ from gateway.signatures import (
     Indication,
     LocalTimeStampAuthority,
     SignaturePolicy,
+    add_document_timestamp,
+    sign_pades,
     sign_xades_enveloped,
     timestamps,
+    tst_der,
     validate,
 )
 from gateway.signatures.cms import prepare_signer
+from gateway.signatures.pades_fast_lta import read_lta
 from gateway.signatures.report import TimestampKind, ValidationReport
-from gateway.signatures.tst_der import read_token
+from gateway.signatures.tst_der import TokenParts, read_token
 from gateway.signatures.xades_extend import extend_xades
 from gateway.trust.certificates import TrustStore
 
 
 @contextmanager
 def asn1crypto_only() -> Iterator[None]:
-    with mock.patch.object(timestamps, "read_token", lambda token: None):
+    with (
+        mock.patch.object(timestamps, "read_token", lambda token: None),
+        mock.patch.object(tst_der, "read_token", lambda token: None),  # read_padded's
+    ):
         yield
 
 
@@ -161,3 +168,31 @@ def test_xades_lta_and_its_tampered_twins_read_alike(
             assert tampered != document
             stamps = only(same_report(tampered, trust, policy)).timestamps
             assert len(stamps) == 2 and not all(stamp.passed for stamp in stamps)
+
+
+def test_pades_document_time_stamps_and_their_tampered_twins_read_alike(
+    pki: DemoPki, tsa: LocalTimeStampAuthority, trust: TrustStore, policy: SignaturePolicy
+) -> None:
+    company = pki.client("company")
+    level_t = sign_pades(
+        minimal_pdf(), company.private_key(), company.certificate(), clock=FixedClock(PKI_NOW),
+        tsa=OpenSslTsa(pki.tsa),
+    )
+    document = add_document_timestamp(level_t, tsa)
+    read = read_lta(document)
+    assert read is not None and len(read.stamps) == 1
+    parts = read.stamps[0].message
+    assert isinstance(parts, TokenParts)  # the fast reader handed over the DER reading
+    report = same_report(document, trust, policy)
+    assert only(report).indication is Indication.TOTAL_PASSED, describe(report)
+    assert len(report.document_timestamps) == 1 and report.document_timestamps[0].passed
+    for changed in (parts.hashed_message, parts.signer.signature):
+        hex_old = changed.hex().upper().encode()
+        flipped = bytearray(changed)
+        flipped[0] ^= 0x01
+        twin = document.replace(hex_old, bytes(flipped).hex().upper().encode())
+        if twin == document:  # pyHanko writes lower-case hex
+            twin = document.replace(changed.hex().encode(), bytes(flipped).hex().encode())
+        assert twin != document
+        stamps = same_report(twin, trust, policy).document_timestamps
+        assert len(stamps) == 1 and not stamps[0].passed

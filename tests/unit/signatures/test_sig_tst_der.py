@@ -34,7 +34,7 @@ from gateway.signatures.cms import (
 )
 from gateway.signatures.findings import Findings, FormatError
 from gateway.signatures.report import TimestampKind, TimestampReport
-from gateway.signatures.tst_der import read_token
+from gateway.signatures.tst_der import read_padded, read_token
 from gateway.trust.certificates import TrustStore
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -443,3 +443,14 @@ def test_a_signer_info_that_does_not_parse_fails_the_time_stamp_only(
     assert [finding.message for finding in report.findings] == [
         "The time-stamp token is malformed"
     ]
+
+
+def test_a_padded_token_is_read_without_its_padding(units: dict[str, Unit]) -> None:
+    token = make_token(units["rsa"], Shape())
+    parts = read_padded(token + b"\x00" * 300)
+    assert parts is not None and parts.token == token and parts == read_token(token)
+    assert read_padded(token) == parts
+    # anything after it that is not zero padding, or a token cut short: the asn1crypto path
+    assert read_padded(token + b"\x00\x01") is None
+    assert read_padded(token[:-1]) is None
+    assert read_padded(b"\x30\x80" + token[2:]) is None
