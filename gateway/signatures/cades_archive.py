@@ -80,6 +80,7 @@ from gateway.signatures.findings import FormatError
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import Finding, SubIndication, TimestampKind, TimestampReport
 from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
+from gateway.signatures.tst_der import read_token
 from gateway.trust.certificates import TrustStore
 from gateway.trust.revocation import RevocationValues, load_ocsp_response
 
@@ -636,6 +637,9 @@ def _older_than(times: tuple[datetime | None, ...] | None, generated: datetime |
 def _stamped_imprint(token: bytes) -> tuple[str, bytes | None, datetime | None]:
     """(hash name, hashedMessage, genTime) of the token's TSTInfo (parts unreadable: SHA-256,
     None -- the token's own validation reports them)."""
+    parts = read_token(token)  # the plain DER layout without asn1crypto (same values)
+    if parts is not None:
+        return parts.imprint_algorithm, parts.hashed_message, parts.generation_time
     try:
         info = load_signed_data(token)["encap_content_info"]["content"].parsed
         imprint = info["message_imprint"]

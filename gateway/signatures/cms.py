@@ -548,29 +548,38 @@ def _check_ess_reference(
         if value is None:
             continue
         referenced = True
-        match = _ess_match(value, v1, signer)
-        if v1:
-            findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
-        if not match.known_algorithm:
-            findings.add(
-                Step.ACCEPTANCE,
-                SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                "The signing-certificate reference uses an unknown digest algorithm",
-            )
-            continue
-        if not match.matches:
-            findings.add(
-                Step.IDENTIFICATION,
-                SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-                "The signed signing-certificate reference does not match the signer's certificate",
-            )
+        if not _judge_ess_match(_ess_match(value, v1, signer), v1, policy, findings):
             return False
-        if not v1 and not policy.allows_digest(match.hash_name):
-            findings.add_weak_algorithm(
-                match.hash_name,
-                f"The signing-certificate reference uses {match.hash_name}, which is not accepted",
-            )
     return referenced
+
+
+def _judge_ess_match(
+    match: _EssMatch, v1: bool, policy: SignaturePolicy, findings: Findings
+) -> bool:
+    """Findings for one signing-certificate(-v2) reference; False when it names another
+    certificate (the others are then not looked at)."""
+    if v1:
+        findings.warnings.append("signing-certificate v1 references the certificate by SHA-1")
+    if not match.known_algorithm:
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            "The signing-certificate reference uses an unknown digest algorithm",
+        )
+        return True
+    if not match.matches:
+        findings.add(
+            Step.IDENTIFICATION,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "The signed signing-certificate reference does not match the signer's certificate",
+        )
+        return False
+    if not v1 and not policy.allows_digest(match.hash_name):
+        findings.add_weak_algorithm(
+            match.hash_name,
+            f"The signing-certificate reference uses {match.hash_name}, which is not accepted",
+        )
+    return True
 
 
 def verify_signer(
@@ -732,5 +741,161 @@ def _verify_signer(
         signature_value,
         computed,
         signing_time,
+        reference,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SignerParts:
+    """One SignerInfo with signed attributes, as a strict DER reader found it (``tst_der``):
+    each field the encoding as received. Its content-type attribute already equals
+    eContentType, and the attributes that are read occur once with one value each."""
+
+    certificates: bytes
+    """The SignedData's ``[0] certificates`` element."""
+    sid: bytes
+    digest_algorithm: str
+    signed_attributes: bytes
+    """The ``[0] signedAttrs`` element (signed as a DER SET OF)."""
+    message_digest: bytes
+    signing_time: datetime | None
+    signing_certificate_references: tuple[tuple[bool, bytes], ...]
+    """``(v1, value)`` of signing-certificate-v2 then signing-certificate, those present."""
+    signature_algorithm: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSigner:
+    """A :class:`SignerParts` with the memoised answers its checks need (``prepare_signer``)."""
+
+    parts: SignerParts
+    known: tuple[tuple[x509.Certificate, bytes, bool], ...]
+    signer: _Embedded | None
+    mechanism: _Mechanism | None
+    references: tuple[tuple[bool, _EssMatch], ...]
+
+
+def prepare_signer(parts: SignerParts) -> PreparedSigner | None:
+    """The answers :func:`verify_prepared_signer` needs that asn1crypto objects would give
+    (the embedded certificates, which of them ``sid`` names, the signature mechanism, what the
+    ESS references say of it), taken from the memos that :func:`verify_signer` fills, keyed by
+    the same encodings; None when one is not there yet (the caller then takes
+    :func:`verify_signer`, which computes and keeps it)."""
+    known = _EMBEDDED.get(parts.certificates)
+    if not known:
+        return None  # none: verify_signer also checks the identifier's form
+    signer: _Embedded | None = None
+    for certificate, der, _ in known:
+        names = _SID_MATCHES.get((parts.sid, der))
+        if names is None:
+            return None
+        if names:
+            signer = _Embedded(None, certificate, der)
+            break
+    if signer is None:
+        return PreparedSigner(parts, known, None, None, ())
+    mechanism = _MECHANISMS.get((parts.signature_algorithm, parts.digest_algorithm))
+    references = []
+    for v1, value in parts.signing_certificate_references:
+        match = _ESS_MATCHES.get((value, v1, signer.der))
+        if match is None:
+            return None
+        references.append((v1, match))
+    if mechanism is None:
+        return None
+    return PreparedSigner(parts, known, signer, mechanism, tuple(references))
+
+
+def verify_prepared_signer(
+    prepared: PreparedSigner,
+    *,
+    content_digest: ContentDigest,
+    policy: SignaturePolicy,
+    findings: Findings,
+) -> CmsSigner:
+    """:func:`verify_signer` for a SignerInfo read by a strict DER reader: the same checks, in
+    the same order, with the same findings."""
+    parts, signer = prepared.parts, prepared.signer
+    if CERTIFICATE_NOTE not in findings.warnings and any(
+        reencoded for _, _, reencoded in prepared.known
+    ):
+        findings.warnings.append(CERTIFICATE_NOTE)
+    certificates = tuple(certificate for certificate, _, _ in prepared.known)
+    digest_name = parts.digest_algorithm
+    if signer is None or prepared.mechanism is None:
+        findings.add(
+            Step.IDENTIFICATION,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "The signer's certificate is not in the signature",
+        )
+        return CmsSigner(
+            None, certificates, digest_name, "", parts.signature, None, parts.signing_time, False
+        )
+    chosen = prepared.mechanism
+    key_kind, hash_name, mechanism = chosen.key_kind, chosen.hash_name, chosen.name
+    try:
+        computed = content_digest(digest_name)
+    except crypto.UnknownAlgorithm:
+        findings.add(
+            Step.ACCEPTANCE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            "The signature uses an unknown digest algorithm",
+        )
+        return CmsSigner(
+            signer.certificate,
+            certificates,
+            digest_name,
+            mechanism,
+            parts.signature,
+            None,
+            parts.signing_time,
+            False,
+        )
+    valid = crypto.verify(
+        signer.certificate.public_key(),
+        parts.signature,
+        b"\x31" + parts.signed_attributes[1:],  # RFC 5652 §5.4: DER SET OF, not [0]
+        key_kind=key_kind,
+        hash_name=hash_name,
+        pss_salt_length=chosen.pss_salt,
+        ecdsa_raw=chosen.ecdsa_raw,
+    )
+    if not valid:
+        findings.add(
+            Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
+        )
+    if computed is None:
+        findings.add(
+            Step.CRYPTO,
+            SubIndication.SIGNED_DATA_NOT_FOUND,
+            "The signed content is not in the signature and was not supplied",
+        )
+    elif not hmac.compare_digest(computed, parts.message_digest):
+        findings.add(
+            Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed content has been modified"
+        )
+    reference = bool(prepared.references) and all(
+        _judge_ess_match(match, v1, policy, findings) for v1, match in prepared.references
+    )
+    if (
+        not reference
+        and policy.require_signing_certificate_reference
+        and not findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    ):
+        findings.add(
+            Step.IDENTIFICATION,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "No signed attribute binds the signer's certificate (not a CAdES signature)",
+        )
+    _judge_algorithms(policy, findings, digest_name, key_kind, hash_name, mechanism)
+    return CmsSigner(
+        signer.certificate,
+        certificates,
+        digest_name,
+        mechanism,
+        parts.signature,
+        computed,
+        parts.signing_time,
         reference,
     )

@@ -62,6 +62,7 @@ from gateway.signatures.pdf_ltv_updates import (
     _VRI_ENTRY_KEYS,
     MAX_REVISIONS,
 )
+from gateway.signatures.tst_der import read_padded
 
 _MAX_FIELDS = 64
 _MAX_DSS_ITEMS = 128
@@ -84,8 +85,8 @@ class Stamp:
     """Whether the document as it signed it has a DSS."""
     _document: bytes = dataclasses.field(repr=False)
     message: Any = dataclasses.field(repr=False, compare=False)
-    """The asn1crypto ContentInfo read from ``pkcs7_content`` (parsed once, shared with the
-    time-stamp validation)."""
+    """The asn1crypto ContentInfo or ``tst_der.TokenParts`` read from ``pkcs7_content`` (read
+    once, shared with the time-stamp validation)."""
 
     def compute_digest(self, hash_name: str) -> bytes:
         try:
@@ -447,12 +448,16 @@ def _read(document: bytes, reader: _Reader) -> LtaDocument:
     for stamp_name, stamp_number, stamp in stamps:
         revision, stamp_range, stamp_contents = _covered(reader, revisions, stamp, stamp_number)
         _decline_unless(revision > signed_revision)
-        content, message, _ = _signed_data(stamp_contents)
+        content = bytes.fromhex(stamp_contents.digits.decode("ascii"))
+        # a plain DER token (tst_der) is one pyHanko takes; anything else is read its way
+        read: Any = read_padded(content)
+        if read is None:
+            content, read, _ = _signed_data(stamp_contents)
         stamp_root = revisions.get(reader.root, revision)
         _decline_unless(_is_plain_dict(stamp_root))
         read_stamps.append(
             Stamp(
-                revision, stamp_name, content, stamp_range, "/DSS" in stamp_root, document, message
+                revision, stamp_name, content, stamp_range, "/DSS" in stamp_root, document, read
             )
         )
     read_stamps.sort(key=lambda stamp: stamp.revision)

@@ -49,6 +49,7 @@ from gateway.signatures.cms import PARSE_ERRORS
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import TimestampKind, TimestampReport
 from gateway.signatures.timestamps import renewal_chain, validate_timestamp
+from gateway.signatures.tst_der import TokenParts
 from gateway.trust.certificates import TrustStore
 from gateway.trust.revocation import RevocationValues, load_ocsp_response
 
@@ -265,7 +266,8 @@ class StampSource(Protocol):
     def holds_dss(self) -> bool: ...
     @property
     def message(self) -> Any | None:
-        """The asn1crypto ContentInfo already loaded from ``pkcs7_content``, if any."""
+        """The asn1crypto ContentInfo already loaded from ``pkcs7_content``, or the
+        ``tst_der.TokenParts`` read from it, if any."""
         ...
 
     def compute_digest(self, hash_name: str) -> bytes: ...
@@ -386,9 +388,12 @@ def _validate_stamp(
 ) -> TimestampReport:
     message = stamp.message
     try:
-        if message is None:
-            message = cms.ContentInfo.load(stamp.pkcs7_content)
-        token = message.dump()  # as received, without the /Contents padding
+        if isinstance(message, TokenParts):  # read by tst_der (pades_fast_lta)
+            token = message.token
+        else:
+            if message is None:
+                message = cms.ContentInfo.load(stamp.pkcs7_content)
+            token = message.dump()  # as received, without the /Contents padding
     except PARSE_ERRORS:
         token, message = b"", None
 

@@ -28,10 +28,19 @@ from cryptography import x509
 
 from gateway.signatures import crypto
 from gateway.signatures.chain import NO_REVOCATION_VALUES, Purpose, assess_certificate
-from gateway.signatures.cms import PARSE_ERRORS, load_signed_data, oid_name, verify_signer
+from gateway.signatures.cms import (
+    PARSE_ERRORS,
+    PreparedSigner,
+    load_signed_data,
+    oid_name,
+    prepare_signer,
+    verify_prepared_signer,
+    verify_signer,
+)
 from gateway.signatures.findings import Findings, FormatError, Step
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import CertificateInfo, SubIndication, TimestampKind, TimestampReport
+from gateway.signatures.tst_der import TokenParts, read_token
 from gateway.trust.certificates import TrustStore
 from gateway.trust.revocation import RevocationValues
 
@@ -54,24 +63,41 @@ def validate_timestamp(
     """Validate one DER TimeStampToken against the data it should cover, at ``now`` (the
     validation time, or the time a later archive time-stamp proves it existed);
     ``revocation_values`` are CRLs and OCSP responses the signature carries; ``parsed``: the
-    asn1crypto ContentInfo the caller already loaded from ``token`` (not parsed again)."""
+    asn1crypto ContentInfo the caller already loaded from ``token`` or the
+    :class:`tst_der.TokenParts` it read from it (not parsed again)."""
     findings = Findings()
-    try:
-        signed_data = load_signed_data(token, content_info=parsed)
-        encapsulated = signed_data["encap_content_info"]
-        if oid_name(encapsulated["content_type"]) != "tst_info":
-            raise FormatError("The time-stamp token does not hold a TSTInfo")
-        econtent = bytes(encapsulated["content"])
-        tst_info = encapsulated["content"].parsed
-        generation_time: datetime = tst_info["gen_time"].native
-        serial_number = int(tst_info["serial_number"].native)
-        imprint = tst_info["message_imprint"]
-        imprint_algorithm = oid_name(imprint["hash_algorithm"]["algorithm"])
-        hashed_message = imprint["hashed_message"].native
-    except FormatError as exc:
-        return failed_timestamp(kind, token, exc.message)
-    except PARSE_ERRORS:
-        return failed_timestamp(kind, token, "The time-stamp token is malformed")
+    # The plain DER layout is read without asn1crypto (tst_der); anything else, or a unit
+    # whose certificates verify_signer has not seen yet, takes the asn1crypto path.
+    prepared: PreparedSigner | None = None
+    if isinstance(parsed, TokenParts) and parsed.token == token:
+        fast: TokenParts | None = parsed
+        parsed = None
+    else:
+        fast = read_token(token)
+    if fast is not None:
+        econtent, generation_time = fast.econtent, fast.generation_time
+        serial_number, imprint_algorithm = fast.serial_number, fast.imprint_algorithm
+        hashed_message = fast.hashed_message
+        prepared = prepare_signer(fast.signer)
+    if fast is None or prepared is None:
+        prepared = None
+        try:
+            signed_data = load_signed_data(token, content_info=parsed)
+            encapsulated = signed_data["encap_content_info"]
+            if oid_name(encapsulated["content_type"]) != "tst_info":
+                raise FormatError("The time-stamp token does not hold a TSTInfo")
+            econtent = bytes(encapsulated["content"])
+            tst_info = encapsulated["content"].parsed
+            generation_time = tst_info["gen_time"].native
+            serial_number = int(tst_info["serial_number"].native)
+            imprint = tst_info["message_imprint"]
+            imprint_algorithm = oid_name(imprint["hash_algorithm"]["algorithm"])
+            hashed_message = imprint["hashed_message"].native
+            signer_info = signed_data["signer_infos"][0]  # built here: it may not parse
+        except FormatError as exc:
+            return failed_timestamp(kind, token, exc.message)
+        except PARSE_ERRORS:
+            return failed_timestamp(kind, token, "The time-stamp token is malformed")
     if generation_time.tzinfo is None:
         return failed_timestamp(kind, token, "The time-stamp genTime has no time zone")
     try:
@@ -98,12 +124,21 @@ def validate_timestamp(
         else replace(policy, require_signing_certificate_reference=True)  # RFC 3161 §2.4.2
     )
     try:
-        signer = verify_signer(
-            signed_data,
-            signed_data["signer_infos"][0],
-            content_digest=lambda name: crypto.digest(name, econtent),
-            policy=token_policy,
-            findings=findings,
+        signer = (
+            verify_prepared_signer(
+                prepared,
+                content_digest=lambda name: crypto.digest(name, econtent),
+                policy=token_policy,
+                findings=findings,
+            )
+            if prepared is not None
+            else verify_signer(
+                signed_data,
+                signer_info,
+                content_digest=lambda name: crypto.digest(name, econtent),
+                policy=token_policy,
+                findings=findings,
+            )
         )
     except FormatError as exc:
         return failed_timestamp(kind, token, exc.message, generation_time)
