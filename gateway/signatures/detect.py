@@ -10,7 +10,9 @@ In this order, so that one format carried inside another is read as the outer on
 * PDF: ``%PDF-`` within the first 1024 bytes (ISO 32000-1 §7.5.2 lets readers accept a header
   preceded by junk; so do we, and pyHanko decides the rest).
 * CMS again: any other DER SEQUENCE (``0x30``): a damaged CMS is reported as one.
-* XML: optional UTF-8 BOM and whitespace, then ``<`` (a prolog, a comment or the root element).
+* XML: optional byte-order mark and whitespace, then ``<`` (a prolog, a comment or the root
+  element), in UTF-8 or -- by its byte-order mark or the pattern of ``<?`` (XML 1.0 Appendix F)
+  -- UTF-16 or UTF-32, as Windows tools save XML; libxml2 decodes them.
 * ZIP (a local file header, ``PK\x03\x04``): an ASiC container (``gateway.signatures.asic``).
 
 Nothing else is guessed: Base64 without PEM armour is the transport layer's business.
@@ -28,6 +30,8 @@ _PEM = re.compile(
     rb"-----BEGIN (PKCS7|CMS|PKCS #7 SIGNED DATA)-----([A-Za-z0-9+/=\s]+)-----END \1-----"
 )
 _XML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<")
+_WIDE_ENCODINGS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+"""Tried longest unit first: a UTF-32-LE byte-order mark starts like the UTF-16-LE one."""
 _SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
 """DER of OBJECT IDENTIFIER 1.2.840.113549.1.7.2 (id-signedData)."""
 
@@ -75,8 +79,25 @@ def detect_format(document: bytes) -> SignatureFormat | None:
         return SignatureFormat.PADES
     if document[:1] == b"\x30":
         return SignatureFormat.CADES
-    if _XML_START.match(document[:256]):
+    if _XML_START.match(document[:256]) or _wide_xml(document[:256]):
         return SignatureFormat.XADES
     if document[:4] == b"PK\x03\x04":
         return SignatureFormat.ASIC
     return None
+
+
+def _wide_xml(head: bytes) -> bool:
+    """Whether ``head`` starts as XML in UTF-16 or UTF-32 (byte-order mark, or none and ``<?``
+    or ``<`` in the encoding's pattern), then whitespace and ``<``."""
+    for encoding in _WIDE_ENCODINGS:
+        unit = 4 if "32" in encoding else 2
+        if len(head) < 2 * unit:
+            continue
+        try:
+            text = head[: len(head) - len(head) % unit].decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        text = text.removeprefix("\ufeff")
+        if text.lstrip(" \t\r\n").startswith("<") and "\x00" not in text:
+            return True
+    return False

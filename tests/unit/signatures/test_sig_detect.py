@@ -22,6 +22,17 @@ SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
         (b"<?xml version='1.0'?><a/>", SignatureFormat.XADES),
         (b"\xef\xbb\xbf  \n<a/>", SignatureFormat.XADES),
         (b"<!-- c --><a/>", SignatureFormat.XADES),
+        # UTF-16 and UTF-32, with a byte-order mark or a declaration (XML 1.0 Appendix F), as
+        # Windows tools save XML.
+        ("\ufeff<?xml version='1.0' encoding='UTF-16'?><a/>".encode("utf-16-le"),
+         SignatureFormat.XADES),
+        ("\ufeff\r\n<a/>".encode("utf-16-be"), SignatureFormat.XADES),
+        ("<?xml version='1.0' encoding='UTF-16LE'?><a/>".encode("utf-16-le"),
+         SignatureFormat.XADES),
+        ("<?xml version='1.0' encoding='UTF-16BE'?><a/>".encode("utf-16-be"),
+         SignatureFormat.XADES),
+        ("\ufeff<a/>".encode("utf-32-le"), SignatureFormat.XADES),
+        ("hello".encode("utf-16"), None),
         (b"\x30\x82\x01\x00", SignatureFormat.CADES),
         # A CMS that envelops a PDF is CMS: the structure decides, not a %PDF- near the start.
         (b"\x30\x80" + SIGNED_DATA + b"\xa0\x80...%PDF-1.7", SignatureFormat.CADES),
