@@ -126,8 +126,8 @@ def validate_xades(
         root = parse_xml(
             document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth
         )
-    except GatewayError as exc:
-        raise FormatError("The document is not acceptable XML") from exc
+    except GatewayError as exc:  # its message is written for clients: say why
+        raise FormatError(f"The document is not acceptable XML: {exc.message}") from exc
     signatures = list(root.iter(SIGNATURE))
     if not signatures:
         raise FormatError("The XML document holds no signature")
