@@ -15,7 +15,9 @@ In this order, so that one format carried inside another is read as the outer on
   -- UTF-16 or UTF-32, as Windows tools save XML; libxml2 decodes them.
 * ZIP (a local file header, ``PK\x03\x04``): an ASiC container (``gateway.signatures.asic``).
 
-Nothing else is guessed: Base64 without PEM armour is the transport layer's business.
+A SignedData saved as bare Base64 text (no PEM lines; several web signers and national tools
+download ``.p7s``/``.p7m`` files so) is decoded too, by :func:`decode_text`, when the whole file
+is Base64 and decodes to a ContentInfo of type id-signedData. Nothing else is guessed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,24 @@ def unwrap_pem(document: bytes) -> bytes | None:
         return None
 
 
+_BASE64_TEXT = re.compile(rb"\A[A-Za-z0-9+/\s]*+={0,2}\s*+\Z")  # possessive: linear
+
+
+def decode_text(document: bytes) -> bytes | None:
+    """The DER of a CMS written as text: PEM armour (:func:`unwrap_pem`), or bare Base64 whose
+    decoding starts as a SignedData (its DER starts ``MI``); None for anything else."""
+    pem = unwrap_pem(document)
+    if pem is not None:
+        return pem
+    if document.lstrip()[:2] != b"MI" or not _BASE64_TEXT.match(document):
+        return None
+    try:
+        decoded = base64.b64decode(b"".join(document.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if looks_like_signed_data(decoded) else None
+
+
 def _header_length(document: bytes) -> int | None:
     """Octets of a SEQUENCE's tag and length at the start of ``document``, or None."""
     if document[:1] != b"\x30" or len(document) < 2:
@@ -73,7 +93,7 @@ def looks_like_signed_data(document: bytes) -> bool:
 
 def detect_format(document: bytes) -> SignatureFormat | None:
     """The format ``document`` is, by structure (order in the module docstring), or None."""
-    if looks_like_signed_data(document) or unwrap_pem(document) is not None:
+    if looks_like_signed_data(document) or decode_text(document) is not None:
         return SignatureFormat.CADES
     if b"%PDF-" in document[:1024]:
         return SignatureFormat.PADES

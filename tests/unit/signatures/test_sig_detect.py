@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.signatures import SignatureFormat
-from gateway.signatures.detect import detect_format, looks_like_signed_data, unwrap_pem
+from gateway.signatures.detect import (
+    decode_text,
+    detect_format,
+    looks_like_signed_data,
+    unwrap_pem,
+)
 
 SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
 
@@ -49,11 +54,24 @@ SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
         (b"hello", None),
         (b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----", None),
         (b"MIIB", None),
+        # A .p7s/.p7m saved as bare Base64 text (no PEM lines), as web signers download it.
+        (base64.encodebytes(b"\x30\x82\x01\x00" + SIGNED_DATA + bytes(20)), SignatureFormat.CADES),
+        (base64.b64encode(b"\x30\x80" + SIGNED_DATA + bytes(20)) + b"\r\n", SignatureFormat.CADES),
+        (base64.encodebytes(b"\x30\x03\x02\x01\x00"), None),
         (b"PK\x03\x04\x14\x00\x00\x00", SignatureFormat.ASIC),
     ],
 )
 def test_detection(data, expected) -> None:
     assert detect_format(data) is expected
+
+
+def test_bare_base64_signed_data_is_decoded() -> None:
+    der = b"\x30\x82\x01\x00" + SIGNED_DATA + bytes(20)
+    assert decode_text(base64.encodebytes(der)) == der
+    assert decode_text(b"-----BEGIN CMS-----\nMAA=\n-----END CMS-----\n") == b"\x30\x00"
+    assert decode_text(base64.encodebytes(b"\x30\x03\x02\x01\x00")) is None  # not SignedData
+    assert decode_text(base64.encodebytes(der) + b"!") is None
+    assert decode_text(der) is None
 
 
 def test_pem_is_unwrapped() -> None:
