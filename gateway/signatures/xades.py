@@ -323,6 +323,49 @@ def _one_at(
     return (validate_at(now=at),)
 
 
+MAX_SIGNER_CANDIDATES = 16
+"""Carried certificates tried on the signature value when the selected one fails (bounded: each
+try is a public-key operation)."""
+
+
+def _verifying_certificate(
+    selected: x509.Certificate,
+    referenced: bool,
+    carried: Sequence[x509.Certificate],
+    mechanism: signature_method.Mechanism,
+    structure: SignatureStructure,
+    signed_info: bytes,
+    findings: Findings,
+) -> x509.Certificate:
+    """The signer's certificate once the selected one failed to verify the signature value.
+
+    A certificate that a signed reference selected is the signer's: SIG_CRYPTO_FAILURE. One
+    only guessed from the unsigned KeyInfo (plain XML-DSig, or a signed reference that matched
+    nothing) may simply not be the signer's -- tools list the chain in any order, add a TSA's or
+    an encryption certificate, or leave the signer out -- so the carried certificate that
+    verifies is the signer; with none, a signed reference that matched nothing leaves the signer
+    unidentified (NO_SIGNING_CERTIFICATE_FOUND, already reported) rather than the signature
+    forged."""
+    if not referenced:
+        for candidate in [c for c in carried if c != selected][:MAX_SIGNER_CANDIDATES]:
+            if mechanism.verify(candidate.public_key(), structure.signature_value, signed_info):
+                findings.warnings.append(
+                    "The signature value verifies with another certificate of the signature "
+                    f"than the one selected from KeyInfo: {candidate.subject.rfc4514_string()}"
+                )
+                return candidate
+        if findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND):
+            findings.warnings.append(
+                "The signature value does not verify with any certificate the signature "
+                "carries; the signing certificate it references is not among them"
+            )
+            return selected
+    findings.add(
+        Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
+    )
+    return selected
+
+
 def _validate(
     signature: etree._Element,
     identifier: str,
@@ -385,10 +428,9 @@ def _validate(
                 "The KeyInfo KeyValue is not the signing certificate's key (ignored)"
             )
         if not mechanism.verify(certificate.public_key(), structure.signature_value, signed_info):
-            findings.add(
-                Step.CRYPTO,
-                SubIndication.SIG_CRYPTO_FAILURE,
-                "The signature value does not verify",
+            certificate = _verifying_certificate(
+                certificate, referenced, identified.carried, mechanism, structure, signed_info,
+                findings,
             )
     if not policy.allows_signature(key_kind, hash_name):
         message = f"The signature algorithm {key_kind}-{hash_name} is not accepted"

@@ -1,0 +1,418 @@
+"""The real-world sweep (``sig_sweep``): peer-made XAdES, CAdES, PAdES and ASiC signatures varied
+as other tools and transports vary them, each validated with the signer's CA trusted and with a
+foreign trust store, through the library and through ``gateway validate --format json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sig_cades_lta import add_unsigned, attribute, tlv
+from sig_cms_vectors import openssl_cms
+from sig_pdf_vectors import (
+    add_comment,
+    fill_field,
+    pyhanko_sign,
+    qpdf,
+    reportlab_form,
+)
+from sig_scenarios import PKI_NOW, VALIDATION_TIME
+from sig_sweep import (
+    ASIC_E,
+    ASIC_S,
+    UNKNOWN_ATTRIBUTE,
+    Case,
+    Expect,
+    after_eof,
+    base64_text,
+    crlf,
+    duplicated_certificates,
+    in_xades_signatures,
+    insert_before,
+    key_info_certificates,
+    leaf_with_extension,
+    odf_manifest,
+    openssl_plain_cms,
+    pem_armoured,
+    pem_body,
+    prolog_comments,
+    prolog_instruction,
+    reversed_certificates,
+    utf8_bom,
+    utf16_with_bom,
+    with_declaration,
+    without_certificates,
+    zero_padded,
+    zip_of,
+)
+from sig_vectors import (
+    EXC_C14N,
+    RECEIPT_XML,
+    SIGNED_PROPERTIES_TYPE,
+    Signer,
+    describe,
+    flip_byte,
+    minimal_pdf,
+    signature_template,
+    xades_enveloped_template,
+    xades_signed_properties,
+    xmlsec1_verify,
+    xmlsec_sign,
+)
+
+from gateway import namespaces as ns
+from gateway.pki import DemoPki, generate_demo_pki
+from gateway.signatures import (
+    Indication,
+    SignaturePolicy,
+    SubIndication,
+    ValidationReport,
+    validate,
+)
+from gateway.trust.certificates import TrustStore
+
+CONTENT = b"<notification>acknowledged</notification>\r\n" * 20
+DATA = b"<invoice>total 100.00</invoice>\n" * 20
+CRYPTO_FAILURES = (SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE)
+
+
+# --- the corpus ----------------------------------------------------------------------------------
+
+
+def _xml_cases(pki: DemoPki, signer: Callable[[str], Signer]) -> list[Case]:
+    company = signer("company")
+    template = xades_enveloped_template(company, signing_time=PKI_NOW)
+    signed = xmlsec_sign(template, company)
+    ca = pem_body(pki.issuing_ca.certificate())
+    root = pem_body(pki.root_ca.certificate())
+    leaf = pem_body(company.certificate)
+    unsigned = (
+        f'<xades:UnsignedProperties xmlns:xades="{ns.XADES}"><xades:UnsignedSignatureProperties>'
+        '<v:VendorEvidence xmlns:v="urn:example:vendor">opaque</v:VendorEvidence>'
+        "</xades:UnsignedSignatureProperties></xades:UnsignedProperties>"
+    ).encode()
+    with_unsigned = insert_before(signed, b"</xades:QualifyingProperties>", unsigned)
+    latin = xades_enveloped_template(company, signing_time=PKI_NOW).replace(
+        b"N-2026-000001", "N-2026-000001 Peña & Cía".replace("&", "&amp;").encode()
+    )
+    refs = template.replace(b"N-2026-000001", b"N-2026-&#x00D1;&#233;&lt;&gt;&amp;&quot;001")
+    cdata = template.replace(b"N-2026-000001", b"<![CDATA[N-2026 <raw> & 001]]>")
+    acme = xmlsec_sign(template.replace(b"N-2026-000001", b"N-2026-ACME"), company)
+    dtd = prolog_comments(acme).replace(
+        b"<!-- exported", b'<!DOCTYPE rcpt:Receipt [<!ENTITY company "ACME">]>\n<!-- exported'
+    ).replace(b"N-2026-ACME", b"N-2026-&company;")
+    return [
+        Case("xml-xmlsec1-xades", signed, Expect.VALID),
+        Case("xml-utf8-bom", utf8_bom(signed), Expect.VALID),
+        Case("xml-utf16-bom", utf16_with_bom(signed), Expect.VALID),
+        Case("xml-crlf", crlf(signed), Expect.VALID),
+        Case("xml-crlf-bom", utf8_bom(crlf(signed)), Expect.VALID),
+        Case("xml-prolog-comments", prolog_comments(signed), Expect.VALID),
+        Case("xml-prolog-instruction-added", prolog_instruction(signed), Expect.TAMPERED),
+        Case("xml-latin1-signed", xmlsec_sign(with_declaration(latin, "ISO-8859-1"), company),
+             Expect.VALID),
+        Case("xml-latin1-transcoded", with_declaration(signed, "ISO-8859-1"), Expect.VALID),
+        Case("xml-character-references", xmlsec_sign(refs, company), Expect.VALID),
+        Case("xml-cdata", xmlsec_sign(cdata, company), Expect.VALID),
+        Case("xml-internal-dtd-entity", dtd, Expect.UNSUPPORTED,
+             reason="document type declaration"),
+        Case("xml-unknown-unsigned-property", with_unsigned, Expect.VALID),
+        Case("xml-unsigned-property-changed",
+             with_unsigned.replace(b">opaque<", b">OPAQUE<"), Expect.VALID),
+        Case("xml-keyinfo-chain", key_info_certificates(signed, [leaf, ca, root], b"ds:"),
+             Expect.VALID),
+        Case("xml-keyinfo-chain-reversed",
+             key_info_certificates(signed, [root, ca, leaf], b"ds:"), Expect.VALID),
+        Case("xml-keyinfo-duplicated", key_info_certificates(signed, [leaf, leaf, ca, ca], b"ds:"),
+             Expect.VALID),
+        # The signer's certificate is nowhere: which key signed cannot be known.
+        Case("xml-keyinfo-ca-only", key_info_certificates(signed, [ca], b"ds:"),
+             Expect.INDETERMINATE),
+        Case("xml-content-tampered", signed.replace(b">100.00<", b">900.00<"), Expect.TAMPERED),
+        Case("xml-crlf-content-tampered",
+             crlf(signed).replace(b">100.00<", b">100.01<"), Expect.TAMPERED),
+        Case("xml-utf16-content-tampered",
+             utf16_with_bom(signed.replace(b">100.00<", b">100.10<")), Expect.TAMPERED),
+        Case("xml-signed-properties-tampered",
+             signed.replace(b"<xades:SigningTime>", b"<xades:SigningTime> ", 1), Expect.TAMPERED),
+    ]
+
+
+def _cms_cases(pki: DemoPki, signer: Callable[[str], Signer], chain_file: Path) -> list[Case]:
+    company, company_ec = signer("company"), signer("company_ec")
+    attached = openssl_cms(CONTENT, company, "-nodetach")
+    chained = openssl_cms(CONTENT, company, "-nodetach", "-certfile", str(chain_file))
+    keyid = openssl_cms(CONTENT, company, "-nodetach", "-keyid")
+    ber = openssl_cms(CONTENT, company_ec, "-nodetach", "-stream")
+    detached = openssl_cms(CONTENT, company)
+    unknown = attribute(UNKNOWN_ATTRIBUTE, tlv(0x0C, b"vendor data"))
+    vendor = add_unsigned(attached, unknown)
+    issuing = pki.issuing_ca
+    noncritical, critical = (
+        leaf_with_extension(issuing.private_key(), issuing.certificate(), chain_file.parent,
+                            f"ext-{flag}", critical=flag, not_before=PKI_NOW - timedelta(days=1))
+        for flag in (False, True)
+    )
+    return [
+        Case("cms-attached", attached, Expect.VALID),
+        Case("cms-chain-carried", chained, Expect.VALID),
+        Case("cms-chain-reversed", reversed_certificates(chained), Expect.VALID),
+        Case("cms-chain-duplicated", duplicated_certificates(chained), Expect.VALID),
+        Case("cms-signer-by-ski", keyid, Expect.VALID),
+        Case("cms-signer-by-ski-chain-reversed",
+             reversed_certificates(openssl_cms(CONTENT, company, "-nodetach", "-keyid",
+                                               "-certfile", str(chain_file))), Expect.VALID),
+        Case("cms-ber-ecdsa", ber, Expect.VALID),
+        Case("cms-ber-zero-padded", zero_padded(ber), Expect.VALID),
+        Case("cms-der-zero-padded", zero_padded(attached), Expect.VALID),
+        Case("cms-pem-armoured", pem_armoured(attached), Expect.VALID),
+        Case("cms-pem-cms-label", pem_armoured(attached, "CMS"), Expect.VALID),
+        Case("cms-base64-text", base64_text(attached), Expect.VALID),
+        Case("cms-detached", detached, Expect.VALID, detached=CONTENT),
+        Case("cms-detached-content-tampered", detached, Expect.TAMPERED,
+             detached=CONTENT.replace(b"acknowledged", b"acknowledgeD", 1)),
+        Case("cms-content-tampered", flip_byte(attached, CONTENT, 5), Expect.TAMPERED),
+        Case("cms-ber-content-tampered", flip_byte(ber, b"<notification>ack", 3),
+             Expect.TAMPERED) if ber.count(b"<notification>ack") == 1 else
+        Case("cms-ber-content-tampered", ber.replace(b"acknowledged", b"acknowledgeD", 1),
+             Expect.TAMPERED),
+        Case("cms-no-certificates", without_certificates(attached), Expect.INDETERMINATE),
+        Case("cms-unknown-unsigned-attribute", vendor, Expect.VALID),
+        Case("cms-unknown-unsigned-attribute-changed",
+             vendor.replace(b"vendor data", b"vendor dbta"), Expect.VALID),
+        Case("cms-ber-unknown-unsigned-attribute", add_unsigned(ber, unknown), Expect.VALID),
+        Case("cms-sha1", openssl_cms(CONTENT, company, "-nodetach", "-md", "sha1"),
+             Expect.INDETERMINATE),
+        # Without signed attributes there is no signing-certificate attribute: CAdES-B cannot
+        # identify the signer (EN 319 122-1 §5.2.2), whatever the signature value says.
+        Case("cms-no-signed-attributes",
+             openssl_plain_cms(CONTENT, company.key_path, company.cert_path, "-noattr"),
+             Expect.INDETERMINATE),
+        Case("cms-no-signed-attributes-tampered", flip_byte(openssl_plain_cms(
+            CONTENT, company.key_path, company.cert_path, "-noattr"), CONTENT, 7),
+             Expect.TAMPERED),
+        Case("cms-leaf-unknown-noncritical-extension",
+             openssl_cms(CONTENT, noncritical, "-nodetach"), Expect.VALID),
+        # RFC 5280 §4.2: a certificate with a critical extension the verifier does not know is
+        # rejected -- for path validation, not as a proof that the signature is false.
+        Case("cms-leaf-unknown-critical-extension",
+             openssl_cms(CONTENT, critical, "-nodetach"), Expect.INDETERMINATE),
+    ]
+
+
+def _pdf_cases(signer: Callable[[str], Signer]) -> list[Case]:
+    company, company_ec = signer("company"), signer("company_ec")
+    base = minimal_pdf(b"Signed PDF body")
+    signed = pyhanko_sign(base, company, password=None)
+    form = pyhanko_sign(reportlab_form(), company, password=None)
+    twice = pyhanko_sign(signed, company_ec, field="Sig2", password=None)
+    commented = add_comment(signed)
+    return [
+        Case("pdf-pyhanko", signed, Expect.VALID),
+        Case("pdf-object-streams", pyhanko_sign(
+            qpdf(base, "--object-streams=generate"), company, password=None), Expect.VALID),
+        Case("pdf-linearized", pyhanko_sign(qpdf(base, "--linearize"), company, password=None),
+             Expect.VALID),
+        Case("pdf-comment-after-signing", commented, Expect.VALID),
+        Case("pdf-later-update-changed", commented.replace(b"(Seen)", b"(Seem)"), Expect.VALID),
+        Case("pdf-form-filled-after-signing", fill_field(form, "city", "Madrid"), Expect.VALID),
+        Case("pdf-two-signatures", twice, Expect.VALID, signatures=2),
+        Case("pdf-two-signatures-then-comment", add_comment(twice), Expect.VALID, signatures=2),
+        Case("pdf-newline-after-eof", after_eof(signed, b"\r\n"), Expect.VALID),
+        Case("pdf-zeros-after-eof", after_eof(signed, b"\x00" * 300), Expect.VALID),
+        Case("pdf-content-tampered", signed.replace(b"(Signed PDF body)", b"(Signed PDF bodY)"),
+             Expect.TAMPERED),
+        Case("pdf-first-of-two-tampered",
+             twice.replace(b"(Signed PDF body)", b"(Signed PDF bodY)"), Expect.TAMPERED,
+             signatures=2),
+        Case("pdf-rewritten-by-qpdf", qpdf(signed, "--linearize"), Expect.TAMPERED),
+    ]
+
+
+def _xades_over(signer: Signer, objects: dict[str, bytes]) -> bytes:
+    """xmlsec1's detached XAdES over container entries, inside ``asic:XAdESSignatures``."""
+    references = [(uri, (), None) for uri in objects]
+    references.append(("#sig-1-sp", (EXC_C14N,), SIGNED_PROPERTIES_TYPE))
+    properties = xades_signed_properties("sig-1", signer.certificate, signing_time=PKI_NOW)
+    template = in_xades_signatures(signature_template(references=references, objects=properties))
+    return xmlsec_sign(template, signer, url_map=objects)
+
+
+def _asic_cases(signer: Callable[[str], Signer]) -> list[Case]:
+    company = signer("company")
+    xades = _xades_over(company, {"invoice.xml": DATA, "scan.pdf": b"%PDF-1.4 scan"})
+    e_manifest = odf_manifest([("invoice.xml", "text/xml"), ("scan.pdf", "application/pdf")],
+                              ASIC_E)
+    e_entries = [("invoice.xml", DATA), ("scan.pdf", b"%PDF-1.4 scan"),
+                 ("META-INF/manifest.xml", e_manifest), ("META-INF/signatures0.xml", xades)]
+    cades = openssl_cms(DATA, company)
+    manifest = odf_manifest([("invoice.xml", "text/xml")], ASIC_S)
+    plain = [("invoice.xml", DATA), ("META-INF/signature.p7s", cades)]
+    return [
+        Case("asic-s-cades", zip_of(plain, mimetype=ASIC_S), Expect.VALID),
+        Case("asic-s-directory-entries", zip_of(plain, mimetype=ASIC_S, directories=True),
+             Expect.VALID),
+        Case("asic-s-mimetype-deflated", zip_of(plain, mimetype=ASIC_S, mimetype_deflated=True),
+             Expect.VALID),
+        Case("asic-s-zip-comment", zip_of(plain, mimetype=ASIC_S, comment=b"made by a tool"),
+             Expect.VALID),
+        Case("asic-s-odf-manifest",
+             zip_of([*plain, ("META-INF/manifest.xml", manifest)], mimetype=ASIC_S),
+             Expect.VALID),
+        Case("asic-s-tampered", zip_of([("invoice.xml", DATA.replace(b"100", b"900", 1)),
+                                        ("META-INF/signature.p7s", cades)], mimetype=ASIC_S),
+             Expect.TAMPERED),
+        Case("asic-e-xades", zip_of(e_entries, mimetype=ASIC_E), Expect.VALID),
+        Case("asic-e-xades-directories", zip_of(e_entries, mimetype=ASIC_E, directories=True),
+             Expect.VALID),
+        Case("asic-e-xades-extra-entry",
+             zip_of([*e_entries, ("readme.txt", b"not signed")], mimetype=ASIC_E), Expect.VALID),
+        Case("asic-e-xades-no-mimetype", zip_of(e_entries, mimetype=None), Expect.VALID),
+        Case("asic-e-xades-tampered",
+             zip_of([("invoice.xml", DATA.replace(b"100", b"900", 1)), *e_entries[1:]],
+                    mimetype=ASIC_E), Expect.TAMPERED),
+        Case("asic-s-odf-manifest-mimetype-e",
+             zip_of([*plain, ("META-INF/manifest.xml", manifest)], mimetype=ASIC_E),
+             Expect.VALID),
+    ]
+
+
+@pytest.fixture(scope="module")
+def corpus(pki: DemoPki, signer, tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
+    folder = tmp_path_factory.mktemp("sweep")
+    chain_file = folder / "chain.pem"
+    chain_file.write_bytes(
+        pki.issuing_ca.cert_path.read_bytes() + pki.root_ca.cert_path.read_bytes()
+    )
+    cases = (
+        _xml_cases(pki, signer) + _cms_cases(pki, signer, chain_file) + _pdf_cases(signer)
+        + _asic_cases(signer)
+    )
+    assert len({case.name for case in cases}) == len(cases)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def foreign(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
+    """Another PKI's anchors: the sweep's signers chain to a CA this store does not know."""
+    other = generate_demo_pki(Path(tmp_path_factory.mktemp("foreign-pki")), now=PKI_NOW)
+    return TrustStore.from_directory(other.trust_dir)
+
+
+def _check(case: Case, report: ValidationReport, trusted: bool) -> list[str]:
+    problems = []
+    verdicts = [(s.indication, s.sub_indication) for s in report.signatures]
+    label = "trusted" if trusted else "foreign"
+    if len(report.signatures) != case.signatures:
+        problems.append(f"{label}: {len(report.signatures)} signature(s), not {case.signatures}")
+    for signature in report.signatures:
+        if any(f.message == "internal error" for f in signature.findings):
+            problems.append(f"{label}: internal error")
+    if case.expect is Expect.VALID:
+        wanted = Indication.TOTAL_PASSED if trusted else Indication.INDETERMINATE
+        if any(indication is not wanted for indication, _ in verdicts):
+            problems.append(f"{label}: {verdicts}, wanted {wanted.value}")
+    elif case.expect is Expect.INDETERMINATE:
+        if any(indication is not Indication.INDETERMINATE for indication, _ in verdicts):
+            problems.append(f"{label}: {verdicts}, wanted INDETERMINATE")
+    elif case.expect is Expect.TAMPERED:
+        failed = [
+            s for s in report.signatures
+            if s.indication is Indication.TOTAL_FAILED
+            and any(f.sub_indication in CRYPTO_FAILURES for f in s.findings)
+        ]
+        if any(indication is Indication.TOTAL_PASSED for indication, _ in verdicts) or not failed:
+            problems.append(f"{label}: {verdicts}, wanted a crypto failure")
+    else:
+        for signature in report.signatures:
+            named = any(case.reason.lower() in f.message.lower() for f in signature.findings)
+            if signature.indication is Indication.TOTAL_PASSED or not named:
+                problems.append(f"{label}: {verdicts}, wanted unsupported naming {case.reason}")
+    return problems
+
+
+def test_sweep(corpus, trust, foreign, policy: SignaturePolicy) -> None:
+    lines = []
+    for case in corpus:
+        for trusted, store in ((True, trust), (False, foreign)):
+            report = validate(
+                case.document, detached_content=case.detached, policy=policy, trust=store,
+                now=VALIDATION_TIME,
+            )
+            for problem in _check(case, report, trusted):
+                lines.append(f"{case.name}: {problem}\n    {describe(report)[:600]}")
+    assert not lines, "\n".join(lines)
+
+
+@pytest.mark.parametrize("expect", [Expect.VALID, Expect.TAMPERED])
+def test_xmlsec1_agrees_on_the_xml_variations(
+    expect: Expect, corpus, pki: DemoPki, tmp_path: Path
+) -> None:
+    """The independent check that each XML variation is what the sweep says it is."""
+    cases = [c for c in corpus if c.name.startswith("xml-") and c.expect is expect]
+    assert cases
+    disagreeing = []
+    for case in cases:
+        path = tmp_path / f"{case.name}.xml"
+        path.write_bytes(case.document)
+        verified = xmlsec1_verify(pki, path, VALIDATION_TIME).returncode == 0
+        if verified is not (expect is Expect.VALID):
+            disagreeing.append(case.name)
+    assert not disagreeing
+
+
+def _verdict(document: bytes, store: TrustStore, policy: SignaturePolicy):
+    report = validate(document, policy=policy, trust=store, now=VALIDATION_TIME)
+    (signature,) = report.signatures
+    return signature.indication, signature.sub_indication
+
+
+def test_a_certificate_that_is_not_the_signers_is_no_proof_of_forgery(
+    pki: DemoPki, signer, trust, foreign, policy: SignaturePolicy
+) -> None:
+    """KeyInfo is unsigned: tools put the chain there in any order, add the TSA's or an
+    encryption certificate, or leave the signer out. A certificate that fails to verify the
+    signature value is not the signer's, so the signature is not forged: the signer is the
+    carried certificate that verifies it, or -- none doing so -- not found (INDETERMINATE)."""
+    company, other = signer("company"), signer("person")
+    ca = pem_body(pki.issuing_ca.certificate())
+    leaf, stranger = pem_body(company.certificate), pem_body(other.certificate)
+    xades = xmlsec_sign(xades_enveloped_template(company, signing_time=PKI_NOW), company)
+    plain = xmlsec_sign(
+        RECEIPT_XML.replace(b"</rcpt:Receipt>", signature_template().encode() + b"</rcpt:Receipt>"),
+        company,
+    )
+    plain_policy = replace(policy, require_signing_certificate_reference=False)
+    not_found = (Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    for store in (trust, foreign):
+        passed = (Indication.TOTAL_PASSED, None) if store is trust else (
+            Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+        # XAdES: the signed reference names a certificate that is not there.
+        assert _verdict(key_info_certificates(xades, [ca], b"ds:"), store, policy) == not_found
+        assert _verdict(key_info_certificates(xades, [stranger], b"ds:"), store, policy) == (
+            not_found
+        )
+        # Plain XML-DSig: two end-entity certificates; the signer's is the one that verifies.
+        for order in ([stranger, leaf, ca], [leaf, stranger], [ca, stranger, leaf]):
+            document = key_info_certificates(plain, order, b"ds:")
+            assert _verdict(document, store, plain_policy) == passed, order
+        # ... and a signature value that no carried certificate verifies is still a forgery.
+        forged = key_info_certificates(plain, [stranger, leaf], b"ds:").replace(
+            b"<ds:SignatureValue>", b"<ds:SignatureValue>AAAA", 1
+        )
+        assert _verdict(forged, store, plain_policy) == (
+            Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE
+        )
+
+
+def test_a_cms_in_text_says_it_was_decoded(corpus, trust, policy: SignaturePolicy) -> None:
+    """PEM armour or bare Base64 is a lenient path: the report says it was taken."""
+    for name in ("cms-pem-armoured", "cms-base64-text"):
+        (case,) = (c for c in corpus if c.name == name)
+        report = validate(case.document, policy=policy, trust=trust, now=VALIDATION_TIME)
+        assert [s.indication for s in report.signatures] == [Indication.TOTAL_PASSED]
+        assert "The CMS was read from its Base64 text" in report.signatures[0].warnings
