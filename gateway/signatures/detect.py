@@ -7,13 +7,17 @@ In this order, so that one format carried inside another is read as the outer on
   that envelops a PDF holds ``%PDF-`` in its first kilobyte, so this comes before the PDF test;
   PEM ``-----BEGIN PKCS7-----`` / ``CMS`` / ``PKCS #7 SIGNED DATA`` is decoded by
   :func:`unwrap_pem`.
-* PDF: ``%PDF-`` within the first 1024 bytes (ISO 32000-1 §7.5.2 lets readers accept a header
-  preceded by junk; so do we, and pyHanko decides the rest).
-* CMS again: any other DER SEQUENCE (``0x30``): a damaged CMS is reported as one.
+* PDF: ``%PDF-`` at the start (after whitespace).
+* ZIP (a local file header, ``PK\x03\x04``, at the start): an ASiC container
+  (``gateway.signatures.asic``). Before the lenient PDF test below: a container whose first
+  entry is a PDF stored uncompressed holds ``%PDF-`` in its first kilobyte.
 * XML: optional byte-order mark and whitespace, then ``<`` (a prolog, a comment or the root
   element), in UTF-8 or -- by its byte-order mark or the pattern of ``<?`` (XML 1.0 Appendix F)
-  -- UTF-16 or UTF-32, as Windows tools save XML; libxml2 decodes them.
-* ZIP (a local file header, ``PK\x03\x04``): an ASiC container (``gateway.signatures.asic``).
+  -- UTF-16 or UTF-32, as Windows tools save XML; libxml2 decodes them. Also before the lenient
+  PDF test: XML may mention a PDF header.
+* PDF again: ``%PDF-`` within the first 1024 bytes (ISO 32000-1 §7.5.2 lets readers accept a
+  header preceded by junk; so do we, and pyHanko decides the rest).
+* CMS again: any other DER SEQUENCE (``0x30``): a damaged CMS is reported as one.
 
 A SignedData saved as bare Base64 text (no PEM lines; several web signers and national tools
 download ``.p7s``/``.p7m`` files so) is decoded too, by :func:`decode_text`, when the whole file
@@ -95,14 +99,16 @@ def detect_format(document: bytes) -> SignatureFormat | None:
     """The format ``document`` is, by structure (order in the module docstring), or None."""
     if looks_like_signed_data(document) or decode_text(document) is not None:
         return SignatureFormat.CADES
+    if document.lstrip()[:5] == b"%PDF-":
+        return SignatureFormat.PADES
+    if document[:4] == b"PK\x03\x04":
+        return SignatureFormat.ASIC
+    if _XML_START.match(document[:256]) or _wide_xml(document[:256]):
+        return SignatureFormat.XADES
     if b"%PDF-" in document[:1024]:
         return SignatureFormat.PADES
     if document[:1] == b"\x30":
         return SignatureFormat.CADES
-    if _XML_START.match(document[:256]) or _wide_xml(document[:256]):
-        return SignatureFormat.XADES
-    if document[:4] == b"PK\x03\x04":
-        return SignatureFormat.ASIC
     return None
 
 

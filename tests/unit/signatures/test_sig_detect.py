@@ -59,6 +59,14 @@ SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
         (base64.b64encode(b"\x30\x80" + SIGNED_DATA + bytes(20)) + b"\r\n", SignatureFormat.CADES),
         (base64.encodebytes(b"\x30\x03\x02\x01\x00"), None),
         (b"PK\x03\x04\x14\x00\x00\x00", SignatureFormat.ASIC),
+        # A container whose first entry is a PDF stored uncompressed (as ASiC tools store data
+        # objects) holds %PDF- in its first kilobyte: the ZIP structure decides.
+        (b"PK\x03\x04\x14\x00\x00\x00\x00\x00" + bytes(20) + b"scan.pdf%PDF-1.7\n",
+         SignatureFormat.ASIC),
+        # So does XML that mentions a PDF header in its first kilobyte.
+        (b"<?xml version='1.0'?><doc><note>starts with %PDF-1.4</note></doc>",
+         SignatureFormat.XADES),
+        ("<a>%PDF-1.4</a>".encode("utf-16"), SignatureFormat.XADES),
     ],
 )
 def test_detection(data, expected) -> None:
