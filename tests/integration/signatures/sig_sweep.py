@@ -204,11 +204,14 @@ def zip_of(
     mimetype_deflated: bool = False,
     directories: bool = False,
     comment: bytes = b"",
+    stored: bool = False,
 ) -> bytes:
     """A ZIP as tools write them: ``mimetype`` first (stored, or deflated as careless zippers
-    do), optional explicit directory entries (``META-INF/``), an archive comment."""
+    do), optional explicit directory entries (``META-INF/``), an archive comment, every entry
+    deflated or (``stored``) not."""
     output = io.BytesIO()
-    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    compression = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(output, "w", compression=compression) as archive:
         if mimetype is not None:
             archive.writestr(
                 zipfile.ZipInfo("mimetype"),

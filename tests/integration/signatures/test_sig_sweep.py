@@ -5,12 +5,21 @@ foreign trust store, through the library and through ``gateway validate --format
 
 from __future__ import annotations
 
+import io
+import json
+import re
+import struct
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from asn1crypto import cms
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sig_cades_lta import add_unsigned, attribute, tlv
 from sig_cms_vectors import openssl_cms
 from sig_pdf_vectors import (
@@ -64,20 +73,20 @@ from sig_vectors import (
     xmlsec_sign,
 )
 
+from gateway import cli
 from gateway import namespaces as ns
 from gateway.pki import DemoPki, generate_demo_pki
 from gateway.signatures import (
     Indication,
     SignaturePolicy,
     SubIndication,
-    ValidationReport,
     validate,
 )
 from gateway.trust.certificates import TrustStore
 
 CONTENT = b"<notification>acknowledged</notification>\r\n" * 20
 DATA = b"<invoice>total 100.00</invoice>\n" * 20
-CRYPTO_FAILURES = (SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE)
+CRYPTO_FAILURES = ("HASH_FAILURE", "SIG_CRYPTO_FAILURE")
 
 
 # --- the corpus ----------------------------------------------------------------------------------
@@ -254,6 +263,7 @@ def _asic_cases(signer: Callable[[str], Signer]) -> list[Case]:
     plain = [("invoice.xml", DATA), ("META-INF/signature.p7s", cades)]
     return [
         Case("asic-s-cades", zip_of(plain, mimetype=ASIC_S), Expect.VALID),
+        Case("asic-s-stored", zip_of(plain, mimetype=ASIC_S, stored=True), Expect.VALID),
         Case("asic-s-directory-entries", zip_of(plain, mimetype=ASIC_S, directories=True),
              Expect.VALID),
         Case("asic-s-mimetype-deflated", zip_of(plain, mimetype=ASIC_S, mimetype_deflated=True),
@@ -267,6 +277,8 @@ def _asic_cases(signer: Callable[[str], Signer]) -> list[Case]:
                                         ("META-INF/signature.p7s", cades)], mimetype=ASIC_S),
              Expect.TAMPERED),
         Case("asic-e-xades", zip_of(e_entries, mimetype=ASIC_E), Expect.VALID),
+        Case("asic-e-xades-stored", zip_of(e_entries, mimetype=ASIC_E, stored=True),
+             Expect.VALID),
         Case("asic-e-xades-directories", zip_of(e_entries, mimetype=ASIC_E, directories=True),
              Expect.VALID),
         Case("asic-e-xades-extra-entry",
@@ -303,34 +315,37 @@ def foreign(tmp_path_factory: pytest.TempPathFactory) -> TrustStore:
     return TrustStore.from_directory(other.trust_dir)
 
 
-def _check(case: Case, report: ValidationReport, trusted: bool) -> list[str]:
+def _check(case: Case, report: dict[str, Any], trusted: bool) -> list[str]:
+    """What is wrong with ``report`` (the JSON form, as ``gateway validate`` prints it) for
+    ``case`` (``sig_sweep`` says what each expectation means)."""
     problems = []
-    verdicts = [(s.indication, s.sub_indication) for s in report.signatures]
+    signatures = report["signatures"]
+    verdicts = [(s["indication"], s["sub_indication"]) for s in signatures]
+    indications = [indication for indication, _ in verdicts]
     label = "trusted" if trusted else "foreign"
-    if len(report.signatures) != case.signatures:
-        problems.append(f"{label}: {len(report.signatures)} signature(s), not {case.signatures}")
-    for signature in report.signatures:
-        if any(f.message == "internal error" for f in signature.findings):
-            problems.append(f"{label}: internal error")
+    if len(signatures) != case.signatures:
+        problems.append(f"{label}: {len(signatures)} signature(s), not {case.signatures}")
+    if any(f["message"] == "internal error" for s in signatures for f in s["findings"]):
+        problems.append(f"{label}: internal error")
     if case.expect is Expect.VALID:
-        wanted = Indication.TOTAL_PASSED if trusted else Indication.INDETERMINATE
-        if any(indication is not wanted for indication, _ in verdicts):
-            problems.append(f"{label}: {verdicts}, wanted {wanted.value}")
+        wanted = "TOTAL_PASSED" if trusted else "INDETERMINATE"
+        if any(indication != wanted for indication in indications):
+            problems.append(f"{label}: {verdicts}, wanted {wanted}")
     elif case.expect is Expect.INDETERMINATE:
-        if any(indication is not Indication.INDETERMINATE for indication, _ in verdicts):
+        if any(indication != "INDETERMINATE" for indication in indications):
             problems.append(f"{label}: {verdicts}, wanted INDETERMINATE")
     elif case.expect is Expect.TAMPERED:
         failed = [
-            s for s in report.signatures
-            if s.indication is Indication.TOTAL_FAILED
-            and any(f.sub_indication in CRYPTO_FAILURES for f in s.findings)
+            s for s in signatures
+            if s["indication"] == "TOTAL_FAILED"
+            and any(f["sub_indication"] in CRYPTO_FAILURES for f in s["findings"])
         ]
-        if any(indication is Indication.TOTAL_PASSED for indication, _ in verdicts) or not failed:
+        if "TOTAL_PASSED" in indications or not failed:
             problems.append(f"{label}: {verdicts}, wanted a crypto failure")
     else:
-        for signature in report.signatures:
-            named = any(case.reason.lower() in f.message.lower() for f in signature.findings)
-            if signature.indication is Indication.TOTAL_PASSED or not named:
+        for signature in signatures:
+            named = any(case.reason.lower() in f["message"].lower() for f in signature["findings"])
+            if signature["indication"] == "TOTAL_PASSED" or not named:
                 problems.append(f"{label}: {verdicts}, wanted unsupported naming {case.reason}")
     return problems
 
@@ -343,7 +358,7 @@ def test_sweep(corpus, trust, foreign, policy: SignaturePolicy) -> None:
                 case.document, detached_content=case.detached, policy=policy, trust=store,
                 now=VALIDATION_TIME,
             )
-            for problem in _check(case, report, trusted):
+            for problem in _check(case, report.to_dict(), trusted):
                 lines.append(f"{case.name}: {problem}\n    {describe(report)[:600]}")
     assert not lines, "\n".join(lines)
 
@@ -416,3 +431,115 @@ def test_a_cms_in_text_says_it_was_decoded(corpus, trust, policy: SignaturePolic
         report = validate(case.document, policy=policy, trust=trust, now=VALIDATION_TIME)
         assert [s.indication for s in report.signatures] == [Indication.TOTAL_PASSED]
         assert "The CMS was read from its Base64 text" in report.signatures[0].warnings
+
+
+def test_gateway_validate_gives_the_same_verdicts(
+    corpus, pki: DemoPki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    """``gateway validate`` as an operator runs it on the corpus (the signer's CA in the
+    gateway's trust directory): one ``--format json`` report per file, each judged as above."""
+    monkeypatch.setenv("GATEWAY_PKI_DIR", str(pki.directory))
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    problems = []
+    for case in corpus:
+        if case.detached is not None:
+            continue
+        path = tmp_path / "files" / case.name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(case.document)
+        code = cli.main(["validate", "--format", "json", str(path)])
+        report = json.loads(capsys.readouterr().out)
+        problems += [f"{case.name}: {p}" for p in _check(case, report, trusted=True)]
+        passed = all(s["indication"] == "TOTAL_PASSED" for s in report["signatures"])
+        if code != (0 if passed else 3):
+            problems.append(f"{case.name}: exit code {code}")
+    assert not problems, "\n".join(problems)
+
+
+# --- mutation: a changed signed byte never passes -------------------------------------------------
+
+
+def _xml_regions(document: bytes) -> list[tuple[int, int]]:
+    """The signed text of the receipt: every character of these element values."""
+    regions = []
+    for value in (b">ACCEPT<", b">N-2026-000001<", b">100.00<"):
+        start = document.index(value) + 1
+        regions.append((start, start + len(value) - 2))
+    return regions
+
+
+def _cms_regions(document: bytes) -> list[tuple[int, int]]:
+    """The encapsulated content (each BER chunk of it) and the signature value."""
+    regions = []
+    position = document.find(b"<notification>")
+    while position >= 0:
+        regions.append((position, position + len(b"<notification>acknowledged")))
+        position = document.find(b"<notification>", position + 1)
+    value = cms.ContentInfo.load(document)["content"]["signer_infos"][0]["signature"].native
+    start = document.index(value)
+    regions.append((start, start + len(value)))
+    return regions
+
+
+def _pdf_regions(document: bytes) -> list[tuple[int, int]]:
+    """The last signature's byte range: what it signs (every earlier revision included)."""
+    *_, found = re.finditer(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", document)
+    a, b, c, d = (int(group) for group in found.groups())
+    return [(a, a + b), (c, c + d)]
+
+
+def _zip_regions(document: bytes, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The bytes of the signed entries (stored: a deflated stream's last byte has padding bits
+    that no reader sees)."""
+    regions = []
+    with zipfile.ZipFile(io.BytesIO(document)) as archive:
+        for info in archive.infolist():
+            if info.filename in names:
+                header = document[info.header_offset : info.header_offset + 30]
+                name_length, extra_length = struct.unpack("<HH", header[26:30])
+                start = info.header_offset + 30 + name_length + extra_length
+                regions.append((start, start + info.compress_size))
+    return regions
+
+
+MUTATED = {
+    "xml-xmlsec1-xades": _xml_regions,
+    "xml-crlf": _xml_regions,
+    "cms-attached": _cms_regions,
+    "cms-ber-ecdsa": _cms_regions,
+    "cms-signer-by-ski": _cms_regions,
+    "pdf-pyhanko": _pdf_regions,
+    "pdf-two-signatures": _pdf_regions,
+    "pdf-comment-after-signing": _pdf_regions,
+    "asic-s-stored": lambda document: _zip_regions(document, ("invoice.xml",)),
+    "asic-e-xades-stored": lambda document: _zip_regions(document, ("invoice.xml", "scan.pdf")),
+}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_a_mutated_signed_byte_never_passes(data, corpus, trust, policy: SignaturePolicy) -> None:
+    """A byte changed inside what a valid peer-made signature signs: a report (never an
+    exception, never 'internal error'), and never TOTAL_PASSED. A byte changed anywhere else:
+    a report."""
+    name = data.draw(st.sampled_from(sorted(MUTATED)))
+    (case,) = (c for c in corpus if c.name == name)
+    document = case.document
+    signed = data.draw(st.booleans())
+    if signed:
+        start, end = data.draw(st.sampled_from(MUTATED[name](document)))
+        position = data.draw(st.integers(start, end - 1))
+    else:
+        position = data.draw(st.integers(0, len(document) - 1))
+    value = data.draw(st.integers(0, 255).filter(lambda byte: byte != document[position]))
+    mutated = document[:position] + bytes([value]) + document[position + 1 :]
+    report = validate(mutated, policy=policy, trust=trust, now=VALIDATION_TIME)
+    assert report.signatures
+    for signature in report.signatures:
+        assert all(f.message != "internal error" for f in signature.findings), describe(report)
+    if signed:
+        assert report.indication is not Indication.TOTAL_PASSED, (name, position, value)
