@@ -320,3 +320,17 @@ def in_xades_signatures(signature: str) -> bytes:
         f'<?xml version="1.0" encoding="UTF-8"?><asic:XAdESSignatures xmlns:asic="{ASIC_NS}">'
         f"{signature}</asic:XAdESSignatures>"
     ).encode()
+
+
+def xmlsec_sign_ids(template: bytes, signer: Signer, id_attrs: list[tuple[str, str]]) -> bytes:
+    """``xmlsec1 --sign`` declaring ID attributes other than ``Id`` ((attribute, "ns:element")):
+    ``ID`` (SAML, several e-invoicing formats) or ``id``."""
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        (folder / "template.xml").write_bytes(template)
+        command = ["xmlsec1", "--sign", "--privkey-pem", f"{signer.key_path},{signer.cert_path}",
+                   "--output", str(folder / "signed.xml")]  # fmt: skip
+        for attribute, element in id_attrs:
+            command += [f"--id-attr:{attribute}", element]
+        subprocess.run([*command, str(folder / "template.xml")], check=True, capture_output=True)
+        return (folder / "signed.xml").read_bytes()

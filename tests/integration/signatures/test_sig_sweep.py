@@ -55,6 +55,7 @@ from sig_sweep import (
     utf16_with_bom,
     with_declaration,
     without_certificates,
+    xmlsec_sign_ids,
     zero_padded,
     zip_of,
 )
@@ -543,3 +544,33 @@ def test_a_mutated_signed_byte_never_passes(data, corpus, trust, policy: Signatu
         assert all(f.message != "internal error" for f in signature.findings), describe(report)
     if signed:
         assert report.indication is not Indication.TOTAL_PASSED, (name, position, value)
+
+
+@pytest.mark.parametrize("attribute", ["ID", "id"])
+def test_references_to_id_attributes_other_tools_use(
+    attribute: str, signer, trust, foreign, policy: SignaturePolicy
+) -> None:
+    """``ID`` (SAML, several e-invoicing formats) and ``id`` name the referenced element in real
+    signatures; DSS takes both. A reference to one resolves; a value two elements share is
+    ambiguous (a wrapping attack's shape), refused."""
+    company = signer("company")
+    plain_policy = replace(policy, require_signing_certificate_reference=False)
+    body = (
+        f'<doc:Envelope xmlns:doc="urn:example:doc"><doc:Body {attribute}="body-1">'
+        "<doc:Amount>100.00</doc:Amount></doc:Body>{signature}</doc:Envelope>"
+    )
+    template = body.replace(
+        "{signature}", signature_template(references=(("#body-1", (EXC_C14N,), None),))
+    ).encode()
+    signed = xmlsec_sign_ids(template, company, [(attribute, "urn:example:doc:Body")])
+    assert _verdict(signed, trust, plain_policy) == (Indication.TOTAL_PASSED, None)
+    assert _verdict(signed, foreign, plain_policy)[0] is Indication.INDETERMINATE
+    tampered = signed.replace(b">100.00<", b">900.00<")
+    assert _verdict(tampered, trust, plain_policy) == (
+        Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE
+    )
+    wrapped = signed.replace(
+        b"</doc:Envelope>", f'<doc:Body {attribute}="body-1">forged</doc:Body></doc:Envelope>'.encode()
+    )
+    indication, sub = _verdict(wrapped, trust, plain_policy)
+    assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
