@@ -35,7 +35,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography import x509
 from lxml import etree
@@ -250,13 +250,19 @@ def _signed_properties(qualifying: etree._Element) -> etree._Element:
     return found[0]
 
 
-def _parse_time(text: str | None) -> datetime:
+def _parse_time(text: str | None, warnings: list[str]) -> datetime | None:
+    """The claimed SigningTime. xs:dateTime lets it go without a time zone (a local time, as
+    some Java and national tools write it): read as UTC, with a warning. One that is no
+    dateTime at all is left out, with a warning: the signing time is a claim, not what makes
+    the signature valid, so it cannot fail the signature."""
     try:
         instant = datetime.fromisoformat((text or "").strip())
-    except ValueError as exc:
-        raise FormatError("SigningTime is not an xs:dateTime") from exc
+    except ValueError:
+        warnings.append("SigningTime is not an xs:dateTime; it is ignored")
+        return None
     if instant.tzinfo is None:
-        raise FormatError("SigningTime must state its time zone")
+        warnings.append("SigningTime states no time zone; it is read as UTC")
+        return instant.replace(tzinfo=UTC)
     return instant
 
 
@@ -473,7 +479,7 @@ def _validate(
             f"{xades}SignedSignatureProperties/{xades}SigningTime"
         )
         if time_element is not None:
-            claimed = _parse_time(time_element.text)
+            claimed = _parse_time(time_element.text, findings.warnings)
         signature_policy = policy_identifier(signed_properties, xades)
         if signature_policy is not None and signature_policy.implied:
             findings.warnings.append(

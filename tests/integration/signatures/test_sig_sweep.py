@@ -12,7 +12,8 @@ import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 from asn1crypto import cms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields
 from sig_cades_lta import add_unsigned, attribute, tlv
 from sig_cms_vectors import openssl_cms
 from sig_pdf_vectors import (
@@ -66,6 +69,7 @@ from sig_vectors import (
     Signer,
     describe,
     flip_byte,
+    issue_leaf,
     minimal_pdf,
     signature_template,
     xades_enveloped_template,
@@ -115,7 +119,23 @@ def _xml_cases(pki: DemoPki, signer: Callable[[str], Signer]) -> list[Case]:
     dtd = prolog_comments(acme).replace(
         b"<!-- exported", b'<!DOCTYPE rcpt:Receipt [<!ENTITY company "ACME">]>\n<!-- exported'
     ).replace(b"N-2026-ACME", b"N-2026-&company;")
+    stamp = PKI_NOW.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+
+    def signing_time(text: bytes) -> bytes:
+        return xmlsec_sign(template.replace(stamp, text), company)
+
     return [
+        # xs:dateTime as tools write it: an offset and milliseconds (.NET, Java), more digits
+        # than Python keeps, and no time zone at all (a local time, which xs:dateTime allows).
+        Case("xml-signing-time-offset",
+             signing_time(PKI_NOW.astimezone(timezone(timedelta(hours=2))).strftime(
+                 "%Y-%m-%dT%H:%M:%S.123+02:00").encode()), Expect.VALID),
+        Case("xml-signing-time-nanoseconds", signing_time(stamp[:-1] + b".123456789Z"),
+             Expect.VALID),
+        Case("xml-signing-time-no-zone", signing_time(stamp[:-1]), Expect.VALID),
+        # Not a date at all: no claimed signing time, which the policy requires (a constraint
+        # not met, INDETERMINATE), not a malformed signature.
+        Case("xml-signing-time-garbage", signing_time(b"yesterday"), Expect.INDETERMINATE),
         Case("xml-xmlsec1-xades", signed, Expect.VALID),
         Case("xml-utf8-bom", utf8_bom(signed), Expect.VALID),
         Case("xml-utf16-bom", utf16_with_bom(signed), Expect.VALID),
@@ -167,7 +187,13 @@ def _cms_cases(pki: DemoPki, signer: Callable[[str], Signer], chain_file: Path) 
                             f"ext-{flag}", critical=flag, not_before=PKI_NOW - timedelta(days=1))
         for flag in (False, True)
     )
+    expired = issue_leaf(pki, chain_file.parent, "expired", not_before=PKI_NOW - timedelta(days=400),
+                         not_after=PKI_NOW - timedelta(days=10))
     return [
+        # Old signatures: the signer's certificate has expired since, and nothing proves the
+        # signature existed before (no time-stamp): not provably valid, not failed either.
+        Case("cms-signer-expired", openssl_cms(CONTENT, expired, "-nodetach"),
+             Expect.INDETERMINATE),
         Case("cms-attached", attached, Expect.VALID),
         Case("cms-chain-carried", chained, Expect.VALID),
         Case("cms-chain-reversed", reversed_certificates(chained), Expect.VALID),
@@ -214,9 +240,19 @@ def _cms_cases(pki: DemoPki, signer: Callable[[str], Signer], chain_file: Path) 
     ]
 
 
+def _with_empty_field(pdf: bytes, name: str) -> bytes:
+    """An unsigned signature field (a second signer's, still to come), as forms carry them."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    fields.append_signature_field(writer, fields.SigFieldSpec(name, box=(10, 10, 60, 40)))
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
 def _pdf_cases(signer: Callable[[str], Signer]) -> list[Case]:
     company, company_ec = signer("company"), signer("company_ec")
     base = minimal_pdf(b"Signed PDF body")
+    pending = pyhanko_sign(_with_empty_field(base, "Second"), company, password=None)
     signed = pyhanko_sign(base, company, password=None)
     form = pyhanko_sign(reportlab_form(), company, password=None)
     twice = pyhanko_sign(signed, company_ec, field="Sig2", password=None)
@@ -232,6 +268,9 @@ def _pdf_cases(signer: Callable[[str], Signer]) -> list[Case]:
         Case("pdf-form-filled-after-signing", fill_field(form, "city", "Madrid"), Expect.VALID),
         Case("pdf-two-signatures", twice, Expect.VALID, signatures=2),
         Case("pdf-two-signatures-then-comment", add_comment(twice), Expect.VALID, signatures=2),
+        Case("pdf-empty-signature-field-for-a-second-signer", pending, Expect.VALID),
+        Case("pdf-empty-signature-field-added-after-signing", _with_empty_field(signed, "Later"),
+             Expect.VALID),
         Case("pdf-newline-after-eof", after_eof(signed, b"\r\n"), Expect.VALID),
         Case("pdf-zeros-after-eof", after_eof(signed, b"\x00" * 300), Expect.VALID),
         Case("pdf-content-tampered", signed.replace(b"(Signed PDF body)", b"(Signed PDF bodY)"),
