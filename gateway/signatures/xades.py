@@ -329,6 +329,25 @@ def _one_at(
     return (validate_at(now=at),)
 
 
+def _verifies(
+    mechanism: signature_method.Mechanism,
+    public_key: object,
+    structure: SignatureStructure,
+    signed_info: bytes,
+    findings: Findings,
+) -> bool:
+    """Whether the SignatureValue verifies with ``public_key``; an ECDSA/DSA value in DER
+    rather than ``r || s`` too, with a warning (the lenient path is reported)."""
+    if mechanism.verify(public_key, structure.signature_value, signed_info):
+        return True
+    if mechanism.verify_der(public_key, structure.signature_value, signed_info):
+        findings.warnings.append(
+            "The signature value is DER-encoded, not r || s as XML-DSig defines; read as DER"
+        )
+        return True
+    return False
+
+
 MAX_SIGNER_CANDIDATES = 16
 """Carried certificates tried on the signature value when the selected one fails (bounded: each
 try is a public-key operation)."""
@@ -354,7 +373,7 @@ def _verifying_certificate(
     forged."""
     if not referenced:
         for candidate in [c for c in carried if c != selected][:MAX_SIGNER_CANDIDATES]:
-            if mechanism.verify(candidate.public_key(), structure.signature_value, signed_info):
+            if _verifies(mechanism, candidate.public_key(), structure, signed_info, findings):
                 findings.warnings.append(
                     "The signature value verifies with another certificate of the signature "
                     f"than the one selected from KeyInfo: {candidate.subject.rfc4514_string()}"
@@ -417,7 +436,7 @@ def _validate(
         )
         if named_key is not None:
             # Still tell a forgery from an unidentified signer (the key identifies nobody).
-            if mechanism.verify(named_key, structure.signature_value, signed_info):
+            if _verifies(mechanism, named_key, structure, signed_info, findings):
                 findings.warnings.append(
                     "The signature value verifies with the KeyInfo KeyValue, which identifies "
                     "no signer"
@@ -433,7 +452,7 @@ def _validate(
             findings.warnings.append(
                 "The KeyInfo KeyValue is not the signing certificate's key (ignored)"
             )
-        if not mechanism.verify(certificate.public_key(), structure.signature_value, signed_info):
+        if not _verifies(mechanism, certificate.public_key(), structure, signed_info, findings):
             certificate = _verifying_certificate(
                 certificate, referenced, identified.carried, mechanism, structure, signed_info,
                 findings,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import codecs
 import io
+import re
 import subprocess
 import tempfile
 import zipfile
@@ -40,6 +41,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from sig_vectors import Signer
 
@@ -77,6 +79,18 @@ def with_declaration(document: bytes, encoding: str) -> bytes:
 
 def utf16_with_bom(document: bytes) -> bytes:
     return codecs.BOM_UTF16_LE + with_declaration(document, "UTF-16LE")
+
+
+def der_ecdsa_value(document: bytes) -> bytes:
+    """The (first) ECDSA SignatureValue re-written as a DER SEQUENCE of r and s."""
+    match = re.search(rb"<ds:SignatureValue>(.*?)</ds:SignatureValue>", document, re.DOTALL)
+    assert match is not None
+    raw = base64.b64decode(b"".join(match.group(1).split()))
+    half = len(raw) // 2
+    der = encode_dss_signature(
+        int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    )
+    return document.replace(match.group(1), base64.b64encode(der), 1)
 
 
 def utf8_bom(document: bytes) -> bytes:
