@@ -12,7 +12,7 @@ the signer's CA trusted and with a foreign trust store (real signatures chain to
 know):
 
 - ``VALID``: mathematically valid. Every signature TOTAL_PASSED when the CA is trusted;
-  INDETERMINATE (never TOTAL_FAILED, never TOTAL_PASSED) when it is not.
+  INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND (never TOTAL_FAILED) when it is not.
 - ``INDETERMINATE``: nothing is proven wrong, but something needed is missing (the signing
   certificate): INDETERMINATE whichever trust.
 - ``TAMPERED``: the signed bytes changed. A signature is TOTAL_FAILED with a HASH_FAILURE or

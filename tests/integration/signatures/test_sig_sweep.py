@@ -377,8 +377,8 @@ def _check(case: Case, report: dict[str, Any], trusted: bool) -> list[str]:
     if any(f["message"] == "internal error" for s in signatures for f in s["findings"]):
         problems.append(f"{label}: internal error")
     if case.expect is Expect.VALID:
-        wanted = "TOTAL_PASSED" if trusted else "INDETERMINATE"
-        if any(indication != wanted for indication in indications):
+        wanted = ("TOTAL_PASSED", None) if trusted else ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+        if any(verdict != wanted for verdict in verdicts):
             problems.append(f"{label}: {verdicts}, wanted {wanted}")
     elif case.expect is Expect.INDETERMINATE:
         if any(indication != "INDETERMINATE" for indication in indications):
