@@ -32,6 +32,7 @@ from sig_pdf_vectors import (
     qpdf,
     reportlab_form,
 )
+from sig_realworld import tamper_signed_info
 from sig_scenarios import PKI_NOW, VALIDATION_TIME
 from sig_sweep import (
     ASIC_E,
@@ -72,6 +73,7 @@ from sig_vectors import (
     flip_byte,
     issue_leaf,
     minimal_pdf,
+    santuario_sign_all,
     signature_template,
     xades_enveloped_template,
     xades_signed_properties,
@@ -629,3 +631,43 @@ def test_references_to_id_attributes_other_tools_use(
     )
     indication, sub = _verdict(wrapped, trust, plain_policy)
     assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+
+
+def _content_changed(document: bytes) -> bytes:
+    for needle, replacement in ((b">10<", b">11<"), (b">20<", b">21<"),
+                                (b"SGVsbG8g", b"SGVsbG9g")):  # fmt: skip
+        if needle in document:
+            return document.replace(needle, replacement, 1)
+    raise AssertionError("no content needle")
+
+
+def test_the_cryptographic_verdict_does_not_depend_on_trust(
+    signer, trust, foreign, policy: SignaturePolicy, tmp_path: Path
+) -> None:
+    """Apache Santuario's signatures (Java, another XML-DSig implementation), valid and with a
+    content byte changed: what the trusted store reports as passed is NO_CERTIFICATE_CHAIN_FOUND
+    under a foreign one, and what it reports as failed fails the same way under a foreign one
+    (a forgery does not become merely 'untrusted')."""
+    plain_policy = replace(policy, require_signing_certificate_reference=False)
+    vectors = santuario_sign_all(signer("company"), tmp_path)
+    assert len(vectors) >= 5
+    checked = {"passed": 0, "failed": 0}
+    for name, document in vectors.items():
+        for variant in (document, _content_changed(document), tamper_signed_info(document)):
+            here = _verdict_all(variant, trust, plain_policy)
+            there = _verdict_all(variant, foreign, plain_policy)
+            for (indication, sub), (other, other_sub) in zip(here, there, strict=True):
+                if indication is Indication.TOTAL_PASSED:
+                    checked["passed"] += 1
+                    assert (other, other_sub) == (
+                        Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+                    ), name
+                elif indication is Indication.TOTAL_FAILED:
+                    checked["failed"] += 1
+                    assert (other, other_sub) == (indication, sub), name
+    assert checked["passed"] and checked["failed"], checked
+
+
+def _verdict_all(document: bytes, store: TrustStore, policy: SignaturePolicy):
+    report = validate(document, policy=policy, trust=store, now=VALIDATION_TIME)
+    return [(s.indication, s.sub_indication) for s in report.signatures]
