@@ -52,6 +52,15 @@ class Mechanism:
             mgf1_hash_name=self.mgf1_hash_name,
         )
 
+    def verify_der(self, public_key: object, signature: bytes, data: bytes) -> bool:
+        """An ECDSA or DSA value written as the DER SEQUENCE of r and s, as some tools write it
+        against XML-DSig's ``r || s`` (RFC 4050): the same (r, s), so the same signature."""
+        if self.key_kind not in ("ecdsa", "dsa") or signature[:1] != b"\x30":
+            return False
+        return crypto.verify(
+            public_key, signature, data, key_kind=self.key_kind, hash_name=self.hash_name
+        )
+
 
 def _children(element: etree._Element) -> list[etree._Element]:
     return [child for child in element if isinstance(child.tag, str)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from gateway.domain.clock import require_aware
@@ -25,7 +26,7 @@ from gateway.errors import LimitExceeded
 from gateway.signatures.assessment import format_failure
 from gateway.signatures.cades import validate_cades
 from gateway.signatures.detached import DetachedDocument
-from gateway.signatures.detect import detect_format, unwrap_pem
+from gateway.signatures.detect import decode_text, detect_format
 from gateway.signatures.findings import FormatError
 from gateway.signatures.policy import SignaturePolicy
 from gateway.signatures.report import (
@@ -117,13 +118,19 @@ def _dispatch(
     if detected is SignatureFormat.CADES:
         if len(detached) > 1:
             raise FormatError(f"A CAdES signature signs one detached document, not {len(detached)}")
-        der = unwrap_pem(document) or document
-        return validate_cades(
-            der,
+        der = decode_text(document)
+        signatures = validate_cades(
+            der or document,
             detached_content=detached[0].content if detached else None,
             policy=policy,
             trust=trust,
             now=now,
+        )
+        if der is None:
+            return signatures
+        return tuple(
+            replace(s, warnings=(*s.warnings, "The CMS was read from its Base64 text"))
+            for s in signatures
         )
     from gateway.signatures import pyhanko_packages
 

@@ -35,7 +35,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography import x509
 from lxml import etree
@@ -126,8 +126,8 @@ def validate_xades(
         root = parse_xml(
             document, max_bytes=policy.max_document_bytes, max_depth=policy.max_xml_depth
         )
-    except GatewayError as exc:
-        raise FormatError("The document is not acceptable XML") from exc
+    except GatewayError as exc:  # its message is written for clients: say why
+        raise FormatError(f"The document is not acceptable XML: {exc.message}") from exc
     signatures = list(root.iter(SIGNATURE))
     if not signatures:
         raise FormatError("The XML document holds no signature")
@@ -250,13 +250,19 @@ def _signed_properties(qualifying: etree._Element) -> etree._Element:
     return found[0]
 
 
-def _parse_time(text: str | None) -> datetime:
+def _parse_time(text: str | None, warnings: list[str]) -> datetime | None:
+    """The claimed SigningTime. xs:dateTime lets it go without a time zone (a local time, as
+    some Java and national tools write it): read as UTC, with a warning. One that is no
+    dateTime at all is left out, with a warning: the signing time is a claim, not what makes
+    the signature valid, so it cannot fail the signature."""
     try:
         instant = datetime.fromisoformat((text or "").strip())
-    except ValueError as exc:
-        raise FormatError("SigningTime is not an xs:dateTime") from exc
+    except ValueError:
+        warnings.append("SigningTime is not an xs:dateTime; it is ignored")
+        return None
     if instant.tzinfo is None:
-        raise FormatError("SigningTime must state its time zone")
+        warnings.append("SigningTime states no time zone; it is read as UTC")
+        return instant.replace(tzinfo=UTC)
     return instant
 
 
@@ -323,6 +329,68 @@ def _one_at(
     return (validate_at(now=at),)
 
 
+def _verifies(
+    mechanism: signature_method.Mechanism,
+    public_key: object,
+    structure: SignatureStructure,
+    signed_info: bytes,
+    findings: Findings,
+) -> bool:
+    """Whether the SignatureValue verifies with ``public_key``; an ECDSA/DSA value in DER
+    rather than ``r || s`` too, with a warning (the lenient path is reported)."""
+    if mechanism.verify(public_key, structure.signature_value, signed_info):
+        return True
+    if mechanism.verify_der(public_key, structure.signature_value, signed_info):
+        findings.warnings.append(
+            "The signature value is DER-encoded, not r || s as XML-DSig defines; read as DER"
+        )
+        return True
+    return False
+
+
+MAX_SIGNER_CANDIDATES = 16
+"""Carried certificates tried on the signature value when the selected one fails (bounded: each
+try is a public-key operation)."""
+
+
+def _verifying_certificate(
+    selected: x509.Certificate,
+    referenced: bool,
+    carried: Sequence[x509.Certificate],
+    mechanism: signature_method.Mechanism,
+    structure: SignatureStructure,
+    signed_info: bytes,
+    findings: Findings,
+) -> x509.Certificate:
+    """The signer's certificate once the selected one failed to verify the signature value.
+
+    A certificate that a signed reference selected is the signer's: SIG_CRYPTO_FAILURE. One
+    only guessed from the unsigned KeyInfo (plain XML-DSig, or a signed reference that matched
+    nothing) may simply not be the signer's -- tools list the chain in any order, add a TSA's or
+    an encryption certificate, or leave the signer out -- so the carried certificate that
+    verifies is the signer; with none, a signed reference that matched nothing leaves the signer
+    unidentified (NO_SIGNING_CERTIFICATE_FOUND, already reported) rather than the signature
+    forged."""
+    if not referenced:
+        for candidate in [c for c in carried if c != selected][:MAX_SIGNER_CANDIDATES]:
+            if _verifies(mechanism, candidate.public_key(), structure, signed_info, findings):
+                findings.warnings.append(
+                    "The signature value verifies with another certificate of the signature "
+                    f"than the one selected from KeyInfo: {candidate.subject.rfc4514_string()}"
+                )
+                return candidate
+        if findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND):
+            findings.warnings.append(
+                "The signature value does not verify with any certificate the signature "
+                "carries; the signing certificate it references is not among them"
+            )
+            return selected
+    findings.add(
+        Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
+    )
+    return selected
+
+
 def _validate(
     signature: etree._Element,
     identifier: str,
@@ -368,7 +436,7 @@ def _validate(
         )
         if named_key is not None:
             # Still tell a forgery from an unidentified signer (the key identifies nobody).
-            if mechanism.verify(named_key, structure.signature_value, signed_info):
+            if _verifies(mechanism, named_key, structure, signed_info, findings):
                 findings.warnings.append(
                     "The signature value verifies with the KeyInfo KeyValue, which identifies "
                     "no signer"
@@ -384,11 +452,10 @@ def _validate(
             findings.warnings.append(
                 "The KeyInfo KeyValue is not the signing certificate's key (ignored)"
             )
-        if not mechanism.verify(certificate.public_key(), structure.signature_value, signed_info):
-            findings.add(
-                Step.CRYPTO,
-                SubIndication.SIG_CRYPTO_FAILURE,
-                "The signature value does not verify",
+        if not _verifies(mechanism, certificate.public_key(), structure, signed_info, findings):
+            certificate = _verifying_certificate(
+                certificate, referenced, identified.carried, mechanism, structure, signed_info,
+                findings,
             )
     if not policy.allows_signature(key_kind, hash_name):
         message = f"The signature algorithm {key_kind}-{hash_name} is not accepted"
@@ -431,7 +498,7 @@ def _validate(
             f"{xades}SignedSignatureProperties/{xades}SigningTime"
         )
         if time_element is not None:
-            claimed = _parse_time(time_element.text)
+            claimed = _parse_time(time_element.text, findings.warnings)
         signature_policy = policy_identifier(signed_properties, xades)
         if signature_policy is not None and signature_policy.implied:
             findings.warnings.append(

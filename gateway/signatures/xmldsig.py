@@ -250,8 +250,27 @@ def resolve(reference: Reference, root: etree._Element, index: IdIndex) -> Targe
     try:
         element = index.resolve("#" + match.group(1) if match else uri)
     except GatewayError as exc:
-        raise FormatError(f"The reference {uri[:100]!r} points to no element") from exc
+        element = _other_id(root, match.group(1) if match else uri[1:] if uri[:1] == "#" else "")
+        if element is None:
+            raise FormatError(f"The reference {uri[:100]!r} points to no element") from exc
     return Target(element, keep_comments=keep_comments)
+
+
+_OTHER_ID = etree.XPath("//*[@ID = $value or @id = $value]")
+
+
+def _other_id(root: etree._Element, value: str) -> etree._Element | None:
+    """The one element whose ``ID`` or ``id`` attribute is ``value`` (SAML and several
+    e-invoicing formats name elements so; DSS takes both), looked for only when no ``Id``,
+    ``wsu:Id`` or ``xml:id`` matched. A value two elements share is ambiguous -- the shape of a
+    wrapping attack -- and refused."""
+    if not value:
+        return None
+    found = _OTHER_ID(root, value=value)
+    assert isinstance(found, list)
+    if len(found) > 1:
+        raise FormatError(f"The Id {value[:100]!r} is defined more than once in the document")
+    return found[0] if found else None
 
 
 class _HashSink:

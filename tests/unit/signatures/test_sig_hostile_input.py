@@ -122,3 +122,26 @@ def test_hostile_xml_is_format_failure(document, unit_pki, unit_policy) -> None:
 def test_naive_validation_time_is_a_programming_error(unit_pki, unit_policy) -> None:
     with pytest.raises(ValueError):
         validate(b"x", policy=unit_policy, trust=unit_pki.trust, now=UNIT_NOW.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        (b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', "document type declarations"),
+        (b"<!DOCTYPE a><a/>", "document type declarations"),
+        ("\ufeff<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>".encode("utf-16-le"),
+         "document type declarations"),
+        (b"<a><b></a>", "not well-formed"),
+        (b"<a>" * 100 + b"</a>" * 100, "nest"),
+    ],
+    ids=["internal-entity", "doctype-only", "utf16-doctype", "malformed", "too-deep"],
+)
+def test_a_refused_xml_document_says_why(document, named, unit_pki, unit_policy) -> None:
+    """Real signed files with a DOCTYPE (older tools write one) are refused, as DSS's parser
+    refuses them: the report names the reason, not only "not acceptable XML"."""
+    report = validate(document, policy=unit_policy, trust=unit_pki.trust, now=UNIT_NOW)
+    (signature,) = report.signatures
+    assert signature.sub_indication is SubIndication.FORMAT_FAILURE
+    assert any(named in finding.message.lower() for finding in signature.findings), (
+        signature.findings
+    )
