@@ -19,7 +19,10 @@ Beyond the signers of the outer SignedData (issue 13):
 * levels LT and LTA (``cades_archive``): the certificates and revocation values of the
   SignedData and of the certificate-values / revocation-values attributes are evidence for the
   path and revocation decisions; archive-time-stamp-v3 tokens prove the signature and its
-  time-stamps existed, and the signature time-stamps are judged at the time they prove.
+  time-stamps existed, and the signature time-stamps are judged at the time they prove; one
+  that fails there is judged as it stands today too (``timestamps.past_or_present``, as XAdES
+  and PAdES do: a later proof never makes a time-stamp worse), its report's
+  ``validation_time`` saying which.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from gateway.signatures.report import (
     TimestampKind,
     TimestampReport,
 )
-from gateway.signatures.timestamps import failed_timestamp, validate_timestamp
+from gateway.signatures.timestamps import failed_timestamp, past_or_present, validate_timestamp
 from gateway.trust.certificates import TrustStore
 from gateway.trust.revocation import RevocationValues
 
@@ -211,20 +214,26 @@ def _validate_signer(
                 document=context.document,
             )
         # A valid archive time-stamp proves the signature time-stamps existed at its genTime:
-        # they are judged then (past signature validation, EN 319 102-1 §5.6.2.1).
+        # they are judged then (past signature validation, EN 319 102-1 §5.6.2.1), and one that
+        # fails then as it stands today (the shared rule of XAdES and PAdES).
         proven = min(
             (ts.generation_time for ts in archives if ts.passed and ts.generation_time),
             default=now,
         )
+        signature_value = signer.signature_value
         timestamps = (
-            signature_timestamps(
-                signer_info,
-                signer.signature_value,
-                policy,
-                trust,
+            past_or_present(
+                lambda at: signature_timestamps(
+                    signer_info,
+                    signature_value,
+                    policy,
+                    trust,
+                    at,
+                    revocation_values=evidence.revocation,
+                    carried=data.certificates,
+                ),
                 proven,
-                revocation_values=evidence.revocation,
-                carried=data.certificates,
+                now,
             )
             + archives
         )

@@ -10,8 +10,9 @@ A subset comparable to EU DSS's ETSI report, in schema order:
   ``SignatureValidationProcess`` (Basic, or LTVM when a time-stamp was used) and
   ``SignatureValidationStatus`` (main and sub indication URIs; the certificate chain, the
   revocation time and every finding's message as associated report data);
-* ``SignatureValidationObjects``: certificates (Base64 DER), time-stamps (token, POE and their
-  own status) and signed data objects (digest).
+* ``SignatureValidationObjects``: certificates (Base64 DER), time-stamps (token, POE, the time
+  each was judged at as its ``ValidationTimeInfo``, and their own status) and signed data
+  objects (digest).
 
 Ids are NCNames derived from positions and fingerprints, unique within one report.
 """
@@ -107,6 +108,13 @@ class _Objects:
             _vr(poe, "POETime", _time(timestamp.generation_time))
             _vr(poe, "TypeOfProof", _POE_VALIDATION)
         report = _vr(element, "ValidationReport")
+        if timestamp.validation_time is not None:
+            # The time the token was judged at (a later proof's, or today's: past_or_present).
+            time_info = _vr(report, "ValidationTimeInfo")
+            _vr(time_info, "ValidationTime", _time(timestamp.validation_time))
+            best = _vr(time_info, "BestSignatureTime")
+            _vr(best, "POETime", _time(timestamp.validation_time))
+            _vr(best, "TypeOfProof", _POE_VALIDATION)
         if timestamp.tsa is not None:
             information = _vr(report, "SignerInformation")
             _vr(information, "SignerCertificate", VOReference=self.certificate(timestamp.tsa))

@@ -42,6 +42,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.sign.general import byte_range_digest
 
 from gateway.signatures import crypto
+from gateway.signatures.pdf_tokens import pdf_string
 
 _MAX_DEPTH = 32
 _MAX_SECTIONS = 64
@@ -217,9 +218,9 @@ class _Reader:
             elif kind == _STRING_GROUP:
                 token = match.group(kind)
                 if b"\\" not in token:  # pyHanko keeps the bytes between the parentheses
-                    value = generic.pdf_string(token[1:-1])
+                    value = pdf_string(token[1:-1])
                 elif _SIMPLE_STRING.fullmatch(token):  # pyHanko's decoding, without its loop
-                    value = generic.pdf_string(_ESCAPE.sub(_unescape, token[1:-1]))
+                    value = pdf_string(_ESCAPE.sub(_unescape, token[1:-1]))
                 else:
                     stream = BytesIO(token)
                     value = generic.read_string_from_stream(stream)
@@ -258,6 +259,10 @@ class _Reader:
             raise _Decline  # a stream, a reference to a reference, a missing endobj
         self._cache[value.number] = found
         return found
+
+    def cached(self) -> dict[int, Any]:
+        """The objects :meth:`resolve` has read, by object number (each at ``offsets``)."""
+        return self._cache
 
     # --- cross-reference sections -------------------------------------------------------------
 

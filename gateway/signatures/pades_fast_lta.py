@@ -22,6 +22,9 @@ reader, in the same narrow profile (its docstring), and further:
 * the DSS items are streams (no filter or Flate without parameters) whose bytes cryptography
   reads without complaint (``pades_ltv.collect`` with no warning; else the full path decides).
 
+The objects ``read_simple`` already resolved before declining (the catalog, the form, its
+fields: ``validate_pades`` tries it first) are taken over rather than read again.
+
 Declining is always safe; accepting wrongly is what the profile rules out. A test compares the
 report with the full path's on every LTA vector, on hostile twins and on mutated files.
 """
@@ -119,7 +122,11 @@ class _Revisions:
         for section in reader.sections:
             current = {**current, **section.entries}
             self.offsets.append(current)
-        self._values: dict[int, Any] = {}
+        # What ``read_simple`` already resolved (the catalog, the form, its fields: objects as
+        # they stand in the last revision) is the same object read at the same offset.
+        self._values: dict[int, Any] = {
+            reader.offsets[number]: value for number, value in reader.cached().items()
+        }
 
     def last_change(self, number: int) -> int:
         changed = [i for i, s in enumerate(self.reader.sections) if number in s.entries]
@@ -270,8 +277,9 @@ def _dss_items(
     return items
 
 
-def _ltv_revision(revisions: _Revisions, revision: int) -> None:
-    """Decline unless ``revision`` only adds DSS data and invisible document time-stamps."""
+def _ltv_revision(revisions: _Revisions, revision: int) -> list[tuple[str, bytes]]:
+    """Decline unless ``revision`` only adds DSS data and invisible document time-stamps; the
+    DSS items after it (``_dss_items``)."""
     sections = revisions.reader.sections
     previous = revision - 1
     old_trailer, trailer = sections[previous].trailer, sections[revision].trailer
@@ -287,7 +295,7 @@ def _ltv_revision(revisions: _Revisions, revision: int) -> None:
     _decline_unless(isinstance(form_ref, Ref))
     new_root = revisions.get(root_ref, revision)
     _decline_unless(_is_plain_dict(new_root))
-    _dss_items(revisions, new_root, old_root, revision)
+    items = _dss_items(revisions, new_root, old_root, revision)
     fields: list[int] = []
     widgets: list[int] = []
     section = sections[revision]
@@ -326,6 +334,7 @@ def _ltv_revision(revisions: _Revisions, revision: int) -> None:
         _decline_unless(all(type(n) in (int, float) for n in rectangle))
         x1, y1, x2, y2 = rectangle
         _decline_unless(x1 == x2 or y1 == y2)
+    return items
 
 
 def _revision_end(reader: _Reader, end: int) -> int:
@@ -442,8 +451,9 @@ def _read(document: bytes, reader: _Reader) -> LtaDocument:
         _digests={algorithm: digest},
         _document=document,
     )
+    dss: list[tuple[str, bytes]] = []
     for revision in range(signed_revision + 1, last + 1):
-        _ltv_revision(revisions, revision)
+        dss = _ltv_revision(revisions, revision)  # the last one's: the document's DSS
     read_stamps = []
     for stamp_name, stamp_number, stamp in stamps:
         revision, stamp_range, stamp_contents = _covered(reader, revisions, stamp, stamp_number)
@@ -462,7 +472,6 @@ def _read(document: bytes, reader: _Reader) -> LtaDocument:
         )
     read_stamps.sort(key=lambda stamp: stamp.revision)
     _decline_unless(len({stamp.revision for stamp in read_stamps}) == len(read_stamps))
-    dss = _dss_items(revisions, root, None, last)
     return LtaDocument(signature, signed_revision, tuple(read_stamps), tuple(dss), 1 + len(stamps))
 
 

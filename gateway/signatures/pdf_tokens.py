@@ -106,6 +106,22 @@ def read_until_class(
         read += len(chunk)
 
 
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def pdf_string(raw: bytes) -> Any:
+    """pyHanko's ``generic.pdf_string`` for the bytes of a string token, at once when they are
+    all printable ASCII (PDFDocEncoding is ASCII there, and no byte-order mark can start them);
+    pyHanko's own otherwise. Its PDFDocEncoding decoder runs in Python, character by character:
+    a PAdES-LTA file's document information dictionaries and field names cost more through it
+    than the rest of their objects."""
+    if raw.translate(None, _PRINTABLE_ASCII):
+        return generic.pdf_string(raw)
+    text = generic.TextStringObject(raw.decode("ascii"))
+    text.autodetected_encoding = generic.TextStringEncoding.PDF_DOC
+    return text
+
+
 def install() -> None:
     """Put the faster routines into pyHanko's modules (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream

@@ -280,6 +280,11 @@ class TimestampReport(_Judged):
     covers_validation_data: bool = False
     """A PAdES document time-stamp over a revision holding the DSS: with the DSS's revocation
     data, the signature reaches level LTA (EN 319 142-1 §6.3)."""
+    validation_time: datetime | None = None
+    """The time the token was judged at: the time a later proof of existence (an archive or
+    document time-stamp) dates it, or the validation time -- also when it failed at the earlier
+    time and was judged as it stands today instead (``timestamps.past_or_present``). None when
+    it could not be read at all."""
 
     @property
     def passed(self) -> bool:
@@ -550,4 +555,5 @@ def _timestamp(timestamp: TimestampReport) -> dict[str, Any]:
         "tsa": _certificate(timestamp.tsa),
         "serial_number": None if timestamp.serial_number is None else str(timestamp.serial_number),
         "imprint_algorithm": timestamp.imprint_algorithm,
+        "validation_time": _time(timestamp.validation_time),
     }

@@ -177,6 +177,7 @@ def validate_timestamp(
         serial_number=serial_number,
         imprint_algorithm=imprint_algorithm,
         token=token,
+        validation_time=now,
     )
 
 
@@ -190,7 +191,8 @@ def past_or_present(
     those that fail there, at ``now`` too: the passing report kept, else the one at ``proven``.
     Past validation helps a token that fails today; one whose unit's revocation evidence is
     only current (the trust directory's CRL) is valid as it stands today, and a later proof
-    must not make it worse (EN 319 102-1 §5.6.2.1)."""
+    must not make it worse (EN 319 102-1 §5.6.2.1). Each report's ``validation_time`` says
+    which judgement it is (``proven``, or ``now`` when the fallback decided)."""
     reports = validate_at(proven)
     if proven == now or all(report.passed for report in reports):
         return reports

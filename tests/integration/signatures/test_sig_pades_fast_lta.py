@@ -7,6 +7,7 @@ the fast path is checked too, so that the comparison is not vacuous."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from io import BytesIO
 from unittest import mock
@@ -34,6 +35,7 @@ from gateway.signatures import (
     sign_pades,
     validate,
 )
+from gateway.signatures.pades_fast import read_simple, read_structure
 from gateway.signatures.pades_fast_lta import read_lta
 
 DAY = timedelta(days=1)
@@ -250,3 +252,105 @@ def test_mutated_lta_files_get_the_same_report_on_both_paths(data, corpus, lta_t
     document = _mutation(corpus[name][0], data)
     policy = SignaturePolicy()
     assert _fast_path(document, lta_trust, policy) == _full_path(document, lta_trust, policy)
+
+
+def _key_facts(found):
+    """What a read LTA document says, without the parsed CMS objects (compared by identity)."""
+    if found is None:
+        return None
+    return (
+        found.signature.field_name,
+        found.signature.byte_range,
+        found.signed_revision,
+        [(s.revision, s.field_name, s.pkcs7_content, s.byte_range, s.holds_dss)
+         for s in found.stamps],
+        found.dss,
+        found.field_count,
+    )  # fmt: skip
+
+
+def test_objects_read_simple_resolved_are_reused_unchanged(corpus) -> None:
+    """``read_lta`` after ``read_simple`` declined (as ``validate_pades`` calls them) starts from
+    the objects ``read_simple`` already read; it finds exactly what it finds on its own."""
+    for name, (document, _) in corpus.items():
+        structure = read_structure(document)
+        alone = read_lta(document, structure)
+        structure = read_structure(document)
+        assert read_simple(document, structure) is None or name == "level-t", name
+        assert _key_facts(read_lta(document, structure)) == _key_facts(alone), name
+
+
+def _same_width(document: bytes, pattern: bytes, replacement) -> bytes:
+    """``document`` with the first match of ``pattern`` replaced by ``replacement(match)``, of
+    the same length (the cross-reference offsets stay right, so the fast reader gets that far)."""
+    match = re.search(pattern, document)
+    assert match is not None, pattern
+    new = replacement(match)
+    assert len(new) == len(match.group(0)), (match.group(0), new)
+    return document[: match.start()] + new + document[match.end() :]
+
+
+def _last_prev_to_itself(document: bytes) -> bytes:
+    *_, last = re.finditer(rb"/Prev (\d+)", document)
+    own = document[document.rfind(b"startxref") :].split()[1]
+    assert len(own) == len(last.group(1))
+    return document[: last.start(1)] + own + document[last.end(1) :]
+
+
+def _hostile(document: bytes) -> dict[str, bytes]:
+    dss = re.search(rb"(\d+) 0 obj\s*<<\s*/Certs", document)
+    assert dss is not None
+    dss_ref = dss.group(1) + b" 0 R"
+    first_certificate = re.search(rb"/Certs\s*\[\s*(\d+) 0 R", document)
+    assert first_certificate is not None
+    stream_header = rb"(\b" + first_certificate.group(1) + rb" 0 obj)\s*<<\s*/Length (\d+)\s*>>"
+
+    def pad(text: bytes, width: int) -> bytes:
+        return text + b" " * (width - len(text))
+
+    return {
+        "truncated in half": document[: len(document) // 2],
+        "truncated before %%EOF": document[:-8],
+        "truncated inside the last object": document[: document.rfind(b"endobj") - 3],
+        "DSS stream length past its data": _same_width(
+            document, stream_header,
+            lambda m: m.group(0).replace(m.group(2), b"9" * len(m.group(2))),
+        ),
+        "DSS stream length far past the end of the file": _same_width(
+            document, stream_header,
+            lambda m: m.group(1) + b"<</Length " + b"9" * (len(m.group(0)) - len(m.group(1)) - 12)
+            + b">>",
+        ),
+        "DSS certificates array is the DSS itself (cycle)": _same_width(
+            document, rb"/Certs\s*\[\s*\d+ 0 R",
+            lambda m: pad(b"/Certs " + dss_ref, len(m.group(0))),
+        ),
+        "DSS certificate is the DSS itself (cycle)": _same_width(
+            document, rb"/Certs\s*\[\s*\d+ 0 R",
+            lambda m: pad(b"/Certs [" + dss_ref, len(m.group(0))),
+        ),
+        "catalog's DSS refers to the catalog (cycle)": _same_width(
+            document, rb"/DSS \d+ 0 R",
+            lambda m: pad(b"/DSS 1 0 R", len(m.group(0))),
+        ),
+        "field listed twice": _same_width(
+            document, rb"/Fields\s*\[\s*(\d+ 0 R)\s+(\d+ 0 R)",
+            lambda m: pad(b"/Fields [" + m.group(1) + b" " + m.group(1), len(m.group(0))),
+        ),
+        "cross-reference chain loops (the last /Prev to itself)": _last_prev_to_itself(document),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["lta", "pyhanko-lta-flow"])
+def test_hostile_lta_files_fall_back_to_the_full_path(name, corpus, lta_trust) -> None:
+    """Truncated files, lengths past the data, cyclic references: the fast reader declines or
+    reads what pyHanko reads -- never an exception, never a hang, the full path's report."""
+    policy = SignaturePolicy()
+    for twin, document in _hostile(corpus[name][0]).items():
+        structure = read_structure(document)
+        if structure is not None:
+            read_simple(document, structure)
+            assert read_lta(document, structure) is None, twin
+        assert _fast_path(document, lta_trust, policy) == _full_path(
+            document, lta_trust, policy
+        ), twin

@@ -325,6 +325,8 @@ def test_a_document_time_stamp_never_makes_the_signature_time_stamp_worse(
     assert all(ts.passed for ts in signature.timestamps), describe(report)
     assert signature.proof_of_existence == SIGNED_AT
     assert signature.level == "PAdES-BASELINE-T"
+    # reported as judged today, not at the document time-stamp's time (as in XAdES and CAdES)
+    assert signature.timestamps[0].validation_time == VALIDATED_AT, describe(report)
 
 
 def test_levels_t_and_lt(pki: DemoPki, signer) -> None:

@@ -388,3 +388,6 @@ def test_signature_time_stamp_valid_today_needs_no_carried_data(
     assert all(ts.passed for ts in signature.timestamps), describe(report)
     assert signature.level == "XAdES-BASELINE-LTA"
     assert signature.proof_of_existence == SIGNED_AT
+    # reported as judged today (the same in CAdES and PAdES: ``validation_time``)
+    stamp, archive = signature.timestamps
+    assert (stamp.validation_time, archive.validation_time) == (VALIDATED_AT, VALIDATED_AT)

@@ -100,3 +100,29 @@ def test_long_hex_strings_across_chunks_match_pyhanko() -> None:
         data = b"<" + body + tail
         expected = outcome(pdf_tokens.ORIGINAL_READ_HEX_STRING, _at(data, 0))
         assert outcome(pdf_tokens.read_hex_string_from_stream, _at(data, 0)) == expected
+
+
+STRING_BYTES = st.one_of(
+    st.binary(max_size=80),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80).map(
+        str.encode
+    ),
+    st.lists(
+        st.sampled_from([b"D:2026", b"Z", b" ", b"\x7f", b"\x1f", b"\x09", b"\x0a", b"\xfe\xff",
+                         b"\xff\xfe", b"\xef\xbb\xbf", b"\x00A", b"\xe9", b"\x80", b"\xad"]),
+        max_size=20,
+    ).map(b"".join),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=STRING_BYTES)
+def test_pdf_string_matches_pyhanko(raw: bytes) -> None:
+    """Same class, same value, same detected encoding as pyHanko's ``pdf_string``."""
+    expected = generic.pdf_string(raw)
+    found = pdf_tokens.pdf_string(raw)
+    assert type(found) is type(expected)
+    assert found == expected
+    assert getattr(found, "autodetected_encoding", None) == getattr(
+        expected, "autodetected_encoding", None
+    )
