@@ -8,8 +8,9 @@ limited to one company (``--role RED --principal``); the interrupted runs then f
 in the same archive. The points are chosen by waiting for
 the state file (polled with a read-only connection) to show progress — a signed acknowledgement
 in flight, a number of receipts or documents more than before (drawn from a seeded random), or
-just that the run started — plus a seeded random delay; SIGKILL and SIGINT alternate. After the
-interruptions the agent is restarted until it reports done.
+just that the run started — plus a seeded random delay that ends early once the run stores
+another receipt or two (so the cuts never use up the work however fast the agent); SIGKILL and
+SIGINT alternate. After the interruptions the agent is restarted until it reports done.
 """
 
 from __future__ import annotations
@@ -85,6 +86,16 @@ def wait_for(process: subprocess.Popen[bytes], condition: Callable[[], bool]) ->
     raise AssertionError("the agent made no progress")
 
 
+def pause(process: subprocess.Popen[bytes], seconds: float, state: Path, receipts: int) -> None:
+    """Up to ``seconds`` more of the run, cut short once the state file holds more than
+    ``receipts`` receipts or the process ended: a cut at a random moment never lets a fast
+    agent use up the work the later cuts need."""
+    deadline = time.monotonic() + seconds
+    while (time.monotonic() < deadline and process.poll() is None
+           and progress(state)["receipts"] <= receipts):
+        time.sleep(0.005)
+
+
 def interrupt(process: subprocess.Popen[bytes], signum: int) -> int:
     """Send ``signum``; a SIGINT the agent does not honour soon is followed by SIGKILL."""
     if process.poll() is None:
@@ -123,10 +134,11 @@ def test_interrupted_and_restarted_runs_accept_and_archive_everything_once(
     assert changed == {i for i, item in visible.items() if item.recipient == company}
 
     # (what to wait for, signal): each run is cut at a different kind of point. Waiting for
-    # the state file keeps the points meaningful however fast or loaded the machine is. The
-    # cuts at a random moment ("started", up to 0.3 s in) come first, while work is left: the
-    # pipelined agent can finish the remaining items within that time once most are done
-    # (CI saw the fifth cut land on a run that had already finished).
+    # the state file keeps the points meaningful however fast or loaded the machine is, and
+    # the random moments after a point (``pause``) end early once the run stores a receipt or
+    # two more, so the seven cuts use at most about a dozen of the ~37 batches left after the
+    # first run whatever the agent's speed (CI saw a fast agent finish 10 items per company
+    # within the 0.3 s of a cut at a random moment: the fifth cut found a finished run).
     plan: list[tuple[str, int]] = [
         ("started", signal.SIGKILL),    # anywhere early: resuming, listing, first batch
         ("signed", signal.SIGKILL),     # an acknowledgement signed and recorded, maybe sent
@@ -144,13 +156,13 @@ def test_interrupted_and_restarted_runs_accept_and_archive_everything_once(
                                    stdin=subprocess.DEVNULL)
         if trigger == "started":  # this run has opened the state file; then a random moment
             reached = wait_for(process, advanced(state, "runs", before["runs"]))
-            time.sleep(rng.uniform(0, 0.3))
+            pause(process, rng.uniform(0, 0.3), state, before["receipts"] + 1)
         elif trigger == "signed":
             reached = wait_for(process, newly_signed(state, before))
         else:
             step = rng.randint(1, 3)
             reached = wait_for(process, advanced(state, trigger, before[trigger] + step - 1))
-            time.sleep(rng.uniform(0, 0.1))
+            pause(process, rng.uniform(0, 0.1), state, progress(state)["receipts"])
         code = interrupt(process, signum)
         outcomes.append((trigger, signum, code))
         log.write(f"--- {trigger} {signal.Signals(signum).name}: exit {code}, "
