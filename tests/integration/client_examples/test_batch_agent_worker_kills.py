@@ -46,7 +46,7 @@ pytestmark = pytest.mark.postgres
 SEED = 20_261_207
 WORKERS = 3
 LARGE_SIZES = (3 * 2**20 + 11, 2 * 2**20 + 5, 4 * 2**20 + 1, 3 * 2**20, 5 * 2**20 + 3,
-               *(3 * 2**20 + 7 * n for n in range(1, 13)))
+               *(2 * 2**20 + 7 * n for n in range(1, 8)))
 """Streamed documents: the kills land while the agent streams them."""
 KILL_AFTER = sorted(random.Random(SEED).choices(range(len(LARGE_SIZES) * 2 // 3), k=6))
 """Large documents archived before each kill; a third of them are still to come after the last
