@@ -71,9 +71,9 @@ KeyboardInterrupt; ``stop_if_interrupted`` raises it again at the next call."""
 def stop_if_interrupted() -> None:
     """KeyboardInterrupt, on the main thread, once an interrupt was asked for. CPython can lose
     the KeyboardInterrupt a signal handler raises when it lands while C code that clears
-    errors runs Python (seen in zeep's WSDL loading: the Ctrl-C vanished without a trace and
-    the run went on to the end, exit 0); checked before every call, so a Ctrl-C always stops
-    the run at the next one."""
+    errors runs Python: the interrupted-agent test's early cuts (a SIGINT while the run starts,
+    zeep loading the WSDL) now and then vanished without a trace and the run went on to the
+    end, exit 0. Checked before every call, so a Ctrl-C always stops the run at the next one."""
     if INTERRUPTED.is_set() and threading.current_thread() is threading.main_thread():
         raise KeyboardInterrupt("interrupted")
 
