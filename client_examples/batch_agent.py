@@ -71,7 +71,7 @@ from gateway.client.receipts import (
 )
 from gateway.client.rules import RulesError, load_rules
 from gateway.client.server_certs import KnownCertificate, ServerCertificates
-from gateway.client.service import INTERRUPTED, AgentError, Service, describe
+from gateway.client.service import AgentError, Service, describe
 from gateway.client.state import AgentState, StateMismatch
 
 # --- command line -----------------------------------------------------------------------------
@@ -148,7 +148,6 @@ def service_locations(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def raise_keyboard_interrupt(signum: int, _frame: Any) -> None:
-    INTERRUPTED.set()  # raised again before the next call, should this one be lost
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -156,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # like Ctrl-C: stop cleanly
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored (&)
-        signal.signal(signal.SIGINT, raise_keyboard_interrupt)
     try:
         rules = load_rules(args.rules)
         signer = AcknowledgementSigner(args.key, args.cert)

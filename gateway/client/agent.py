@@ -56,7 +56,6 @@ from gateway.client.service import (
     Service,
     describe,
     fault_code,
-    stop_if_interrupted,
 )
 from gateway.client.state import AgentState, PendingDocument, ReceiptRecord
 from gateway.client.xades import XadesSigner
@@ -198,7 +197,6 @@ class Agent:
         self.finish_submits()
         self.queue_downloads()  # what earlier runs accepted but did not download
         for page in self.pages():
-            stop_if_interrupted()
             self.state.record_listing(page)
             self.bars.listed.update(len(page))
             self.queue_downloads([item["id"] for item in page if item["kind"] != "NOTIFICATION"])
@@ -217,7 +215,6 @@ class Agent:
             if not self.state.unknown_status():
                 break
         while self.queued:
-            stop_if_interrupted()
             self.collect_downloads(block=True)
         self.archive_entries(None)
         self.finish_entry_writes()

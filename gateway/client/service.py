@@ -63,21 +63,6 @@ def fault_code(fault: Fault) -> str | None:
     return fault.detail.findtext(f"{{{FAULT_NS}}}error/{{{FAULT_NS}}}code")
 
 
-INTERRUPTED = threading.Event()
-"""Set by a program's SIGINT/SIGTERM handler (``batch_agent.py``) as it raises
-KeyboardInterrupt; ``stop_if_interrupted`` raises it again at the next call."""
-
-
-def stop_if_interrupted() -> None:
-    """KeyboardInterrupt, on the main thread, once an interrupt was asked for. CPython can lose
-    the KeyboardInterrupt a signal handler raises when it lands while C code that clears
-    errors runs Python: the interrupted-agent test's early cuts (a SIGINT while the run starts,
-    zeep loading the WSDL) now and then vanished without a trace and the run went on to the
-    end, exit 0. Checked before every call, so a Ctrl-C always stops the run at the next one."""
-    if INTERRUPTED.is_set() and threading.current_thread() is threading.main_thread():
-        raise KeyboardInterrupt("interrupted")
-
-
 # --- the service ------------------------------------------------------------------------------
 
 
@@ -197,7 +182,6 @@ class Service:
         back-off with jitter, so several agents behind one limit do not come back in step, and
         never sooner than the answer's ``Retry-After``."""
         for attempt in range(RETRIES):
-            stop_if_interrupted()
             self._local.retry_after = self._local.status = None
             try:
                 return send()

@@ -155,36 +155,6 @@ def test_an_unsigned_fault_with_another_status_is_not_retried(pki: DemoPki,
     assert server.served == ["400 soap"] and service.retried == 0 and not slept
 
 
-def test_an_interrupt_stops_the_next_call_even_if_its_keyboardinterrupt_was_lost(
-        pki: DemoPki, slept: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The agent's signal handler sets INTERRUPTED as it raises KeyboardInterrupt; should that
-    one be lost, the main thread's next call raises it again without sending anything, while a
-    download thread's call goes on (the main thread stops the run)."""
-    monkeypatch.setattr(service_module, "INTERRUPTED", threading.Event())
-    server = ScriptedServer(["404", "404"])
-    try:
-        service = _service(pki, str(WSDL), server.url)
-        service_module.INTERRUPTED.set()
-        with pytest.raises(KeyboardInterrupt):
-            service.call("GetOfficialTime")
-        assert server.served == []
-        answered: list[BaseException] = []
-
-        def other_thread() -> None:
-            try:
-                service.call("GetOfficialTime")
-            except BaseException as exc:  # noqa: BLE001 - what the thread met, for the check
-                answered.append(exc)
-
-        thread = threading.Thread(target=other_thread)
-        thread.start()
-        thread.join(timeout=30)
-    finally:
-        server.close()
-    assert server.served == ["404"]
-    assert [type(exc) for exc in answered] == [TransportError]
-
-
 def test_a_streamed_download_is_asked_again_on_transient_failures(
         pki: DemoPki, slept: list[float], tmp_path: Path) -> None:
     script = ["503 2", "reset", "cut", "429 soap", "404"]
