@@ -22,7 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,6 +103,18 @@ def pause(process: subprocess.Popen[bytes], seconds: float, state: Path, receipt
         time.sleep(0.005)
 
 
+@pytest.fixture
+def sigint_not_ignored() -> Iterator[None]:
+    """The agents get SIGINT as a terminal's Ctrl-C finds it, however this run was started: a
+    background job of a non-interactive shell inherits SIGINT ignored, passes that on to the
+    agents, and they slept through every SIGINT cut and finished the work (exit 0)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children: SIG_DFL
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt(process: subprocess.Popen[bytes], signum: int) -> int:
     """Send ``signum``; a SIGINT the agent does not honour soon is followed by SIGKILL."""
     if process.poll() is None:
@@ -114,6 +126,7 @@ def interrupt(process: subprocess.Popen[bytes], signum: int) -> int:
         return process.wait(timeout=30)
 
 
+@pytest.mark.usefixtures("sigint_not_ignored")
 def test_interrupted_and_restarted_runs_accept_and_archive_everything_once(
     agent_world: AgentWorld, tmp_path: Path
 ) -> None:
