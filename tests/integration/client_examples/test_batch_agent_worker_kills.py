@@ -3,15 +3,15 @@
 A gateway of its own (``gateway serve``, three workers, PostgreSQL) holds the client-example world
 plus notifications whose main document is over 2 MiB (streamed, ``GetContent``). While the
 company's agent runs -- small batches and pages, several download threads, every document above
-2,500 bytes streamed -- a thread SIGKILLs the worker answering it (gunicorn's master starts a new
-one) at points of its progress: each time the agent has archived a number of the large documents
-(drawn from a seeded random), a worker busy answering it while it streams one. Answers
-are cut mid-stream, other calls on that worker reset mid-request, requests queued while workers
-start. Kills placed by the agent's progress, not by the clock, land while work is left and hit
-the agent however fast it or the machine is (kills every 0.5-2 s fell after a fast agent had
-finished, or between its calls). The agent must finish in one go (exit 0, no error) with a complete,
-verified archive: every notification accepted by exactly one receipt item, every receipt
-verifying and certifying the acknowledgement sent, every document's sha256 right, nothing else
+2,500 bytes streamed -- a thread SIGKILLs a worker busy answering it (gunicorn's master starts a
+new one) at points of its progress: each time the agent has archived a number of the large
+documents (drawn from a seeded random) and is streaming another. Answers are cut mid-stream,
+other calls on that worker reset mid-request, requests queued while workers start. Kills placed
+by the agent's progress, not by the clock, land while work is left and hit the agent however
+fast it or the machine is (kills every 0.5-2 s fell after a fast agent had finished, or between
+its calls). The agent must finish in one go (exit 0, no error) with a complete, verified
+archive: every notification accepted by exactly one receipt item, every receipt verifying and
+certifying the acknowledgement sent, every document's sha256 right, nothing else
 in the archive. It says how many calls it asked again (``retried=``): the kills did hit it.
 """
 
