@@ -13,7 +13,9 @@ receipt, then download every document of the accepted notifications and of the c
 (which need no acknowledgement; opening them marks them READ) into the archive, checking each
 SHA-256 against the one listed and signed. Downloads run in ``--workers`` threads while listing
 and signing go on: documents of up to ``--stream-above`` bytes come many notifications per
-GetContents call, larger ones one by one with GetContent, written to disk as they arrive.
+GetContents call, larger ones one by one with GetContent, written to disk as they arrive. The
+next page is listed, and the last signed batches (two at most) are submitted, while the current
+batch is prepared and signed.
 
 Interrupt it at any point (Ctrl-C, SIGTERM, even SIGKILL) and run the same command again: the
 state file (SQLite, see ``gateway/client/state.py``) makes the restart finish the work without

@@ -5,7 +5,9 @@ One run: list every pending item the certificate may see, decide each notificati
 rules, PrepareReceipt in batches, check the acknowledgement is exactly what was asked, sign it,
 SubmitReceipt, verify and store the server's receipts, and download the documents of the
 accepted notifications and of the communications in worker threads while listing and signing go
-on. Every step is recorded in the state file (``state.py``) so that a run interrupted at any
+on. The main thread records every step; the next page is read ahead (``pages``), signed batches
+are submitted (``submit``) and archive entries written (``write_entries``) by threads of their
+own, so that it seldom waits. Every step is recorded in the state file (``state.py``) so that a run interrupted at any
 point finishes on the next one without signing or downloading anything twice. An acceptance is
 legally binding: the agent reads its rights (``ListPrincipals``) first and accepts only what it
 may also download (``--accept-without-content`` aside).
@@ -18,15 +20,18 @@ import hashlib
 import os
 import queue
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
+import pybase64
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -40,7 +45,6 @@ from gateway.client.download import download_content, partial_path
 from gateway.client.receipts import (
     ReceiptInvalid,
     VerifiedReceipt,
-    receipt_signer,
     verify_server_receipt,
 )
 from gateway.client.rules import Rules
@@ -60,6 +64,12 @@ DOCUMENT_TAG = f"{TNS}document"
 RECEIPT_NS = "urn:notess:gateway:receipt:v1"
 R = f"{{{RECEIPT_NS}}}"
 MAX_BATCH = 1000
+SUBMITS_IN_FLIGHT = 2
+"""Signed acknowledgements sent and not yet answered, at most (``Agent.submit``)."""
+PAGES_AHEAD = 1
+"""Listing pages read ahead of the one being decided, waiting (``Agent.pages``)."""
+ENTRY_WRITES_QUEUED = 4
+"""Groups of archive entries handed to the writer thread and not yet written, at most."""
 # What notification.json keeps of the listing: what does not change once the item is final.
 ENTRY_FIELDS = ("id", "kind", "issuer", "issuerReference", "procedure", "subject", "recipient",
                 "ccc", "role", "category", "madeAvailableAt", "deadlineAt")
@@ -166,6 +176,10 @@ class Agent:
     finished: queue.SimpleQueue[tuple[PendingDocument, str | BaseException]] = field(
         default_factory=queue.SimpleQueue)
     pool: ThreadPoolExecutor | None = None
+    submitter: ThreadPoolExecutor | None = None
+    submitting: deque[Submission] = field(default_factory=deque)
+    entry_writer: ThreadPoolExecutor | None = None
+    entry_writes: deque[Future[None]] = field(default_factory=deque)
 
     @property
     def max_backlog(self) -> int:
@@ -180,13 +194,16 @@ class Agent:
         self.check_archive()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="download")
         self.resume_batches()
+        self.finish_submits()
         self.queue_downloads()  # what earlier runs accepted but did not download
         for page in self.pages():
             self.state.record_listing(page)
             self.bars.listed.update(len(page))
             self.queue_downloads([item["id"] for item in page if item["kind"] != "NOTIFICATION"])
             self.acknowledge(final=False)
+            self.finish_submits(block=False)
             self.collect_downloads(block=False)
+        self.finish_submits()
         self.reconcile(self.state.unseen_pending(self.role, self.principal))
         for _ in range(5):  # converges in one or two rounds; bounded in case the server flaps
             unknown = self.state.unknown_status()
@@ -200,6 +217,7 @@ class Agent:
         while self.queued:
             self.collect_downloads(block=True)
         self.archive_entries(None)
+        self.finish_entry_writes()
 
     def learn_server_certificates(self) -> None:
         """Ask which certificates sign the server's responses now and next
@@ -224,6 +242,48 @@ class Agent:
             tqdm.write(f"warning: {describe_upcoming(entry)}", file=sys.stderr)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The listing's pages in order, each asked for (and read) by a thread of its own while
+        the caller works on the one before: at most ``PAGES_AHEAD`` wait. The pages are keyset
+        pages, so deciding the items of one does not move the next; nothing is recorded before
+        the caller takes a page, so a run cut short lists what it had not taken again."""
+        ahead: queue.Queue[list[dict[str, Any]] | BaseException | None] = queue.Queue(
+            PAGES_AHEAD)
+        stop = threading.Event()
+
+        def put(page: list[dict[str, Any]] | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ahead.put(page, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for page in self.list_pages():
+                    if not put(page):
+                        return
+                put(None)
+            except BaseException as exc:  # raised where the pages are taken
+                put(exc)
+                if not isinstance(exc, Exception):
+                    raise
+
+        lister = threading.Thread(target=produce, name="listing", daemon=True)
+        lister.start()
+        try:
+            while True:
+                page = ahead.get()
+                if page is None:
+                    return
+                if isinstance(page, BaseException):
+                    raise page
+                yield page
+        finally:
+            stop.set()
+
+    def list_pages(self) -> Iterator[list[dict[str, Any]]]:
         cursor = None
         while True:
             page = self.service.call_xml(
@@ -284,6 +344,7 @@ class Agent:
                 chunk, group = group[:self.batch_size], group[self.batch_size:]
                 self.acknowledge_batch(decision, chunk)
             if final:
+                self.finish_submits()  # what a refused batch sends back is pending again
                 # Items sent back by a refused batch and still pending: one more round.
                 retry = [i for i in self.state.undecided(self.skipped)
                          if self.rules.decide(i) == decision]
@@ -323,9 +384,42 @@ class Agent:
 
     def submit(self, receipt_id: str, decision: str, signed: bytes,
                items: list[dict[str, Any]]) -> None:
+        """Send a signed acknowledgement (recorded as signed before this) from a thread of
+        its own, so that the next batch is prepared and signed meanwhile; at most
+        ``SUBMITS_IN_FLIGHT`` are in flight, and their outcomes are recorded here, on the main
+        thread, in the order they were sent (``finish_submit``). A run cut short with some in
+        flight sends them again on restart (``resume_batches``), as before."""
+        if self.submitter is None:
+            self.submitter = ThreadPoolExecutor(SUBMITS_IN_FLIGHT, thread_name_prefix="submit")
+        while len(self.submitting) >= SUBMITS_IN_FLIGHT:
+            self.finish_submit()
+        self.submitting.append(Submission(
+            self.submitter.submit(self.send_acknowledgement, signed), receipt_id, decision,
+            items))
+
+    def send_acknowledgement(self, signed: bytes) -> list[VerifiedReceipt]:
+        """(submit thread) SubmitReceipt; the server's receipts verified and written to the
+        archive with the acknowledgement, before the main thread records them."""
+        result = self.service.call_xml("SubmitReceipt", signedReceipt=signed)
+        # One receipt per recipient of the batch (the server never shows a company another's
+        # items): the first in the answer's own fields, the others in otherReceipt.
+        answers = [result, *result.iterfind(f"{TNS}otherReceipt")]
+        return self.store_receipts([base64_field(a, "signedReceipt") for a in answers], signed)
+
+    def finish_submits(self, *, block: bool = True) -> None:
+        """Record the acknowledgements in flight (only those already answered, unless
+        ``block``), oldest first."""
+        while self.submitting and (block or self.submitting[0].future.done()):
+            self.finish_submit()
+
+    def finish_submit(self) -> None:
+        """Record the oldest acknowledgement in flight once it is answered."""
+        submission = self.submitting.popleft()
+        receipt_id, decision, items = (submission.receipt_id, submission.decision,
+                                       submission.items)
         ids = [item["id"] for item in items]
         try:
-            result = self.service.call_xml("SubmitReceipt", signedReceipt=signed)
+            receipts = submission.future.result()
         except Fault as fault:
             code = fault_code(fault)
             self.state.drop_batch(receipt_id)
@@ -335,10 +429,6 @@ class Agent:
             self.fail(f"acknowledgement {receipt_id} refused: {code} {fault.message}")
             self.skipped.update(ids)
             return
-        # One receipt per recipient of the batch (the server never shows a company another's
-        # items): the first in the answer's own fields, the others in otherReceipt.
-        answers = [result, *result.iterfind(f"{TNS}otherReceipt")]
-        receipts = self.store_receipts([base64_field(a, "signedReceipt") for a in answers], signed)
         for receipt in receipts:
             if receipt.receipt_id != receipt_id or receipt.decision != decision:
                 raise AgentError(f"the receipt {receipt.registration_number} is not for "
@@ -353,10 +443,9 @@ class Agent:
         while len(self.queued) > self.max_backlog:  # let the downloads catch up
             self.collect_downloads(block=True)
 
-    def receipt_certificate(self, document: bytes) -> x509.Certificate:
-        """The server certificate a receipt must verify with: the one its signature names when
-        that one is accepted (a rotation announced it), else the pinned one."""
-        der = receipt_signer(document) if self.certificates is not None else None
+    def receipt_certificate(self, der: bytes | None) -> x509.Certificate:
+        """The server certificate a receipt must verify with: the one its signature names
+        (``der``) when that one is accepted (a rotation announced it), else the pinned one."""
         if self.certificates is None or der is None:
             return self.server_cert
         try:
@@ -370,7 +459,7 @@ class Agent:
         receipts = []
         for document in documents:
             try:
-                receipt = verify_server_receipt(document, self.receipt_certificate(document))
+                receipt = verify_server_receipt(document, self.receipt_certificate)
             except ReceiptInvalid as exc:
                 raise AgentError(f"the server's receipt does not verify: {exc}") from exc
             if signed is not None and receipt.acknowledgement_sha256 != hashlib.sha256(
@@ -546,8 +635,8 @@ class Agent:
             if doc is None:
                 continue  # a document of the same notification this run already has
             try:
-                data = binascii.a2b_base64(content.findtext(f"{TNS}data") or "",
-                                           strict_mode=True)
+                data = pybase64.b64decode(content.findtext(f"{TNS}data") or "",
+                                          validate=True)
                 check_content(doc, content.findtext(f"{TNS}document/{TNS}sha256") or "", data)
                 checked.append((doc, self.archive.document_name(doc), data))
             except (AgentError, ValueError, binascii.Error) as exc:
@@ -677,17 +766,39 @@ class Agent:
             })
             files.append((self.archive.entry_name(metadata["recipient"], metadata["id"]),
                           orjson.dumps(entry, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)))
-        # Not made durable (a thousand per batch, on the main thread): an entry lost in a crash
-        # is found missing by check_archive and written again.
-        self.archive.write_all(files, durable=False)
+        # Not made durable, and written by a thread of its own (a thousand files per batch,
+        # which kept the main thread from preparing the next one): an entry recorded as
+        # archived but lost in a crash is found missing by check_archive and written again.
+        if files:
+            self.write_entries(files)
         if ready:
             self.state.mark_archived(ready, statuses)
+
+    def write_entries(self, files: list[tuple[str, bytes]]) -> None:
+        """Hand entries to the writer thread (one: writes of one name never overlap); at most
+        ``ENTRY_WRITES_QUEUED`` groups wait, and a failed write is raised here, as if the
+        main thread had written them."""
+        if self.entry_writer is None:
+            self.entry_writer = ThreadPoolExecutor(1, thread_name_prefix="entries")
+        self.finish_entry_writes(waiting=ENTRY_WRITES_QUEUED - 1)
+        self.entry_writes.append(self.entry_writer.submit(
+            self.archive.write_all, files, durable=False))
+
+    def finish_entry_writes(self, *, waiting: int = 0) -> None:
+        """Collect the entry writes done, and wait until at most ``waiting`` are left."""
+        while self.entry_writes and (self.entry_writes[0].done()
+                                     or len(self.entry_writes) > waiting):
+            self.entry_writes.popleft().result()
 
     def fail(self, message: str) -> None:
         self.errors.append(message)
         tqdm.write(f"error: {message}", file=sys.stderr)
 
     def shutdown(self, *, interrupted: bool) -> None:
+        if self.submitter is not None:  # an answer not recorded is sent again on restart
+            self.submitter.shutdown(wait=True, cancel_futures=interrupted)
+        if self.entry_writer is not None:  # entries not written are written by the next run
+            self.entry_writer.shutdown(wait=True, cancel_futures=interrupted)
         if self.pool is None:
             return
         self.pool.shutdown(wait=True, cancel_futures=interrupted)
@@ -701,6 +812,15 @@ class Agent:
                 written.append((doc.notification_id, doc.position, outcome))
         if written:
             self.state.record_documents(written)
+
+
+class Submission(NamedTuple):
+    """A signed acknowledgement in flight (``Agent.submit``)."""
+
+    future: Future[list[VerifiedReceipt]]
+    receipt_id: str
+    decision: str
+    items: list[dict[str, Any]]
 
 
 class Refusal(NamedTuple):
@@ -718,7 +838,7 @@ def check_content(doc: PendingDocument, signed_sha256: str, data: bytes) -> None
 def base64_field(element: etree._Element, name: str) -> bytes:
     """The bytes of a base64Binary child of a verified answer."""
     try:
-        return binascii.a2b_base64(element.findtext(TNS + name) or "", strict_mode=True)
+        return pybase64.b64decode(element.findtext(TNS + name) or "", validate=True)
     except binascii.Error as exc:
         raise AgentError(f"the server's {name} is not base64: {exc}") from exc
 

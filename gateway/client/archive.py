@@ -150,7 +150,12 @@ class Archive:
     def ensure_folder(self, folder: str) -> str:
         """``folder`` made (with its parents) once per run: an archive has a folder per item."""
         if folder not in self._folders:
-            os.makedirs(folder, exist_ok=True)
+            try:  # the parent is there (the recipient's folder) but for an item's first file
+                os.mkdir(folder)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
         return folder
 

@@ -28,7 +28,6 @@ fetched again from the start, once.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import re
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pybase64
 import requests
 from cryptography import x509
 from lxml import etree
@@ -222,7 +222,7 @@ def _receive(chunks: Any, sink: Any, certificate: Accepted, target: Path,
         body_digest.update(text)
         text = pending + text
         cut = len(text) - len(text) % 4
-        decoded = base64.b64decode(text[:cut], validate=True)
+        decoded = pybase64.b64decode(text[:cut], validate=True)
         padded = padded or text[:cut].endswith(b"=")
         pending = text[cut:]
         sink.write(decoded)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,15 +97,24 @@ def receipt_signer(document: bytes) -> bytes | None:
         root = etree.fromstring(document, _parser())
     except etree.XMLSyntaxError:
         return None
-    embedded = root.findtext(f"{{{DS_NS}}}Signature/{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/"
-                             f"{{{DS_NS}}}X509Certificate")
+    return _embedded_der(root.findtext(f"{{{DS_NS}}}Signature/{{{DS_NS}}}KeyInfo/"
+                                       f"{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"))
+
+
+def _embedded_der(embedded: str | None) -> bytes | None:
     try:
         return base64.b64decode("".join(embedded.split()), validate=True) if embedded else None
     except ValueError:
         return None
 
 
-def verify_server_receipt(document: bytes, server_certificate: x509.Certificate) -> VerifiedReceipt:
+CertificateChoice = x509.Certificate | Callable[[bytes | None], x509.Certificate]
+"""The server certificate, or what picks it from the DER the receipt embeds (None when it
+embeds none): across a rotation, the accepted certificate the receipt names."""
+
+
+def verify_server_receipt(document: bytes, server_certificate: CertificateChoice
+                          ) -> VerifiedReceipt:
     """Verify ``document`` with the server certificate; return what it certifies.
 
     The signature must have exactly the shape the server makes (``gateway/receipt_xml.py``):
@@ -126,8 +136,10 @@ def verify_server_receipt(document: bytes, server_certificate: x509.Certificate)
     if len(signatures) != 1 or root[-1] is not signatures[0]:
         raise ReceiptInvalid("expected exactly one enveloped ds:Signature as the last child")
     signature = signatures[0]
-    identity = _identity(server_certificate)
     embedded = signature.findtext(f"{DS}KeyInfo/{DS}X509Data/{DS}X509Certificate")
+    if not isinstance(server_certificate, x509.Certificate):  # chosen by what it embeds
+        server_certificate = server_certificate(_embedded_der(embedded))
+    identity = _identity(server_certificate)
     if embedded is None or "".join(embedded.split()) != identity.der_base64:
         raise ReceiptInvalid("the receipt was not signed with the given server certificate")
     try:

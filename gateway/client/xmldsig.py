@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import uuid
 
@@ -53,6 +54,7 @@ def c14n(element: etree._Element) -> bytes:
 
 SPLICE_ABOVE = 4096
 """Texts longer than this (characters) are hashed as they are rather than canonicalised."""
+_SPECIAL = ("&", "<", ">", "\r")
 _LONG_TEXT = etree.XPath(f"descendant-or-self::*[string-length(text()) > {SPLICE_ABOVE}]")
 
 
@@ -61,26 +63,30 @@ def canonical_digest(element: etree._Element, name: str) -> bytes:
     with none of ``& < > CR`` is its own canonical form, so each long one (base64 documents, a
     few megabytes per answer) is swapped for a marker while the rest is canonicalised, and the
     text itself is fed to the hash where its marker stands. libxml2's canonicaliser escapes
-    character by character, which made it the largest cost of reading a GetContents answer."""
-    long = [each for each in _LONG_TEXT(element)
-            if each.text is not None and len(each.text) > SPLICE_ABOVE
-            and not any(special in each.text for special in ("&", "<", ">", "\r"))]
+    character by character, which made it the largest cost of reading a GetContents answer.
+
+    The markers go into a copy of ``element`` (copied in C, a memcpy of the texts), which is
+    then dropped: putting the long texts back into the caller's tree cost three times the copy
+    (lxml validates and copies every text assigned). Each text is read once, here."""
+    chosen = [(each.text or "") for each in _LONG_TEXT(element)]  # each text read once
+    spliced = [len(text) > SPLICE_ABOVE and not any(special in text for special in _SPECIAL)
+               for text in chosen]
+    long = [text for text, splice in zip(chosen, spliced, strict=True) if splice]
     if not long:
         return hashlib.new(name, c14n(element)).digest()
     marker = f"notess-splice-{uuid.uuid4().hex}-"
-    texts = [each.text or "" for each in long]
-    try:
-        for number, each in enumerate(long):
+    work = copy.deepcopy(element)
+    number = 0
+    for each, splice in zip(_LONG_TEXT(work), spliced, strict=True):  # the same, in order
+        if splice:
             each.text = f"{marker}{number:08d}"
-        pieces = c14n(element).split(marker.encode())
-    finally:
-        for each, text in zip(long, texts, strict=True):
-            each.text = text
+            number += 1
+    pieces = c14n(work).split(marker.encode())
     if len(pieces) != len(long) + 1 or any(
             not piece.startswith(b"%08d" % number) for number, piece in enumerate(pieces[1:])):
         return hashlib.new(name, c14n(element)).digest()  # the marker met elsewhere: no splice
     digest = hashlib.new(name, pieces[0])
-    for text, piece in zip(texts, pieces[1:], strict=True):
+    for text, piece in zip(long, pieces[1:], strict=True):
         digest.update(text.encode())
         digest.update(piece[8:])
     return digest.digest()

@@ -3,17 +3,22 @@
 A gateway of its own (``gateway serve``, three workers, PostgreSQL) holds the client-example world
 plus notifications whose main document is over 2 MiB (streamed, ``GetContent``). While the
 company's agent runs -- small batches and pages, several download threads, every document above
-2,500 bytes streamed -- a thread SIGKILLs a random worker every 0.5 to 2 s (gunicorn's
-master starts a new one): connections reset mid-request, answers cut mid-stream, requests queued
-while no worker listens. The agent must finish in one go (exit 0, no error) with a complete,
-verified archive: every notification accepted by exactly one receipt item, every receipt
-verifying and certifying the acknowledgement sent, every document's sha256 right, nothing else
+2,500 bytes streamed -- a thread SIGKILLs a worker busy answering it (gunicorn's master starts a
+new one) at points of its progress: each time the agent has archived a number of the large
+documents (drawn from a seeded random) and is streaming another. Answers are cut mid-stream,
+other calls on that worker reset mid-request, requests queued while workers start. Kills placed
+by the agent's progress, not by the clock, land while work is left and hit the agent however
+fast it or the machine is (kills every 0.5-2 s fell after a fast agent had finished, or between
+its calls). The agent must finish in one go (exit 0, no error) with a complete, verified
+archive: every notification accepted by exactly one receipt item, every receipt verifying and
+certifying the acknowledgement sent, every document's sha256 right, nothing else
 in the archive. It says how many calls it asked again (``retried=``): the kills did hit it.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import random
 import re
 import signal
@@ -41,11 +46,11 @@ pytestmark = pytest.mark.postgres
 SEED = 20_261_207
 WORKERS = 3
 LARGE_SIZES = (3 * 2**20 + 11, 2 * 2**20 + 5, 4 * 2**20 + 1, 3 * 2**20, 5 * 2**20 + 3,
-               *(3 * 2**20 + 7 * n for n in range(1, 31)))
-"""Enough streamed bytes that the run lasts several kill intervals even on an idle machine
-(the agent got fast enough to finish 17 MiB before the first kill)."""
-KILL_EVERY_S = (0.5, 2.0)
-FIRST_KILL_S = (0.2, 0.6)
+               *(2 * 2**20 + 7 * n for n in range(1, 8)))
+"""Streamed documents: the kills land while the agent streams them."""
+KILL_AFTER = sorted(random.Random(SEED).choices(range(len(LARGE_SIZES) * 2 // 3), k=6))
+"""Large documents archived before each kill; a third of them are still to come after the last
+(two kills may fall on one document: its resumed download is cut again)."""
 
 
 def _large_items(pki: DemoPki) -> list[Expected]:
@@ -103,29 +108,66 @@ def _master(base_url: str) -> int:
     return masters[0]
 
 
-class WorkerKiller(threading.Thread):
-    """SIGKILLs a random worker of ``master`` every ``KILL_EVERY_S`` seconds until stopped."""
+IDLE_SYSCALLS = {"x86_64": {35, 202, 230}, "aarch64": {98, 101, 115}}[platform.machine()]
+"""Where a worker's request thread waits for work: futex (gthread's queue, a lock) and sleeps.
+Anywhere else (running, or waiting for the database or the client) it is answering."""
 
-    def __init__(self, master: int) -> None:
+
+def _answering(workers: list[int]) -> list[int]:
+    """Those of ``workers`` with a request thread at work (neither waiting nor sleeping): the
+    agent, their only client, is waiting for that answer, so a kill now cuts it."""
+    found = []
+    for pid in workers:
+        try:
+            tasks = [task for task in Path(f"/proc/{pid}/task").iterdir()
+                     if task.name != str(pid)]  # the main thread accepts and reads requests
+            for task in tasks:
+                call = (task / "syscall").read_text().split()[0]
+                if call == "running" or int(call) not in IDLE_SYSCALLS:
+                    found.append(pid)
+                    break
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+class WorkerKiller(threading.Thread):
+    """SIGKILLs a worker of ``master`` at each of the ``KILL_AFTER`` points of the agent's
+    progress, until stopped: once ``archive`` holds that many of the large documents, the
+    first worker seen answering while a streamed download is under way (a partial file in the
+    archive)."""
+
+    def __init__(self, master: int, archive: Path) -> None:
         super().__init__(daemon=True)
         self.master = master
+        self.archive = archive
         self.killed: list[int] = []
         self.stopped = threading.Event()
         self.rng = random.Random(SEED)
 
     def run(self) -> None:
-        interval = FIRST_KILL_S  # the first soon after the agent starts, then every 0.5-2 s
-        while not self.stopped.wait(self.rng.uniform(*interval)):
-            interval = KILL_EVERY_S
-            workers = _workers(self.master)
-            if not workers:
-                continue
-            victim = self.rng.choice(sorted(workers))
+        for archived in KILL_AFTER:
+            victim = self._victim(archived)
+            if victim is None:
+                return
             try:
                 os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
                 continue
             self.killed.append(victim)
+
+    def _victim(self, archived: int) -> int | None:
+        """A worker answering the agent once ``archived`` large documents are in the archive
+        and one is being streamed (None once stopped)."""
+        while not self.stopped.wait(0.005):
+            if len(list(self.archive.glob("*/*/*-AGENT-C-LARGE-*.pdf"))) < archived:
+                continue
+            if not any(self.archive.glob(".partial/*.part")):
+                continue
+            answering = _answering(_workers(self.master))
+            if answering:
+                return self.rng.choice(sorted(answering))
+        return None
 
 
 def test_the_agent_finishes_in_one_go_while_workers_are_killed(tmp_path: Path) -> None:
@@ -142,10 +184,10 @@ def test_the_agent_finishes_in_one_go_while_workers_are_killed(tmp_path: Path) -
         master = _master(gateway.base_url)
         assert len(_workers(master)) == WORKERS
 
-        killer = WorkerKiller(master)
+        archive = tmp_path / "archive"
+        killer = WorkerKiller(master, archive)
         killer.start()
         try:
-            archive = tmp_path / "archive"
             run = world.run_agent("company", archive, "--batch-size", "3", "--page-size", "4",
                                   "--workers", "2", "--stream-above", "2500", timeout=900)
         finally:
