@@ -104,6 +104,8 @@ CSV_DATA_LENGTH = 19
 CSV_GROUP = 4
 _VALUES = {symbol: index for index, symbol in enumerate(CSV_ALPHABET)}
 _M = len(CSV_ALPHABET)
+_SYMBOL_BITS = 5
+assert _M == 1 << _SYMBOL_BITS
 
 
 def csv_check_character(data: str) -> str:
@@ -122,7 +124,12 @@ def _format_csv(symbols: str) -> str:
 def new_csv_code() -> str:
     """A fresh code, printed in five groups of four (``AAAA-BBBB-CCCC-DDDD-EEEC``, C the check
     character)."""
-    data = "".join(secrets.choice(CSV_ALPHABET) for _ in range(CSV_DATA_LENGTH))
+    # One draw of 95 random bits, cut into 19 symbols of 5 (the alphabet has exactly 32: each
+    # symbol uniform): ``secrets.choice`` per symbol read the system's random source 19 times,
+    # and every acknowledgement issues a code (bench/wscn.py).
+    bits = secrets.randbits(_SYMBOL_BITS * CSV_DATA_LENGTH)
+    data = "".join(CSV_ALPHABET[(bits >> (_SYMBOL_BITS * i)) & (_M - 1)]
+                   for i in range(CSV_DATA_LENGTH))
     return _format_csv(data + csv_check_character(data))
 
 

@@ -34,6 +34,7 @@ from gateway.domain.receipts import (
     RegistrationNumber,
 )
 
+from . import driver
 from .membership import Membership
 from .models import (
     PreparedReceiptRow,
@@ -124,6 +125,8 @@ def _receipt_values(r: IssuedReceipt) -> dict[str, object]:
 class ReceiptRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._postgresql = self._dialect() == "postgresql"
+        """The statements every acknowledgement runs go to the driver (``store.driver``)."""
 
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
@@ -131,11 +134,16 @@ class ReceiptRepository:
     # -- prepared acknowledgements -------------------------------------------------------------
 
     def add_prepared(self, ack: Acknowledgement, principal: str) -> None:
+        values = {"id": ack.receipt_id, "principal": principal, "decision": ack.decision.value,
+                  "nonce": ack.nonce, "issued_at": ack.issued_at, "expires_at": ack.expires_at,
+                  "items": _items_json(ack), "consumed_at": None}
         with integrity_errors_as_conflict("this acknowledgement was already prepared"):
-            self._session.execute(_INSERT_PREPARED, {
-                "id": ack.receipt_id, "principal": principal, "decision": ack.decision.value,
-                "nonce": ack.nonce, "issued_at": ack.issued_at, "expires_at": ack.expires_at,
-                "items": _items_json(ack), "consumed_at": None})
+            if self._postgresql:
+                driver.rows(self._session, _INSERT_PREPARED, {
+                    **values, "issued_at": driver.instant(ack.issued_at),
+                    "expires_at": driver.instant(ack.expires_at)})
+            else:
+                self._session.execute(_INSERT_PREPARED, values)
 
     def lock_prepared(self, nonce: str, digest: str | None = None) -> PreparedState | None:
         """The prepared acknowledgement with ``nonce``, its row held until the transaction ends;
@@ -144,12 +152,19 @@ class ReceiptRepository:
         stmt = _lock_prepared_statement(with_digest=digest is not None,
                                         lock=self._dialect() == "postgresql")
         parameters = {"nonce": nonce} if digest is None else {"nonce": nonce, "digest": digest}
-        row = self._session.execute(stmt, parameters).first()
+        if self._postgresql:
+            found = driver.rows(self._session, stmt, parameters)[0]
+            row = found[0] if found else None
+        else:
+            row = self._session.execute(stmt, parameters).first()
         if row is None:
             return None
-        ack = Acknowledgement(row.id, row.principal, Decision(row.decision), row.nonce,
-                              row.issued_at, row.expires_at, _items(row.items))
-        return PreparedState(ack, row.principal, row.consumed_at, bool(row.receipt_issued))
+        # _P's columns in table order, then whether a receipt was issued (the statement's).
+        (id_, principal, decision, nonce_, issued_at, expires_at, items, consumed_at,
+         receipt_issued) = row
+        ack = Acknowledgement(id_, principal, Decision(decision), nonce_, driver.utc(issued_at),
+                              driver.utc(expires_at), _items(items))
+        return PreparedState(ack, principal, driver.utc(consumed_at), bool(receipt_issued))
 
     def consume_prepared(self, receipt_id: str, at: datetime) -> None:
         self._session.execute(_CONSUME_PREPARED, {"receipt_key": receipt_id, "consumed": at})
@@ -165,8 +180,12 @@ class ReceiptRepository:
         one submission); the counter row stays locked until commit/rollback."""
         if count < 1:
             raise ValueError("count must be at least 1")
-        last = int(self._session.execute(_next_numbers_statement(self._dialect()), {
-            "counter_year": year, "counter_count": count}).scalar_one())
+        statement = _next_numbers_statement(self._dialect())
+        parameters = {"counter_year": year, "counter_count": count}
+        if self._postgresql:
+            last = int(driver.rows(self._session, statement, parameters)[0][0][0])
+        else:
+            last = int(self._session.execute(statement, parameters).scalar_one())
         return [RegistrationNumber(year, sequence) for sequence in range(last - count + 1,
                                                                          last + 1)]
 
@@ -199,9 +218,9 @@ class ReceiptRepository:
                     "item_ids": sorted(outcomes),
                     "item_outcomes": [outcomes[n].value for n in sorted(outcomes)]}
                 if consumed is None:
-                    self._session.execute(_INSERT_RECEIPT_WITH_ITEMS, values)
+                    driver.rows(self._session, _INSERT_RECEIPT_WITH_ITEMS, values)
                     return
-                self._session.execute(_INSERT_RECEIPT_WITH_ITEMS_CONSUMING, {
+                driver.rows(self._session, _INSERT_RECEIPT_WITH_ITEMS_CONSUMING, {
                     **values, "prepared_id": consumed[0],
                     "consumed_at": UTCDateTime().process_bind_param(consumed[1], dialect)})
                 return

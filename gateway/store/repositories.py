@@ -57,8 +57,9 @@ from gateway.domain.model import (
 from gateway.domain.outages import Outage
 from gateway.errors import Conflict, NotFound, ServiceUnavailable
 
-from . import paging
+from . import driver, paging
 from .availability import MESSAGE as UNAVAILABLE
+from .driver import utc
 from .membership import Membership
 from .models import (
     AuditEventRow,
@@ -228,6 +229,8 @@ class NotificationRepository:
     def __init__(self, session: Session, audience_memo: paging.AudienceMemo | None = None) -> None:
         self._session = session
         self._memo = audience_memo
+        self._postgresql = _dialect(session) == "postgresql"
+        """The hot statements go to the driver (``store.driver``)."""
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -379,9 +382,15 @@ class NotificationRepository:
             groups.setdefault(key, []).append(notification.id)
         for (status, status_at, effective_at, acted_by), ids in groups.items():
             chunk = sorted(set(ids))
-            changed = cast(CursorResult[Any], self._session.execute(_SAVE_STATUSES, {
-                "ids": chunk, "new_status": status.value, "new_status_at": status_at,
-                "new_effective_at": effective_at, "new_acted_by": acted_by})).rowcount
+            values = {"ids": chunk, "new_status": status.value, "new_status_at": status_at,
+                      "new_effective_at": effective_at, "new_acted_by": acted_by}
+            if self._postgresql:
+                changed = driver.rows(self._session, _SAVE_STATUSES, {
+                    **values, "new_status_at": driver.instant(status_at),
+                    "new_effective_at": driver.instant(effective_at)})[1]
+            else:
+                changed = cast(CursorResult[Any],
+                               self._session.execute(_SAVE_STATUSES, values)).rowcount
             if changed != len(chunk):
                 self._raise_unchanged(chunk, status)
 
@@ -475,8 +484,12 @@ class NotificationRepository:
         in the same statement (the rights check that follows needs it: one round trip less).
         Anchored on a one-row select, so the counter comes back -- and the statement costs
         the same -- whether or not any id names a notification (issue 20)."""
-        rows = self._session.execute(_load_statement(seen_version=True, lock=False),
-                                     {"ids": wanted}).all()
+        statement = _load_statement(seen_version=True, lock=False)
+        if self._postgresql:
+            rows: Sequence[Sequence[Any]] = driver.rows(self._session, statement,
+                                                        {"ids": wanted})[0]
+        else:
+            rows = self._session.execute(statement, {"ids": wanted}).all()
         seen = rows[0][0] if rows else None
         if seen is not None:
             self._session.info[VERSION_SEEN] = seen
@@ -493,8 +506,11 @@ class NotificationRepository:
         """The notifications ``wanted`` with their documents in ONE statement (a join: every
         request that names notifications loads them, bench/wscn.py), in id order; ``lock``
         holds their rows (``FOR UPDATE OF notification``, taken in that order)."""
-        return self._notifications_of(self._session.execute(
-            _load_statement(seen_version=False, lock=lock), {"ids": wanted}))
+        statement = _load_statement(seen_version=False, lock=lock)
+        if self._postgresql:
+            return self._notifications_of(driver.rows(self._session, statement,
+                                                      {"ids": wanted})[0])
+        return self._notifications_of(self._session.execute(statement, {"ids": wanted}))
 
     @staticmethod
     def _notifications_of(result: Iterable[Sequence[Any]]) -> dict[int, Notification]:
@@ -535,6 +551,10 @@ class NotificationRepository:
         rows = [{"notification_id": i, "accessed_at": at, "accessed_by": by}
                 for i in sorted(set(ids))]
         if not rows:
+            return
+        if len(rows) == 1 and self._postgresql:  # every request naming one item: on the driver
+            driver.rows(self._session, _mark_accessed_statement("postgresql"), {
+                **rows[0], "accessed_at": driver.instant(at)})
             return
         self._session.execute(_mark_accessed_statement(_dialect(self._session)), rows)
 
@@ -626,8 +646,12 @@ class NotificationRepository:
 
     def content(self, notification_id: int, position: int) -> bytes | None:
         """The bytes of one document, or None if there is no such document."""
-        data = self._session.execute(_DOCUMENT_CONTENT, {
-            "notification_id": notification_id, "position": position}).scalar()
+        parameters = {"notification_id": notification_id, "position": position}
+        if self._postgresql:  # binary results: bytea as bytes, not hex text to decode
+            found = driver.rows(self._session, _DOCUMENT_CONTENT, parameters, binary=True)[0]
+            data = found[0][0] if found else None
+        else:
+            data = self._session.execute(_DOCUMENT_CONTENT, parameters).scalar()
         return None if data is None else bytes(data)
 
     def contents(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -797,13 +821,14 @@ def _notification(row: Sequence[Any], documents: tuple[Document, ...]) -> Notifi
         recipient=recipient,
         ccc=ccc,
         category=_CATEGORIES[category],
-        made_available_at=made_available_at,
-        deadline_at=deadline_at,
+        # Aware UTC as ``UTCDateTime`` reads them (a row from ``store.driver`` is unprocessed).
+        made_available_at=utc(made_available_at),
+        deadline_at=utc(deadline_at),
         status=_STATUSES[status],
-        status_at=status_at,
+        status_at=utc(status_at),
         documents=documents,
         deadline_extension_days=deadline_extension_days,
-        status_effective_at=status_effective_at,
+        status_effective_at=utc(status_effective_at),
         acted_by=acted_by,
     )
 

@@ -27,6 +27,7 @@ from gateway.domain.rights import (
     RepresentationFacts,
 )
 
+from . import driver
 from .models import (
     AccessGrantRow,
     AccessManagerRow,
@@ -91,7 +92,11 @@ class RepresentationRepository:
         seen = self._session.info.pop(VERSION_SEEN, None)
         if seen is not None:
             return int(seen)
-        value = self._session.execute(_VERSION).scalar()
+        if self._session.get_bind().dialect.name == "postgresql":  # every request: the driver
+            found = driver.rows(self._session, _VERSION, {})[0]
+            value = found[0][0] if found else None
+        else:
+            value = self._session.execute(_VERSION).scalar()
         return None if value is None else int(value)
 
     def _changed(self) -> None:

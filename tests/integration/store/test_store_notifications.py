@@ -70,6 +70,23 @@ def test_a_naive_datetime_is_refused_before_it_reaches_the_database(database):
         )
 
 
+def test_the_first_access_mark_refuses_a_naive_instant_on_either_path(
+    database, make_notification, contents_of
+):
+    """On PostgreSQL the mark runs on the connection's driver (``store.driver``), not through
+    the session: the instant is still checked as ``UTCDateTime`` checks it."""
+    original = make_notification()
+    (stored,) = add(database, (original, contents_of(original)))
+    naive = datetime(2026, 1, 1)  # the point of the test
+    with (
+        SqlUnitOfWork(database.session_factory) as uow,
+        pytest.raises((StatementError, ValueError), match="naive"),
+    ):
+        uow.notifications.mark_accessed([stored.id], "B12345674", naive)
+    with SqlUnitOfWork(database.session_factory) as uow:
+        assert uow.notifications.first_access(stored.id) is None
+
+
 def test_a_duplicate_issuer_reference_is_a_conflict(database, make_notification, contents_of):
     first = make_notification(reference="R-1")
     add(database, (first, contents_of(first)))

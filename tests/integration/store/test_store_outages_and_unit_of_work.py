@@ -111,3 +111,27 @@ def test_a_connection_that_died_right_after_use_fails_once_then_the_pool_recover
         assert pid not in dead
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
+def test_a_hot_statement_on_a_dead_connection_is_unavailable_then_the_pool_recovers(
+        database, monkeypatch):
+    """The statements every request runs go to the connection's driver (``store.driver``), below
+    SQLAlchemy: a disconnect there is SERVICE_UNAVAILABLE too and invalidates that connection
+    (as the replay nonce's statement does), so the next unit of work reads through a fresh one
+    -- never through the dead one again."""
+    engine = create_engine_for(database.url)
+    sessions = session_factory(engine)
+    try:
+        dead = backend_pids(engine, 1)
+        terminate(engine, dead)
+        monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
+        with pytest.raises(ServiceUnavailable), SqlUnitOfWork(sessions) as uow:
+            uow.notifications.get_many([1])
+        with SqlUnitOfWork(sessions) as uow:
+            assert uow.notifications.get_many([1]) == {}
+            pid = uow.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert pid not in dead
+    finally:
+        engine.dispose()
