@@ -458,6 +458,41 @@ def _mechanism_of(algorithm: Any, digest_name: str) -> _Mechanism:
     return _Mechanism(key_kind, hash_name, salt)
 
 
+def _judge_value_and_content(
+    findings: Findings, valid: bool, computed: bytes | None, message_digest: bytes | None
+) -> None:
+    """The signature value's verdict, then the content's against the message-digest attribute
+    (none: nothing to compare), for both the full and the prepared (time-stamp) signer paths."""
+    if not valid:
+        findings.add(
+            Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
+        )
+    if computed is None:
+        findings.add(
+            Step.CRYPTO,
+            SubIndication.SIGNED_DATA_NOT_FOUND,
+            "The signed content is not in the signature and was not supplied",
+        )
+    elif message_digest is not None and not hmac.compare_digest(computed, message_digest):
+        findings.add(
+            Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed content has been modified"
+        )
+
+
+def _judge_reference(policy: SignaturePolicy, findings: Findings, reference: bool) -> None:
+    """Without a signed reference to the signer's certificate, not CAdES (when the policy asks)."""
+    if (
+        not reference
+        and policy.require_signing_certificate_reference
+        and not findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    ):
+        findings.add(
+            Step.IDENTIFICATION,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "No signed attribute binds the signer's certificate (not a CAdES signature)",
+        )
+
+
 def _judge_algorithms(
     policy: SignaturePolicy,
     findings: Findings,
@@ -705,33 +740,13 @@ def _verify_signer(
         )
     else:
         valid = True  # nothing to verify against: SIGNED_DATA_NOT_FOUND below says why
-    if not valid:
-        findings.add(
-            Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
-        )
-    if computed is None:
-        findings.add(
-            Step.CRYPTO,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            "The signed content is not in the signature and was not supplied",
-        )
-    elif message_digest is not None and not hmac.compare_digest(computed, message_digest.native):
-        findings.add(
-            Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed content has been modified"
-        )
+    _judge_value_and_content(
+        findings, valid, computed, None if message_digest is None else message_digest.native
+    )
     reference = False
     if has_signed_attrs:
         reference = _check_ess_reference(index, signer, policy, findings)
-    if (
-        not reference
-        and policy.require_signing_certificate_reference
-        and not findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
-    ):
-        findings.add(
-            Step.IDENTIFICATION,
-            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-            "No signed attribute binds the signer's certificate (not a CAdES signature)",
-        )
+    _judge_reference(policy, findings, reference)
     _judge_algorithms(policy, findings, digest_name, key_kind, hash_name, mechanism)
     return CmsSigner(
         certificate,
@@ -861,33 +876,11 @@ def verify_prepared_signer(
         pss_salt_length=chosen.pss_salt,
         ecdsa_raw=chosen.ecdsa_raw,
     )
-    if not valid:
-        findings.add(
-            Step.CRYPTO, SubIndication.SIG_CRYPTO_FAILURE, "The signature value does not verify"
-        )
-    if computed is None:
-        findings.add(
-            Step.CRYPTO,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            "The signed content is not in the signature and was not supplied",
-        )
-    elif not hmac.compare_digest(computed, parts.message_digest):
-        findings.add(
-            Step.CRYPTO, SubIndication.HASH_FAILURE, "The signed content has been modified"
-        )
+    _judge_value_and_content(findings, valid, computed, parts.message_digest)
     reference = bool(prepared.references) and all(
         _judge_ess_match(match, v1, policy, findings) for v1, match in prepared.references
     )
-    if (
-        not reference
-        and policy.require_signing_certificate_reference
-        and not findings.has(SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
-    ):
-        findings.add(
-            Step.IDENTIFICATION,
-            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-            "No signed attribute binds the signer's certificate (not a CAdES signature)",
-        )
+    _judge_reference(policy, findings, reference)
     _judge_algorithms(policy, findings, digest_name, key_kind, hash_name, mechanism)
     return CmsSigner(
         signer.certificate,
