@@ -19,7 +19,7 @@ from pathlib import Path
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sig_vectors import JAVA_LIBRARIES, Signer
@@ -159,17 +159,7 @@ def issue_eddsa_leaf(pki: DemoPki, directory: Path, curve: str, now: datetime) -
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=True)
         .sign(pki.issuing_ca.private_key(), hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = directory / f"{curve}.key.pem", directory / f"{curve}.cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return Signer(key, certificate, key_path, cert_path)  # type: ignore[arg-type]
+    return Signer.saved(key, certificate, directory, curve)  # type: ignore[arg-type]
 
 
 # --- re-encodings and tampering ------------------------------------------------------------------

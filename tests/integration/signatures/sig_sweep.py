@@ -293,17 +293,7 @@ def leaf_with_extension(
         )
         .sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = directory / f"{name}.key.pem", directory / f"{name}.cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return Signer(key, certificate, key_path, cert_path)
+    return Signer.saved(key, certificate, directory, name)
 
 
 UNKNOWN_EXTENSION = x509.ObjectIdentifier("1.3.6.1.4.1.99999.1")

@@ -76,6 +76,24 @@ class Signer:
     cert_path: Path
 
     @classmethod
+    def saved(
+        cls, key: PrivateKey, certificate: x509.Certificate, directory: Path, name: str
+    ) -> Signer:
+        """``key`` and ``certificate`` written to ``directory`` as ``NAME.key.pem`` (PKCS#8) and
+        ``NAME.cert.pem``, for the peers that read files."""
+        directory.mkdir(parents=True, exist_ok=True)
+        key_path, cert_path = directory / f"{name}.key.pem", directory / f"{name}.cert.pem"
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        return cls(key, certificate, key_path, cert_path)
+
+    @classmethod
     def from_credential(cls, credential: Credential) -> Signer:
         return cls(
             credential.private_key(),
@@ -135,17 +153,7 @@ def issue_leaf(
         .add_extension(x509.ExtendedKeyUsage(list(eku)), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = directory / f"{name}.key.pem", directory / f"{name}.cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return Signer(key, certificate, key_path, cert_path)
+    return Signer.saved(key, certificate, directory, name)
 
 
 def make_crl(

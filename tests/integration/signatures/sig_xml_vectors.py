@@ -126,17 +126,7 @@ def issue(
         .add_extension(_key_usage(ca=ca), critical=True)
         .sign(issuer_key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = directory / f"{name}.key.pem", directory / f"{name}.cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return Signer(key, certificate, key_path, cert_path)
+    return Signer.saved(key, certificate, directory, name)
 
 
 def demo_leaf(pki: DemoPki, directory: Path, kind: str, at: datetime) -> Signer:
